@@ -1,0 +1,19 @@
+#!/usr/bin/env node
+/**
+ * Entrypoint of `npm run migrate -- up|down|status|verify` and of the deploy-time migration (`node
+ * apps/cli/dist/migrate.js up`). Reads the environment once: DATABASE_URL (and MIGRATIONS_DIR to point at another
+ * folder of revisions, used by tests).
+ */
+import { defaultMigrationsDir, runMigrateCommand } from '@valhalla/core/migrator';
+import { loadConfigOrExit } from '@valhalla/core';
+
+const config = loadConfigOrExit(process.env, 'migrate');
+const migrationsDir = process.env.MIGRATIONS_DIR ?? defaultMigrationsDir();
+const lockTimeoutMs = process.env.MIGRATION_LOCK_TIMEOUT_MS === undefined ? undefined : Number(process.env.MIGRATION_LOCK_TIMEOUT_MS);
+
+const code = await runMigrateCommand(
+  process.argv.slice(2),
+  { databaseUrl: config.databaseUrl, migrationsDir, ...(lockTimeoutMs === undefined ? {} : { lockTimeoutMs }) },
+  { out: (line) => process.stdout.write(`${line}\n`), err: (line) => process.stderr.write(`${line}\n`) },
+);
+process.exitCode = code;

@@ -1,0 +1,2 @@
+-- Nothing to revert: the root revision creates no objects.
+SELECT 1;

@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS public.go_live_state;
+DROP TABLE IF EXISTS public.system_metadata;

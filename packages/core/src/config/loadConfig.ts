@@ -1,0 +1,151 @@
+import { z } from 'zod';
+import { ConfigError, type ErrorDetail } from '../errors/index.js';
+import { parseGovernanceTokens, type GovernanceToken } from './parseGovernanceTokens.js';
+
+/** Which process is loading the config: each one requires a different subset of the variables. */
+export type ServiceName = 'api' | 'worker' | 'migrate' | 'dev';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const PRODUCTION_TOKEN_MIN_LENGTH = 24;
+
+const emptyToUndefined = (value: unknown) => (typeof value === 'string' && value.trim() === '' ? undefined : value);
+const optionalString = z.preprocess(emptyToUndefined, z.string().optional());
+const intInRange = (min: number, max: number) =>
+  z.preprocess(emptyToUndefined, z.coerce.number().int().min(min).max(max).optional());
+
+const envSchema = z.object({
+  NODE_ENV: z.preprocess(emptyToUndefined, z.enum(['development', 'test', 'production']).default('development')),
+  DATABASE_URL: z.preprocess(
+    emptyToUndefined,
+    z.string().regex(/^postgres(ql)?:\/\/.+/, 'must be a postgres:// or postgresql:// URL').optional(),
+  ),
+  REDIS_URL: z.preprocess(emptyToUndefined, z.string().regex(/^rediss?:\/\/.+/, 'must be a redis:// or rediss:// URL').optional()),
+  PORT: intInRange(0, 65535),
+  HOST: optionalString,
+  GOVERNANCE_TOKENS: optionalString,
+  ADMIN_ACTORS: optionalString,
+  WORKER_CONCURRENCY: intInRange(1, 1000),
+  API_URL: z.preprocess(emptyToUndefined, z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional()),
+  RELEASE: optionalString,
+  RENDER_GIT_COMMIT: optionalString,
+  LOG_LEVEL: z.preprocess(emptyToUndefined, z.enum(LOG_LEVELS).default('info')),
+  METRICS_PORT: intInRange(0, 65535),
+  DATABASE_POOL_SIZE: intInRange(1, 200),
+  SHUTDOWN_TIMEOUT_MS: intInRange(1000, 290_000),
+  HEARTBEAT_INTERVAL_MS: intInRange(100, 600_000),
+  RATE_LIMIT_PER_MINUTE: intInRange(1, 1_000_000),
+  CORS_ORIGINS: optionalString,
+  BULLMQ_PREFIX: z.preprocess(emptyToUndefined, z.string().regex(/^[A-Za-z0-9_.:-]{1,100}$/).optional()),
+});
+
+export type Config = {
+  readonly service: ServiceName;
+  readonly nodeEnv: 'development' | 'test' | 'production';
+  readonly isProduction: boolean;
+  readonly databaseUrl: string;
+  readonly redisUrl: string;
+  readonly port: number;
+  readonly host: string;
+  readonly governanceTokens: readonly GovernanceToken[];
+  readonly adminActors: readonly string[];
+  readonly workerConcurrency: number;
+  readonly apiUrl: string | undefined;
+  readonly release: string;
+  readonly logLevel: (typeof LOG_LEVELS)[number];
+  readonly metricsPort: number | undefined;
+  readonly databasePoolSize: number;
+  readonly shutdownTimeoutMs: number;
+  readonly heartbeatIntervalMs: number;
+  readonly rateLimitPerMinute: number;
+  readonly corsOrigins: readonly string[];
+  readonly queuePrefix: string;
+};
+
+const LOCAL_DATABASE_URL = 'postgresql://postgres@127.0.0.1:5432/postgres';
+const LOCAL_REDIS_URL = 'redis://127.0.0.1:6379';
+
+const splitList = (value: string | undefined): string[] =>
+  (value ?? '').split(',').map((item) => item.trim()).filter((item) => item.length > 0);
+
+const deepFreeze = <T>(value: T): T => {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+};
+
+/**
+ * Parses the environment once, at an entrypoint. Returns a deep-frozen config.
+ * @throws ConfigError naming every invalid or missing variable.
+ */
+export const loadConfig = (env: Readonly<Record<string, string | undefined>>, service: ServiceName): Config => {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => ({ field: String(issue.path[0] ?? '(environment)'), message: issue.message })),
+    );
+  }
+  const e = parsed.data;
+  const isProduction = e.NODE_ENV === 'production';
+  const problems: ErrorDetail[] = [];
+
+  if (isProduction && e.DATABASE_URL === undefined) {
+    problems.push({ field: 'DATABASE_URL', message: 'is required when NODE_ENV=production' });
+  }
+  if (isProduction && e.REDIS_URL === undefined && service !== 'migrate') {
+    problems.push({ field: 'REDIS_URL', message: 'is required when NODE_ENV=production' });
+  }
+
+  const { tokens, problems: tokenProblems } = parseGovernanceTokens(e.GOVERNANCE_TOKENS ?? '', {
+    minTokenLength: isProduction ? PRODUCTION_TOKEN_MIN_LENGTH : 1,
+  });
+  if (service === 'api') {
+    for (const message of tokenProblems) problems.push({ field: 'GOVERNANCE_TOKENS', message });
+    if (isProduction && tokens.length === 0 && tokenProblems.length === 0) {
+      problems.push({ field: 'GOVERNANCE_TOKENS', message: 'at least one actor:token pair is required when NODE_ENV=production' });
+    }
+  }
+
+  const adminActors = splitList(e.ADMIN_ACTORS);
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  return deepFreeze({
+    service,
+    nodeEnv: e.NODE_ENV,
+    isProduction,
+    databaseUrl: e.DATABASE_URL ?? LOCAL_DATABASE_URL,
+    redisUrl: e.REDIS_URL ?? LOCAL_REDIS_URL,
+    port: e.PORT ?? 3000,
+    host: e.HOST ?? '0.0.0.0',
+    governanceTokens: tokens,
+    adminActors,
+    workerConcurrency: e.WORKER_CONCURRENCY ?? 10,
+    apiUrl: e.API_URL?.replace(/\/+$/, ''),
+    release: e.RELEASE ?? e.RENDER_GIT_COMMIT ?? 'local',
+    logLevel: e.LOG_LEVEL,
+    metricsPort: e.METRICS_PORT,
+    databasePoolSize: e.DATABASE_POOL_SIZE ?? 10,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS ?? 25_000,
+    heartbeatIntervalMs: e.HEARTBEAT_INTERVAL_MS ?? 10_000,
+    rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE ?? 120,
+    corsOrigins: splitList(e.CORS_ORIGINS),
+    queuePrefix: e.BULLMQ_PREFIX ?? 'bull',
+  });
+};
+
+/**
+ * Entrypoint helper: loads the config or prints the problem (naming the variable) and exits with status 78
+ * (EX_CONFIG). Only entrypoints call this; everything below them takes the Config as an argument.
+ */
+export const loadConfigOrExit = (env: Readonly<Record<string, string | undefined>>, service: ServiceName): Config => {
+  try {
+    return loadConfig(env, service);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${service}: ${error.message}\n`);
+      process.exit(78);
+    }
+    throw error;
+  }
+};

@@ -1,0 +1,40 @@
+import { createPool, type DatabasePool, type DriverTypeParser } from 'slonik';
+
+export type DatabasePoolOptions = {
+  connectionUri: string;
+  maxPoolSize: number;
+  applicationName: string;
+  /** Milliseconds to wait for a new connection before failing (fast failure keeps /health and jobs responsive). */
+  connectionTimeoutMs?: number;
+  statementTimeoutMs?: number;
+};
+
+/**
+ * Timestamps come back as ISO-8601 strings (JSON-ready, no precision games); `timestamp without time zone` columns
+ * from the origin tables hold UTC by convention. int8 comes back as a number: our ids stay far below 2^53.
+ */
+const TYPE_PARSERS: readonly DriverTypeParser[] = [
+  { name: 'int8', parse: (value: string) => Number.parseInt(value, 10) },
+  { name: 'numeric', parse: (value: string) => Number.parseFloat(value) },
+  { name: 'timestamp', parse: (value: string) => new Date(`${value.replace(' ', 'T')}Z`).toISOString() },
+  { name: 'timestamptz', parse: (value: string) => new Date(value).toISOString() },
+];
+
+/** Creates the slonik pool every service uses. Close it with `pool.end()`. */
+export const createDatabasePool = async (options: DatabasePoolOptions): Promise<DatabasePool> => {
+  const url = new URL(options.connectionUri);
+  if (!url.searchParams.has('application_name')) url.searchParams.set('application_name', options.applicationName);
+  return createPool(url.toString(), {
+    maxPoolSize: options.maxPoolSize,
+    connectionTimeout: options.connectionTimeoutMs ?? 5_000,
+    statementTimeout: options.statementTimeoutMs ?? 30_000,
+    idleInTransactionSessionTimeout: 60_000,
+    idleTimeout: 10_000,
+    // Retries of whole transactions are decided by runInTransaction, where the callback is known to be safe to re-run.
+    transactionRetryLimit: 0,
+    queryRetryLimit: 3,
+    connectionRetryLimit: 1,
+    captureStackTrace: false,
+    typeParsers: TYPE_PARSERS,
+  });
+};

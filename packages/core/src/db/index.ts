@@ -1,0 +1,5 @@
+export { createDatabasePool, type DatabasePoolOptions } from './createDatabasePool.js';
+export { runInTransaction, type TransactionOptions } from './runInTransaction.js';
+export { SQLSTATE, isRetryableDatabaseError, sqlstateOf, toDatabaseError } from './sqlstate.js';
+export { sql } from 'slonik';
+export type { DatabasePool, DatabaseTransactionConnection, CommonQueryMethods } from 'slonik';

@@ -1,0 +1,112 @@
+import {
+  BackendTerminatedError,
+  BackendTerminatedUnexpectedlyError,
+  ConnectionError,
+  IdleTransactionTimeoutError,
+  UniqueIntegrityConstraintViolationError,
+} from 'slonik';
+import { AppError, DatabaseConflictError, RetryableDatabaseError } from '../errors/index.js';
+
+/**
+ * The one place where PostgreSQL SQLSTATE codes (and socket error codes) get a meaning. Decisions are made on codes
+ * and error classes, never on message text.
+ */
+export const SQLSTATE = {
+  uniqueViolation: '23505',
+  serializationFailure: '40001',
+  deadlockDetected: '40P01',
+  lockNotAvailable: '55P03',
+  adminShutdown: '57P01',
+  crashShutdown: '57P02',
+  cannotConnectNow: '57P03',
+  tooManyConnections: '53300',
+  idleInTransactionTimeout: '25P03',
+} as const;
+
+const RETRYABLE_SQLSTATES: ReadonlySet<string> = new Set([
+  SQLSTATE.serializationFailure,
+  SQLSTATE.deadlockDetected,
+  SQLSTATE.lockNotAvailable,
+  SQLSTATE.adminShutdown,
+  SQLSTATE.crashShutdown,
+  SQLSTATE.cannotConnectNow,
+  SQLSTATE.tooManyConnections,
+  SQLSTATE.idleInTransactionTimeout,
+]);
+
+/** Class 08: connection exceptions. */
+const isConnectionExceptionClass = (sqlstate: string) => sqlstate.startsWith('08');
+
+const RETRYABLE_SOCKET_CODES: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+]);
+
+type Coded = { code?: unknown; constraint?: unknown; cause?: unknown };
+
+const causeChain = (error: unknown): Coded[] => {
+  const chain: Coded[] = [];
+  let current: unknown = error;
+  while (current !== null && typeof current === 'object' && chain.length < 10) {
+    chain.push(current as Coded);
+    current = (current as Coded).cause;
+  }
+  return chain;
+};
+
+/** The SQLSTATE carried by the error or any of its causes, if any. */
+export const sqlstateOf = (error: unknown): string | undefined => {
+  for (const link of causeChain(error)) {
+    if (typeof link.code === 'string' && /^[0-9A-Z]{5}$/.test(link.code)) return link.code;
+  }
+  return undefined;
+};
+
+const socketCodeOf = (error: unknown): string | undefined => {
+  for (const link of causeChain(error)) {
+    if (typeof link.code === 'string' && RETRYABLE_SOCKET_CODES.has(link.code)) return link.code;
+  }
+  return undefined;
+};
+
+/** True when retrying the same operation may succeed: serialization failure, deadlock, lost connection. */
+export const isRetryableDatabaseError = (error: unknown): boolean => {
+  if (error instanceof RetryableDatabaseError) return true;
+  if (error instanceof AppError) return false;
+  if (
+    error instanceof ConnectionError ||
+    error instanceof BackendTerminatedError ||
+    error instanceof BackendTerminatedUnexpectedlyError ||
+    error instanceof IdleTransactionTimeoutError
+  ) {
+    return true;
+  }
+  const sqlstate = sqlstateOf(error);
+  if (sqlstate !== undefined) return RETRYABLE_SQLSTATES.has(sqlstate) || isConnectionExceptionClass(sqlstate);
+  return socketCodeOf(error) !== undefined;
+};
+
+/**
+ * Maps a database error to the product's typed errors: retryable ones to RetryableDatabaseError, unique violations
+ * to DatabaseConflictError. Anything else (including AppErrors thrown by the caller) is returned unchanged.
+ */
+export const toDatabaseError = (error: unknown): unknown => {
+  if (error instanceof AppError) return error;
+  const sqlstate = sqlstateOf(error);
+  if (error instanceof UniqueIntegrityConstraintViolationError || sqlstate === SQLSTATE.uniqueViolation) {
+    const constraint = causeChain(error).map((link) => link.constraint).find((c) => typeof c === 'string') as
+      | string
+      | undefined;
+    return new DatabaseConflictError(`unique constraint ${constraint ?? '(unknown)'} rejected the write`, constraint, error);
+  }
+  if (isRetryableDatabaseError(error)) {
+    const message = error instanceof Error ? error.message : String(error);
+    return new RetryableDatabaseError(`retryable database error (${sqlstate ?? socketCodeOf(error) ?? 'connection'}): ${message}`, sqlstate, error);
+  }
+  return error;
+};

@@ -1,0 +1,36 @@
+/**
+ * Every stable error code the product emits, with the HTTP status the API answers for it and what it means.
+ * The API maps codes to statuses from this table only; a test checks that the README documents each code.
+ */
+export const ERROR_CODES = {
+  VALIDATION_FAILED: { status: 400, description: 'The body, query string or path failed validation; details name each field.' },
+  INVALID_JSON: { status: 400, description: 'The request body is not valid JSON.' },
+  UNAUTHENTICATED: { status: 401, description: 'Missing, malformed or unknown bearer token.' },
+  FORBIDDEN: { status: 403, description: 'The token is valid but its actor may not perform this action.' },
+  NOT_FOUND: { status: 404, description: 'No such route, job or resource.' },
+  IDEMPOTENCY_CONFLICT: { status: 409, description: 'The Idempotency-Key was already used with a different request.' },
+  JOB_NOT_RETRYABLE: { status: 409, description: 'Only a job in the failed set can be retried.' },
+  PAYLOAD_TOO_LARGE: { status: 413, description: 'The request body exceeds the size limit.' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, description: 'The request body is not application/json.' },
+  RATE_LIMITED: { status: 429, description: 'Too many requests for this token; retry after the indicated delay.' },
+  INTERNAL_ERROR: { status: 500, description: 'An unexpected server error; details are in the server log under the request id.' },
+  DEPENDENCY_UNAVAILABLE: { status: 503, description: 'PostgreSQL or Redis is unreachable; retry later.' },
+  SHUTTING_DOWN: { status: 503, description: 'The server is draining for shutdown; retry on another instance.' },
+  PRECONDITION_FAILED: { status: 409, description: 'A go-live enable was rejected: the details name each unmet condition.' },
+  INVALID_PAYLOAD: { status: 400, description: 'A queued job payload failed validation; the job fails without retry.' },
+  DATABASE_CONFLICT: { status: 409, description: 'A unique constraint rejected the write.' },
+  DATABASE_RETRYABLE: { status: 503, description: 'A serialization failure, deadlock or lost connection; the operation may be retried.' },
+  CONFIG_INVALID: { status: 500, description: 'An environment variable is missing or invalid; the process exits at startup.' },
+  MIGRATION_CHAIN_INVALID: { status: 500, description: 'The revisions in migrations/ do not form one chain (missing link, two roots or two heads).' },
+  MIGRATION_EDITED: { status: 500, description: 'An applied revision\'s files changed since it was applied (checksum mismatch).' },
+  MIGRATION_UNKNOWN: { status: 500, description: 'The ledger holds a revision that the code does not know.' },
+  MIGRATION_TARGET_UNKNOWN: { status: 500, description: 'The --to revision is not in the chain.' },
+  MIGRATION_FAILED: { status: 500, description: 'A revision\'s SQL failed; its transaction was rolled back.' },
+  MIGRATION_LOCK_TIMEOUT: { status: 500, description: 'Another runner held the migration lock for longer than the lock timeout.' },
+  MIGRATION_VERIFY_FAILED: { status: 500, description: 'A verify script or schema check failed.' },
+} as const satisfies Record<string, { status: number; description: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export const isErrorCode = (value: unknown): value is ErrorCode =>
+  typeof value === 'string' && Object.hasOwn(ERROR_CODES, value);

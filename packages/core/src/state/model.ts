@@ -1,0 +1,134 @@
+/**
+ * Glossary: the nouns of the product, defined once.
+ *
+ * - go-live: the flag (`go_live_state.go_live_enabled`) an operator turns on when the backend may take traffic.
+ * - kill switch: the override (`go_live_state.kill_switch_engaged`) that takes the backend out of service whatever
+ *   the go-live flag says. Engaged on a fresh install.
+ * - live: `go_live_enabled AND NOT kill_switch_engaged`; derived, never stored.
+ * - system metadata: row 1 of `system_metadata`: the backend's version, whether it is complete, notes.
+ * - change: one governance action (see GOVERNANCE_ACTIONS) requested by an actor with a reason, executed once by the
+ *   worker as a `go-live-change` job. Its outcome is applied, unchanged (already in that state) or rejected (a
+ *   precondition did not hold).
+ * - audit entry: the append-only, hash-chained row every change writes in its own transaction: before, after,
+ *   actor, reason, job id, outcome.
+ * - revision: one folder of migrations/ (up, down, verify SQL), linked to its previous revision; the head is the
+ *   last one in the chain.
+ * - verification run: a post-deploy `migration-verify` job's stored result: release, migration head, per-check
+ *   results and overall `passed`. go-live enable requires a passed run for the current head.
+ * - actor: who asked for a change, taken from the operator's token, never from a request body.
+ */
+import { z } from 'zod';
+
+export const GOVERNANCE_ACTIONS = {
+  goLiveEnable: 'go_live.enable',
+  goLiveDisable: 'go_live.disable',
+  killSwitchEngage: 'kill_switch.engage',
+  killSwitchRelease: 'kill_switch.release',
+  metadataUpdate: 'metadata.update',
+} as const;
+export type GovernanceAction = (typeof GOVERNANCE_ACTIONS)[keyof typeof GOVERNANCE_ACTIONS];
+export const GOVERNANCE_ACTION_VALUES = Object.values(GOVERNANCE_ACTIONS) as [GovernanceAction, ...GovernanceAction[]];
+
+export const CHANGE_OUTCOMES = { applied: 'applied', unchanged: 'unchanged', rejected: 'rejected' } as const;
+export type ChangeOutcome = (typeof CHANGE_OUTCOMES)[keyof typeof CHANGE_OUTCOMES];
+
+/** The conditions go-live enable requires; a rejection names the unmet ones with these strings. */
+export const GO_LIVE_PRECONDITIONS = {
+  killSwitchReleased: 'kill_switch_released',
+  backendComplete: 'backend_complete',
+  verificationPassed: 'verification_passed',
+} as const;
+export type GoLivePrecondition = (typeof GO_LIVE_PRECONDITIONS)[keyof typeof GO_LIVE_PRECONDITIONS];
+
+export const CHECK_STATUSES = { passed: 'passed', failed: 'failed', error: 'error' } as const;
+export type CheckStatus = (typeof CHECK_STATUSES)[keyof typeof CHECK_STATUSES];
+
+/** Row 1 of `public.system_metadata`, column names as in the table. Timestamps are ISO-8601 strings. */
+export const systemMetadataRow = z.object({
+  id: z.number(),
+  version: z.string(),
+  backend_complete: z.boolean(),
+  notes: z.string().nullable(),
+  updated_at: z.string().nullable(),
+  completed_at: z.string().nullable(),
+});
+export type SystemMetadataRow = z.infer<typeof systemMetadataRow>;
+
+/** Row 1 of `public.go_live_state`, column names as in the table. */
+export const goLiveStateRow = z.object({
+  id: z.number(),
+  go_live_enabled: z.boolean(),
+  kill_switch_engaged: z.boolean(),
+  changed_by: z.string().nullable(),
+  reason: z.string().nullable(),
+  updated_at: z.string().nullable(),
+});
+export type GoLiveStateRow = z.infer<typeof goLiveStateRow>;
+
+/** What an audit entry stores as before/after: enough to replay the state from the log alone. */
+export const stateSnapshot = z.object({
+  go_live_enabled: z.boolean(),
+  kill_switch_engaged: z.boolean(),
+  live: z.boolean(),
+  version: z.string(),
+  backend_complete: z.boolean(),
+  notes: z.string().nullable(),
+});
+export type StateSnapshot = z.infer<typeof stateSnapshot>;
+
+export const metadataChange = z
+  .object({
+    version: z.string().trim().min(1).max(100).optional(),
+    backend_complete: z.boolean().optional(),
+    notes: z.string().max(2000).optional(),
+  })
+  .strict();
+export type MetadataChange = z.infer<typeof metadataChange>;
+
+export const auditEntryRow = z.object({
+  id: z.number(),
+  job_id: z.string().nullable(),
+  action: z.string(),
+  outcome: z.enum(['applied', 'unchanged', 'rejected']),
+  actor: z.string(),
+  reason: z.string(),
+  before: stateSnapshot,
+  after: stateSnapshot,
+  unmet_conditions: z.array(z.string()),
+  request_id: z.string().nullable(),
+  created_at: z.string(),
+  prev_hash: z.string().nullable(),
+  hash: z.string(),
+});
+export type AuditEntry = z.infer<typeof auditEntryRow>;
+
+export const verificationCheck = z.object({
+  name: z.string(),
+  status: z.enum(['passed', 'failed', 'error']),
+  detail: z.string(),
+});
+export type VerificationCheck = z.infer<typeof verificationCheck>;
+
+export const verificationRunRow = z.object({
+  id: z.number(),
+  job_id: z.string().nullable(),
+  release: z.string(),
+  migration_head: z.string(),
+  actor: z.string(),
+  started_at: z.string(),
+  finished_at: z.string(),
+  passed: z.boolean(),
+  checks: z.array(verificationCheck),
+});
+export type VerificationRun = z.infer<typeof verificationRunRow>;
+
+/** The outcome of one executed governance job, stored with the job so that a redelivery returns it unchanged. */
+export const changeResult = z.object({
+  outcome: z.enum(['applied', 'unchanged', 'rejected']),
+  action: z.enum(GOVERNANCE_ACTION_VALUES),
+  auditId: z.number(),
+  before: stateSnapshot,
+  after: stateSnapshot,
+  unmet: z.array(z.string()),
+});
+export type ChangeResult = z.infer<typeof changeResult>;

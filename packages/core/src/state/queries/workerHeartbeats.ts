@@ -1,0 +1,38 @@
+import { sql, type CommonQueryMethods } from 'slonik';
+import { z } from 'zod';
+
+const heartbeatRow = z.object({
+  worker_id: z.string(),
+  release: z.string(),
+  pid: z.number(),
+  hostname: z.string(),
+  started_at: z.string(),
+  last_seen_at: z.string(),
+});
+export type WorkerHeartbeat = z.infer<typeof heartbeatRow>;
+
+export const upsertWorkerHeartbeat = async (
+  db: CommonQueryMethods,
+  beat: { workerId: string; release: string; pid: number; hostname: string; startedAt: Date },
+): Promise<void> => {
+  await db.query(sql.unsafe`
+    INSERT INTO public.worker_heartbeats (worker_id, release, pid, hostname, started_at, last_seen_at)
+    VALUES (${beat.workerId}, ${beat.release}, ${beat.pid}, ${beat.hostname}, ${beat.startedAt.toISOString()}, now())
+    ON CONFLICT (worker_id) DO UPDATE SET last_seen_at = now()
+  `);
+};
+
+export const deleteWorkerHeartbeat = async (db: CommonQueryMethods, workerId: string): Promise<void> => {
+  await db.query(sql.unsafe`DELETE FROM public.worker_heartbeats WHERE worker_id = ${workerId}`);
+};
+
+/** Workers seen within `withinMs`, newest first. A worker that stopped cleanly deletes its own row. */
+export const listLiveWorkers = async (db: CommonQueryMethods, withinMs: number): Promise<WorkerHeartbeat[]> => {
+  return [
+    ...(await db.any(sql.type(heartbeatRow)`
+      SELECT worker_id, release, pid, hostname, started_at, last_seen_at FROM public.worker_heartbeats
+      WHERE last_seen_at >= now() - make_interval(secs => ${withinMs / 1000})
+      ORDER BY last_seen_at DESC
+    `)),
+  ];
+};

@@ -1,0 +1,123 @@
+import { describe, expect, it } from 'vitest';
+import { GO_LIVE_PRECONDITIONS, GOVERNANCE_ACTIONS, type StateSnapshot } from './model.js';
+import { decideChange, isLive, isSafetyAction, replayAudit, unmetGoLivePreconditions } from './rules.js';
+
+const initial: StateSnapshot = {
+  go_live_enabled: false,
+  kill_switch_engaged: true,
+  live: false,
+  version: '1.0.0',
+  backend_complete: false,
+  notes: null,
+};
+
+describe('isLive', () => {
+  it.each([
+    [false, false, false],
+    [false, true, false],
+    [true, true, false],
+    [true, false, true],
+  ])('enabled=%s engaged=%s is live=%s', (go_live_enabled, kill_switch_engaged, expected) => {
+    expect(isLive({ go_live_enabled, kill_switch_engaged })).toBe(expected);
+  });
+});
+
+describe('go-live enable preconditions', () => {
+  const combos = [false, true].flatMap((killSwitchEngaged) =>
+    [false, true].flatMap((backendComplete) => [false, true].map((verificationPassed) => ({ killSwitchEngaged, backendComplete, verificationPassed }))),
+  );
+
+  it.each(combos)('kill switch engaged=$killSwitchEngaged, backend complete=$backendComplete, verification passed=$verificationPassed', (facts) => {
+    const expectedUnmet = [
+      ...(facts.killSwitchEngaged ? [GO_LIVE_PRECONDITIONS.killSwitchReleased] : []),
+      ...(facts.backendComplete ? [] : [GO_LIVE_PRECONDITIONS.backendComplete]),
+      ...(facts.verificationPassed ? [] : [GO_LIVE_PRECONDITIONS.verificationPassed]),
+    ];
+    expect(unmetGoLivePreconditions(facts)).toEqual(expectedUnmet);
+
+    const before = { ...initial, kill_switch_engaged: facts.killSwitchEngaged, backend_complete: facts.backendComplete, live: false };
+    const decision = decideChange({ action: GOVERNANCE_ACTIONS.goLiveEnable, before, verificationPassed: facts.verificationPassed });
+    if (expectedUnmet.length === 0) {
+      expect(decision.outcome).toBe('applied');
+      expect(decision.after).toMatchObject({ go_live_enabled: true, live: true });
+    } else {
+      expect(decision.outcome).toBe('rejected');
+      expect(decision.unmet).toEqual(expectedUnmet);
+      expect(decision.after).toEqual(before);
+    }
+  });
+});
+
+describe('decideChange', () => {
+  it('engages the kill switch whatever the other state, and live turns false', () => {
+    const live = { ...initial, go_live_enabled: true, kill_switch_engaged: false, live: true, backend_complete: true };
+    const decision = decideChange({ action: GOVERNANCE_ACTIONS.killSwitchEngage, before: live, verificationPassed: false });
+    expect(decision).toMatchObject({ outcome: 'applied', after: { kill_switch_engaged: true, live: false, go_live_enabled: true } });
+  });
+
+  it('disables go-live without preconditions', () => {
+    const enabled = { ...initial, go_live_enabled: true };
+    expect(decideChange({ action: GOVERNANCE_ACTIONS.goLiveDisable, before: enabled, verificationPassed: false })).toMatchObject({
+      outcome: 'applied',
+      after: { go_live_enabled: false },
+    });
+  });
+
+  it('releases the kill switch without preconditions', () => {
+    expect(decideChange({ action: GOVERNANCE_ACTIONS.killSwitchRelease, before: initial, verificationPassed: false })).toMatchObject({
+      outcome: 'applied',
+      after: { kill_switch_engaged: false, live: false },
+    });
+  });
+
+  it.each([
+    [GOVERNANCE_ACTIONS.killSwitchEngage, initial],
+    [GOVERNANCE_ACTIONS.goLiveDisable, initial],
+    [GOVERNANCE_ACTIONS.killSwitchRelease, { ...initial, kill_switch_engaged: false }],
+    [GOVERNANCE_ACTIONS.goLiveEnable, { ...initial, go_live_enabled: true }],
+  ] as const)('%s on a state already there is unchanged', (action, before) => {
+    const decision = decideChange({ action, before, verificationPassed: false });
+    expect(decision).toEqual({ outcome: 'unchanged', unmet: [], after: before });
+  });
+
+  it('updates only the metadata fields given', () => {
+    const decision = decideChange({
+      action: GOVERNANCE_ACTIONS.metadataUpdate,
+      before: { ...initial, notes: 'keep me' },
+      metadata: { backend_complete: true },
+      verificationPassed: false,
+    });
+    expect(decision).toMatchObject({ outcome: 'applied', after: { backend_complete: true, version: '1.0.0', notes: 'keep me' } });
+  });
+
+  it('a metadata update to the same values is unchanged', () => {
+    const decision = decideChange({
+      action: GOVERNANCE_ACTIONS.metadataUpdate,
+      before: initial,
+      metadata: { version: '1.0.0', backend_complete: false },
+      verificationPassed: false,
+    });
+    expect(decision.outcome).toBe('unchanged');
+  });
+});
+
+describe('isSafetyAction', () => {
+  it('is true exactly for kill switch engage and go-live disable', () => {
+    expect(Object.values(GOVERNANCE_ACTIONS).filter(isSafetyAction)).toEqual([
+      GOVERNANCE_ACTIONS.goLiveDisable,
+      GOVERNANCE_ACTIONS.killSwitchEngage,
+    ]);
+  });
+});
+
+describe('replayAudit', () => {
+  it('takes the after of the last applied entry and ignores unchanged and rejected ones', () => {
+    const released = { ...initial, kill_switch_engaged: false };
+    const state = replayAudit(initial, [
+      { outcome: 'applied', after: released },
+      { outcome: 'rejected', after: { ...released, notes: 'ignored' } },
+      { outcome: 'unchanged', after: { ...released, notes: 'ignored too' } },
+    ]);
+    expect(state).toEqual(released);
+  });
+});

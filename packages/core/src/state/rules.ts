@@ -1,0 +1,108 @@
+import {
+  CHANGE_OUTCOMES,
+  GO_LIVE_PRECONDITIONS,
+  GOVERNANCE_ACTIONS,
+  type ChangeOutcome,
+  type GoLivePrecondition,
+  type GovernanceAction,
+  type MetadataChange,
+  type StateSnapshot,
+} from './model.js';
+
+/** The state rules of the contract as pure functions: no I/O, so every combination is unit-tested. */
+
+export const isLive = (state: { go_live_enabled: boolean; kill_switch_engaged: boolean }): boolean =>
+  state.go_live_enabled && !state.kill_switch_engaged;
+
+/** Actions that make the system safer: always allowed, and run ahead of queued changes. */
+export const isSafetyAction = (action: GovernanceAction): boolean =>
+  action === GOVERNANCE_ACTIONS.killSwitchEngage || action === GOVERNANCE_ACTIONS.goLiveDisable;
+
+export type GoLiveFacts = {
+  killSwitchEngaged: boolean;
+  backendComplete: boolean;
+  /** Whether the latest verification run for the current migration head passed; false when there is none. */
+  verificationPassed: boolean;
+};
+
+/** The go-live enable preconditions that do not hold, in a fixed order. Empty means enable is allowed. */
+export const unmetGoLivePreconditions = (facts: GoLiveFacts): GoLivePrecondition[] => {
+  const unmet: GoLivePrecondition[] = [];
+  if (facts.killSwitchEngaged) unmet.push(GO_LIVE_PRECONDITIONS.killSwitchReleased);
+  if (!facts.backendComplete) unmet.push(GO_LIVE_PRECONDITIONS.backendComplete);
+  if (!facts.verificationPassed) unmet.push(GO_LIVE_PRECONDITIONS.verificationPassed);
+  return unmet;
+};
+
+export type ChangeDecision = {
+  outcome: ChangeOutcome;
+  unmet: GoLivePrecondition[];
+  after: StateSnapshot;
+};
+
+const withLive = (snapshot: Omit<StateSnapshot, 'live'>): StateSnapshot => ({ ...snapshot, live: isLive(snapshot) });
+
+const sameSnapshot = (a: StateSnapshot, b: StateSnapshot): boolean =>
+  a.go_live_enabled === b.go_live_enabled &&
+  a.kill_switch_engaged === b.kill_switch_engaged &&
+  a.version === b.version &&
+  a.backend_complete === b.backend_complete &&
+  a.notes === b.notes;
+
+/**
+ * Decides what a change does to the current state. A change to the state it is already in is `unchanged` (and its
+ * preconditions are not evaluated: nothing would change). Only go-live enable has preconditions.
+ */
+export const decideChange = (input: {
+  action: GovernanceAction;
+  before: StateSnapshot;
+  metadata?: MetadataChange | undefined;
+  verificationPassed: boolean;
+}): ChangeDecision => {
+  const { before } = input;
+  let target: Omit<StateSnapshot, 'live'>;
+  switch (input.action) {
+    case GOVERNANCE_ACTIONS.goLiveEnable:
+      target = { ...before, go_live_enabled: true };
+      break;
+    case GOVERNANCE_ACTIONS.goLiveDisable:
+      target = { ...before, go_live_enabled: false };
+      break;
+    case GOVERNANCE_ACTIONS.killSwitchEngage:
+      target = { ...before, kill_switch_engaged: true };
+      break;
+    case GOVERNANCE_ACTIONS.killSwitchRelease:
+      target = { ...before, kill_switch_engaged: false };
+      break;
+    case GOVERNANCE_ACTIONS.metadataUpdate:
+      target = {
+        ...before,
+        version: input.metadata?.version ?? before.version,
+        backend_complete: input.metadata?.backend_complete ?? before.backend_complete,
+        notes: input.metadata?.notes ?? before.notes,
+      };
+      break;
+    default: {
+      const exhaustive: never = input.action;
+      throw new Error(`unhandled governance action ${String(exhaustive)}`);
+    }
+  }
+  const after = withLive(target);
+  if (sameSnapshot(before, after)) return { outcome: CHANGE_OUTCOMES.unchanged, unmet: [], after: before };
+  if (input.action === GOVERNANCE_ACTIONS.goLiveEnable) {
+    const unmet = unmetGoLivePreconditions({
+      killSwitchEngaged: before.kill_switch_engaged,
+      backendComplete: before.backend_complete,
+      verificationPassed: input.verificationPassed,
+    });
+    if (unmet.length > 0) return { outcome: CHANGE_OUTCOMES.rejected, unmet, after: before };
+  }
+  return { outcome: CHANGE_OUTCOMES.applied, unmet: [], after };
+};
+
+/** Replays applied audit entries over an initial snapshot: the state the log says we should be in. */
+export const replayAudit = (
+  initial: StateSnapshot,
+  entries: readonly { outcome: ChangeOutcome; after: StateSnapshot }[],
+): StateSnapshot =>
+  entries.reduce((state, entry) => (entry.outcome === CHANGE_OUTCOMES.applied ? entry.after : state), initial);

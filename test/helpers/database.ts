@@ -1,0 +1,74 @@
+import { createHash, randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { afterAll, afterEach, beforeAll, expect, inject } from 'vitest';
+import { createDatabasePool, type DatabasePool } from '../../packages/core/src/index.js';
+import { track } from './leaks.js';
+import { databaseUrlFor } from './services.js';
+
+export const adminDatabaseUrl = () => inject('adminDatabaseUrl');
+
+/** Runs SQL as the admin user on the admin database (CREATE/DROP DATABASE and the like). */
+export const adminQuery = async (text: string, database?: string): Promise<pg.QueryResult> => {
+  const client = new pg.Client({
+    connectionString: database === undefined ? adminDatabaseUrl() : databaseUrlFor(adminDatabaseUrl(), database),
+  });
+  await client.connect();
+  try {
+    return await client.query(text);
+  } finally {
+    await client.end();
+  }
+};
+
+const databaseName = (label: string) => {
+  const hash = createHash('sha256').update(label).digest('hex').slice(0, 8);
+  return `vt_${inject('runId')}_${hash}_${randomBytes(3).toString('hex')}`;
+};
+
+export type TestDatabase = { name: string; url: string; pool: DatabasePool };
+
+/**
+ * A database of its own for one test file (or one test): a clone of the migrated template, or empty with
+ * `{ empty: true }`. Dropped afterwards unless a test failed, so a failure can be inspected (its name is printed).
+ */
+export const createTestDatabase = async (label: string, options: { empty?: boolean; poolSize?: number } = {}): Promise<TestDatabase> => {
+  const name = databaseName(label);
+  await adminQuery(options.empty === true ? `CREATE DATABASE ${name}` : `CREATE DATABASE ${name} TEMPLATE ${inject('templateDatabase')}`);
+  const url = databaseUrlFor(adminDatabaseUrl(), name);
+  const pool = await createDatabasePool({ connectionUri: url, maxPoolSize: options.poolSize ?? 5, applicationName: 'valhalla-test' });
+  track(pool, { description: `slonik pool for ${name}`, isOpen: () => pool.state().state === 'ACTIVE', close: () => pool.end() });
+  return { name, url, pool };
+};
+
+export const dropTestDatabase = async (database: TestDatabase, keep: boolean): Promise<void> => {
+  if (database.pool.state().state === 'ACTIVE') await database.pool.end();
+  if (keep) {
+    process.stderr.write(`kept database ${database.name} of a failed test for inspection\n`);
+    return;
+  }
+  await adminQuery(`DROP DATABASE IF EXISTS ${database.name} WITH (FORCE)`);
+};
+
+/**
+ * Registers beforeAll/afterAll for a per-file database cloned from the migrated template. Read `.current` inside
+ * tests.
+ */
+export const useTestDatabase = (options: { empty?: boolean; poolSize?: number } = {}): { readonly current: TestDatabase } => {
+  let database: TestDatabase | undefined;
+  let failed = false;
+  beforeAll(async () => {
+    database = await createTestDatabase(expect.getState().testPath ?? 'file', options);
+  });
+  afterEach((context) => {
+    if (context.task.result?.state === 'fail') failed = true;
+  });
+  afterAll(async () => {
+    if (database !== undefined) await dropTestDatabase(database, failed);
+  });
+  return {
+    get current() {
+      if (database === undefined) throw new Error('useTestDatabase: read .current inside a test');
+      return database;
+    },
+  };
+};

@@ -1,0 +1,3 @@
+import { installLeakGuard } from './leaks.js';
+
+installLeakGuard();
