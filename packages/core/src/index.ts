@@ -4,3 +4,5 @@ export * from './logger/index.js';
 export * from './db/index.js';
 export * from './jobs/catalog.js';
 export * from './state/index.js';
+export * from './jobs/redisConnection.js';
+export * from './jobs/queues.js';

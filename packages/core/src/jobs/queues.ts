@@ -1,0 +1,44 @@
+import { Queue, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { JOB_CATALOG, QUEUES, type JobName, type JobPayloads, type QueueName } from './catalog.js';
+
+export type GovernanceQueues = {
+  readonly byName: Readonly<Record<QueueName, Queue>>;
+  /** Adds a job from the catalog: its queue, retry policy and priority. `jobId` makes the add idempotent. */
+  enqueue<N extends JobName>(name: N, payload: JobPayloads[N], options?: { jobId?: string }): Promise<Job>;
+  /** The job with this id on whichever queue holds it, or undefined. */
+  findJob(id: string): Promise<Job | undefined>;
+  close(): Promise<void>;
+};
+
+/**
+ * The producer side of both queues, on one shared connection. The connection is owned by the caller (closed by it),
+ * so that a fail-fast producer connection can be reused by health checks.
+ */
+export const createGovernanceQueues = (options: { connection: Redis; prefix: string }): GovernanceQueues => {
+  const make = (name: QueueName) => new Queue(name, { connection: options.connection, prefix: options.prefix });
+  const byName = { [QUEUES.governance]: make(QUEUES.governance), [QUEUES.verification]: make(QUEUES.verification) };
+  let closing: Promise<void> | undefined;
+  return {
+    byName,
+    enqueue: async (name, payload, enqueueOptions = {}) => {
+      const entry = JOB_CATALOG[name];
+      const jobOptions = (entry.options as (p: JobPayloads[typeof name]) => ReturnType<typeof entry.options>)(payload);
+      return byName[entry.queue].add(name, payload, {
+        ...jobOptions,
+        ...(enqueueOptions.jobId === undefined ? {} : { jobId: enqueueOptions.jobId }),
+      });
+    },
+    findJob: async (id) => {
+      for (const queue of Object.values(byName)) {
+        const job = await queue.getJob(id);
+        if (job !== undefined && job !== null) return job;
+      }
+      return undefined;
+    },
+    close: () => {
+      closing ??= Promise.allSettled(Object.values(byName).map((queue) => queue.close())).then(() => undefined);
+      return closing;
+    },
+  };
+};
