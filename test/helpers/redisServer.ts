@@ -1,0 +1,60 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { Redis } from 'ioredis';
+import { track } from './leaks.js';
+import { waitFor } from './waitFor.js';
+
+/** A free TCP port on 127.0.0.1, chosen by the kernel. */
+export const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+
+export type OwnRedis = {
+  url: string;
+  port: number;
+  /** Stops the server (SIGKILL: data is lost, as on a crash). */
+  kill: () => Promise<void>;
+  /** Starts it again on the same port, empty. */
+  restart: () => Promise<void>;
+  stop: () => Promise<void>;
+};
+
+/**
+ * A redis-server of the test's own on a free port (no persistence, noeviction), for tests that stop Redis. Needs
+ * `redis-server` on the PATH (CI installs it).
+ */
+export const startOwnRedis = async (): Promise<OwnRedis> => {
+  const port = await freePort();
+  let child: ChildProcess | undefined;
+  const isRunning = () => child !== undefined && child.exitCode === null && child.signalCode === null;
+  const start = async () => {
+    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction'], {
+      stdio: 'ignore',
+    });
+    await waitFor(async () => {
+      const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      probe.on('error', () => {});
+      try {
+        await probe.connect();
+        return (await probe.ping()) === 'PONG';
+      } finally {
+        probe.disconnect();
+      }
+    }, { timeoutMs: 10_000, description: `redis-server on port ${port}` });
+  };
+  const kill = async () => {
+    if (!isRunning() || child === undefined) return;
+    const exited = new Promise((resolve) => child?.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+  };
+  await start();
+  const own: OwnRedis = { url: `redis://127.0.0.1:${port}`, port, kill, restart: start, stop: kill };
+  return track(own, { description: `redis-server on port ${port}`, isOpen: isRunning, close: kill });
+};
