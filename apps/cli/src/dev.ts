@@ -1,0 +1,162 @@
+#!/usr/bin/env node
+/**
+ * `npm run dev`: the whole system on one machine. PostgreSQL from DATABASE_URL or embedded, Redis from REDIS_URL or a
+ * redis-server from the PATH, migrations, then api + worker. Prints the API URL, a development token and curl lines.
+ * Ctrl-C (SIGINT) or SIGTERM stops everything it started, in reverse order.
+ *
+ * Environment: DATABASE_URL, REDIS_URL, GOVERNANCE_TOKENS, PORT, LOG_LEVEL as in the contract; VALHALLA_DEV_DIR
+ * moves the local state folder (default .dev/ at the repository root, git-ignored).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { loadOrCreateDevToken } from './dev/devToken.js';
+import { startEmbeddedPostgres } from './dev/embeddedPostgres.js';
+import { pickPort } from './dev/freePort.js';
+import { RedisServerMissingError, startLocalRedis } from './dev/localRedis.js';
+
+const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
+const devDir = process.env.VALHALLA_DEV_DIR ?? `${repoRoot}.dev`;
+const say = (line: string) => process.stdout.write(`[dev] ${line}\n`);
+
+type Step = { name: string; stop: () => Promise<unknown> };
+const started: Step[] = [];
+const children: ChildProcess[] = [];
+let shuttingDown: Promise<void> | undefined;
+
+/** Stops what was started, last first; every step runs even when one fails. Idempotent. */
+const shutdown = (exitCode: number): Promise<void> => {
+  shuttingDown ??= (async () => {
+    say('stopping…');
+    for (const step of [...started].reverse()) {
+      try {
+        await step.stop();
+      } catch (error) {
+        say(`stopping ${step.name} failed: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+    say('stopped');
+    process.exit(exitCode);
+  })();
+  return shuttingDown;
+};
+
+const runChild = (name: string, script: string, args: string[], env: NodeJS.ProcessEnv): ChildProcess => {
+  const child = spawn(process.execPath, [script, ...args], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const prefix = (chunk: Buffer) => chunk.toString().replace(/^(?=.)/gm, `[${name}] `);
+  child.stdout?.on('data', (chunk: Buffer) => process.stdout.write(prefix(chunk)));
+  child.stderr?.on('data', (chunk: Buffer) => process.stderr.write(prefix(chunk)));
+  children.push(child);
+  return child;
+};
+
+const stopChild = (child: ChildProcess, timeoutMs: number) => async () => {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  await exited;
+  clearTimeout(timer);
+};
+
+const waitForHealth = async (url: string, timeoutMs: number): Promise<boolean> => {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const ok = await fetch(`${url}/health`, { signal: AbortSignal.timeout(1_000) }).then((r) => r.ok, () => false);
+    if (ok) return true;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return false;
+};
+
+const main = async () => {
+  process.on('SIGINT', () => void shutdown(0));
+  process.on('SIGTERM', () => void shutdown(0));
+  await mkdir(devDir, { recursive: true });
+
+  let databaseUrl = process.env.DATABASE_URL;
+  if (databaseUrl === undefined || databaseUrl === '') {
+    const postgres = await startEmbeddedPostgres(`${devDir}`, say);
+    started.push({ name: 'embedded PostgreSQL', stop: postgres.stop });
+    databaseUrl = postgres.url;
+  } else say('using DATABASE_URL');
+
+  let redisUrl = process.env.REDIS_URL;
+  if (redisUrl === undefined || redisUrl === '') {
+    const redis = await startLocalRedis(say);
+    started.push({ name: 'redis-server', stop: redis.stop });
+    redisUrl = redis.url;
+  } else say('using REDIS_URL');
+
+  let governanceTokens = process.env.GOVERNANCE_TOKENS;
+  let token: string | undefined;
+  if (governanceTokens === undefined || governanceTokens === '') {
+    const dev = await loadOrCreateDevToken(devDir);
+    governanceTokens = `${dev.actor}:${dev.token}`;
+    token = dev.token;
+  } else token = governanceTokens.split(',')[0]?.split(':').slice(1).join(':');
+
+  const port = await pickPort(process.env.PORT === undefined ? 3000 : Number(process.env.PORT));
+  const apiUrl = `http://127.0.0.1:${port}`;
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    NODE_ENV: 'development',
+    DATABASE_URL: databaseUrl,
+    REDIS_URL: redisUrl,
+    GOVERNANCE_TOKENS: governanceTokens,
+    PORT: String(port),
+    HOST: process.env.HOST ?? '127.0.0.1',
+    API_URL: apiUrl,
+    RELEASE: process.env.RELEASE ?? 'dev',
+  };
+
+  const migrate = runChild('migrate', 'apps/cli/dist/migrate.js', ['up'], env);
+  const migrateCode = await new Promise<number | null>((resolve) => migrate.once('exit', resolve));
+  if (migrateCode !== 0) {
+    say(`migrations failed (exit ${migrateCode})`);
+    await shutdown(1);
+    return;
+  }
+
+  const api = runChild('api', 'apps/api/dist/main.js', [], env);
+  started.push({ name: 'api', stop: stopChild(api, 10_000) });
+  const worker = runChild('worker', 'apps/worker/dist/main.js', [], env);
+  started.push({ name: 'worker', stop: stopChild(worker, 30_000) });
+  for (const [name, child] of [['api', api], ['worker', worker]] as const) {
+    child.once('exit', (code, signal) => {
+      if (shuttingDown === undefined) {
+        say(`${name} exited unexpectedly (code ${code}, signal ${signal}); stopping everything`);
+        void shutdown(1);
+      }
+    });
+  }
+
+  if (!(await waitForHealth(apiUrl, 30_000))) {
+    say(`the api did not become healthy at ${apiUrl}/health`);
+    await shutdown(1);
+    return;
+  }
+  const auth = `-H 'Authorization: Bearer ${token}' -H 'Content-Type: application/json'`;
+  process.stdout.write(
+    [
+      '',
+      `Valhalla go-live is running.`,
+      `  API:   ${apiUrl}`,
+      `  Token: ${token}   (actor from GOVERNANCE_TOKENS${process.env.GOVERNANCE_TOKENS ? '' : `, kept in ${devDir}/dev-token`})`,
+      '',
+      'Try:',
+      `  curl -s -X POST ${apiUrl}/api/governance/kill-switch ${auth} -d '{"engaged": false, "reason": "first deploy checked"}'`,
+      `  curl -s -X POST ${apiUrl}/api/governance/system-metadata ${auth} -d '{"backend_complete": true, "reason": "backend complete"}'`,
+      `  curl -s ${apiUrl}/api/governance/runbook/status -H 'Authorization: Bearer ${token}'`,
+      '',
+      'Ctrl-C stops everything.',
+      '',
+    ].join('\n'),
+  );
+};
+
+main().catch(async (error: unknown) => {
+  if (error instanceof RedisServerMissingError) process.stderr.write(`${error.message}\n`);
+  else process.stderr.write(`[dev] failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
+  await shutdown(1);
+});

@@ -1,0 +1,16 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/** A development operator token, generated once and kept in the dev folder, so the printed curl lines keep working. */
+export const loadOrCreateDevToken = async (devDir: string): Promise<{ actor: string; token: string }> => {
+  const file = join(devDir, 'dev-token');
+  if (existsSync(file)) {
+    const [actor = 'developer', token = ''] = (await readFile(file, 'utf8')).trim().split(':');
+    if (token.length >= 24) return { actor, token };
+  }
+  const token = randomBytes(24).toString('hex');
+  await writeFile(file, `developer:${token}\n`, { mode: 0o600 });
+  return { actor: 'developer', token };
+};

