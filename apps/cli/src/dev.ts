@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 /**
  * `npm run dev`: the whole system on one machine. PostgreSQL from DATABASE_URL or embedded, Redis from REDIS_URL or a
  * redis-server from the PATH, migrations, then api + worker. Prints the API URL, a development token and curl lines.

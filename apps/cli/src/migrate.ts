@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 /**
  * Entrypoint of `npm run migrate -- up|down|status|verify` and of the deploy-time migration (`node
  * apps/cli/dist/migrate.js up`). Reads the environment once: DATABASE_URL (and MIGRATIONS_DIR to point at another

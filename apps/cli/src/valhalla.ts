@@ -1,0 +1,22 @@
+/**
+ * Entrypoint of the operator CLI (`npx valhalla …`). Reads the environment once: VALHALLA_API_URL (default
+ * http://127.0.0.1:3000), VALHALLA_TOKEN, and for `migrate` the variables of the migrate command (DATABASE_URL).
+ */
+import { defaultMigrationsDir, runMigrateCommand } from '@valhalla/core/migrator';
+import { loadConfigOrExit } from '@valhalla/core';
+import { runValhallaCli } from './valhalla/runValhallaCli.js';
+
+const io = { out: (text: string) => process.stdout.write(`${text}\n`), err: (text: string) => process.stderr.write(`${text}\n`) };
+
+process.exitCode = await runValhallaCli(
+  process.argv.slice(2),
+  {
+    apiUrl: process.env.VALHALLA_API_URL ?? 'http://127.0.0.1:3000',
+    token: process.env.VALHALLA_TOKEN,
+    migrate: (args) => {
+      const config = loadConfigOrExit(process.env, 'migrate');
+      return runMigrateCommand(args, { databaseUrl: config.databaseUrl, migrationsDir: process.env.MIGRATIONS_DIR ?? defaultMigrationsDir() }, io);
+    },
+  },
+  io,
+);

@@ -1,0 +1,50 @@
+import autocannon from 'autocannon';
+
+export type HttpLoadResult = { requests: number; ok: number; non2xx: number; errors: number; seconds: number; perSecond: number };
+
+/**
+ * `total` POSTs with `concurrency` keep-alive connections (autocannon), each body from `bodyFor(i)`.
+ * Resolves when every request was answered.
+ */
+export const postLoad = async (options: {
+  url: string;
+  path: string;
+  token: string;
+  total: number;
+  concurrency: number;
+  bodyFor: (index: number) => unknown;
+}): Promise<HttpLoadResult> => {
+  let index = 0;
+  const started = performance.now();
+  const result = await autocannon({
+    url: options.url,
+    connections: options.concurrency,
+    amount: options.total,
+    timeout: 30,
+    requests: [
+      {
+        method: 'POST',
+        path: options.path,
+        headers: { authorization: `Bearer ${options.token}`, 'content-type': 'application/json' },
+        setupRequest: (request: Record<string, unknown>) => {
+          const body = JSON.stringify(options.bodyFor(index));
+          index += 1;
+          return { ...request, body };
+        },
+      },
+    ],
+  });
+  const seconds = (performance.now() - started) / 1000;
+  const ok = result['2xx'];
+  return { requests: options.total, ok, non2xx: result.non2xx, errors: result.errors, seconds, perSecond: ok / seconds };
+};
+
+/** One POST with fetch; returns the parsed body and the status. */
+export const postJson = async (url: string, token: string, body: unknown): Promise<{ status: number; body: Record<string, unknown> }> => {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+};

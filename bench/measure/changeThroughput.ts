@@ -1,0 +1,53 @@
+import { randomUUID } from 'node:crypto';
+import { postLoad } from '../lib/http.ts';
+import { rawChangeTransaction } from '../lib/rawChange.ts';
+import { median, round, runPool } from '../lib/stats.ts';
+import { committedChanges, waitForCommitted, type BenchContext, type Row } from './context.ts';
+
+/**
+ * (1) N governance changes posted over HTTP with concurrency C until every one is committed (audit row present),
+ * against the same transaction issued directly with `pg` at concurrency C. Rounds alternate so noise cancels.
+ */
+export const measureChangeThroughput = async (ctx: BenchContext): Promise<Row[]> => {
+  const product: number[] = [];
+  const raw: number[] = [];
+  for (let round_ = 0; round_ < ctx.rounds; round_ += 1) {
+    const before = await committedChanges(ctx.pool);
+    const started = performance.now();
+    const load = await postLoad({
+      url: ctx.apiUrl,
+      path: '/api/governance/kill-switch',
+      token: ctx.token,
+      total: ctx.changes,
+      concurrency: ctx.concurrency,
+      bodyFor: (i) => ({ engaged: i % 2 === 0, reason: `bench change ${i}` }),
+    });
+    if (load.ok !== ctx.changes) throw new Error(`only ${load.ok} of ${ctx.changes} posts were accepted (${load.non2xx} non-2xx)`);
+    await waitForCommitted(ctx.pool, before + ctx.changes, 300_000);
+    product.push(ctx.changes / ((performance.now() - started) / 1000));
+
+    const rawStarted = performance.now();
+    await runPool(ctx.changes, ctx.concurrency, async (i) => {
+      const client = await ctx.pool.connect();
+      try {
+        await rawChangeTransaction(client, `raw-${randomUUID()}`, i % 2 === 0);
+      } finally {
+        client.release();
+      }
+    });
+    raw.push(ctx.changes / ((performance.now() - rawStarted) / 1000));
+  }
+  const rate = median(product);
+  const baseline = median(raw);
+  return [
+    {
+      measure: `change throughput (HTTP → committed, N=${ctx.changes}, C=${ctx.concurrency})`,
+      value: round(rate, 0),
+      unit: 'changes/s',
+      baseline: round(baseline, 0),
+      ratio: round(rate / baseline),
+      target: '≥ 0.8× raw PostgreSQL',
+      met: rate / baseline >= 0.8,
+    },
+  ];
+};

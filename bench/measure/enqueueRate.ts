@@ -1,0 +1,56 @@
+import { Queue } from 'bullmq';
+import { JOB_CATALOG, JOB_NAMES } from '@valhalla/core';
+import { postLoad } from '../lib/http.ts';
+import { median, round, runPool } from '../lib/stats.ts';
+import type { BenchContext, Row } from './context.ts';
+
+/**
+ * (2) Authenticated POSTs answered 202 per second, against raw BullMQ `Queue.add` of the same payloads at the same
+ * concurrency. The worker is paused (SIGSTOP) so that neither side competes with job processing; the queued jobs are
+ * removed afterwards.
+ */
+export const measureEnqueueRate = async (ctx: BenchContext): Promise<Row[]> => {
+  const rawQueue = new Queue('bench-raw-enqueue', { prefix: ctx.prefix, connection: { url: ctx.redisUrl } });
+  const options = JOB_CATALOG[JOB_NAMES.goLiveChange].options;
+  const product: number[] = [];
+  const raw: number[] = [];
+  ctx.worker.child.kill('SIGSTOP');
+  try {
+    for (let round_ = 0; round_ < ctx.rounds; round_ += 1) {
+      const load = await postLoad({
+        url: ctx.apiUrl,
+        path: '/api/governance/kill-switch',
+        token: ctx.token,
+        total: ctx.changes,
+        concurrency: ctx.concurrency,
+        bodyFor: (i) => ({ engaged: i % 2 === 0, reason: `bench enqueue ${i}` }),
+      });
+      product.push(load.perSecond);
+
+      const started = performance.now();
+      await runPool(ctx.changes, ctx.concurrency, async (i) => {
+        const payload = { action: i % 2 === 0 ? 'kill_switch.engage' : 'kill_switch.release', actor: 'bench', reason: `bench enqueue ${i}` } as const;
+        await rawQueue.add(JOB_NAMES.goLiveChange, payload, options(payload));
+      });
+      raw.push(ctx.changes / ((performance.now() - started) / 1000));
+      await rawQueue.obliterate({ force: true });
+      await ctx.governanceQueue.obliterate({ force: true });
+    }
+  } finally {
+    ctx.worker.child.kill('SIGCONT');
+    await rawQueue.close();
+  }
+  const rate = median(product);
+  const baseline = median(raw);
+  return [
+    {
+      measure: `enqueue rate (POST → 202, C=${ctx.concurrency})`,
+      value: round(rate, 0),
+      unit: 'requests/s',
+      baseline: round(baseline, 0),
+      ratio: round(rate / baseline),
+      target: '≥ 0.5× raw BullMQ add',
+      met: rate / baseline >= 0.5,
+    },
+  ];
+};

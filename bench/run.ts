@@ -1,0 +1,125 @@
+/**
+ * `npm run bench` (add `-- --quick` for the smoke run that `npm test` uses): starts its own api and worker against the
+ * local PostgreSQL and Redis (its own database and queue prefix), measures, prints a table and writes
+ * bench/results.json. Ratios are measured in the same run, in alternating rounds.
+ *
+ * Environment: DATABASE_URL (an admin connection; the bench creates and drops its own database) and REDIS_URL, else
+ * the local services. Options: --quick, --changes N, --concurrency C, --rounds R, --out FILE.
+ */
+import { writeFile } from 'node:fs/promises';
+import { cpus, totalmem } from 'node:os';
+import { Queue } from 'bullmq';
+import pg from 'pg';
+import { QUEUES } from '@valhalla/core';
+import { createMigrator, defaultMigrationsDir } from '@valhalla/core/migrator';
+import { createBenchEnvironment, freePort, startProcess } from './lib/environment.ts';
+import { round } from './lib/stats.ts';
+import { measureChangeThroughput } from './measure/changeThroughput.ts';
+import type { BenchContext, Row } from './measure/context.ts';
+import { measureEnqueueRate } from './measure/enqueueRate.ts';
+import { measureLatency } from './measure/latency.ts';
+import { measureMigrations } from './measure/migrations.ts';
+import { measureWorkerOverhead } from './measure/workerOverhead.ts';
+
+const args = process.argv.slice(2);
+const option = (name: string, fallback: number) => {
+  const index = args.indexOf(name);
+  return index >= 0 ? Number(args[index + 1]) : fallback;
+};
+const quick = args.includes('--quick');
+const outIndex = args.indexOf('--out');
+const outFile = outIndex >= 0 ? (args[outIndex + 1] as string) : new URL('./results.json', import.meta.url);
+
+const environment = await createBenchEnvironment({
+  adminDatabaseUrl: process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres',
+  redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+});
+const concurrency = option('--concurrency', quick ? 8 : 32);
+const token = 'bench-operator-token-0123456789abcdef';
+const cleanups: (() => Promise<unknown>)[] = [environment.drop];
+
+try {
+  await createMigrator({ databaseUrl: environment.databaseUrl, migrationsDir: defaultMigrationsDir() }).up();
+  const port = await freePort();
+  const apiUrl = `http://127.0.0.1:${port}`;
+  const common = {
+    NODE_ENV: 'production',
+    DATABASE_URL: environment.databaseUrl,
+    REDIS_URL: environment.redisUrl,
+    BULLMQ_PREFIX: environment.prefix,
+    LOG_LEVEL: 'warn',
+    RELEASE: `bench-${environment.id}`,
+    DATABASE_POOL_SIZE: String(Math.min(concurrency, 20)),
+  };
+  const api = startProcess('apps/api/dist/main.js', {
+    ...common,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    GOVERNANCE_TOKENS: `bench:${token}`,
+    RATE_LIMIT_PER_MINUTE: '1000000',
+  });
+  cleanups.unshift(api.stop);
+  const worker = startProcess('apps/worker/dist/main.js', { ...common, API_URL: apiUrl, WORKER_CONCURRENCY: String(concurrency) });
+  cleanups.unshift(worker.stop);
+  for (let i = 0; ; i += 1) {
+    const ok = await fetch(`${apiUrl}/health`).then((r) => r.ok, () => false);
+    if (ok) break;
+    if (i > 300) throw new Error(`api did not become healthy: ${api.output().slice(-2000)}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+
+  const pool = new pg.Pool({ connectionString: environment.databaseUrl, max: concurrency });
+  cleanups.unshift(() => pool.end());
+  const governanceQueue = new Queue(QUEUES.governance, { prefix: environment.prefix, connection: { url: environment.redisUrl } });
+  cleanups.unshift(() => governanceQueue.close());
+
+  const ctx: BenchContext = {
+    quick,
+    apiUrl,
+    token,
+    databaseUrl: environment.databaseUrl,
+    redisUrl: environment.redisUrl,
+    prefix: environment.prefix,
+    pool,
+    governanceQueue,
+    api,
+    worker,
+    changes: option('--changes', quick ? 300 : 5_000),
+    concurrency,
+    rounds: option('--rounds', quick ? 1 : 2),
+  };
+
+  const rows: Row[] = [];
+  const step = async (name: string, measure: () => Promise<Row[]>) => {
+    process.stderr.write(`bench: ${name}…\n`);
+    rows.push(...(await measure()));
+  };
+  await step('change throughput', () => measureChangeThroughput(ctx));
+  const apiRss = api.peakRssMb();
+  const workerRss = worker.peakRssMb();
+  rows.push(
+    { measure: 'api peak RSS during change throughput', value: round(apiRss, 1), unit: 'MB', target: '< 150 MB', met: apiRss < 150 },
+    { measure: 'worker peak RSS during change throughput', value: round(workerRss, 1), unit: 'MB', target: '< 150 MB', met: workerRss < 150 },
+  );
+  await step('enqueue rate', () => measureEnqueueRate(ctx));
+  await step('latency', () => measureLatency(ctx));
+  await step('worker overhead', () => measureWorkerOverhead(ctx));
+  await step('migrations', () => measureMigrations(ctx));
+
+  const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGiB: round(totalmem() / 2 ** 30, 1), node: process.version };
+  const results = { quick, date: new Date().toISOString(), machine, parameters: { changes: ctx.changes, concurrency, rounds: ctx.rounds }, rows };
+  await writeFile(outFile, `${JSON.stringify(results, null, 2)}\n`);
+
+  const table = rows.map((row) => ({
+    measure: row.measure,
+    value: `${row.value} ${row.unit}`,
+    baseline: row.baseline === undefined ? '' : `${row.baseline} ${row.unit}`,
+    ratio: row.ratio === undefined ? '' : `${row.ratio}×`,
+    target: row.target ?? '',
+    met: row.met === undefined ? '' : row.met ? 'yes' : 'NO',
+  }));
+  console.table(table);
+  process.stdout.write(`machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, Node ${machine.node}\n`);
+} finally {
+  for (const cleanup of cleanups) await cleanup().catch((error: unknown) => process.stderr.write(`cleanup: ${String(error)}\n`));
+}

@@ -1,0 +1,29 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { adminDatabaseUrl } from '../helpers/database.js';
+import { startNodeProcess } from '../helpers/processes.js';
+import { testRedisUrl } from '../helpers/redis.js';
+
+/** `npm run bench -- --quick` runs in the suite so the benchmark cannot rot. No timing is asserted. */
+describe('benchmark smoke run', () => {
+  it('runs every measurement on a few hundred changes and writes a results file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'valhalla-bench-'));
+    try {
+      const out = join(dir, 'results.json');
+      const bench = startNodeProcess('bench/run.ts', ['--quick', '--out', out], { DATABASE_URL: adminDatabaseUrl(), REDIS_URL: testRedisUrl() }, 'bench --quick');
+      const exit = await bench.exited;
+      expect(exit.code, bench.output()).toBe(0);
+      const results = JSON.parse(await readFile(out, 'utf8')) as { quick: boolean; rows: { measure: string; value: number }[] };
+      expect(results.quick).toBe(true);
+      const measures = results.rows.map((row) => row.measure).join('\n');
+      for (const expected of [/change throughput/, /enqueue rate/, /idle change latency p50/, /kill switch behind/, /worker processing path/, /migrate up/, /migration-verify run/, /api peak RSS/, /worker peak RSS/]) {
+        expect(measures).toMatch(expected);
+      }
+      for (const row of results.rows) expect(Number.isFinite(row.value), row.measure).toBe(true);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 240_000);
+});
