@@ -1,0 +1,81 @@
+import { createDatabasePool, createGovernanceQueues, createLogger, createRedisConnection, loadConfigOrExit } from '@valhalla/core';
+import { createMigrator, defaultMigrationsDir } from '@valhalla/core/migrator';
+import { buildServer } from './server.js';
+import { createApiShutdown } from './shutdown.js';
+
+/**
+ * The api entrypoint: parses the config once, wires the dependencies, listens, and owns the signals. Shutdown stops
+ * intake (new requests get 503 SHUTTING_DOWN), lets in-flight requests finish, then closes the queues, Redis and the
+ * pool, each step running even if an earlier one failed, and exits 0.
+ */
+const config = loadConfigOrExit(process.env, 'api');
+const logger = createLogger({
+  name: 'valhalla-api',
+  level: config.logLevel,
+  pretty: config.nodeEnv === 'development' && process.stdout.isTTY === true,
+  bindings: { release: config.release },
+});
+
+const pool = await createDatabasePool({
+  connectionUri: config.databaseUrl,
+  maxPoolSize: config.databasePoolSize,
+  applicationName: 'valhalla-api',
+  connectionTimeoutMs: 2_000,
+});
+const redis = createRedisConnection(config.redisUrl, 'producer', 'valhalla-api');
+const queues = createGovernanceQueues({ connection: redis, prefix: config.queuePrefix });
+for (const queue of Object.values(queues.byName)) {
+  // A Queue re-emits connection errors; without a listener an 'error' event would crash the process.
+  queue.on('error', (error) => logger.debug({ err: error, queue: queue.name }, 'queue connection error'));
+}
+const migrator = createMigrator({ databaseUrl: config.databaseUrl, migrationsDir: defaultMigrationsDir() });
+
+const app = await buildServer({ config, logger, pool, redis, queues, migrations: migrator });
+
+const shutdown = createApiShutdown(
+  [
+    { name: 'http server (drain in-flight requests)', run: () => app.close(), timeoutMs: config.shutdownTimeoutMs },
+    { name: 'queues', run: () => queues.close(), timeoutMs: 5_000 },
+    {
+      name: 'redis',
+      run: async () => {
+        try {
+          await redis.quit();
+        } catch {
+          // quit needs a live connection; while Redis is down, drop the socket instead.
+          redis.disconnect();
+        }
+      },
+      timeoutMs: 3_000,
+    },
+    { name: 'database pool', run: () => pool.end(), timeoutMs: 5_000 },
+  ],
+  logger,
+);
+
+/** Past the drain deadline plus the bounded closing steps, something is stuck: exit rather than hang. */
+const HARD_EXIT_GRACE_MS = 15_000;
+
+const onSignal = (signal: NodeJS.Signals) => {
+  logger.info({ signal }, 'shutting down');
+  setTimeout(() => {
+    logger.error('shutdown did not finish in time; exiting');
+    process.exit(1);
+  }, config.shutdownTimeoutMs + HARD_EXIT_GRACE_MS).unref();
+  void shutdown().then((failed) => {
+    logger.info({ failed }, 'api stopped');
+    process.exit(0);
+  });
+};
+// on, not once: a second signal while draining must not fall back to Node's default (an abrupt exit).
+process.on('SIGTERM', onSignal);
+process.on('SIGINT', onSignal);
+
+try {
+  const url = await app.listen({ host: config.host, port: config.port });
+  logger.info({ url }, `api listening on ${url}`);
+} catch (error) {
+  logger.fatal({ err: error }, 'api failed to start');
+  await shutdown();
+  process.exit(1);
+}

@@ -1,0 +1,21 @@
+import { listAuditEntries } from '@valhalla/core';
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { callDatabase } from '../dependencyCalls.js';
+import type { ApiDependencies } from '../dependencies.js';
+import { AUDIT_PAGE, auditQuery } from '../schemas.js';
+
+/**
+ * GET /api/governance/audit?limit=&before=: newest first. `next` is the id of the last item when older entries
+ * exist (pass it as `before`), else null. One extra row is read to know whether there is a next page.
+ */
+export const auditRoutes = async (scope: FastifyInstance, deps: ApiDependencies): Promise<void> => {
+  const app = scope.withTypeProvider<ZodTypeProvider>();
+  app.get('/governance/audit', { schema: { querystring: auditQuery } }, async (request) => {
+    const limit = request.query.limit ?? AUDIT_PAGE.default;
+    const rows = await callDatabase(() => listAuditEntries(deps.pool, { limit: limit + 1, before: request.query.before }));
+    const items = rows.slice(0, limit);
+    const last = items.at(-1);
+    return { items, next: rows.length > limit && last !== undefined ? String(last.id) : null };
+  });
+};

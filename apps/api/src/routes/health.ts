@@ -1,0 +1,38 @@
+import { isRetryableDatabaseError, sql } from '@valhalla/core';
+import type { FastifyInstance } from 'fastify';
+import { DependencyTimeoutError, withTimeout } from '../dependencyCalls.js';
+import type { ApiDependencies } from '../dependencies.js';
+
+/** How long each dependency probe may take before it counts as down. */
+export const HEALTH_PROBE_TIMEOUT_MS = 1_000;
+
+/** `ok`; `unavailable` when unreachable (refused, offline, timed out); `error` when reachable but wrong. */
+export type CheckResult = 'ok' | 'unavailable' | 'error';
+
+const probe = async (what: string, check: () => Promise<boolean>, isUnreachable: (error: unknown) => boolean): Promise<CheckResult> => {
+  try {
+    return (await withTimeout(check(), HEALTH_PROBE_TIMEOUT_MS, what)) ? 'ok' : 'error';
+  } catch (error) {
+    return isUnreachable(error) ? 'unavailable' : 'error';
+  }
+};
+
+/**
+ * GET /health (public): PostgreSQL `SELECT 1` and Redis PING, each bounded by a short timeout, probed in parallel.
+ * 200 when both answer, 503 naming the failing checks otherwise.
+ */
+export const healthRoutes = async (app: FastifyInstance, deps: ApiDependencies): Promise<void> => {
+  app.get('/health', async (request, reply) => {
+    const [database, redis] = await Promise.all([
+      probe('database probe', async () => (await deps.pool.oneFirst(sql.unsafe`SELECT 1 AS ok`)) === 1, (error) =>
+        isRetryableDatabaseError(error) || error instanceof DependencyTimeoutError,
+      ),
+      // The producer connection has no offline queue: while Redis is down, PING fails at once instead of waiting.
+      probe('redis probe', async () => (await deps.redis.ping()) === 'PONG', () => true),
+    ]);
+    const healthy = database === 'ok' && redis === 'ok';
+    if (!healthy) request.log.warn({ database, redis }, 'health check failed');
+    reply.code(healthy ? 200 : 503);
+    return { status: healthy ? 'ok' : 'unavailable', checks: { database, redis } };
+  });
+};

@@ -1,0 +1,36 @@
+import { findLatestVerificationRun, isLive, listLiveWorkers, readGovernanceRows } from '@valhalla/core';
+import type { FastifyInstance } from 'fastify';
+import { callDatabase } from '../dependencyCalls.js';
+import type { ApiDependencies } from '../dependencies.js';
+
+/** A worker counts as alive when its heartbeat is younger than this many heartbeat intervals. */
+const ALIVE_AFTER_MISSED_BEATS = 3;
+
+/**
+ * GET /api/governance/runbook/status: everything an operator checks before and after go-live, in one answer.
+ * Row 1 of both tables keeps the table's column names; `live` is derived, never stored.
+ */
+export const runbookStatusRoutes = async (app: FastifyInstance, deps: ApiDependencies): Promise<void> => {
+  app.get('/governance/runbook/status', async () => {
+    const [rows, migrations, lastVerification, workers] = await callDatabase(() =>
+      Promise.all([
+        readGovernanceRows(deps.pool),
+        deps.migrations.status(),
+        findLatestVerificationRun(deps.pool),
+        listLiveWorkers(deps.pool, deps.config.heartbeatIntervalMs * ALIVE_AFTER_MISSED_BEATS),
+      ]),
+    );
+    return {
+      system_metadata: rows?.metadata ?? null,
+      go_live_state: rows?.goLive ?? null,
+      live: rows === null ? false : isLive(rows.goLive),
+      migrations: {
+        head: migrations.head,
+        applied: migrations.applied.map((row) => row.revision),
+        pending: [...migrations.pending],
+      },
+      last_verification: lastVerification,
+      workers: { alive: workers.length, items: workers },
+    };
+  });
+};

@@ -1,0 +1,94 @@
+import cors from '@fastify/cors';
+import rateLimit from '@fastify/rate-limit';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import { registerAuth } from './auth.js';
+import type { ApiDependencies } from './dependencies.js';
+import { ApiError } from './errors.js';
+import { registerErrorHandling, sendError } from './plugins/errorHandling.js';
+import { BODY_LIMIT_BYTES, registerJsonBody } from './plugins/jsonBody.js';
+import { registerRequestIdHeader, requestIdFor } from './plugins/requestId.js';
+import { registerShutdownGuard } from './plugins/shutdownGuard.js';
+import { auditRoutes } from './routes/audit.js';
+import { governanceChangeRoutes } from './routes/governanceChanges.js';
+import { healthRoutes } from './routes/health.js';
+import { jobRoutes } from './routes/jobs.js';
+import { runbookStatusRoutes } from './routes/runbookStatus.js';
+import { verificationRoutes } from './routes/verifications.js';
+
+/** A route group: a Fastify plugin that receives the dependencies. Prefixes are decided by buildServer. */
+export type RouteGroup = (scope: FastifyInstance, deps: ApiDependencies) => Promise<void>;
+
+/** The route groups behind bearer auth, mounted under /api. */
+export const API_ROUTE_GROUPS: readonly RouteGroup[] = [
+  runbookStatusRoutes,
+  governanceChangeRoutes,
+  jobRoutes,
+  auditRoutes,
+  verificationRoutes,
+];
+
+export type BuildServerOptions = {
+  /** More route groups to mount under /api behind the same auth (e.g. the operability task's admin routes). */
+  extraApiRoutes?: readonly RouteGroup[];
+};
+
+/**
+ * Builds the Fastify app from injected dependencies, without listening: tests call `inject()`, main.ts calls
+ * `listen()`. Further plugins (OpenAPI, bull-board, /metrics) may be registered on the returned instance before it
+ * is ready. The app never closes the dependencies; its owner does, after `app.close()`.
+ */
+export const buildServer = async (deps: ApiDependencies, options: BuildServerOptions = {}): Promise<FastifyInstance> => {
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    bodyLimit: BODY_LIMIT_BYTES,
+    genReqId: requestIdFor,
+    requestIdHeader: false,
+    // Our shutdown guard answers 503 SHUTTING_DOWN in the contract's error shape instead.
+    return503OnClosing: false,
+    // Idle keep-alive sockets are closed when the server closes, so draining is not held up by idle clients.
+    forceCloseConnections: 'idle',
+    routerOptions: { maxParamLength: 500 },
+    // A malformed URL or an over-long path parameter is answered before routing; keep the contract's error shape.
+    frameworkErrors: (error, request, reply) => {
+      reply.header('X-Request-Id', request.id);
+      return sendError(reply, {
+        code: 'VALIDATION_FAILED',
+        message: 'the request path failed validation',
+        details: [{ field: 'path', message: error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path segment is too long' : 'malformed percent-encoding' }],
+      });
+    },
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.decorateRequest('principal', null);
+
+  registerShutdownGuard(app);
+  registerRequestIdHeader(app);
+  registerErrorHandling(app);
+  registerJsonBody(app);
+
+  if (deps.config.corsOrigins.length > 0) {
+    await app.register(cors, { origin: [...deps.config.corsOrigins], methods: ['GET', 'POST'], exposedHeaders: ['X-Request-Id'] });
+  }
+  await app.register(rateLimit, {
+    global: false,
+    // After auth (onRequest), so the key is the token; before the body is validated.
+    hook: 'preParsing',
+    keyGenerator: (request) => request.principal?.tokenId ?? request.ip,
+    errorResponseBuilder: (_request, context) =>
+      new ApiError('RATE_LIMITED', `rate limit of ${context.max} requests per minute exceeded; retry in ${context.after}`),
+  });
+
+  await app.register(async (scope) => healthRoutes(scope, deps));
+  await app.register(
+    async (api) => {
+      registerAuth(api, deps.config.governanceTokens);
+      for (const group of [...API_ROUTE_GROUPS, ...(options.extraApiRoutes ?? [])]) {
+        await api.register(async (scope) => group(scope, deps));
+      }
+    },
+    { prefix: '/api' },
+  );
+  return app;
+};

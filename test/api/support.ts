@@ -1,0 +1,130 @@
+import { afterAll, beforeAll } from 'vitest';
+import type { FastifyInstance } from 'fastify';
+import { buildServer, type ProducerRedis } from '../../apps/api/src/index.js';
+import {
+  createGovernanceQueues,
+  createLogger,
+  createRedisConnection,
+  loadConfig,
+  sql,
+  type Config,
+  type GovernanceQueues,
+} from '../../packages/core/src/index.js';
+import { createMigrator } from '../../packages/core/src/migrator/index.js';
+import { useTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { MIGRATIONS_DIR } from '../helpers/globalSetup.js';
+import { track } from '../helpers/leaks.js';
+import { deleteKeysWithPrefix, testRedisUrl, uniqueQueuePrefix } from '../helpers/redis.js';
+
+export const ALICE = { actor: 'alice', token: 'alice-token-0123456789abcdef' } as const;
+export const BOB = { actor: 'bob', token: 'bob-token-0123456789abcdefgh' } as const;
+export const TOKENS_ENV = `${ALICE.actor}:${ALICE.token},${BOB.actor}:${BOB.token}`;
+
+export const bearer = (token: string = ALICE.token) => ({ authorization: `Bearer ${token}` });
+
+export type ApiHarness = {
+  app: FastifyInstance;
+  config: Config;
+  redis: ProducerRedis;
+  queues: GovernanceQueues;
+  prefix: string;
+  database: TestDatabase;
+  redisUrl: string;
+  /** Jobs on both queues, in every state. */
+  jobCount: () => Promise<number>;
+  /** Rows written by requests: idempotency keys, audit entries, verification runs, and row 1 of both state tables. */
+  stateFingerprint: () => Promise<string>;
+};
+
+export type ApiHarnessOptions = {
+  env?: Record<string, string>;
+  /** A Redis of the test's own (for tests that stop it); the shared test Redis otherwise. */
+  redisUrl?: () => string;
+};
+
+/** Builds the server for one test file on its own database and queue prefix, with real PostgreSQL and Redis. */
+export const startApi = async (database: TestDatabase, options: ApiHarnessOptions = {}): Promise<ApiHarness & { close: () => Promise<void> }> => {
+  const prefix = uniqueQueuePrefix('api');
+  const redisUrl = options.redisUrl?.() ?? testRedisUrl();
+  const config = loadConfig(
+    {
+      NODE_ENV: 'test',
+      DATABASE_URL: database.url,
+      REDIS_URL: redisUrl,
+      GOVERNANCE_TOKENS: TOKENS_ENV,
+      BULLMQ_PREFIX: prefix,
+      RATE_LIMIT_PER_MINUTE: '1000000',
+      LOG_LEVEL: 'silent',
+      ...options.env,
+    },
+    'api',
+  );
+  const logger = createLogger({ name: 'api-test', level: config.logLevel });
+  const redis = createRedisConnection(config.redisUrl, 'producer', 'api-test');
+  const queues = createGovernanceQueues({ connection: redis, prefix });
+  for (const queue of Object.values(queues.byName)) queue.on('error', () => {});
+  const migrations = createMigrator({ databaseUrl: database.url, migrationsDir: MIGRATIONS_DIR });
+  const app = await buildServer({ config, logger, pool: database.pool, redis, queues, migrations });
+  await app.ready();
+  let closed = false;
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    await app.close();
+    await queues.close();
+    if (redis.status === 'ready') await deleteKeysWithPrefix(redis, prefix).catch(() => {});
+    await redis.quit().catch(() => redis.disconnect());
+  };
+  track(app, { description: `api server (${prefix})`, isOpen: () => !closed, close });
+  const jobCount = async () => {
+    let total = 0;
+    for (const queue of Object.values(queues.byName)) {
+      const counts = await queue.getJobCounts('waiting', 'prioritized', 'delayed', 'active', 'completed', 'failed', 'waiting-children');
+      total += Object.values(counts).reduce((sum, n) => sum + n, 0);
+    }
+    return total;
+  };
+  const stateFingerprint = async () => {
+    const row = await database.pool.one(sql.unsafe`
+      SELECT (SELECT count(*) FROM public.idempotency_keys)::int AS keys,
+             (SELECT count(*) FROM public.governance_audit_log)::int AS audit,
+             (SELECT count(*) FROM public.verification_runs)::int AS runs,
+             (SELECT row_to_json(g)::text FROM public.go_live_state g WHERE id = 1) AS go_live,
+             (SELECT row_to_json(m)::text FROM public.system_metadata m WHERE id = 1) AS metadata
+    `);
+    return JSON.stringify(row);
+  };
+  return { app, config, redis, queues, prefix, database, redisUrl, jobCount, stateFingerprint, close };
+};
+
+/** beforeAll/afterAll wiring of startApi for a whole file. Read `.current` inside tests. */
+export const useApi = (options: ApiHarnessOptions & { poolSize?: number } = {}): { readonly current: ApiHarness } => {
+  const database = useTestDatabase({ poolSize: options.poolSize ?? 10 });
+  let harness: (ApiHarness & { close: () => Promise<void> }) | undefined;
+  beforeAll(async () => {
+    harness = await startApi(database.current, options);
+  });
+  afterAll(async () => {
+    await harness?.close();
+  });
+  return {
+    get current() {
+      if (harness === undefined) throw new Error('useApi: read .current inside a test');
+      return harness;
+    },
+  };
+};
+
+/** The data of the only job on a queue prefix, found by id. */
+export const jobData = async (harness: ApiHarness, jobId: string): Promise<Record<string, unknown>> => {
+  const job = await harness.queues.findJob(jobId);
+  if (job === undefined) throw new Error(`no job ${jobId}`);
+  return job.data as Record<string, unknown>;
+};
+
+/** Quits an ioredis connection and resolves once it has fully ended (what the leak guard checks). */
+export const quitRedis = async (redis: ReturnType<typeof createRedisConnection>): Promise<void> => {
+  const ended = redis.status === 'end' ? Promise.resolve() : new Promise<void>((resolve) => redis.once('end', () => resolve()));
+  await redis.quit().catch(() => redis.disconnect());
+  await ended;
+};

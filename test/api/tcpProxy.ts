@@ -1,0 +1,28 @@
+import { connect, createServer, type Socket } from 'node:net';
+import { track } from '../helpers/leaks.js';
+
+export type TcpProxy = { port: number; /** Cuts every connection and refuses new ones (a dependency going down). */ cut: () => Promise<void> };
+
+/** A TCP proxy on 127.0.0.1 to `target`, so a test can take a dependency away from one client only. */
+export const startTcpProxy = async (target: { host: string; port: number }): Promise<TcpProxy> => {
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = connect(target);
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+      socket.on('error', () => {});
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  if (address === null || typeof address !== 'object') throw new Error('proxy has no port');
+  const cut = () =>
+    new Promise<void>((resolve) => {
+      if (!server.listening) return resolve();
+      server.close(() => resolve());
+      for (const socket of sockets) socket.destroy();
+    });
+  return track({ port: address.port, cut }, { description: `tcp proxy to ${target.host}:${target.port}`, isOpen: () => server.listening, close: cut });
+};
