@@ -1,8 +1,5 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startNodeProcess } from '../helpers/processes.js';
-import { REPO_ROOT } from '../helpers/processes.js';
 import { useTestDatabase } from '../helpers/database.js';
 import { createTestRedis, deleteKeysWithPrefix, testRedisUrl, uniqueQueuePrefix } from '../helpers/redis.js';
 import { waitFor } from '../helpers/waitFor.js';
@@ -14,7 +11,7 @@ const database = useTestDatabase({ poolSize: 2 });
 type JobView = { id: string; queue: string; name: string; state: string; attempts: number; result: unknown; error: { code: string; message: string } | null };
 
 describe('end to end: api and worker processes over real sockets', () => {
-  it.skipIf(!existsSync(join(REPO_ROOT, WORKER_ENTRYPOINT)))(
+  it(
     'takes the system live through the API: release, complete, verify, enable; the audit names each actor',
     async () => {
       const prefix = uniqueQueuePrefix('e2e');

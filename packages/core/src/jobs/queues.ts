@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Queue, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { JOB_CATALOG, QUEUES, type JobName, type JobPayloads, type QueueName } from './catalog.js';
@@ -26,7 +27,9 @@ export const createGovernanceQueues = (options: { connection: Redis; prefix: str
       const jobOptions = (entry.options as (p: JobPayloads[typeof name]) => ReturnType<typeof entry.options>)(payload);
       return byName[entry.queue].add(name, payload, {
         ...jobOptions,
-        ...(enqueueOptions.jobId === undefined ? {} : { jobId: enqueueOptions.jobId }),
+        // Never BullMQ's counter ids: they restart at 1 when Redis loses its data, and the worker's executed-job
+        // record (keyed by job id) would then replay an old job's result for a new job.
+        jobId: enqueueOptions.jobId ?? randomUUID(),
       });
     },
     findJob: async (id) => {

@@ -7,3 +7,4 @@ export * from './queries/executedJobs.js';
 export * from './queries/verificationRuns.js';
 export * from './queries/idempotencyKeys.js';
 export * from './queries/workerHeartbeats.js';
+export * from './queries/seedRows.js';
