@@ -1,0 +1,202 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import {
+  JOB_NAMES,
+  QUEUES,
+  createDatabasePool,
+  createGovernanceQueues,
+  createRedisConnection,
+  startupVerificationJobId,
+  type Config,
+  type DatabasePool,
+  type GovernanceQueues,
+  type Logger,
+  type QueueName,
+} from '@valhalla/core';
+import { createMigrator, defaultMigrationsDir } from '@valhalla/core/migrator';
+import { Worker, type Processor } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { FaultInjection } from './faultInjection.js';
+import { createGoLiveChangeProcessor } from './processors/goLiveChangeProcessor.js';
+import { createMigrationVerifyProcessor } from './processors/migrationVerifyProcessor.js';
+import { withJobLogging } from './processors/withJobLogging.js';
+import { runShutdownSteps } from './runShutdownSteps.js';
+import { startHeartbeat, type Heartbeat } from './startHeartbeat.js';
+import { throttledErrorLog } from './throttledErrorLog.js';
+import type { ApiHealthOptions } from './verification/checkApiHealth.js';
+import { withTimeout } from './withTimeout.js';
+import { DEFAULT_WORKER_TUNING, type WorkerTuning } from './workerTuning.js';
+
+/** Who enqueues the verification a worker asks for when it starts. */
+export const STARTUP_VERIFICATION_ACTOR = 'system:worker';
+/** The log message printed once both queue workers run; tests and operators wait for it. */
+export const WORKER_READY_MESSAGE = 'worker ready';
+
+export type WorkerAppOptions = {
+  config: Config;
+  logger: Logger;
+  /** Where the revisions are (default: the repository's migrations/). */
+  migrationsDir?: string | undefined;
+  tuning?: Partial<WorkerTuning> | undefined;
+  /** Test-only fault injection; undefined in production. */
+  fault?: FaultInjection | undefined;
+  apiHealth?: ApiHealthOptions | undefined;
+};
+
+export type WorkerApp = {
+  readonly workerId: string;
+  readonly migrationHead: string;
+  /**
+   * Stops the worker: stop taking jobs and let in-flight ones finish (up to config.shutdownTimeoutMs), stop the
+   * heartbeat and delete its row, close queues and Redis connections, end the pool. Idempotent (memoised); every
+   * step runs even when one fails; never rejects.
+   */
+  close(): Promise<void>;
+};
+
+const STARTUP_ENQUEUE_TIMEOUT_MS = 5_000;
+/** After the drain, closing the workers only talks to Redis; bounded so a Redis outage cannot hold the exit. */
+const FORCE_CLOSE_TIMEOUT_MS = 3_000;
+const POOL_END_TIMEOUT_MS = 5_000;
+const QUEUES_CLOSE_TIMEOUT_MS = 2_000;
+
+/**
+ * Starts a worker process's machinery: the database pool, one BullMQ Worker per queue (each on its own Redis
+ * connection), the heartbeat, and the startup verification job for this release. Resolves once both workers run.
+ * Signals are the entrypoint's business: this only exposes `close()`.
+ * @throws MigrationError when the revision chain cannot be loaded; database errors of the first heartbeat. Whatever
+ *   was opened before the failure is closed.
+ */
+export const createWorkerApp = async (options: WorkerAppOptions): Promise<WorkerApp> => {
+  const { config } = options;
+  const tuning: WorkerTuning = { ...DEFAULT_WORKER_TUNING, ...options.tuning };
+  const workerId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  const log = options.logger.child({ workerId, release: config.release });
+
+  const migrator = createMigrator({ databaseUrl: config.databaseUrl, migrationsDir: options.migrationsDir ?? defaultMigrationsDir() });
+  // Computed once: the head is a property of the code this process runs, not of the database.
+  const migrationHead = (await migrator.chain()).head;
+
+  const connections: Redis[] = [];
+  const workers: Worker[] = [];
+  let pool: DatabasePool | undefined;
+  let heartbeat: Heartbeat | undefined;
+  let queues: GovernanceQueues | undefined;
+
+  const drainWorkers = async () => {
+    // pause() stops fetching and waits for the jobs in flight; unlike close(), it leaves close(force) available for
+    // when the deadline passes (a close already in progress cannot be forced).
+    const drained = await withTimeout(Promise.allSettled(workers.map((worker) => worker.pause())), config.shutdownTimeoutMs);
+    if (drained.timedOut) {
+      // Safe to abandon them: a job still running either commits and loses its ack, or fails with the pool; either
+      // way its lock expires, it is redelivered, and its change applies once (executed-job record).
+      log.warn({ timeoutMs: config.shutdownTimeoutMs }, 'in-flight jobs did not finish before the shutdown deadline; closing anyway');
+    }
+    const closed = await withTimeout(Promise.allSettled(workers.map((worker) => worker.close(drained.timedOut))), FORCE_CLOSE_TIMEOUT_MS);
+    if (closed.timedOut) log.warn('queue workers did not close in time; their connections are dropped');
+  };
+
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= (async () => {
+      log.info('worker stopping');
+      const failed = await runShutdownSteps(
+        [
+          { name: 'stop taking jobs and drain in-flight jobs', run: drainWorkers },
+          { name: 'stop heartbeat', run: () => heartbeat?.stop() },
+          { name: 'delete heartbeat row', run: () => heartbeat?.remove() },
+          {
+            name: 'close queues',
+            run: async () => {
+              if (queues !== undefined) await withTimeout(queues.close(), QUEUES_CLOSE_TIMEOUT_MS);
+            },
+          },
+          { name: 'close redis connections', run: () => connections.forEach((connection) => connection.disconnect()) },
+          {
+            name: 'end database pool',
+            run: async () => {
+              // Waits for connections still held by a job abandoned at the deadline; bounded by the same reasoning.
+              if (pool !== undefined && (await withTimeout(pool.end(), POOL_END_TIMEOUT_MS)).timedOut) log.warn('database pool did not end in time');
+            },
+          },
+        ],
+        log,
+      );
+      log.info({ failedSteps: failed }, 'worker stopped');
+    })();
+    return closing;
+  };
+
+  const connection = (role: string) => {
+    const redis = createRedisConnection(config.redisUrl, 'worker', `valhalla-worker:${role}`);
+    connections.push(redis);
+    return redis;
+  };
+
+  const startQueueWorker = (queue: QueueName, processor: Processor) => {
+    const worker = new Worker(queue, processor, {
+      connection: connection(queue),
+      prefix: config.queuePrefix,
+      concurrency: config.workerConcurrency,
+      lockDuration: tuning.lockDurationMs,
+      stalledInterval: tuning.stalledIntervalMs,
+      maxStalledCount: tuning.maxStalledCount,
+      runRetryDelay: tuning.runRetryDelayMs,
+    });
+    // Without a listener an 'error' event would be thrown; Redis outages surface here and the worker recovers alone.
+    worker.on('error', throttledErrorLog(log.child({ queue }), 'queue worker error'));
+    worker.on('stalled', (jobId) => log.warn({ queue, jobId }, 'job stalled; it will be redelivered'));
+    workers.push(worker);
+    return worker;
+  };
+
+  try {
+    pool = await createDatabasePool({
+      connectionUri: config.databaseUrl,
+      maxPoolSize: config.databasePoolSize,
+      applicationName: 'valhalla-worker',
+    });
+    heartbeat = await startHeartbeat({ pool, workerId, release: config.release, intervalMs: config.heartbeatIntervalMs, log });
+
+    startQueueWorker(
+      QUEUES.governance,
+      withJobLogging(log, createGoLiveChangeProcessor({ pool, migrationHead, afterCommit: options.fault?.afterCommit })),
+    );
+    startQueueWorker(
+      QUEUES.verification,
+      withJobLogging(
+        log,
+        createMigrationVerifyProcessor({
+          pool,
+          migrator,
+          migrationHead,
+          release: config.release,
+          apiUrl: config.apiUrl,
+          ...(options.apiHealth === undefined ? {} : { apiHealth: options.apiHealth }),
+        }),
+      ),
+    );
+    await Promise.all(workers.map((worker) => worker.waitUntilReady()));
+
+    queues = createGovernanceQueues({ connection: connection('producer'), prefix: config.queuePrefix });
+    for (const queue of Object.values(queues.byName)) queue.on('error', throttledErrorLog(log, 'startup queue error'));
+    // The job id makes this idempotent: any number of workers of one release enqueue one verification.
+    const enqueued = await withTimeout(
+      queues.enqueue(JOB_NAMES.migrationVerify, { actor: STARTUP_VERIFICATION_ACTOR, release: config.release }, { jobId: startupVerificationJobId(config.release) }),
+      STARTUP_ENQUEUE_TIMEOUT_MS,
+    ).catch((err: unknown) => {
+      log.warn({ err }, 'could not enqueue the startup verification');
+      return undefined;
+    });
+    if (enqueued?.timedOut === true) log.warn('enqueueing the startup verification is taking long; it completes when Redis answers');
+  } catch (error) {
+    await close();
+    throw error;
+  }
+
+  log.info(
+    { migrationHead, concurrency: config.workerConcurrency, queuePrefix: config.queuePrefix, fault: options.fault?.description },
+    WORKER_READY_MESSAGE,
+  );
+  return { workerId, migrationHead, close };
+};

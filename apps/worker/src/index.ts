@@ -1,0 +1,18 @@
+/** What other code (benchmarks, tests) may reuse from the worker. main.ts is the entrypoint and is not exported. */
+export { createWorkerApp, STARTUP_VERIFICATION_ACTOR, WORKER_READY_MESSAGE, type WorkerApp, type WorkerAppOptions } from './createWorkerApp.js';
+export { createGoLiveChangeProcessor, type GoLiveChangeProcessorDeps } from './processors/goLiveChangeProcessor.js';
+export {
+  createMigrationVerifyProcessor,
+  type MigrationVerifyProcessorDeps,
+  type MigrationVerifyResult,
+} from './processors/migrationVerifyProcessor.js';
+export { withJobLogging, type LoggedProcessor, type ProcessorResult } from './processors/withJobLogging.js';
+export { runVerificationChecks, type VerificationInputs } from './verification/runVerificationChecks.js';
+export { checkApiHealth, API_HEALTH_CHECK, type ApiHealthOptions } from './verification/checkApiHealth.js';
+export { checkAuditChain, AUDIT_CHAIN_CHECK } from './verification/checkAuditChain.js';
+export { checkMigrations } from './verification/checkMigrations.js';
+export { checkSeedRows, SEED_ROWS_CHECK } from './verification/checkSeedRows.js';
+export { startHeartbeat, type Heartbeat } from './startHeartbeat.js';
+export { parseFaultInjection, type FaultInjection } from './faultInjection.js';
+export { parseWorkerOptions, type WorkerOptions } from './parseWorkerOptions.js';
+export { DEFAULT_WORKER_TUNING, type WorkerTuning } from './workerTuning.js';

@@ -1,0 +1,58 @@
+import { ConfigError } from '@valhalla/core';
+import { z } from 'zod';
+import { parseFaultInjection, type FaultInjection } from './faultInjection.js';
+import type { WorkerTuning } from './workerTuning.js';
+
+/**
+ * Worker-only settings that are not part of the shared Config (packages do not read the environment):
+ * - MIGRATIONS_DIR: where the revisions are (default: the repository's migrations/); tests point it at an edited copy.
+ * - WORKER_LOCK_DURATION_MS / WORKER_STALLED_INTERVAL_MS / WORKER_MAX_STALLED_COUNT: BullMQ lock and stall detection;
+ *   tests shorten them so a killed worker's jobs are redelivered in seconds rather than half a minute.
+ * - WORKER_FAULT: TEST-ONLY fault injection (see faultInjection.ts). Inert when unset; refused in production.
+ */
+export type WorkerOptions = {
+  readonly migrationsDir: string | undefined;
+  readonly tuning: Partial<WorkerTuning>;
+  readonly fault: FaultInjection | undefined;
+};
+
+const emptyToUndefined = (value: unknown) => (typeof value === 'string' && value.trim() === '' ? undefined : value);
+const optionalInt = (min: number, max: number) =>
+  z.preprocess(emptyToUndefined, z.coerce.number().int().min(min).max(max).optional());
+
+const workerEnvSchema = z.object({
+  NODE_ENV: z.preprocess(emptyToUndefined, z.string().optional()),
+  MIGRATIONS_DIR: z.preprocess(emptyToUndefined, z.string().optional()),
+  WORKER_LOCK_DURATION_MS: optionalInt(500, 600_000),
+  WORKER_STALLED_INTERVAL_MS: optionalInt(200, 600_000),
+  WORKER_MAX_STALLED_COUNT: optionalInt(1, 100),
+  WORKER_FAULT: z.preprocess(emptyToUndefined, z.string().optional()),
+});
+
+/**
+ * Parses the worker-only variables once, in main.ts.
+ * @throws ConfigError naming the variable.
+ */
+export const parseWorkerOptions = (env: Readonly<Record<string, string | undefined>>): WorkerOptions => {
+  const parsed = workerEnvSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((issue) => ({ field: String(issue.path[0] ?? '(environment)'), message: issue.message })));
+  }
+  const e = parsed.data;
+  let fault: FaultInjection | undefined;
+  if (e.WORKER_FAULT !== undefined) {
+    if (e.NODE_ENV === 'production') {
+      throw new ConfigError([{ field: 'WORKER_FAULT', message: 'is a test-only setting and is refused when NODE_ENV=production' }]);
+    }
+    fault = parseFaultInjection(e.WORKER_FAULT);
+    if (fault === undefined) {
+      throw new ConfigError([{ field: 'WORKER_FAULT', message: 'must be crash-after-commit:<count> or crash-after-commit:job=<jobId>' }]);
+    }
+  }
+  const tuning: Partial<WorkerTuning> = {
+    ...(e.WORKER_LOCK_DURATION_MS === undefined ? {} : { lockDurationMs: e.WORKER_LOCK_DURATION_MS }),
+    ...(e.WORKER_STALLED_INTERVAL_MS === undefined ? {} : { stalledIntervalMs: e.WORKER_STALLED_INTERVAL_MS }),
+    ...(e.WORKER_MAX_STALLED_COUNT === undefined ? {} : { maxStalledCount: e.WORKER_MAX_STALLED_COUNT }),
+  };
+  return Object.freeze({ migrationsDir: e.MIGRATIONS_DIR, tuning: Object.freeze(tuning), fault });
+};

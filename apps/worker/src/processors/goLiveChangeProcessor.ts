@@ -1,0 +1,55 @@
+import {
+  JOB_NAMES,
+  PreconditionFailedError,
+  QUEUES,
+  applyGovernanceChange,
+  type ChangeResult,
+  type DatabasePool,
+  type Logger,
+} from '@valhalla/core';
+import { UnrecoverableError, type Job } from 'bullmq';
+import { parsePayloadOrFail, unrecoverableUnknownJob } from './invalidPayload.js';
+import type { ProcessorResult } from './withJobLogging.js';
+
+export type GoLiveChangeProcessorDeps = {
+  pool: DatabasePool;
+  /** Head of the revision chain this worker's code ships: go-live enable needs a passed verification of it. */
+  migrationHead: string;
+  /** Test-only hook (fault injection), called after a change committed and before the job is acknowledged. */
+  afterCommit?: ((jobId: string) => void) | undefined;
+  /** The transactional step; core's applyGovernanceChange unless replaced (benchmarks measure the path around it). */
+  applyChange?: typeof applyGovernanceChange | undefined;
+};
+
+/**
+ * The `go-live-change` processor: validate, execute exactly once per job id (applyGovernanceChange replays the
+ * stored result of a job that already committed), and turn a rejected change into a permanent failure.
+ * @throws UnrecoverableError `INVALID_PAYLOAD: ...` or `PRECONDITION_FAILED: ...` (not retried); any other error
+ *   (RetryableDatabaseError included) unchanged, so BullMQ retries it with the catalog's backoff.
+ */
+export const createGoLiveChangeProcessor =
+  (deps: GoLiveChangeProcessorDeps) =>
+  async (job: Job, log: Logger): Promise<ProcessorResult<ChangeResult>> => {
+    if (job.name !== JOB_NAMES.goLiveChange) throw unrecoverableUnknownJob(QUEUES.governance, job.name);
+    if (job.id === undefined) throw new UnrecoverableError('INVALID_PAYLOAD: job has no id');
+    const payload = parsePayloadOrFail(JOB_NAMES.goLiveChange, job.data);
+
+    const applyChange = deps.applyChange ?? applyGovernanceChange;
+    const { result, replayed } = await applyChange(deps.pool, { jobId: job.id, payload, migrationHead: deps.migrationHead });
+    if (!replayed) deps.afterCommit?.(job.id);
+    if (replayed) {
+      log.info({ auditId: result.auditId, outcome: result.outcome }, 'job already executed; returning the stored result');
+      // Only a reused job id can do this (a producer relying on BullMQ's counters, which restart when Redis loses
+      // its data): the stored result belongs to another change. Make it visible; it cannot be told apart otherwise.
+      if (result.action !== payload.action) {
+        log.error({ storedAction: result.action, action: payload.action }, 'job id was already executed for another change');
+      }
+    }
+
+    if (result.outcome === 'rejected') {
+      // Committed already (the audit row records the rejection); failing the job without retry reports it.
+      const rejection = new PreconditionFailedError(result.unmet);
+      throw new UnrecoverableError(`${rejection.code}: ${rejection.message}`);
+    }
+    return { value: result, outcome: result.outcome };
+  };

@@ -1,0 +1,21 @@
+/** BullMQ lock and stall-detection settings of the worker. */
+export type WorkerTuning = {
+  /** How long a job's lock lives without renewal; renewed every half of it while the job runs. */
+  lockDurationMs: number;
+  /** How often each worker looks for active jobs whose lock expired (their worker died) and re-queues them. */
+  stalledIntervalMs: number;
+  /**
+   * How many times a job may stall before BullMQ fails it. At least 1, so a job whose worker was killed is re-run
+   * (its change applies at most once: the executed-job record makes the re-run a replay).
+   */
+  maxStalledCount: number;
+  /** Pause of the fetch loop after a Redis error before it tries again (BullMQ's default of 15 s is too slow). */
+  runRetryDelayMs: number;
+};
+
+export const DEFAULT_WORKER_TUNING: Readonly<WorkerTuning> = Object.freeze({
+  lockDurationMs: 30_000,
+  stalledIntervalMs: 15_000,
+  maxStalledCount: 2,
+  runRetryDelayMs: 1_000,
+});
