@@ -1,4 +1,4 @@
-import autocannon from 'autocannon';
+import autocannon, { type Request } from 'autocannon';
 
 export type HttpLoadResult = { requests: number; ok: number; non2xx: number; errors: number; seconds: number; perSecond: number };
 
@@ -26,7 +26,7 @@ export const postLoad = async (options: {
         method: 'POST',
         path: options.path,
         headers: { authorization: `Bearer ${options.token}`, 'content-type': 'application/json' },
-        setupRequest: (request: Record<string, unknown>) => {
+        setupRequest: (request: Request): Request => {
           const body = JSON.stringify(options.bodyFor(index));
           index += 1;
           return { ...request, body };

@@ -77,7 +77,7 @@ describe('command checks', () => {
 
   it('report npm scripts and node files that do not exist', () => {
     expect(commandProblems('npm ci && npm run compile', 'x', facts).map((p) => p.code)).toEqual(['unknown-script']);
-    expect(commandProblems('node apps/api/dist/server.js', 'x', facts).map((p) => p.code)).toEqual(['unknown-entrypoint']);
+    expect(commandProblems('node apps/api/dist/no-such-entrypoint.js', 'x', facts).map((p) => p.code)).toEqual(['unknown-entrypoint']);
     expect(commandProblems('npm ci --include=dev && npm run build', 'x', facts)).toEqual([]);
   });
 });

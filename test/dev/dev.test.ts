@@ -32,9 +32,11 @@ const startDev = (devDir: string): DevRun => {
   );
 };
 
-const interrupt = async (run: DevRun) => {
+/** Ctrl-C: SIGINT to the whole group. npm itself dies of the signal; the dev script stops what it started and says so. */
+const interrupt = async (run: DevRun): Promise<void> => {
   process.kill(-(run.child.pid as number), 'SIGINT');
-  return run.exited;
+  await run.exited;
+  await waitFor(() => run.output().includes('[dev] stopped'), { timeoutMs: 45_000, description: 'the dev script to report it stopped' });
 };
 
 const banner = async (run: DevRun) => {
@@ -92,7 +94,8 @@ describe('npm run dev', () => {
     const statusLine = shell(curls[2] as string);
     expect(JSON.parse(statusLine.stdout)).toMatchObject({ go_live_state: { kill_switch_engaged: false } });
 
-    expect(await interrupt(run)).toBe(0);
+    await interrupt(run);
+    expect(run.output()).not.toMatch(/stopping .* failed/);
     await waitFor(() => processesUsing(devDir) === '', { timeoutMs: 15_000, description: 'no process left using the dev folder' });
     const apiPort = Number(new URL(apiUrl).port);
     for (const port of [apiPort, ...ports]) expect(await isPortFree(port), `port ${port} still taken`).toBe(true);
@@ -105,7 +108,8 @@ describe('npm run dev', () => {
     const status = await runbook(apiUrl, token);
     expect(status.go_live_state.kill_switch_engaged).toBe(false);
     expect(status.system_metadata.backend_complete).toBe(true);
-    expect(await interrupt(run)).toBe(0);
+    await interrupt(run);
+    expect(run.output()).not.toMatch(/stopping .* failed/);
     await waitFor(() => processesUsing(devDir) === '', { timeoutMs: 15_000, description: 'no process left using the dev folder' });
   });
 });

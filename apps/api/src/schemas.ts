@@ -60,3 +60,6 @@ export const jobParams = z.strictObject({ id: z.string().regex(JOB_ID_PATTERN, '
 
 export const jobAccepted = z.object({ jobId: z.string(), status: z.literal('queued') });
 export type JobAccepted = z.infer<typeof jobAccepted>;
+
+/** POST /api/jobs/:id/retry: why the operator retries the job (validated like every other reason). */
+export const jobRetryBody = z.strictObject({ reason });

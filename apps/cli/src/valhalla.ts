@@ -1,9 +1,8 @@
 /**
  * Entrypoint of the operator CLI (`npx valhalla …`). Reads the environment once: VALHALLA_API_URL (default
- * http://127.0.0.1:3000), VALHALLA_TOKEN, and for `migrate` the variables of the migrate command (DATABASE_URL).
+ * http://127.0.0.1:3000), VALHALLA_TOKEN, and for `migrate` the variables of the migrate command (DATABASE_URL,
+ * MIGRATIONS_DIR).
  */
-import { defaultMigrationsDir, runMigrateCommand } from '@valhalla/core/migrator';
-import { loadConfigOrExit } from '@valhalla/core';
 import { runValhallaCli } from './valhalla/runValhallaCli.js';
 
 const io = { out: (text: string) => process.stdout.write(`${text}\n`), err: (text: string) => process.stderr.write(`${text}\n`) };
@@ -13,7 +12,12 @@ process.exitCode = await runValhallaCli(
   {
     apiUrl: process.env.VALHALLA_API_URL ?? 'http://127.0.0.1:3000',
     token: process.env.VALHALLA_TOKEN,
-    migrate: (args) => {
+    migrate: async (args) => {
+      // Loaded only for migrate: the API commands need none of the database and queue libraries, and start faster.
+      const [{ loadConfigOrExit }, { defaultMigrationsDir, runMigrateCommand }] = await Promise.all([
+        import('@valhalla/core'),
+        import('@valhalla/core/migrator'),
+      ]);
       const config = loadConfigOrExit(process.env, 'migrate');
       return runMigrateCommand(args, { databaseUrl: config.databaseUrl, migrationsDir: process.env.MIGRATIONS_DIR ?? defaultMigrationsDir() }, io);
     },

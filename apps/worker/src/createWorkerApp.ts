@@ -17,9 +17,13 @@ import { createMigrator, defaultMigrationsDir } from '@valhalla/core/migrator';
 import { Worker, type Processor } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { FaultInjection } from './faultInjection.js';
+import { createWorkerMetrics } from './metrics/createWorkerMetrics.js';
+import { registerScrapeGauges } from './metrics/registerScrapeGauges.js';
+import { startMetricsServer, type MetricsServer } from './metrics/startMetricsServer.js';
 import { createGoLiveChangeProcessor } from './processors/goLiveChangeProcessor.js';
 import { createMigrationVerifyProcessor } from './processors/migrationVerifyProcessor.js';
 import { withJobLogging } from './processors/withJobLogging.js';
+import { withJobMetrics } from './processors/withJobMetrics.js';
 import { runShutdownSteps } from './runShutdownSteps.js';
 import { startHeartbeat, type Heartbeat } from './startHeartbeat.js';
 import { throttledErrorLog } from './throttledErrorLog.js';
@@ -46,9 +50,11 @@ export type WorkerAppOptions = {
 export type WorkerApp = {
   readonly workerId: string;
   readonly migrationHead: string;
+  /** The port `GET /metrics` is served on, when config.metricsPort is set (the bound one when it was 0). */
+  readonly metricsPort: number | undefined;
   /**
-   * Stops the worker: stop taking jobs and let in-flight ones finish (up to config.shutdownTimeoutMs), stop the
-   * heartbeat and delete its row, close queues and Redis connections, end the pool. Idempotent (memoised); every
+   * Stops the worker: stop taking jobs and let in-flight ones finish (up to config.shutdownTimeoutMs), close the
+   * metrics listener, stop the heartbeat and delete its row, close queues and Redis connections, end the pool. Idempotent (memoised); every
    * step runs even when one fails; never rejects.
    */
   close(): Promise<void>;
@@ -59,6 +65,9 @@ const STARTUP_ENQUEUE_TIMEOUT_MS = 5_000;
 const FORCE_CLOSE_TIMEOUT_MS = 3_000;
 const POOL_END_TIMEOUT_MS = 5_000;
 const QUEUES_CLOSE_TIMEOUT_MS = 2_000;
+const METRICS_CLOSE_TIMEOUT_MS = 2_000;
+/** Bound of each scrape-time read (Redis counts, database state): a scrape answers within a Prometheus timeout. */
+const METRICS_SOURCE_TIMEOUT_MS = 2_000;
 
 /**
  * Starts a worker process's machinery: the database pool, one BullMQ Worker per queue (each on its own Redis
@@ -82,6 +91,10 @@ export const createWorkerApp = async (options: WorkerAppOptions): Promise<Worker
   let pool: DatabasePool | undefined;
   let heartbeat: Heartbeat | undefined;
   let queues: GovernanceQueues | undefined;
+  let metricsQueues: GovernanceQueues | undefined;
+  let metricsServer: MetricsServer | undefined;
+  // Counters exist whether or not they are served: they cost nothing, and in-process users may read the registry.
+  const metrics = createWorkerMetrics({ defaultMetrics: config.metricsPort !== undefined });
 
   const drainWorkers = async () => {
     // pause() stops fetching and waits for the jobs in flight; unlike close(), it leaves close(force) available for
@@ -103,12 +116,21 @@ export const createWorkerApp = async (options: WorkerAppOptions): Promise<Worker
       const failed = await runShutdownSteps(
         [
           { name: 'stop taking jobs and drain in-flight jobs', run: drainWorkers },
+          {
+            name: 'close metrics listener',
+            run: async () => {
+              if (metricsServer !== undefined && (await withTimeout(metricsServer.close(), METRICS_CLOSE_TIMEOUT_MS)).timedOut) {
+                log.warn('metrics listener did not close in time');
+              }
+            },
+          },
           { name: 'stop heartbeat', run: () => heartbeat?.stop() },
           { name: 'delete heartbeat row', run: () => heartbeat?.remove() },
           {
             name: 'close queues',
             run: async () => {
-              if (queues !== undefined) await withTimeout(queues.close(), QUEUES_CLOSE_TIMEOUT_MS);
+              const open = [queues, metricsQueues].filter((q): q is GovernanceQueues => q !== undefined);
+              await withTimeout(Promise.all(open.map((q) => q.close())), QUEUES_CLOSE_TIMEOUT_MS);
             },
           },
           { name: 'close redis connections', run: () => connections.forEach((connection) => connection.disconnect()) },
@@ -127,8 +149,8 @@ export const createWorkerApp = async (options: WorkerAppOptions): Promise<Worker
     return closing;
   };
 
-  const connection = (role: string) => {
-    const redis = createRedisConnection(config.redisUrl, 'worker', `valhalla-worker:${role}`);
+  const connection = (role: string, kind: 'worker' | 'producer' = 'worker') => {
+    const redis = createRedisConnection(config.redisUrl, kind, `valhalla-worker:${role}`);
     connections.push(redis);
     return redis;
   };
@@ -160,20 +182,34 @@ export const createWorkerApp = async (options: WorkerAppOptions): Promise<Worker
 
     startQueueWorker(
       QUEUES.governance,
-      withJobLogging(log, createGoLiveChangeProcessor({ pool, migrationHead, afterCommit: options.fault?.afterCommit })),
+      withJobMetrics(
+        metrics,
+        withJobLogging(
+          log,
+          createGoLiveChangeProcessor({
+            pool,
+            migrationHead,
+            afterCommit: options.fault?.afterCommit,
+            onTransaction: (outcome) => (outcome === 'committed' ? metrics.transactionCommitted() : metrics.transactionRolledBack()),
+          }),
+        ),
+      ),
     );
     startQueueWorker(
       QUEUES.verification,
-      withJobLogging(
-        log,
-        createMigrationVerifyProcessor({
-          pool,
-          migrator,
-          migrationHead,
-          release: config.release,
-          apiUrl: config.apiUrl,
-          ...(options.apiHealth === undefined ? {} : { apiHealth: options.apiHealth }),
-        }),
+      withJobMetrics(
+        metrics,
+        withJobLogging(
+          log,
+          createMigrationVerifyProcessor({
+            pool,
+            migrator,
+            migrationHead,
+            release: config.release,
+            apiUrl: config.apiUrl,
+            ...(options.apiHealth === undefined ? {} : { apiHealth: options.apiHealth }),
+          }),
+        ),
       ),
     );
     await Promise.all(workers.map((worker) => worker.waitUntilReady()));
@@ -189,14 +225,28 @@ export const createWorkerApp = async (options: WorkerAppOptions): Promise<Worker
       return undefined;
     });
     if (enqueued?.timedOut === true) log.warn('enqueueing the startup verification is taking long; it completes when Redis answers');
+
+    if (config.metricsPort !== undefined) {
+      // Fail-fast connection (no offline queue): while Redis is down a scrape reports it instead of waiting.
+      metricsQueues = createGovernanceQueues({ connection: connection('metrics', 'producer'), prefix: config.queuePrefix });
+      for (const queue of Object.values(metricsQueues.byName)) queue.on('error', throttledErrorLog(log, 'metrics queue error'));
+      registerScrapeGauges(metrics.registry, {
+        queues: metricsQueues.byName,
+        pool,
+        migrationHead,
+        timeoutMs: METRICS_SOURCE_TIMEOUT_MS,
+        log,
+      });
+      metricsServer = await startMetricsServer({ registry: metrics.registry, host: config.host, port: config.metricsPort, log });
+    }
   } catch (error) {
     await close();
     throw error;
   }
 
   log.info(
-    { migrationHead, concurrency: config.workerConcurrency, queuePrefix: config.queuePrefix, fault: options.fault?.description },
+    { migrationHead, concurrency: config.workerConcurrency, queuePrefix: config.queuePrefix, metricsPort: metricsServer?.port, fault: options.fault?.description },
     WORKER_READY_MESSAGE,
   );
-  return { workerId, migrationHead, close };
+  return { workerId, migrationHead, metricsPort: metricsServer?.port, close };
 };

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { callDatabase } from '../dependencyCalls.js';
 import type { ApiDependencies } from '../dependencies.js';
+import { auditPageResponse, readErrors } from '../responseSchemas.js';
 import { AUDIT_PAGE, auditQuery } from '../schemas.js';
 
 /**
@@ -11,7 +12,13 @@ import { AUDIT_PAGE, auditQuery } from '../schemas.js';
  */
 export const auditRoutes = async (scope: FastifyInstance, deps: ApiDependencies): Promise<void> => {
   const app = scope.withTypeProvider<ZodTypeProvider>();
-  app.get('/governance/audit', { schema: { querystring: auditQuery } }, async (request) => {
+  const schema = {
+    summary: 'The audit log, newest first, paged by a cursor',
+    tags: ['governance'],
+    querystring: auditQuery,
+    response: { 200: auditPageResponse, ...readErrors() },
+  };
+  app.get('/governance/audit', { schema }, async (request) => {
     const limit = request.query.limit ?? AUDIT_PAGE.default;
     const rows = await callDatabase(() => listAuditEntries(deps.pool, { limit: limit + 1, before: request.query.before }));
     const items = rows.slice(0, limit);

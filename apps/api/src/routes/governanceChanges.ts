@@ -4,6 +4,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { requirePrincipal } from '../auth.js';
 import type { ApiDependencies } from '../dependencies.js';
 import { enqueueJob } from '../enqueueJob.js';
+import { jobAcceptedResponse, writeErrors } from '../responseSchemas.js';
 import { goLiveBody, killSwitchBody, systemMetadataBody, verifyBody } from '../schemas.js';
 
 /**
@@ -13,8 +14,9 @@ import { goLiveBody, killSwitchBody, systemMetadataBody, verifyBody } from '../s
 export const governanceChangeRoutes = async (scope: FastifyInstance, deps: ApiDependencies): Promise<void> => {
   const app = scope.withTypeProvider<ZodTypeProvider>();
   const rateLimit = { max: deps.config.rateLimitPerMinute, timeWindow: 60_000 };
+  const accepted = { tags: ['governance'], response: { 202: jobAcceptedResponse, ...writeErrors() } };
 
-  app.post('/governance/go-live', { schema: { body: goLiveBody }, config: { rateLimit } }, async (request, reply) => {
+  app.post('/governance/go-live', { schema: { ...accepted, summary: 'Enable or disable go-live (queued; the worker checks the preconditions)', body: goLiveBody }, config: { rateLimit } }, async (request, reply) => {
     const { actor } = requirePrincipal(request);
     const { enabled, reason } = request.body;
     const action = enabled ? GOVERNANCE_ACTIONS.goLiveEnable : GOVERNANCE_ACTIONS.goLiveDisable;
@@ -25,7 +27,7 @@ export const governanceChangeRoutes = async (scope: FastifyInstance, deps: ApiDe
     });
   });
 
-  app.post('/governance/kill-switch', { schema: { body: killSwitchBody }, config: { rateLimit } }, async (request, reply) => {
+  app.post('/governance/kill-switch', { schema: { ...accepted, summary: 'Engage or release the kill switch (queued)', body: killSwitchBody }, config: { rateLimit } }, async (request, reply) => {
     const { actor } = requirePrincipal(request);
     const { engaged, reason } = request.body;
     const action = engaged ? GOVERNANCE_ACTIONS.killSwitchEngage : GOVERNANCE_ACTIONS.killSwitchRelease;
@@ -36,7 +38,7 @@ export const governanceChangeRoutes = async (scope: FastifyInstance, deps: ApiDe
     });
   });
 
-  app.post('/governance/system-metadata', { schema: { body: systemMetadataBody }, config: { rateLimit } }, async (request, reply) => {
+  app.post('/governance/system-metadata', { schema: { ...accepted, summary: 'Update system metadata: version, backend_complete, notes (queued)', body: systemMetadataBody }, config: { rateLimit } }, async (request, reply) => {
     const { actor } = requirePrincipal(request);
     const { reason, version, backend_complete, notes } = request.body;
     const metadata = {
@@ -51,7 +53,7 @@ export const governanceChangeRoutes = async (scope: FastifyInstance, deps: ApiDe
     });
   });
 
-  app.post('/governance/verify', { schema: { body: verifyBody }, config: { rateLimit } }, async (request, reply) => {
+  app.post('/governance/verify', { schema: { ...accepted, summary: 'Run a migration-verify for a release (queued)', body: verifyBody }, config: { rateLimit } }, async (request, reply) => {
     const { actor } = requirePrincipal(request);
     const release = request.body?.release;
     return enqueueJob(deps, request, reply, {

@@ -1,7 +1,10 @@
 import { isRetryableDatabaseError, sql } from '@valhalla/core';
 import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import { DependencyTimeoutError, withTimeout } from '../dependencyCalls.js';
 import type { ApiDependencies } from '../dependencies.js';
+import { errorResponse, healthResponse } from '../responseSchemas.js';
 
 /** How long each dependency probe may take before it counts as down. */
 export const HEALTH_PROBE_TIMEOUT_MS = 1_000;
@@ -21,8 +24,19 @@ const probe = async (what: string, check: () => Promise<boolean>, isUnreachable:
  * GET /health (public): PostgreSQL `SELECT 1` and Redis PING, each bounded by a short timeout, probed in parallel.
  * 200 when both answer, 503 naming the failing checks otherwise.
  */
-export const healthRoutes = async (app: FastifyInstance, deps: ApiDependencies): Promise<void> => {
-  app.get('/health', async (request, reply) => {
+export const healthRoutes = async (scope: FastifyInstance, deps: ApiDependencies): Promise<void> => {
+  const app = scope.withTypeProvider<ZodTypeProvider>();
+  const schema = {
+    summary: 'Liveness of the API and its dependencies (public)',
+    tags: ['operations'],
+    security: [],
+    response: {
+      200: healthResponse,
+      // The failing checks, or SHUTTING_DOWN while the server drains.
+      503: z.union([healthResponse, errorResponse(503)]).describe('A dependency is down (the failing checks), or the server is shutting down'),
+    },
+  };
+  app.get('/health', { schema }, async (request, reply) => {
     const [database, redis] = await Promise.all([
       probe('database probe', async () => (await deps.pool.oneFirst(sql.unsafe`SELECT 1 AS ok`)) === 1, (error) =>
         isRetryableDatabaseError(error) || error instanceof DependencyTimeoutError,
@@ -33,6 +47,6 @@ export const healthRoutes = async (app: FastifyInstance, deps: ApiDependencies):
     const healthy = database === 'ok' && redis === 'ok';
     if (!healthy) request.log.warn({ database, redis }, 'health check failed');
     reply.code(healthy ? 200 : 503);
-    return { status: healthy ? 'ok' : 'unavailable', checks: { database, redis } };
+    return { status: healthy ? ('ok' as const) : ('unavailable' as const), checks: { database, redis } };
   });
 };

@@ -1,7 +1,9 @@
 import { findLatestVerificationRun, isLive, listLiveWorkers, readGovernanceRows } from '@valhalla/core';
 import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { callDatabase } from '../dependencyCalls.js';
 import type { ApiDependencies } from '../dependencies.js';
+import { errorResponses, runbookStatusResponse } from '../responseSchemas.js';
 
 /** A worker counts as alive when its heartbeat is younger than this many heartbeat intervals. */
 const ALIVE_AFTER_MISSED_BEATS = 3;
@@ -10,8 +12,14 @@ const ALIVE_AFTER_MISSED_BEATS = 3;
  * GET /api/governance/runbook/status: everything an operator checks before and after go-live, in one answer.
  * Row 1 of both tables keeps the table's column names; `live` is derived, never stored.
  */
-export const runbookStatusRoutes = async (app: FastifyInstance, deps: ApiDependencies): Promise<void> => {
-  app.get('/governance/runbook/status', async () => {
+export const runbookStatusRoutes = async (scope: FastifyInstance, deps: ApiDependencies): Promise<void> => {
+  const app = scope.withTypeProvider<ZodTypeProvider>();
+  const schema = {
+    summary: 'Everything an operator checks before and after go-live',
+    tags: ['governance'],
+    response: { 200: runbookStatusResponse, ...errorResponses(401, 503) },
+  };
+  app.get('/governance/runbook/status', { schema }, async () => {
     const [rows, migrations, lastVerification, workers] = await callDatabase(() =>
       Promise.all([
         readGovernanceRows(deps.pool),

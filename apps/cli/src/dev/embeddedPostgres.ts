@@ -61,7 +61,8 @@ export const startEmbeddedPostgres = async (devDir: string, log: (line: string) 
   return {
     url: `postgresql://postgres:${password}@127.0.0.1:${port}/${DATABASE}`,
     stop: () => {
-      stopping ??= postgres.stop();
+      // Bounded: the package's stop() waits for an exit event that never comes if PostgreSQL already died.
+      stopping ??= Promise.race([postgres.stop(), new Promise<void>((resolve) => setTimeout(resolve, 15_000).unref())]);
       return stopping;
     },
   };

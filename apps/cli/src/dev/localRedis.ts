@@ -34,6 +34,8 @@ export const startLocalRedis = async (log: (line: string) => void): Promise<Star
   const port = await pickPort(63790);
   const child = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction'], {
     stdio: 'ignore',
+    // Its own process group: stopped by the dev script after the worker and api, not directly by Ctrl-C.
+    detached: true,
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const deadline = Date.now() + 10_000;

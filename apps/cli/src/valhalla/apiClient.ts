@@ -18,6 +18,15 @@ export type ApiClient = {
   post<T>(path: string, body: unknown): Promise<T>;
 };
 
+/** fetch says only "fetch failed"; the reason (ECONNREFUSED, ENOTFOUND, a timeout) is in its cause. */
+const describeTransportError = (error: unknown): string => {
+  if (!(error instanceof Error)) return String(error);
+  if (error.name === 'TimeoutError') return 'no answer in time';
+  const cause = error.cause as { code?: unknown; message?: unknown } | undefined;
+  const detail = typeof cause?.code === 'string' ? cause.code : typeof cause?.message === 'string' ? cause.message : undefined;
+  return detail === undefined ? error.message : `${error.message} (${detail})`;
+};
+
 type ErrorBody = { error?: { code?: string; message?: string; details?: unknown } };
 
 /**
@@ -39,7 +48,7 @@ export const createApiClient = (options: { baseUrl: string; token: string | unde
         signal: AbortSignal.timeout(options.timeoutMs ?? 15_000),
       });
     } catch (error) {
-      throw new ApiCallError('UNREACHABLE', `cannot reach ${options.baseUrl}: ${error instanceof Error ? error.message : String(error)}`);
+      throw new ApiCallError('UNREACHABLE', `cannot reach ${options.baseUrl}: ${describeTransportError(error)}`);
     }
     const text = await response.text();
     let parsed: unknown;

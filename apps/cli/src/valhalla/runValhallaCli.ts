@@ -1,6 +1,7 @@
 import { ApiCallError, createApiClient, type ApiClient } from './apiClient.js';
 import { keyValues, table } from './format.js';
 import { parseArgs, stringOption, type ParsedArgs } from './parseArgs.js';
+import { UsageError, validateArgs, waitTimeoutMs } from './validateArgs.js';
 
 /** Exit codes scripts rely on. */
 export const EXIT = { done: 0, error: 1, rejected: 2 } as const;
@@ -13,12 +14,14 @@ export const VALHALLA_USAGE = `usage: valhalla <command> [options]      (VALHALL
   verify [--release R]                     queue a post-deploy migration-verify run
   audit [--limit N] [--before ID]          audit log, newest first
   verifications [--limit N]                verification runs, newest first
-  jobs <id>                                a job's state, attempts, result or error
-  retry <id>                               send a failed job back to the queue
-  migrate up|down|status|verify ...        the migration runner (uses DATABASE_URL)
-options: --json (machine-readable output), --wait (block until the job finishes; exit 2 if rejected by the rules),
+  jobs <id> [--wait]                       a job's state, attempts, result or error (exit code as with --wait)
+  retry <id> --reason TEXT                 send a failed job back to the queue
+  migrate up|down|status|verify ...        the migration runner (uses DATABASE_URL, not the API)
+  help, --help                             this text
+options: --json (machine-readable output), --wait (block until the job finishes),
          --timeout SECONDS (with --wait, default 60)
-exit codes: 0 done, 2 rejected by the state rules, 1 any other error`;
+exit codes: 0 done, 2 rejected by the state rules (PRECONDITION_FAILED), 1 any other error (API error, unreachable
+            API, usage error, failed job, failed verification)`;
 
 export type CliIo = { out: (text: string) => void; err: (text: string) => void };
 
@@ -33,8 +36,6 @@ export type CliOptions = {
 
 type Job = { id: string; queue: string; name: string; state: string; attempts: number; result: unknown; error: { code?: string; message?: string } | null };
 
-class UsageError extends Error {}
-
 const requireReason = (args: ParsedArgs): string => {
   const reason = stringOption(args, '--reason');
   if (reason === undefined || reason.length === 0) throw new UsageError('--reason TEXT is required (1-500 characters)');
@@ -48,18 +49,33 @@ const parseBoolean = (value: string | undefined, flag: string): boolean | undefi
   throw new UsageError(`${flag} takes true or false`);
 };
 
+/** Reads of a finished job without its result or error tolerated before taking it as it is. */
+const INCOMPLETE_FINISHED_READS = 3;
+
 const waitForJob = async (api: ApiClient, id: string, timeoutMs: number, intervalMs: number): Promise<Job> => {
   const deadline = Date.now() + timeoutMs;
+  let incompleteReads = 0;
   for (;;) {
     const job = await api.get<Job>(`/api/jobs/${encodeURIComponent(id)}`);
-    if (job.state === 'completed' || job.state === 'failed') return job;
+    if (job.state === 'completed' || job.state === 'failed') {
+      // The API reads the job, then its state: a job finishing in between shows its final state with the data of
+      // before (no error yet, no result yet). Read again rather than report a failure without its code.
+      const complete = job.state === 'failed' ? job.error !== null : job.result !== null;
+      incompleteReads += 1;
+      if (complete || incompleteReads >= INCOMPLETE_FINISHED_READS) return job;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(intervalMs, 50)));
+      continue;
+    }
     if (Date.now() > deadline) throw new ApiCallError('WAIT_TIMEOUT', `job ${id} is still ${job.state} after ${timeoutMs / 1000} s`);
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 };
 
-const jobExitCode = (job: Job): number =>
-  job.state === 'completed' ? EXIT.done : job.error?.code === 'PRECONDITION_FAILED' ? EXIT.rejected : EXIT.error;
+/** A finished job's exit code: a rejected change is 2; a failed job, or a verification run that failed, is 1. */
+const jobExitCode = (job: Job): number => {
+  if (job.state === 'failed') return job.error?.code === 'PRECONDITION_FAILED' ? EXIT.rejected : EXIT.error;
+  return (job.result as { passed?: unknown } | null)?.passed === false ? EXIT.error : EXIT.done;
+};
 
 const describeJob = (job: Job): string => {
   const result = job.result as { outcome?: string; passed?: boolean } | null;
@@ -81,27 +97,38 @@ export const runValhallaCli = async (argv: readonly string[], options: CliOption
   const args = parseArgs(argv);
   const json = args.options.has('--json');
   const [command, sub] = args.positional;
+  // migrate has its own options and usage: everything after the word goes to it untouched.
+  if (command !== 'migrate' && (args.options.has('--help') || command === '-h')) {
+    io.out(VALHALLA_USAGE);
+    return EXIT.done;
+  }
   const api = createApiClient({ baseUrl: options.apiUrl, token: options.token, ...(options.fetchImpl ? { fetchImpl: options.fetchImpl } : {}) });
   const print = (human: string, machine: unknown) => io.out(json ? JSON.stringify(machine, null, 2) : human);
 
-  const enqueue = async (path: string, body: unknown): Promise<number> => {
-    const queued = await api.post<{ jobId: string; status: string }>(path, body);
+  const enqueue = async (path: string, body: unknown, fallbackJobId?: string): Promise<number> => {
+    const timeoutMs = waitTimeoutMs(stringOption(args, '--timeout'));
+    const queued = await api.post<{ jobId?: string; status?: string }>(path, body);
+    const jobId = queued?.jobId ?? fallbackJobId;
+    if (jobId === undefined) throw new ApiCallError('BAD_RESPONSE', `POST ${path} answered without a jobId`);
     if (!args.options.has('--wait')) {
-      print(`queued job ${queued.jobId}`, queued);
+      print(`queued job ${jobId}`, queued);
       return EXIT.done;
     }
-    const timeoutSeconds = Number(stringOption(args, '--timeout') ?? 60);
-    const job = await waitForJob(api, queued.jobId, timeoutSeconds * 1000, options.pollIntervalMs ?? 200);
+    const job = await waitForJob(api, jobId, timeoutMs, options.pollIntervalMs ?? 200);
     print(describeJob(job), job);
     return jobExitCode(job);
   };
 
   try {
+    if (command !== undefined && command !== 'migrate') validateArgs(command, args);
     switch (command) {
       case undefined:
+        // No command is a usage error: the usage goes to stderr, so scripts never parse it as output.
+        io.err(VALHALLA_USAGE);
+        return EXIT.error;
       case 'help':
         io.out(VALHALLA_USAGE);
-        return command === undefined ? EXIT.error : EXIT.done;
+        return EXIT.done;
       case 'migrate':
         if (options.migrate === undefined) throw new UsageError('migrate is not available here');
         return await options.migrate(argv.slice(argv.indexOf('migrate') + 1));
@@ -169,14 +196,15 @@ export const runValhallaCli = async (argv: readonly string[], options: CliOption
       case 'jobs': {
         if (sub === undefined) throw new UsageError('jobs takes a job id');
         const job = args.options.has('--wait')
-          ? await waitForJob(api, sub, Number(stringOption(args, '--timeout') ?? 60) * 1000, options.pollIntervalMs ?? 200)
+          ? await waitForJob(api, sub, waitTimeoutMs(stringOption(args, '--timeout')), options.pollIntervalMs ?? 200)
           : await api.get<Job>(`/api/jobs/${encodeURIComponent(sub)}`);
         print(describeJob(job), job);
         return job.state === 'completed' || job.state === 'failed' ? jobExitCode(job) : EXIT.done;
       }
       case 'retry': {
         if (sub === undefined) throw new UsageError('retry takes a job id');
-        return await enqueue(`/api/jobs/${encodeURIComponent(sub)}/retry`, {});
+        // The job keeps its id when it goes back to the queue.
+        return await enqueue(`/api/jobs/${encodeURIComponent(sub)}/retry`, { reason: requireReason(args) }, sub);
       }
       default:
         throw new UsageError(`unknown command ${command}`);

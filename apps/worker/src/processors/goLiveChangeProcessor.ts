@@ -3,6 +3,7 @@ import {
   PreconditionFailedError,
   QUEUES,
   applyGovernanceChange,
+  sqlstateOf,
   type ChangeResult,
   type DatabasePool,
   type Logger,
@@ -19,6 +20,8 @@ export type GoLiveChangeProcessorDeps = {
   afterCommit?: ((jobId: string) => void) | undefined;
   /** The transactional step; core's applyGovernanceChange unless replaced (benchmarks measure the path around it). */
   applyChange?: typeof applyGovernanceChange | undefined;
+  /** Told how each (non-replayed) change transaction ended: the worker's metrics count them. */
+  onTransaction?: ((outcome: 'committed' | 'rolled_back') => void) | undefined;
 };
 
 /**
@@ -35,8 +38,21 @@ export const createGoLiveChangeProcessor =
     const payload = parsePayloadOrFail(JOB_NAMES.goLiveChange, job.data);
 
     const applyChange = deps.applyChange ?? applyGovernanceChange;
-    const { result, replayed } = await applyChange(deps.pool, { jobId: job.id, payload, migrationHead: deps.migrationHead });
-    if (!replayed) deps.afterCommit?.(job.id);
+    let execution: Awaited<ReturnType<typeof applyGovernanceChange>>;
+    try {
+      execution = await applyChange(deps.pool, { jobId: job.id, payload, migrationHead: deps.migrationHead });
+    } catch (err) {
+      deps.onTransaction?.('rolled_back');
+      // Logged here, with the job's logger (requestId included); withJobLogging then logs the attempt's end.
+      log.warn({ sqlstate: sqlstateOf(err), errorName: err instanceof Error ? err.name : typeof err }, 'change transaction rolled back');
+      throw err;
+    }
+    const { result, replayed } = execution;
+    if (!replayed) {
+      deps.onTransaction?.('committed');
+      log.debug({ auditId: result.auditId, action: result.action, outcome: result.outcome }, 'change transaction committed');
+      deps.afterCommit?.(job.id);
+    }
     if (replayed) {
       log.info({ auditId: result.auditId, outcome: result.outcome }, 'job already executed; returning the stored result');
       // Only a reused job id can do this (a producer relying on BullMQ's counters, which restart when Redis loses

@@ -1,5 +1,6 @@
 import type { Logger } from '@valhalla/core';
 import { UnrecoverableError, type Job } from 'bullmq';
+import { failedAttemptOutcome } from './attemptOutcome.js';
 
 /** What a processor hands back: the job's return value, and a one-word outcome for the completion log line. */
 export type ProcessorResult<R> = { value: R; outcome: string };
@@ -17,7 +18,8 @@ const codeOf = (error: Error): string | undefined => /^([A-Z_]+):/.exec(error.me
 
 /**
  * Wraps a processor into what BullMQ runs: one child logger per attempt (jobId, queue, jobName, attempt,
- * requestId), and one line when the attempt ends, with its duration and outcome. Errors are rethrown unchanged so
+ * requestId), and one line when the attempt ends, with its duration and outcome. The processor must log through
+ * the logger it is given (and pass it to whatever it calls), so that every line of the job carries its requestId. Errors are rethrown unchanged so
  * BullMQ decides: UnrecoverableError fails the job at once, anything else is retried by the job's backoff policy.
  */
 export const withJobLogging =
@@ -41,8 +43,7 @@ export const withJobLogging =
       if (err instanceof UnrecoverableError) {
         log.warn({ durationMs: durationMs(), outcome: codeOf(err) === 'PRECONDITION_FAILED' ? 'rejected' : 'failed', code: codeOf(err), reason: err.message }, 'job failed without retry');
       } else {
-        const attempts = job.opts.attempts ?? 1;
-        const willRetry = job.attemptsMade + 1 < attempts;
+        const willRetry = failedAttemptOutcome(job, err) === 'retried';
         log.error({ durationMs: durationMs(), outcome: willRetry ? 'retrying' : 'failed', err }, willRetry ? 'job attempt failed, will retry' : 'job failed, attempts exhausted');
       }
       throw error;

@@ -8,3 +8,4 @@ export * from './queries/verificationRuns.js';
 export * from './queries/idempotencyKeys.js';
 export * from './queries/workerHeartbeats.js';
 export * from './queries/seedRows.js';
+export * from './recordJobRetry.js';

@@ -1,7 +1,7 @@
 import { sql, type CommonQueryMethods } from 'slonik';
 import { z } from 'zod';
 
-const heartbeatRow = z.object({
+export const heartbeatRow = z.object({
   worker_id: z.string(),
   release: z.string(),
   pid: z.number(),

@@ -1,0 +1,89 @@
+import { JOBS_BY_QUEUE, type QueueName } from '@valhalla/core';
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * How an attempt of a job ended, for the counters and the duration histogram:
+ * - `completed`: the processor resolved;
+ * - `retried`: it failed and BullMQ will run it again (attempts left, not an UnrecoverableError);
+ * - `failed`: it failed for good (UnrecoverableError such as INVALID_PAYLOAD or PRECONDITION_FAILED, or the last
+ *   attempt).
+ */
+export const ATTEMPT_OUTCOMES = { completed: 'completed', retried: 'retried', failed: 'failed' } as const;
+export type AttemptOutcome = (typeof ATTEMPT_OUTCOMES)[keyof typeof ATTEMPT_OUTCOMES];
+
+/**
+ * The metrics of one worker app, on a registry of its own (never prom-client's global one: two apps in one process,
+ * as in tests, must not share counters). Scrape-time gauges (queue depth, state, verification) are registered on the
+ * same registry by registerScrapeGauges.
+ */
+export type WorkerMetrics = {
+  readonly registry: Registry;
+  /** Counts an attempt that ended, and observes its duration. */
+  attemptEnded(labels: { queue: string; name: string }, outcome: AttemptOutcome, durationSeconds: number): void;
+  /** A governance change transaction committed (a replayed execution is not counted). */
+  transactionCommitted(): void;
+  /** A governance change transaction threw, so it rolled back (or never began: connection lost). */
+  transactionRolledBack(): void;
+};
+
+const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+export const createWorkerMetrics = (options: { defaultMetrics: boolean }): WorkerMetrics => {
+  const registry = new Registry();
+  if (options.defaultMetrics) collectDefaultMetrics({ register: registry });
+
+  const labelNames = ['queue', 'name'] as const;
+  const completed = new Counter({
+    name: 'valhalla_worker_jobs_completed_total',
+    help: 'Job attempts that completed, by queue and job name.',
+    labelNames,
+    registers: [registry],
+  });
+  const failed = new Counter({
+    name: 'valhalla_worker_jobs_failed_total',
+    help: 'Jobs that failed for good (not retried: invalid payload, precondition failed, or attempts exhausted).',
+    labelNames,
+    registers: [registry],
+  });
+  const retried = new Counter({
+    name: 'valhalla_worker_jobs_retried_total',
+    help: 'Job attempts that failed and will be retried.',
+    labelNames,
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: 'valhalla_worker_job_duration_seconds',
+    help: 'Duration of job attempts in the processor, by queue, job name and outcome (completed, retried, failed).',
+    labelNames: ['queue', 'name', 'outcome'] as const,
+    buckets: DURATION_BUCKETS,
+    registers: [registry],
+  });
+  const committed = new Counter({
+    name: 'valhalla_worker_transactions_committed_total',
+    help: 'Governance change transactions committed (replayed executions excluded).',
+    registers: [registry],
+  });
+  const rolledBack = new Counter({
+    name: 'valhalla_worker_transactions_rolled_back_total',
+    help: 'Governance change transactions that threw and rolled back.',
+    registers: [registry],
+  });
+
+  // Every known series starts at 0, so rate() and absence alerts work before the first job.
+  for (const [queue, names] of Object.entries(JOBS_BY_QUEUE) as [QueueName, readonly string[]][]) {
+    for (const name of names) {
+      for (const counter of [completed, failed, retried]) counter.inc({ queue, name }, 0);
+    }
+  }
+
+  const counters = { completed, failed, retried } as const;
+  return {
+    registry,
+    attemptEnded: (labels, outcome, durationSeconds) => {
+      counters[outcome].inc(labels);
+      duration.observe({ ...labels, outcome }, durationSeconds);
+    },
+    transactionCommitted: () => committed.inc(),
+    transactionRolledBack: () => rolledBack.inc(),
+  };
+};

@@ -1,0 +1,28 @@
+import { JOBS_BY_QUEUE, type QueueName } from '@valhalla/core';
+import type { Job } from 'bullmq';
+import { ATTEMPT_OUTCOMES, type WorkerMetrics } from '../metrics/createWorkerMetrics.js';
+import { failedAttemptOutcome } from './attemptOutcome.js';
+
+/** Other services may enqueue anything: an unknown job name is labelled `unknown`, so labels stay few. */
+const knownNameOr = (job: Job): string =>
+  (JOBS_BY_QUEUE[job.queueName as QueueName] as readonly string[] | undefined)?.includes(job.name) === true ? job.name : 'unknown';
+
+/**
+ * Wraps what BullMQ runs so that each attempt is counted (completed, retried or failed) and timed, by queue and job
+ * name. Errors are rethrown unchanged.
+ */
+export const withJobMetrics =
+  <R>(metrics: WorkerMetrics, processor: (job: Job) => Promise<R>) =>
+  async (job: Job): Promise<R> => {
+    const started = performance.now();
+    const labels = { queue: job.queueName, name: knownNameOr(job) };
+    const seconds = () => (performance.now() - started) / 1000;
+    try {
+      const value = await processor(job);
+      metrics.attemptEnded(labels, ATTEMPT_OUTCOMES.completed, seconds());
+      return value;
+    } catch (error) {
+      metrics.attemptEnded(labels, failedAttemptOutcome(job, error), seconds());
+      throw error;
+    }
+  };

@@ -1,0 +1,270 @@
+import { spawn } from 'node:child_process';
+import { realpathSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startApiProcess, WORKER_ENTRYPOINT } from '../api/processes.js';
+import { ALICE, quitRedis } from '../api/support.js';
+import { useTestDatabase } from '../helpers/database.js';
+import { REPO_ROOT, startNodeProcess, type ManagedProcess } from '../helpers/processes.js';
+import { createTestRedis, deleteKeysWithPrefix, testRedisUrl, uniqueQueuePrefix } from '../helpers/redis.js';
+import { freePort } from '../helpers/redisServer.js';
+
+const CLI = 'apps/cli/bin/valhalla.js';
+const database = useTestDatabase({ poolSize: 2 });
+
+type Run = { code: number | null; stdout: string; stderr: string; json: () => any };
+
+/** Runs a command from the repository root to its end (bounded), with a minimal environment. */
+const runCommand = (command: string, args: readonly string[], env: Record<string, string | undefined>, timeoutMs = 30_000): Promise<Run> =>
+  new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: REPO_ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.once('error', reject);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, json: () => JSON.parse(stdout) });
+    });
+  });
+
+let api: { process: ManagedProcess; url: string };
+let worker: ManagedProcess;
+const prefix = uniqueQueuePrefix('cli');
+const release = `cli-${prefix.slice(-8)}`;
+
+/** `valhalla …` against the test's api, as ALICE unless the environment says otherwise. */
+const valhalla = (args: readonly string[], env: Record<string, string | undefined> = {}) =>
+  runCommand(process.execPath, [CLI, ...args], { VALHALLA_API_URL: api.url, VALHALLA_TOKEN: ALICE.token, ...env });
+
+beforeAll(async () => {
+  api = await startApiProcess({
+    databaseUrl: database.current.url,
+    redisUrl: testRedisUrl(),
+    prefix,
+    extra: { RELEASE: release, RATE_LIMIT_PER_MINUTE: '100000' },
+  });
+  worker = startNodeProcess(
+    WORKER_ENTRYPOINT,
+    [],
+    { DATABASE_URL: database.current.url, REDIS_URL: testRedisUrl(), BULLMQ_PREFIX: prefix, RELEASE: release, API_URL: api.url, NODE_ENV: 'test' },
+    'worker',
+  );
+  await worker.waitForOutput(/"msg":"worker ready"/, 30_000);
+});
+
+afterAll(async () => {
+  const exits = await Promise.all([api?.process.stop('SIGTERM'), worker?.stop('SIGTERM')]);
+  const redis = createTestRedis();
+  await deleteKeysWithPrefix(redis, prefix);
+  await quitRedis(redis);
+  expect(exits).toEqual([{ code: 0, signal: null }, { code: 0, signal: null }]);
+});
+
+const USAGE = /usage: valhalla <command>/;
+
+describe('valhalla CLI: usage and failures', () => {
+  it('prints the usage for --help and help (exit 0), also through the node_modules/.bin link that npx runs', async () => {
+    for (const args of [['--help'], ['help'], ['status', '--help']]) {
+      const run = await valhalla(args);
+      expect(run.code, args.join(' ')).toBe(0);
+      expect(run.stdout).toMatch(USAGE);
+    }
+    const link = join(REPO_ROOT, 'node_modules/.bin/valhalla');
+    expect(realpathSync(link)).toBe(realpathSync(join(REPO_ROOT, CLI)));
+    const viaBin = await runCommand(link, ['--help'], {});
+    expect(viaBin.code).toBe(0);
+    expect(viaBin.stdout).toMatch(USAGE);
+    const viaNpx = await runCommand('npx', ['--no-install', 'valhalla', '--help'], {});
+    expect(viaNpx.code).toBe(0);
+    expect(viaNpx.stdout).toMatch(USAGE);
+  });
+
+  it('exits 1 with the usage text on stderr for usage errors, without calling the API', async () => {
+    const cases: [string[], RegExp][] = [
+      [[], USAGE],
+      [['launch'], /unknown command launch/],
+      [['go-live', 'enable'], /--reason TEXT is required/],
+      [['go-live', 'maybe', '--reason', 'x'], /go-live takes enable or disable/],
+      [['kill-switch', 'release', '--reason'], /--reason needs a value/],
+      [['go-live', 'enable', '--reason', 'x', '--wiat'], /go-live does not take --wiat/],
+      [['go-live', 'enable', '--reason', 'x', '--wait', '--timeout', 'soon'], /--timeout takes a number of seconds/],
+      [['metadata', '--reason', 'x'], /metadata needs --version, --backend-complete or --notes/],
+      [['metadata', '--backend-complete', 'yes', '--reason', 'x'], /--backend-complete takes true or false/],
+      [['jobs'], /jobs takes a job id/],
+      [['retry', 'some-job'], /--reason TEXT is required/],
+      [['status', 'extra'], /unexpected argument "extra" for status/],
+    ];
+    // An unreachable API: a usage error must be reported before any call is made.
+    const unreachable = `http://127.0.0.1:${await freePort()}`;
+    const runs = await Promise.all(cases.map(([args]) => valhalla(args, { VALHALLA_API_URL: unreachable })));
+    runs.forEach((run, i) => {
+      const [args, message] = cases[i]!;
+      expect(run.code, args.join(' ')).toBe(1);
+      expect(run.stderr, args.join(' ')).toMatch(message);
+      expect(run.stderr, args.join(' ')).toMatch(USAGE);
+      expect(run.stdout, args.join(' ')).toBe('');
+    });
+  });
+
+  it('exits 1 naming UNAUTHENTICATED for a bad token, and UNREACHABLE when the API does not answer', async () => {
+    const badToken = await valhalla(['status'], { VALHALLA_TOKEN: 'not-a-token' });
+    expect(badToken.code).toBe(1);
+    expect(badToken.stderr).toMatch(/^UNAUTHENTICATED: /);
+    const badTokenJson = await valhalla(['status', '--json'], { VALHALLA_TOKEN: 'not-a-token' });
+    expect(badTokenJson.code).toBe(1);
+    expect(badTokenJson.json()).toMatchObject({ error: { code: 'UNAUTHENTICATED' } });
+    const noToken = await valhalla(['status'], { VALHALLA_TOKEN: undefined });
+    expect(noToken.code).toBe(1);
+    expect(noToken.stderr).toMatch(/UNAUTHENTICATED/);
+
+    const unreachable = await valhalla(['status'], { VALHALLA_API_URL: `http://127.0.0.1:${await freePort()}` });
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.stderr).toMatch(/^UNREACHABLE: cannot reach http:\/\/127\.0\.0\.1:\d+: .*ECONNREFUSED/);
+  });
+});
+
+describe('valhalla CLI: the go-live runbook against a real api and worker', () => {
+  let rejectedJobId: string;
+  let releaseJobId: string;
+
+  it('status: state, live, migrations and last verification, as a table and as JSON', async () => {
+    const json = await valhalla(['status', '--json']);
+    expect(json.code).toBe(0);
+    expect(json.json()).toMatchObject({
+      live: false,
+      go_live_state: { go_live_enabled: false, kill_switch_engaged: true },
+      system_metadata: { backend_complete: false },
+      migrations: { pending: [] },
+    });
+    const human = await valhalla(['status']);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/^live +false$/m);
+    expect(human.stdout).toMatch(/^kill_switch_engaged +true$/m);
+    expect(human.stdout).toMatch(/^pending revisions +none$/m);
+  });
+
+  it('go-live enable while the preconditions fail: exit 2 with PRECONDITION_FAILED naming them', async () => {
+    const json = await valhalla(['go-live', 'enable', '--reason', 'too early', '--wait', '--json']);
+    expect(json.code).toBe(2);
+    const job = json.json();
+    expect(job).toMatchObject({ queue: 'governance', name: 'go-live-change', state: 'failed', error: { code: 'PRECONDITION_FAILED' } });
+    expect(job.error.message).toMatch(/kill_switch_released/);
+    rejectedJobId = job.id;
+
+    const human = await valhalla(['go-live', 'enable', '--reason', 'still too early', '--wait']);
+    expect(human.code).toBe(2);
+    expect(human.stdout).toMatch(/^state +failed$/m);
+    expect(human.stdout).toMatch(/^outcome +PRECONDITION_FAILED: /m);
+  });
+
+  it('kill-switch release, metadata, verify, then go-live enable: each --wait exits 0 and the system is live', async () => {
+    const released = await valhalla(['kill-switch', 'release', '--reason', 'incident closed', '--wait', '--json']);
+    expect(released.code).toBe(0);
+    expect(released.json()).toMatchObject({ state: 'completed', result: { outcome: 'applied', action: 'kill_switch.release' } });
+    releaseJobId = released.json().id;
+
+    const metadata = await valhalla(['metadata', '--backend-complete', 'true', '--version', '2.0.0', '--reason', 'backend done', '--wait']);
+    expect(metadata.code).toBe(0);
+    expect(metadata.stdout).toMatch(/^state +completed$/m);
+    expect(metadata.stdout).toMatch(/^outcome +applied$/m);
+
+    const verify = await valhalla(['verify', '--release', release, '--wait', '--json']);
+    expect(verify.code).toBe(0);
+    expect(verify.json()).toMatchObject({ queue: 'verification', name: 'migration-verify', state: 'completed', result: { passed: true } });
+
+    const queued = await valhalla(['go-live', 'enable', '--reason', 'launch', '--json']);
+    expect(queued.code).toBe(0);
+    expect(queued.json()).toMatchObject({ jobId: expect.any(String), status: 'queued' });
+    const waited = await valhalla(['jobs', queued.json().jobId, '--wait']);
+    expect(waited.code).toBe(0);
+    expect(waited.stdout).toMatch(/^outcome +applied$/m);
+
+    const status = await valhalla(['status', '--json']);
+    expect(status.json()).toMatchObject({
+      live: true,
+      go_live_state: { go_live_enabled: true, kill_switch_engaged: false, changed_by: ALICE.actor, reason: 'launch' },
+      system_metadata: { backend_complete: true, version: '2.0.0' },
+      last_verification: { passed: true },
+    });
+    expect((await valhalla(['status'])).stdout).toMatch(/^live +true$/m);
+  });
+
+  it('audit --limit pages newest first; verifications lists runs; as tables and as JSON', async () => {
+    const page = await valhalla(['audit', '--limit', '2', '--json']);
+    expect(page.code).toBe(0);
+    const body = page.json();
+    expect(body.items.map((item: { action: string; outcome: string }) => [item.action, item.outcome])).toEqual([
+      ['go_live.enable', 'applied'],
+      ['metadata.update', 'applied'],
+    ]);
+    expect(body.next).toEqual(expect.any(String));
+    const older = await valhalla(['audit', '--limit', '10', '--before', body.next, '--json']);
+    expect(older.json().items.map((item: { reason: string }) => item.reason)).toEqual(['incident closed', 'still too early', 'too early']);
+    expect(older.json().next).toBeNull();
+
+    const table = await valhalla(['audit', '--limit', '2']);
+    expect(table.code).toBe(0);
+    const lines = table.stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^id +created_at +actor +action +outcome +reason$/);
+    expect(lines[1]).toMatch(/^-+( +-+){5}$/);
+    expect(lines[2]).toMatch(/ alice +go_live\.enable +applied +launch$/);
+    expect(lines.at(-1)).toBe(`next: --before ${body.next}`);
+
+    const runs = await valhalla(['verifications', '--limit', '5', '--json']);
+    expect(runs.code).toBe(0);
+    const items = runs.json().items as { release: string; passed: boolean; checks: unknown[] }[];
+    expect(items.some((run) => run.release === release && run.passed && run.checks.length > 0)).toBe(true);
+    const runTable = await valhalla(['verifications']);
+    expect(runTable.stdout.split('\n')[0]).toMatch(/^id +finished_at +release +migration_head +passed +actor$/);
+    expect(runTable.stdout).toMatch(new RegExp(`${release} +\\S+ +true `));
+
+    const badLimit = await valhalla(['audit', '--limit', 'lots']);
+    expect(badLimit.code).toBe(1);
+    expect(badLimit.stderr).toMatch(/^VALIDATION_FAILED: /);
+  });
+
+  it('jobs <id> shows a job; an unknown id is NOT_FOUND', async () => {
+    const json = await valhalla(['jobs', releaseJobId, '--json']);
+    expect(json.code).toBe(0);
+    expect(json.json()).toMatchObject({ id: releaseJobId, queue: 'governance', name: 'go-live-change', state: 'completed', attempts: expect.any(Number), error: null });
+    const human = await valhalla(['jobs', releaseJobId]);
+    expect(human.stdout).toMatch(new RegExp(`^job +${releaseJobId}$`, 'm'));
+    expect(human.stdout).toMatch(/^queue +governance \/ go-live-change$/m);
+    expect(human.stdout).toMatch(/^state +completed$/m);
+
+    const rejected = await valhalla(['jobs', rejectedJobId]);
+    expect(rejected.code).toBe(2);
+    expect(rejected.stdout).toMatch(/PRECONDITION_FAILED/);
+
+    const unknown = await valhalla(['jobs', 'no-such-job']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/^NOT_FOUND: /);
+  });
+
+  it('retry <id> --reason: 202 for a failed job, 409 JOB_NOT_RETRYABLE for one that is not', async () => {
+    const retried = await valhalla(['retry', rejectedJobId, '--reason', 'preconditions hold now', '--json']);
+    expect(retried.stderr).toBe('');
+    expect(retried.code).toBe(0);
+    expect(retried.json()).toMatchObject({ jobId: rejectedJobId });
+
+    const notRetryable = await valhalla(['retry', releaseJobId, '--reason', 'it did not fail']);
+    expect(notRetryable.code).toBe(1);
+    expect(notRetryable.stderr).toMatch(/^JOB_NOT_RETRYABLE: /);
+  });
+
+  it('migrate status reads the database named by DATABASE_URL', async () => {
+    const human = await valhalla(['migrate', 'status'], { DATABASE_URL: database.current.url, VALHALLA_API_URL: undefined });
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/^head: \S+$/m);
+    expect(human.stdout).toMatch(/^applied +20260121_go_live_core_tables /m);
+    expect(human.stdout).not.toMatch(/^pending/m);
+    const json = await valhalla(['migrate', 'status', '--json'], { DATABASE_URL: database.current.url });
+    expect(json.code).toBe(0);
+    const status = json.json();
+    expect(status).toMatchObject({ pending: [], unknown: [], edited: [] });
+    expect(status.applied.map((row: { revision: string }) => row.revision)).toContain(status.head);
+  });
+});
