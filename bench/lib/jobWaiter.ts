@@ -1,10 +1,11 @@
-import { QueueEvents } from 'bullmq';
+import { Queue, QueueEvents } from 'bullmq';
 
 /**
  * Resolves when a job id completes or fails, from BullMQ's event stream (no polling). A worker acknowledges a job
  * only after its transaction committed, so "completed" is an upper bound on "committed".
  */
 export const createJobWaiter = async (options: { queue: string; prefix: string; redisUrl: string }) => {
+  const queue = new Queue(options.queue, { prefix: options.prefix, connection: { url: options.redisUrl } });
   const events = new QueueEvents(options.queue, { prefix: options.prefix, connection: { url: options.redisUrl } });
   await events.waitUntilReady();
   const pending = new Map<string, (at: number) => void>();
@@ -29,7 +30,13 @@ export const createJobWaiter = async (options: { queue: string; prefix: string; 
         return Promise.resolve(done);
       }
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`job ${jobId} did not finish in ${timeoutMs} ms`)), timeoutMs);
+        const timer = setTimeout(() => {
+          // Say where the job is, so a stuck run explains itself.
+          void queue.getJobState(jobId).then(
+            (state) => reject(new Error(`job ${jobId} did not finish in ${timeoutMs} ms (state: ${state})`)),
+            () => reject(new Error(`job ${jobId} did not finish in ${timeoutMs} ms`)),
+          );
+        }, timeoutMs);
         pending.set(jobId, (at) => {
           clearTimeout(timer);
           resolve(at);
@@ -37,6 +44,9 @@ export const createJobWaiter = async (options: { queue: string; prefix: string; 
       });
     },
     forget: () => finished.clear(),
-    close: () => events.close(),
+    close: async () => {
+      await events.close();
+      await queue.close();
+    },
   };
 };

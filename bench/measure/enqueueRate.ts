@@ -6,17 +6,17 @@ import type { BenchContext, Row } from './context.ts';
 
 /**
  * (2) Authenticated POSTs answered 202 per second, against raw BullMQ `Queue.add` of the same payloads at the same
- * concurrency. The worker is paused (SIGSTOP) so that neither side competes with job processing; the queued jobs are
- * removed afterwards.
+ * concurrency. The governance queue is paused (BullMQ's own pause: the worker finishes what it holds and takes no
+ * more), so neither side competes with job processing; the queued jobs are removed afterwards.
  */
 export const measureEnqueueRate = async (ctx: BenchContext): Promise<Row[]> => {
   const rawQueue = new Queue('bench-raw-enqueue', { prefix: ctx.prefix, connection: { url: ctx.redisUrl } });
   const options = JOB_CATALOG[JOB_NAMES.goLiveChange].options;
   const product: number[] = [];
   const raw: number[] = [];
-  ctx.worker.child.kill('SIGSTOP');
   try {
     for (let round_ = 0; round_ < ctx.rounds; round_ += 1) {
+      await ctx.governanceQueue.pause();
       const load = await postLoad({
         url: ctx.apiUrl,
         path: '/api/governance/kill-switch',
@@ -34,10 +34,11 @@ export const measureEnqueueRate = async (ctx: BenchContext): Promise<Row[]> => {
       });
       raw.push(ctx.changes / ((performance.now() - started) / 1000));
       await rawQueue.obliterate({ force: true });
-      await ctx.governanceQueue.obliterate({ force: true });
+      // Only the jobs this measurement queued (all still waiting: the queue is paused), not the queue itself.
+      await ctx.governanceQueue.drain(true);
     }
   } finally {
-    ctx.worker.child.kill('SIGCONT');
+    await ctx.governanceQueue.resume();
     await rawQueue.close();
   }
   const rate = median(product);
