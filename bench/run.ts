@@ -59,7 +59,7 @@ try {
     RATE_LIMIT_PER_MINUTE: '1000000',
   });
   cleanups.unshift(api.stop);
-  const worker = startProcess('apps/worker/dist/main.js', { ...common, API_URL: apiUrl, WORKER_CONCURRENCY: String(concurrency) });
+  const worker = startProcess('apps/worker/dist/main.js', { ...common, API_URL: apiUrl });
   cleanups.unshift(worker.stop);
   for (let i = 0; ; i += 1) {
     const ok = await fetch(`${apiUrl}/health`).then((r) => r.ok, () => false);

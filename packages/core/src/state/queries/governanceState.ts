@@ -1,23 +1,56 @@
 import { sql, type CommonQueryMethods } from 'slonik';
+import { z } from 'zod';
 import { AppError } from '../../errors/index.js';
 import { goLiveStateRow, systemMetadataRow, type GoLiveStateRow, type StateSnapshot, type SystemMetadataRow } from '../model.js';
 import { isLive } from '../rules.js';
 
 export type GovernanceRows = { goLive: GoLiveStateRow; metadata: SystemMetadataRow };
 
-const GO_LIVE_COLUMNS = sql.fragment`id, go_live_enabled, kill_switch_engaged, changed_by, reason, updated_at`;
-const METADATA_COLUMNS = sql.fragment`id, version, backend_complete, notes, updated_at, completed_at`;
-const lockClause = (lock: boolean) => (lock ? sql.fragment`FOR UPDATE` : sql.fragment``);
+const lockClause = (lock: boolean) => (lock ? sql.fragment`FOR UPDATE OF g, m` : sql.fragment``);
 
+const bothRows = z.object({
+  g_id: z.number(),
+  go_live_enabled: z.boolean(),
+  kill_switch_engaged: z.boolean(),
+  changed_by: z.string().nullable(),
+  reason: z.string().nullable(),
+  g_updated_at: z.string().nullable(),
+  m_id: z.number(),
+  version: z.string(),
+  backend_complete: z.boolean(),
+  notes: z.string().nullable(),
+  m_updated_at: z.string().nullable(),
+  completed_at: z.string().nullable(),
+});
+
+/** Both rows in one round trip; FOR UPDATE OF g, m locks them in one statement, so every writer locks alike. */
 const selectRows = async (db: CommonQueryMethods, lock: boolean): Promise<GovernanceRows | null> => {
-  // Always go_live_state first, then system_metadata: one lock order for every writer, so no deadlocks.
-  const goLive = await db.maybeOne(sql.type(goLiveStateRow)`
-    SELECT ${GO_LIVE_COLUMNS} FROM public.go_live_state WHERE id = 1 ${lockClause(lock)}
+  const row = await db.maybeOne(sql.type(bothRows)`
+    SELECT g.id AS g_id, g.go_live_enabled, g.kill_switch_engaged, g.changed_by, g.reason, g.updated_at AS g_updated_at,
+           m.id AS m_id, m.version, m.backend_complete, m.notes, m.updated_at AS m_updated_at, m.completed_at
+    FROM public.go_live_state g CROSS JOIN public.system_metadata m
+    WHERE g.id = 1 AND m.id = 1
+    ${lockClause(lock)}
   `);
-  const metadata = await db.maybeOne(sql.type(systemMetadataRow)`
-    SELECT ${METADATA_COLUMNS} FROM public.system_metadata WHERE id = 1 ${lockClause(lock)}
-  `);
-  return goLive === null || metadata === null ? null : { goLive, metadata };
+  if (row === null) return null;
+  return {
+    goLive: goLiveStateRow.parse({
+      id: row.g_id,
+      go_live_enabled: row.go_live_enabled,
+      kill_switch_engaged: row.kill_switch_engaged,
+      changed_by: row.changed_by,
+      reason: row.reason,
+      updated_at: row.g_updated_at,
+    }),
+    metadata: systemMetadataRow.parse({
+      id: row.m_id,
+      version: row.version,
+      backend_complete: row.backend_complete,
+      notes: row.notes,
+      updated_at: row.m_updated_at,
+      completed_at: row.completed_at,
+    }),
+  };
 };
 
 /**
@@ -42,39 +75,3 @@ export const snapshotOf = (rows: GovernanceRows): StateSnapshot => ({
   backend_complete: rows.metadata.backend_complete,
   notes: rows.metadata.notes,
 });
-
-/** Writes the go-live flags of row 1 with who changed them and why. Timestamps are UTC (the column has no zone). */
-export const updateGoLiveState = async (
-  tx: CommonQueryMethods,
-  change: { goLiveEnabled: boolean; killSwitchEngaged: boolean; changedBy: string; reason: string },
-): Promise<void> => {
-  await tx.query(sql.unsafe`
-    UPDATE public.go_live_state
-    SET go_live_enabled = ${change.goLiveEnabled},
-        kill_switch_engaged = ${change.killSwitchEngaged},
-        changed_by = ${change.changedBy},
-        reason = ${change.reason},
-        updated_at = (now() AT TIME ZONE 'UTC')
-    WHERE id = 1
-  `);
-};
-
-/** Writes row 1 of system_metadata; `completed_at` records when backend_complete last became true. */
-export const updateSystemMetadata = async (
-  tx: CommonQueryMethods,
-  change: { version: string; backendComplete: boolean; notes: string | null },
-): Promise<void> => {
-  await tx.query(sql.unsafe`
-    UPDATE public.system_metadata
-    SET version = ${change.version},
-        backend_complete = ${change.backendComplete},
-        notes = ${change.notes},
-        updated_at = (now() AT TIME ZONE 'UTC'),
-        completed_at = CASE
-          WHEN ${change.backendComplete} AND NOT backend_complete THEN (now() AT TIME ZONE 'UTC')
-          WHEN ${change.backendComplete} THEN completed_at
-          ELSE NULL
-        END
-    WHERE id = 1
-  `);
-};
