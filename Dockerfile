@@ -48,4 +48,4 @@ COPY migrations migrations
 # Files stay owned by root (read-only for the app); the processes run as the image's unprivileged `node` user.
 USER node
 EXPOSE 3000
-CMD ["node", "apps/api/dist/main.js"]
+CMD ["node", "--max-semi-space-size=2", "--max-old-space-size=160", "apps/api/dist/main.js"]

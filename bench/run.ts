@@ -4,7 +4,8 @@
  * bench/results.json. Ratios are measured in the same run, in alternating rounds.
  *
  * Environment: DATABASE_URL (an admin connection; the bench creates and drops its own database) and REDIS_URL, else
- * the local services. Options: --quick, --changes N, --concurrency C, --rounds R, --out FILE.
+ * the local services. Options: --quick, --changes N, --concurrency C (HTTP and baselines), --worker-concurrency W,
+ * --rounds R, --out FILE.
  */
 import { writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
@@ -12,7 +13,7 @@ import { Queue } from 'bullmq';
 import pg from 'pg';
 import { QUEUES } from '@valhalla/core';
 import { createMigrator, defaultMigrationsDir } from '@valhalla/core/migrator';
-import { createBenchEnvironment, freePort, startProcess } from './lib/environment.ts';
+import { createBenchEnvironment, freePort, productionNodeFlags, startProcess } from './lib/environment.ts';
 import { round } from './lib/stats.ts';
 import { measureChangeThroughput } from './measure/changeThroughput.ts';
 import type { BenchContext, Row } from './measure/context.ts';
@@ -57,9 +58,15 @@ try {
     HOST: '127.0.0.1',
     GOVERNANCE_TOKENS: `bench:${token}`,
     RATE_LIMIT_PER_MINUTE: '1000000',
-  });
+  }, productionNodeFlags('start:api'));
   cleanups.unshift(api.stop);
-  const worker = startProcess('apps/worker/dist/main.js', { ...common, API_URL: apiUrl });
+  const workerConcurrency = option('--worker-concurrency', Number.NaN);
+  const worker = startProcess('apps/worker/dist/main.js', {
+    ...common,
+    API_URL: apiUrl,
+    // The product's default unless asked otherwise: the bench measures what a deploy runs.
+    ...(Number.isNaN(workerConcurrency) ? {} : { WORKER_CONCURRENCY: String(workerConcurrency) }),
+  }, productionNodeFlags('start:worker'));
   cleanups.unshift(worker.stop);
   for (let i = 0; ; i += 1) {
     const ok = await fetch(`${apiUrl}/health`).then((r) => r.ok, () => false);

@@ -63,8 +63,18 @@ export type BenchProcess = {
   stop: () => Promise<void>;
 };
 
-export const startProcess = (script: string, env: Record<string, string>): BenchProcess => {
-  const child = spawn(process.execPath, [script], {
+/**
+ * The node flags of the production start command (`start:api` / `start:worker` in package.json, which render.yaml,
+ * the Dockerfile and compose repeat), so the benchmark measures the processes as they are deployed.
+ */
+export const productionNodeFlags = (script: 'start:api' | 'start:worker'): string[] => {
+  const scripts = (JSON.parse(readFileSync(`${REPO_ROOT}package.json`, 'utf8')) as { scripts: Record<string, string> }).scripts;
+  const words = (scripts[script] ?? '').split(/\s+/);
+  return words.slice(1).filter((word) => word.startsWith('--'));
+};
+
+export const startProcess = (script: string, env: Record<string, string>, nodeFlags: readonly string[] = []): BenchProcess => {
+  const child = spawn(process.execPath, [...nodeFlags, script], {
     cwd: REPO_ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -115,7 +115,7 @@ export function loadRepoFacts(): RepoFacts {
 export function entrypointOf(facts: RepoFacts, role: EntrypointRole): string | undefined {
   const script = facts.scripts[ENTRYPOINT_SCRIPTS[role]];
   const words = script === undefined ? undefined : simpleCommands(script).find((w) => w[0] === 'node');
-  return words?.[1] === undefined ? undefined : normalise(words[1]);
+  return words === undefined ? undefined : nodeScript(words)?.file;
 }
 
 function requireEntrypoint(facts: RepoFacts, role: EntrypointRole): string {
@@ -226,10 +226,19 @@ export function nodeEntrypointsOf(scripts: Record<string, string>): Map<string, 
   const entrypoints = new Map<string, string>();
   for (const [name, script] of Object.entries(scripts)) {
     for (const words of simpleCommands(script)) {
-      if (words[0] === 'node' && words[1] && !words[1].startsWith('-')) entrypoints.set(normalise(words[1]), name);
+      const script_ = nodeScript(words);
+      if (script_ !== undefined) entrypoints.set(script_.file, name);
     }
   }
   return entrypoints;
+}
+
+/** `node [--flag=value …] <file> [args]`: the file and its arguments; V8/Node flags (in `=` form) are skipped. */
+export function nodeScript(words: readonly string[]): { file: string; args: readonly string[] } | undefined {
+  if (words[0] !== 'node') return undefined;
+  const index = words.findIndex((word, i) => i > 0 && !word.startsWith('-'));
+  if (index < 0) return undefined;
+  return { file: normalise(words[index] as string), args: words.slice(index + 1) };
 }
 
 function normalise(file: string): string {
@@ -239,9 +248,10 @@ function normalise(file: string): string {
 /** Is this command line `node <the file of the migrate script> up [...]`? */
 export function runsMigrationsUp(command: string | readonly string[], facts: RepoFacts): boolean {
   const migrator = entrypointOf(facts, 'migrate');
-  return simpleCommands(command).some(
-    (words) => words[0] === 'node' && migrator !== undefined && normalise(words[1] ?? '') === migrator && words[2] === 'up',
-  );
+  return simpleCommands(command).some((words) => {
+    const script = nodeScript(words);
+    return script !== undefined && migrator !== undefined && script.file === migrator && script.args[0] === 'up';
+  });
 }
 
 /**
@@ -258,7 +268,7 @@ export function commandProblems(command: string | readonly string[], where: stri
         problems.push({ code: 'unknown-script', where, message: `npm script "${target ?? ''}" is not in package.json` });
       }
     } else if (program === 'node') {
-      const file = verb && !verb.startsWith('-') ? normalise(verb) : undefined;
+      const file = nodeScript(words)?.file;
       if (file && !entrypoints.has(file) && !facts.exists(file)) {
         problems.push({
           code: 'unknown-entrypoint',
@@ -697,7 +707,7 @@ export function checkRenderSemantics(blueprint: unknown, facts: RepoFacts): Prob
     }
     const role = ({ [RENDER_API]: 'api', [RENDER_WORKER]: 'worker' } as const)[str(service['name']) ?? ''];
     const expectedStart = role === undefined ? undefined : requireEntrypoint(facts, role);
-    if (start !== undefined && expectedStart !== undefined && simpleCommands(start)[0]?.[1] !== expectedStart) {
+    if (start !== undefined && expectedStart !== undefined && nodeScript(simpleCommands(start)[0] ?? [])?.file !== expectedStart) {
       add('wrong-entrypoint', `${where}.startCommand`, `startCommand must run node ${expectedStart}`);
     }
     for (const [field, command] of [['buildCommand', build], ['startCommand', start], ['preDeployCommand', preDeploy]] as const) {
@@ -920,8 +930,8 @@ export function checkDockerfile(dockerfile: string, dockerignore: string, facts:
     const cmd = final.instructions.filter((i) => i.keyword === 'CMD').at(-1);
     const cmdWords = cmd ? execForm(cmd.args) : undefined;
     const api = requireEntrypoint(facts, 'api');
-    if (!cmdWords || cmdWords[0] !== 'node' || cmdWords[1] !== api) {
-      add('cmd', 'CMD', `CMD must be the exec form ["node", "${api}"]`);
+    if (!cmdWords || nodeScript(cmdWords)?.file !== api) {
+      add('cmd', 'CMD', `CMD must be the exec form ["node", (flags,) "${api}"]`);
     }
     for (const instruction of final.instructions.filter((i) => i.keyword === 'CMD' || i.keyword === 'ENTRYPOINT')) {
       if (startsThroughNpm(execForm(instruction.args) ?? instruction.args)) {

@@ -8,6 +8,7 @@ import {
   composePostgresMajor,
   composeSchemaProblems,
   entrypointOf,
+  nodeScript,
   finalStageCopies,
   loadRepoFacts,
   loadRepoYaml,
@@ -23,6 +24,8 @@ type Doc = Record<string, any>;
 const facts = loadRepoFacts();
 const compose = loadRepoYaml('docker-compose.yml') as Doc;
 const dockerfile = readRepoFile('Dockerfile');
+/** The image's default command, exactly as the Dockerfile writes it. */
+const API_CMD = '["node", "--max-semi-space-size=2", "--max-old-space-size=160", "apps/api/dist/main.js"]';
 const dockerignore = readRepoFile('.dockerignore');
 
 function replaceOnce(text: string, from: string, to: string): string {
@@ -62,7 +65,7 @@ describe('docker-compose.yml', () => {
 
   it('starts only built files that the final image contains', () => {
     const copied = finalStageCopies(dockerfile);
-    const started = ['migrate', 'api', 'worker'].map((name) => simpleCommands(compose['services'][name]['command'])[0]?.[1]);
+    const started = ['migrate', 'api', 'worker'].map((name) => nodeScript(simpleCommands(compose['services'][name]['command'])[0] ?? [])?.file);
     expect(started).toEqual([entrypointOf(facts, 'migrate'), entrypointOf(facts, 'api'), entrypointOf(facts, 'worker')]);
     for (const file of started) {
       expect(copied.some((dir) => file === dir || file?.startsWith(`${dir}/`)), `${file} is not copied into the image`).toBe(true);
@@ -225,12 +228,12 @@ describe('Dockerfile and .dockerignore', () => {
     { name: 'the final stage running as root', dockerfile: replaceOnce(dockerfile, 'USER node\n', ''), code: 'runs-as-root' },
     {
       name: 'CMD through npm run',
-      dockerfile: replaceOnce(dockerfile, 'CMD ["node", "apps/api/dist/main.js"]', 'CMD ["npm", "run", "start:api"]'),
+      dockerfile: replaceOnce(dockerfile, `CMD ${API_CMD}`, 'CMD ["npm", "run", "start:api"]'),
       code: 'npm-run-command',
     },
     {
       name: 'a shell-form CMD (node would not be PID 1 and not get SIGTERM)',
-      dockerfile: replaceOnce(dockerfile, 'CMD ["node", "apps/api/dist/main.js"]', 'CMD node apps/api/dist/main.js'),
+      dockerfile: replaceOnce(dockerfile, `CMD ${API_CMD}`, 'CMD node apps/api/dist/main.js'),
       code: 'cmd',
     },
     {

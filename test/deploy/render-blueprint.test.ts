@@ -11,6 +11,8 @@ import {
   loadRepoFacts,
   loadRepoYaml,
   nodeEntrypointsOf,
+  nodeScript,
+  simpleCommands,
   renderSchemaProblems,
   startsThroughNpm,
 } from './blueprint-checks.js';
@@ -61,8 +63,8 @@ describe('render.yaml (Render Blueprint)', () => {
     const entrypoints = nodeEntrypointsOf(facts.scripts);
     const api = service(blueprint, RENDER_API)['startCommand'] as string;
     const worker = service(blueprint, RENDER_WORKER)['startCommand'] as string;
-    expect(entrypoints.get(api.replace(/^node /, ''))).toBe('start:api');
-    expect(entrypoints.get(worker.replace(/^node /, ''))).toBe('start:worker');
+    expect(entrypoints.get(nodeScript(simpleCommands(api)[0] ?? [])?.file ?? '')).toBe('start:api');
+    expect(entrypoints.get(nodeScript(simpleCommands(worker)[0] ?? [])?.file ?? '')).toBe('start:worker');
   });
 });
 

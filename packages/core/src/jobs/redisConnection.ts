@@ -18,6 +18,8 @@ export const redisOptionsFor = (role: RedisRole): RedisOptions =>
     : {
         maxRetriesPerRequest: 1,
         enableOfflineQueue: false,
+        // Commands issued in the same tick (concurrent requests' job adds) go out in one write instead of one each.
+        enableAutoPipelining: true,
         connectTimeout: 2_000,
         commandTimeout: 2_000,
         retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), 2_000),
