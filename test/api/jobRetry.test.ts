@@ -28,7 +28,10 @@ const settleJobs = async (harness: ApiHarness, jobs: string[]) => {
   const worker = new Worker(
     'governance',
     async (job) => {
-      if (job.id?.startsWith('bad') === true) throw new UnrecoverableError('INVALID_PAYLOAD: invalid job payload: action: required');
+      // A job that exhausted its attempts on an outage: retryable once the database is back.
+      if (job.id?.startsWith('bad') === true) throw new UnrecoverableError('DATABASE_RETRYABLE: retryable database error (ECONNREFUSED)');
+      // A job whose payload is invalid: final, a retry would fail the same way.
+      if (job.id?.startsWith('invalid') === true) throw new UnrecoverableError('INVALID_PAYLOAD: invalid job payload: action: required');
       return { outcome: 'applied' };
     },
     { connection: redis, prefix: harness.prefix },
@@ -51,7 +54,7 @@ const settleJobs = async (harness: ApiHarness, jobs: string[]) => {
 describe('POST /api/jobs/:id/retry', () => {
   it('moves a failed job back to waiting, answers 202 and writes one audit entry with the request id', async () => {
     await settleJobs(api.current, ['bad-1']);
-    expect((await get('/api/jobs/bad-1')).json()).toMatchObject({ state: 'failed', error: { code: 'INVALID_PAYLOAD' } });
+    expect((await get('/api/jobs/bad-1')).json()).toMatchObject({ state: 'failed', error: { code: 'DATABASE_RETRYABLE' } });
     const before = await retryEntries();
 
     const response = await retry('bad-1', { reason: 'payload source fixed' }, { ...bearer(), 'x-request-id': 'retry-req-1' });
@@ -80,6 +83,18 @@ describe('POST /api/jobs/:id/retry', () => {
       live: status.live,
     });
     expect(await findBrokenAuditLink(api.current.database.pool)).toBeNull();
+  });
+
+  it('answers 409 JOB_NOT_RETRYABLE for a job whose failure is final (invalid payload), and audits nothing', async () => {
+    await settleJobs(api.current, ['invalid-1']);
+    expect((await get('/api/jobs/invalid-1')).json()).toMatchObject({ state: 'failed', error: { code: 'INVALID_PAYLOAD' } });
+    const before = (await retryEntries()).length;
+    const response = await retry('invalid-1');
+    expect(response.statusCode).toBe(409);
+    expect(response.json().error.code).toBe('JOB_NOT_RETRYABLE');
+    expect(response.json().error.message).toContain('INVALID_PAYLOAD');
+    expect((await get('/api/jobs/invalid-1')).json()).toMatchObject({ state: 'failed' });
+    expect((await retryEntries()).length).toBe(before);
   });
 
   it('answers 409 JOB_NOT_RETRYABLE for a job that is not in the failed set, and audits nothing', async () => {

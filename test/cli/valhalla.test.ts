@@ -244,11 +244,13 @@ describe('valhalla CLI: the go-live runbook against a real api and worker', () =
     expect(unknown.stderr).toMatch(/^NOT_FOUND: /);
   });
 
-  it('retry <id> --reason: 202 for a failed job, 409 JOB_NOT_RETRYABLE for one that is not', async () => {
-    const retried = await valhalla(['retry', rejectedJobId, '--reason', 'preconditions hold now', '--json']);
-    expect(retried.stderr).toBe('');
-    expect(retried.code).toBe(0);
-    expect(retried.json()).toMatchObject({ jobId: rejectedJobId });
+  it('retry <id> --reason: 409 JOB_NOT_RETRYABLE for a rejected change (final) and for a job that did not fail', async () => {
+    // A rejection is final for its job id (the worker would replay it): the operator submits a new change instead.
+    // The 202 path of retry is covered by test/api/jobRetry.test.ts.
+    const rejected = await valhalla(['retry', rejectedJobId, '--reason', 'preconditions hold now', '--json']);
+    expect(rejected.code).toBe(1);
+    expect(rejected.json()).toMatchObject({ error: { code: 'JOB_NOT_RETRYABLE' } });
+    expect(rejected.stderr).toMatch(/^JOB_NOT_RETRYABLE: .*PRECONDITION_FAILED/);
 
     const notRetryable = await valhalla(['retry', releaseJobId, '--reason', 'it did not fail']);
     expect(notRetryable.code).toBe(1);

@@ -171,7 +171,7 @@ describe('migration-verify jobs', () => {
   it('is enqueued once per release when two workers start at the same time', async () => {
     const { database, prefix, producer } = fixture.current;
     const workers = await Promise.all([startInProcessWorker(database, prefix), startInProcessWorker(database, prefix)]);
-    const jobId = startupVerificationJobId(TEST_RELEASE);
+    const jobId = startupVerificationJobId(TEST_RELEASE, workers[0].migrationHead);
     const outcome = await waitForJob(producer, jobId);
     expect(outcome.state).toBe('completed');
     expect((outcome.returnvalue as MigrationVerifyResult).passed).toBe(true);

@@ -3,9 +3,12 @@ import type { Config, createRedisConnection, DatabasePool, GovernanceQueues, Log
 /** The producer Redis connection (fail-fast, no offline queue) shared by the queues and the health check. */
 export type ProducerRedis = ReturnType<typeof createRedisConnection>;
 
-/** What the runbook status needs from the migrator: the code's head and the database's applied/pending revisions. */
+/**
+ * What the runbook status needs from the migrator: the code's revision chain (loaded once). Applied revisions are read
+ * through the pool, so a status request never opens a connection of its own.
+ */
 export type MigrationStatusSource = {
-  status(): Promise<{ head: string; applied: readonly { revision: string }[]; pending: readonly string[] }>;
+  chain(): Promise<{ head: string; revisions: readonly { id: string }[] }>;
 };
 
 /**

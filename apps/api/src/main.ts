@@ -1,4 +1,4 @@
-import { createDatabasePool, createGovernanceQueues, createLogger, createRedisConnection, loadConfigOrExit } from '@valhalla/core';
+import { connectDatabasePool, createGovernanceQueues, createLogger, createRedisConnection, exitAfterFlush, loadConfigOrExit } from '@valhalla/core';
 import { createMigrator, defaultMigrationsDir } from '@valhalla/core/migrator';
 import { buildServer } from './server.js';
 import { createApiShutdown } from './shutdown.js';
@@ -16,11 +16,19 @@ const logger = createLogger({
   bindings: { release: config.release },
 });
 
-const pool = await createDatabasePool({
-  connectionUri: config.databaseUrl,
-  maxPoolSize: config.databasePoolSize,
-  applicationName: 'valhalla-api',
-  connectionTimeoutMs: 2_000,
+/** How long the api keeps trying to reach PostgreSQL at startup before it gives up (and the platform restarts it). */
+const DATABASE_STARTUP_DEADLINE_MS = 60_000;
+
+const pool = await connectDatabasePool(
+  { connectionUri: config.databaseUrl, maxPoolSize: config.databasePoolSize, applicationName: 'valhalla-api', connectionTimeoutMs: 2_000 },
+  {
+    deadlineMs: DATABASE_STARTUP_DEADLINE_MS,
+    onRetry: (err, attempt) => logger.warn({ err, attempt }, 'PostgreSQL is not reachable yet; retrying'),
+  },
+).catch((err: unknown) => {
+  logger.fatal({ err }, 'PostgreSQL stayed unreachable; giving up');
+  exitAfterFlush(logger, 1);
+  return new Promise<never>(() => {});
 });
 const redis = createRedisConnection(config.redisUrl, 'producer', 'valhalla-api');
 const queues = createGovernanceQueues({ connection: redis, prefix: config.queuePrefix });
@@ -64,7 +72,7 @@ const onSignal = (signal: NodeJS.Signals) => {
   }, config.shutdownTimeoutMs + HARD_EXIT_GRACE_MS).unref();
   void shutdown().then((failed) => {
     logger.info({ failed }, 'api stopped');
-    process.exit(0);
+    exitAfterFlush(logger, 0);
   });
 };
 // on, not once: a second signal while draining must not fall back to Node's default (an abrupt exit).
@@ -77,5 +85,5 @@ try {
 } catch (error) {
   logger.fatal({ err: error }, 'api failed to start');
   await shutdown();
-  process.exit(1);
+  exitAfterFlush(logger, 1);
 }

@@ -132,7 +132,8 @@ const main = async () => {
   const api = runChild('api', 'apps/api/dist/main.js', [], env);
   started.push({ name: 'api', stop: stopChild(api, 10_000) });
   const worker = runChild('worker', 'apps/worker/dist/main.js', [], env);
-  started.push({ name: 'worker', stop: stopChild(worker, 30_000) });
+  // The worker's own bound is its drain deadline (25 s) plus its bounded closing steps.
+  started.push({ name: 'worker', stop: stopChild(worker, 45_000) });
   for (const [name, child] of [['api', api], ['worker', worker]] as const) {
     child.once('exit', (code, signal) => {
       if (shuttingDown === undefined) {

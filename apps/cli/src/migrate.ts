@@ -8,7 +8,12 @@ import { loadConfigOrExit } from '@valhalla/core';
 
 const config = loadConfigOrExit(process.env, 'migrate');
 const migrationsDir = process.env.MIGRATIONS_DIR ?? defaultMigrationsDir();
-const lockTimeoutMs = process.env.MIGRATION_LOCK_TIMEOUT_MS === undefined ? undefined : Number(process.env.MIGRATION_LOCK_TIMEOUT_MS);
+const rawLockTimeout = process.env.MIGRATION_LOCK_TIMEOUT_MS;
+const lockTimeoutMs = rawLockTimeout === undefined || rawLockTimeout === '' ? undefined : Number(rawLockTimeout);
+if (lockTimeoutMs !== undefined && (!Number.isInteger(lockTimeoutMs) || lockTimeoutMs < 1)) {
+  process.stderr.write('migrate: MIGRATION_LOCK_TIMEOUT_MS must be a positive whole number of milliseconds\n');
+  process.exit(78);
+}
 
 const code = await runMigrateCommand(
   process.argv.slice(2),

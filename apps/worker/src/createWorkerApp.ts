@@ -218,7 +218,7 @@ export const createWorkerApp = async (options: WorkerAppOptions): Promise<Worker
     for (const queue of Object.values(queues.byName)) queue.on('error', throttledErrorLog(log, 'startup queue error'));
     // The job id makes this idempotent: any number of workers of one release enqueue one verification.
     const enqueued = await withTimeout(
-      queues.enqueue(JOB_NAMES.migrationVerify, { actor: STARTUP_VERIFICATION_ACTOR, release: config.release }, { jobId: startupVerificationJobId(config.release) }),
+      queues.enqueue(JOB_NAMES.migrationVerify, { actor: STARTUP_VERIFICATION_ACTOR, release: config.release }, { jobId: startupVerificationJobId(config.release, migrationHead) }),
       STARTUP_ENQUEUE_TIMEOUT_MS,
     ).catch((err: unknown) => {
       log.warn({ err }, 'could not enqueue the startup verification');

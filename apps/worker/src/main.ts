@@ -3,7 +3,7 @@
  * Entrypoint of the worker (`node apps/worker/dist/main.js`, what Render runs). Reads the environment once (shared
  * Config plus the worker-only variables of parseWorkerOptions.ts), wires the app, and owns the signals.
  */
-import { ConfigError, createLogger, loadConfigOrExit } from '@valhalla/core';
+import { ConfigError, createLogger, exitAfterFlush, loadConfigOrExit } from '@valhalla/core';
 import { createWorkerApp, type WorkerApp } from './createWorkerApp.js';
 import { parseWorkerOptions, type WorkerOptions } from './parseWorkerOptions.js';
 
@@ -42,7 +42,7 @@ const shutdown = (signal: NodeJS.Signals) => {
     process.exit(1);
   }, config.shutdownTimeoutMs + HARD_EXIT_GRACE_MS).unref();
   // During startup there is no app yet: the code after createWorkerApp closes it as soon as it exists.
-  if (app !== undefined) void app.close().finally(() => process.exit(0));
+  if (app !== undefined) void app.close().finally(() => exitAfterFlush(logger, 0));
 };
 process.on('SIGTERM', shutdown);
 process.on('SIGINT', shutdown);
@@ -56,8 +56,8 @@ try {
     fault: workerOptions.fault,
   });
   // A signal that arrived during startup found no app to close; close the one that just started.
-  if (stopping) void app.close().finally(() => process.exit(0));
+  if (stopping) void app.close().finally(() => exitAfterFlush(logger, 0));
 } catch (err) {
   logger.fatal({ err }, 'worker failed to start');
-  process.exit(1);
+  exitAfterFlush(logger, 1);
 }

@@ -1,4 +1,5 @@
 import { findLatestVerificationRun, isLive, listLiveWorkers, readGovernanceRows } from '@valhalla/core';
+import { appliedRevisionIds } from '@valhalla/core/migrator';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { callDatabase } from '../dependencyCalls.js';
@@ -20,10 +21,11 @@ export const runbookStatusRoutes = async (scope: FastifyInstance, deps: ApiDepen
     response: { 200: runbookStatusResponse, ...errorResponses(401, 503) },
   };
   app.get('/governance/runbook/status', { schema }, async () => {
-    const [rows, migrations, lastVerification, workers] = await callDatabase(() =>
+    const chain = await deps.migrations.chain();
+    const [rows, applied, lastVerification, workers] = await callDatabase(() =>
       Promise.all([
         readGovernanceRows(deps.pool),
-        deps.migrations.status(),
+        appliedRevisionIds(deps.pool),
         findLatestVerificationRun(deps.pool),
         listLiveWorkers(deps.pool, deps.config.heartbeatIntervalMs * ALIVE_AFTER_MISSED_BEATS),
       ]),
@@ -33,9 +35,9 @@ export const runbookStatusRoutes = async (scope: FastifyInstance, deps: ApiDepen
       go_live_state: rows?.goLive ?? null,
       live: rows === null ? false : isLive(rows.goLive),
       migrations: {
-        head: migrations.head,
-        applied: migrations.applied.map((row) => row.revision),
-        pending: [...migrations.pending],
+        head: chain.head,
+        applied,
+        pending: chain.revisions.map((revision) => revision.id).filter((id) => !applied.includes(id)),
       },
       last_verification: lastVerification,
       workers: { alive: workers.length, items: workers },

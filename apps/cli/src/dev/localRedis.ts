@@ -53,7 +53,9 @@ export const startLocalRedis = async (log: (line: string) => void): Promise<Star
     url: `redis://127.0.0.1:${port}`,
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
       await exited;
+      clearTimeout(timer);
     },
   };
 };

@@ -1,4 +1,5 @@
 export { createDatabasePool, type DatabasePoolOptions } from './createDatabasePool.js';
+export { connectDatabasePool } from './connectDatabasePool.js';
 export { runInTransaction, type TransactionOptions } from './runInTransaction.js';
 export { SQLSTATE, isRetryableDatabaseError, sqlstateOf, toDatabaseError } from './sqlstate.js';
 export { sql } from 'slonik';

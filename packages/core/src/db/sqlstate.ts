@@ -47,7 +47,7 @@ const RETRYABLE_SOCKET_CODES: ReadonlySet<string> = new Set([
   'EAI_AGAIN',
 ]);
 
-type Coded = { code?: unknown; constraint?: unknown; cause?: unknown };
+type Coded = { code?: unknown; constraint?: unknown; cause?: unknown; severity?: unknown };
 
 const causeChain = (error: unknown): Coded[] => {
   const chain: Coded[] = [];
@@ -59,10 +59,13 @@ const causeChain = (error: unknown): Coded[] => {
   return chain;
 };
 
-/** The SQLSTATE carried by the error or any of its causes, if any. */
+/**
+ * The SQLSTATE carried by the error or any of its causes, if any. Only a server error (it has a severity) carries
+ * one: a socket error's code such as EPIPE has the same five-letter shape.
+ */
 export const sqlstateOf = (error: unknown): string | undefined => {
   for (const link of causeChain(error)) {
-    if (typeof link.code === 'string' && /^[0-9A-Z]{5}$/.test(link.code)) return link.code;
+    if (typeof link.code === 'string' && typeof link.severity === 'string' && /^[0-9A-Z]{5}$/.test(link.code)) return link.code;
   }
   return undefined;
 };

@@ -9,7 +9,7 @@ export const ERROR_CODES = {
   FORBIDDEN: { status: 403, description: 'The token is valid but its actor may not perform this action.' },
   NOT_FOUND: { status: 404, description: 'No such route, job or resource.' },
   IDEMPOTENCY_CONFLICT: { status: 409, description: 'The Idempotency-Key was already used with a different request.' },
-  JOB_NOT_RETRYABLE: { status: 409, description: 'Only a job in the failed set can be retried.' },
+  JOB_NOT_RETRYABLE: { status: 409, description: 'Only a failed job can be retried, and not one whose failure is final (PRECONDITION_FAILED, INVALID_PAYLOAD).' },
   PAYLOAD_TOO_LARGE: { status: 413, description: 'The request body exceeds the size limit.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, description: 'The request body is not application/json.' },
   RATE_LIMITED: { status: 429, description: 'Too many requests for this token; retry after the indicated delay.' },

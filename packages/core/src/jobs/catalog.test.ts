@@ -56,7 +56,7 @@ describe('job catalog', () => {
   });
 
   it('derives one startup verification job id per release, safe for BullMQ', () => {
-    expect(startupVerificationJobId('abc:123')).toBe(startupVerificationJobId('abc:123'));
-    expect(startupVerificationJobId('abc:123')).not.toContain(':');
+    expect(startupVerificationJobId('abc:123', '20260204_worker_runtime')).toBe(startupVerificationJobId('abc:123', '20260204_worker_runtime'));
+    expect(startupVerificationJobId('abc:123', '20260204_worker_runtime')).not.toContain(':');
   });
 });

@@ -64,7 +64,8 @@ export const JOB_CATALOG = {
     queue: QUEUES.governance,
     payload: goLiveChangePayload,
     options: (payload: GoLiveChangePayload): JobsOptions => ({
-      attempts: 8,
+      // A kill-switch engage or go-live disable must outlast a database failover: 12 attempts span about 17 minutes.
+      attempts: isSafetyAction(payload.action) ? 12 : 8,
       backoff: { type: 'exponential', delay: 250, jitter: 0.5 },
       priority: isSafetyAction(payload.action) ? PRIORITIES.safety : PRIORITIES.normal,
       removeOnComplete: KEEP_COMPLETED,
@@ -104,6 +105,9 @@ export const parseJobPayload = <N extends JobName>(name: N, data: unknown): JobP
   return result.data as JobPayloads[N];
 };
 
-/** The job id of the verification a worker enqueues at start: one per release, whatever the number of workers. */
-export const startupVerificationJobId = (release: string): string =>
-  `startup-verify-${release.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 150)}`;
+/**
+ * The job id of the verification a worker enqueues at start: one per release and migration head, whatever the number
+ * of workers (the head too, so a release re-run on a database that gained revisions is verified again).
+ */
+export const startupVerificationJobId = (release: string, migrationHead: string): string =>
+  `startup-verify-${release.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 120)}-${migrationHead}`;

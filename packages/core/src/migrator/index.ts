@@ -3,3 +3,4 @@ export { loadRevisionChain, orderChain, REVISION_FILES, type Revision, type Revi
 export { LEDGER_TABLE, type LedgerRow } from './ledger.js';
 export { defaultMigrationsDir } from './defaultMigrationsDir.js';
 export { MIGRATE_USAGE, runMigrateCommand, type MigrateCommandIo } from './migrateCommand.js';
+export { appliedRevisionIds } from './appliedRevisionIds.js';

@@ -35,7 +35,14 @@ const LOCK_KEY_SQL = `hashtextextended('valhalla-go-live:migrations', 0)`;
 const LOCK_NOT_AVAILABLE = '55P03';
 
 const withClient = async <T>(options: MigratorOptions, fn: (client: pg.Client) => Promise<T>): Promise<T> => {
-  const client = new pg.Client({ connectionString: options.databaseUrl, application_name: 'valhalla-migrate' });
+  // keepAlive: a runner that vanished behind a half-open connection would otherwise hold the session lock until the
+  // server noticed, and every other runner would time out waiting for it.
+  const client = new pg.Client({
+    connectionString: options.databaseUrl,
+    application_name: 'valhalla-migrate',
+    keepAlive: true,
+    connectionTimeoutMillis: 10_000,
+  });
   // An error event on an idle client would otherwise crash the process; the failing query reports it instead.
   client.on('error', () => {});
   await client.connect();

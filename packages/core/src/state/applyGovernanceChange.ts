@@ -1,4 +1,4 @@
-import type { DatabasePool } from 'slonik';
+import { sql, type DatabasePool } from 'slonik';
 import { runInTransaction } from '../db/runInTransaction.js';
 import { JOB_NAMES, QUEUES, type GoLiveChangePayload } from '../jobs/catalog.js';
 import { GOVERNANCE_ACTIONS, type ChangeResult } from './model.js';
@@ -34,6 +34,8 @@ export const applyGovernanceChange = async (
     // Lock first, then look for an earlier execution: after the lock is granted, READ COMMITTED shows any commit of
     // a concurrent delivery of the same job, so two deliveries cannot both apply (and the executed-job primary key
     // would refuse the second anyway).
+    // The reasoning below needs READ COMMITTED (a new snapshot per statement), whatever the database's default.
+    await tx.query(sql.unsafe`SET TRANSACTION ISOLATION LEVEL READ COMMITTED`);
     const rows = await lockGovernanceRows(tx);
     const context = await readChangeContext(tx, { jobId: request.jobId, migrationHead: request.migrationHead });
     if (context.executed !== null) return { result: context.executed, replayed: true };
