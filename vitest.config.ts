@@ -21,6 +21,8 @@ export default defineConfig({
     maxWorkers: 2,
     fileParallelism: true,
     pool: 'forks',
-    reporters: ['default'],
+    // The JSON report lets .ci/run print the plain 'N passed, N failed' line that CI reads.
+    reporters: ['default', 'json'],
+    outputFile: { json: 'test-results/vitest.json' },
   },
 });
