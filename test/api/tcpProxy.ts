@@ -4,7 +4,7 @@ import { track } from '../helpers/leaks.js';
 export type TcpProxy = { port: number; /** Cuts every connection and refuses new ones (a dependency going down). */ cut: () => Promise<void> };
 
 /** A TCP proxy on 127.0.0.1 to `target`, so a test can take a dependency away from one client only. */
-export const startTcpProxy = async (target: { host: string; port: number }): Promise<TcpProxy> => {
+export const startTcpProxy = async (target: { host: string; port: number }, listenPort = 0): Promise<TcpProxy> => {
   const sockets = new Set<Socket>();
   const server = createServer((client) => {
     const upstream = connect(target);
@@ -15,7 +15,7 @@ export const startTcpProxy = async (target: { host: string; port: number }): Pro
     }
     client.pipe(upstream).pipe(client);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(listenPort, '127.0.0.1', resolve));
   const address = server.address();
   if (address === null || typeof address !== 'object') throw new Error('proxy has no port');
   const cut = () =>
