@@ -1,10 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { startNodeProcess } from '../helpers/processes.js';
 import { useTestDatabase } from '../helpers/database.js';
 import { createTestRedis, deleteKeysWithPrefix, testRedisUrl, uniqueQueuePrefix } from '../helpers/redis.js';
 import { waitFor } from '../helpers/waitFor.js';
 import { ALICE, BOB, quitRedis } from './support.js';
-import { startApiProcess, WORKER_ENTRYPOINT } from './processes.js';
+import { startApiProcess, startWorkerProcess } from './processes.js';
 
 const database = useTestDatabase({ poolSize: 2 });
 
@@ -17,20 +16,12 @@ describe('end to end: api and worker processes over real sockets', () => {
       const prefix = uniqueQueuePrefix('e2e');
       const release = `e2e-${prefix.slice(-8)}`;
       const api = await startApiProcess({ databaseUrl: database.current.url, redisUrl: testRedisUrl(), prefix, extra: { RELEASE: release } });
-      const worker = startNodeProcess(
-        WORKER_ENTRYPOINT,
-        [],
-        {
-          DATABASE_URL: database.current.url,
-          REDIS_URL: testRedisUrl(),
-          BULLMQ_PREFIX: prefix,
-          RELEASE: release,
-          API_URL: api.url,
-          LOG_LEVEL: 'info',
-          NODE_ENV: 'test',
-        },
-        'worker',
-      );
+      const worker = startWorkerProcess({
+        databaseUrl: database.current.url,
+        redisUrl: testRedisUrl(),
+        prefix,
+        extra: { RELEASE: release, API_URL: api.url },
+      });
       const call = async (method: 'GET' | 'POST', path: string, token: string, body?: unknown) => {
         const response = await fetch(`${api.url}${path}`, {
           method,

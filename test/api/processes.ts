@@ -30,3 +30,12 @@ export const startApiProcess = async (env: { databaseUrl: string; redisUrl: stri
   await process.waitForOutput(/api listening on/, 20_000);
   return { process, url: `http://127.0.0.1:${port}` };
 };
+
+/** Starts the built worker for a test database and queue prefix (does not wait: callers wait for what they need). */
+export const startWorkerProcess = (env: { databaseUrl: string; redisUrl: string; prefix: string; extra?: Record<string, string> }): ManagedProcess =>
+  startNodeProcess(
+    WORKER_ENTRYPOINT,
+    [],
+    { DATABASE_URL: env.databaseUrl, REDIS_URL: env.redisUrl, BULLMQ_PREFIX: env.prefix, LOG_LEVEL: 'info', NODE_ENV: 'test', ...env.extra },
+    'worker',
+  );

@@ -4,7 +4,8 @@ import { startNodeProcess } from '../helpers/processes.js';
 import { testRedisUrl, uniqueQueuePrefix } from '../helpers/redis.js';
 import { freePort } from '../helpers/redisServer.js';
 import { waitFor } from '../helpers/waitFor.js';
-import { API_ENTRYPOINT, TOKENS_ENV } from './processes.js';
+import { API_ENTRYPOINT } from './processes.js';
+import { TOKENS_ENV } from './support.js';
 import { startTcpProxy } from './tcpProxy.js';
 
 const database = useTestDatabase({ poolSize: 1 });

@@ -2,10 +2,10 @@ import { spawn } from 'node:child_process';
 import { realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApiProcess, WORKER_ENTRYPOINT } from '../api/processes.js';
+import { startApiProcess, startWorkerProcess } from '../api/processes.js';
 import { ALICE, quitRedis } from '../api/support.js';
 import { useTestDatabase } from '../helpers/database.js';
-import { REPO_ROOT, startNodeProcess, type ManagedProcess } from '../helpers/processes.js';
+import { REPO_ROOT, type ManagedProcess } from '../helpers/processes.js';
 import { createTestRedis, deleteKeysWithPrefix, testRedisUrl, uniqueQueuePrefix } from '../helpers/redis.js';
 import { freePort } from '../helpers/redisServer.js';
 
@@ -46,12 +46,7 @@ beforeAll(async () => {
     prefix,
     extra: { RELEASE: release, RATE_LIMIT_PER_MINUTE: '100000' },
   });
-  worker = startNodeProcess(
-    WORKER_ENTRYPOINT,
-    [],
-    { DATABASE_URL: database.current.url, REDIS_URL: testRedisUrl(), BULLMQ_PREFIX: prefix, RELEASE: release, API_URL: api.url, NODE_ENV: 'test' },
-    'worker',
-  );
+  worker = startWorkerProcess({ databaseUrl: database.current.url, redisUrl: testRedisUrl(), prefix, extra: { RELEASE: release, API_URL: api.url } });
   await worker.waitForOutput(/"msg":"worker ready"/, 30_000);
 });
 

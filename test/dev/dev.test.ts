@@ -15,7 +15,7 @@ import { waitFor } from '../helpers/waitFor.js';
 type DevRun = { child: ChildProcess; output: () => string; exited: Promise<number | null> };
 
 const startDev = (devDir: string): DevRun => {
-  const env = { ...process.env, VALHALLA_DEV_DIR: devDir, LOG_LEVEL: 'warn' };
+  const env: NodeJS.ProcessEnv = { ...process.env, VALHALLA_DEV_DIR: devDir, LOG_LEVEL: 'warn' };
   delete env.DATABASE_URL;
   delete env.REDIS_URL;
   delete env.GOVERNANCE_TOKENS;

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { sql } from '../../packages/core/src/index.js';
-import { startApiProcess, WORKER_ENTRYPOINT } from '../api/processes.js';
+import { startApiProcess, startWorkerProcess } from '../api/processes.js';
 import { ALICE, quitRedis } from '../api/support.js';
 import { useTestDatabase } from '../helpers/database.js';
-import { startNodeProcess, type ManagedProcess } from '../helpers/processes.js';
+import type { ManagedProcess } from '../helpers/processes.js';
 import { createTestRedis, deleteKeysWithPrefix, testRedisUrl, uniqueQueuePrefix } from '../helpers/redis.js';
 import { waitFor } from '../helpers/waitFor.js';
 import { scrape } from './support/prometheus.js';
@@ -36,22 +36,13 @@ describe('correlated logs: X-Request-Id from the API request to the worker log l
       CREATE TRIGGER test_flaky BEFORE UPDATE ON public.go_live_state FOR EACH ROW EXECUTE FUNCTION public.test_flaky()`);
 
     const api = await startApiProcess({ databaseUrl: database.current.url, redisUrl: testRedisUrl(), prefix, extra: { RELEASE: release } });
-    const worker = startNodeProcess(
-      WORKER_ENTRYPOINT,
-      [],
-      {
-        DATABASE_URL: database.current.url,
-        REDIS_URL: testRedisUrl(),
-        BULLMQ_PREFIX: prefix,
-        RELEASE: release,
-        // debug: the committed-transaction line is a debug line.
-        LOG_LEVEL: 'debug',
-        NODE_ENV: 'test',
-        METRICS_PORT: '0',
-        HOST: '127.0.0.1',
-      },
-      'worker',
-    );
+    const worker = startWorkerProcess({
+      databaseUrl: database.current.url,
+      redisUrl: testRedisUrl(),
+      prefix,
+      // debug: the committed-transaction line is a debug line.
+      extra: { RELEASE: release, LOG_LEVEL: 'debug', METRICS_PORT: '0', HOST: '127.0.0.1' },
+    });
     const post = async (path: string, body: unknown, requestId: string) => {
       const response = await fetch(`${api.url}${path}`, {
         method: 'POST',
