@@ -40,7 +40,7 @@ export const createGoLiveChangeProcessor =
     const applyChange = deps.applyChange ?? applyGovernanceChange;
     let execution: Awaited<ReturnType<typeof applyGovernanceChange>>;
     try {
-      execution = await applyChange(deps.pool, { jobId: job.id, payload, migrationHead: deps.migrationHead });
+      execution = await applyChange(deps.pool, { jobId: job.id, jobCreatedAt: job.timestamp, payload, migrationHead: deps.migrationHead });
     } catch (err) {
       deps.onTransaction?.('rolled_back');
       // Logged here, with the job's logger (requestId included); withJobLogging then logs the attempt's end.
@@ -55,8 +55,8 @@ export const createGoLiveChangeProcessor =
     }
     if (replayed) {
       log.info({ auditId: result.auditId, outcome: result.outcome }, 'job already executed; returning the stored result');
-      // Only a reused job id can do this (a producer relying on BullMQ's counters, which restart when Redis loses
-      // its data): the stored result belongs to another change. Make it visible; it cannot be told apart otherwise.
+      // A reused job id is recognised by its creation time and executed under its own key; a record written before
+      // creation times were stored cannot be told apart, so a mismatch is made visible.
       if (result.action !== payload.action) {
         log.error({ storedAction: result.action, action: payload.action }, 'job id was already executed for another change');
       }

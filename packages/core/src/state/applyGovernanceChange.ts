@@ -9,6 +9,8 @@ import { decideChange } from './rules.js';
 
 export type GovernanceChangeRequest = {
   jobId: string;
+  /** The BullMQ job's creation time (job.timestamp): the same on every delivery of one job. */
+  jobCreatedAt?: number | undefined;
   payload: GoLiveChangePayload;
   /** The migration head of the code that runs the worker: go-live enable needs a passed verification of it. */
   migrationHead: string;
@@ -37,7 +39,11 @@ export const applyGovernanceChange = async (
     // The reasoning below needs READ COMMITTED (a new snapshot per statement), whatever the database's default.
     await tx.query(sql.unsafe`SET TRANSACTION ISOLATION LEVEL READ COMMITTED`);
     const rows = await lockGovernanceRows(tx);
-    const context = await readChangeContext(tx, { jobId: request.jobId, migrationHead: request.migrationHead });
+    const context = await readChangeContext(tx, {
+      jobId: request.jobId,
+      jobCreatedAt: request.jobCreatedAt,
+      migrationHead: request.migrationHead,
+    });
     if (context.executed !== null) return { result: context.executed, replayed: true };
 
     const { payload } = request;
@@ -48,9 +54,16 @@ export const applyGovernanceChange = async (
       metadata: payload.action === GOVERNANCE_ACTIONS.metadataUpdate ? payload.metadata : undefined,
       verificationPassed: context.verificationPassed,
     });
-    const result = { outcome: decision.outcome, action: payload.action, before, after: decision.after, unmet: decision.unmet };
+    const result = {
+      outcome: decision.outcome,
+      action: payload.action,
+      before,
+      after: decision.after,
+      unmet: decision.unmet,
+      ...(request.jobCreatedAt === undefined ? {} : { jobCreatedAt: request.jobCreatedAt }),
+    };
     const auditId = await commitChange(tx, {
-      jobId: request.jobId,
+      jobId: context.executionKey,
       queue: QUEUES.governance,
       jobName: JOB_NAMES.goLiveChange,
       actor: payload.actor,

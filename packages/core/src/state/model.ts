@@ -130,5 +130,7 @@ export const changeResult = z.object({
   before: stateSnapshot,
   after: stateSnapshot,
   unmet: z.array(z.string()),
+  /** When the BullMQ job was created (ms): tells a redelivery from a new job that reuses the id. */
+  jobCreatedAt: z.number().optional(),
 });
 export type ChangeResult = z.infer<typeof changeResult>;

@@ -2,23 +2,52 @@ import { sql, type CommonQueryMethods } from 'slonik';
 import { z } from 'zod';
 import { changeResult, type ChangeResult } from '../model.js';
 
-const context = z.object({ executed: changeResult.nullable(), verification_passed: z.boolean().nullable() });
+const context = z.object({
+  executed: changeResult.nullable(),
+  executed_as_reused: changeResult.nullable(),
+  verification_passed: z.boolean().nullable(),
+});
+
+/** The executed-job key of a job that reuses the id of an earlier, different job (same id, later creation time). */
+export const reusedIdExecutionKey = (jobId: string, jobCreatedAt: number): string => `${jobId}@${jobCreatedAt}`;
+
+export type ChangeContext = {
+  /** The stored result when this very job (same id, same creation time) already committed. */
+  executed: ChangeResult | null;
+  /** The key to record this execution under: the job id, or the reused-id key when another job holds the id. */
+  executionKey: string;
+  verificationPassed: boolean;
+};
 
 /**
- * What a change needs to know once it holds the row lock, in one round trip: the stored result if this job id
- * already committed, and whether the latest verification of the migration head passed. Must run after the lock
- * statement: READ COMMITTED gives this statement a snapshot taken after the lock was granted, so it sees a commit of
- * a concurrent delivery of the same job.
+ * What a change needs to know once it holds the row lock, in one round trip: the stored result if this job already
+ * committed, and whether the latest verification of the migration head passed. Must run after the lock statement:
+ * READ COMMITTED gives this statement a snapshot taken after the lock was granted, so it sees a commit of a concurrent
+ * delivery of the same job.
+ *
+ * A job id can come back for a different job: BullMQ counter ids restart when Redis loses its data. The stored
+ * creation time tells the two apart, and the new job is recorded under `<id>@<created>` instead of being answered
+ * with the old job's result (a lost kill-switch engage).
  */
 export const readChangeContext = async (
   tx: CommonQueryMethods,
-  input: { jobId: string; migrationHead: string },
-): Promise<{ executed: ChangeResult | null; verificationPassed: boolean }> => {
+  input: { jobId: string; jobCreatedAt: number | undefined; migrationHead: string },
+): Promise<ChangeContext> => {
+  const reusedKey = input.jobCreatedAt === undefined ? null : reusedIdExecutionKey(input.jobId, input.jobCreatedAt);
   const row = await tx.one(sql.type(context)`
     SELECT
       (SELECT result FROM public.governance_executed_jobs WHERE job_id = ${input.jobId}) AS executed,
+      (SELECT result FROM public.governance_executed_jobs WHERE job_id = ${reusedKey}) AS executed_as_reused,
       (SELECT passed FROM public.verification_runs WHERE migration_head = ${input.migrationHead}
        ORDER BY id DESC LIMIT 1) AS verification_passed
   `);
-  return { executed: row.executed, verificationPassed: row.verification_passed ?? false };
+  const verificationPassed = row.verification_passed ?? false;
+  if (row.executed_as_reused !== null && reusedKey !== null) {
+    return { executed: row.executed_as_reused, executionKey: reusedKey, verificationPassed };
+  }
+  const sameJob =
+    row.executed !== null &&
+    (row.executed.jobCreatedAt === undefined || input.jobCreatedAt === undefined || row.executed.jobCreatedAt === input.jobCreatedAt);
+  if (row.executed === null || sameJob) return { executed: row.executed, executionKey: input.jobId, verificationPassed };
+  return { executed: null, executionKey: reusedKey ?? input.jobId, verificationPassed };
 };
