@@ -1,19 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
+import { pickPort } from '../../apps/cli/src/dev/freePort.js';
 import { track } from './leaks.js';
 import { waitFor } from './waitFor.js';
 
-/** A free TCP port on 127.0.0.1, chosen by the kernel. */
-export const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
+/** A free TCP port on 127.0.0.1, chosen by the kernel (the dev script's own port picker, with no preference). */
+export const freePort = (): Promise<number> => pickPort();
 
 export type OwnRedis = {
   url: string;
