@@ -1,0 +1,116 @@
+/**
+ * What the console reads from the api (CONTRACT.md "HTTP API", "Live state", "Change requests"). Only the fields the
+ * screens use; the api validates its own answers, so these are descriptions, not checks.
+ */
+
+/** The roles of CONTRACT.md "Roles" that can sign in to the console. */
+export type Role = 'operator' | 'reader' | 'app' | 'alerts';
+
+export type Session = { actor: string; role: Role; csrfToken: string | null };
+
+/** GET /api/governance/live, and each `state` event of the stream. */
+export type LiveState = {
+  live: boolean;
+  go_live_enabled: boolean;
+  kill_switch_engaged: boolean;
+  backend_complete: boolean;
+  version: number | null;
+  changed_by: string | null;
+  reason: string | null;
+  updated_at: string | null;
+};
+
+export type GoLiveStateRow = {
+  go_live_enabled: boolean;
+  kill_switch_engaged: boolean;
+  changed_by: string | null;
+  reason: string | null;
+  updated_at: string | null;
+};
+
+export type SystemMetadataRow = {
+  version: string;
+  backend_complete: boolean;
+  notes: string | null;
+  updated_at: string | null;
+  completed_at: string | null;
+};
+
+export type VerificationCheck = { name: string; status: 'passed' | 'failed' | 'error'; detail: string };
+
+export type VerificationRun = {
+  id: number;
+  job_id: string | null;
+  release: string;
+  migration_head: string;
+  actor: string;
+  started_at: string;
+  finished_at: string;
+  passed: boolean;
+  checks: VerificationCheck[];
+};
+
+export type WorkerHeartbeat = { worker_id: string; release: string; pid: number; hostname: string; started_at: string; last_seen_at: string };
+
+export type RunbookStatus = {
+  system_metadata: SystemMetadataRow | null;
+  go_live_state: GoLiveStateRow | null;
+  live: boolean;
+  migrations: { head: string; applied: string[]; pending: string[] };
+  last_verification: VerificationRun | null;
+  workers: { alive: number; items: WorkerHeartbeat[] };
+};
+
+export type StateSnapshot = { go_live_enabled: boolean; kill_switch_engaged: boolean; live: boolean; version: string; backend_complete: boolean; notes: string | null };
+
+export type AuditEntry = {
+  id: number;
+  job_id: string | null;
+  action: string;
+  outcome: string;
+  actor: string;
+  reason: string;
+  before: StateSnapshot | null;
+  after: StateSnapshot | null;
+  unmet_conditions?: string[];
+  created_at: string;
+  hash?: string;
+};
+
+export type AuditPage = { items: AuditEntry[]; next: string | null };
+
+export type QueueCounts = { waiting: number; active: number; delayed: number; failed: number };
+export type FailedJob = {
+  id: string;
+  queue: string;
+  name: string;
+  attempts: number;
+  failed_at: string | null;
+  error: { code: string; message: string; final: boolean };
+};
+export type QueuesOverview = { queues: ({ name: string } & QueueCounts)[]; failed: FailedJob[] };
+
+export type ChangeRequest = {
+  id: string;
+  action: string;
+  requested_by: string;
+  reason: string;
+  approvals: { actor: string; reason?: string; at?: string }[] | string[] | number;
+  required: number;
+  status: string;
+  expires_at: string;
+};
+
+export type Accepted =
+  | { jobId: string; status: 'queued' | 'completed'; result?: unknown }
+  | { changeRequestId: string; status: 'pending_approval' };
+
+export type JobView = {
+  id: string;
+  queue: string;
+  name: string;
+  state: 'waiting' | 'delayed' | 'active' | 'completed' | 'failed';
+  attempts: number;
+  result: unknown;
+  error: { code: string; message: string } | null;
+};
