@@ -105,16 +105,21 @@ describe('GET /metrics', () => {
     expect(sample(await scrape(), 'valhalla_live')).toBe(0);
   });
 
-  it('shows the last verification result and its age, absent until there is one', async () => {
+  it('shows the last verification of the current migration head and its age, absent until there is one', async () => {
     const pool = api.current.database.pool;
+    const status = await api.current.app.inject({ method: 'GET', url: '/api/governance/runbook/status', headers: bearer() });
+    const head = (status.json() as { migrations: { head: string } }).migrations.head;
     const before = await scrape();
     expect(sample(before, 'valhalla_last_verification_passed')).toBeUndefined();
     expect(sample(before, 'valhalla_last_verification_age_seconds')).toBeUndefined();
 
-    const insert = (jobId: string, passed: boolean, agoSeconds: number) =>
+    const insert = (jobId: string, passed: boolean, agoSeconds: number, migrationHead = head) =>
       pool.query(sql.unsafe`
         INSERT INTO public.verification_runs (job_id, release, migration_head, actor, started_at, finished_at, passed, checks)
-        VALUES (${jobId}, 'r1', 'h', 'alice', now() - make_interval(secs => ${agoSeconds + 1}), now() - make_interval(secs => ${agoSeconds}), ${passed}, '[]')`);
+        VALUES (${jobId}, 'r1', ${migrationHead}, 'alice', now() - make_interval(secs => ${agoSeconds + 1}), now() - make_interval(secs => ${agoSeconds}), ${passed}, '[]')`);
+    // A run of another head says nothing about this one (the worker's gauge always meant this; the api's now does).
+    await insert('metrics-v0', true, 5, 'another-head');
+    expect(sample(await scrape(), 'valhalla_last_verification_passed')).toBeUndefined();
     await insert('metrics-v1', true, 600);
     let text = await scrape();
     expect(sample(text, 'valhalla_last_verification_passed')).toBe(1);
@@ -136,6 +141,8 @@ describe('GET /metrics', () => {
       const text = await scrape(down);
       expect(Date.now() - started).toBeLessThan(5_000);
       expect(sample(text, 'valhalla_scrape_errors_total', { source: 'redis' })).toBe(1);
+      expect(sample(text, 'valhalla_metrics_source_up', { source: 'redis' })).toBe(0);
+      expect(sample(text, 'valhalla_metrics_source_up', { source: 'database' })).toBe(1);
       expect(text).not.toMatch(/^valhalla_queue_jobs\{/m);
       // The database still answers: its gauges are there.
       expect(sample(text, 'valhalla_kill_switch_engaged')).toBe(1);

@@ -110,7 +110,7 @@ describe('worker metrics (GET /metrics on METRICS_PORT)', () => {
 
     const idle = await read();
     for (const state of ['waiting', 'active', 'delayed', 'failed']) expect(depth(idle, state), state).toBe(0);
-    expect(idle.value('valhalla_worker_metrics_source_up', { source: 'redis' })).toBe(1);
+    expect(idle.value('valhalla_metrics_source_up', { source: 'redis' })).toBe(1);
 
     await governance.pause();
     const queued = await Promise.all([1, 2, 3].map((i) => change({ action: 'go_live.disable', reason: `paused ${i}` })));
@@ -198,8 +198,8 @@ describe('worker metrics (GET /metrics on METRICS_PORT)', () => {
     await redis.kill();
     const noRedis = await read();
     expect(noRedis.status).toBe(200);
-    expect(noRedis.value('valhalla_worker_metrics_source_up', { source: 'redis' })).toBe(0);
-    expect(noRedis.value('valhalla_worker_metrics_source_up', { source: 'database' })).toBe(1);
+    expect(noRedis.value('valhalla_metrics_source_up', { source: 'redis' })).toBe(0);
+    expect(noRedis.value('valhalla_metrics_source_up', { source: 'database' })).toBe(1);
     expect(noRedis.has('valhalla_queue_jobs')).toBe(false);
     expect(noRedis.value('valhalla_kill_switch_engaged')).toBe(1);
     expect(noRedis.value('valhalla_worker_jobs_completed_total', GOVERNANCE)).toBe(0);
@@ -211,11 +211,11 @@ describe('worker metrics (GET /metrics on METRICS_PORT)', () => {
       await adminQuery(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${database.name}' AND pid <> pg_backend_pid()`);
       const noDatabase = await scrapeUntil(
         read,
-        (s) => s.value('valhalla_worker_metrics_source_up', { source: 'redis' }) === 1,
+        (s) => s.value('valhalla_metrics_source_up', { source: 'redis' }) === 1,
         'redis to be back while the database is refused',
       );
       expect(noDatabase.status).toBe(200);
-      expect(noDatabase.value('valhalla_worker_metrics_source_up', { source: 'database' })).toBe(0);
+      expect(noDatabase.value('valhalla_metrics_source_up', { source: 'database' })).toBe(0);
       expect(noDatabase.has('valhalla_live')).toBe(false);
       expect(noDatabase.has('valhalla_last_verification_passed')).toBe(false);
       expect(noDatabase.value('valhalla_queue_jobs', { queue: QUEUES.governance, state: 'waiting' })).toBe(0);
@@ -223,7 +223,7 @@ describe('worker metrics (GET /metrics on METRICS_PORT)', () => {
     } finally {
       await adminQuery(`ALTER DATABASE ${database.name} WITH ALLOW_CONNECTIONS true`);
     }
-    await scrapeUntil(read, (s) => s.value('valhalla_worker_metrics_source_up', { source: 'database' }) === 1, 'the database to be read again');
+    await scrapeUntil(read, (s) => s.value('valhalla_metrics_source_up', { source: 'database' }) === 1, 'the database to be read again');
     await worker.close();
     await redis.stop();
   });

@@ -7,7 +7,6 @@ export { sendError } from './plugins/errorHandling.js';
 export { BODY_LIMIT_BYTES } from './plugins/jsonBody.js';
 export { createApiShutdown, type ApiShutdownSteps } from './shutdown.js';
 export { createApiMetrics, type ApiMetrics } from './metrics/createApiMetrics.js';
-export { refreshScrapeGauges } from './metrics/refreshScrapeGauges.js';
 export { createAdminSessions, type AdminSessions } from './admin/adminSessions.js';
 export { ADMIN_PREFIX, ADMIN_SESSION_COOKIE } from './admin/adminRoutes.js';
 export { OPENAPI_PATHS } from './openapi/registerOpenApi.js';

@@ -50,6 +50,9 @@ export const auditQuery = z.strictObject({
     .regex(/^[1-9][0-9]{0,14}$/, 'must be the id of an audit entry (a positive integer)')
     .transform(Number)
     .optional(),
+  actor: storable(z.string().min(1).max(200)).optional().describe('Only entries by this actor'),
+  action: z.string().regex(/^[a-z_]{1,40}\.[a-z_]{1,40}$/, 'must be an action name such as kill_switch.engage').optional().describe('Only entries of this action'),
+  outcome: z.enum(['applied', 'unchanged', 'rejected']).optional().describe('Only entries with this outcome'),
 });
 
 export const verificationsQuery = z.strictObject({ limit: limitParam(VERIFICATIONS_PAGE.max).optional() });

@@ -1,11 +1,13 @@
 import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
+import { registerStateGauges, type StateGauges } from '@valhalla/core';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { adminRoutes, ADMIN_PREFIX } from './admin/adminRoutes.js';
 import { registerAuth } from './auth.js';
 import type { ApiDependencies } from './dependencies.js';
 import { ApiError } from './errors.js';
+import { consoleRoutes } from './console/consoleRoutes.js';
 import { createApiMetrics, type ApiMetrics } from './metrics/createApiMetrics.js';
 import { registerOpenApi } from './openapi/registerOpenApi.js';
 import { registerErrorHandling, sendError } from './plugins/errorHandling.js';
@@ -18,6 +20,7 @@ import { governanceChangeRoutes } from './routes/governanceChanges.js';
 import { healthRoutes } from './routes/health.js';
 import { jobRetryRoutes } from './routes/jobRetry.js';
 import { jobRoutes } from './routes/jobs.js';
+import { queueRoutes } from './routes/queues.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { runbookStatusRoutes } from './routes/runbookStatus.js';
 import { verificationRoutes } from './routes/verifications.js';
@@ -33,12 +36,18 @@ export const API_ROUTE_GROUPS: readonly RouteGroup[] = [
   jobRetryRoutes,
   auditRoutes,
   verificationRoutes,
+  queueRoutes,
 ];
 
 export type BuildServerOptions = {
   /** More route groups to mount under /api behind the same auth (e.g. the operability task's admin routes). */
   extraApiRoutes?: readonly RouteGroup[];
+  /** Where the console's built files are (default apps/console/dist). */
+  consoleDir?: string;
 };
+
+/** Longest a scrape waits on one source; Prometheus' own scrape timeout is 10 s by default. */
+export const SCRAPE_SOURCE_TIMEOUT_MS = 2_000;
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -49,7 +58,8 @@ declare module 'fastify' {
 
 /**
  * Builds the Fastify app from injected dependencies, without listening: tests call `inject()`, main.ts calls
- * `listen()`. Public: /health, /metrics, /openapi.json and /docs. Behind a token: /api/* and the queue dashboard at
+ * `listen()`. Public: /health, /metrics, /openapi.json, /docs and the console's static files at /console/ (`/`
+ * redirects there; every call the console makes is authenticated). Behind a token: /api/* and the queue dashboard at
  * /admin/queues (with its login at /admin/login). The app never closes the dependencies; its owner does, after
  * `app.close()`.
  */
@@ -77,8 +87,19 @@ export const buildServer = async (deps: ApiDependencies, options: BuildServerOpt
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.decorateRequest('principal', null);
-  const metrics = createApiMetrics({ release: deps.config.release });
+  let stateGauges: StateGauges | undefined;
+  const metrics = createApiMetrics({ release: deps.config.release, sourcesRead: () => stateGauges?.settled() ?? Promise.resolve() });
   app.decorate('metrics', metrics);
+  stateGauges = registerStateGauges(metrics.registry, {
+    queues: deps.queues.byName,
+    // BullMQ waits for a connection before its first command; while Redis is down, fail now rather than at the timeout.
+    redisReady: () => deps.redis.status === 'ready',
+    pool: deps.pool,
+    migrationHead: async () => (await deps.migrations.chain()).head,
+    timeoutMs: SCRAPE_SOURCE_TIMEOUT_MS,
+    log: deps.logger,
+    onSourceError: (source) => metrics.scrapeErrors.inc({ source }),
+  });
 
   registerShutdownGuard(app);
   registerRequestIdHeader(app);
@@ -101,7 +122,8 @@ export const buildServer = async (deps: ApiDependencies, options: BuildServerOpt
   });
 
   await app.register(async (scope) => healthRoutes(scope, deps));
-  await app.register(async (scope) => metricsRoutes(scope, deps, metrics));
+  await app.register(async (scope) => metricsRoutes(scope, metrics));
+  await app.register(async (scope) => consoleRoutes(scope, { dir: options.consoleDir }));
   await app.register(async (scope) => adminRoutes(scope, deps), { prefix: ADMIN_PREFIX });
   await app.register(
     async (api) => {

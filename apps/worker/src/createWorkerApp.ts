@@ -6,6 +6,7 @@ import {
   createDatabasePool,
   createGovernanceQueues,
   createRedisConnection,
+  registerStateGauges,
   startupVerificationJobId,
   type Config,
   type DatabasePool,
@@ -18,7 +19,6 @@ import { Worker, type Processor } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { FaultInjection } from './faultInjection.js';
 import { createWorkerMetrics } from './metrics/createWorkerMetrics.js';
-import { registerScrapeGauges } from './metrics/registerScrapeGauges.js';
 import { startMetricsServer, type MetricsServer } from './metrics/startMetricsServer.js';
 import { createGoLiveChangeProcessor } from './processors/goLiveChangeProcessor.js';
 import { createMigrationVerifyProcessor } from './processors/migrationVerifyProcessor.js';
@@ -230,10 +230,10 @@ export const createWorkerApp = async (options: WorkerAppOptions): Promise<Worker
       // Fail-fast connection (no offline queue): while Redis is down a scrape reports it instead of waiting.
       metricsQueues = createGovernanceQueues({ connection: connection('metrics', 'producer'), prefix: config.queuePrefix });
       for (const queue of Object.values(metricsQueues.byName)) queue.on('error', throttledErrorLog(log, 'metrics queue error'));
-      registerScrapeGauges(metrics.registry, {
+      registerStateGauges(metrics.registry, {
         queues: metricsQueues.byName,
         pool,
-        migrationHead,
+        migrationHead: () => migrationHead,
         timeoutMs: METRICS_SOURCE_TIMEOUT_MS,
         log,
       });

@@ -17,6 +17,5 @@ export { parseFaultInjection, type FaultInjection } from './faultInjection.js';
 export { parseWorkerOptions, type WorkerOptions } from './parseWorkerOptions.js';
 export { DEFAULT_WORKER_TUNING, type WorkerTuning } from './workerTuning.js';
 export { createWorkerMetrics, ATTEMPT_OUTCOMES, type AttemptOutcome, type WorkerMetrics } from './metrics/createWorkerMetrics.js';
-export { registerScrapeGauges, QUEUE_DEPTH_STATES, type ScrapeSources } from './metrics/registerScrapeGauges.js';
 export { startMetricsServer, METRICS_LISTENING_MESSAGE, type MetricsServer } from './metrics/startMetricsServer.js';
 export { withJobMetrics } from './processors/withJobMetrics.js';

@@ -1,17 +1,22 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { OptionalGauge } from './OptionalGauge.js';
 
 /**
  * The api's Prometheus metrics, in a registry of their own per server instance (never prom-client's global one), so
  * that several servers in one process (tests) do not share or clash over series. Label values are route patterns,
- * queue names, states and status codes only: never a raw URL, a token, an actor or a job id.
+ * queue names, states and status codes only: never a raw URL, a token, an actor or a job id. The state gauges (live,
+ * flags, last verification, queue depth) are the shared ones of @valhalla/core's registerStateGauges, registered on
+ * this registry by buildServer.
  */
 export type ApiMetrics = ReturnType<typeof createApiMetrics>;
 
 /** Request latency buckets, in seconds: the routes answer in milliseconds; dependency timeouts land at 1–2 s. */
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
-export const createApiMetrics = (options: { release: string }) => {
+export const createApiMetrics = (options: {
+  release: string;
+  /** Resolves when the scrape's state reads are done; scrape errors are reported after them (same scrape). */
+  sourcesRead?: () => Promise<void>;
+}) => {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const labelled = { registers: [registry] };
@@ -32,30 +37,14 @@ export const createApiMetrics = (options: { release: string }) => {
       buckets: LATENCY_BUCKETS,
       ...labelled,
     }),
-    queueJobs: new Gauge({
-      name: 'valhalla_queue_jobs',
-      help: 'Jobs per queue and state at scrape time (prioritized and waiting-children count as waiting)',
-      labelNames: ['queue', 'state'],
-      ...labelled,
-    }),
-    live: new OptionalGauge({ name: 'valhalla_live', help: '1 when live (go-live enabled and kill switch released), else 0', ...labelled }),
-    goLiveEnabled: new OptionalGauge({ name: 'valhalla_go_live_enabled', help: 'go_live_state.go_live_enabled of row 1 (1/0)', ...labelled }),
-    killSwitchEngaged: new OptionalGauge({ name: 'valhalla_kill_switch_engaged', help: 'go_live_state.kill_switch_engaged of row 1 (1/0)', ...labelled }),
-    lastVerificationPassed: new OptionalGauge({
-      name: 'valhalla_last_verification_passed',
-      help: 'The latest migration-verify run: 1 passed, 0 failed; absent when there is none',
-      ...labelled,
-    }),
-    lastVerificationAge: new OptionalGauge({
-      name: 'valhalla_last_verification_age_seconds',
-      help: 'Seconds since the latest migration-verify run finished; absent when there is none',
-      ...labelled,
-    }),
     scrapeErrors: new Counter({
       name: 'valhalla_scrape_errors_total',
-      help: 'Scrapes that could not read a source (its gauges are left out of that scrape), by source',
+      help: 'Scrapes that could not read a source (its gauges are left out of that scrape), by source (redis, database)',
       labelNames: ['source'],
       ...labelled,
+      async collect() {
+        await options.sourcesRead?.();
+      },
     }),
   };
 };

@@ -7,7 +7,7 @@ import { auditPageResponse, readErrors } from '../responseSchemas.js';
 import { AUDIT_PAGE, auditQuery } from '../schemas.js';
 
 /**
- * GET /api/governance/audit?limit=&before=: newest first. `next` is the id of the last item when older entries
+ * GET /api/governance/audit?limit=&before=&actor=&action=&outcome=: newest first, filtered by each one given. `next` is the id of the last item when older entries
  * exist (pass it as `before`), else null. One extra row is read to know whether there is a next page.
  */
 export const auditRoutes = async (scope: FastifyInstance, deps: ApiDependencies): Promise<void> => {
@@ -20,7 +20,7 @@ export const auditRoutes = async (scope: FastifyInstance, deps: ApiDependencies)
   };
   app.get('/governance/audit', { schema }, async (request) => {
     const limit = request.query.limit ?? AUDIT_PAGE.default;
-    const rows = await callDatabase(() => listAuditEntries(deps.pool, { limit: limit + 1, before: request.query.before }));
+    const rows = await callDatabase(() => listAuditEntries(deps.pool, { ...request.query, limit: limit + 1 }));
     const items = rows.slice(0, limit);
     const last = items.at(-1);
     return { items, next: rows.length > limit && last !== undefined ? String(last.id) : null };

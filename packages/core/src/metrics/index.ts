@@ -1,0 +1,2 @@
+export * from './queueDepth.js';
+export * from './registerStateGauges.js';

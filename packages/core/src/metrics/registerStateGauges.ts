@@ -1,0 +1,172 @@
+import type { Queue } from 'bullmq';
+import { Gauge, type Registry } from 'prom-client';
+import type { DatabasePool } from '../db/index.js';
+import type { QueueName } from '../jobs/catalog.js';
+import type { Logger } from '../logger/index.js';
+import { isLive } from '../state/rules.js';
+import { findLatestVerificationRun } from '../state/queries/verificationRuns.js';
+import { readGovernanceRows } from '../state/queries/governanceState.js';
+import { readQueueDepths, QUEUE_DEPTH_STATES, type QueueDepth } from './queueDepth.js';
+
+/**
+ * The state gauges, defined once for every process that exports them (api and worker), so a dashboard or an alert
+ * means the same thing whichever process it scrapes:
+ * - `valhalla_live`, `valhalla_go_live_enabled`, `valhalla_kill_switch_engaged`: row 1 of go_live_state (1/0);
+ * - `valhalla_last_verification_passed`, `valhalla_last_verification_age_seconds`: the latest migration-verify run
+ *   **of the current migration head** (the run go-live enable needs); absent before there is one;
+ * - `valhalla_queue_jobs{queue,state}`: depth by QUEUE_DEPTH_STATES;
+ * - `valhalla_metrics_source_up{source}`: whether this scrape could read `redis` and `database`.
+ * An unknown value is absent, never 0 (a gauge of 0 would say "not live" while the database is merely unreachable).
+ */
+export const STATE_GAUGE_NAMES = {
+  live: 'valhalla_live',
+  goLiveEnabled: 'valhalla_go_live_enabled',
+  killSwitchEngaged: 'valhalla_kill_switch_engaged',
+  lastVerificationPassed: 'valhalla_last_verification_passed',
+  lastVerificationAge: 'valhalla_last_verification_age_seconds',
+  queueJobs: 'valhalla_queue_jobs',
+  sourceUp: 'valhalla_metrics_source_up',
+} as const;
+
+export type StateGaugeSources = {
+  /** Queues to count jobs on; a scrape must not wait for Redis, so give them a fail-fast connection or `redisReady`. */
+  queues: Readonly<Record<QueueName, Queue>>;
+  /** False while the queues' connection is down: the redis source then fails at once instead of at the timeout. */
+  redisReady?: () => boolean;
+  pool: DatabasePool;
+  /** The current migration head (the code's chain head). */
+  migrationHead: () => string | Promise<string>;
+  /** Bound of each source's read per scrape. */
+  timeoutMs: number;
+  log: Logger;
+  /** Called for each source that failed in a scrape (the api counts them in valhalla_scrape_errors_total). */
+  onSourceError?: (source: 'redis' | 'database') => void;
+};
+
+type DatabaseReading = {
+  rows: Awaited<ReturnType<typeof readGovernanceRows>>;
+  verification: Awaited<ReturnType<typeof findLatestVerificationRun>>;
+};
+type Reading = { queues: Record<QueueName, QueueDepth> | undefined; database: DatabaseReading | undefined };
+
+const bounded = async <T>(read: () => Promise<T>, timeoutMs: number): Promise<T> => {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      read(),
+      new Promise<never>((_resolve, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+};
+
+export type StateGauges = {
+  /**
+   * Resolves when this scrape's reads are done (joining them when called from another metric's `collect`), so a
+   * metric that `onSourceError` changes reports this scrape's failures, not the previous one's.
+   */
+  settled(): Promise<void>;
+};
+
+/**
+ * Registers the state gauges on `registry`, read at scrape time. A source that fails or is slow leaves its gauges
+ * empty (never stale values) and sets `valhalla_metrics_source_up{source}` to 0; the scrape itself still answers.
+ */
+export const registerStateGauges = (registry: Registry, sources: StateGaugeSources): StateGauges => {
+  const registers = [registry];
+
+  const readDatabase = async (): Promise<DatabaseReading> => {
+    const head = await sources.migrationHead();
+    const [rows, verification] = await Promise.all([readGovernanceRows(sources.pool), findLatestVerificationRun(sources.pool, head)]);
+    return { rows, verification };
+  };
+  const readQueues = async () => {
+    if (sources.redisReady !== undefined && !sources.redisReady()) throw new Error('the redis connection is not ready');
+    return readQueueDepths(sources.queues);
+  };
+  const attempt = <T>(source: 'redis' | 'database', read: () => Promise<T>): Promise<T | undefined> =>
+    bounded(read, sources.timeoutMs).catch((err: unknown) => {
+      sources.log.warn({ err, source }, 'metrics source unavailable at scrape');
+      sources.onSourceError?.(source);
+      return undefined;
+    });
+
+  // prom-client collects every metric of a scrape concurrently, starting them in one synchronous pass: the first
+  // collect starts the reads, the others of the same scrape share them, and the next scrape reads afresh.
+  let pending: Promise<Reading> | undefined;
+  const reading = (): Promise<Reading> => {
+    if (pending === undefined) {
+      const current = Promise.all([attempt('redis', readQueues), attempt('database', readDatabase)]).then(([queues, database]) => ({ queues, database }));
+      pending = current;
+      void current.finally(() => {
+        if (pending === current) pending = undefined;
+      });
+    }
+    return pending;
+  };
+
+  new Gauge({
+    name: STATE_GAUGE_NAMES.sourceUp,
+    help: 'Whether this scrape could read the source (redis: queue depth; database: state and verification).',
+    labelNames: ['source'] as const,
+    registers,
+    async collect() {
+      const { queues, database } = await reading();
+      this.set({ source: 'redis' }, queues === undefined ? 0 : 1);
+      this.set({ source: 'database' }, database === undefined ? 0 : 1);
+    },
+  });
+
+  new Gauge({
+    name: STATE_GAUGE_NAMES.queueJobs,
+    help: `Jobs per queue and state, read at scrape time (waiting includes ${QUEUE_DEPTH_STATES.waiting.slice(1).join(' and ')}).`,
+    labelNames: ['queue', 'state'] as const,
+    registers,
+    async collect() {
+      const { queues } = await reading();
+      this.reset();
+      if (queues === undefined) return;
+      for (const [queue, depth] of Object.entries(queues)) {
+        for (const [state, count] of Object.entries(depth)) this.set({ queue, state }, count);
+      }
+    },
+  });
+
+  const databaseGauge = (name: string, help: string, value: (reading: DatabaseReading) => number | undefined) =>
+    new Gauge({
+      name,
+      help,
+      registers,
+      async collect() {
+        const { database } = await reading();
+        const current = database === undefined ? undefined : value(database);
+        // A gauge without labels always shows a value (0 after reset): remove it, an unknown value must be absent.
+        if (current === undefined) this.remove({});
+        else this.set(current);
+      },
+    });
+  const flag = (on: boolean) => (on ? 1 : 0);
+  databaseGauge(STATE_GAUGE_NAMES.live, '1 when live: go-live enabled and the kill switch released (row 1 of go_live_state).', ({ rows }) =>
+    rows === null ? undefined : flag(isLive(rows.goLive)),
+  );
+  databaseGauge(STATE_GAUGE_NAMES.goLiveEnabled, 'go_live_state.go_live_enabled of row 1.', ({ rows }) =>
+    rows === null ? undefined : flag(rows.goLive.go_live_enabled),
+  );
+  databaseGauge(STATE_GAUGE_NAMES.killSwitchEngaged, 'go_live_state.kill_switch_engaged of row 1.', ({ rows }) =>
+    rows === null ? undefined : flag(rows.goLive.kill_switch_engaged),
+  );
+  databaseGauge(
+    STATE_GAUGE_NAMES.lastVerificationPassed,
+    'The latest migration-verify run of the current migration head: 1 passed, 0 failed; absent before any run.',
+    ({ verification }) => (verification === null ? undefined : flag(verification.passed)),
+  );
+  databaseGauge(
+    STATE_GAUGE_NAMES.lastVerificationAge,
+    'Seconds since the latest migration-verify run of the current migration head finished; absent before any run.',
+    ({ verification }) => (verification === null ? undefined : Math.max(0, (Date.now() - Date.parse(verification.finished_at)) / 1000)),
+  );
+  return { settled: async () => void (await reading()) };
+};
