@@ -1,3 +1,4 @@
+import cookie from '@fastify/cookie';
 import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
 import { registerStateGauges, type StateGauges } from '@valhalla/core';
@@ -23,6 +24,7 @@ import { jobRoutes } from './routes/jobs.js';
 import { queueRoutes } from './routes/queues.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { runbookStatusRoutes } from './routes/runbookStatus.js';
+import { sessionRoutes } from './routes/session.js';
 import { verificationRoutes } from './routes/verifications.js';
 
 /** A route group: a Fastify plugin that receives the dependencies. Prefixes are decided by buildServer. */
@@ -30,6 +32,7 @@ export type RouteGroup = (scope: FastifyInstance, deps: ApiDependencies) => Prom
 
 /** The route groups behind bearer auth, mounted under /api. */
 export const API_ROUTE_GROUPS: readonly RouteGroup[] = [
+  sessionRoutes,
   runbookStatusRoutes,
   governanceChangeRoutes,
   jobRoutes,
@@ -112,6 +115,8 @@ export const buildServer = async (deps: ApiDependencies, options: BuildServerOpt
   if (deps.config.corsOrigins.length > 0) {
     await app.register(cors, { origin: [...deps.config.corsOrigins], methods: ['GET', 'POST'], exposedHeaders: ['X-Request-Id'] });
   }
+  // One session cookie for /api, the stream, the console and the dashboard.
+  await app.register(cookie);
   await app.register(rateLimit, {
     global: false,
     // After auth (onRequest), so the key is the token; before the body is validated.
@@ -127,7 +132,7 @@ export const buildServer = async (deps: ApiDependencies, options: BuildServerOpt
   await app.register(async (scope) => adminRoutes(scope, deps), { prefix: ADMIN_PREFIX });
   await app.register(
     async (api) => {
-      registerAuth(api, deps.config.governanceTokens);
+      registerAuth(api, { tokens: deps.config.roleTokens, pool: deps.pool });
       for (const group of [...API_ROUTE_GROUPS, ...(options.extraApiRoutes ?? [])]) {
         await api.register(async (scope) => group(scope, deps));
       }
