@@ -15,6 +15,8 @@ export type SseConnection = {
   body: () => string;
   ended: Promise<void>;
   isEnded: () => boolean;
+  /** True when the server ended the response properly (the last chunk arrived), not by resetting the connection. */
+  endedCleanly: () => boolean;
   waitForEvents: (count: number, timeoutMs?: number) => Promise<SseEvent[]>;
   close: () => Promise<void>;
 };
@@ -91,6 +93,7 @@ export const openSse = async (
     body: () => raw,
     ended: endedPromise,
     isEnded: () => ended,
+    endedCleanly: () => response.complete,
     waitForEvents: (count, timeoutMs = 10_000) =>
       waitFor(() => events.length >= count && events, { timeoutMs, description: `${count} events (have ${events.length})` }),
     close,
