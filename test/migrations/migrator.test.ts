@@ -14,8 +14,10 @@ const CHAIN = [
   '20260203_idempotency_ledger',
   '20260204_worker_runtime',
   '20260211_change_requests',
+  '20260212_live_state_notify',
 ];
-const HEAD = CHAIN[CHAIN.length - 1] ?? '';
+/** The chain's head: the revision test fixtures link new revisions to. */
+const HEAD = CHAIN.at(-1) as string;
 
 let databases: TestDatabase[] = [];
 const freshDatabase = async (label: string) => {

@@ -1,4 +1,4 @@
-import type { Config, createRedisConnection, DatabasePool, GovernanceQueues, Logger } from '@valhalla/core';
+import type { Config, createRedisConnection, DatabasePool, GovernanceQueues, LiveStateListener, Logger } from '@valhalla/core';
 
 /** The producer Redis connection (fail-fast, no offline queue) shared by the queues and the health check. */
 export type ProducerRedis = ReturnType<typeof createRedisConnection>;
@@ -22,4 +22,9 @@ export type ApiDependencies = {
   redis: ProducerRedis;
   queues: GovernanceQueues;
   migrations: MigrationStatusSource;
+  /**
+   * The live state kept current by LISTEN/NOTIFY. Optional: without it the server starts a listener of its own on
+   * `config.databaseUrl` and ends it when the server closes.
+   */
+  liveState?: LiveStateListener;
 };

@@ -26,6 +26,9 @@ import { metricsRoutes } from './routes/metrics.js';
 import { runbookStatusRoutes } from './routes/runbookStatus.js';
 import { sessionRoutes } from './routes/session.js';
 import { verificationRoutes } from './routes/verifications.js';
+import { liveStateRoutes } from './routes/liveState.js';
+import { createLiveStreams } from './live/liveStreams.js';
+import { createLiveStateListener, readLiveState } from '@valhalla/core';
 
 /** A route group: a Fastify plugin that receives the dependencies. Prefixes are decided by buildServer. */
 export type RouteGroup = (scope: FastifyInstance, deps: ApiDependencies) => Promise<void>;
@@ -130,9 +133,33 @@ export const buildServer = async (deps: ApiDependencies, options: BuildServerOpt
   await app.register(async (scope) => metricsRoutes(scope, metrics));
   await app.register(async (scope) => consoleRoutes(scope, { dir: options.consoleDir }));
   await app.register(async (scope) => adminRoutes(scope, deps), { prefix: ADMIN_PREFIX });
+  const liveConfig = deps.config.live;
+  const listener =
+    deps.liveState ??
+    createLiveStateListener({
+      databaseUrl: deps.config.databaseUrl,
+      fallbackRead: () => readLiveState(deps.pool),
+      fallbackMaxAgeMs: liveConfig.fallbackMaxAgeMs,
+      logger: deps.logger,
+      applicationName: 'valhalla-api-live',
+    });
+  if (deps.liveState === undefined) app.addHook('onClose', async () => listener.close());
+  const streams = createLiveStreams({
+    listener,
+    logger: deps.logger,
+    heartbeatMs: liveConfig.heartbeatMs,
+    streamsPerToken: liveConfig.streamsPerToken,
+  });
+  // Before the server drains: open streams would otherwise hold it until the drain deadline. Clients reconnect to
+  // another instance.
+  app.addHook('preClose', async () => streams.close());
+
   await app.register(
     async (api) => {
       registerAuth(api, { tokens: deps.config.roleTokens, pool: deps.pool });
+      await api.register(async (scope) =>
+        liveStateRoutes(scope, { listener, streams, maxStalenessMs: liveConfig.maxStalenessMs }),
+      );
       for (const group of [...API_ROUTE_GROUPS, ...(options.extraApiRoutes ?? [])]) {
         await api.register(async (scope) => group(scope, deps));
       }

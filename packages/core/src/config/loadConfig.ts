@@ -43,6 +43,10 @@ const envSchema = z.object({
   RATE_LIMIT_PER_MINUTE: intInRange(1, 1_000_000),
   CORS_ORIGINS: optionalString,
   BULLMQ_PREFIX: z.preprocess(emptyToUndefined, z.string().regex(/^[A-Za-z0-9_.:-]{1,100}$/).optional()),
+  LIVE_STREAMS_PER_TOKEN: intInRange(1, 1_000_000),
+  LIVE_HEARTBEAT_MS: intInRange(10, 600_000),
+  LIVE_FALLBACK_MAX_AGE_MS: intInRange(10, 600_000),
+  LIVE_MAX_STALENESS_MS: intInRange(10, 3_600_000),
 });
 
 export type Config = {
@@ -73,6 +77,13 @@ export type Config = {
   readonly rateLimitPerMinute: number;
   readonly corsOrigins: readonly string[];
   readonly queuePrefix: string;
+  /** Live state (GET /api/governance/live and /stream). */
+  readonly live: {
+    readonly streamsPerToken: number;
+    readonly heartbeatMs: number;
+    readonly fallbackMaxAgeMs: number;
+    readonly maxStalenessMs: number;
+  };
 };
 
 const LOCAL_DATABASE_URL = 'postgresql://postgres@127.0.0.1:5432/postgres';
@@ -172,6 +183,14 @@ export const loadConfig = (env: Readonly<Record<string, string | undefined>>, se
     rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE ?? 120,
     corsOrigins: splitList(e.CORS_ORIGINS),
     queuePrefix: e.BULLMQ_PREFIX ?? 'bull',
+    live: {
+      streamsPerToken: e.LIVE_STREAMS_PER_TOKEN ?? 1_000,
+      heartbeatMs: e.LIVE_HEARTBEAT_MS ?? 15_000,
+      // While the LISTEN connection is down, the state is read from the table at least this often.
+      fallbackMaxAgeMs: e.LIVE_FALLBACK_MAX_AGE_MS ?? 1_000,
+      // Past this age (listener down and reads failing), /live answers 503 rather than a state it cannot vouch for.
+      maxStalenessMs: e.LIVE_MAX_STALENESS_MS ?? 15_000,
+    },
   });
 };
 

@@ -1,0 +1,115 @@
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { LiveState, LiveStateListener, Logger } from '@valhalla/core';
+import { ApiError } from '../errors.js';
+
+export type LiveStreamsOptions = {
+  listener: LiveStateListener;
+  logger: Logger;
+  heartbeatMs: number;
+  streamsPerToken: number;
+};
+
+/** A client whose socket holds more unsent bytes than this is not reading: it is dropped rather than buffered. */
+const MAX_BUFFERED_BYTES = 256 * 1024;
+
+/** Headers that keep proxies (nginx, Render's, CDNs) from buffering or compressing the stream. */
+export const STREAM_HEADERS = {
+  'Content-Type': 'text/event-stream; charset=utf-8',
+  'Cache-Control': 'no-cache, no-transform',
+  'X-Accel-Buffering': 'no',
+  'Content-Encoding': 'identity',
+  Connection: 'keep-alive',
+} as const;
+
+/** One Server-Sent Event for a state: `event: state`, `id: <etag>`, `data: <the /live body>`. */
+export const stateEvent = (state: LiveState): string => `event: state\nid: ${state.etag}\ndata: ${state.json}\n\n`;
+
+export type LiveStreams = {
+  /**
+   * Admits a stream for a token, or throws before anything is written.
+   * @throws ApiError SHUTTING_DOWN once closing; RATE_LIMITED when the token has its limit of open streams.
+   */
+  admit(tokenId: string): void;
+  /**
+   * Starts the stream on an admitted request's raw response: headers, then the current state unless the client's
+   * Last-Event-ID already names it, then every change and a heartbeat comment.
+   */
+  open(
+    tokenId: string,
+    response: ServerResponse,
+    options: { state: LiveState; lastEventId: string | undefined; headers: OutgoingHttpHeaders },
+  ): void;
+  /** Open streams (all tokens). */
+  count(): number;
+  /** Ends every stream and refuses new ones; idempotent. Run before the server drains, so it is not held open. */
+  close(): void;
+};
+
+/** The api's change streams: one subscription to the listener, fanned out to every open response. */
+export const createLiveStreams = (options: LiveStreamsOptions): LiveStreams => {
+  const streams = new Set<{ tokenId: string; response: ServerResponse }>();
+  const perToken = new Map<string, number>();
+  let closed = false;
+
+  const remove = (stream: { tokenId: string; response: ServerResponse }) => {
+    if (!streams.delete(stream)) return;
+    const left = (perToken.get(stream.tokenId) ?? 1) - 1;
+    if (left === 0) perToken.delete(stream.tokenId);
+    else perToken.set(stream.tokenId, left);
+  };
+
+  const broadcast = (chunk: string) => {
+    for (const stream of streams) {
+      if (stream.response.writableLength > MAX_BUFFERED_BYTES) {
+        options.logger.warn({ tokenId: stream.tokenId }, 'live stream client is not reading; dropping it');
+        stream.response.destroy();
+        remove(stream);
+        continue;
+      }
+      stream.response.write(chunk);
+    }
+  };
+
+  const unsubscribe = options.listener.onChange((state) => broadcast(stateEvent(state)));
+  const heartbeat = setInterval(() => broadcast(': heartbeat\n\n'), options.heartbeatMs);
+  heartbeat.unref();
+
+  return {
+    admit: (tokenId) => {
+      if (closed) throw new ApiError('SHUTTING_DOWN', 'the server is shutting down; reconnect to another instance');
+      if ((perToken.get(tokenId) ?? 0) >= options.streamsPerToken) {
+        throw new ApiError(
+          'RATE_LIMITED',
+          `this token already has ${options.streamsPerToken} open streams (LIVE_STREAMS_PER_TOKEN); close one first`,
+        );
+      }
+    },
+    open: (tokenId, response, { state: readState, lastEventId, headers }) => {
+      // The listener's state, not the one read before an await: a change in between was broadcast without this stream.
+      const state = options.listener.current() ?? readState;
+      const stream = { tokenId, response };
+      streams.add(stream);
+      perToken.set(tokenId, (perToken.get(tokenId) ?? 0) + 1);
+      response.on('close', () => remove(stream));
+      // Headers set by hooks (request id, CORS) stay; the stream's own win.
+      response.writeHead(200, { ...headers, ...STREAM_HEADERS });
+      // retry: how long EventSource clients wait before reconnecting after the stream ends.
+      let head = 'retry: 1000\n\n';
+      // A client that resumes with the current id has missed nothing; any other id gets the current state at once.
+      if (lastEventId !== state.etag) head += stateEvent(state);
+      response.write(head);
+      // The socket is written as soon as possible: no Nagle delay between a commit and the client.
+      response.socket?.setNoDelay(true);
+    },
+    count: () => streams.size,
+    close: () => {
+      if (closed) return;
+      closed = true;
+      clearInterval(heartbeat);
+      unsubscribe();
+      for (const stream of streams) stream.response.end();
+      streams.clear();
+      perToken.clear();
+    },
+  };
+};

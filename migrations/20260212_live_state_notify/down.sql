@@ -1,0 +1,10 @@
+DROP TRIGGER IF EXISTS go_live_state_notify_update ON public.go_live_state;
+DROP TRIGGER IF EXISTS go_live_state_notify_insert_delete ON public.go_live_state;
+DROP TRIGGER IF EXISTS go_live_state_notify_truncate ON public.go_live_state;
+DROP TRIGGER IF EXISTS system_metadata_notify_update ON public.system_metadata;
+DROP TRIGGER IF EXISTS system_metadata_notify_insert_delete ON public.system_metadata;
+DROP TRIGGER IF EXISTS system_metadata_notify_truncate ON public.system_metadata;
+DROP FUNCTION IF EXISTS public.governance_live_state_notify();
+DROP FUNCTION IF EXISTS public.governance_live_state_notify_reread();
+DROP FUNCTION IF EXISTS public.governance_live_state();
+DROP FUNCTION IF EXISTS public.governance_live_version();

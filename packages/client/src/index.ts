@@ -1,0 +1,2 @@
+export { createGoLiveClient } from './createGoLiveClient.js';
+export type { ChangeListener, ErrorListener, GoLiveClient, GoLiveClientOptions, GoLiveState, LiveStateBody } from './types.js';

@@ -1,0 +1,2 @@
+export * from './liveState.js';
+export * from './liveStateListener.js';

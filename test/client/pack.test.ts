@@ -1,0 +1,76 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ALICE, useApi } from '../api/support.js';
+import { REPO_ROOT } from '../helpers/processes.js';
+
+const run = promisify(execFile);
+const api = useApi();
+let base = '';
+let work = '';
+
+beforeAll(async () => {
+  base = await api.current.app.listen({ port: 0, host: '127.0.0.1' });
+  work = await mkdtemp(join(tmpdir(), 'valhalla-client-pack-'));
+});
+afterAll(async () => {
+  if (work !== '') await rm(work, { recursive: true, force: true });
+});
+
+describe('the @valhalla/client tarball', () => {
+  it('installs offline into an empty project, with types, and keeps the state there', async () => {
+    // npm pack runs the package's prepack (its build), so the tarball holds what the sources say now.
+    const packed = await run('npm', ['pack', '--json', '--pack-destination', work], {
+      cwd: join(REPO_ROOT, 'packages/client'),
+      timeout: 60_000,
+    });
+    const [info] = JSON.parse(packed.stdout) as { filename: string; files: { path: string }[] }[];
+    const files = info!.files.map((file) => file.path).sort();
+    expect(files).toEqual(expect.arrayContaining(['README.md', 'dist/index.js', 'dist/index.d.ts', 'package.json']));
+    expect(files.filter((path) => path.startsWith('src/') || path.endsWith('.map'))).toEqual([]);
+
+    const project = join(work, 'consumer');
+    await run('mkdir', ['-p', project]);
+    await writeFile(join(project, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true, type: 'module' }));
+    // Offline: the package has no dependencies, so there is nothing to fetch.
+    await run('npm', ['install', '--offline', '--no-audit', '--no-fund', join(work, info!.filename)], { cwd: project, timeout: 60_000 });
+    const installed = JSON.parse(await readFile(join(project, 'package-lock.json'), 'utf8')) as { packages: Record<string, unknown> };
+    expect(Object.keys(installed.packages).sort()).toEqual(['', 'node_modules/@valhalla/client']);
+
+    await writeFile(
+      join(project, 'check.ts'),
+      `import { createGoLiveClient, type GoLiveState } from '@valhalla/client';
+const client = createGoLiveClient({ url: 'http://127.0.0.1:1', token: 't', failClosedAfterMs: 1000 });
+const live: boolean = client.isLive();
+const state: GoLiveState | undefined = client.state();
+client.on('change', (next: GoLiveState) => console.log(next.version, live, state?.ageMs));
+`,
+    );
+    await writeFile(
+      join(project, 'tsconfig.json'),
+      JSON.stringify({ compilerOptions: { strict: true, noEmit: true, module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', types: [] }, files: ['check.ts'] }),
+    );
+    await run(process.execPath, [join(REPO_ROOT, 'node_modules/typescript/bin/tsc'), '-p', project], { cwd: project, timeout: 60_000 });
+
+    await writeFile(
+      join(project, 'main.js'),
+      `import { createGoLiveClient } from '@valhalla/client';
+const client = createGoLiveClient({ url: process.env.VALHALLA_URL, token: process.env.VALHALLA_TOKEN });
+await client.ready();
+const { version, live, transport } = client.state();
+console.log(JSON.stringify({ version, live, transport, isLive: client.isLive() }));
+await client.close();
+`,
+    );
+    const output = await run(process.execPath, ['main.js'], {
+      cwd: project,
+      timeout: 20_000,
+      env: { PATH: process.env.PATH, VALHALLA_URL: base, VALHALLA_TOKEN: ALICE.token },
+    });
+    const live = await api.current.app.inject({ url: '/api/governance/live', headers: { authorization: `Bearer ${ALICE.token}` } });
+    expect(JSON.parse(output.stdout)).toEqual({ version: live.json().version, live: live.json().live, transport: 'stream', isLive: live.json().live });
+  });
+});

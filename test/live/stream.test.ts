@@ -1,0 +1,145 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { sql } from '../../packages/core/src/index.js';
+import { ALICE, bearer, useApi } from '../api/support.js';
+import { waitFor } from '../helpers/waitFor.js';
+import { openSse } from './sseClient.js';
+import { GOVERNANCE_ACTIONS, applyChange, listenOnFreePort, newestAppliedId, parseBody } from './support.js';
+
+const api = useApi();
+let base = '';
+const streamUrl = () => `${base}/api/governance/stream`;
+
+beforeAll(async () => {
+  base = await listenOnFreePort(api.current);
+  await waitFor(() => api.current.app.inject({ url: '/api/governance/live', headers: bearer() }).then((r) => r.statusCode === 200));
+});
+
+describe('GET /api/governance/live', () => {
+  it('answers the state from memory with an ETag of its version, and 304 for If-None-Match', async () => {
+    const pool = api.current.database.pool;
+    const response = await api.current.app.inject({ url: '/api/governance/live', headers: bearer() });
+    expect(response.statusCode).toBe(200);
+    const body = response.json();
+    expect(Object.keys(body).sort()).toEqual(
+      ['backend_complete', 'changed_by', 'go_live_enabled', 'kill_switch_engaged', 'live', 'reason', 'updated_at', 'version'].sort(),
+    );
+    expect(body.version).toBe(await newestAppliedId(pool));
+    expect(response.headers.etag).toBe(`"${body.version}"`);
+    const again = await api.current.app.inject({ url: '/api/governance/live', headers: { ...bearer(), 'if-none-match': response.headers.etag as string } });
+    expect(again.statusCode).toBe(304);
+    expect(again.body).toBe('');
+    const other = await api.current.app.inject({ url: '/api/governance/live', headers: { ...bearer(), 'if-none-match': '"999999"' } });
+    expect(other.statusCode).toBe(200);
+  });
+
+  it('needs a token', async () => {
+    const response = await api.current.app.inject({ url: '/api/governance/live' });
+    expect(response.statusCode).toBe(401);
+    expect(response.json().error.code).toBe('UNAUTHENTICATED');
+  });
+});
+
+describe('GET /api/governance/stream', () => {
+  it('sends the state on connect with its version as id, with headers that stop proxy buffering', async () => {
+    const stream = await openSse(streamUrl(), { token: ALICE.token });
+    expect(stream.status).toBe(200);
+    expect(stream.headers['content-type']).toBe('text/event-stream; charset=utf-8');
+    expect(stream.headers['x-accel-buffering']).toBe('no');
+    expect(stream.headers['cache-control']).toMatch(/no-cache/);
+    expect(stream.headers['content-encoding'] ?? 'identity').toBe('identity');
+    const [first] = await stream.waitForEvents(1);
+    const live = await api.current.app.inject({ url: '/api/governance/live', headers: bearer() });
+    expect(first).toEqual({ event: 'state', id: String(live.json().version), data: live.body });
+    await stream.close();
+  });
+
+  it('sends one event per applied change, in commit order, and nothing for unchanged or rejected changes', async () => {
+    const pool = api.current.database.pool;
+    const stream = await openSse(streamUrl(), { token: ALICE.token });
+    await stream.waitForEvents(1);
+
+    expect((await applyChange(pool, GOVERNANCE_ACTIONS.killSwitchRelease)).outcome).toBe('applied');
+    expect((await applyChange(pool, GOVERNANCE_ACTIONS.killSwitchRelease)).outcome).toBe('unchanged');
+    expect((await applyChange(pool, GOVERNANCE_ACTIONS.goLiveEnable)).outcome).toBe('rejected');
+    expect((await applyChange(pool, GOVERNANCE_ACTIONS.metadataUpdate, { metadata: { backend_complete: true } })).outcome).toBe('applied');
+    expect((await applyChange(pool, GOVERNANCE_ACTIONS.killSwitchEngage)).outcome).toBe('applied');
+    const lastId = await newestAppliedId(pool);
+
+    const events = await waitFor(() => stream.events.at(-1)?.id === String(lastId) && stream.events, { description: 'the last change' });
+    const bodies = events.slice(1).map((event) => parseBody(event.data));
+    expect(bodies.map((b) => [b.kill_switch_engaged, b.backend_complete])).toEqual([
+      [false, false],
+      [false, true],
+      [true, true],
+    ]);
+    const ids = events.slice(1).map((event) => Number(event.id));
+    expect(ids).toEqual([...ids].sort((a, b) => a - b));
+    expect(bodies.map((b) => b.version)).toEqual(ids);
+    // A later, unrelated event proves nothing else was on its way for the unchanged and rejected changes.
+    expect((await applyChange(pool, GOVERNANCE_ACTIONS.killSwitchEngage)).outcome).toBe('unchanged');
+    expect((await applyChange(pool, GOVERNANCE_ACTIONS.killSwitchRelease)).outcome).toBe('applied');
+    await waitFor(() => stream.events.length === 5, { description: 'the release event' });
+    expect(parseBody(stream.events[4]!.data).kill_switch_engaged).toBe(false);
+    await stream.close();
+  });
+
+  it('sends one event for a transaction of several changes, and one for a write made outside the product', async () => {
+    const pool = api.current.database.pool;
+    const stream = await openSse(streamUrl(), { token: ALICE.token });
+    const [initial] = await stream.waitForEvents(1);
+    await pool.transaction(async (tx) => {
+      await tx.query(sql.unsafe`UPDATE public.go_live_state SET kill_switch_engaged = true, reason = 'outside 1' WHERE id = 1`);
+      await tx.query(sql.unsafe`UPDATE public.go_live_state SET reason = 'outside 2' WHERE id = 1`);
+      await tx.query(sql.unsafe`UPDATE public.system_metadata SET notes = 'outside' WHERE id = 1`);
+    });
+    const [, event] = await stream.waitForEvents(2);
+    const body = parseBody(event!.data);
+    expect(body).toMatchObject({ kill_switch_engaged: true, reason: 'outside 2', version: parseBody(initial!.data).version });
+    // The rows no longer match the version's change entry: the id (and ETag) say so, so no client is told "not modified".
+    expect(event!.id).toMatch(new RegExp(`^${body.version}-[0-9a-f]{8}$`));
+    const live = await api.current.app.inject({ url: '/api/governance/live', headers: { ...bearer(), 'if-none-match': `"${body.version}"` } });
+    expect(live.statusCode).toBe(200);
+    expect(live.headers.etag).toBe(`"${event!.id}"`);
+    // A rolled-back write sends nothing; the next commit is the next event.
+    await pool
+      .transaction(async (tx) => {
+        await tx.query(sql.unsafe`UPDATE public.go_live_state SET go_live_enabled = true WHERE id = 1`);
+        throw new Error('roll back');
+      })
+      .catch(() => {});
+    await applyChange(pool, GOVERNANCE_ACTIONS.killSwitchRelease);
+    const events = await stream.waitForEvents(3);
+    expect(parseBody(events[2]!.data)).toMatchObject({ kill_switch_engaged: false, go_live_enabled: false });
+    expect(events).toHaveLength(3);
+    await stream.close();
+  });
+
+  it('resumes with Last-Event-ID: nothing again when the client is current, the current state at once when it is not', async () => {
+    const pool = api.current.database.pool;
+    const first = await openSse(streamUrl(), { token: ALICE.token });
+    const [initial] = await first.waitForEvents(1);
+    await first.close();
+
+    const current = await openSse(streamUrl(), { token: ALICE.token, lastEventId: initial!.id });
+    await applyChange(pool, GOVERNANCE_ACTIONS.killSwitchEngage);
+    const [next] = await current.waitForEvents(1);
+    expect(parseBody(next!.data).kill_switch_engaged).toBe(true);
+    expect(current.events).toHaveLength(1);
+    await current.close();
+
+    const behind = await openSse(streamUrl(), { token: ALICE.token, lastEventId: initial!.id });
+    const [caughtUp] = await behind.waitForEvents(1);
+    expect(caughtUp!.id).toBe(next!.id);
+    expect(parseBody(caughtUp!.data).kill_switch_engaged).toBe(true);
+    await behind.close();
+  });
+
+  it('answers 401 without a valid token, as JSON, not as a stream', async () => {
+    for (const token of [undefined, 'not-a-token']) {
+      const stream = await openSse(streamUrl(), token === undefined ? {} : { token });
+      await stream.ended;
+      expect(stream.status).toBe(401);
+      expect(JSON.parse(stream.body()).error.code).toBe('UNAUTHENTICATED');
+    }
+  });
+});
