@@ -6,6 +6,7 @@ import type { Logger } from '../logger/index.js';
 import { isLive } from '../state/rules.js';
 import { findLatestVerificationRun } from '../state/queries/verificationRuns.js';
 import { readGovernanceRows } from '../state/queries/governanceState.js';
+import { newestHeartbeatAgeSeconds } from '../state/queries/workerHeartbeats.js';
 import { readQueueDepths, QUEUE_DEPTH_STATES, type QueueDepth } from './queueDepth.js';
 
 /**
@@ -15,6 +16,7 @@ import { readQueueDepths, QUEUE_DEPTH_STATES, type QueueDepth } from './queueDep
  * - `valhalla_last_verification_passed`, `valhalla_last_verification_age_seconds`: the latest migration-verify run
  *   **of the current migration head** (the run go-live enable needs); absent before there is one;
  * - `valhalla_queue_jobs{queue,state}`: depth by QUEUE_DEPTH_STATES;
+ * - `valhalla_worker_heartbeat_age_seconds`: since the newest worker heartbeat; absent when no worker has one;
  * - `valhalla_metrics_source_up{source}`: whether this scrape could read `redis` and `database`.
  * An unknown value is absent, never 0 (a gauge of 0 would say "not live" while the database is merely unreachable).
  */
@@ -25,6 +27,7 @@ export const STATE_GAUGE_NAMES = {
   lastVerificationPassed: 'valhalla_last_verification_passed',
   lastVerificationAge: 'valhalla_last_verification_age_seconds',
   queueJobs: 'valhalla_queue_jobs',
+  workerHeartbeatAge: 'valhalla_worker_heartbeat_age_seconds',
   sourceUp: 'valhalla_metrics_source_up',
 } as const;
 
@@ -46,6 +49,7 @@ export type StateGaugeSources = {
 type DatabaseReading = {
   rows: Awaited<ReturnType<typeof readGovernanceRows>>;
   verification: Awaited<ReturnType<typeof findLatestVerificationRun>>;
+  heartbeatAge: number | null;
 };
 type Reading = { queues: Record<QueueName, QueueDepth> | undefined; database: DatabaseReading | undefined };
 
@@ -80,8 +84,12 @@ export const registerStateGauges = (registry: Registry, sources: StateGaugeSourc
 
   const readDatabase = async (): Promise<DatabaseReading> => {
     const head = await sources.migrationHead();
-    const [rows, verification] = await Promise.all([readGovernanceRows(sources.pool), findLatestVerificationRun(sources.pool, head)]);
-    return { rows, verification };
+    const [rows, verification, heartbeatAge] = await Promise.all([
+      readGovernanceRows(sources.pool),
+      findLatestVerificationRun(sources.pool, head),
+      newestHeartbeatAgeSeconds(sources.pool),
+    ]);
+    return { rows, verification, heartbeatAge };
   };
   const readQueues = async () => {
     if (sources.redisReady !== undefined && !sources.redisReady()) throw new Error('the redis connection is not ready');
@@ -167,6 +175,11 @@ export const registerStateGauges = (registry: Registry, sources: StateGaugeSourc
     STATE_GAUGE_NAMES.lastVerificationAge,
     'Seconds since the latest migration-verify run of the current migration head finished; absent before any run.',
     ({ verification }) => (verification === null ? undefined : Math.max(0, (Date.now() - Date.parse(verification.finished_at)) / 1000)),
+  );
+  databaseGauge(
+    STATE_GAUGE_NAMES.workerHeartbeatAge,
+    'Seconds since the newest worker heartbeat (worker_heartbeats); absent when no worker has one.',
+    ({ heartbeatAge }) => (heartbeatAge === null ? undefined : Math.max(0, heartbeatAge)),
   );
   return { settled: async () => void (await reading()) };
 };

@@ -36,3 +36,9 @@ export const listLiveWorkers = async (db: CommonQueryMethods, withinMs: number):
     `)),
   ];
 };
+
+/** Seconds since the newest heartbeat of any worker, or null when no worker has one (none started, or all stopped). */
+export const newestHeartbeatAgeSeconds = async (db: CommonQueryMethods): Promise<number | null> =>
+  db.oneFirst(sql.type(z.object({ age: z.number().nullable() }))`
+    SELECT extract(epoch FROM now() - max(last_seen_at))::float8 AS age FROM public.worker_heartbeats
+  `);
