@@ -15,6 +15,7 @@ import { BODY_LIMIT_BYTES, registerJsonBody } from './plugins/jsonBody.js';
 import { registerRequestIdHeader, requestIdFor } from './plugins/requestId.js';
 import { registerShutdownGuard } from './plugins/shutdownGuard.js';
 import { auditRoutes } from './routes/audit.js';
+import { changeRequestRoutes } from './routes/changeRequests.js';
 import { governanceChangeRoutes } from './routes/governanceChanges.js';
 import { healthRoutes } from './routes/health.js';
 import { jobRetryRoutes } from './routes/jobRetry.js';
@@ -32,6 +33,7 @@ export const API_ROUTE_GROUPS: readonly RouteGroup[] = [
   sessionRoutes,
   runbookStatusRoutes,
   governanceChangeRoutes,
+  changeRequestRoutes,
   jobRoutes,
   jobRetryRoutes,
   auditRoutes,
