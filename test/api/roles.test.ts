@@ -19,6 +19,7 @@ const TOKENS: Record<Role, string> = { operator: ALICE.token, reader: READER.tok
 
 type Route = { method: 'GET' | 'POST' | 'DELETE'; url: string; body?: object; allowed: Role[] };
 const reason = 'role test';
+const NO_REQUEST = '00000000-0000-4000-8000-000000000000';
 /** Every /api route (besides sign-in, which is public) and who may call it. */
 export const ROUTES: Route[] = [
   { method: 'GET', url: '/api/session', allowed: ['operator', 'reader', 'app', 'alerts'] },
@@ -32,6 +33,11 @@ export const ROUTES: Route[] = [
   { method: 'POST', url: '/api/governance/system-metadata', body: { notes: 'x', reason }, allowed: ['operator'] },
   { method: 'POST', url: '/api/governance/verify', body: {}, allowed: ['operator'] },
   { method: 'POST', url: '/api/jobs/no-such-job/retry', body: { reason }, allowed: ['operator'] },
+  { method: 'GET', url: '/api/governance/change-requests', allowed: ['operator', 'reader'] },
+  { method: 'POST', url: `/api/governance/change-requests/${NO_REQUEST}/approve`, body: { reason }, allowed: ['operator'] },
+  { method: 'POST', url: `/api/governance/change-requests/${NO_REQUEST}/reject`, body: { reason }, allowed: ['operator'] },
+  { method: 'POST', url: `/api/governance/change-requests/${NO_REQUEST}/cancel`, body: { reason }, allowed: ['operator'] },
+  { method: 'POST', url: '/api/hooks/alertmanager', body: { version: '4', status: 'resolved', alerts: [] }, allowed: ['operator', 'alerts'] },
 ];
 
 const call = (route: Route, headers: Record<string, string>) =>

@@ -14,6 +14,7 @@ import { registerHttpMetrics } from './plugins/httpMetrics.js';
 import { BODY_LIMIT_BYTES, registerJsonBody } from './plugins/jsonBody.js';
 import { registerRequestIdHeader, requestIdFor } from './plugins/requestId.js';
 import { registerShutdownGuard } from './plugins/shutdownGuard.js';
+import { alertmanagerHookRoutes } from './routes/alertmanagerHook.js';
 import { auditRoutes } from './routes/audit.js';
 import { changeRequestRoutes } from './routes/changeRequests.js';
 import { governanceChangeRoutes } from './routes/governanceChanges.js';
@@ -34,6 +35,7 @@ export const API_ROUTE_GROUPS: readonly RouteGroup[] = [
   runbookStatusRoutes,
   governanceChangeRoutes,
   changeRequestRoutes,
+  alertmanagerHookRoutes,
   jobRoutes,
   jobRetryRoutes,
   auditRoutes,
