@@ -37,6 +37,8 @@ export const ROUTES: Route[] = [
   { method: 'POST', url: `/api/governance/change-requests/${NO_REQUEST}/approve`, body: { reason }, allowed: ['operator'] },
   { method: 'POST', url: `/api/governance/change-requests/${NO_REQUEST}/reject`, body: { reason }, allowed: ['operator'] },
   { method: 'POST', url: `/api/governance/change-requests/${NO_REQUEST}/cancel`, body: { reason }, allowed: ['operator'] },
+  { method: 'POST', url: '/api/queues/verification/pause', body: { reason }, allowed: ['operator'] },
+  { method: 'POST', url: '/api/queues/verification/resume', body: { reason }, allowed: ['operator'] },
   { method: 'POST', url: '/api/hooks/alertmanager', body: { version: '4', status: 'resolved', alerts: [] }, allowed: ['operator', 'alerts'] },
 ];
 

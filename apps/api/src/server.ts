@@ -22,6 +22,7 @@ import { healthRoutes } from './routes/health.js';
 import { jobRetryRoutes } from './routes/jobRetry.js';
 import { jobRoutes } from './routes/jobs.js';
 import { metricsRoutes } from './routes/metrics.js';
+import { queueControlRoutes } from './routes/queueControl.js';
 import { runbookStatusRoutes } from './routes/runbookStatus.js';
 import { sessionRoutes } from './routes/session.js';
 import { verificationRoutes } from './routes/verifications.js';
@@ -38,6 +39,7 @@ export const API_ROUTE_GROUPS: readonly RouteGroup[] = [
   alertmanagerHookRoutes,
   jobRoutes,
   jobRetryRoutes,
+  queueControlRoutes,
   auditRoutes,
   verificationRoutes,
 ];

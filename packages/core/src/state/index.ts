@@ -13,3 +13,4 @@ export * from './recordJobRetry.js';
 export * from './appendAuditEvent.js';
 export * from './queries/stateVersion.js';
 export * from './changeRequests/index.js';
+export * from './recordQueueEvent.js';
