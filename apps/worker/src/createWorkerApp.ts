@@ -189,6 +189,7 @@ export const createWorkerApp = async (options: WorkerAppOptions): Promise<Worker
           createGoLiveChangeProcessor({
             pool,
             migrationHead,
+            auditKeyring: config.auditKeyring,
             afterCommit: options.fault?.afterCommit,
             onTransaction: (outcome) => (outcome === 'committed' ? metrics.transactionCommitted() : metrics.transactionRolledBack()),
           }),
@@ -207,6 +208,7 @@ export const createWorkerApp = async (options: WorkerAppOptions): Promise<Worker
             migrationHead,
             release: config.release,
             apiUrl: config.apiUrl,
+            auditKeyring: config.auditKeyring,
             ...(options.apiHealth === undefined ? {} : { apiHealth: options.apiHealth }),
           }),
         ),
