@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { findBrokenAuditLink, listAuditEntriesInOrder } from '../../packages/core/src/index.js';
+import { verifyAuditChain, listAuditEntriesInOrder } from '../../packages/core/src/index.js';
 import { ALICE, BOB, bearer, useApi } from './support.js';
 
 const READER = { actor: 'rita', token: 'rita-reader-token-0123456789' } as const;
@@ -118,11 +118,11 @@ describe('pausing a queue: audited, through the API, by ADMIN_ACTORS only', () =
     expect((await request('GET', '/health')).json().paused_queues).toEqual([]);
 
     const events = (await listAuditEntriesInOrder(api.current.database.pool)).filter((entry) => entry.action.startsWith('queue.'));
-    expect(events.map((entry) => [entry.action, entry.actor, entry.reason, entry.unmet_conditions])).toEqual([
-      ['queue.paused', 'alice', 'database upgrade', ['queue=governance']],
-      ['queue.resumed', 'alice', 'upgrade done', ['queue=governance']],
+    expect(events.map((entry) => [entry.kind, entry.action, entry.actor, entry.reason, entry.details])).toEqual([
+      ['event', 'queue.paused', 'alice', 'database upgrade', { queue: 'governance' }],
+      ['event', 'queue.resumed', 'alice', 'upgrade done', { queue: 'governance' }],
     ]);
-    expect(await findBrokenAuditLink(api.current.database.pool)).toBeNull();
+    expect((await verifyAuditChain(api.current.database.pool, api.current.config.auditKeyring, { mode: 'full' })).problem).toBeNull();
   });
 
   it('a pause with the session cookie needs the X-CSRF-Token', async () => {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findBrokenAuditLink, listAuditEntriesInOrder, sql } from '../../packages/core/src/index.js';
+import { verifyAuditChain, listAuditEntriesInOrder, sql } from '../../packages/core/src/index.js';
 import type { ManagedProcess } from '../helpers/processes.js';
 import { waitFor } from '../helpers/waitFor.js';
 import { startWorkerProcess } from './processes.js';
@@ -100,7 +100,7 @@ describe('POST /api/hooks/alertmanager', () => {
     const state = await api.current.database.pool.one(sql.unsafe`SELECT kill_switch_engaged, changed_by FROM public.go_live_state WHERE id = 1`);
     expect(state).toMatchObject({ kill_switch_engaged: true, changed_by: 'alerts:prod-am' });
     expect((await listAuditEntriesInOrder(api.current.database.pool)).some((entry) => entry.action === 'kill_switch.release' && entry.actor.startsWith('alerts:'))).toBe(false);
-    expect(await findBrokenAuditLink(api.current.database.pool)).toBeNull();
+    expect((await verifyAuditChain(api.current.database.pool, api.current.config.auditKeyring, { mode: 'full' })).problem).toBeNull();
   });
 
   it('treats the same alert firing again later (new startsAt) as a new alert', async () => {

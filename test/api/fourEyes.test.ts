@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findBrokenAuditLink, listAuditEntriesInOrder, sql } from '../../packages/core/src/index.js';
+import { verifyAuditChain, listAuditEntriesInOrder, sql } from '../../packages/core/src/index.js';
 import type { ManagedProcess } from '../helpers/processes.js';
 import { waitFor } from '../helpers/waitFor.js';
 import { runValhallaCli } from '../../apps/cli/src/valhalla/runValhallaCli.js';
@@ -102,14 +102,14 @@ describe('four-eyes change requests (APPROVALS_REQUIRED=2)', () => {
     expectError(await approve(id, CAROL.token), 409, 'CHANGE_REQUEST_CLOSED');
 
     const entries = await listAuditEntriesInOrder(api.current.database.pool);
-    const steps = entries.filter((entry) => entry.unmet_conditions.includes(`change_request=${id}`) || entry.job_id === body.jobId);
+    const steps = entries.filter((entry) => (entry.kind === 'event' && entry.details.change_request === id) || entry.job_id === body.jobId);
     expect(steps.map((entry) => [entry.action, entry.actor, entry.reason, entry.outcome])).toEqual([
-      ['change_request.requested', 'alice', 'incident closed', 'unchanged'],
-      ['change_request.approved', 'bob', 'checked the dashboards', 'unchanged'],
-      ['change_request.enqueued', 'bob', expect.stringMatching(/for alice; approved by bob/), 'unchanged'],
+      ['change_request.requested', 'alice', 'incident closed', null],
+      ['change_request.approved', 'bob', 'checked the dashboards', null],
+      ['change_request.enqueued', 'bob', expect.stringMatching(/for alice; approved by bob/), null],
       ['kill_switch.release', 'alice', 'incident closed', 'applied'],
     ]);
-    expect(await findBrokenAuditLink(api.current.database.pool)).toBeNull();
+    expect((await verifyAuditChain(api.current.database.pool, api.current.config.auditKeyring, { mode: 'full' })).problem).toBeNull();
   });
 
   it('voids a request when the state changed before approval: 409, nothing enqueued or applied', async () => {
@@ -155,7 +155,7 @@ describe('four-eyes change requests (APPROVALS_REQUIRED=2)', () => {
     expect((await post(`/api/governance/change-requests/${cancelled}/cancel`, ALICE.token, { reason: 'changed my mind' })).json().status).toBe('cancelled');
     expectError(await approve('00000000-0000-4000-8000-000000000000', BOB.token), 404, 'NOT_FOUND');
     expectError(await approve('not-a-uuid', BOB.token), 400, 'VALIDATION_FAILED');
-    expect(await findBrokenAuditLink(api.current.database.pool)).toBeNull();
+    expect((await verifyAuditChain(api.current.database.pool, api.current.config.auditKeyring, { mode: 'full' })).problem).toBeNull();
   });
 
   it('CLI: kill-switch release makes a request; requests lists it; approve by another operator enqueues it; reject', async () => {

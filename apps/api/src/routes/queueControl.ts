@@ -42,11 +42,11 @@ export const queueControlRoutes = async (scope: FastifyInstance, deps: ApiDepend
         const { name } = request.params;
         const queue = deps.queues.byName[name];
         const event = { queue: name, actor, reason: request.body.reason, requestId: request.id };
-        const recorded = await callDatabase(() => recordQueueEvent(deps.pool, { ...event, action: step === 'pause' ? QUEUE_EVENTS.paused : QUEUE_EVENTS.resumed }));
+        const recorded = await callDatabase(() => recordQueueEvent(deps.pool, deps.config.auditKeyring, { ...event, action: step === 'pause' ? QUEUE_EVENTS.paused : QUEUE_EVENTS.resumed }));
         try {
           await callRedis(`${step} queue`, () => (step === 'pause' ? queue.pause() : queue.resume()));
         } catch (error) {
-          await callDatabase(() => recordQueueEvent(deps.pool, { ...event, action: QUEUE_EVENTS.failed, details: [`failed=${step}`, `audit_id=${recorded.id}`] })).catch(
+          await callDatabase(() => recordQueueEvent(deps.pool, deps.config.auditKeyring, { ...event, action: QUEUE_EVENTS.failed, details: { failed: step, audit_id: recorded.id } })).catch(
             (auditError: unknown) => request.log.error({ err: auditError }, 'could not record the failed queue control'),
           );
           throw error;

@@ -2,8 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type { DatabasePool } from 'slonik';
 import { runInTransaction } from '../db/runInTransaction.js';
 import { appendAuditEvent } from './appendAuditEvent.js';
+import type { AuditKeyring } from './audit/auditKeyring.js';
 import type { AuditEntry } from './model.js';
-import { lockGovernanceRows, snapshotOf } from './queries/governanceState.js';
+import { lockGovernanceRows } from './queries/governanceState.js';
 
 /** Audit actions of queue controls: a paused governance queue holds back every change, engages included. */
 export const QUEUE_EVENTS = { paused: 'queue.paused', resumed: 'queue.resumed', failed: 'queue.control_failed' } as const;
@@ -16,16 +17,17 @@ export type QueueEvent = (typeof QUEUE_EVENTS)[keyof typeof QUEUE_EVENTS];
  */
 export const recordQueueEvent = async (
   pool: DatabasePool,
-  event: { action: QueueEvent; queue: string; actor: string; reason: string; requestId: string | null; details?: readonly string[] },
+  keyring: AuditKeyring,
+  event: { action: QueueEvent; queue: string; actor: string; reason: string; requestId: string | null; details?: Record<string, unknown> },
 ): Promise<AuditEntry> =>
-  runInTransaction(pool, async (tx) =>
-    appendAuditEvent(tx, {
+  runInTransaction(pool, async (tx) => {
+    await lockGovernanceRows(tx);
+    return appendAuditEvent(tx, keyring, {
       key: `${event.action}:${event.queue}:${randomUUID()}`,
       action: event.action,
       actor: event.actor,
       reason: event.reason,
-      snapshot: snapshotOf(await lockGovernanceRows(tx)),
       requestId: event.requestId,
-      details: [`queue=${event.queue}`, ...(event.details ?? [])],
-    }),
-  );
+      details: { queue: event.queue, ...event.details },
+    });
+  });
