@@ -45,6 +45,7 @@ try {
   const apiUrl = `http://127.0.0.1:${port}`;
   const common = {
     NODE_ENV: 'production',
+    AUDIT_HMAC_KEYS: 'bench:bench-audit-key-0123456789abcdef0123',
     DATABASE_URL: environment.databaseUrl,
     REDIS_URL: environment.redisUrl,
     BULLMQ_PREFIX: environment.prefix,
