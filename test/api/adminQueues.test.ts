@@ -86,6 +86,22 @@ describe('queue dashboard at /admin/queues', () => {
     expect((await governance.getJob(job.id ?? ''))?.data).toEqual({ action: 'kill_switch.engage', actor: 'alice', reason: 'original' });
     await job.remove();
   });
+
+  it('lets no HTTP body choose the actor: an actor field is refused by name, nothing is queued', async () => {
+    const before = await api.current.jobCount();
+    for (const [url, body] of [
+      ['/api/governance/kill-switch', { engaged: false, reason: 'forged', actor: 'ops' }],
+      ['/api/governance/go-live', { enabled: true, reason: 'forged', actor: 'ops' }],
+      ['/api/governance/verify', { actor: 'ops' }],
+      ['/api/jobs/x/retry', { reason: 'forged', actor: 'ops' }],
+      ['/api/queues/governance/pause', { reason: 'forged', actor: 'ops' }],
+    ] as const) {
+      const response = await request('POST', url, bearer(ALICE.token), body);
+      expect(response.statusCode, url).toBe(400);
+      expect(response.json().error.details).toContainEqual({ field: 'actor', message: 'unknown field' });
+    }
+    expect(await api.current.jobCount()).toBe(before);
+  });
 });
 
 describe('pausing a queue: audited, through the API, by ADMIN_ACTORS only', () => {
