@@ -9,6 +9,7 @@ import {
   type LiveStateBody,
 } from '../../packages/core/src/index.js';
 import type { ApiHarness } from '../api/support.js';
+import { DEV_KEYRING } from '../audit/support.js';
 
 export { GOVERNANCE_ACTIONS };
 
@@ -27,7 +28,7 @@ export const applyChange = async (
     reason: extra.reason ?? `test ${action}`,
     ...(extra.metadata === undefined ? {} : { metadata: extra.metadata }),
   } as Parameters<typeof applyGovernanceChange>[1]['payload'];
-  const { result } = await applyGovernanceChange(pool, { jobId: randomUUID(), payload, migrationHead: 'test-head' });
+  const { result } = await applyGovernanceChange(pool, { jobId: randomUUID(), payload, migrationHead: 'test-head' }, DEV_KEYRING);
   return result;
 };
 

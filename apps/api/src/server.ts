@@ -16,13 +16,16 @@ import { registerHttpMetrics } from './plugins/httpMetrics.js';
 import { BODY_LIMIT_BYTES, registerJsonBody } from './plugins/jsonBody.js';
 import { registerRequestIdHeader, requestIdFor } from './plugins/requestId.js';
 import { registerShutdownGuard } from './plugins/shutdownGuard.js';
+import { alertmanagerHookRoutes } from './routes/alertmanagerHook.js';
 import { auditRoutes } from './routes/audit.js';
+import { changeRequestRoutes } from './routes/changeRequests.js';
 import { governanceChangeRoutes } from './routes/governanceChanges.js';
 import { healthRoutes } from './routes/health.js';
 import { jobRetryRoutes } from './routes/jobRetry.js';
 import { jobRoutes } from './routes/jobs.js';
 import { queueRoutes } from './routes/queues.js';
 import { metricsRoutes } from './routes/metrics.js';
+import { queueControlRoutes } from './routes/queueControl.js';
 import { runbookStatusRoutes } from './routes/runbookStatus.js';
 import { sessionRoutes } from './routes/session.js';
 import { verificationRoutes } from './routes/verifications.js';
@@ -38,8 +41,11 @@ export const API_ROUTE_GROUPS: readonly RouteGroup[] = [
   sessionRoutes,
   runbookStatusRoutes,
   governanceChangeRoutes,
+  changeRequestRoutes,
+  alertmanagerHookRoutes,
   jobRoutes,
   jobRetryRoutes,
+  queueControlRoutes,
   auditRoutes,
   verificationRoutes,
   queueRoutes,

@@ -189,6 +189,8 @@ export const createWorkerApp = async (options: WorkerAppOptions): Promise<Worker
           createGoLiveChangeProcessor({
             pool,
             migrationHead,
+            approvalsRequired: config.approvalsRequired,
+            auditKeyring: config.auditKeyring,
             afterCommit: options.fault?.afterCommit,
             onTransaction: (outcome) => (outcome === 'committed' ? metrics.transactionCommitted() : metrics.transactionRolledBack()),
           }),
@@ -207,6 +209,7 @@ export const createWorkerApp = async (options: WorkerAppOptions): Promise<Worker
             migrationHead,
             release: config.release,
             apiUrl: config.apiUrl,
+            auditKeyring: config.auditKeyring,
             ...(options.apiHealth === undefined ? {} : { apiHealth: options.apiHealth }),
           }),
         ),
