@@ -13,10 +13,10 @@ const CHAIN = [
   '20260202_verification_runs',
   '20260203_idempotency_ledger',
   '20260204_worker_runtime',
+  '20260211_change_requests',
   '20260212_live_state_notify',
 ];
-/** The chain's head: the revision test fixtures link new revisions to. */
-const HEAD = CHAIN.at(-1) as string;
+const HEAD = CHAIN[CHAIN.length - 1] ?? '';
 
 let databases: TestDatabase[] = [];
 const freshDatabase = async (label: string) => {

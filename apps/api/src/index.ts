@@ -1,14 +1,13 @@
 export { buildServer, API_ROUTE_GROUPS, type BuildServerOptions, type RouteGroup } from './server.js';
 export type { ApiDependencies, MigrationStatusSource, ProducerRedis } from './dependencies.js';
 export { ApiError, errorBody, parseFailedReason, statusOf, type ApiErrorBody, type ApiErrorDetail } from './errors.js';
-export { createTokenVerifier, requirePrincipal, type Principal } from './auth.js';
+export { createTokenVerifier, requirePrincipal, LIVE_STATE_ROLES, READ_ROLES, WRITE_ROLES, type Principal, type TokenVerifier } from './auth.js';
 export { callDatabase, callRedis, withTimeout, DependencyTimeoutError } from './dependencyCalls.js';
 export { sendError } from './plugins/errorHandling.js';
 export { BODY_LIMIT_BYTES } from './plugins/jsonBody.js';
 export { createApiShutdown, type ApiShutdownSteps } from './shutdown.js';
 export { createApiMetrics, type ApiMetrics } from './metrics/createApiMetrics.js';
 export { refreshScrapeGauges } from './metrics/refreshScrapeGauges.js';
-export { createAdminSessions, type AdminSessions } from './admin/adminSessions.js';
 export { ADMIN_PREFIX, ADMIN_SESSION_COOKIE } from './admin/adminRoutes.js';
 export { OPENAPI_PATHS } from './openapi/registerOpenApi.js';
 export { errorResponse, errorResponses } from './responseSchemas.js';

@@ -76,8 +76,8 @@ export const errorResponse = (status: ErrorStatus): z.ZodType => {
 export const errorResponses = (...statuses: ErrorStatus[]): Record<number, z.ZodType> =>
   Object.fromEntries(statuses.map((status) => [status, errorResponse(status)]));
 
-/** What every /api route can answer whatever it does: bad token, and a dependency or shutdown 503. */
-const API_BASE_ERRORS: ErrorStatus[] = [401, 503];
+/** What every /api route can answer whatever it does: bad token, a role or CSRF refusal, and a dependency or shutdown 503. */
+const API_BASE_ERRORS: ErrorStatus[] = [401, 403, 503];
 /** GET routes with a query string or path parameter. */
 export const readErrors = (...more: ErrorStatus[]) => errorResponses(400, ...API_BASE_ERRORS, ...more);
 /** POST routes with a JSON body, rate limited, with Idempotency-Key. */

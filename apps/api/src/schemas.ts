@@ -63,3 +63,5 @@ export type JobAccepted = z.infer<typeof jobAccepted>;
 
 /** POST /api/jobs/:id/retry: why the operator retries the job (validated like every other reason). */
 export const jobRetryBody = z.strictObject({ reason });
+/** A body that only gives a reason: change request steps, queue pause and resume. */
+export const reasonBody = z.strictObject({ reason });

@@ -1,3 +1,4 @@
+import cookie from '@fastify/cookie';
 import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
@@ -14,12 +15,14 @@ import { BODY_LIMIT_BYTES, registerJsonBody } from './plugins/jsonBody.js';
 import { registerRequestIdHeader, requestIdFor } from './plugins/requestId.js';
 import { registerShutdownGuard } from './plugins/shutdownGuard.js';
 import { auditRoutes } from './routes/audit.js';
+import { changeRequestRoutes } from './routes/changeRequests.js';
 import { governanceChangeRoutes } from './routes/governanceChanges.js';
 import { healthRoutes } from './routes/health.js';
 import { jobRetryRoutes } from './routes/jobRetry.js';
 import { jobRoutes } from './routes/jobs.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { runbookStatusRoutes } from './routes/runbookStatus.js';
+import { sessionRoutes } from './routes/session.js';
 import { verificationRoutes } from './routes/verifications.js';
 import { liveStateRoutes } from './routes/liveState.js';
 import { createLiveStreams } from './live/liveStreams.js';
@@ -30,8 +33,10 @@ export type RouteGroup = (scope: FastifyInstance, deps: ApiDependencies) => Prom
 
 /** The route groups behind bearer auth, mounted under /api. */
 export const API_ROUTE_GROUPS: readonly RouteGroup[] = [
+  sessionRoutes,
   runbookStatusRoutes,
   governanceChangeRoutes,
+  changeRequestRoutes,
   jobRoutes,
   jobRetryRoutes,
   auditRoutes,
@@ -94,6 +99,8 @@ export const buildServer = async (deps: ApiDependencies, options: BuildServerOpt
   if (deps.config.corsOrigins.length > 0) {
     await app.register(cors, { origin: [...deps.config.corsOrigins], methods: ['GET', 'POST'], exposedHeaders: ['X-Request-Id'] });
   }
+  // One session cookie for /api, the stream, the console and the dashboard.
+  await app.register(cookie);
   await app.register(rateLimit, {
     global: false,
     // After auth (onRequest), so the key is the token; before the body is validated.
@@ -129,7 +136,7 @@ export const buildServer = async (deps: ApiDependencies, options: BuildServerOpt
 
   await app.register(
     async (api) => {
-      registerAuth(api, deps.config.governanceTokens);
+      registerAuth(api, { tokens: deps.config.roleTokens, pool: deps.pool });
       await api.register(async (scope) =>
         liveStateRoutes(scope, { listener, streams, maxStalenessMs: liveConfig.maxStalenessMs }),
       );

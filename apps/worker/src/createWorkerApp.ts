@@ -189,6 +189,7 @@ export const createWorkerApp = async (options: WorkerAppOptions): Promise<Worker
           createGoLiveChangeProcessor({
             pool,
             migrationHead,
+            approvalsRequired: config.approvalsRequired,
             afterCommit: options.fault?.afterCommit,
             onTransaction: (outcome) => (outcome === 'committed' ? metrics.transactionCommitted() : metrics.transactionRolledBack()),
           }),

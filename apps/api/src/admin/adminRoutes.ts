@@ -1,23 +1,30 @@
-import cookie from '@fastify/cookie';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { createTokenVerifier, type Principal } from '../auth.js';
+import { ROLES } from '@valhalla/core';
+import { authenticate, createTokenVerifier } from '../auth.js';
+import { callDatabase } from '../dependencyCalls.js';
 import type { ApiDependencies } from '../dependencies.js';
+import { ApiError } from '../errors.js';
 import { sendError } from '../plugins/errorHandling.js';
 import { BODY_LIMIT_BYTES, parseJsonText } from '../plugins/jsonBody.js';
-import { createAdminSessions } from './adminSessions.js';
+import { clearSessionCookie, setSessionCookie } from '../sessions/sessionCookie.js';
+import { revokeSession, SESSION_COOKIE } from '../sessions/sessionStore.js';
+import { signIn } from '../sessions/signIn.js';
 import { loginPage, signInRequiredPage } from './loginPage.js';
 
 /** Mount point of the admin pages; the dashboard is at `${ADMIN_PREFIX}/queues`. */
 export const ADMIN_PREFIX = '/admin';
-export const ADMIN_SESSION_COOKIE = 'valhalla_admin';
+/** The dashboard shares the console's session cookie. */
+export const ADMIN_SESSION_COOKIE = SESSION_COOKIE;
 
 /** Methods that only read. Every other bull-board call (retry, clean, promote, pause, empty, obliterate, add…) writes. */
 const READ_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD']);
+/** Who may look at the queues: people. */
+const DASHBOARD_ROLES: ReadonlySet<string> = new Set([ROLES.operator, ROLES.reader]);
 /** Login attempts per minute per client address, whatever RATE_LIMIT_PER_MINUTE allows elsewhere. */
 const LOGIN_ATTEMPTS_PER_MINUTE = 30;
 
@@ -45,26 +52,20 @@ const registerAdminBodyParsers = (scope: FastifyInstance): void => {
 };
 
 /**
- * /admin: the bull-board queue dashboard for both queues at /admin/queues, and its login.
+ * /admin: the bull-board queue dashboard for the queues at /admin/queues, and its login.
  *
- * Access: a valid `Authorization: Bearer` token, or the session cookie that POST /admin/login sets for a valid token
- * (the dashboard's own XHRs cannot send a bearer header). Everyone with a token may look; only actors in
- * ADMIN_ACTORS may change anything: every non-GET call is refused with 403 FORBIDDEN for the others, and the
- * changes admins make are logged with their actor.
+ * Access: a valid `Authorization: Bearer` token of an operator or reader, or the session cookie (the same
+ * server-side session as the console's, opened by POST /admin/login or POST /api/session). The dashboard is for
+ * looking only: every queue is in bull-board's read-only mode (no write buttons), and every non-GET call is refused
+ * with 403 FORBIDDEN, so nothing can add, edit, retry, promote, clean or pause a job here behind the audit log's
+ * back. The writes an operator needs have audited /api routes with the real actor: POST /api/jobs/:id/retry and
+ * POST /api/queues/:name/pause|resume (ADMIN_ACTORS).
  */
 export const adminRoutes = async (scope: FastifyInstance, deps: ApiDependencies): Promise<void> => {
   const { config } = deps;
-  const verifyBearer = createTokenVerifier(config.governanceTokens);
-  const sessions = createAdminSessions(config.governanceTokens);
+  const verify = createTokenVerifier(config.roleTokens);
   const admins: ReadonlySet<string> = new Set(config.adminActors);
-  const cookieOptions = {
-    path: ADMIN_PREFIX,
-    httpOnly: true,
-    sameSite: 'strict' as const,
-    secure: config.isProduction,
-  };
 
-  await scope.register(cookie);
   registerAdminBodyParsers(scope);
   const app = scope.withTypeProvider<ZodTypeProvider>();
 
@@ -77,42 +78,50 @@ export const adminRoutes = async (scope: FastifyInstance, deps: ApiDependencies)
       config: { rateLimit: { max: Math.min(config.rateLimitPerMinute, LOGIN_ATTEMPTS_PER_MINUTE), timeWindow: 60_000 } },
     },
     async (request, reply) => {
-      const session = sessions.issue(request.body.token);
-      if (session === null) {
-        request.log.warn('admin login with an unknown token');
-        if (isForm(request)) return reply.code(401).type('text/html; charset=utf-8').send(loginPage({ failed: true }));
-        return sendError(reply, { code: 'UNAUTHENTICATED', message: 'the token is not valid' });
+      let session;
+      try {
+        session = await signIn(deps.pool, verify, request.body.token);
+      } catch (error) {
+        if (!(error instanceof ApiError) || error.code === 'DEPENDENCY_UNAVAILABLE' || !isForm(request)) throw error;
+        request.log.warn({ code: error.code }, 'admin login refused');
+        return reply.code(error.status).type('text/html; charset=utf-8').send(loginPage({ failed: true }));
       }
-      request.log.info({ actor: session.principal.actor }, 'admin login');
-      reply.setCookie(ADMIN_SESSION_COOKIE, session.value, { ...cookieOptions, expires: session.expiresAt });
+      request.log.info({ actor: session.actor }, 'admin login');
+      setSessionCookie(reply, session.secret, session.expiresAt);
       if (isForm(request)) return reply.code(303).header('location', `${ADMIN_PREFIX}/queues`).send();
-      return reply.send({ actor: session.principal.actor, admin: admins.has(session.principal.actor), expires_at: session.expiresAt.toISOString() });
+      return reply.send({ actor: session.actor, role: session.role, admin: admins.has(session.actor), csrfToken: session.csrfToken, expires_at: session.expiresAt.toISOString() });
     },
   );
 
   app.post('/logout', { schema: { hide: true } }, async (request, reply) => {
-    reply.clearCookie(ADMIN_SESSION_COOKIE, cookieOptions);
+    const secret = request.cookies[SESSION_COOKIE];
+    if (secret !== undefined) await callDatabase(() => revokeSession(deps.pool, secret));
+    clearSessionCookie(reply);
     if (isForm(request) || wantsHtml(request)) return reply.code(303).header('location', `${ADMIN_PREFIX}/login`).send();
     return reply.code(204).send();
   });
 
   await scope.register(async (dashboard) => {
     dashboard.addHook('onRequest', async (request, reply) => {
-      const principal: Principal | null =
-        verifyBearer(request.headers.authorization) ?? sessions.verify(request.cookies[ADMIN_SESSION_COOKIE]);
+      const principal = await authenticate(request, verify, deps.pool);
       if (principal === null) return refuseUnauthenticated(request, reply);
       request.principal = principal;
-      if (READ_METHODS.has(request.method)) return;
-      if (!admins.has(principal.actor)) {
-        return sendError(reply, { code: 'FORBIDDEN', message: `actor ${principal.actor} may only view the queues; changes need an admin actor (ADMIN_ACTORS)` });
+      if (!DASHBOARD_ROLES.has(principal.role)) {
+        return sendError(reply, { code: 'FORBIDDEN', message: `the ${principal.role} role may not view the queue dashboard` });
       }
-      request.log.info({ actor: principal.actor, method: request.method, route: request.routeOptions.url }, 'admin queue action');
+      if (READ_METHODS.has(request.method)) return;
+      request.log.warn({ actor: principal.actor, method: request.method, route: request.routeOptions.url }, 'queue dashboard write refused');
+      return sendError(reply, {
+        code: 'FORBIDDEN',
+        message: 'the queue dashboard is read-only; use the audited API (POST /api/jobs/:id/retry, POST /api/queues/:name/pause|resume)',
+      });
     });
 
     const serverAdapter = new FastifyAdapter();
     serverAdapter.setBasePath(`${ADMIN_PREFIX}/queues`);
     createBullBoard({
-      queues: Object.values(deps.queues.byName).map((queue) => new BullMQAdapter(queue)),
+      // Read-only: bull-board shows no write buttons and its own handlers refuse writes too (a second lock).
+      queues: Object.values(deps.queues.byName).map((queue) => new BullMQAdapter(queue, { readOnlyMode: true })),
       serverAdapter,
       options: { uiConfig: { boardTitle: 'Valhalla queues' } },
     });
@@ -125,5 +134,5 @@ const refuseUnauthenticated = (request: FastifyRequest, reply: FastifyReply): Fa
   if (request.method === 'GET' && wantsHtml(request)) {
     return reply.code(401).type('text/html; charset=utf-8').send(signInRequiredPage);
   }
-  return sendError(reply, { code: 'UNAUTHENTICATED', message: `a valid bearer token or a session from POST ${ADMIN_PREFIX}/login is required` });
+  return sendError(reply, { code: 'UNAUTHENTICATED', message: `a valid bearer token or a session from POST ${ADMIN_PREFIX}/login or POST /api/session is required` });
 };

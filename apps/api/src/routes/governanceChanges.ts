@@ -1,9 +1,12 @@
 import { GOVERNANCE_ACTIONS, JOB_NAMES } from '@valhalla/core';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import { requirePrincipal } from '../auth.js';
 import type { ApiDependencies } from '../dependencies.js';
 import { enqueueJob } from '../enqueueJob.js';
+import { changeRequestAccepted } from '../changeRequests/publicChangeRequest.js';
+import { requestApprovalIfRequired } from '../changeRequests/requestApproval.js';
 import { jobAcceptedResponse, writeErrors } from '../responseSchemas.js';
 import { goLiveBody, killSwitchBody, systemMetadataBody, verifyBody } from '../schemas.js';
 
@@ -15,11 +18,15 @@ export const governanceChangeRoutes = async (scope: FastifyInstance, deps: ApiDe
   const app = scope.withTypeProvider<ZodTypeProvider>();
   const rateLimit = { max: deps.config.rateLimitPerMinute, timeWindow: 60_000 };
   const accepted = { tags: ['governance'], response: { 202: jobAcceptedResponse, ...writeErrors() } };
+  // Enable and release may answer with a change request instead (APPROVALS_REQUIRED > 1).
+  const acceptedOrRequest = { ...accepted, response: { ...accepted.response, 202: z.union([jobAcceptedResponse, changeRequestAccepted]) } };
 
-  app.post('/governance/go-live', { schema: { ...accepted, summary: 'Enable or disable go-live (queued; the worker checks the preconditions)', body: goLiveBody }, config: { rateLimit } }, async (request, reply) => {
+  app.post('/governance/go-live', { schema: { ...acceptedOrRequest, summary: 'Enable or disable go-live (queued; the worker checks the preconditions)', body: goLiveBody }, config: { rateLimit } }, async (request, reply) => {
     const { actor } = requirePrincipal(request);
     const { enabled, reason } = request.body;
     const action = enabled ? GOVERNANCE_ACTIONS.goLiveEnable : GOVERNANCE_ACTIONS.goLiveDisable;
+    const pending = await requestApprovalIfRequired(deps, request, reply, { action, actor, reason });
+    if (pending !== null) return pending;
     return enqueueJob(deps, request, reply, {
       name: JOB_NAMES.goLiveChange,
       payload: { action, actor, reason, requestId: request.id },
@@ -27,10 +34,12 @@ export const governanceChangeRoutes = async (scope: FastifyInstance, deps: ApiDe
     });
   });
 
-  app.post('/governance/kill-switch', { schema: { ...accepted, summary: 'Engage or release the kill switch (queued)', body: killSwitchBody }, config: { rateLimit } }, async (request, reply) => {
+  app.post('/governance/kill-switch', { schema: { ...acceptedOrRequest, summary: 'Engage or release the kill switch (queued)', body: killSwitchBody }, config: { rateLimit } }, async (request, reply) => {
     const { actor } = requirePrincipal(request);
     const { engaged, reason } = request.body;
     const action = engaged ? GOVERNANCE_ACTIONS.killSwitchEngage : GOVERNANCE_ACTIONS.killSwitchRelease;
+    const pending = await requestApprovalIfRequired(deps, request, reply, { action, actor, reason });
+    if (pending !== null) return pending;
     return enqueueJob(deps, request, reply, {
       name: JOB_NAMES.goLiveChange,
       payload: { action, actor, reason, requestId: request.id },

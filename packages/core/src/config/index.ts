@@ -1,2 +1,4 @@
 export { loadConfig, loadConfigOrExit, type Config, type ServiceName } from './loadConfig.js';
 export { parseGovernanceTokens, type GovernanceToken } from './parseGovernanceTokens.js';
+export { parseRoleTokens } from './parseRoleTokens.js';
+export { ROLES, ROLE_TOKEN_VARIABLES, type Role, type RoleToken } from './roles.js';

@@ -65,6 +65,47 @@ describe('loadConfig', () => {
     expect(loadConfig({ GOVERNANCE_TOKENS: 'ops:short' }, 'api').governanceTokens).toHaveLength(1);
   });
 
+  it('parses the tokens of every role, each token with one role', () => {
+    const config = loadConfig(
+      { GOVERNANCE_TOKENS: 'ops:o1', READER_TOKENS: 'rita:r1', APP_TOKENS: 'shop:a1', ALERT_TOKENS: 'am:al1', ADMIN_ACTORS: 'ops' },
+      'api',
+    );
+    expect(config.roleTokens).toEqual([
+      { actor: 'ops', token: 'o1', role: 'operator' },
+      { actor: 'rita', token: 'r1', role: 'reader' },
+      { actor: 'shop', token: 'a1', role: 'app' },
+      { actor: 'am', token: 'al1', role: 'alerts' },
+    ]);
+    expect(config.governanceTokens).toEqual([{ actor: 'ops', token: 'o1' }]);
+    expect(config).toMatchObject({ adminActors: ['ops'], approvalsRequired: 1, approvalTtlMinutes: 60 });
+    expect(loadConfig({ APPROVALS_REQUIRED: '2', APPROVAL_TTL_MINUTES: '5' }, 'api')).toMatchObject({ approvalsRequired: 2, approvalTtlMinutes: 5 });
+  });
+
+  it.each([
+    [{ READER_TOKENS: 'rita' }, 'READER_TOKENS', /not actor:token/],
+    [{ APP_TOKENS: 'shop:tab\there' }, 'APP_TOKENS', /visible ASCII/],
+    [{ ALERT_TOKENS: 'am:caf\u00e9-token' }, 'ALERT_TOKENS', /visible ASCII/],
+    [{ READER_TOKENS: 'rita:bell\u0007x' }, 'READER_TOKENS', /visible ASCII/],
+    [{ READER_TOKENS: 'rita:same,rob:same' }, 'READER_TOKENS', /used by another entry/],
+    [{ GOVERNANCE_TOKENS: 'ops:shared', READER_TOKENS: 'rita:shared' }, 'READER_TOKENS', /also in GOVERNANCE_TOKENS/],
+    [{ APP_TOKENS: 'shop:shared', ALERT_TOKENS: 'am:shared' }, 'ALERT_TOKENS', /also in APP_TOKENS/],
+    [{ GOVERNANCE_TOKENS: 'ops:o1', ADMIN_ACTORS: 'ops,ops' }, 'ADMIN_ACTORS', /listed twice/],
+    [{ GOVERNANCE_TOKENS: 'ops:o1', READER_TOKENS: 'rita:r1', ADMIN_ACTORS: 'rita' }, 'ADMIN_ACTORS', /not an operator/],
+    [{ APPROVALS_REQUIRED: '0' }, 'APPROVALS_REQUIRED', /./],
+    [{ APPROVAL_TTL_MINUTES: 'soon' }, 'APPROVAL_TTL_MINUTES', /./],
+  ])('rejects role configuration %o naming %s', (env, variable, message) => {
+    const error = fail(env);
+    expect(error.message).toContain(variable);
+    expect(error.message).toMatch(message);
+  });
+
+  it('refuses short tokens of every role in production', () => {
+    const production = { NODE_ENV: 'production', DATABASE_URL: 'postgres://db/x', REDIS_URL: 'redis://r:6379', GOVERNANCE_TOKENS: `ops:${longToken}` };
+    for (const variable of ['READER_TOKENS', 'APP_TOKENS', 'ALERT_TOKENS']) {
+      expect(fail({ ...production, [variable]: 'x:short' }).message).toMatch(new RegExp(`${variable}.*24 characters`));
+    }
+  });
+
   it('does not ask the migrator for Redis or tokens', () => {
     expect(loadConfig({ NODE_ENV: 'production', DATABASE_URL: 'postgresql://db/x' }, 'migrate').databaseUrl).toBe('postgresql://db/x');
   });

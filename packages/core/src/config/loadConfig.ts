@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { ConfigError, type ErrorDetail } from '../errors/index.js';
 import { parseGovernanceTokens, type GovernanceToken } from './parseGovernanceTokens.js';
+import { parseRoleTokens } from './parseRoleTokens.js';
+import type { RoleToken } from './roles.js';
 
 /** Which process is loading the config: each one requires a different subset of the variables. */
 export type ServiceName = 'api' | 'worker' | 'migrate' | 'dev';
@@ -23,7 +25,12 @@ const envSchema = z.object({
   PORT: intInRange(0, 65535),
   HOST: optionalString,
   GOVERNANCE_TOKENS: optionalString,
+  READER_TOKENS: optionalString,
+  APP_TOKENS: optionalString,
+  ALERT_TOKENS: optionalString,
   ADMIN_ACTORS: optionalString,
+  APPROVALS_REQUIRED: intInRange(1, 10),
+  APPROVAL_TTL_MINUTES: intInRange(1, 10_080),
   WORKER_CONCURRENCY: intInRange(1, 1000),
   API_URL: z.preprocess(emptyToUndefined, z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional()),
   RELEASE: optionalString,
@@ -50,8 +57,15 @@ export type Config = {
   readonly redisUrl: string;
   readonly port: number;
   readonly host: string;
+  /** The operator credentials (GOVERNANCE_TOKENS). */
   readonly governanceTokens: readonly GovernanceToken[];
+  /** Every credential of every role (operators included), each token in exactly one role. */
+  readonly roleTokens: readonly RoleToken[];
+  /** Operators who may act in the queue dashboard. */
   readonly adminActors: readonly string[];
+  /** Distinct operators who must agree before go_live.enable or kill_switch.release runs (1 = the requester alone). */
+  readonly approvalsRequired: number;
+  readonly approvalTtlMinutes: number;
   readonly workerConcurrency: number;
   readonly apiUrl: string | undefined;
   readonly release: string;
@@ -86,6 +100,19 @@ const deepFreeze = <T>(value: T): T => {
   return value;
 };
 
+/** ADMIN_ACTORS must name operators (actors of GOVERNANCE_TOKENS), each once. */
+const adminActorProblems = (adminActors: readonly string[], operators: readonly GovernanceToken[]): ErrorDetail[] => {
+  const known = new Set(operators.map((token) => token.actor));
+  const seen = new Set<string>();
+  const problems: ErrorDetail[] = [];
+  for (const actor of adminActors) {
+    if (seen.has(actor)) problems.push({ field: 'ADMIN_ACTORS', message: `actor ${actor} is listed twice` });
+    else if (!known.has(actor)) problems.push({ field: 'ADMIN_ACTORS', message: `actor ${actor} is not an operator (no GOVERNANCE_TOKENS entry)` });
+    seen.add(actor);
+  }
+  return problems;
+};
+
 /**
  * Parses the environment once, at an entrypoint. Returns a deep-frozen config.
  * @throws ConfigError naming every invalid or missing variable.
@@ -108,17 +135,26 @@ export const loadConfig = (env: Readonly<Record<string, string | undefined>>, se
     problems.push({ field: 'REDIS_URL', message: 'is required when NODE_ENV=production' });
   }
 
-  const { tokens, problems: tokenProblems } = parseGovernanceTokens(e.GOVERNANCE_TOKENS ?? '', {
-    minTokenLength: isProduction ? PRODUCTION_TOKEN_MIN_LENGTH : 1,
-  });
+  const minTokenLength = isProduction ? PRODUCTION_TOKEN_MIN_LENGTH : 1;
+  const { tokens, problems: tokenProblems } = parseGovernanceTokens(e.GOVERNANCE_TOKENS ?? '', { minTokenLength });
+  const roles = parseRoleTokens(
+    { operator: e.GOVERNANCE_TOKENS, reader: e.READER_TOKENS, app: e.APP_TOKENS, alerts: e.ALERT_TOKENS },
+    { minTokenLength },
+  );
+  const adminActors = splitList(e.ADMIN_ACTORS);
   if (service === 'api') {
     for (const message of tokenProblems) problems.push({ field: 'GOVERNANCE_TOKENS', message });
+    // GOVERNANCE_TOKENS' own problems are reported above; the other roles' and the cross-role ones here.
+    problems.push(
+      ...roles.problems
+        .filter((problem) => problem.field !== 'GOVERNANCE_TOKENS' || problem.crossRole)
+        .map(({ field, message }) => ({ field, message })),
+    );
     if (isProduction && tokens.length === 0 && tokenProblems.length === 0) {
       problems.push({ field: 'GOVERNANCE_TOKENS', message: 'at least one actor:token pair is required when NODE_ENV=production' });
     }
+    problems.push(...adminActorProblems(adminActors, tokens));
   }
-
-  const adminActors = splitList(e.ADMIN_ACTORS);
   if (problems.length > 0) throw new ConfigError(problems);
 
   return deepFreeze({
@@ -130,7 +166,10 @@ export const loadConfig = (env: Readonly<Record<string, string | undefined>>, se
     port: e.PORT ?? 3000,
     host: e.HOST ?? '0.0.0.0',
     governanceTokens: tokens,
+    roleTokens: roles.tokens,
     adminActors,
+    approvalsRequired: e.APPROVALS_REQUIRED ?? 1,
+    approvalTtlMinutes: e.APPROVAL_TTL_MINUTES ?? 60,
     // Every governance change serialises on row 1's lock: jobs beyond a few in flight only wait in PostgreSQL's FIFO lock
     // queue, where BullMQ priorities (kill switch first) no longer apply. Small by default; raise it for slow verifications.
     workerConcurrency: e.WORKER_CONCURRENCY ?? 4,

@@ -31,8 +31,10 @@ export const parseGovernanceTokens = (
       problems.push(`entry ${index + 1} (actor ${actor}): token must be at least ${options.minTokenLength} characters`);
       return;
     }
-    if (/\s/.test(token)) {
-      problems.push(`entry ${index + 1} (actor ${actor}): token must not contain white space`);
+    // Visible ASCII only: white space, control characters and non-ASCII letters cannot survive an HTTP header
+    // intact (and a look-alike Unicode token is a trap for whoever copies it).
+    if (!/^[\x21-\x7E]+$/.test(token)) {
+      problems.push(`entry ${index + 1} (actor ${actor}): token must be visible ASCII (no white space, control or non-ASCII characters)`);
       return;
     }
     if (seenTokens.has(token)) {

@@ -20,8 +20,14 @@ export const reasonSchema = z.string().min(1, 'reason must not be empty').max(50
 /** Correlates the request that enqueued the job with the worker's logs and the audit row (optional). */
 const requestId = z.string().min(1).max(200).optional();
 
+/**
+ * Four-eyes fields, set by the api on the job of an approved change request: the worker checks the request in
+ * PostgreSQL (the fields alone prove nothing); approvedBy is recorded for whoever reads the job.
+ */
+const approval = { changeRequestId: z.string().min(1).max(100).optional(), approvedBy: z.array(actor).max(20).optional() };
+
 const simpleChange = <A extends GovernanceAction>(action: A) =>
-  z.object({ action: z.literal(action), actor, reason: reasonSchema, requestId }).strict();
+  z.object({ action: z.literal(action), actor, reason: reasonSchema, requestId, ...approval }).strict();
 
 export const goLiveChangePayload = z.discriminatedUnion('action', [
   simpleChange(GOVERNANCE_ACTIONS.goLiveEnable),

@@ -1,11 +1,21 @@
-import { sql, type DatabasePool } from 'slonik';
+import { sql, type CommonQueryMethods, type DatabasePool } from 'slonik';
 import { runInTransaction } from '../db/runInTransaction.js';
 import { JOB_NAMES, QUEUES, type GoLiveChangePayload } from '../jobs/catalog.js';
 import { GOVERNANCE_ACTIONS, type ChangeResult } from './model.js';
 import { readChangeContext } from './queries/changeContext.js';
 import { commitChange } from './queries/commitChange.js';
 import { lockGovernanceRows, snapshotOf } from './queries/governanceState.js';
-import { decideChange } from './rules.js';
+import { isApprovedChange } from './changeRequests/queries.js';
+import { decideChange, requiresApproval } from './rules.js';
+
+/** Four-eyes, enforced where the change runs: an enable or release that needs approval and has none (see rules). */
+const isApprovalMissing = async (tx: CommonQueryMethods, request: GovernanceChangeRequest): Promise<boolean> => {
+  const { payload } = request;
+  if (!requiresApproval(payload.action, request.approvalsRequired ?? 1)) return false;
+  const changeRequestId = 'changeRequestId' in payload ? payload.changeRequestId : undefined;
+  if (changeRequestId === undefined) return true;
+  return !(await isApprovedChange(tx, { changeRequestId, jobId: request.jobId, action: payload.action, actor: payload.actor }));
+};
 
 export type GovernanceChangeRequest = {
   jobId: string;
@@ -14,6 +24,8 @@ export type GovernanceChangeRequest = {
   payload: GoLiveChangePayload;
   /** The migration head of the code that runs the worker: go-live enable needs a passed verification of it. */
   migrationHead: string;
+  /** APPROVALS_REQUIRED (default 1): above 1, an enable or release must be the job of an approved change request. */
+  approvalsRequired?: number | undefined;
 };
 
 export type GovernanceChangeExecution = { result: ChangeResult; replayed: boolean };
@@ -53,6 +65,7 @@ export const applyGovernanceChange = async (
       before,
       metadata: payload.action === GOVERNANCE_ACTIONS.metadataUpdate ? payload.metadata : undefined,
       verificationPassed: context.verificationPassed,
+      approvalMissing: await isApprovalMissing(tx, request),
     });
     const result = {
       outcome: decision.outcome,

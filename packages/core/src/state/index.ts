@@ -10,4 +10,7 @@ export * from './queries/idempotencyKeys.js';
 export * from './queries/workerHeartbeats.js';
 export * from './queries/seedRows.js';
 export * from './recordJobRetry.js';
+export * from './appendAuditEvent.js';
+export * from './queries/stateVersion.js';
+export * from './changeRequests/index.js';
 export * from './live/index.js';

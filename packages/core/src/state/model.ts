@@ -37,6 +37,8 @@ export const GO_LIVE_PRECONDITIONS = {
   killSwitchReleased: 'kill_switch_released',
   backendComplete: 'backend_complete',
   verificationPassed: 'verification_passed',
+  /** With APPROVALS_REQUIRED > 1: the enable or release belongs to an approved change request. */
+  approval: 'approval',
 } as const;
 export type GoLivePrecondition = (typeof GO_LIVE_PRECONDITIONS)[keyof typeof GO_LIVE_PRECONDITIONS];
 

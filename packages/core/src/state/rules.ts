@@ -18,6 +18,13 @@ export const isLive = (state: { go_live_enabled: boolean; kill_switch_engaged: b
 export const isSafetyAction = (action: GovernanceAction): boolean =>
   action === GOVERNANCE_ACTIONS.killSwitchEngage || action === GOVERNANCE_ACTIONS.goLiveDisable;
 
+/**
+ * Four-eyes: with more than one approval required, an enable or a release runs only as the job of an approved change
+ * request. Engage and disable never wait for anyone.
+ */
+export const requiresApproval = (action: GovernanceAction, approvalsRequired: number): boolean =>
+  approvalsRequired > 1 && (action === GOVERNANCE_ACTIONS.goLiveEnable || action === GOVERNANCE_ACTIONS.killSwitchRelease);
+
 export type GoLiveFacts = {
   killSwitchEngaged: boolean;
   backendComplete: boolean;
@@ -58,6 +65,8 @@ export const decideChange = (input: {
   before: StateSnapshot;
   metadata?: MetadataChange | undefined;
   verificationPassed: boolean;
+  /** The change needs an approved change request and is not one (see requiresApproval). */
+  approvalMissing?: boolean | undefined;
 }): ChangeDecision => {
   const { before } = input;
   let target: Omit<StateSnapshot, 'live'>;
@@ -89,6 +98,7 @@ export const decideChange = (input: {
   }
   const after = withLive(target);
   if (sameSnapshot(before, after)) return { outcome: CHANGE_OUTCOMES.unchanged, unmet: [], after: before };
+  if (input.approvalMissing === true) return { outcome: CHANGE_OUTCOMES.rejected, unmet: [GO_LIVE_PRECONDITIONS.approval], after: before };
   if (input.action === GOVERNANCE_ACTIONS.goLiveEnable) {
     const unmet = unmetGoLivePreconditions({
       killSwitchEngaged: before.kill_switch_engaged,

@@ -1,0 +1,174 @@
+import { randomUUID } from 'node:crypto';
+import { sql, type DatabasePool, type DatabaseTransactionConnection } from 'slonik';
+import { runInTransaction } from '../../db/runInTransaction.js';
+import { appendAuditEvent } from '../appendAuditEvent.js';
+import type { StateSnapshot } from '../model.js';
+import { lockGovernanceRows, snapshotOf } from '../queries/governanceState.js';
+import { readStateVersion } from '../queries/stateVersion.js';
+import {
+  CHANGE_REQUEST_EVENTS,
+  CHANGE_REQUEST_STATUSES,
+  CHANGE_REQUEST_SYSTEM_ACTOR,
+  changeRequestJobId,
+  type ApprovalAction,
+  type ChangeRequest,
+  type ChangeRequestStatus,
+} from './model.js';
+import { closeChangeRequestRow, findChangeRequest, insertApproval, insertChangeRequest, isExpired, listChangeRequests } from './queries.js';
+
+/**
+ * The steps of a change request. Each runs in one transaction that first locks row 1 of the governance tables (as
+ * every state and audit writer does), so the state version it reads cannot move until it commits, and writes its
+ * audit event in the same transaction. Database work only: safe to re-run. The caller enqueues the job after an
+ * `enqueue` outcome committed.
+ */
+
+type Locked = { tx: DatabaseTransactionConnection; snapshot: StateSnapshot; version: number };
+
+const withLockedState = <T>(pool: DatabasePool, handler: (locked: Locked) => Promise<T>): Promise<T> =>
+  runInTransaction(pool, async (tx) => {
+    const snapshot = snapshotOf(await lockGovernanceRows(tx));
+    return handler({ tx, snapshot, version: await readStateVersion(tx) });
+  });
+
+const event = (locked: Locked, request: ChangeRequest, step: keyof typeof CHANGE_REQUEST_EVENTS, actor: string, reason: string, requestId: string | null, suffix = '') =>
+  appendAuditEvent(locked.tx, {
+    key: `change-request:${request.id}:${step}${suffix}`,
+    action: CHANGE_REQUEST_EVENTS[step],
+    actor,
+    reason,
+    snapshot: locked.snapshot,
+    requestId,
+    details: [`change_request=${request.id}`, `action=${request.action}`],
+  });
+
+/** Closes a pending request that is past its expiry or made against another state version; null when it is neither. */
+const voidIfStale = async (locked: Locked, request: ChangeRequest): Promise<'expired' | 'state_changed' | null> => {
+  const why = (await isExpired(locked.tx, request.id)) ? 'expired' : request.state_version !== locked.version ? 'state_changed' : null;
+  if (why === null) return null;
+  const status = why === 'expired' ? CHANGE_REQUEST_STATUSES.expired : CHANGE_REQUEST_STATUSES.stale;
+  const reason =
+    why === 'expired'
+      ? `expired at ${request.expires_at} with ${request.approvals.length + 1} of ${request.required} approvals`
+      : `state version changed from ${request.state_version} to ${locked.version} since the request`;
+  await closeChangeRequestRow(locked.tx, { id: request.id, status, by: null, reason });
+  await event(locked, request, why === 'expired' ? 'expired' : 'stale', CHANGE_REQUEST_SYSTEM_ACTOR, reason, null);
+  return why;
+};
+
+/** Creates a pending request (and its `requested` event) against the current state version. */
+export const createChangeRequest = async (
+  pool: DatabasePool,
+  input: { action: ApprovalAction; actor: string; reason: string; required: number; ttlMinutes: number; requestId: string | null },
+): Promise<ChangeRequest> =>
+  withLockedState(pool, async (locked) => {
+    const request = await insertChangeRequest(locked.tx, {
+      id: randomUUID(),
+      action: input.action,
+      requestedBy: input.actor,
+      reason: input.reason,
+      required: input.required,
+      stateVersion: locked.version,
+      ttlMinutes: input.ttlMinutes,
+      requestId: input.requestId,
+    });
+    await event(locked, request, 'requested', input.actor, input.reason, input.requestId);
+    return request;
+  });
+
+export type ApprovalOutcome =
+  | { kind: 'not_found' }
+  | { kind: 'self_approval'; request: ChangeRequest }
+  | { kind: 'closed'; request: ChangeRequest }
+  | { kind: 'stale'; request: ChangeRequest; why: 'expired' | 'state_changed' }
+  | { kind: 'approved'; request: ChangeRequest }
+  | { kind: 'enqueue'; request: ChangeRequest; jobId: string; approvedBy: string[] };
+
+/**
+ * Records one operator's approval. When the requester plus the distinct approvers reach `required`, the request is
+ * marked enqueued with its job id (the caller then enqueues that job). An already enqueued request whose state
+ * version still holds answers `enqueue` again, so a client can resend after a failed enqueue (same job id).
+ */
+export const approveChangeRequest = async (
+  pool: DatabasePool,
+  input: { id: string; approver: string; reason: string; requestId: string | null },
+): Promise<ApprovalOutcome> =>
+  withLockedState(pool, async (locked): Promise<ApprovalOutcome> => {
+    const found = await findChangeRequest(locked.tx, input.id, { lock: true });
+    if (found === null) return { kind: 'not_found' };
+    const approvedBy = found.approvals.map((approval) => approval.approver);
+    if (found.status === CHANGE_REQUEST_STATUSES.enqueued && found.job_id !== null && found.state_version === locked.version) {
+      return { kind: 'enqueue', request: found, jobId: found.job_id, approvedBy };
+    }
+    if (found.status !== CHANGE_REQUEST_STATUSES.pending) return { kind: 'closed', request: found };
+    if (found.requested_by === input.approver) return { kind: 'self_approval', request: found };
+    const why = await voidIfStale(locked, found);
+    if (why !== null) return { kind: 'stale', request: await reread(locked, input.id), why };
+    if (approvedBy.includes(input.approver)) return { kind: 'approved', request: found };
+
+    await insertApproval(locked.tx, { id: input.id, approver: input.approver, reason: input.reason });
+    await event(locked, found, 'approved', input.approver, input.reason, input.requestId, `:${input.approver}`);
+    const approvers = [...approvedBy, input.approver];
+    if (approvers.length + 1 < found.required) return { kind: 'approved', request: await reread(locked, input.id) };
+
+    const jobId = changeRequestJobId(input.id);
+    const summary = `enqueued as job ${jobId} for ${found.requested_by}; approved by ${approvers.join(', ')}`;
+    await closeChangeRequestRow(locked.tx, { id: input.id, status: CHANGE_REQUEST_STATUSES.enqueued, by: input.approver, reason: summary, jobId });
+    await event(locked, found, 'enqueued', input.approver, summary, input.requestId);
+    return { kind: 'enqueue', request: await reread(locked, input.id), jobId, approvedBy: approvers };
+  });
+
+export type CloseOutcome =
+  | { kind: 'not_found' }
+  | { kind: 'forbidden'; request: ChangeRequest }
+  | { kind: 'closed'; request: ChangeRequest }
+  | { kind: 'stale'; request: ChangeRequest; why: 'expired' | 'state_changed' }
+  | { kind: 'done'; request: ChangeRequest };
+
+/**
+ * Rejects (another operator) or cancels (the requester) a pending request. A reject by the requester is a cancel.
+ * Cancel by anyone else is `forbidden`.
+ */
+export const closeChangeRequest = async (
+  pool: DatabasePool,
+  input: { id: string; actor: string; reason: string; requestId: string | null; step: 'reject' | 'cancel' },
+): Promise<CloseOutcome> =>
+  withLockedState(pool, async (locked): Promise<CloseOutcome> => {
+    const found = await findChangeRequest(locked.tx, input.id, { lock: true });
+    if (found === null) return { kind: 'not_found' };
+    const byRequester = found.requested_by === input.actor;
+    if (input.step === 'cancel' && !byRequester) return { kind: 'forbidden', request: found };
+    if (found.status !== CHANGE_REQUEST_STATUSES.pending) return { kind: 'closed', request: found };
+    const why = await voidIfStale(locked, found);
+    if (why !== null) return { kind: 'stale', request: await reread(locked, input.id), why };
+    const status: ChangeRequestStatus = byRequester ? CHANGE_REQUEST_STATUSES.cancelled : CHANGE_REQUEST_STATUSES.rejected;
+    await closeChangeRequestRow(locked.tx, { id: input.id, status, by: input.actor, reason: input.reason });
+    await event(locked, found, byRequester ? 'cancelled' : 'rejected', input.actor, input.reason, input.requestId);
+    return { kind: 'done', request: await reread(locked, input.id) };
+  });
+
+/**
+ * Lists requests, newest first. Pending requests that are past their expiry or made stale by a state change are
+ * closed first (with their audit events), so a listing never shows a request as pending that could not be approved.
+ */
+export const listChangeRequestsVoidingStale = async (
+  pool: DatabasePool,
+  filter: { status?: ChangeRequestStatus | undefined; limit: number },
+): Promise<ChangeRequest[]> => {
+  const due = await pool.anyFirst(sql.unsafe`SELECT id FROM public.change_requests WHERE status = 'pending_approval' ORDER BY id`);
+  if (due.length > 0) {
+    await withLockedState(pool, async (locked) => {
+      for (const id of due) {
+        const request = await findChangeRequest(locked.tx, String(id), { lock: true });
+        if (request !== null && request.status === CHANGE_REQUEST_STATUSES.pending) await voidIfStale(locked, request);
+      }
+    });
+  }
+  return listChangeRequests(pool, filter);
+};
+
+const reread = async (locked: Locked, id: string): Promise<ChangeRequest> => {
+  const request = await findChangeRequest(locked.tx, id, { lock: false });
+  if (request === null) throw new Error(`change request ${id} vanished inside its own transaction`);
+  return request;
+};

@@ -1,0 +1,162 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findBrokenAuditLink, listAuditEntriesInOrder, sql } from '../../packages/core/src/index.js';
+import type { ManagedProcess } from '../helpers/processes.js';
+import { waitFor } from '../helpers/waitFor.js';
+import { startWorkerProcess } from './processes.js';
+import { ALICE, BOB, bearer, TOKENS_ENV, useApi } from './support.js';
+
+const CAROL = { actor: 'carol', token: 'carol-token-0123456789abcdef' } as const;
+const READER = { actor: 'rita', token: 'rita-reader-token-0123456789' } as const;
+
+const api = useApi({
+  env: { GOVERNANCE_TOKENS: `${TOKENS_ENV},${CAROL.actor}:${CAROL.token}`, READER_TOKENS: `${READER.actor}:${READER.token}`, APPROVALS_REQUIRED: '2' },
+});
+
+let worker: ManagedProcess | undefined;
+beforeAll(async () => {
+  worker = startWorkerProcess({
+    databaseUrl: api.current.database.url,
+    redisUrl: api.current.redisUrl,
+    prefix: api.current.prefix,
+    extra: { APPROVALS_REQUIRED: '2' },
+  });
+  await worker.waitForOutput(/worker ready/, 30_000);
+});
+afterAll(async () => {
+  await worker?.stop();
+});
+
+const post = (url: string, token: string, payload: object) => api.current.app.inject({ method: 'POST', url, headers: bearer(token), payload });
+const state = () =>
+  api.current.database.pool.one(sql.unsafe`SELECT go_live_enabled, kill_switch_engaged, changed_by, reason FROM public.go_live_state WHERE id = 1`) as Promise<{
+    go_live_enabled: boolean; kill_switch_engaged: boolean; changed_by: string | null; reason: string | null;
+  }>;
+const settled = (jobId: string) =>
+  waitFor(
+    async () => {
+      const response = await api.current.app.inject({ method: 'GET', url: `/api/jobs/${jobId}`, headers: bearer() });
+      const job = response.json() as { state: string; error: { code: string; message: string } | null };
+      return job.state === 'completed' || job.state === 'failed' ? job : false;
+    },
+    { timeoutMs: 20_000, description: `job ${jobId} to settle` },
+  );
+const requestRelease = async (token: string, reason: string): Promise<string> => {
+  const response = await post('/api/governance/kill-switch', token, { engaged: false, reason });
+  expect(response.statusCode).toBe(202);
+  expect(response.json()).toEqual({ changeRequestId: expect.any(String), status: 'pending_approval' });
+  return response.json().changeRequestId as string;
+};
+const approve = (id: string, token: string, reason = 'looks right') => post(`/api/governance/change-requests/${id}/approve`, token, { reason });
+const expectError = (response: { statusCode: number; json: () => { error: { code: string } } }, status: number, code: string) => {
+  expect(response.statusCode).toBe(status);
+  expect(response.json().error.code).toBe(code);
+};
+
+describe('four-eyes change requests (APPROVALS_REQUIRED=2)', () => {
+  it('rejects a release added straight to the queue, and one that borrows a pending request\'s id', async () => {
+    const direct = await api.current.queues.enqueue('go-live-change', { action: 'kill_switch.release', actor: 'ops', reason: 'straight to Redis' });
+    const job = await settled(direct.id ?? '');
+    expect(job.state).toBe('failed');
+    expect(job.error?.code).toBe('PRECONDITION_FAILED');
+    expect(job.error?.message).toMatch(/approval/);
+
+    const pendingId = await requestRelease(ALICE.token, 'borrowed');
+    const forged = await api.current.queues.enqueue('go-live-change', {
+      action: 'kill_switch.release', actor: 'alice', reason: 'borrowed', changeRequestId: pendingId, approvedBy: ['bob'],
+    });
+    expect((await settled(forged.id ?? '')).error?.code).toBe('PRECONDITION_FAILED');
+    expect((await state()).kill_switch_engaged).toBe(true);
+    const entries = await listAuditEntriesInOrder(api.current.database.pool);
+    expect(entries.filter((entry) => entry.action === 'kill_switch.release').map((entry) => [entry.outcome, entry.unmet_conditions])).toEqual([
+      ['rejected', ['approval']],
+      ['rejected', ['approval']],
+    ]);
+    expect((await post(`/api/governance/change-requests/${pendingId}/cancel`, ALICE.token, { reason: 'was a test' })).json().status).toBe('cancelled');
+  });
+
+  it('does not let the requester approve; a second operator\'s approval enqueues and applies it as the requester\'s change', async () => {
+    const id = await requestRelease(ALICE.token, 'incident closed');
+    expectError(await approve(id, ALICE.token), 403, 'SELF_APPROVAL');
+    expectError(await approve(id, READER.token), 403, 'FORBIDDEN');
+    const listed = await api.current.app.inject({ method: 'GET', url: '/api/governance/change-requests?status=pending_approval', headers: bearer(READER.token) });
+    expect(listed.statusCode).toBe(200);
+    expect(listed.json().items).toEqual([
+      expect.objectContaining({ id, action: 'kill_switch.release', requested_by: 'alice', reason: 'incident closed', approvals: [], required: 2, status: 'pending_approval' }),
+    ]);
+
+    const approved = await approve(id, BOB.token, 'checked the dashboards');
+    expect(approved.statusCode).toBe(200);
+    const body = approved.json();
+    expect(body).toMatchObject({ status: 'enqueued', jobId: `change-request-${id}`, approvals: [expect.objectContaining({ approver: 'bob', reason: 'checked the dashboards' })] });
+    const job = await settled(body.jobId);
+    expect(job.state).toBe('completed');
+    expect(await state()).toEqual({ go_live_enabled: false, kill_switch_engaged: false, changed_by: 'alice', reason: 'incident closed' });
+    const data = (await api.current.queues.findJob(body.jobId))?.data;
+    expect(data).toMatchObject({ actor: 'alice', changeRequestId: id, approvedBy: ['bob'] });
+
+    // Once applied, the request is closed: a late approval does nothing.
+    expectError(await approve(id, CAROL.token), 409, 'CHANGE_REQUEST_CLOSED');
+
+    const entries = await listAuditEntriesInOrder(api.current.database.pool);
+    const steps = entries.filter((entry) => entry.unmet_conditions.includes(`change_request=${id}`) || entry.job_id === body.jobId);
+    expect(steps.map((entry) => [entry.action, entry.actor, entry.reason, entry.outcome])).toEqual([
+      ['change_request.requested', 'alice', 'incident closed', 'unchanged'],
+      ['change_request.approved', 'bob', 'checked the dashboards', 'unchanged'],
+      ['change_request.enqueued', 'bob', expect.stringMatching(/for alice; approved by bob/), 'unchanged'],
+      ['kill_switch.release', 'alice', 'incident closed', 'applied'],
+    ]);
+    expect(await findBrokenAuditLink(api.current.database.pool)).toBeNull();
+  });
+
+  it('voids a request when the state changed before approval: 409, nothing enqueued or applied', async () => {
+    const id = await requestRelease(BOB.token, 'release again later');
+    // Engage goes through at once (never needs approval) and changes the state's version.
+    const engage = await post('/api/governance/kill-switch', CAROL.token, { engaged: true, reason: 'new incident' });
+    expect(engage.statusCode).toBe(202);
+    expect((await settled(engage.json().jobId)).state).toBe('completed');
+    const before = await api.current.jobCount();
+    const stale = await approve(id, ALICE.token);
+    expectError(stale, 409, 'CHANGE_REQUEST_STALE');
+    expect(stale.json().error.message).toMatch(/state changed/);
+    expect(await api.current.jobCount()).toBe(before);
+    expect((await state()).kill_switch_engaged).toBe(true);
+    const listed = await api.current.app.inject({ method: 'GET', url: '/api/governance/change-requests', headers: bearer() });
+    expect(listed.json().items.find((item: { id: string }) => item.id === id)).toMatchObject({ status: 'stale' });
+    expectError(await approve(id, CAROL.token), 409, 'CHANGE_REQUEST_CLOSED');
+  });
+
+  it('expires requests: approval after the expiry is 409 and the listing shows them expired', async () => {
+    const id = await requestRelease(ALICE.token, 'will expire');
+    const other = await requestRelease(ALICE.token, 'will expire unseen');
+    // Time travel on the row instead of waiting APPROVAL_TTL_MINUTES.
+    await api.current.database.pool.query(sql.unsafe`UPDATE public.change_requests SET expires_at = now() - interval '1 second' WHERE id IN (${id}, ${other})`);
+    const expired = await approve(id, BOB.token);
+    expectError(expired, 409, 'CHANGE_REQUEST_STALE');
+    expect(expired.json().error.message).toMatch(/expired/);
+    const listed = await api.current.app.inject({ method: 'GET', url: '/api/governance/change-requests?status=expired', headers: bearer() });
+    expect(listed.json().items.map((item: { id: string }) => item.id).sort()).toEqual([id, other].sort());
+    const events = (await listAuditEntriesInOrder(api.current.database.pool)).filter((entry) => entry.action === 'change_request.expired');
+    expect(events).toHaveLength(2);
+  });
+
+  it('rejects and cancels: only the requester cancels, a closed request cannot be approved', async () => {
+    const rejected = await requestRelease(ALICE.token, 'to be rejected');
+    const response = await post(`/api/governance/change-requests/${rejected}/reject`, BOB.token, { reason: 'not yet' });
+    expect(response.statusCode).toBe(200);
+    expect(response.json()).toMatchObject({ status: 'rejected', closed_by: 'bob', close_reason: 'not yet' });
+    expectError(await approve(rejected, CAROL.token), 409, 'CHANGE_REQUEST_CLOSED');
+
+    const cancelled = await requestRelease(ALICE.token, 'to be cancelled');
+    expectError(await post(`/api/governance/change-requests/${cancelled}/cancel`, BOB.token, { reason: 'not mine' }), 403, 'FORBIDDEN');
+    expect((await post(`/api/governance/change-requests/${cancelled}/cancel`, ALICE.token, { reason: 'changed my mind' })).json().status).toBe('cancelled');
+    expectError(await approve('00000000-0000-4000-8000-000000000000', BOB.token), 404, 'NOT_FOUND');
+    expectError(await approve('not-a-uuid', BOB.token), 400, 'VALIDATION_FAILED');
+    expect(await findBrokenAuditLink(api.current.database.pool)).toBeNull();
+  });
+
+  it('never asks approval for an engage or a disable', async () => {
+    const response = await post('/api/governance/go-live', ALICE.token, { enabled: false, reason: 'safety first' });
+    expect(response.statusCode).toBe(202);
+    expect(response.json().status).toBe('queued');
+  });
+});
