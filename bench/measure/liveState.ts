@@ -172,14 +172,14 @@ export const measureLiveState = async (ctx: BenchContext, options: { clients: re
     );
   }
 
-  const seconds = ctx.quick ? 2 : 5;
+  const seconds = ctx.quick ? 1 : 5;
   // Warm both routes up (JIT, connection pools) before the measured rounds.
   await getLoad(ctx, '/api/governance/live', 1);
   await getLoad(ctx, '/api/session', 1);
   const ratios: number[] = [];
   const live: number[] = [];
   const session: number[] = [];
-  for (let round = 0; round < Math.max(ctx.quick ? 3 : 4, ctx.rounds); round += 1) {
+  for (let round = 0; round < Math.max(ctx.quick ? 2 : 4, ctx.rounds); round += 1) {
     const l = await getLoad(ctx, '/api/governance/live', seconds);
     const s = await getLoad(ctx, '/api/session', seconds);
     live.push(l);
