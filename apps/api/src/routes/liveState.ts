@@ -78,6 +78,8 @@ export const liveStateRoutes = async (scope: FastifyInstance, deps: LiveStateRou
     '/governance/stream',
     {
       config: { roles: LIVE_STATE_ROLES },
+      // A HEAD would open a stream that never sends its body; HEAD is answered 404 instead.
+      exposeHeadRoute: false,
       schema: {
         summary: 'Server-Sent Events: the live state on connect and after every commit that changes it',
         description:
