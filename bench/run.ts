@@ -5,7 +5,8 @@
  *
  * Environment: DATABASE_URL (an admin connection; the bench creates and drops its own database) and REDIS_URL, else
  * the local services. Options: --quick, --changes N, --concurrency C (HTTP and baselines), --worker-concurrency W,
- * --rounds R, --audit-rows N (audit-chain verification; default 1,000,000), --out FILE.
+ * --rounds R, --audit-rows N (audit-chain verification; default 1,000,000), --out FILE, --live-clients N (stream
+ * clients for propagation), --engages E, --streams S (open streams for RSS), --only-live (skip the other measures).
  */
 import { writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
@@ -20,6 +21,7 @@ import { measureChangeThroughput } from './measure/changeThroughput.ts';
 import type { BenchContext, Row } from './measure/context.ts';
 import { measureEnqueueRate } from './measure/enqueueRate.ts';
 import { measureLatency } from './measure/latency.ts';
+import { measureLiveState } from './measure/liveState.ts';
 import { measureMigrations } from './measure/migrations.ts';
 import { measureWorkerOverhead } from './measure/workerOverhead.ts';
 
@@ -29,6 +31,7 @@ const option = (name: string, fallback: number) => {
   return index >= 0 ? Number(args[index + 1]) : fallback;
 };
 const quick = args.includes('--quick');
+const onlyLive = args.includes('--only-live');
 const outIndex = args.indexOf('--out');
 const outFile = outIndex >= 0 ? (args[outIndex + 1] as string) : new URL('./results.json', import.meta.url);
 
@@ -103,20 +106,32 @@ try {
     process.stderr.write(`bench: ${name}…\n`);
     rows.push(...(await measure()));
   };
-  await step('change throughput', () => measureChangeThroughput(ctx));
-  const apiRss = api.peakRssMb();
-  const workerRss = worker.peakRssMb();
-  rows.push(
-    { measure: 'api peak RSS during change throughput', value: round(apiRss, 1), unit: 'MB', target: '< 150 MB', met: apiRss < 150 },
-    { measure: 'worker peak RSS during change throughput', value: round(workerRss, 1), unit: 'MB', target: '< 150 MB', met: workerRss < 150 },
+  if (!onlyLive) {
+    await step('change throughput', () => measureChangeThroughput(ctx));
+    const apiRss = api.peakRssMb();
+    const workerRss = worker.peakRssMb();
+    rows.push(
+      { measure: 'api peak RSS during change throughput', value: round(apiRss, 1), unit: 'MB', target: '< 150 MB', met: apiRss < 150 },
+      { measure: 'worker peak RSS during change throughput', value: round(workerRss, 1), unit: 'MB', target: '< 150 MB', met: workerRss < 150 },
+    );
+    await step('enqueue rate', () => measureEnqueueRate(ctx));
+    await step('latency', () => measureLatency(ctx));
+    await step('worker overhead', () => measureWorkerOverhead(ctx));
+    await step('migrations', () => measureMigrations(ctx));
+  }
+  const liveClients = option('--live-clients', Number.NaN);
+  await step('live state', () =>
+    measureLiveState(ctx, {
+      clients: Number.isNaN(liveClients) ? (quick ? [20] : [100, 1_000]) : [liveClients],
+      engages: option('--engages', quick ? 10 : 50),
+      streamsForRss: option('--streams', quick ? 100 : 1_000),
+    }),
   );
-  await step('enqueue rate', () => measureEnqueueRate(ctx));
-  await step('latency', () => measureLatency(ctx));
-  await step('worker overhead', () => measureWorkerOverhead(ctx));
-  await step('migrations', () => measureMigrations(ctx));
-  await step('audit verification', () =>
-    measureAuditVerification({ databaseUrl: environment.databaseUrl, rows: option('--audit-rows', quick ? 20_000 : 1_000_000), quick }),
-  );
+  if (!onlyLive) {
+    await step('audit verification', () =>
+      measureAuditVerification({ databaseUrl: environment.databaseUrl, rows: option('--audit-rows', quick ? 20_000 : 1_000_000), quick }),
+    );
+  }
 
   const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGiB: round(totalmem() / 2 ** 30, 1), node: process.version };
   const results = { quick, date: new Date().toISOString(), machine, parameters: { changes: ctx.changes, concurrency, rounds: ctx.rounds }, rows };

@@ -1,7 +1,12 @@
--- The version of the live state: the audit id of the newest applied change entry (events do not count). The one
--- place this query lives: governance_live_state() below, the api's reads and the notify trigger all call it.
+-- The version of the live state: the audit id of the newest applied change entry (events do not count: until the
+-- audit table has an entry-kind column, an event is an entry whose action is not a governance action). The one
+-- place this query lives: governance_live_state() below, readStateVersion(), and so the notify trigger, call it.
 CREATE OR REPLACE FUNCTION public.governance_live_version() RETURNS BIGINT LANGUAGE sql STABLE AS $$
-    SELECT COALESCE((SELECT a.id FROM public.governance_audit_log a WHERE a.outcome = 'applied' ORDER BY a.id DESC LIMIT 1), 0)
+    SELECT COALESCE((
+        SELECT a.id FROM public.governance_audit_log a
+        WHERE a.outcome = 'applied'
+          AND a.action IN ('go_live.enable', 'go_live.disable', 'kill_switch.engage', 'kill_switch.release', 'metadata.update')
+        ORDER BY a.id DESC LIMIT 1), 0)
 $$;
 
 -- The body of GET /api/governance/live, plus `etag`: the version, or the version and a hash of the state when the

@@ -5,7 +5,16 @@ import { waitFor } from '../helpers/waitFor.js';
 import { openSse } from './sseClient.js';
 import { GOVERNANCE_ACTIONS, applyChange, listenOnFreePort, newestAppliedId, parseBody } from './support.js';
 
-const api = useApi();
+const READER = { actor: 'dashboard', token: 'reader-token-0123456789abcdef' } as const;
+const APP = { actor: 'checkout', token: 'app-token-0123456789abcdefghi' } as const;
+const ALERTS = { actor: 'alertmanager', token: 'alerts-token-0123456789abcdef' } as const;
+const api = useApi({
+  env: {
+    READER_TOKENS: `${READER.actor}:${READER.token}`,
+    APP_TOKENS: `${APP.actor}:${APP.token}`,
+    ALERT_TOKENS: `${ALERTS.actor}:${ALERTS.token}`,
+  },
+});
 let base = '';
 const streamUrl = () => `${base}/api/governance/stream`;
 
@@ -141,5 +150,22 @@ describe('GET /api/governance/stream', () => {
       expect(stream.status).toBe(401);
       expect(JSON.parse(stream.body()).error.code).toBe('UNAUTHENTICATED');
     }
+  });
+
+  it('lets operator, reader and app tokens read /live and the stream, and answers 403 to other roles', async () => {
+    for (const token of [ALICE.token, READER.token, APP.token]) {
+      expect((await api.current.app.inject({ url: '/api/governance/live', headers: bearer(token) })).statusCode).toBe(200);
+      const stream = await openSse(streamUrl(), { token });
+      expect(stream.status).toBe(200);
+      await stream.waitForEvents(1);
+      await stream.close();
+    }
+    const live = await api.current.app.inject({ url: '/api/governance/live', headers: bearer(ALERTS.token) });
+    expect(live.statusCode).toBe(403);
+    expect(live.json().error.code).toBe('FORBIDDEN');
+    const stream = await openSse(streamUrl(), { token: ALERTS.token });
+    await stream.ended;
+    expect(stream.status).toBe(403);
+    expect(JSON.parse(stream.body()).error.code).toBe('FORBIDDEN');
   });
 });

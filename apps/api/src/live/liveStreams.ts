@@ -58,7 +58,9 @@ export const createLiveStreams = (options: LiveStreamsOptions): LiveStreams => {
     else perToken.set(stream.tokenId, left);
   };
 
-  const broadcast = (chunk: string) => {
+  /** The chunk is encoded once, not once per stream (1,000 streams are 1,000 writes of the same bytes). */
+  const broadcast = (text: string) => {
+    const chunk = Buffer.from(text, 'utf8');
     for (const stream of streams) {
       if (stream.response.writableLength > MAX_BUFFERED_BYTES) {
         options.logger.warn({ tokenId: stream.tokenId }, 'live stream client is not reading; dropping it');

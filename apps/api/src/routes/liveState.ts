@@ -3,7 +3,7 @@ import type { OutgoingHttpHeaders } from 'node:http';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { requirePrincipal } from '../auth.js';
+import { LIVE_STATE_ROLES, requirePrincipal } from '../auth.js';
 import { ApiError } from '../errors.js';
 import type { LiveStreams } from '../live/liveStreams.js';
 import { errorResponses } from '../responseSchemas.js';
@@ -57,6 +57,7 @@ export const liveStateRoutes = async (scope: FastifyInstance, deps: LiveStateRou
   scope.get(
     '/governance/live',
     {
+      config: { roles: LIVE_STATE_ROLES },
       schema: {
         summary: 'The live state from memory, with ETag; If-None-Match answers 304',
         tags: ['live state'],
@@ -76,6 +77,9 @@ export const liveStateRoutes = async (scope: FastifyInstance, deps: LiveStateRou
   app.get(
     '/governance/stream',
     {
+      config: { roles: LIVE_STATE_ROLES },
+      // A HEAD would open a stream that never sends its body; HEAD is answered 404 instead.
+      exposeHeadRoute: false,
       schema: {
         summary: 'Server-Sent Events: the live state on connect and after every commit that changes it',
         description:

@@ -22,6 +22,13 @@ describe('loadConfig', () => {
     expect(Object.isFrozen(config.governanceTokens)).toBe(true);
   });
 
+  it('reads the live state settings, with at least 1,000 streams per token by default, and names a bad one', () => {
+    expect(loadConfig({}, 'api').live).toEqual({ streamsPerToken: 1_000, heartbeatMs: 15_000, fallbackMaxAgeMs: 1_000, maxStalenessMs: 15_000 });
+    expect(loadConfig({ LIVE_STREAMS_PER_TOKEN: '5', LIVE_HEARTBEAT_MS: '50' }, 'api').live).toMatchObject({ streamsPerToken: 5, heartbeatMs: 50 });
+    expect(fail({ LIVE_STREAMS_PER_TOKEN: '0' }).message).toMatch(/LIVE_STREAMS_PER_TOKEN/);
+    expect(fail({ LIVE_HEARTBEAT_MS: 'soon' }).message).toMatch(/LIVE_HEARTBEAT_MS/);
+  });
+
   it('parses actor:token pairs, where a token may contain a colon', () => {
     const config = loadConfig({ GOVERNANCE_TOKENS: 'alice:abc:def, bob:xyz' }, 'api');
     expect(config.governanceTokens).toEqual([

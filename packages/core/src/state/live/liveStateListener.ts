@@ -53,6 +53,11 @@ const sleep = (ms: number, signal: AbortSignal) =>
     }, { once: true });
   });
 
+/** Drops a client's socket: `end()` waits for the server, and on a connection still being made may never settle. */
+const destroySocket = (client: pg.Client) => {
+  (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+};
+
 /** Starts listening at once. Every state change, from a notification or a read, is applied in the order it is learnt. */
 export const createLiveStateListener = (options: LiveStateListenerOptions): LiveStateListener => {
   const { logger } = options;
@@ -141,6 +146,7 @@ export const createLiveStateListener = (options: LiveStateListenerOptions): Live
       if (text !== null && text !== undefined) apply(parseLiveState(text));
     };
     const ended = new Promise<void>((resolve) => {
+      stop.signal.addEventListener('abort', () => resolve(), { once: true });
       connection.once('end', () => resolve());
       connection.on('error', (error) => {
         logger.warn({ err: error }, 'live state listener connection failed');
@@ -163,7 +169,7 @@ export const createLiveStateListener = (options: LiveStateListenerOptions): Live
       // Read after LISTEN: a commit before the read is in it, one after it is notified, so nothing falls between.
       enqueue(readOnConnection);
       await queue;
-      if (connection !== client) return;
+      if (stop.signal.aborted) return;
       generation += 1;
       listening = true;
       stopFallbackPolling();
@@ -172,8 +178,7 @@ export const createLiveStateListener = (options: LiveStateListenerOptions): Live
         const probe = connection.query('SELECT 1');
         const timeout = setTimeout(() => {
           logger.warn('live state listener did not answer a probe; reconnecting');
-          // end() waits for the server on a dead socket; destroying the socket ends the client at once.
-          (connection as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+          destroySocket(connection);
         }, Math.min(5_000, pingIntervalMs));
         probe.then(() => clearTimeout(timeout), () => clearTimeout(timeout));
       }, pingIntervalMs);
@@ -186,7 +191,9 @@ export const createLiveStateListener = (options: LiveStateListenerOptions): Live
       if (listening) confirmedAt = Date.now();
       listening = false;
       pid = undefined;
-      await connection.end().catch(() => {});
+      const closing = connection.end().catch(() => {});
+      if (stop.signal.aborted) destroySocket(connection);
+      await closing;
     }
   };
 
@@ -231,7 +238,7 @@ export const createLiveStateListener = (options: LiveStateListenerOptions): Live
       if (!stop.signal.aborted) {
         stop.abort();
         stopFallbackPolling();
-        await client?.end().catch(() => {});
+        if (client !== undefined) destroySocket(client);
       }
       await running;
     },

@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { buildServer } from '../../apps/api/src/index.js';
+import { createDatabasePool, createLogger, loadConfig } from '../../packages/core/src/index.js';
+import { createMigrator } from '../../packages/core/src/migrator/index.js';
+import { ALICE, bearer, startApi } from '../api/support.js';
+import { startTcpProxy } from '../api/tcpProxy.js';
+import { useTestDatabase } from '../helpers/database.js';
+import { MIGRATIONS_DIR } from '../helpers/globalSetup.js';
+import { waitFor } from '../helpers/waitFor.js';
+
+const database = useTestDatabase({ poolSize: 2 });
+
+describe('live state while PostgreSQL is unreachable', () => {
+  it('serves the last known state with its age up to LIVE_MAX_STALENESS_MS, then 503 DEPENDENCY_UNAVAILABLE, and recovers', async () => {
+    const target = new URL(database.current.url);
+    let proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
+    const viaProxy = new URL(database.current.url);
+    viaProxy.port = String(proxy.port);
+    const pool = await createDatabasePool({ connectionUri: viaProxy.toString(), maxPoolSize: 2, applicationName: 'live-down', connectionTimeoutMs: 300 });
+    const harness = await startApi(database.current);
+    const config = loadConfig(
+      {
+        NODE_ENV: 'test',
+        DATABASE_URL: viaProxy.toString(),
+        REDIS_URL: harness.redisUrl,
+        GOVERNANCE_TOKENS: `${ALICE.actor}:${ALICE.token}`,
+        LIVE_FALLBACK_MAX_AGE_MS: '100',
+        LIVE_MAX_STALENESS_MS: '1500',
+      },
+      'api',
+    );
+    const app = await buildServer({
+      config,
+      logger: createLogger({ name: 'live-down', level: 'silent' }),
+      pool,
+      redis: harness.redis,
+      queues: harness.queues,
+      migrations: createMigrator({ databaseUrl: viaProxy.toString(), migrationsDir: MIGRATIONS_DIR }),
+    });
+    const live = () => app.inject({ url: '/api/governance/live', headers: bearer() });
+    try {
+      const before = await waitFor(async () => {
+        const response = await live();
+        return response.statusCode === 200 && response.headers['x-live-state-age-ms'] === undefined && response;
+      }, { description: 'the listener to be up' });
+
+      await proxy.cut();
+      const stale = await waitFor(async () => {
+        const response = await live();
+        return response.statusCode === 200 && response.headers['x-live-state-age-ms'] !== undefined && response;
+      }, { description: 'a state served with its age' });
+      expect(stale.body).toBe(before.body);
+
+      const refused = await waitFor(async () => {
+        const response = await live();
+        return response.statusCode === 503 && response;
+      }, { timeoutMs: 10_000, description: '503 past the staleness bound' });
+      expect(refused.json().error).toMatchObject({ code: 'DEPENDENCY_UNAVAILABLE' });
+      expect(refused.json().error.message).toMatch(/ms old/);
+      const stream = await app.inject({ url: '/api/governance/stream', headers: bearer() });
+      expect(stream.statusCode).toBe(503);
+
+      // PostgreSQL back on the same port: the listener reconnects and /live answers from memory again.
+      proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) }, Number(viaProxy.port));
+      await waitFor(async () => {
+        const response = await live();
+        return response.statusCode === 200 && response.headers['x-live-state-age-ms'] === undefined;
+      }, { timeoutMs: 15_000, description: 'the listener to reconnect' });
+    } finally {
+      await app.close();
+      await pool.end();
+      await harness.close();
+      await proxy.cut();
+    }
+  });
+});
