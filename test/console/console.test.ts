@@ -15,6 +15,8 @@ import { launchChromium, openConsole, screenshot, seriousViolations, signIn, wai
  * install live, the later ones look at what it left.
  */
 const database = useTestDatabase({ poolSize: 2 });
+/** The four-eyes test runs its own api and worker with APPROVALS_REQUIRED=2 on a database of its own. */
+const fourEyesDatabase = useTestDatabase({ poolSize: 2 });
 const CAROL = { actor: 'carol', token: 'carol-reader-token-0123456789' } as const;
 /** A change made in one browser must be on the other's screen within this long, without a reload. */
 const PROPAGATION_MS = 1_000;
@@ -236,4 +238,58 @@ describe('the go-live console in a browser', () => {
   afterAll(async () => {
     await Promise.all(pages.map((opened) => opened.context.close()));
   });
+});
+
+describe('four-eyes in two browsers (APPROVALS_REQUIRED=2)', () => {
+  it(
+    'a release asked for by one operator waits for a second operator, who approves it in another browser',
+    async () => {
+      const prefix = uniqueQueuePrefix('console-4eyes');
+      const env = { databaseUrl: fourEyesDatabase.current.url, redisUrl: testRedisUrl(), prefix };
+      const fourEyesApi = await startApiProcess({ ...env, extra: { APPROVALS_REQUIRED: '2', RATE_LIMIT_PER_MINUTE: '10000' } });
+      const fourEyesWorker = startWorkerProcess({ ...env, extra: { APPROVALS_REQUIRED: '2' } });
+      const opened: ConsolePage[] = [];
+      try {
+        await fourEyesWorker.waitForOutput(/worker ready/, 30_000);
+        const signedIn = async (token: string) => {
+          const consolePage = await openConsole(browser, fourEyesApi.url);
+          opened.push(consolePage);
+          await signIn(consolePage.page, token);
+          await waitForText(consolePage.page, 'connection', /live updates/);
+          return consolePage.page;
+        };
+        const [requester, approver] = [await signedIn(ALICE.token), await signedIn(BOB.token)];
+
+        await requester.locator('#change-reason').fill('deploy 43 checked');
+        await requester.getByRole('button', { name: 'Release kill switch' }).click();
+        await waitForText(requester, 'change-status', /change request \S+ waits for approval/);
+        // The requester cannot approve their own request; the state has not moved.
+        const own = requester.getByTestId('change-request');
+        await own.waitFor({ timeout: 10_000 });
+        expect(await own.getByRole('button', { name: 'Approve' }).count()).toBe(0);
+        expect(await requester.getByTestId('kill-switch-state').textContent()).toBe('ENGAGED');
+
+        const request = approver.getByTestId('change-request');
+        await request.waitFor({ timeout: 10_000 });
+        expect(await request.textContent()).toMatch(/kill_switch\.release requested by alice.*deploy 43 checked.*1 of 2 approvals/);
+        await screenshot(approver, '07-four-eyes-request');
+        await request.getByLabel('Reason for approving or rejecting').fill('checked the deploy too');
+        await request.getByRole('button', { name: 'Approve' }).click();
+
+        // Applied as the requester's change, seen by both without a reload.
+        await waitForText(approver, 'kill-switch-state', /released/, 15_000);
+        await waitForText(requester, 'kill-switch-state', /released/, 15_000);
+        await waitForText(requester, 'last-change', /alice.*deploy 43 checked/);
+        await requester.getByRole('link', { name: 'Audit log', exact: true }).click();
+        await waitForText(requester, 'audit-table', /change_request\.approved/);
+        const actions = await requester.getByTestId('audit-row').evaluateAll((rows) => rows.map((row) => row.getAttribute('data-action')));
+        expect(actions).toEqual(expect.arrayContaining(['kill_switch.release', 'change_request.approved', 'change_request.requested']));
+        expect(await requester.getByTestId('audit-row').filter({ hasText: 'change_request.approved' }).textContent()).toMatch(/bob/);
+      } finally {
+        await Promise.all(opened.map((consolePage) => consolePage.context.close()));
+        await Promise.all([fourEyesWorker.stop(), fourEyesApi.process.stop()]);
+      }
+    },
+    60_000,
+  );
 });

@@ -26,6 +26,6 @@ export const setBackendComplete = (backendComplete: boolean, reason: string) =>
 export const runVerification = () => request<Accepted>('POST', '/api/governance/verify', {});
 export const retryJob = (id: string, reason: string) => request<Accepted>('POST', `/api/jobs/${encodeURIComponent(id)}/retry`, { reason });
 export const approveChangeRequest = (id: string, reason: string) =>
-  request<ChangeRequest & { jobId?: string }>('POST', `/api/governance/change-requests/${encodeURIComponent(id)}/approve`, { reason });
+  request<ChangeRequest>('POST', `/api/governance/change-requests/${encodeURIComponent(id)}/approve`, { reason });
 export const rejectChangeRequest = (id: string, reason: string) =>
   request<ChangeRequest>('POST', `/api/governance/change-requests/${encodeURIComponent(id)}/reject`, { reason });

@@ -63,16 +63,19 @@ export type RunbookStatus = {
 
 export type StateSnapshot = { go_live_enabled: boolean; kill_switch_engaged: boolean; live: boolean; version: string; backend_complete: boolean; notes: string | null };
 
+/** A change entry (outcome, state before/after) or an event entry (outcome null, e.g. change_request.approved). */
 export type AuditEntry = {
   id: number;
+  kind?: 'change' | 'event';
   job_id: string | null;
   action: string;
-  outcome: string;
+  outcome: 'applied' | 'unchanged' | 'rejected' | null;
   actor: string;
   reason: string;
-  before: StateSnapshot | null;
-  after: StateSnapshot | null;
+  before: Partial<StateSnapshot> | null;
+  after: Partial<StateSnapshot> | null;
   unmet_conditions?: string[];
+  details?: Record<string, unknown>;
   created_at: string;
   hash?: string;
 };
@@ -95,10 +98,12 @@ export type ChangeRequest = {
   action: string;
   requested_by: string;
   reason: string;
-  approvals: { actor: string; reason?: string; at?: string }[] | string[] | number;
+  approvals: { approver: string; reason: string; approved_at: string }[];
   required: number;
   status: string;
+  created_at?: string;
   expires_at: string;
+  jobId?: string | null;
 };
 
 export type Accepted =

@@ -6,13 +6,11 @@ import { formatTime } from '../format.js';
 import { useResource } from '../live/useResource.js';
 import { ErrorMessage } from './ErrorMessage.js';
 
-const approvalCount = (request: ChangeRequest): number =>
-  typeof request.approvals === 'number' ? request.approvals : request.approvals.length;
-
-const approvers = (request: ChangeRequest): string =>
-  typeof request.approvals === 'number'
-    ? ''
-    : request.approvals.map((approval) => (typeof approval === 'string' ? approval : approval.actor)).join(', ');
+/** Who has approved so far: the requester counts as the first of the `required` operators. */
+const approvers = (request: ChangeRequest): string[] => [
+  `${request.requested_by} (requester)`,
+  ...request.approvals.map((approval) => approval.approver),
+];
 
 const RequestRow = ({ request, session, onDone }: { request: ChangeRequest; session: Session; onDone: () => void }) => {
   const [reason, setReason] = useState('');
@@ -44,7 +42,7 @@ const RequestRow = ({ request, session, onDone }: { request: ChangeRequest; sess
         <strong>{request.action}</strong> requested by <strong>{request.requested_by}</strong>: <q>{request.reason}</q>
       </p>
       <p class="muted">
-        {approvalCount(request)} of {request.required} approvals{approvers(request) === '' ? '' : ` (${approvers(request)})`} · {request.status} · expires{' '}
+        {approvers(request).length} of {request.required} approvals ({approvers(request).join(', ')}) · {request.status} · expires{' '}
         {formatTime(request.expires_at)}
       </p>
       {session.role === 'operator' && request.status === 'pending_approval' ? (
@@ -52,11 +50,14 @@ const RequestRow = ({ request, session, onDone }: { request: ChangeRequest; sess
           <label for={inputId}>Reason for approving or rejecting</label>
           <input id={inputId} value={reason} maxLength={500} onInput={(event) => setReason(event.currentTarget.value)} />
           <div class="button-row">
-            <button type="button" class="primary" disabled={busy} onClick={() => act(approveChangeRequest)}>
-              Approve
-            </button>
+            {/* The requester counts as the first approval; approving again would be refused (SELF_APPROVAL). */}
+            {request.requested_by === session.actor ? null : (
+              <button type="button" class="primary" disabled={busy} onClick={() => act(approveChangeRequest)}>
+                Approve
+              </button>
+            )}
             <button type="button" class="secondary" disabled={busy} onClick={() => act(rejectChangeRequest)}>
-              Reject
+              {request.requested_by === session.actor ? 'Cancel request' : 'Reject'}
             </button>
           </div>
         </div>
@@ -65,6 +66,8 @@ const RequestRow = ({ request, session, onDone }: { request: ChangeRequest; sess
     </li>
   );
 };
+
+const CHANGE_REQUEST_REFRESH_MS = 1_500;
 
 /** Pending four-eyes change requests with approve/reject. Hidden on an api without change requests. */
 export const ChangeRequests = ({ session, tick, onDone }: { session: Session; tick: unknown; onDone: () => void }) => {
@@ -75,6 +78,8 @@ export const ChangeRequests = ({ session, tick, onDone }: { session: Session; ti
         throw error;
       }),
     [tick],
+    // Requests and approvals are audit events, not state changes: the stream does not announce them.
+    CHANGE_REQUEST_REFRESH_MS,
   );
   if (requests.data === null) return null;
   const items = requests.data?.items ?? [];

@@ -12,9 +12,9 @@ export const BACKGROUND_REFRESH_MS = 5_000;
 
 /**
  * Data read from the api, read again whenever one of `keys` changes (the live state's identity, a filter) and every
- * BACKGROUND_REFRESH_MS. An answer that arrives after a newer request started is dropped.
+ * `intervalMs` (BACKGROUND_REFRESH_MS by default). An answer that arrives after a newer request started is dropped.
  */
-export const useResource = <T>(read: () => Promise<T>, keys: readonly unknown[]): Resource<T> => {
+export const useResource = <T>(read: () => Promise<T>, keys: readonly unknown[], intervalMs = BACKGROUND_REFRESH_MS): Resource<T> => {
   const [data, setData] = useState<T | undefined>(undefined);
   const [error, setError] = useState<{ code: string; message: string } | null>(null);
   const generation = useRef(0);
@@ -38,7 +38,7 @@ export const useResource = <T>(read: () => Promise<T>, keys: readonly unknown[])
 
   useEffect(() => {
     reload();
-    const timer = setInterval(reload, BACKGROUND_REFRESH_MS);
+    const timer = setInterval(reload, intervalMs);
     return () => clearInterval(timer);
   }, keys);
 

@@ -7,14 +7,39 @@ import { useResource } from '../live/useResource.js';
 
 /** The name of the verification check that recomputes the audit log's hash chain (apps/worker/src/verification). */
 const AUDIT_CHAIN_CHECK = 'audit log hash chain intact';
-const ACTIONS = ['kill_switch.engage', 'kill_switch.release', 'go_live.enable', 'go_live.disable', 'metadata.update', 'job.retry'];
+const ACTIONS = [
+  'kill_switch.engage',
+  'kill_switch.release',
+  'go_live.enable',
+  'go_live.disable',
+  'metadata.update',
+  'job.retry',
+  'change_request.requested',
+  'change_request.approved',
+  'change_request.rejected',
+  'change_request.enqueued',
+];
 const OUTCOMES = ['applied', 'unchanged', 'rejected'];
 const FIELDS: (keyof StateSnapshot)[] = ['live', 'go_live_enabled', 'kill_switch_engaged', 'backend_complete', 'version', 'notes'];
 
 const show = (value: unknown) => (value === null || value === undefined ? '∅' : String(value));
 
-/** Before → after, only for the fields that changed (all shown for an entry without snapshots: an event). */
+/** Before → after, only for the fields that changed; an event entry shows what it records instead. */
 const Diff = ({ entry }: { entry: AuditEntry }) => {
+  if (entry.outcome === null) {
+    const details = Object.entries(entry.details ?? {});
+    return details.length === 0 ? (
+      <span class="muted">event</span>
+    ) : (
+      <ul class="diff">
+        {details.map(([key, value]) => (
+          <li key={key}>
+            {key}: {typeof value === 'object' ? JSON.stringify(value) : show(value)}
+          </li>
+        ))}
+      </ul>
+    );
+  }
   if (entry.before === null || entry.after === null) return <span class="muted">—</span>;
   const changed = FIELDS.filter((field) => entry.before?.[field] !== entry.after?.[field]);
   if (changed.length === 0) return <span class="muted">no change</span>;
@@ -116,13 +141,13 @@ export const AuditScreen = ({ params, state, status }: { params: URLSearchParams
           </thead>
           <tbody>
             {items.map((entry) => (
-              <tr key={entry.id} data-testid="audit-row" data-action={entry.action} data-outcome={entry.outcome}>
+              <tr key={entry.id} data-testid="audit-row" data-action={entry.action} data-outcome={entry.outcome ?? 'event'}>
                 <td>{entry.id}</td>
                 <td class="nowrap">{formatTime(entry.created_at)}</td>
                 <td>{entry.actor}</td>
                 <td class="nowrap">{entry.action}</td>
                 <td>
-                  <span class={`pill ${entry.outcome}`}>{entry.outcome}</span>
+                  <span class={`pill ${entry.outcome ?? 'event'}`}>{entry.outcome ?? 'event'}</span>
                   {entry.unmet_conditions !== undefined && entry.unmet_conditions.length > 0 ? (
                     <span class="muted"> unmet: {entry.unmet_conditions.join(', ')}</span>
                   ) : null}
