@@ -88,7 +88,7 @@ describe('GET /openapi.json', () => {
     expect(body.required.sort()).toEqual(['enabled', 'reason']);
     expect(body.additionalProperties).toBe(false);
     const audit = document.paths['/api/governance/audit']?.get;
-    expect(audit?.parameters?.filter((p) => p.in === 'query').map((p) => p.name).sort()).toEqual(['before', 'limit']);
+    expect(audit?.parameters?.filter((p) => p.in === 'query').map((p) => p.name).sort()).toEqual(['action', 'actor', 'before', 'limit', 'outcome']);
     const job = document.paths['/api/jobs/{id}']?.get;
     expect(job?.parameters?.filter((p) => p.in === 'path').map((p) => p.name)).toEqual(['id']);
   });

@@ -40,7 +40,7 @@ const Console = ({ session, onSignOut }: { session: Session; onSignOut: () => vo
           Sign out
         </button>
       </header>
-      <div class="status-strip">
+      <div class={`status-strip ${session.role === 'operator' ? '' : 'no-controls'}`}>
         <StatusBanner state={live.state} connection={live.connection} />
         {session.role === 'operator' ? <EngageKillSwitch onDone={changed} /> : null}
       </div>

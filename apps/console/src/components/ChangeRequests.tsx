@@ -42,7 +42,7 @@ const RequestRow = ({ request, session, onDone }: { request: ChangeRequest; sess
         <strong>{request.action}</strong> requested by <strong>{request.requested_by}</strong>: <q>{request.reason}</q>
       </p>
       <p class="muted">
-        {approvers(request).length} of {request.required} approvals ({approvers(request).join(', ')}) · {request.status} · expires{' '}
+        {approvers(request).length} of {request.required} approvals: {approvers(request).join(', ')} · {request.status} · expires{' '}
         {formatTime(request.expires_at)}
       </p>
       {session.role === 'operator' && request.status === 'pending_approval' ? (
