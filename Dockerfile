@@ -20,12 +20,14 @@ COPY packages/core/package.json packages/core/
 COPY apps/api/package.json apps/api/
 COPY apps/worker/package.json apps/worker/
 COPY apps/cli/package.json apps/cli/
+COPY apps/console/package.json apps/console/
 RUN npm ci --include=dev --no-audit --no-fund
 COPY tsconfig.base.json tsconfig.json turbo.json ./
 COPY packages/core packages/core
 COPY apps/api apps/api
 COPY apps/worker apps/worker
 COPY apps/cli apps/cli
+COPY apps/console apps/console
 RUN npm run build
 
 # ---- runtime: production dependencies only, built output, migrations, non-root ----
@@ -39,11 +41,14 @@ COPY packages/core/package.json packages/core/
 COPY apps/api/package.json apps/api/
 COPY apps/worker/package.json apps/worker/
 COPY apps/cli/package.json apps/cli/
+COPY apps/console/package.json apps/console/
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/packages/core/dist packages/core/dist
 COPY --from=build /app/apps/api/dist apps/api/dist
 COPY --from=build /app/apps/worker/dist apps/worker/dist
 COPY --from=build /app/apps/cli/dist apps/cli/dist
+# The console's static files, served by the api at /console.
+COPY --from=build /app/apps/console/dist apps/console/dist
 COPY migrations migrations
 # Files stay owned by root (read-only for the app); the processes run as the image's unprivileged `node` user.
 USER node

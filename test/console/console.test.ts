@@ -1,3 +1,5 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ALICE, BOB, TOKENS_ENV } from '../api/support.js';
@@ -7,7 +9,7 @@ import { track } from '../helpers/leaks.js';
 import { waitFor } from '../helpers/waitFor.js';
 import type { ManagedProcess } from '../helpers/processes.js';
 import { testRedisUrl, uniqueQueuePrefix } from '../helpers/redis.js';
-import { launchChromium, openConsole, screenshot, seriousViolations, signIn, waitForText, type ConsolePage } from './browser.js';
+import { SCREENSHOT_DIR, launchChromium, openConsole, screenshot, seriousViolations, signIn, waitForText, type ConsolePage } from './browser.js';
 
 /**
  * The console in a real browser (Debian's chromium through playwright-core) against the built api and worker
@@ -84,6 +86,11 @@ describe('the go-live console in a browser', () => {
       const first = await open(ALICE.token);
       const second = await open(BOB.token);
       const { page } = first;
+      // Every write the console makes is cookie-authenticated and carries the session's CSRF token; no bearer token.
+      const writes: { url: string; csrf: string | undefined; authorization: string | undefined }[] = [];
+      page.on('request', (request) => {
+        if (request.method() !== 'GET') writes.push({ url: request.url(), csrf: request.headers()['x-csrf-token'], authorization: request.headers().authorization });
+      });
       await waitForText(page, 'live-status', /^NOT LIVE$/);
       await waitForText(page, 'kill-switch-state', /ENGAGED/);
       await waitForText(second.page, 'connection', /live updates/);
@@ -127,6 +134,7 @@ describe('the go-live console in a browser', () => {
       await waitForText(second.page, 'live-status', /^NOT LIVE$/, PROPAGATION_MS);
       delays.push(Date.now() - engaged);
       await waitForText(second.page, 'last-change', /alice.*error rate above 5 %/);
+      await writeFile(join(SCREENSHOT_DIR, 'propagation-ms.json'), `${JSON.stringify({ delays })}\n`);
       expect(Math.max(...delays)).toBeLessThan(PROPAGATION_MS);
 
       // The audit timeline shows each step with who, why and before → after, newest first.
@@ -161,6 +169,11 @@ describe('the go-live console in a browser', () => {
       await screenshot(page, '05-system');
 
       for (const opened of [first, second]) expect(opened.cspViolations).toEqual([]);
+      expect(writes.length).toBeGreaterThanOrEqual(6);
+      for (const write of writes) {
+        expect(write.csrf, write.url).toMatch(/^\S{16,}$/);
+        expect(write.authorization, write.url).toBeUndefined();
+      }
     },
     60_000,
   );
@@ -181,6 +194,13 @@ describe('the go-live console in a browser', () => {
     expect((await page.getByRole('button').allTextContents()).filter((text) => controls.test(text))).toEqual([]);
     await screenshot(page, '06-reader');
     expect(cspViolations).toEqual([]);
+
+    // Sign out revokes the session: after a reload the page asks for a token again.
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.locator('#token').waitFor();
+    await page.reload();
+    await page.locator('#token').waitFor();
+    expect(await page.getByTestId('who').count()).toBe(0);
   });
 
   it('engages the kill switch with the keyboard alone, and refuses an empty reason', async () => {
