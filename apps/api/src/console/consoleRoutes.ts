@@ -6,13 +6,13 @@ import { loadConsoleFiles, type ConsoleFile } from './consoleFiles.js';
 export const CONSOLE_PREFIX = '/console';
 
 /** apps/console/dist, from apps/api/src or apps/api/dist alike. */
-export const DEFAULT_CONSOLE_DIR = fileURLToPath(new URL('../../../console/dist/', import.meta.url));
+const DEFAULT_CONSOLE_DIR = fileURLToPath(new URL('../../../console/dist/', import.meta.url));
 
 /**
  * The console's pages may load scripts, styles, images and API calls from this origin only: no inline script or
  * style (Vite emits none), no framing, no plugins, forms only to this origin.
  */
-export const CONSOLE_CSP = [
+const CONSOLE_CSP = [
   "default-src 'none'",
   "script-src 'self'",
   "style-src 'self'",

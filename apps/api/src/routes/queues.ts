@@ -8,12 +8,12 @@ import { parseFailedReason } from '../errors.js';
 import { errorResponses } from '../responseSchemas.js';
 
 /** Failed jobs shown per queue, newest first (the queue dashboard has the rest). */
-export const FAILED_JOBS_PER_QUEUE = 20;
+const FAILED_JOBS_PER_QUEUE = 20;
 /** Failures a retry cannot change (the same rule POST /api/jobs/:id/retry applies): the job's outcome is final. */
 const FINAL_FAILURE_CODES: ReadonlySet<string> = new Set(['PRECONDITION_FAILED', 'INVALID_PAYLOAD']);
 
 const depth = z.object({ waiting: z.number().int(), active: z.number().int(), delayed: z.number().int(), failed: z.number().int() });
-export const queuesResponse = z
+const queuesResponse = z
   .object({
     queues: z.array(depth.extend({ name: z.string() })),
     failed: z.array(

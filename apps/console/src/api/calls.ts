@@ -1,10 +1,9 @@
 import { request } from './http.js';
-import type { Accepted, AuditPage, ChangeRequest, JobView, LiveState, QueuesOverview, RunbookStatus, VerificationRun } from './types.js';
+import type { Accepted, AuditPage, ChangeRequest, JobView, QueuesOverview, RunbookStatus, VerificationRun } from './types.js';
 
 /** Every api call the console makes, one line each, so the screens never build URLs. */
 
 export const readStatus = () => request<RunbookStatus>('GET', '/api/governance/runbook/status');
-export const readLive = () => request<LiveState>('GET', '/api/governance/live');
 
 export type AuditFilter = { actor?: string; action?: string; outcome?: string; before?: string };
 export const readAudit = (filter: AuditFilter, limit = 20) => {

@@ -4,10 +4,10 @@ import { currentCredentials, request } from '../api/http.js';
 import type { LiveState, RunbookStatus } from '../api/types.js';
 import { sameState, toLiveState } from './toLiveState.js';
 
-export const STREAM_PATH = '/api/governance/stream';
-export const LIVE_PATH = '/api/governance/live';
+const STREAM_PATH = '/api/governance/stream';
+const LIVE_PATH = '/api/governance/live';
 /** Without the stream, how often the state is read: the console promises a change on screen within a second. */
-export const POLL_INTERVAL_MS = 500;
+const POLL_INTERVAL_MS = 500;
 
 export type Connection = 'connecting' | 'stream' | 'polling' | 'offline';
 export type LiveView = { state: LiveState | null; connection: Connection; error: { code: string; message: string } | null };
