@@ -1,4 +1,4 @@
-import { sql, type CommonQueryMethods, type DatabasePool } from 'slonik';
+import { sql, type DatabasePool } from 'slonik';
 import { runInTransaction } from '../db/runInTransaction.js';
 import { JOB_NAMES, QUEUES, type GoLiveChangePayload } from '../jobs/catalog.js';
 import type { AuditKeyring } from './audit/auditKeyring.js';
@@ -6,17 +6,8 @@ import { GOVERNANCE_ACTIONS, type ChangeResult } from './model.js';
 import { readChangeContext } from './queries/changeContext.js';
 import { commitChange } from './queries/commitChange.js';
 import { lockGovernanceRows, snapshotOf } from './queries/governanceState.js';
-import { isApprovedChange } from './changeRequests/queries.js';
-import { decideChange, requiresApproval } from './rules.js';
-
-/** Four-eyes, enforced where the change runs: an enable or release that needs approval and has none (see rules). */
-const isApprovalMissing = async (tx: CommonQueryMethods, request: GovernanceChangeRequest): Promise<boolean> => {
-  const { payload } = request;
-  if (!requiresApproval(payload.action, request.approvalsRequired ?? 1)) return false;
-  const changeRequestId = 'changeRequestId' in payload ? payload.changeRequestId : undefined;
-  if (changeRequestId === undefined) return true;
-  return !(await isApprovedChange(tx, { changeRequestId, jobId: request.jobId, action: payload.action, actor: payload.actor }));
-};
+import { findUnapprovedChanges } from './changeRequests/queries.js';
+import { decideChange } from './rules.js';
 
 export type GovernanceChangeRequest = {
   jobId: string;
@@ -68,7 +59,8 @@ export const applyGovernanceChange = async (
       before,
       metadata: payload.action === GOVERNANCE_ACTIONS.metadataUpdate ? payload.metadata : undefined,
       verificationPassed: context.verificationPassed,
-      approvalMissing: await isApprovalMissing(tx, request),
+      // Four-eyes (APPROVALS_REQUIRED > 1): an enable or release must be the job of an approved change request.
+      approvalMissing: (await findUnapprovedChanges(tx, [request], request.approvalsRequired ?? 1)).has(request.jobId),
     });
     const result = {
       outcome: decision.outcome,
