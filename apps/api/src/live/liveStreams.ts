@@ -89,6 +89,8 @@ export const createLiveStreams = (options: LiveStreamsOptions): LiveStreams => {
     open: (tokenId, response, { state: readState, lastEventId, headers }) => {
       // The listener's state, not the one read before an await: a change in between was broadcast without this stream.
       const state = options.listener.current() ?? readState;
+      // A client gone while the state was read: its 'close' has fired already and would never remove it.
+      if (response.destroyed || response.socket === null || response.socket.destroyed) return;
       const stream = { tokenId, response };
       streams.add(stream);
       perToken.set(tokenId, (perToken.get(tokenId) ?? 0) + 1);
