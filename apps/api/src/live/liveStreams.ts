@@ -13,7 +13,7 @@ export type LiveStreamsOptions = {
 const MAX_BUFFERED_BYTES = 256 * 1024;
 
 /** Headers that keep proxies (nginx, Render's, CDNs) from buffering or compressing the stream. */
-export const STREAM_HEADERS = {
+const STREAM_HEADERS = {
   'Content-Type': 'text/event-stream; charset=utf-8',
   'Cache-Control': 'no-cache, no-transform',
   'X-Accel-Buffering': 'no',
@@ -22,7 +22,7 @@ export const STREAM_HEADERS = {
 } as const;
 
 /** One Server-Sent Event for a state: `event: state`, `id: <etag>`, `data: <the /live body>`. */
-export const stateEvent = (state: LiveState): string => `event: state\nid: ${state.etag}\ndata: ${state.json}\n\n`;
+const stateEvent = (state: LiveState): string => `event: state\nid: ${state.etag}\ndata: ${state.json}\n\n`;
 
 export type LiveStreams = {
   /**
