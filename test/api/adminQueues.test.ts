@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { verifyAuditChain, listAuditEntriesInOrder } from '../../packages/core/src/index.js';
 import { ALICE, BOB, bearer, useApi } from './support.js';
 
 const READER = { actor: 'rita', token: 'rita-reader-token-0123456789' } as const;
@@ -84,6 +85,71 @@ describe('queue dashboard at /admin/queues', () => {
     expect(await api.current.jobCount()).toBe(1);
     expect((await governance.getJob(job.id ?? ''))?.data).toEqual({ action: 'kill_switch.engage', actor: 'alice', reason: 'original' });
     await job.remove();
+  });
+
+  it('lets no HTTP body choose the actor: an actor field is refused by name, nothing is queued', async () => {
+    const before = await api.current.jobCount();
+    for (const [url, body] of [
+      ['/api/governance/kill-switch', { engaged: false, reason: 'forged', actor: 'ops' }],
+      ['/api/governance/go-live', { enabled: true, reason: 'forged', actor: 'ops' }],
+      ['/api/governance/verify', { actor: 'ops' }],
+      ['/api/jobs/x/retry', { reason: 'forged', actor: 'ops' }],
+      ['/api/queues/governance/pause', { reason: 'forged', actor: 'ops' }],
+    ] as const) {
+      const response = await request('POST', url, bearer(ALICE.token), body);
+      expect(response.statusCode, url).toBe(400);
+      expect(response.json().error.details).toContainEqual({ field: 'actor', message: 'unknown field' });
+    }
+    expect(await api.current.jobCount()).toBe(before);
+  });
+});
+
+describe('pausing a queue: audited, through the API, by ADMIN_ACTORS only', () => {
+  const pause = (token: string, step: 'pause' | 'resume', reason = 'maintenance window') =>
+    request('POST', `/api/queues/governance/${step}`, bearer(token), { reason });
+
+  it('refuses non-admin operators, readers and apps, and leaves the queue running', async () => {
+    for (const [token, status] of [[BOB.token, 403], [READER.token, 403], [APP.token, 403]] as const) {
+      const response = await pause(token, 'pause');
+      expect(response.statusCode).toBe(status);
+      expect(response.json().error.code).toBe('FORBIDDEN');
+    }
+    expect(await api.current.queues.byName.governance.isPaused()).toBe(false);
+  });
+
+  it('pauses with an audit event naming the admin, shows it in /health (still 200) and the runbook status, then resumes', async () => {
+    const paused = await pause(ALICE.token, 'pause', 'database upgrade');
+    expect(paused.statusCode).toBe(200);
+    expect(paused.json()).toEqual({ queue: 'governance', paused: true });
+    expect(await api.current.queues.byName.governance.isPaused()).toBe(true);
+
+    const health = await request('GET', '/health');
+    expect(health.statusCode).toBe(200);
+    expect(health.json()).toMatchObject({ status: 'ok', paused_queues: ['governance'] });
+    const status = await request('GET', '/api/governance/runbook/status', bearer(READER.token));
+    expect(status.json().paused_queues).toEqual(['governance']);
+
+    expect((await pause(ALICE.token, 'resume', 'upgrade done')).json()).toEqual({ queue: 'governance', paused: false });
+    expect(await api.current.queues.byName.governance.isPaused()).toBe(false);
+    expect((await request('GET', '/health')).json().paused_queues).toEqual([]);
+
+    const events = (await listAuditEntriesInOrder(api.current.database.pool)).filter((entry) => entry.action.startsWith('queue.'));
+    expect(events.map((entry) => [entry.kind, entry.action, entry.actor, entry.reason, entry.details])).toEqual([
+      ['event', 'queue.paused', 'alice', 'database upgrade', { queue: 'governance' }],
+      ['event', 'queue.resumed', 'alice', 'upgrade done', { queue: 'governance' }],
+    ]);
+    expect((await verifyAuditChain(api.current.database.pool, api.current.config.auditKeyring, { mode: 'full' })).problem).toBeNull();
+  });
+
+  it('a pause with the session cookie needs the X-CSRF-Token', async () => {
+    const { cookie, response } = await login(ALICE.token);
+    const csrf = response.json().csrfToken as string;
+    const refused = await request('POST', '/api/queues/verification/pause', { cookie }, { reason: 'no csrf' });
+    expect(refused.statusCode).toBe(403);
+    expect(await api.current.queues.byName.verification.isPaused()).toBe(false);
+    const ok = await request('POST', '/api/queues/verification/pause', { cookie, 'x-csrf-token': csrf }, { reason: 'with csrf' });
+    expect(ok.statusCode).toBe(200);
+    expect((await request('POST', '/api/queues/verification/resume', { cookie, 'x-csrf-token': csrf }, { reason: 'done' })).statusCode).toBe(200);
   });
 });
 

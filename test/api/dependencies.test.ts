@@ -41,7 +41,7 @@ describe('when Redis is down', () => {
       const health = await api.app.inject({ method: 'GET', url: '/health' });
       expect(Date.now() - healthStarted).toBeLessThan(3_000);
       expect(health.statusCode).toBe(503);
-      expect(health.json()).toEqual({ status: 'unavailable', checks: { database: 'ok', redis: 'unavailable' } });
+      expect(health.json()).toEqual({ status: 'unavailable', checks: { database: 'ok', redis: 'unavailable' }, paused_queues: null });
       expect((await api.app.inject({ method: 'GET', url: '/api/jobs/some-id', headers: bearer() })).statusCode).toBe(503);
 
       await redis.restart();

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findBrokenAuditLink, listAuditEntriesInOrder, sql } from '../../packages/core/src/index.js';
+import { verifyAuditChain, listAuditEntriesInOrder, sql } from '../../packages/core/src/index.js';
 import type { ManagedProcess } from '../helpers/processes.js';
 import { waitFor } from '../helpers/waitFor.js';
+import { runValhallaCli } from '../../apps/cli/src/valhalla/runValhallaCli.js';
 import { startWorkerProcess } from './processes.js';
 import { ALICE, BOB, bearer, TOKENS_ENV, useApi } from './support.js';
 
@@ -27,10 +28,13 @@ afterAll(async () => {
 });
 
 const post = (url: string, token: string, payload: object) => api.current.app.inject({ method: 'POST', url, headers: bearer(token), payload });
-const state = () =>
-  api.current.database.pool.one(sql.unsafe`SELECT go_live_enabled, kill_switch_engaged, changed_by, reason FROM public.go_live_state WHERE id = 1`) as Promise<{
-    go_live_enabled: boolean; kill_switch_engaged: boolean; changed_by: string | null; reason: string | null;
-  }>;
+const state = async () =>
+  (await api.current.database.pool.one(sql.unsafe`SELECT go_live_enabled, kill_switch_engaged, changed_by, reason FROM public.go_live_state WHERE id = 1`)) as {
+    go_live_enabled: boolean;
+    kill_switch_engaged: boolean;
+    changed_by: string | null;
+    reason: string | null;
+  };
 const settled = (jobId: string) =>
   waitFor(
     async () => {
@@ -98,14 +102,14 @@ describe('four-eyes change requests (APPROVALS_REQUIRED=2)', () => {
     expectError(await approve(id, CAROL.token), 409, 'CHANGE_REQUEST_CLOSED');
 
     const entries = await listAuditEntriesInOrder(api.current.database.pool);
-    const steps = entries.filter((entry) => entry.unmet_conditions.includes(`change_request=${id}`) || entry.job_id === body.jobId);
+    const steps = entries.filter((entry) => (entry.kind === 'event' && entry.details.change_request === id) || entry.job_id === body.jobId);
     expect(steps.map((entry) => [entry.action, entry.actor, entry.reason, entry.outcome])).toEqual([
-      ['change_request.requested', 'alice', 'incident closed', 'unchanged'],
-      ['change_request.approved', 'bob', 'checked the dashboards', 'unchanged'],
-      ['change_request.enqueued', 'bob', expect.stringMatching(/for alice; approved by bob/), 'unchanged'],
+      ['change_request.requested', 'alice', 'incident closed', null],
+      ['change_request.approved', 'bob', 'checked the dashboards', null],
+      ['change_request.enqueued', 'bob', expect.stringMatching(/for alice; approved by bob/), null],
       ['kill_switch.release', 'alice', 'incident closed', 'applied'],
     ]);
-    expect(await findBrokenAuditLink(api.current.database.pool)).toBeNull();
+    expect((await verifyAuditChain(api.current.database.pool, api.current.config.auditKeyring, { mode: 'full' })).problem).toBeNull();
   });
 
   it('voids a request when the state changed before approval: 409, nothing enqueued or applied', async () => {
@@ -151,7 +155,36 @@ describe('four-eyes change requests (APPROVALS_REQUIRED=2)', () => {
     expect((await post(`/api/governance/change-requests/${cancelled}/cancel`, ALICE.token, { reason: 'changed my mind' })).json().status).toBe('cancelled');
     expectError(await approve('00000000-0000-4000-8000-000000000000', BOB.token), 404, 'NOT_FOUND');
     expectError(await approve('not-a-uuid', BOB.token), 400, 'VALIDATION_FAILED');
-    expect(await findBrokenAuditLink(api.current.database.pool)).toBeNull();
+    expect((await verifyAuditChain(api.current.database.pool, api.current.config.auditKeyring, { mode: 'full' })).problem).toBeNull();
+  });
+
+  it('CLI: kill-switch release makes a request; requests lists it; approve by another operator enqueues it; reject', async () => {
+    const url = await api.current.app.listen({ host: '127.0.0.1', port: 0 });
+    const cli = async (token: string, ...argv: string[]) => {
+      const out: string[] = [];
+      const err: string[] = [];
+      const code = await runValhallaCli(argv, { apiUrl: url, token }, { out: (text) => out.push(text), err: (text) => err.push(text) });
+      return { code, out: out.join('\n'), err: err.join('\n') };
+    };
+    // The state is engaged (previous test), so a release is a real change again.
+    const asked = await cli(ALICE.token, 'kill-switch', 'release', '--reason', 'via the CLI', '--json');
+    expect(asked.code).toBe(0);
+    const { changeRequestId } = JSON.parse(asked.out) as { changeRequestId: string };
+    const listed = await cli(BOB.token, 'requests', '--status', 'pending_approval');
+    expect(listed.out).toContain(changeRequestId);
+    expect(listed.out).toMatch(/1\/2/);
+    const self = await cli(ALICE.token, 'approve', changeRequestId, '--reason', 'me');
+    expect(self.code).toBe(1);
+    expect(self.err).toMatch(/SELF_APPROVAL/);
+    const approved = await cli(BOB.token, 'approve', changeRequestId, '--reason', 'fine by me');
+    expect(approved.code).toBe(0);
+    expect(approved.out).toMatch(new RegExp(`change request ${changeRequestId}: enqueued, job change-request-${changeRequestId}`));
+    expect((await settled(`change-request-${changeRequestId}`)).state).toBe('completed');
+
+    const again = JSON.parse((await cli(ALICE.token, 'go-live', 'enable', '--reason', 'go', '--json')).out) as { changeRequestId: string };
+    const rejected = await cli(CAROL.token, 'reject', again.changeRequestId, '--reason', 'not today');
+    expect(rejected.out).toMatch(/: rejected/);
+    expect((await cli(ALICE.token, 'approve', again.changeRequestId)).code).toBe(1);
   });
 
   it('never asks approval for an engage or a disable', async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ALICE, bearer, useApi } from './support.js';
+import { sql } from '../../packages/core/src/index.js';
+import { ALICE, BOB, bearer, startApi, useApi } from './support.js';
 
 const READER = { actor: 'rita', token: 'rita-reader-token-0123456789' } as const;
 const APP = { actor: 'shop', token: 'shop-app-token-0123456789ab' } as const;
@@ -19,6 +20,7 @@ const TOKENS: Record<Role, string> = { operator: ALICE.token, reader: READER.tok
 
 type Route = { method: 'GET' | 'POST' | 'DELETE'; url: string; body?: object; allowed: Role[] };
 const reason = 'role test';
+const NO_REQUEST = '00000000-0000-4000-8000-000000000000';
 /** Every /api route (besides sign-in, which is public) and who may call it. */
 export const ROUTES: Route[] = [
   { method: 'GET', url: '/api/session', allowed: ['operator', 'reader', 'app', 'alerts'] },
@@ -32,6 +34,13 @@ export const ROUTES: Route[] = [
   { method: 'POST', url: '/api/governance/system-metadata', body: { notes: 'x', reason }, allowed: ['operator'] },
   { method: 'POST', url: '/api/governance/verify', body: {}, allowed: ['operator'] },
   { method: 'POST', url: '/api/jobs/no-such-job/retry', body: { reason }, allowed: ['operator'] },
+  { method: 'GET', url: '/api/governance/change-requests', allowed: ['operator', 'reader'] },
+  { method: 'POST', url: `/api/governance/change-requests/${NO_REQUEST}/approve`, body: { reason }, allowed: ['operator'] },
+  { method: 'POST', url: `/api/governance/change-requests/${NO_REQUEST}/reject`, body: { reason }, allowed: ['operator'] },
+  { method: 'POST', url: `/api/governance/change-requests/${NO_REQUEST}/cancel`, body: { reason }, allowed: ['operator'] },
+  { method: 'POST', url: '/api/queues/verification/pause', body: { reason }, allowed: ['operator'] },
+  { method: 'POST', url: '/api/queues/verification/resume', body: { reason }, allowed: ['operator'] },
+  { method: 'POST', url: '/api/hooks/alertmanager', body: { version: '4', status: 'resolved', alerts: [] }, allowed: ['operator', 'alerts'] },
 ];
 
 const call = (route: Route, headers: Record<string, string>) =>
@@ -130,6 +139,29 @@ describe('console session (/api/session)', () => {
     expect(String(out.headers['set-cookie'])).toMatch(/^valhalla_session=;/);
     expectError(await api.current.app.inject({ method: 'GET', url: '/api/session', headers: { cookie } }), 401, 'UNAUTHENTICATED');
     expectError(await api.current.app.inject({ method: 'GET', url: '/api/governance/audit', headers: { cookie } }), 401, 'UNAUTHENTICATED');
+  });
+
+  it('ends a session when it expires, and when its token is removed from the environment (on another instance too)', async () => {
+    const expiring = await signIn(ALICE.token);
+    const kept = await signIn(ALICE.token);
+    const bobs = await signIn(BOB.token);
+    await api.current.database.pool.query(sql.unsafe`UPDATE public.api_sessions SET expires_at = now() - interval '1 second' WHERE actor = 'alice'`);
+    expectError(await api.current.app.inject({ method: 'GET', url: '/api/session', headers: { cookie: expiring.cookie } }), 401, 'UNAUTHENTICATED');
+    expectError(await api.current.app.inject({ method: 'GET', url: '/api/session', headers: { cookie: kept.cookie } }), 401, 'UNAUTHENTICATED');
+
+    // A second api instance on the same database, where bob's token was rotated: his session ends there; alice's
+    // new session from the first instance works there too.
+    const fresh = await signIn(ALICE.token);
+    const other = await startApi(api.current.database, { env: { GOVERNANCE_TOKENS: `${ALICE.actor}:${ALICE.token},${BOB.actor}:bob-rotated-token-0123456789ab` } });
+    try {
+      expect((await other.app.inject({ method: 'GET', url: '/api/session', headers: { cookie: fresh.cookie } })).json()).toMatchObject({ actor: 'alice' });
+      expectError(await other.app.inject({ method: 'GET', url: '/api/session', headers: { cookie: bobs.cookie } }), 401, 'UNAUTHENTICATED');
+      // Logout on one instance ends the session on the other.
+      await other.app.inject({ method: 'DELETE', url: '/api/session', headers: { cookie: fresh.cookie, 'x-csrf-token': fresh.body.csrfToken } });
+      expectError(await api.current.app.inject({ method: 'GET', url: '/api/session', headers: { cookie: fresh.cookie } }), 401, 'UNAUTHENTICATED');
+    } finally {
+      await other.close();
+    }
   });
 
   it('a bearer token is never overridden by a cookie, and an invalid bearer is not rescued by one', async () => {

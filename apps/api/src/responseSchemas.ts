@@ -117,10 +117,17 @@ export const runbookStatusResponse = z
     migrations: z.object({ head: z.string(), applied: z.array(z.string()), pending: z.array(z.string()) }),
     last_verification: verificationRunSchema.nullable(),
     workers: z.object({ alive: z.number().int(), items: z.array(heartbeatRow) }),
+    /** Queues paused in Redis (null when Redis does not answer): their jobs wait, engages included. */
+    paused_queues: z.array(z.string()).nullable(),
   })
   .meta({ id: 'RunbookStatus' });
 
 const checkResult = z.enum(['ok', 'unavailable', 'error']);
 export const healthResponse = z
-  .object({ status: z.enum(['ok', 'unavailable']), checks: z.object({ database: checkResult, redis: checkResult }) })
+  .object({
+    status: z.enum(['ok', 'unavailable']),
+    checks: z.object({ database: checkResult, redis: checkResult }),
+    /** Queues paused in Redis (null when Redis does not answer): reported, never a reason for a non-200. */
+    paused_queues: z.array(z.string()).nullable(),
+  })
   .meta({ id: 'Health' });

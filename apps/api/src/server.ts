@@ -14,6 +14,7 @@ import { registerHttpMetrics } from './plugins/httpMetrics.js';
 import { BODY_LIMIT_BYTES, registerJsonBody } from './plugins/jsonBody.js';
 import { registerRequestIdHeader, requestIdFor } from './plugins/requestId.js';
 import { registerShutdownGuard } from './plugins/shutdownGuard.js';
+import { alertmanagerHookRoutes } from './routes/alertmanagerHook.js';
 import { auditRoutes } from './routes/audit.js';
 import { changeRequestRoutes } from './routes/changeRequests.js';
 import { governanceChangeRoutes } from './routes/governanceChanges.js';
@@ -21,6 +22,7 @@ import { healthRoutes } from './routes/health.js';
 import { jobRetryRoutes } from './routes/jobRetry.js';
 import { jobRoutes } from './routes/jobs.js';
 import { metricsRoutes } from './routes/metrics.js';
+import { queueControlRoutes } from './routes/queueControl.js';
 import { runbookStatusRoutes } from './routes/runbookStatus.js';
 import { sessionRoutes } from './routes/session.js';
 import { verificationRoutes } from './routes/verifications.js';
@@ -37,8 +39,10 @@ export const API_ROUTE_GROUPS: readonly RouteGroup[] = [
   runbookStatusRoutes,
   governanceChangeRoutes,
   changeRequestRoutes,
+  alertmanagerHookRoutes,
   jobRoutes,
   jobRetryRoutes,
+  queueControlRoutes,
   auditRoutes,
   verificationRoutes,
 ];

@@ -16,7 +16,7 @@ export const requestApprovalIfRequired = async (
   const action = change.action as ApprovalAction;
   if (!requiresApproval(action, deps.config.approvalsRequired)) return null;
   const created = await callDatabase(() =>
-    createChangeRequest(deps.pool, {
+    createChangeRequest(deps.pool, deps.config.auditKeyring, {
       action,
       actor: change.actor,
       reason: change.reason,

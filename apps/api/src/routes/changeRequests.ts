@@ -64,7 +64,7 @@ export const changeRequestRoutes = async (scope: FastifyInstance, deps: ApiDepen
     '/governance/change-requests',
     { schema: { tags, summary: 'Change requests, newest first', querystring: listQuery, response: { 200: z.object({ items: z.array(changeRequestResponse) }), ...readErrors() } } },
     async (request) => {
-      const items = await callDatabase(() => listChangeRequestsVoidingStale(deps.pool, { status: request.query.status, limit: request.query.limit ?? 50 }));
+      const items = await callDatabase(() => listChangeRequestsVoidingStale(deps.pool, deps.config.auditKeyring, { status: request.query.status, limit: request.query.limit ?? 50 }));
       return { items: items.map(toPublicChangeRequest) };
     },
   );
@@ -75,7 +75,7 @@ export const changeRequestRoutes = async (scope: FastifyInstance, deps: ApiDepen
     async (request) => {
       const { actor } = requirePrincipal(request);
       const { id } = request.params;
-      const outcome = await callDatabase(() => approveChangeRequest(deps.pool, { id, approver: actor, reason: request.body.reason, requestId: request.id }));
+      const outcome = await callDatabase(() => approveChangeRequest(deps.pool, deps.config.auditKeyring, { id, approver: actor, reason: request.body.reason, requestId: request.id }));
       if (outcome.kind === 'approved') return toPublicChangeRequest(outcome.request);
       if (outcome.kind !== 'enqueue') throw refusal(outcome, id);
       const { request: approved, jobId, approvedBy } = outcome;
@@ -110,7 +110,7 @@ export const changeRequestRoutes = async (scope: FastifyInstance, deps: ApiDepen
       async (request) => {
         const { actor } = requirePrincipal(request);
         const { id } = request.params;
-        const outcome = await callDatabase(() => closeChangeRequest(deps.pool, { id, actor, reason: request.body.reason, requestId: request.id, step }));
+        const outcome = await callDatabase(() => closeChangeRequest(deps.pool, deps.config.auditKeyring, { id, actor, reason: request.body.reason, requestId: request.id, step }));
         if (outcome.kind !== 'done') throw refusal(outcome, id);
         return toPublicChangeRequest(outcome.request);
       },

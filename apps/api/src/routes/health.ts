@@ -4,6 +4,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { DependencyTimeoutError, withTimeout } from '../dependencyCalls.js';
 import type { ApiDependencies } from '../dependencies.js';
+import { readPausedQueues } from '../pausedQueues.js';
 import { errorResponse, healthResponse } from '../responseSchemas.js';
 
 /** How long each dependency probe may take before it counts as down. */
@@ -37,16 +38,18 @@ export const healthRoutes = async (scope: FastifyInstance, deps: ApiDependencies
     },
   };
   app.get('/health', { schema }, async (request, reply) => {
-    const [database, redis] = await Promise.all([
+    const [database, redis, pausedQueues] = await Promise.all([
       probe('database probe', async () => (await deps.pool.oneFirst(sql.unsafe`SELECT 1 AS ok`)) === 1, (error) =>
         isRetryableDatabaseError(error) || error instanceof DependencyTimeoutError,
       ),
       // The producer connection has no offline queue: while Redis is down, PING fails at once instead of waiting.
       probe('redis probe', async () => (await deps.redis.ping()) === 'PONG', () => true),
+      readPausedQueues(deps),
     ]);
+    if (pausedQueues !== null && pausedQueues.length > 0) request.log.warn({ pausedQueues }, 'queues are paused');
     const healthy = database === 'ok' && redis === 'ok';
     if (!healthy) request.log.warn({ database, redis }, 'health check failed');
     reply.code(healthy ? 200 : 503);
-    return { status: healthy ? ('ok' as const) : ('unavailable' as const), checks: { database, redis } };
+    return { status: healthy ? ('ok' as const) : ('unavailable' as const), checks: { database, redis }, paused_queues: pausedQueues };
   });
 };

@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { callDatabase } from '../dependencyCalls.js';
 import type { ApiDependencies } from '../dependencies.js';
+import { readPausedQueues } from '../pausedQueues.js';
 import { errorResponses, runbookStatusResponse } from '../responseSchemas.js';
 
 /** A worker counts as alive when its heartbeat is younger than this many heartbeat intervals. */
@@ -18,10 +19,11 @@ export const runbookStatusRoutes = async (scope: FastifyInstance, deps: ApiDepen
   const schema = {
     summary: 'Everything an operator checks before and after go-live',
     tags: ['governance'],
-    response: { 200: runbookStatusResponse, ...errorResponses(401, 503) },
+    response: { 200: runbookStatusResponse, ...errorResponses(401, 403, 503) },
   };
   app.get('/governance/runbook/status', { schema }, async () => {
     const chain = await deps.migrations.chain();
+    const pausedQueues = readPausedQueues(deps);
     const [rows, applied, lastVerification, workers] = await callDatabase(() =>
       Promise.all([
         readGovernanceRows(deps.pool),
@@ -41,6 +43,7 @@ export const runbookStatusRoutes = async (scope: FastifyInstance, deps: ApiDepen
       },
       last_verification: lastVerification,
       workers: { alive: workers.length, items: workers },
+      paused_queues: await pausedQueues,
     };
   });
 };

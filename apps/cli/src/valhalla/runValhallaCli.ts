@@ -1,4 +1,5 @@
 import { ApiCallError, createApiClient, type ApiClient } from './apiClient.js';
+import { CHANGE_REQUEST_USAGE, isChangeRequestCommand, runChangeRequestCommand } from './changeRequestCommands.js';
 import { keyValues, table } from './format.js';
 import { parseArgs, stringOption, type ParsedArgs } from './parseArgs.js';
 import { UsageError, validateArgs, waitTimeoutMs } from './validateArgs.js';
@@ -16,6 +17,7 @@ export const VALHALLA_USAGE = `usage: valhalla <command> [options]      (VALHALL
   verifications [--limit N]                verification runs, newest first
   jobs <id> [--wait]                       a job's state, attempts, result or error (exit code as with --wait)
   retry <id> --reason TEXT                 send a failed job back to the queue
+${CHANGE_REQUEST_USAGE}
   migrate up|down|status|verify ...        the migration runner (uses DATABASE_URL, not the API)
   help, --help                             this text
 options: --json (machine-readable output), --wait (block until the job finishes),
@@ -107,7 +109,11 @@ export const runValhallaCli = async (argv: readonly string[], options: CliOption
 
   const enqueue = async (path: string, body: unknown, fallbackJobId?: string): Promise<number> => {
     const timeoutMs = waitTimeoutMs(stringOption(args, '--timeout'));
-    const queued = await api.post<{ jobId?: string; status?: string }>(path, body);
+    const queued = await api.post<{ jobId?: string; status?: string; changeRequestId?: string }>(path, body);
+    if (queued?.changeRequestId !== undefined) {
+      print(`change request ${queued.changeRequestId} waits for approval (valhalla approve ${queued.changeRequestId} --reason ...)`, queued);
+      return EXIT.done;
+    }
     const jobId = queued?.jobId ?? fallbackJobId;
     if (jobId === undefined) throw new ApiCallError('BAD_RESPONSE', `POST ${path} answered without a jobId`);
     if (!args.options.has('--wait')) {
@@ -121,6 +127,7 @@ export const runValhallaCli = async (argv: readonly string[], options: CliOption
 
   try {
     if (command !== undefined && command !== 'migrate') validateArgs(command, args);
+    if (isChangeRequestCommand(command)) return await runChangeRequestCommand(command, args, api, print);
     switch (command) {
       case undefined:
         // No command is a usage error: the usage goes to stderr, so scripts never parse it as output.

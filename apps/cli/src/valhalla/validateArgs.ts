@@ -1,3 +1,4 @@
+import { CHANGE_REQUEST_SHAPES } from './changeRequestShapes.js';
 import type { ParsedArgs } from './parseArgs.js';
 
 /** A command line the CLI cannot run; printed with the usage text, exit 1. */
@@ -8,7 +9,7 @@ export class UsageError extends Error {
 /** Options every command takes. */
 const GLOBAL_FLAGS = ['--json', '--help'] as const;
 /** Options that take a value (`--flag value` or `--flag=value`); the others are switches. */
-const VALUE_FLAGS: ReadonlySet<string> = new Set(['--reason', '--timeout', '--version', '--backend-complete', '--notes', '--release', '--limit', '--before']);
+const VALUE_FLAGS: ReadonlySet<string> = new Set(['--reason', '--timeout', '--version', '--backend-complete', '--notes', '--release', '--limit', '--before', '--status']);
 const WAIT_FLAGS = ['--wait', '--timeout'] as const;
 
 /** Per command: its positional words (command included) and the options it takes besides the global ones. */
@@ -23,6 +24,7 @@ export const COMMAND_SHAPES: Readonly<Record<string, { positional: number; flags
   verifications: { positional: 1, flags: ['--limit'] },
   jobs: { positional: 2, flags: WAIT_FLAGS },
   retry: { positional: 2, flags: ['--reason', ...WAIT_FLAGS] },
+  ...CHANGE_REQUEST_SHAPES,
 };
 
 /**

@@ -4,6 +4,7 @@ import {
   QUEUES,
   applyGovernanceChange,
   sqlstateOf,
+  type AuditKeyring,
   type ChangeResult,
   type DatabasePool,
   type Logger,
@@ -18,6 +19,8 @@ export type GoLiveChangeProcessorDeps = {
   migrationHead: string;
   /** APPROVALS_REQUIRED: above 1, an enable or release runs only as the job of an approved change request. */
   approvalsRequired?: number | undefined;
+  /** AUDIT_HMAC_KEYS: signs the change's audit entry. */
+  auditKeyring: AuditKeyring;
   /** Test-only hook (fault injection), called after a change committed and before the job is acknowledged. */
   afterCommit?: ((jobId: string) => void) | undefined;
   /** The transactional step; core's applyGovernanceChange unless replaced (benchmarks measure the path around it). */
@@ -42,13 +45,11 @@ export const createGoLiveChangeProcessor =
     const applyChange = deps.applyChange ?? applyGovernanceChange;
     let execution: Awaited<ReturnType<typeof applyGovernanceChange>>;
     try {
-      execution = await applyChange(deps.pool, {
-        jobId: job.id,
-        jobCreatedAt: job.timestamp,
-        payload,
-        migrationHead: deps.migrationHead,
-        approvalsRequired: deps.approvalsRequired,
-      });
+      execution = await applyChange(
+        deps.pool,
+        { jobId: job.id, jobCreatedAt: job.timestamp, payload, migrationHead: deps.migrationHead, approvalsRequired: deps.approvalsRequired },
+        deps.auditKeyring,
+      );
     } catch (err) {
       deps.onTransaction?.('rolled_back');
       // Logged here, with the job's logger (requestId included); withJobLogging then logs the attempt's end.

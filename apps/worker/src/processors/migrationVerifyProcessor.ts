@@ -2,6 +2,7 @@ import {
   JOB_NAMES,
   QUEUES,
   insertVerificationRun,
+  type AuditKeyring,
   type DatabasePool,
   type Logger,
   type VerificationCheck,
@@ -23,6 +24,7 @@ export type MigrationVerifyProcessorDeps = {
   release: string;
   apiUrl: string | undefined;
   apiHealth?: ApiHealthOptions;
+  auditKeyring: AuditKeyring;
 };
 
 /**
@@ -42,6 +44,8 @@ export const createMigrationVerifyProcessor =
       db: deps.pool,
       migrator: deps.migrator,
       apiUrl: deps.apiUrl,
+      auditKeyring: deps.auditKeyring,
+      auditCheck: payload.auditCheck,
       ...(deps.apiHealth === undefined ? {} : { apiHealth: deps.apiHealth }),
     });
     const run = await insertVerificationRun(deps.pool, {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ConfigError, type ErrorDetail } from '../errors/index.js';
+import { createAuditKeyring, DEVELOPMENT_AUDIT_KEY, parseAuditKeys, type AuditKeyring } from '../state/audit/auditKeyring.js';
 import { parseGovernanceTokens, type GovernanceToken } from './parseGovernanceTokens.js';
 import { parseRoleTokens } from './parseRoleTokens.js';
 import type { RoleToken } from './roles.js';
@@ -9,6 +10,8 @@ export type ServiceName = 'api' | 'worker' | 'migrate' | 'dev';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const PRODUCTION_TOKEN_MIN_LENGTH = 24;
+// 32 characters of a random base64 or hex string is at least 128 bits: `openssl rand -base64 33` gives 44.
+const AUDIT_KEY_MIN_LENGTH = 32;
 
 const emptyToUndefined = (value: unknown) => (typeof value === 'string' && value.trim() === '' ? undefined : value);
 const optionalString = z.preprocess(emptyToUndefined, z.string().optional());
@@ -28,6 +31,7 @@ const envSchema = z.object({
   READER_TOKENS: optionalString,
   APP_TOKENS: optionalString,
   ALERT_TOKENS: optionalString,
+  AUDIT_HMAC_KEYS: optionalString,
   ADMIN_ACTORS: optionalString,
   APPROVALS_REQUIRED: intInRange(1, 10),
   APPROVAL_TTL_MINUTES: intInRange(1, 10_080),
@@ -62,6 +66,8 @@ export type Config = {
   /** Every credential of every role (operators included), each token in exactly one role. */
   readonly roleTokens: readonly RoleToken[];
   /** Operators who may act in the queue dashboard. */
+  /** AUDIT_HMAC_KEYS: the first key signs new audit entries, every key verifies. A public dev key outside production. */
+  readonly auditKeyring: AuditKeyring;
   readonly adminActors: readonly string[];
   /** Distinct operators who must agree before go_live.enable or kill_switch.release runs (1 = the requester alone). */
   readonly approvalsRequired: number;
@@ -155,6 +161,12 @@ export const loadConfig = (env: Readonly<Record<string, string | undefined>>, se
     }
     problems.push(...adminActorProblems(adminActors, tokens));
   }
+
+  const audit = parseAuditKeys(e.AUDIT_HMAC_KEYS ?? '', { minKeyLength: AUDIT_KEY_MIN_LENGTH });
+  for (const message of audit.problems) problems.push({ field: 'AUDIT_HMAC_KEYS', message });
+  if (isProduction && e.AUDIT_HMAC_KEYS === undefined && service !== 'dev') {
+    problems.push({ field: 'AUDIT_HMAC_KEYS', message: 'is required when NODE_ENV=production (keyid:key, comma-separated)' });
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   return deepFreeze({
@@ -167,6 +179,7 @@ export const loadConfig = (env: Readonly<Record<string, string | undefined>>, se
     host: e.HOST ?? '0.0.0.0',
     governanceTokens: tokens,
     roleTokens: roles.tokens,
+    auditKeyring: createAuditKeyring(audit.keys.length > 0 ? audit.keys : [DEVELOPMENT_AUDIT_KEY]),
     adminActors,
     approvalsRequired: e.APPROVALS_REQUIRED ?? 1,
     approvalTtlMinutes: e.APPROVAL_TTL_MINUTES ?? 60,

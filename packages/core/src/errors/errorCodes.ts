@@ -11,7 +11,7 @@ export const ERROR_CODES = {
   IDEMPOTENCY_CONFLICT: { status: 409, description: 'The Idempotency-Key was already used with a different request.' },
   SELF_APPROVAL: { status: 403, description: 'The requester of a change request cannot approve it: another operator must.' },
   CHANGE_REQUEST_STALE: { status: 409, description: 'The change request expired, or the state changed since it was made; make a new one.' },
-  CHANGE_REQUEST_CLOSED: { status: 409, description: 'The change request was already rejected, cancelled, expired or made stale.' },
+  CHANGE_REQUEST_CLOSED: { status: 409, description: 'The change request was already rejected, cancelled, expired, made stale, or enqueued and executed.' },
   JOB_NOT_RETRYABLE: { status: 409, description: 'Only a failed job can be retried, and not one whose failure is final (PRECONDITION_FAILED, INVALID_PAYLOAD).' },
   PAYLOAD_TOO_LARGE: { status: 413, description: 'The request body exceeds the size limit.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, description: 'The request body is not application/json.' },

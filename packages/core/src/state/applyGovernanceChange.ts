@@ -1,21 +1,13 @@
-import { sql, type CommonQueryMethods, type DatabasePool } from 'slonik';
+import { sql, type DatabasePool } from 'slonik';
 import { runInTransaction } from '../db/runInTransaction.js';
 import { JOB_NAMES, QUEUES, type GoLiveChangePayload } from '../jobs/catalog.js';
+import type { AuditKeyring } from './audit/auditKeyring.js';
 import { GOVERNANCE_ACTIONS, type ChangeResult } from './model.js';
 import { readChangeContext } from './queries/changeContext.js';
 import { commitChange } from './queries/commitChange.js';
 import { lockGovernanceRows, snapshotOf } from './queries/governanceState.js';
-import { isApprovedChange } from './changeRequests/queries.js';
-import { decideChange, requiresApproval } from './rules.js';
-
-/** Four-eyes, enforced where the change runs: an enable or release that needs approval and has none (see rules). */
-const isApprovalMissing = async (tx: CommonQueryMethods, request: GovernanceChangeRequest): Promise<boolean> => {
-  const { payload } = request;
-  if (!requiresApproval(payload.action, request.approvalsRequired ?? 1)) return false;
-  const changeRequestId = 'changeRequestId' in payload ? payload.changeRequestId : undefined;
-  if (changeRequestId === undefined) return true;
-  return !(await isApprovedChange(tx, { changeRequestId, jobId: request.jobId, action: payload.action, actor: payload.actor }));
-};
+import { findUnapprovedChanges } from './changeRequests/queries.js';
+import { decideChange } from './rules.js';
 
 export type GovernanceChangeRequest = {
   jobId: string;
@@ -33,7 +25,8 @@ export type GovernanceChangeExecution = { result: ChangeResult; replayed: boolea
 /**
  * Executes one governance change exactly once per job id, in one transaction of three statements: lock row 1 of both
  * tables; read the stored result of this job id (if it already committed) and the verification of the head; decide
- * by the state rules and write the state, the audit entry and the executed-job record together. Safe to re-run:
+ * by the state rules and write the state, the audit entry (signed with `keyring`'s signing key) and the executed-job
+ * record together. The second statement also takes the audit chain lock and reads its head. Safe to re-run:
  * database work only.
  *
  * A rejected change commits too (its audit entry and executed record); the caller turns the `rejected` result into a
@@ -43,6 +36,7 @@ export type GovernanceChangeExecution = { result: ChangeResult; replayed: boolea
 export const applyGovernanceChange = async (
   pool: DatabasePool,
   request: GovernanceChangeRequest,
+  keyring: AuditKeyring,
 ): Promise<GovernanceChangeExecution> =>
   runInTransaction(pool, async (tx) => {
     // Lock first, then look for an earlier execution: after the lock is granted, READ COMMITTED shows any commit of
@@ -65,7 +59,8 @@ export const applyGovernanceChange = async (
       before,
       metadata: payload.action === GOVERNANCE_ACTIONS.metadataUpdate ? payload.metadata : undefined,
       verificationPassed: context.verificationPassed,
-      approvalMissing: await isApprovalMissing(tx, request),
+      // Four-eyes (APPROVALS_REQUIRED > 1): an enable or release must be the job of an approved change request.
+      approvalMissing: (await findUnapprovedChanges(tx, [request], request.approvalsRequired ?? 1)).has(request.jobId),
     });
     const result = {
       outcome: decision.outcome,
@@ -89,6 +84,7 @@ export const applyGovernanceChange = async (
             ? 'system_metadata'
             : 'go_live_state',
       result,
-    });
+      auditHead: context.auditHead,
+    }, keyring);
     return { result: { ...result, auditId }, replayed: false };
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { GO_LIVE_PRECONDITIONS, GOVERNANCE_ACTIONS, type StateSnapshot } from './model.js';
-import { decideChange, isLive, isSafetyAction, replayAudit, unmetGoLivePreconditions } from './rules.js';
+import { decideChange, isLive, isSafetyAction, replayAudit, requiresApproval, unmetGoLivePreconditions } from './rules.js';
 
 const initial: StateSnapshot = {
   go_live_enabled: false,
@@ -119,5 +119,29 @@ describe('replayAudit', () => {
       { outcome: 'unchanged', after: { ...released, notes: 'ignored too' } },
     ]);
     expect(state).toEqual(released);
+  });
+});
+
+describe('four-eyes (requiresApproval)', () => {
+  it.each([
+    [GOVERNANCE_ACTIONS.goLiveEnable, 2, true],
+    [GOVERNANCE_ACTIONS.killSwitchRelease, 3, true],
+    [GOVERNANCE_ACTIONS.goLiveEnable, 1, false],
+    [GOVERNANCE_ACTIONS.killSwitchRelease, 1, false],
+    [GOVERNANCE_ACTIONS.killSwitchEngage, 2, false],
+    [GOVERNANCE_ACTIONS.goLiveDisable, 2, false],
+    [GOVERNANCE_ACTIONS.metadataUpdate, 2, false],
+  ])('%s with APPROVALS_REQUIRED=%i needs approval: %s', (action, required, expected) => {
+    expect(requiresApproval(action, required)).toBe(expected);
+  });
+
+  it('rejects a change without its approval, naming approval, and leaves the state', () => {
+    const decision = decideChange({ action: GOVERNANCE_ACTIONS.killSwitchRelease, before: initial, verificationPassed: true, approvalMissing: true });
+    expect(decision).toEqual({ outcome: 'rejected', unmet: [GO_LIVE_PRECONDITIONS.approval], after: initial });
+  });
+
+  it('a change to the state it is already in stays unchanged, approval or not', () => {
+    const engaged = decideChange({ action: GOVERNANCE_ACTIONS.killSwitchEngage, before: initial, verificationPassed: false, approvalMissing: true });
+    expect(engaged.outcome).toBe('unchanged');
   });
 });

@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { sql, type DatabasePool, type DatabaseTransactionConnection } from 'slonik';
 import { runInTransaction } from '../../db/runInTransaction.js';
 import { appendAuditEvent } from '../appendAuditEvent.js';
-import type { StateSnapshot } from '../model.js';
-import { lockGovernanceRows, snapshotOf } from '../queries/governanceState.js';
+import type { AuditKeyring } from '../audit/auditKeyring.js';
+import { lockGovernanceRows } from '../queries/governanceState.js';
 import { readStateVersion } from '../queries/stateVersion.js';
 import {
   CHANGE_REQUEST_EVENTS,
@@ -23,23 +23,22 @@ import { closeChangeRequestRow, findChangeRequest, insertApproval, insertChangeR
  * `enqueue` outcome committed.
  */
 
-type Locked = { tx: DatabaseTransactionConnection; snapshot: StateSnapshot; version: number };
+type Locked = { tx: DatabaseTransactionConnection; keyring: AuditKeyring; version: number };
 
-const withLockedState = <T>(pool: DatabasePool, handler: (locked: Locked) => Promise<T>): Promise<T> =>
+const withLockedState = <T>(pool: DatabasePool, keyring: AuditKeyring, handler: (locked: Locked) => Promise<T>): Promise<T> =>
   runInTransaction(pool, async (tx) => {
-    const snapshot = snapshotOf(await lockGovernanceRows(tx));
-    return handler({ tx, snapshot, version: await readStateVersion(tx) });
+    await lockGovernanceRows(tx);
+    return handler({ tx, keyring, version: await readStateVersion(tx) });
   });
 
 const event = (locked: Locked, request: ChangeRequest, step: keyof typeof CHANGE_REQUEST_EVENTS, actor: string, reason: string, requestId: string | null, suffix = '') =>
-  appendAuditEvent(locked.tx, {
+  appendAuditEvent(locked.tx, locked.keyring, {
     key: `change-request:${request.id}:${step}${suffix}`,
     action: CHANGE_REQUEST_EVENTS[step],
     actor,
     reason,
-    snapshot: locked.snapshot,
     requestId,
-    details: [`change_request=${request.id}`, `action=${request.action}`],
+    details: { change_request: request.id, action: request.action, requested_by: request.requested_by, state_version: request.state_version },
   });
 
 /** Closes a pending request that is past its expiry or made against another state version; null when it is neither. */
@@ -59,9 +58,10 @@ const voidIfStale = async (locked: Locked, request: ChangeRequest): Promise<'exp
 /** Creates a pending request (and its `requested` event) against the current state version. */
 export const createChangeRequest = async (
   pool: DatabasePool,
+  keyring: AuditKeyring,
   input: { action: ApprovalAction; actor: string; reason: string; required: number; ttlMinutes: number; requestId: string | null },
 ): Promise<ChangeRequest> =>
-  withLockedState(pool, async (locked) => {
+  withLockedState(pool, keyring, async (locked) => {
     const request = await insertChangeRequest(locked.tx, {
       id: randomUUID(),
       action: input.action,
@@ -91,9 +91,10 @@ export type ApprovalOutcome =
  */
 export const approveChangeRequest = async (
   pool: DatabasePool,
+  keyring: AuditKeyring,
   input: { id: string; approver: string; reason: string; requestId: string | null },
 ): Promise<ApprovalOutcome> =>
-  withLockedState(pool, async (locked): Promise<ApprovalOutcome> => {
+  withLockedState(pool, keyring, async (locked): Promise<ApprovalOutcome> => {
     const found = await findChangeRequest(locked.tx, input.id, { lock: true });
     if (found === null) return { kind: 'not_found' };
     const approvedBy = found.approvals.map((approval) => approval.approver);
@@ -131,9 +132,10 @@ export type CloseOutcome =
  */
 export const closeChangeRequest = async (
   pool: DatabasePool,
+  keyring: AuditKeyring,
   input: { id: string; actor: string; reason: string; requestId: string | null; step: 'reject' | 'cancel' },
 ): Promise<CloseOutcome> =>
-  withLockedState(pool, async (locked): Promise<CloseOutcome> => {
+  withLockedState(pool, keyring, async (locked): Promise<CloseOutcome> => {
     const found = await findChangeRequest(locked.tx, input.id, { lock: true });
     if (found === null) return { kind: 'not_found' };
     const byRequester = found.requested_by === input.actor;
@@ -153,11 +155,12 @@ export const closeChangeRequest = async (
  */
 export const listChangeRequestsVoidingStale = async (
   pool: DatabasePool,
+  keyring: AuditKeyring,
   filter: { status?: ChangeRequestStatus | undefined; limit: number },
 ): Promise<ChangeRequest[]> => {
   const due = await pool.anyFirst(sql.unsafe`SELECT id FROM public.change_requests WHERE status = 'pending_approval' ORDER BY id`);
   if (due.length > 0) {
-    await withLockedState(pool, async (locked) => {
+    await withLockedState(pool, keyring, async (locked) => {
       for (const id of due) {
         const request = await findChangeRequest(locked.tx, String(id), { lock: true });
         if (request !== null && request.status === CHANGE_REQUEST_STATUSES.pending) await voidIfStale(locked, request);

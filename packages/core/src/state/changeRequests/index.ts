@@ -1,3 +1,3 @@
 export * from './model.js';
-export { isApprovedChange } from './queries.js';
+export { findUnapprovedChanges } from './queries.js';
 export * from './changeRequestSteps.js';

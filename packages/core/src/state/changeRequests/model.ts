@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { GOVERNANCE_ACTIONS, type GovernanceAction } from '../model.js';
+import { GOVERNANCE_ACTIONS } from '../model.js';
 
 /**
  * change request: a go_live.enable or kill_switch.release asked for while APPROVALS_REQUIRED > 1. It waits for
@@ -21,8 +21,6 @@ export const CHANGE_REQUEST_STATUS_VALUES = Object.values(CHANGE_REQUEST_STATUSE
 /** The actions that need approval when APPROVALS_REQUIRED > 1: the ones that make the system less safe. */
 export const APPROVAL_ACTIONS = [GOVERNANCE_ACTIONS.goLiveEnable, GOVERNANCE_ACTIONS.killSwitchRelease] as const;
 export type ApprovalAction = (typeof APPROVAL_ACTIONS)[number];
-export const isApprovalAction = (action: GovernanceAction): action is ApprovalAction =>
-  (APPROVAL_ACTIONS as readonly string[]).includes(action);
 
 /** The actor of the events nobody asked for: a request found expired or stale. */
 export const CHANGE_REQUEST_SYSTEM_ACTOR = 'system';

@@ -1,4 +1,7 @@
 import { sql, type CommonQueryMethods } from 'slonik';
+import { z } from 'zod';
+import type { GoLiveChangePayload } from '../../jobs/catalog.js';
+import { requiresApproval } from '../rules.js';
 import { changeRequestRow, type ChangeRequest, type ChangeRequestStatus } from './model.js';
 
 const iso = (column: string) =>
@@ -74,17 +77,30 @@ export const closeChangeRequestRow = async (
 };
 
 /**
- * Whether a job is the enqueued change of an approved request for this action and requester: the worker's check
- * that an enable or release did not come straight from the queue.
+ * Four-eyes at the worker, for one change or a whole batch in one query: the job ids among `changes` that need an
+ * approved change request (requiresApproval) and are not the enqueued job of one for the same action and requester
+ * (e.g. added straight to the queue, or borrowing another request's id). Empty when approvals are not required.
  */
-export const isApprovedChange = async (
+export const findUnapprovedChanges = async (
   db: CommonQueryMethods,
-  change: { changeRequestId: string; jobId: string; action: string; actor: string },
-): Promise<boolean> =>
-  (await db.oneFirst(sql.unsafe`
-    SELECT EXISTS (
-      SELECT 1 FROM public.change_requests
-      WHERE id = ${change.changeRequestId} AND status = 'enqueued' AND job_id = ${change.jobId}
-        AND action = ${change.action} AND requested_by = ${change.actor}
-    )
-  `)) === true;
+  changes: readonly { jobId: string; payload: GoLiveChangePayload }[],
+  approvalsRequired: number,
+): Promise<Set<string>> => {
+  const needing = changes.filter((change) => requiresApproval(change.payload.action, approvalsRequired));
+  if (needing.length === 0) return new Set();
+  const claimed = needing.flatMap((change) => {
+    const id = 'changeRequestId' in change.payload ? change.payload.changeRequestId : undefined;
+    return id === undefined ? [] : [{ id, job_id: change.jobId, action: change.payload.action, requested_by: change.payload.actor }];
+  });
+  const approved = new Set(
+    claimed.length === 0
+      ? []
+      : await db.anyFirst(sql.type(z.object({ job_id: z.string() }))`
+          SELECT c.job_id FROM public.change_requests c
+          JOIN jsonb_to_recordset(${sql.jsonb(claimed)}) AS m(id TEXT, job_id TEXT, action TEXT, requested_by TEXT)
+            ON c.id = m.id AND c.job_id = m.job_id AND c.action = m.action AND c.requested_by = m.requested_by
+          WHERE c.status = 'enqueued'
+        `),
+  );
+  return new Set(needing.map((change) => change.jobId).filter((jobId) => !approved.has(jobId)));
+};

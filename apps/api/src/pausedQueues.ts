@@ -1,0 +1,20 @@
+import type { QueueName } from '@valhalla/core';
+import { withTimeout } from './dependencyCalls.js';
+import type { ApiDependencies } from './dependencies.js';
+
+/** How long the paused-queue probe may take before /health and the status answer without it. */
+const PAUSED_PROBE_TIMEOUT_MS = 1_000;
+
+/**
+ * The queues that are paused in Redis, or null when Redis does not answer. A paused governance queue accepts jobs
+ * (the api answers 202) that no worker takes, engages included: /health and the runbook status say so.
+ */
+export const readPausedQueues = async (deps: ApiDependencies): Promise<QueueName[] | null> => {
+  try {
+    const entries = Object.entries(deps.queues.byName) as [QueueName, (typeof deps.queues.byName)[QueueName]][];
+    const paused = await withTimeout(Promise.all(entries.map(async ([name, queue]) => ((await queue.isPaused()) ? name : null))), PAUSED_PROBE_TIMEOUT_MS, 'paused queues');
+    return paused.filter((name): name is QueueName => name !== null);
+  } catch {
+    return null;
+  }
+};

@@ -1,0 +1,123 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { verifyAuditChain, listAuditEntriesInOrder, sql } from '../../packages/core/src/index.js';
+import type { ManagedProcess } from '../helpers/processes.js';
+import { waitFor } from '../helpers/waitFor.js';
+import { startWorkerProcess } from './processes.js';
+import { ALICE, bearer, useApi } from './support.js';
+
+const ALERTS = { actor: 'prod-am', token: 'alertmanager-token-012345678' } as const;
+const READER = { actor: 'rita', token: 'rita-reader-token-0123456789' } as const;
+const APP = { actor: 'shop', token: 'shop-app-token-0123456789ab' } as const;
+
+const api = useApi({
+  env: { ALERT_TOKENS: `${ALERTS.actor}:${ALERTS.token}`, READER_TOKENS: `${READER.actor}:${READER.token}`, APP_TOKENS: `${APP.actor}:${APP.token}` },
+});
+let worker: ManagedProcess | undefined;
+beforeAll(async () => {
+  worker = startWorkerProcess({ databaseUrl: api.current.database.url, redisUrl: api.current.redisUrl, prefix: api.current.prefix });
+  await worker.waitForOutput(/worker ready/, 30_000);
+});
+afterAll(async () => {
+  await worker?.stop();
+});
+
+type Alert = { status: 'firing' | 'resolved'; labels: Record<string, string>; annotations: Record<string, string>; startsAt: string; endsAt: string; fingerprint: string };
+
+/** An alert as Alertmanager 0.27 sends it. */
+const alert = (name: string, fingerprint: string, options: { status?: 'firing' | 'resolved'; engage?: boolean; startsAt?: string } = {}): Alert => ({
+  status: options.status ?? 'firing',
+  labels: { alertname: name, severity: 'critical', instance: 'db-1:9187', ...(options.engage === false ? {} : { valhalla_action: 'engage_kill_switch' }) },
+  annotations: { summary: `${name} on db-1`, description: 'details for humans' },
+  startsAt: options.startsAt ?? '2026-02-11T10:00:00.000Z',
+  endsAt: options.status === 'resolved' ? '2026-02-11T10:05:00.000Z' : '0001-01-01T00:00:00Z',
+  fingerprint,
+});
+
+/** A version 4 notification for a group of alerts, with every field Alertmanager sends. */
+const notification = (alerts: Alert[]) => ({
+  receiver: 'valhalla',
+  status: alerts.some((a) => a.status === 'firing') ? 'firing' : 'resolved',
+  alerts: alerts.map((a) => ({ ...a, generatorURL: 'http://prometheus:9090/graph?g0.expr=up' })),
+  groupLabels: { alertname: alerts[0]?.labels.alertname ?? '' },
+  commonLabels: { severity: 'critical' },
+  commonAnnotations: {},
+  externalURL: 'http://alertmanager:9093',
+  version: '4',
+  groupKey: '{}:{alertname="DatabaseDown"}',
+  truncatedAlerts: 0,
+});
+
+const hook = (payload: unknown, headers: Record<string, string> = bearer(ALERTS.token)) =>
+  api.current.app.inject({ method: 'POST', url: '/api/hooks/alertmanager', headers, payload: payload as object });
+
+const engages = async () => (await listAuditEntriesInOrder(api.current.database.pool)).filter((entry) => entry.action === 'kill_switch.engage');
+const releaseKillSwitch = async () => {
+  const response = await api.current.app.inject({ method: 'POST', url: '/api/governance/kill-switch', headers: bearer(ALICE.token), payload: { engaged: false, reason: 'test setup' } });
+  const jobId = response.json().jobId as string;
+  await waitFor(async () => (await api.current.queues.findJob(jobId))?.finishedOn !== undefined, { timeoutMs: 20_000, description: 'release applied' });
+};
+
+describe('POST /api/hooks/alertmanager', () => {
+  it('401 without the alert token, 403 for reader, app tokens', async () => {
+    const payload = notification([alert('DatabaseDown', 'aaaa000000000001')]);
+    const none = await hook(payload, {});
+    expect(none.statusCode).toBe(401);
+    expect(none.json().error.code).toBe('UNAUTHENTICATED');
+    for (const token of [READER.token, APP.token]) {
+      const refused = await hook(payload, bearer(token));
+      expect(refused.statusCode).toBe(403);
+      expect(refused.json().error.code).toBe('FORBIDDEN');
+    }
+    const counts = await api.current.queues.byName.governance.getJobCounts('waiting', 'prioritized', 'active', 'completed', 'failed');
+    expect(Object.values(counts).reduce((sum, n) => sum + n, 0)).toBe(0);
+  });
+
+  it('engages once per firing alert across a grouped, repeated notification; resolved and unlabelled ones change nothing', async () => {
+    await releaseKillSwitch();
+    const group = notification([
+      alert('DatabaseDown', 'f00d000000000001'),
+      alert('ErrorBudgetBurn', 'f00d000000000002'),
+      alert('DiskAlmostFull', 'f00d000000000003', { engage: false }),
+      alert('OldIncident', 'f00d000000000004', { status: 'resolved' }),
+    ]);
+    const first = await hook(group);
+    expect(first.statusCode).toBe(200);
+    expect(first.json()).toEqual({ engaged: 2, ignored: 2 });
+    // Alertmanager's repeat_interval: the same alerts again.
+    expect((await hook(group)).json()).toEqual({ engaged: 0, ignored: 4 });
+    // The alert resolves: nothing is released.
+    expect((await hook(notification([alert('DatabaseDown', 'f00d000000000001', { status: 'resolved' })]))).json()).toEqual({ engaged: 0, ignored: 1 });
+
+    const entries = await waitFor(async () => {
+      const found = await engages();
+      return found.length === 2 ? found : false;
+    }, { timeoutMs: 20_000, description: 'two engage entries' });
+    expect(entries.map((entry) => [entry.actor, entry.reason]).sort()).toEqual([
+      ['alerts:prod-am', 'alert DatabaseDown: DatabaseDown on db-1'],
+      ['alerts:prod-am', 'alert ErrorBudgetBurn: ErrorBudgetBurn on db-1'],
+    ]);
+    expect(entries.map((entry) => entry.outcome).sort()).toEqual(['applied', 'unchanged']);
+    const state = await api.current.database.pool.one(sql.unsafe`SELECT kill_switch_engaged, changed_by FROM public.go_live_state WHERE id = 1`);
+    expect(state).toMatchObject({ kill_switch_engaged: true, changed_by: 'alerts:prod-am' });
+    expect((await listAuditEntriesInOrder(api.current.database.pool)).some((entry) => entry.action === 'kill_switch.release' && entry.actor.startsWith('alerts:'))).toBe(false);
+    expect((await verifyAuditChain(api.current.database.pool, api.current.config.auditKeyring, { mode: 'full' })).problem).toBeNull();
+  });
+
+  it('treats the same alert firing again later (new startsAt) as a new alert', async () => {
+    const before = (await engages()).length;
+    const again = await hook(notification([alert('DatabaseDown', 'f00d000000000001', { startsAt: '2026-02-11T12:00:00.000Z' })]));
+    expect(again.json()).toEqual({ engaged: 1, ignored: 0 });
+    await waitFor(async () => (await engages()).length === before + 1, { timeoutMs: 20_000, description: 'third engage entry' });
+  });
+
+  it('rejects payloads that are not version 4 or not Alertmanager\'s, naming the field', async () => {
+    const wrongVersion = await hook({ ...notification([alert('X', 'ab01')]), version: '3' });
+    expect(wrongVersion.statusCode).toBe(400);
+    expect(wrongVersion.json().error.details).toEqual([expect.objectContaining({ field: 'version' })]);
+    const noFingerprint = notification([alert('X', 'ab01')]) as { alerts: Record<string, unknown>[] };
+    delete noFingerprint.alerts[0]?.fingerprint;
+    const missing = await hook(noFingerprint);
+    expect(missing.statusCode).toBe(400);
+    expect(missing.json().error.details[0].field).toBe('alerts.0.fingerprint');
+  });
+});
