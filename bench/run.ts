@@ -5,8 +5,8 @@
  *
  * Environment: DATABASE_URL (an admin connection; the bench creates and drops its own database) and REDIS_URL, else
  * the local services. Options: --quick, --changes N, --concurrency C (HTTP and baselines), --worker-concurrency W,
- * --rounds R, --audit-rows N (audit-chain verification; default 1,000,000), --out FILE, --live-clients N (stream
- * clients for propagation), --engages E, --streams S (open streams for RSS), --only-live (skip the other measures).
+ * --rounds R, --audit-rows N (audit-chain verification; default 1,000,000), --out FILE, --live-clients N (stream clients
+ * for propagation), --engages E, --streams S (open streams for RSS), --only-live (skip the other measures).
  */
 import { writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
@@ -118,6 +118,9 @@ try {
     await step('latency', () => measureLatency(ctx));
     await step('worker overhead', () => measureWorkerOverhead(ctx));
     await step('migrations', () => measureMigrations(ctx));
+    await step('audit verification', () =>
+      measureAuditVerification({ databaseUrl: environment.databaseUrl, rows: option('--audit-rows', quick ? 20_000 : 1_000_000), quick }),
+    );
   }
   const liveClients = option('--live-clients', Number.NaN);
   await step('live state', () =>
@@ -127,11 +130,6 @@ try {
       streamsForRss: option('--streams', quick ? 100 : 1_000),
     }),
   );
-  if (!onlyLive) {
-    await step('audit verification', () =>
-      measureAuditVerification({ databaseUrl: environment.databaseUrl, rows: option('--audit-rows', quick ? 20_000 : 1_000_000), quick }),
-    );
-  }
 
   const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGiB: round(totalmem() / 2 ** 30, 1), node: process.version };
   const results = { quick, date: new Date().toISOString(), machine, parameters: { changes: ctx.changes, concurrency, rounds: ctx.rounds }, rows };

@@ -11,6 +11,9 @@ type StreamClient = { live: () => boolean | undefined; seenLiveAt: (live: boolea
 
 const LIVE_FIELD = /"live":(true|false)/g;
 
+/** Called whenever any client learns a `live` value: the waits below are woken by it instead of spinning. */
+let onLiveReceived: () => void = () => {};
+
 /** Opens a stream on its own connection; records the time each `live` value was last received. */
 const openStream = (apiUrl: string, token: string): Promise<StreamClient> =>
   new Promise((resolve, reject) => {
@@ -39,7 +42,10 @@ const openStream = (apiUrl: string, token: string): Promise<StreamClient> =>
           live = match[1] === 'true';
           seen.set(live, now);
         }
-        if (live !== undefined) resolve(client);
+        if (live !== undefined) {
+          resolve(client);
+          onLiveReceived();
+        }
       });
       response.on('error', () => {});
     });
@@ -55,13 +61,21 @@ const openStreams = async (ctx: BenchContext, count: number): Promise<StreamClie
   return clients;
 };
 
-const waitUntil = async (condition: () => boolean, timeoutMs: number, what: string) => {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-};
+/** Waits without spinning (a busy bench would take CPU from the api it measures): checked on every receipt. */
+const waitUntil = (condition: () => boolean, timeoutMs: number, what: string) =>
+  new Promise<void>((resolve, reject) => {
+    if (condition()) return resolve();
+    const timer = setTimeout(() => {
+      onLiveReceived = () => {};
+      reject(new Error(`timed out waiting for ${what}`));
+    }, timeoutMs);
+    onLiveReceived = () => {
+      if (!condition()) return;
+      clearTimeout(timer);
+      onLiveReceived = () => {};
+      resolve();
+    };
+  });
 
 /**
  * Propagation: from the engage POST until every one of `clients` streams has received `live: false`. Between samples

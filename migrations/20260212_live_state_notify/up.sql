@@ -1,11 +1,9 @@
--- The version of the live state: the audit id of the newest applied change entry (events do not count: until the
--- audit table has an entry-kind column, an event is an entry whose action is not a governance action). The one
--- place this query lives: governance_live_state() below, readStateVersion(), and so the notify trigger, call it.
+-- The version of the live state: the audit id of the newest applied change entry (event entries do not count). The
+-- one place this query lives: governance_live_state() below (so the notify trigger) and readStateVersion() call it.
 CREATE OR REPLACE FUNCTION public.governance_live_version() RETURNS BIGINT LANGUAGE sql STABLE AS $$
     SELECT COALESCE((
         SELECT a.id FROM public.governance_audit_log a
-        WHERE a.outcome = 'applied'
-          AND a.action IN ('go_live.enable', 'go_live.disable', 'kill_switch.engage', 'kill_switch.release', 'metadata.update')
+        WHERE a.kind = 'change' AND a.outcome = 'applied'
         ORDER BY a.id DESC LIMIT 1), 0)
 $$;
 

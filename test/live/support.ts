@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import {
+  DEVELOPMENT_AUDIT_KEY,
   GOVERNANCE_ACTIONS,
   applyGovernanceChange,
+  createAuditKeyring,
   sql,
   type ChangeResult,
   type DatabasePool,
@@ -9,9 +11,11 @@ import {
   type LiveStateBody,
 } from '../../packages/core/src/index.js';
 import type { ApiHarness } from '../api/support.js';
-import { DEV_KEYRING } from '../audit/support.js';
 
 export { GOVERNANCE_ACTIONS };
+
+/** The key the test apis and workers sign audit entries with (no AUDIT_HMAC_KEYS outside production). */
+const KEYRING = createAuditKeyring([DEVELOPMENT_AUDIT_KEY]);
 
 /**
  * Runs one governance change through the same transaction the worker runs (no queue: these tests are about what
@@ -28,13 +32,13 @@ export const applyChange = async (
     reason: extra.reason ?? `test ${action}`,
     ...(extra.metadata === undefined ? {} : { metadata: extra.metadata }),
   } as Parameters<typeof applyGovernanceChange>[1]['payload'];
-  const { result } = await applyGovernanceChange(pool, { jobId: randomUUID(), payload, migrationHead: 'test-head' }, DEV_KEYRING);
+  const { result } = await applyGovernanceChange(pool, { jobId: randomUUID(), payload, migrationHead: 'test-head' }, KEYRING);
   return result;
 };
 
 /** The audit id of the newest applied change: what `version` must be. */
 export const newestAppliedId = async (pool: DatabasePool): Promise<number> =>
-  Number(await pool.oneFirst(sql.unsafe`SELECT COALESCE(max(id), 0) FROM public.governance_audit_log WHERE outcome = 'applied'`));
+  Number(await pool.oneFirst(sql.unsafe`SELECT COALESCE(max(id), 0) FROM public.governance_audit_log WHERE kind = 'change' AND outcome = 'applied'`));
 
 /** Listens on a free local port (SSE needs a real socket) and returns the base URL. */
 export const listenOnFreePort = async (harness: ApiHarness): Promise<string> => {

@@ -12,6 +12,8 @@ export const createSseParser = (onEvent: (event: SseEvent) => void) => {
   return (chunk: string): void => {
     buffer += chunk;
     for (let newline = buffer.search(/\r\n|\n|\r/); newline >= 0; newline = buffer.search(/\r\n|\n|\r/)) {
+      // A CR at the end of a chunk may be the first half of a CRLF split across chunks: wait for the next one.
+      if (newline === buffer.length - 1 && buffer.endsWith('\r')) break;
       const line = buffer.slice(0, newline);
       buffer = buffer.slice(newline + (buffer.startsWith('\r\n', newline) ? 2 : 1));
       if (line === '') {

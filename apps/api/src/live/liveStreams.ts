@@ -13,7 +13,7 @@ export type LiveStreamsOptions = {
 const MAX_BUFFERED_BYTES = 256 * 1024;
 
 /** Headers that keep proxies (nginx, Render's, CDNs) from buffering or compressing the stream. */
-export const STREAM_HEADERS = {
+const STREAM_HEADERS = {
   'Content-Type': 'text/event-stream; charset=utf-8',
   'Cache-Control': 'no-cache, no-transform',
   'X-Accel-Buffering': 'no',
@@ -22,7 +22,7 @@ export const STREAM_HEADERS = {
 } as const;
 
 /** One Server-Sent Event for a state: `event: state`, `id: <etag>`, `data: <the /live body>`. */
-export const stateEvent = (state: LiveState): string => `event: state\nid: ${state.etag}\ndata: ${state.json}\n\n`;
+const stateEvent = (state: LiveState): string => `event: state\nid: ${state.etag}\ndata: ${state.json}\n\n`;
 
 export type LiveStreams = {
   /**
@@ -89,6 +89,8 @@ export const createLiveStreams = (options: LiveStreamsOptions): LiveStreams => {
     open: (tokenId, response, { state: readState, lastEventId, headers }) => {
       // The listener's state, not the one read before an await: a change in between was broadcast without this stream.
       const state = options.listener.current() ?? readState;
+      // A client gone while the state was read: its 'close' has fired already and would never remove it.
+      if (response.destroyed || response.socket === null || response.socket.destroyed) return;
       const stream = { tokenId, response };
       streams.add(stream);
       perToken.set(tokenId, (perToken.get(tokenId) ?? 0) + 1);
