@@ -108,7 +108,7 @@ describe('GET /metrics', () => {
   it('shows the last verification of the current migration head and its age, absent until there is one', async () => {
     const pool = api.current.database.pool;
     const status = await api.current.app.inject({ method: 'GET', url: '/api/governance/runbook/status', headers: bearer() });
-    const head = (status.json() as { migrations: { head: string } }).migrations.head;
+    const head = status.json<{ migrations: { head: string } }>().migrations.head;
     const before = await scrape();
     expect(sample(before, 'valhalla_last_verification_passed')).toBeUndefined();
     expect(sample(before, 'valhalla_last_verification_age_seconds')).toBeUndefined();

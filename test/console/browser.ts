@@ -29,7 +29,7 @@ export type AxeViolation = { id: string; impact: string | null; help: string; no
 export const seriousViolations = async (page: Page): Promise<AxeViolation[]> => {
   await page.evaluate(axeSource);
   // A string, not a function: the test sources are type-checked without the DOM library.
-  const violations = (await page.evaluate("axe.run(document, { resultTypes: ['violations'] }).then((result) => result.violations)")) as AxeViolation[];
+  const violations = await page.evaluate<AxeViolation[]>("axe.run(document, { resultTypes: ['violations'] }).then((result) => result.violations)");
   return violations.filter((violation) => violation.impact === 'serious' || violation.impact === 'critical');
 };
 

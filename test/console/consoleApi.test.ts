@@ -20,7 +20,7 @@ describe('GET /api/governance/audit filters', () => {
     await change('f-3', 'kill_switch.release', 'bob');
     await change('f-4', 'go_live.enable', 'alice');
     const items = async (query: string) =>
-      ((await get(`/api/governance/audit?${query}`)).json() as { items: { actor: string; action: string; outcome: string }[] }).items;
+      (await get(`/api/governance/audit?${query}`)).json<{ items: { actor: string; action: string; outcome: string }[] }>().items;
 
     expect((await items('actor=bob')).map((entry) => entry.action)).toEqual(['kill_switch.release', 'kill_switch.engage']);
     expect((await items('action=kill_switch.release')).map((entry) => entry.actor)).toEqual(['bob', 'alice']);
@@ -28,10 +28,10 @@ describe('GET /api/governance/audit filters', () => {
     expect(await items('actor=alice&action=kill_switch.release&outcome=applied')).toMatchObject([{ actor: 'alice', action: 'kill_switch.release' }]);
     expect(await items('actor=nobody')).toEqual([]);
 
-    const first = (await get('/api/governance/audit?action=kill_switch.release&limit=1')).json() as { items: { actor: string }[]; next: string | null };
+    const first = (await get('/api/governance/audit?action=kill_switch.release&limit=1')).json<{ items: { actor: string }[]; next: string | null }>();
     expect(first.items.map((entry) => entry.actor)).toEqual(['bob']);
     expect(first.next).not.toBeNull();
-    const second = (await get(`/api/governance/audit?action=kill_switch.release&limit=1&before=${first.next}`)).json() as { items: { actor: string }[]; next: string | null };
+    const second = (await get(`/api/governance/audit?action=kill_switch.release&limit=1&before=${first.next}`)).json<{ items: { actor: string }[]; next: string | null }>();
     expect(second.items.map((entry) => entry.actor)).toEqual(['alice']);
     expect(second.next).toBeNull();
   });
@@ -45,7 +45,7 @@ describe('GET /api/governance/audit filters', () => {
     ] as const) {
       const response = await get(`/api/governance/audit?${query}`);
       expect(response.statusCode, query).toBe(400);
-      const error = (response.json() as { error: { code: string; details?: { field: string }[] } }).error;
+      const error = response.json<{ error: { code: string; details?: { field: string }[] } }>().error;
       expect(error.code).toBe('VALIDATION_FAILED');
       expect(error.details?.map((detail) => detail.field).join(' ')).toContain(field);
     }
@@ -75,7 +75,7 @@ describe('GET /api/queues', () => {
     }
     const response = await get('/api/queues');
     expect(response.statusCode).toBe(200);
-    const body = response.json() as { queues: { name: string; delayed: number; failed: number }[]; failed: { id: string; error: { code: string; final: boolean } }[] };
+    const body = response.json<{ queues: { name: string; delayed: number; failed: number }[]; failed: { id: string; error: { code: string; final: boolean } }[] }>();
     expect(body.queues.find((entry) => entry.name === 'governance')).toMatchObject({ delayed: 1, failed: 2 });
     expect(body.queues.map((entry) => entry.name)).toContain('verification');
     expect(Object.fromEntries(body.failed.map((job) => [job.id, job.error]))).toMatchObject({

@@ -1,7 +1,7 @@
 import cookie from '@fastify/cookie';
 import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
-import { registerStateGauges, type StateGauges } from '@valhalla/core';
+import { registerStateGauges } from '@valhalla/core';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { adminRoutes, ADMIN_PREFIX } from './admin/adminRoutes.js';
@@ -99,10 +99,10 @@ export const buildServer = async (deps: ApiDependencies, options: BuildServerOpt
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.decorateRequest('principal', null);
-  let stateGauges: StateGauges | undefined;
-  const metrics = createApiMetrics({ release: deps.config.release, sourcesRead: () => stateGauges?.settled() ?? Promise.resolve() });
+  // sourcesRead runs at scrape time only, after stateGauges is assigned.
+  const metrics = createApiMetrics({ release: deps.config.release, sourcesRead: () => stateGauges.settled() });
   app.decorate('metrics', metrics);
-  stateGauges = registerStateGauges(metrics.registry, {
+  const stateGauges = registerStateGauges(metrics.registry, {
     queues: deps.queues.byName,
     // BullMQ waits for a connection before its first command; while Redis is down, fail now rather than at the timeout.
     redisReady: () => deps.redis.status === 'ready',

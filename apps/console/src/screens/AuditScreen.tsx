@@ -22,7 +22,11 @@ const ACTIONS = [
 const OUTCOMES = ['applied', 'unchanged', 'rejected'];
 const FIELDS: (keyof StateSnapshot)[] = ['live', 'go_live_enabled', 'kill_switch_engaged', 'backend_complete', 'version', 'notes'];
 
-const show = (value: unknown) => (value === null || value === undefined ? '∅' : String(value));
+const show = (value: unknown): string => {
+  if (value === null || value === undefined) return '∅';
+  // Numbers, booleans and objects read the same as JSON.
+  return typeof value === 'string' ? value : JSON.stringify(value);
+};
 
 /** Before → after, only for the fields that changed; an event entry shows what it records instead. */
 const Diff = ({ entry }: { entry: AuditEntry }) => {
@@ -34,7 +38,7 @@ const Diff = ({ entry }: { entry: AuditEntry }) => {
       <ul class="diff">
         {details.map(([key, value]) => (
           <li key={key}>
-            {key}: {typeof value === 'object' ? JSON.stringify(value) : show(value)}
+            {key}: {show(value)}
           </li>
         ))}
       </ul>
