@@ -31,12 +31,13 @@ export const enforceContractErrorShape = (scope: FastifyInstance): void => {
     try {
       parsed = JSON.parse(text);
     } catch {
-      parsed = undefined;
+      // Not JSON: a page meant for a browser (the sign-in page), which keeps its own form.
+      return payload;
     }
     if (isContractShape(parsed)) return payload;
     const serverError = reply.statusCode >= 500;
     const code: ErrorCode = serverError ? 'INTERNAL_ERROR' : (CODE_BY_STATUS[reply.statusCode] ?? 'VALIDATION_FAILED');
-    const original = (parsed as { error?: unknown; message?: unknown } | undefined) ?? {};
+    const original = (parsed ?? {}) as { error?: unknown; message?: unknown };
     const clientMessage = typeof original.message === 'string' ? original.message : typeof original.error === 'string' ? original.error : undefined;
     if (serverError) request.log.error({ status: reply.statusCode, body: text.slice(0, 2000) }, 'dashboard error answered as INTERNAL_ERROR');
     const message = serverError || clientMessage === undefined
