@@ -56,13 +56,28 @@ const batchRow = z.object({
 });
 type BatchRow = z.infer<typeof batchRow>;
 
-const COLUMN_ORDER = [
-  'id', 'prev_hash', 'hash', 'key_id', 'kind', 'job_id', 'action', 'outcome', 'actor', 'reason', 'before', 'after',
-  'unmet_conditions', 'request_id', 'created_at_text', 'details', 'v1_ok', 'v2_ok',
-] as const;
-
-const toBatchRow = (values: readonly unknown[]): BatchRow =>
-  Object.fromEntries(COLUMN_ORDER.map((column, index) => [column, values[index]])) as BatchRow;
+/** One row array of readBatch's JSON, in its column order, as a typed row (a literal: cheap per row). */
+const toBatchRow = (v: readonly unknown[]): BatchRow =>
+  ({
+    id: v[0],
+    prev_hash: v[1],
+    hash: v[2],
+    key_id: v[3],
+    kind: v[4],
+    job_id: v[5],
+    action: v[6],
+    outcome: v[7],
+    actor: v[8],
+    reason: v[9],
+    before: v[10],
+    after: v[11],
+    unmet_conditions: v[12],
+    request_id: v[13],
+    created_at_text: v[14],
+    details: v[15],
+    v1_ok: v[16],
+    v2_ok: v[17],
+  }) as BatchRow;
 
 const batchText = z.object({ rows: z.string().nullable() });
 
