@@ -24,6 +24,8 @@ export type WorkerMetrics = {
   transactionCommitted(): void;
   /** A governance change transaction threw, so it rolled back (or never began: connection lost). */
   transactionRolledBack(): void;
+  /** A job was moved to the delayed set after a transient failure, to run again after `delayMs`. */
+  transientRetry(labels: { queue: string; name: string }, delayMs: number): void;
 };
 
 const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
@@ -69,10 +71,24 @@ export const createWorkerMetrics = (options: { defaultMetrics: boolean }): Worke
     registers: [registry],
   });
 
+  const transientRetries = new Counter({
+    name: 'valhalla_worker_transient_retries_total',
+    help: 'Jobs moved to the delayed set after a transient failure (database or Redis unreachable, failover, serialization failure); they wait there (valhalla_queue_jobs{state="delayed"}) and run again.',
+    labelNames,
+    registers: [registry],
+  });
+  const retryDelay = new Histogram({
+    name: 'valhalla_worker_transient_retry_delay_seconds',
+    help: 'The delay chosen for each transient retry (capped exponential backoff with jitter).',
+    labelNames,
+    buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60, 300],
+    registers: [registry],
+  });
+
   // Every known series starts at 0, so rate() and absence alerts work before the first job.
   for (const [queue, names] of Object.entries(JOBS_BY_QUEUE) as [QueueName, readonly string[]][]) {
     for (const name of names) {
-      for (const counter of [completed, failed, retried]) counter.inc({ queue, name }, 0);
+      for (const counter of [completed, failed, retried, transientRetries]) counter.inc({ queue, name }, 0);
     }
   }
 
@@ -85,5 +101,9 @@ export const createWorkerMetrics = (options: { defaultMetrics: boolean }): Worke
     },
     transactionCommitted: () => committed.inc(),
     transactionRolledBack: () => rolledBack.inc(),
+    transientRetry: (labels, delayMs) => {
+      transientRetries.inc(labels);
+      retryDelay.observe(labels, delayMs / 1000);
+    },
   };
 };

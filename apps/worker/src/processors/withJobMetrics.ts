@@ -12,13 +12,13 @@ const knownNameOr = (job: Job): string =>
  * name. Errors are rethrown unchanged.
  */
 export const withJobMetrics =
-  <R>(metrics: WorkerMetrics, processor: (job: Job) => Promise<R>) =>
-  async (job: Job): Promise<R> => {
+  <R>(metrics: WorkerMetrics, processor: (job: Job, token?: string) => Promise<R>) =>
+  async (job: Job, token?: string): Promise<R> => {
     const started = performance.now();
     const labels = { queue: job.queueName, name: knownNameOr(job) };
     const seconds = () => (performance.now() - started) / 1000;
     try {
-      const value = await processor(job);
+      const value = await processor(job, token);
       metrics.attemptEnded(labels, ATTEMPT_OUTCOMES.completed, seconds());
       return value;
     } catch (error) {
