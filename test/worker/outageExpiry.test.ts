@@ -15,7 +15,13 @@ describe('an outage longer than CHANGE_MAX_AGE_SECONDS (shortened schedule)', ()
   it('applies every engage and disable, rejects older releases and updates as EXPIRED (audited, final), applies newer ones', async () => {
     const outcome = await runOutageScenario(fixture.current, {
       outageMs: 12_000,
-      workerEnv: { TRANSIENT_RETRY_BASE_MS: '20', TRANSIENT_RETRY_MAX_MS: '200', CHANGE_MAX_AGE_SECONDS: String(MAX_AGE_SECONDS) },
+      workerEnv: { TRANSIENT_RETRY_BASE_MS: '20', TRANSIENT_RETRY_MAX_MS: '200', CHANGE_MAX_AGE_SECONDS: String(MAX_AGE_SECONDS), METRICS_PORT: '0', HOST: '127.0.0.1' },
+      inspectWorker: async (worker) => {
+        // The waiting is counted: each transient retry, by queue and job name.
+        const text = await (await fetch(`http://127.0.0.1:${worker.metricsPort}/metrics`)).text();
+        const retries = /^valhalla_worker_transient_retries_total\{queue="governance",name="go-live-change"\} (\d+)/m.exec(text);
+        expect(Number(retries?.[1])).toBeGreaterThan(30);
+      },
       streamIntervalMs: 300,
       finishTimeoutMs: 20_000,
     });

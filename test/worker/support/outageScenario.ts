@@ -12,6 +12,7 @@ import { bearer, startApi } from '../../api/support.js';
 import { startTcpProxy, type TcpProxy } from '../../api/tcpProxy.js';
 import { createTestRedis } from '../../helpers/redis.js';
 import { waitFor } from '../../helpers/waitFor.js';
+import type { WorkerApp } from '../../../apps/worker/src/index.js';
 import { currentSnapshot, expectAuditReplaysToState, startInProcessWorker, type WorkerFixture } from './workerHarness.js';
 
 export type OutageOutcome = {
@@ -47,7 +48,14 @@ const API_ROUTE: Record<string, { url: string; body: (reason: string) => object 
  */
 export const runOutageScenario = async (
   fixture: WorkerFixture,
-  options: { outageMs: number; workerEnv: Record<string, string>; streamIntervalMs: number; finishTimeoutMs: number },
+  options: {
+    outageMs: number;
+    workerEnv: Record<string, string>;
+    streamIntervalMs: number;
+    finishTimeoutMs: number;
+    /** Runs once every job finished, before the worker closes (e.g. to scrape its metrics). */
+    inspectWorker?: (worker: WorkerApp) => Promise<void>;
+  },
 ): Promise<OutageOutcome> => {
   const { database } = fixture;
   const initial = await currentSnapshot(database.pool);
@@ -141,6 +149,7 @@ export const runOutageScenario = async (
     const governanceEntries = entries.filter((entry) => !entry.action.startsWith('job.'));
     expect(governanceEntries).toHaveLength(total);
     expect(new Set(governanceEntries.map((entry) => entry.job_id))).toEqual(new Set(jobs.map((job) => job.identity)));
+    await options.inspectWorker?.(worker);
     return { jobs, outageStartedAt, outageEndedAt, statesSeenDuringOutage, apiBodies };
   } finally {
     streaming = false;
