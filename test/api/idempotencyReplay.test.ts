@@ -73,6 +73,27 @@ describe('an Idempotency-Key retry after the job left Redis', () => {
     }
   });
 
+  it('GET /api/jobs/:id of a rejected change that left Redis answers failed with its final record, from PostgreSQL', async () => {
+    const api = await startApi(database.current);
+    const worker = await startInProcessWorker(database.current, api.prefix);
+    try {
+      const enable = await api.app.inject({ method: 'POST', url: '/api/governance/go-live', payload: { enabled: true, reason: 'too early' }, headers: bearer() });
+      const jobId: string = enable.json().jobId;
+      await waitFor(async () => (await getJob(api, jobId)).json().state === 'failed', { timeoutMs: 15_000, description: 'the enable to be rejected' });
+      for (const job of await api.queues.byName[QUEUES.governance].getFailed(0, -1)) await job.remove();
+      expect(await api.queues.findJob(jobId)).toBeUndefined();
+      expect((await getJob(api, jobId)).json()).toMatchObject({
+        id: jobId,
+        state: 'failed',
+        result: { outcome: 'rejected' },
+        error: { code: 'PRECONDITION_FAILED', final: true, message: expect.stringContaining('backend_complete') },
+      });
+    } finally {
+      await worker.close();
+      await api.close();
+    }
+  });
+
   it('answers 200 with the original result when Redis restarted empty, and a job re-added under a producer id is the same change', async () => {
     const redis = await startOwnRedis();
     const api = await startApi(database.current, { redisUrl: () => redis.url });

@@ -87,6 +87,8 @@ describe('worker metrics (GET /metrics on METRICS_PORT)', () => {
     const afterInvalid = await scrapeUntil(read, (s) => counters(s).failed === 1, 'failed +1');
     expect(counters(afterInvalid)).toMatchObject({ completed: 2, failed: 1, retried: 1, committed: 2, rolledBack: 1, failedDurations: 1 });
     expect(afterInvalid.value('valhalla_queue_jobs', { queue: QUEUES.governance, state: 'failed' })).toBe(1);
+    // Failures are counted by their record's code, read as data.
+    expect(afterInvalid.value('valhalla_worker_job_failures_total', { queue: QUEUES.governance, name: JOB_NAMES.goLiveChange, code: 'INVALID_PAYLOAD', final: 'true' })).toBe(1);
 
     await worker.close();
     // The listener is closed by the worker's shutdown.

@@ -24,6 +24,8 @@ export type WorkerMetrics = {
   transactionCommitted(): void;
   /** A governance change transaction threw, so it rolled back (or never began: connection lost). */
   transactionRolledBack(): void;
+  /** A job failed for good, with its failure record's code (read as data, never from message text). */
+  jobFailed(labels: { queue: string; name: string }, failure: { code: string; final: boolean }): void;
   /** A job was moved to the delayed set after a transient failure, to run again after `delayMs`. */
   transientRetry(labels: { queue: string; name: string }, delayMs: number): void;
 };
@@ -71,6 +73,12 @@ export const createWorkerMetrics = (options: { defaultMetrics: boolean }): Worke
     registers: [registry],
   });
 
+  const failures = new Counter({
+    name: 'valhalla_worker_job_failures_total',
+    help: 'Jobs that failed for good, by queue, job name and the failure record\'s code and finality (INVALID_PAYLOAD, PRECONDITION_FAILED, EXPIRED, INTERNAL_ERROR).',
+    labelNames: ['queue', 'name', 'code', 'final'] as const,
+    registers: [registry],
+  });
   const transientRetries = new Counter({
     name: 'valhalla_worker_transient_retries_total',
     help: 'Jobs moved to the delayed set after a transient failure (database or Redis unreachable, failover, serialization failure); they wait there (valhalla_queue_jobs{state="delayed"}) and run again.',
@@ -101,6 +109,7 @@ export const createWorkerMetrics = (options: { defaultMetrics: boolean }): Worke
     },
     transactionCommitted: () => committed.inc(),
     transactionRolledBack: () => rolledBack.inc(),
+    jobFailed: (labels, failure) => failures.inc({ ...labels, code: failure.code, final: String(failure.final) }),
     transientRetry: (labels, delayMs) => {
       transientRetries.inc(labels);
       retryDelay.observe(labels, delayMs / 1000);

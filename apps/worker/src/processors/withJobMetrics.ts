@@ -1,4 +1,4 @@
-import { JOBS_BY_QUEUE, type QueueName } from '@valhalla/core';
+import { JOBS_BY_QUEUE, decodeJobFailure, type QueueName } from '@valhalla/core';
 import type { Job } from 'bullmq';
 import { ATTEMPT_OUTCOMES, type WorkerMetrics } from '../metrics/createWorkerMetrics.js';
 import { failedAttemptOutcome } from './attemptOutcome.js';
@@ -22,7 +22,9 @@ export const withJobMetrics =
       metrics.attemptEnded(labels, ATTEMPT_OUTCOMES.completed, seconds());
       return value;
     } catch (error) {
-      metrics.attemptEnded(labels, failedAttemptOutcome(job, error), seconds());
+      const outcome = failedAttemptOutcome(job, error);
+      metrics.attemptEnded(labels, outcome, seconds());
+      if (outcome === ATTEMPT_OUTCOMES.failed) metrics.jobFailed(labels, decodeJobFailure(error instanceof Error ? error.message : ''));
       throw error;
     }
   };
