@@ -158,6 +158,15 @@ describe('migration-verify jobs', () => {
     expect(second.value.runId).toBe(first.value.runId);
     const rows = await database.pool.any(sql.unsafe`SELECT release FROM public.verification_runs WHERE job_id = 'redelivered-verify'`);
     expect(rows).toEqual([{ release: 'fallback-release' }]);
+
+    // A counter id is keyed with its creation time: a redelivery finds its run, a new job with the same id gets its own.
+    const counterJob = (timestamp: number) =>
+      ({ id: '7', name: JOB_NAMES.migrationVerify, queueName: QUEUES.verification, data: { actor: 'ops' }, timestamp }) as unknown as Job;
+    const created = Date.now();
+    const once = await processor(counterJob(created), log);
+    expect((await processor(counterJob(created), log)).value.runId).toBe(once.value.runId);
+    expect((await processor(counterJob(created + 1), log)).value.runId).not.toBe(once.value.runId);
+    expect(await database.pool.anyFirst(sql.unsafe`SELECT job_id FROM public.verification_runs WHERE job_id LIKE '7@%' ORDER BY id`)).toEqual([`7@${created}`, `7@${created + 1}`]);
   });
 
   it('fail an invalid payload at once with INVALID_PAYLOAD', async () => {

@@ -1,6 +1,7 @@
 import {
   JOB_NAMES,
   QUEUES,
+  changeIdentity,
   insertVerificationRun,
   type DatabasePool,
   type Logger,
@@ -53,7 +54,8 @@ export const createMigrationVerifyProcessor =
       ...(deps.apiHealth === undefined ? {} : { apiHealth: deps.apiHealth }),
     });
     const run = await insertVerificationRun(deps.pool, {
-      jobId: job.id,
+      // A counter id restarts when Redis loses its data: keyed with the creation time, as a change is.
+      jobId: changeIdentity(job.id, job.timestamp),
       release: payload.release ?? deps.release,
       migrationHead: deps.migrationHead,
       actor: payload.actor,
