@@ -273,8 +273,14 @@ export const verifyAuditChain = async (
   const startId = state.prevId;
   const reportedUpTo = checkpoint?.headId ?? 0;
   const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
+  let pending = readBatch(db, state.prevId, batchSize);
   for (;;) {
-    const rows = await readBatch(db, state.prevId, batchSize);
+    const rows = await pending;
+    const last = rows.at(-1);
+    // The next batch is read while this one is checked, so PostgreSQL and this process work at the same time.
+    const next = rows.length < batchSize || last === undefined ? null : readBatch(db, last.id, batchSize);
+    // A problem below returns before `next` is awaited; its failure then has nobody to report to.
+    next?.catch(() => undefined);
     for (const row of rows) {
       const problem = checkRow(row, state, keyring);
       if (problem !== null) return fail({ problem, firstBadId: row.id === state.prevId + 1 ? row.id : state.prevId + 1 });
@@ -297,7 +303,8 @@ export const verifyAuditChain = async (
       state.prevHash = row.hash;
       report.checkedRows += 1;
     }
-    if (rows.length < batchSize) break;
+    if (next === null) break;
+    pending = next;
   }
   const crossCheck = await crossCheckExecutedJobs(db, startId);
   if (crossCheck !== null) return fail(crossCheck);
