@@ -4,14 +4,18 @@
  * Every check returns a list of problems (empty = fine) instead of throwing, so the tests can assert both that the
  * real files are clean and that each broken variant is reported with the expected problem code.
  *
- * Schemas come from `<repo root>/../shared/schemas/` (see SOURCES.md there). Everything a JSON Schema cannot
- * express (references between services, ordering, commands, policies) is checked in code here.
+ * docker-compose.yml is validated against the Compose Specification JSON Schema that the `dclint` package ships
+ * (MIT, kept current with compose-spec). render.yaml is checked by this repository's own structural assertions
+ * (renderBlueprintShape.ts): Render's schema carries no licence, so no copy of it is kept here. Everything a schema
+ * cannot express (references between services, ordering, commands, policies) is checked in code here too.
  */
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { parseDocument } from 'yaml';
+import { renderShapeProblems } from './renderBlueprintShape.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Problems, paths, loading
@@ -26,9 +30,12 @@ export interface Problem {
 }
 
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
-export const schemasDir = path.resolve(repoRoot, '..', 'shared', 'schemas');
-export const composeSchemaPath = path.join(schemasDir, 'compose-spec.2020-12.schema.json');
-export const renderSchemaPath = path.join(schemasDir, 'render-blueprint.schema.json');
+/** The Compose Specification schema (draft-07) shipped inside the `dclint` devDependency. */
+const composeSchemaPath = path.join(
+  path.dirname(createRequire(import.meta.url).resolve('dclint/package.json')),
+  'schemas',
+  'compose.schema.json',
+);
 
 export function repoPath(relative: string): string {
   return path.join(repoRoot, relative);
@@ -125,24 +132,10 @@ function requireEntrypoint(facts: RepoFacts, role: EntrypointRole): string {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// JSON Schema validation (one Ajv 2020 instance compiles both schemas)
+// JSON Schema validation of docker-compose.yml
 // ---------------------------------------------------------------------------------------------------------------
 
-let ajv: Ajv2020 | undefined;
-const validators = new Map<string, ValidateFunction>();
-
-function validatorFor(schemaPath: string): ValidateFunction {
-  let validate = validators.get(schemaPath);
-  if (!validate) {
-    if (!existsSync(schemaPath)) {
-      throw new Error(`${schemaPath} not found: the shared schemas are expected beside the repository (../shared/schemas)`);
-    }
-    ajv ??= new Ajv2020({ strict: false, allErrors: true, logger: false });
-    validate = ajv.compile(JSON.parse(readFileSync(schemaPath, 'utf8')) as object);
-    validators.set(schemaPath, validate);
-  }
-  return validate;
-}
+let composeValidator: ValidateFunction | undefined;
 
 function describeSchemaError(error: ErrorObject): string {
   const params = error.params as Record<string, unknown>;
@@ -152,12 +145,17 @@ function describeSchemaError(error: ErrorObject): string {
   return `${error.message ?? error.keyword}${suffix}`;
 }
 
-export function schemaProblems(schemaPath: string, document: unknown): Problem[] {
-  const validate = validatorFor(schemaPath);
-  if (validate(document)) return [];
+export function composeSchemaProblems(document: unknown): Problem[] {
+  if (composeValidator === undefined) {
+    // The file names draft-07 as `https://json-schema.org/draft-07/schema`, an alias Ajv does not register; Ajv's
+    // default dialect is draft-07, so the declaration is dropped rather than resolved.
+    const { $schema: _dialect, ...schema } = JSON.parse(readFileSync(composeSchemaPath, 'utf8')) as Record<string, unknown>;
+    composeValidator = new Ajv({ strict: false, allErrors: true, logger: false }).compile(schema);
+  }
+  if (composeValidator(document)) return [];
   const seen = new Set<string>();
   const problems: Problem[] = [];
-  for (const error of validate.errors ?? []) {
+  for (const error of composeValidator.errors ?? []) {
     const problem = { code: 'schema', where: error.instancePath || '/', message: describeSchemaError(error) };
     const key = `${problem.where} ${problem.message}`;
     if (!seen.has(key)) {
@@ -167,9 +165,6 @@ export function schemaProblems(schemaPath: string, document: unknown): Problem[]
   }
   return problems;
 }
-
-export const composeSchemaProblems = (document: unknown): Problem[] => schemaProblems(composeSchemaPath, document);
-export const renderSchemaProblems = (document: unknown): Problem[] => schemaProblems(renderSchemaPath, document);
 
 // ---------------------------------------------------------------------------------------------------------------
 // Small helpers
@@ -757,7 +752,7 @@ export function checkRenderSemantics(blueprint: unknown, facts: RepoFacts): Prob
 }
 
 export function checkRenderBlueprint(blueprint: unknown, facts: RepoFacts): Problem[] {
-  return [...renderSchemaProblems(blueprint), ...checkRenderSemantics(blueprint, facts)];
+  return [...renderShapeProblems(blueprint), ...checkRenderSemantics(blueprint, facts)];
 }
 
 // ---------------------------------------------------------------------------------------------------------------
