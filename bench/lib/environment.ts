@@ -18,7 +18,7 @@ export const freePort = (): Promise<number> =>
     });
   });
 
-export const withDatabase = (adminUrl: string, database: string): string => {
+const withDatabase = (adminUrl: string, database: string): string => {
   const url = new URL(adminUrl);
   url.pathname = `/${database}`;
   return url.toString();

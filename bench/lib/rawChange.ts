@@ -8,7 +8,7 @@ import type pg from 'pg';
 export const rawChangeTransaction = async (client: pg.ClientBase, jobId: string, engage: boolean): Promise<void> => {
   await client.query('BEGIN');
   try {
-    const rows = await client.query(
+    const rows = await client.query<Record<string, unknown>>(
       `SELECT g.go_live_enabled, g.kill_switch_engaged, m.version, m.backend_complete, m.notes
        FROM public.go_live_state g CROSS JOIN public.system_metadata m WHERE g.id = 1 AND m.id = 1 FOR UPDATE OF g, m`,
     );

@@ -33,7 +33,7 @@ const fetchDocument = async (): Promise<OpenApiDocument> => {
   const response = await api.current.app.inject({ method: 'GET', url: '/openapi.json' });
   expect(response.statusCode).toBe(200);
   expect(response.headers['content-type']).toMatch(/application\/json/);
-  return response.json() as OpenApiDocument;
+  return response.json<OpenApiDocument>();
 };
 
 /** Follows a local `#/components/schemas/X` reference. */

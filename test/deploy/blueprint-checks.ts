@@ -29,7 +29,7 @@ export interface Problem {
   message: string;
 }
 
-export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 /** The Compose Specification schema (draft-07) shipped inside the `dclint` devDependency. */
 const composeSchemaPath = path.join(
   path.dirname(createRequire(import.meta.url).resolve('dclint/package.json')),
@@ -37,7 +37,7 @@ const composeSchemaPath = path.join(
   'compose.schema.json',
 );
 
-export function repoPath(relative: string): string {
+function repoPath(relative: string): string {
   return path.join(repoRoot, relative);
 }
 
@@ -81,7 +81,7 @@ export interface RepoFacts {
 }
 
 /** The production entrypoints, named by root package.json scripts (the contract: `migrate`, `start:*`). */
-export const ENTRYPOINT_SCRIPTS = { migrate: 'migrate', api: 'start:api', worker: 'start:worker' } as const;
+const ENTRYPOINT_SCRIPTS = { migrate: 'migrate', api: 'start:api', worker: 'start:worker' } as const;
 export type EntrypointRole = keyof typeof ENTRYPOINT_SCRIPTS;
 
 function listWorkspaces(patterns: readonly string[]): string[] {
@@ -189,7 +189,7 @@ function str(value: unknown): string | undefined {
 }
 
 /** Splits a shell command line into words, honouring single and double quotes. */
-export function shellWords(command: string): string[] {
+function shellWords(command: string): string[] {
   const words: string[] = [];
   const re = /"((?:\\.|[^"\\])*)"|'([^']*)'|(\S+)/g;
   for (const match of command.matchAll(re)) words.push(match[1] ?? match[2] ?? match[3] ?? '');
@@ -241,7 +241,7 @@ function normalise(file: string): string {
 }
 
 /** Is this command line `node <the file of the migrate script> up [...]`? */
-export function runsMigrationsUp(command: string | readonly string[], facts: RepoFacts): boolean {
+function runsMigrationsUp(command: string | readonly string[], facts: RepoFacts): boolean {
   const migrator = entrypointOf(facts, 'migrate');
   return simpleCommands(command).some((words) => {
     const script = nodeScript(words);
@@ -277,7 +277,7 @@ export function commandProblems(command: string | readonly string[], where: stri
 }
 
 /** Parses a Compose duration (`1m30s`, `60s`, `500ms`) into seconds. */
-export function durationSeconds(value: unknown): number | undefined {
+function durationSeconds(value: unknown): number | undefined {
   if (typeof value === 'number') return value;
   if (typeof value !== 'string' || value.trim() === '') return undefined;
   const units: Record<string, number> = { h: 3600, m: 60, s: 1, ms: 0.001, us: 1e-6 };
@@ -297,7 +297,7 @@ export function durationSeconds(value: unknown): number | undefined {
 // ---------------------------------------------------------------------------------------------------------------
 
 /** Drain deadline of the worker (SHUTDOWN_TIMEOUT_MS default 25 000 ms) plus margin. */
-export const WORKER_MIN_GRACE_SECONDS = 30;
+const WORKER_MIN_GRACE_SECONDS = 30;
 
 const APP_SERVICES = ['api', 'worker'] as const;
 const URL_VARIABLES = ['DATABASE_URL', 'REDIS_URL', 'API_URL'] as const;
@@ -318,7 +318,7 @@ function composeEnvironment(service: Obj): Obj {
 
 function composeCommand(value: unknown): string | string[] | undefined {
   if (typeof value === 'string') return value;
-  if (Array.isArray(value) && value.every((w) => typeof w === 'string')) return value as string[];
+  if (Array.isArray(value) && value.every((w) => typeof w === 'string')) return value;
   return undefined;
 }
 
@@ -552,7 +552,7 @@ export function checkCompose(compose: unknown, facts: RepoFacts): Problem[] {
 
 export const RENDER_API = 'valhalla-api';
 export const RENDER_WORKER = 'valhalla-worker';
-export const RENDER_DATABASE = 'valhalla-prod';
+const RENDER_DATABASE = 'valhalla-prod';
 /** Render's Key Value type; `redis` is its deprecated alias. */
 const KEY_VALUE_TYPES = new Set(['keyvalue', 'redis']);
 const RUNNING_TYPES = new Set(['web', 'worker', 'pserv']);
@@ -650,12 +650,12 @@ export function checkRenderSemantics(blueprint: unknown, facts: RepoFacts): Prob
         if (!target) {
           add('unresolved-reference', `${where}.envVars.${key}`, `fromService ${refType} "${str(ref['name']) ?? ''}" matches no service`);
         } else if (ref['envVarKey'] !== undefined && !envVar(target, str(ref['envVarKey']) ?? '')) {
-          add('unresolved-reference', `${where}.envVars.${key}`, `fromService envVarKey "${String(ref['envVarKey'])}" is not set on "${String(ref['name'])}"`);
+          add('unresolved-reference', `${where}.envVars.${key}`, `fromService envVarKey ${JSON.stringify(ref['envVarKey'])} is not set on ${JSON.stringify(ref['name'])}`);
         }
       }
       const fromGroup = env['fromGroup'];
       if (fromGroup !== undefined && !groups.some((g) => g['name'] === fromGroup)) {
-        add('unresolved-reference', `${where}.envVars`, `fromGroup "${String(fromGroup)}" matches no envVarGroup`);
+        add('unresolved-reference', `${where}.envVars`, `fromGroup ${JSON.stringify(fromGroup)} matches no envVarGroup`);
       }
       for (const field of ['value', 'previewValue'] as const) {
         if (typeof env[field] === 'boolean') {
@@ -733,8 +733,8 @@ export function checkRenderSemantics(blueprint: unknown, facts: RepoFacts): Prob
       add('node-version', `${where}.envVars.NODE_VERSION`, `NODE_VERSION ${String(nodeVersion['value'])} differs from .nvmrc (${facts.nodeMajor})`);
     }
     const apiUrl = envVar(service, 'API_URL');
-    if (apiUrl?.['value'] !== undefined && !/^https?:\/\/[^/\s]+/.test(String(apiUrl['value']))) {
-      add('api-url-not-absolute', `${where}.envVars.API_URL`, `API_URL must be an absolute http(s) URL (got ${String(apiUrl['value'])})`);
+    if (apiUrl?.['value'] !== undefined && !/^https?:\/\/[^/\s]+/.test(str(apiUrl['value']) ?? '')) {
+      add('api-url-not-absolute', `${where}.envVars.API_URL`, `API_URL must be an absolute http(s) URL (got ${JSON.stringify(apiUrl['value'])})`);
     }
     if (apiUrl?.['fromService'] !== undefined) {
       add('api-url-not-absolute', `${where}.envVars.API_URL`, 'API_URL from fromService gives host/port without a scheme; the worker needs a full URL');
@@ -759,21 +759,21 @@ export function checkRenderBlueprint(blueprint: unknown, facts: RepoFacts): Prob
 // Dockerfile and .dockerignore
 // ---------------------------------------------------------------------------------------------------------------
 
-export const BUILD_BASE_IMAGE = 'node:24-bookworm-slim';
+const BUILD_BASE_IMAGE = 'node:24-bookworm-slim';
 
-export interface DockerInstruction {
+interface DockerInstruction {
   keyword: string;
   args: string;
 }
 
-export interface DockerStage {
+interface DockerStage {
   image: string;
   name: string | undefined;
   instructions: DockerInstruction[];
 }
 
 /** Parses a Dockerfile into stages (line continuations, comments, ARG defaults before the first FROM). */
-export function parseDockerfile(text: string): DockerStage[] {
+function parseDockerfile(text: string): DockerStage[] {
   const logical: string[] = [];
   let current = '';
   for (const raw of text.split(/\r?\n/)) {
@@ -873,7 +873,7 @@ function dockerignoreRules(text: string): IgnoreRule[] {
 }
 
 /** Docker's rule: a path is excluded when the last pattern matching it or one of its parent folders excludes it. */
-export function isDockerignored(relative: string, dockerignore: string): boolean {
+function isDockerignored(relative: string, dockerignore: string): boolean {
   const file = normalise(relative).replace(/\/+$/, '');
   const candidates = file.split('/').map((_, i, parts) => parts.slice(0, i + 1).join('/'));
   let ignored = false;

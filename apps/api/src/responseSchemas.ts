@@ -50,7 +50,7 @@ export const describeStatus = (status: number): string => {
   return summary === undefined ? `HTTP ${status}` : `${summary} (${codesWithStatus(status).join(', ')})`;
 };
 
-export const errorDetailSchema = z.object({ field: z.string(), message: z.string() });
+const errorDetailSchema = z.object({ field: z.string(), message: z.string() });
 
 const errorSchemas = new Map<ErrorStatus, z.ZodType>();
 
@@ -85,8 +85,8 @@ export const writeErrors = (...more: ErrorStatus[]) => errorResponses(400, ...AP
 
 export const jobAcceptedResponse = jobAccepted.meta({ id: 'JobAccepted', description: 'The job was queued' });
 
-export const auditEntrySchema = auditEntryRow.meta({ id: 'AuditEntry' });
-export const verificationRunSchema = verificationRunRow.meta({ id: 'VerificationRun' });
+const auditEntrySchema = auditEntryRow.meta({ id: 'AuditEntry' });
+const verificationRunSchema = verificationRunRow.meta({ id: 'VerificationRun' });
 
 export const auditPageResponse = z.object({
   items: z.array(auditEntrySchema).describe('Newest first'),

@@ -1,6 +1,6 @@
 import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { adminRoutes, ADMIN_PREFIX } from './admin/adminRoutes.js';
 import { registerAuth } from './auth.js';
@@ -55,7 +55,7 @@ declare module 'fastify' {
  */
 export const buildServer = async (deps: ApiDependencies, options: BuildServerOptions = {}): Promise<FastifyInstance> => {
   const app = Fastify({
-    loggerInstance: deps.logger as FastifyBaseLogger,
+    loggerInstance: deps.logger,
     bodyLimit: BODY_LIMIT_BYTES,
     genReqId: requestIdFor,
     requestIdHeader: false,
@@ -67,7 +67,7 @@ export const buildServer = async (deps: ApiDependencies, options: BuildServerOpt
     // A malformed URL or an over-long path parameter is answered before routing; keep the contract's error shape.
     frameworkErrors: (error, request, reply) => {
       reply.header('X-Request-Id', request.id);
-      return sendError(reply, {
+      void sendError(reply, {
         code: 'VALIDATION_FAILED',
         message: 'the request path failed validation',
         details: [{ field: 'path', message: error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path segment is too long' : 'malformed percent-encoding' }],

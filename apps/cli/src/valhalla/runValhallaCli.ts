@@ -4,9 +4,9 @@ import { parseArgs, stringOption, type ParsedArgs } from './parseArgs.js';
 import { UsageError, validateArgs, waitTimeoutMs } from './validateArgs.js';
 
 /** Exit codes scripts rely on. */
-export const EXIT = { done: 0, error: 1, rejected: 2 } as const;
+const EXIT = { done: 0, error: 1, rejected: 2 } as const;
 
-export const VALHALLA_USAGE = `usage: valhalla <command> [options]      (VALHALLA_API_URL, VALHALLA_TOKEN)
+const VALHALLA_USAGE = `usage: valhalla <command> [options]      (VALHALLA_API_URL, VALHALLA_TOKEN)
   status                                   runbook status: state, live, migrations, last verification, workers
   go-live enable|disable --reason TEXT     queue a go-live change
   kill-switch engage|release --reason TEXT queue a kill-switch change

@@ -12,7 +12,7 @@ const VALUE_FLAGS: ReadonlySet<string> = new Set(['--reason', '--timeout', '--ve
 const WAIT_FLAGS = ['--wait', '--timeout'] as const;
 
 /** Per command: its positional words (command included) and the options it takes besides the global ones. */
-export const COMMAND_SHAPES: Readonly<Record<string, { positional: number; flags: readonly string[] }>> = {
+const COMMAND_SHAPES: Readonly<Record<string, { positional: number; flags: readonly string[] }>> = {
   help: { positional: 1, flags: [] },
   status: { positional: 1, flags: [] },
   'go-live': { positional: 2, flags: ['--reason', ...WAIT_FLAGS] },
