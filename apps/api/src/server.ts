@@ -1,6 +1,6 @@
 import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { adminRoutes, ADMIN_PREFIX } from './admin/adminRoutes.js';
 import { registerAuth } from './auth.js';
@@ -55,7 +55,9 @@ declare module 'fastify' {
  */
 export const buildServer = async (deps: ApiDependencies, options: BuildServerOptions = {}): Promise<FastifyInstance> => {
   const app = Fastify({
-    loggerInstance: deps.logger,
+    // The assertion fixes the instance's logger type parameter to FastifyBaseLogger, which the route plugins expect.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
+    loggerInstance: deps.logger as FastifyBaseLogger,
     bodyLimit: BODY_LIMIT_BYTES,
     genReqId: requestIdFor,
     requestIdHeader: false,
