@@ -118,10 +118,13 @@ export function loadRepoFacts(): RepoFacts {
   };
 }
 
-/** The file a root script runs with `node <file>` (e.g. `start:api` -> `apps/api/dist/main.js`). */
+/**
+ * The file a root script runs with `node <file>` (e.g. `start:api` -> `apps/api/dist/main.js`): the last node
+ * command, since `migrate` first runs the Node guard and the on-demand build.
+ */
 export function entrypointOf(facts: RepoFacts, role: EntrypointRole): string | undefined {
   const script = facts.scripts[ENTRYPOINT_SCRIPTS[role]];
-  const words = script === undefined ? undefined : simpleCommands(script).find((w) => w[0] === 'node');
+  const words = script === undefined ? undefined : simpleCommands(script).findLast((w) => w[0] === 'node');
   return words === undefined ? undefined : nodeScript(words)?.file;
 }
 
