@@ -92,7 +92,7 @@ describe('npm run dev', () => {
     // Request lines are debug output in dev: the curl lines below must not print any at LOG_LEVEL=warn.
 
     // migrate without DATABASE_URL uses this dev database and says which.
-    const migrateEnv = { ...process.env, VALHALLA_DEV_DIR: devDir };
+    const migrateEnv: NodeJS.ProcessEnv = { ...process.env, VALHALLA_DEV_DIR: devDir };
     delete migrateEnv.DATABASE_URL;
     const migrate = spawnSync('npm', ['run', '--silent', 'migrate', '--', 'status'], { cwd: REPO_ROOT, env: migrateEnv, encoding: 'utf8' });
     expect(migrate.status, migrate.stderr).toBe(0);
