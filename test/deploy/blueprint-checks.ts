@@ -504,6 +504,13 @@ export function checkComposeGraph(compose: unknown, facts: RepoFacts): Problem[]
     }
   }
 
+  // One worker concurrency everywhere: the code's default (README, Configuration), not a copy that drifts.
+  for (const [name, rawService] of Object.entries(services)) {
+    if (composeEnvironment(asObj(rawService))['WORKER_CONCURRENCY'] !== undefined) {
+      add('worker-concurrency-override', `services.${name}.environment.WORKER_CONCURRENCY`, 'WORKER_CONCURRENCY is left to the code default, the same in every environment');
+    }
+  }
+
   // Worker drain deadline.
   if (names.has('worker')) {
     const grace = durationSeconds(asObj(services['worker'])['stop_grace_period']) ?? 10;
@@ -735,12 +742,17 @@ export function checkRenderSemantics(blueprint: unknown, facts: RepoFacts): Prob
     if (facts.nodeMajor !== undefined && nodeVersion !== undefined && String(nodeVersion['value']) !== facts.nodeMajor) {
       add('node-version', `${where}.envVars.NODE_VERSION`, `NODE_VERSION ${String(nodeVersion['value'])} differs from .nvmrc (${facts.nodeMajor})`);
     }
+    // The worker reaches the api over the private network: fromService hostport of the web service. A literal
+    // *.onrender.com URL may name another customer's service (subdomains are global).
     const apiUrl = envVar(service, 'API_URL');
-    if (apiUrl?.['value'] !== undefined && !/^https?:\/\/[^/\s]+/.test(str(apiUrl['value']) ?? '')) {
-      add('api-url-not-absolute', `${where}.envVars.API_URL`, `API_URL must be an absolute http(s) URL (got ${JSON.stringify(apiUrl['value'])})`);
+    if (apiUrl !== undefined) {
+      const ref = asObj(apiUrl['fromService']);
+      if (ref['type'] !== 'web' || ref['name'] !== RENDER_API || ref['property'] !== 'hostport') {
+        add('api-url-wiring', `${where}.envVars.API_URL`, `API_URL must come from fromService web ${RENDER_API} hostport (the private network address)`);
+      }
     }
-    if (apiUrl?.['fromService'] !== undefined) {
-      add('api-url-not-absolute', `${where}.envVars.API_URL`, 'API_URL from fromService gives host/port without a scheme; the worker needs a full URL');
+    if (envVar(service, 'WORKER_CONCURRENCY') !== undefined) {
+      add('worker-concurrency-override', `${where}.envVars.WORKER_CONCURRENCY`, 'WORKER_CONCURRENCY is left to the code default, the same in every environment');
     }
     if (type === 'web') {
       const tokens = envVar(service, 'GOVERNANCE_TOKENS');

@@ -82,6 +82,13 @@ interface ComposeVariant {
 
 const composeVariants: ComposeVariant[] = [
   {
+    name: 'a worker concurrency that differs from the code default',
+    mutate: (doc) => {
+      doc['services']['worker']['environment']['WORKER_CONCURRENCY'] = '5';
+    },
+    code: 'worker-concurrency-override',
+  },
+  {
     name: 'a misspelled depends_on key (depend_on)',
     mutate: (doc) => {
       doc['services']['api']['depend_on'] = doc['services']['api']['depends_on'];

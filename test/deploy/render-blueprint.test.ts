@@ -276,11 +276,27 @@ const blueprintVariants: BlueprintVariant[] = [
     code: 'region-mismatch',
   },
   {
-    name: 'API_URL as host:port without a scheme',
+    name: 'API_URL as a literal public URL (a global subdomain that may be another customer\'s)',
     mutate: (doc) => {
-      env(service(doc, RENDER_WORKER), 'API_URL')['value'] = 'valhalla-api:10000';
+      const apiUrl = env(service(doc, RENDER_WORKER), 'API_URL');
+      delete apiUrl['fromService'];
+      apiUrl['value'] = 'https://valhalla-api.onrender.com';
     },
-    code: 'api-url-not-absolute',
+    code: 'api-url-wiring',
+  },
+  {
+    name: 'API_URL from the api\'s host without its port',
+    mutate: (doc) => {
+      env(service(doc, RENDER_WORKER), 'API_URL')['fromService']['property'] = 'host';
+    },
+    code: 'api-url-wiring',
+  },
+  {
+    name: 'a worker concurrency that differs from the code default',
+    mutate: (doc) => {
+      (service(doc, RENDER_WORKER)['envVars'] as Doc[]).push({ key: 'WORKER_CONCURRENCY', value: '5' });
+    },
+    code: 'worker-concurrency-override',
   },
   {
     name: 'a web service without the /health health check',
