@@ -38,6 +38,11 @@ const environment = await createBenchEnvironment({
   adminDatabaseUrl: process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres',
   redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
 });
+{
+  // Which database the bench touches (a scratch database of its own there), never the password.
+  const url = new URL(environment.databaseUrl);
+  process.stderr.write(`bench: database ${url.hostname}:${url.port || '5432'}${url.pathname} (dropped afterwards)${process.env.DATABASE_URL ? '' : ', on the local PostgreSQL (no DATABASE_URL)'}\n`);
+}
 const concurrency = option('--concurrency', quick ? 8 : 32);
 const token = 'bench-operator-token-0123456789abcdef';
 const cleanups: (() => Promise<unknown>)[] = [environment.drop];
