@@ -30,6 +30,7 @@ export const measureWorkerOverhead = async (ctx: BenchContext): Promise<Row[]> =
     createGoLiveChangeProcessor({
       pool: undefined as never,
       migrationHead: 'bench',
+      changeMaxAgeSeconds: 3600,
       applyChange: async (_pool, request) => ({ result: await rawStep(request.jobId, request.payload.action === 'kill_switch.engage'), replayed: false }),
     }),
   );

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { QUEUES, createGovernanceQueues, listLiveWorkers, sql, type GoLiveChangePayload } from '../../packages/core/src/index.js';
+import { QUEUES, createGovernanceQueues, decodeJobFailure, listLiveWorkers, sql, type GoLiveChangePayload } from '../../packages/core/src/index.js';
 import { adminQuery } from '../helpers/database.js';
 import { closeGate } from '../helpers/lockGate.js';
 import { track } from '../helpers/leaks.js';
@@ -75,12 +75,12 @@ describe('worker resilience', () => {
     await waitForGovernanceJobs(producer, total, 60_000);
 
     const failed = await producer.queues.byName[QUEUES.governance].getFailed(0, -1);
-    for (const job of failed) expect(job.failedReason).toMatch(/^PRECONDITION_FAILED: /);
+    for (const job of failed) expect(decodeJobFailure(job.failedReason)).toMatchObject({ code: 'PRECONDITION_FAILED', final: true });
     const entries = await expectAuditReplaysToState(database.pool, initial);
     expect(entries).toHaveLength(total);
     expect(new Set(entries.map((entry) => entry.job_id))).toEqual(new Set(ids));
-    // The terminations hit jobs in flight: some attempts failed and were retried.
-    expect(worker.logLines().some((line) => line.msg === 'job attempt failed, will retry')).toBe(true);
+    // The terminations hit jobs in flight: those went to the delayed set (transient) and ran again.
+    expect(worker.logLines().some((line) => line.msg === 'transient failure; the job waits in the delayed set and runs again' && typeof line.nextDelayMs === 'number')).toBe(true);
     expect((await worker.stop('SIGTERM')).code).toBe(0);
   });
 

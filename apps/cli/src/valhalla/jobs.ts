@@ -25,9 +25,15 @@ export const waitForJob = async (api: ApiClient, id: string, timeoutMs: number, 
   }
 };
 
-/** A finished job's exit code: a rejected change is 2; a failed job, or a verification run that failed, is 1. */
+/**
+ * A finished job's exit code: a change rejected by the state rules, or one that expired before it ran, is 2; a failed
+ * job, or a verification run that failed, is 1.
+ */
 export const jobExitCode = (job: Job): number => {
-  if (job.state === 'failed') return jobError(job.error)?.code === 'PRECONDITION_FAILED' ? EXIT.rejected : EXIT.error;
+  if (job.state === 'failed') {
+    const code = jobError(job.error)?.code;
+    return code === 'PRECONDITION_FAILED' || code === 'EXPIRED' ? EXIT.rejected : EXIT.error;
+  }
   return (job.result as { passed?: unknown } | null)?.passed === false ? EXIT.error : EXIT.done;
 };
 

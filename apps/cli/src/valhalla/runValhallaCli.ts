@@ -19,7 +19,7 @@ const USAGE = [
   '  help, --help, <command> --help            usage; --version: the CLI version',
   'options: --json (machine-readable output), --wait (block until the job finishes), --timeout SECONDS (with --wait)',
   'exit codes: 0 done, 1 error (API error, unreachable API, failed job or verification), 2 rejected by the state rules',
-  '            (PRECONDITION_FAILED), 64 usage error',
+  '            (PRECONDITION_FAILED, or EXPIRED before it ran), 64 usage error',
 ].join('\n');
 
 const helpFor = (command: Command): string =>
