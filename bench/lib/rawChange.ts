@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { createAuditKeyring, DEVELOPMENT_AUDIT_KEY, signAuditEntries } from '@valhalla/core';
+import { createAuditKeyring, DEVELOPMENT_AUDIT_KEY, signAuditEntries, type StateSnapshot } from '@valhalla/core';
 
 const keyring = createAuditKeyring([DEVELOPMENT_AUDIT_KEY]);
 
@@ -12,7 +12,7 @@ const keyring = createAuditKeyring([DEVELOPMENT_AUDIT_KEY]);
 export const rawChangeTransaction = async (client: pg.ClientBase, jobId: string, engage: boolean): Promise<void> => {
   await client.query('BEGIN');
   try {
-    const rows = await client.query(
+    const rows = await client.query<Record<string, unknown>>(
       `SELECT g.go_live_enabled, g.kill_switch_engaged, m.version, m.backend_complete, m.notes
               , set_config('valhalla.change', 'on', true)
        FROM public.go_live_state g CROSS JOIN public.system_metadata m WHERE g.id = 1 AND m.id = 1 FOR UPDATE OF g, m`,
@@ -25,7 +25,7 @@ export const rawChangeTransaction = async (client: pg.ClientBase, jobId: string,
       [jobId, 'bench'],
     );
     const head = context.rows[0];
-    const before = { ...rows.rows[0], live: false };
+    const before = { ...(rows.rows[0] as Omit<StateSnapshot, 'live'>), live: false };
     const after = { ...before, kill_switch_engaged: engage };
     const action = engage ? 'kill_switch.engage' : 'kill_switch.release';
     const signed = signAuditEntries(

@@ -92,7 +92,7 @@ export type Producer = {
 };
 
 /** A producer on its own connection (what the api or another service does), for one queue prefix. */
-export const createProducer = (prefix: string, redisUrl = testRedisUrl()): Producer => {
+const createProducer = (prefix: string, redisUrl = testRedisUrl()): Producer => {
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
   redis.on('error', () => {});
   const queues = createGovernanceQueues({ connection: redis, prefix });
