@@ -34,7 +34,8 @@ export type AuditChainReport = {
   outsideWriteCount: number;
 };
 
-const batchRow = z.object({
+/** The shape of one row of a batch (documentation of readBatch's columns; rows are built by toBatchRow). */
+const _batchRow = z.object({
   id: z.number(),
   prev_hash: z.string().nullable(),
   hash: z.string(),
@@ -54,7 +55,7 @@ const batchRow = z.object({
   v1_ok: z.boolean().nullable(),
   v2_ok: z.boolean().nullable(),
 });
-type BatchRow = z.infer<typeof batchRow>;
+type BatchRow = z.infer<typeof _batchRow>;
 
 /** One row array of readBatch's JSON, in its column order, as a typed row (a literal: cheap per row). */
 const toBatchRow = (v: readonly unknown[]): BatchRow =>
@@ -291,8 +292,8 @@ export const verifyAuditChain = async (
         if (report.outsideWrites.length < LISTED_OUTSIDE_WRITES) {
           report.outsideWrites.push({
             id: row.id,
-            table: String(row.details.table ?? ''),
-            databaseRole: String(row.details.database_role ?? row.actor),
+            table: typeof row.details.table === 'string' ? row.details.table : '',
+            databaseRole: typeof row.details.database_role === 'string' ? row.details.database_role : row.actor,
             applicationName: typeof row.details.application_name === 'string' ? row.details.application_name : null,
             createdAt: row.created_at_text,
           });
