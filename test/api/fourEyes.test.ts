@@ -39,7 +39,7 @@ const settled = (jobId: string) =>
   waitFor(
     async () => {
       const response = await api.current.app.inject({ method: 'GET', url: `/api/jobs/${jobId}`, headers: bearer() });
-      const job = response.json() as { state: string; error: { code: string; message: string } | null };
+      const job = response.json<{ state: string; error: { code: string; message: string } | null }>();
       return job.state === 'completed' || job.state === 'failed' ? job : false;
     },
     { timeoutMs: 20_000, description: `job ${jobId} to settle` },
@@ -163,7 +163,7 @@ describe('four-eyes change requests (APPROVALS_REQUIRED=2)', () => {
     const cli = async (token: string, ...argv: string[]) => {
       const out: string[] = [];
       const err: string[] = [];
-      const code = await runValhallaCli(argv, { apiUrl: url, token }, { out: (text) => out.push(text), err: (text) => err.push(text) });
+      const code = await runValhallaCli(argv, { apiUrl: url, token, version: 'test' }, { out: (text) => out.push(text), err: (text) => err.push(text) });
       return { code, out: out.join('\n'), err: err.join('\n') };
     };
     // The state is engaged (previous test), so a release is a real change again.
@@ -184,7 +184,7 @@ describe('four-eyes change requests (APPROVALS_REQUIRED=2)', () => {
     const again = JSON.parse((await cli(ALICE.token, 'go-live', 'enable', '--reason', 'go', '--json')).out) as { changeRequestId: string };
     const rejected = await cli(CAROL.token, 'reject', again.changeRequestId, '--reason', 'not today');
     expect(rejected.out).toMatch(/: rejected/);
-    expect((await cli(ALICE.token, 'approve', again.changeRequestId)).code).toBe(1);
+    expect((await cli(ALICE.token, 'approve', again.changeRequestId)).code).toBe(64);
   });
 
   it('never asks approval for an engage or a disable', async () => {

@@ -81,7 +81,7 @@ const signIn = async (token: string) => {
   const response = await api.current.app.inject({ method: 'POST', url: '/api/session', payload: { token } });
   expect(response.statusCode).toBe(200);
   const setCookie = String(response.headers['set-cookie']);
-  return { body: response.json() as { actor: string; role: string; csrfToken: string }, setCookie, cookie: setCookie.split(';')[0] ?? '' };
+  return { body: response.json<{ actor: string; role: string; csrfToken: string }>(), setCookie, cookie: setCookie.split(';')[0] ?? '' };
 };
 
 describe('console session (/api/session)', () => {

@@ -5,7 +5,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { REPO_ROOT } from '../helpers/processes.js';
 
 /** Debian's chromium (`apt-get install chromium`; .ci/run installs it when missing). */
-export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 /** Screenshots of each screen, kept as test artifacts (test-results/ is git-ignored). */
 export const SCREENSHOT_DIR = join(REPO_ROOT, 'test-results', 'console');
 

@@ -2,7 +2,7 @@ import http from 'node:http';
 import { track } from '../helpers/leaks.js';
 import { waitFor } from '../helpers/waitFor.js';
 
-export type SseEvent = { event: string; id: string | undefined; data: string };
+type SseEvent = { event: string; id: string | undefined; data: string };
 
 export type SseConnection = {
   status: number;

@@ -11,6 +11,7 @@ import { ApiError } from './errors.js';
 import { consoleRoutes } from './console/consoleRoutes.js';
 import { createApiMetrics, type ApiMetrics } from './metrics/createApiMetrics.js';
 import { registerOpenApi } from './openapi/registerOpenApi.js';
+import { clientErrorHandler } from './plugins/clientErrors.js';
 import { registerErrorHandling, sendError } from './plugins/errorHandling.js';
 import { registerHttpMetrics } from './plugins/httpMetrics.js';
 import { BODY_LIMIT_BYTES, registerJsonBody } from './plugins/jsonBody.js';
@@ -59,7 +60,7 @@ export type BuildServerOptions = {
 };
 
 /** Longest a scrape waits on one source; Prometheus' own scrape timeout is 10 s by default. */
-export const SCRAPE_SOURCE_TIMEOUT_MS = 2_000;
+const SCRAPE_SOURCE_TIMEOUT_MS = 2_000;
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -77,6 +78,8 @@ declare module 'fastify' {
  */
 export const buildServer = async (deps: ApiDependencies, options: BuildServerOptions = {}): Promise<FastifyInstance> => {
   const app = Fastify({
+    // The assertion fixes the instance's logger type parameter to FastifyBaseLogger, which the route plugins expect.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
     loggerInstance: deps.logger as FastifyBaseLogger,
     bodyLimit: BODY_LIMIT_BYTES,
     genReqId: requestIdFor,
@@ -86,10 +89,22 @@ export const buildServer = async (deps: ApiDependencies, options: BuildServerOpt
     // Idle keep-alive sockets are closed when the server closes, so draining is not held up by idle clients.
     forceCloseConnections: 'idle',
     routerOptions: { maxParamLength: 500 },
+    // The client address behind TRUST_PROXY proxies (X-Forwarded-For), so per-client limits see the client.
+    // Hop n (0 = the peer) is trusted while n < TRUST_PROXY, as a numeric trustProxy does at runtime (typed here).
+    trustProxy: deps.config.trustProxyHops > 0 ? (_address: string, hop: number) => hop < deps.config.trustProxyHops : false,
+    // Slow clients: the whole request must arrive within REQUEST_TIMEOUT_MS, its headers within HEADERS_TIMEOUT_MS
+    // (then 408, socket closed). Only receiving the request is bounded: a long-lived response (the state stream)
+    // is not cut. Node checks the deadlines every connectionsCheckingInterval.
+    requestTimeout: deps.config.requestTimeoutMs,
+    http: {
+      headersTimeout: deps.config.headersTimeoutMs,
+      connectionsCheckingInterval: Math.min(1_000, deps.config.headersTimeoutMs),
+    },
+    clientErrorHandler,
     // A malformed URL or an over-long path parameter is answered before routing; keep the contract's error shape.
     frameworkErrors: (error, request, reply) => {
       reply.header('X-Request-Id', request.id);
-      return sendError(reply, {
+      void sendError(reply, {
         code: 'VALIDATION_FAILED',
         message: 'the request path failed validation',
         details: [{ field: 'path', message: error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path segment is too long' : 'malformed percent-encoding' }],
@@ -119,7 +134,7 @@ export const buildServer = async (deps: ApiDependencies, options: BuildServerOpt
   registerJsonBody(app);
   registerHttpMetrics(app, metrics);
   // Before every route: @fastify/swagger collects the routes as they are added.
-  await registerOpenApi(app, { release: deps.config.release });
+  await registerOpenApi(app, { release: deps.config.release, serveDocs: deps.config.docsEnabled });
 
   if (deps.config.corsOrigins.length > 0) {
     await app.register(cors, { origin: [...deps.config.corsOrigins], methods: ['GET', 'POST'], exposedHeaders: ['X-Request-Id'] });
@@ -136,7 +151,7 @@ export const buildServer = async (deps: ApiDependencies, options: BuildServerOpt
   });
 
   await app.register(async (scope) => healthRoutes(scope, deps));
-  await app.register(async (scope) => metricsRoutes(scope, metrics));
+  await app.register(async (scope) => metricsRoutes(scope, deps, metrics));
   await app.register(async (scope) => consoleRoutes(scope, { dir: options.consoleDir }));
   await app.register(async (scope) => adminRoutes(scope, deps), { prefix: ADMIN_PREFIX });
   const liveConfig = deps.config.live;

@@ -11,7 +11,7 @@ export type Screen = keyof typeof SCREENS;
 export type Route = { screen: Screen; params: URLSearchParams };
 
 /** `#/audit?actor=alice` → audit screen with its filter. Hash routes need no server-side fallback. */
-export const parseRoute = (hash: string): Route => {
+const parseRoute = (hash: string): Route => {
   const [path = '', query = ''] = hash.replace(/^#\/?/, '').split('?');
   const screen = (Object.keys(SCREENS) as Screen[]).find((name) => name === path) ?? 'overview';
   return { screen, params: new URLSearchParams(query) };

@@ -9,6 +9,7 @@ import { authenticate, createTokenVerifier } from '../auth.js';
 import { callDatabase } from '../dependencyCalls.js';
 import type { ApiDependencies } from '../dependencies.js';
 import { ApiError } from '../errors.js';
+import { enforceContractErrorShape } from '../plugins/contractErrorShape.js';
 import { sendError } from '../plugins/errorHandling.js';
 import { BODY_LIMIT_BYTES, parseJsonText } from '../plugins/jsonBody.js';
 import { clearSessionCookie, setSessionCookie } from '../sessions/sessionCookie.js';
@@ -102,6 +103,8 @@ export const adminRoutes = async (scope: FastifyInstance, deps: ApiDependencies)
   });
 
   await scope.register(async (dashboard) => {
+    // bull-board answers its own errors (`{"error", "details"}`, with a stack on 500): keep the contract's shape.
+    enforceContractErrorShape(dashboard);
     dashboard.addHook('onRequest', async (request, reply) => {
       const principal = await authenticate(request, verify, deps.pool);
       if (principal === null) return refuseUnauthenticated(request, reply);

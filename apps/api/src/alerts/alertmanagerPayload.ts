@@ -1,8 +1,8 @@
 import { z } from 'zod';
 
 /** The label that asks Valhalla to engage the kill switch, and its only value. */
-export const ENGAGE_LABEL = 'valhalla_action';
-export const ENGAGE_VALUE = 'engage_kill_switch';
+const ENGAGE_LABEL = 'valhalla_action';
+const ENGAGE_VALUE = 'engage_kill_switch';
 
 const labelSet = z.record(z.string().max(10_000), z.string().max(10_000));
 
@@ -35,13 +35,14 @@ export const alertmanagerPayload = z.object({
     )
     .max(1000),
 });
-export type AlertmanagerPayload = z.infer<typeof alertmanagerPayload>;
+type AlertmanagerPayload = z.infer<typeof alertmanagerPayload>;
 export type Alert = AlertmanagerPayload['alerts'][number];
 
 /** Only a firing alert with the engage label acts; everything else (resolved, other labels) changes nothing. */
 export const isEngageAlert = (alert: Alert): boolean => alert.status === 'firing' && alert.labels[ENGAGE_LABEL] === ENGAGE_VALUE;
 
 /** Control characters and NUL out, lone surrogates replaced, at most 500 characters: what a reason may hold. */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const clean = (text: string): string => text.toWellFormed().replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
 
 /** The audit reason of an engage: `<alertname>: <summary>` (or the alert name alone), 1–500 characters. */

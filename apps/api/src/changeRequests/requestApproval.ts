@@ -1,4 +1,4 @@
-import { createChangeRequest, requiresApproval, type ApprovalAction } from '@valhalla/core';
+import { createChangeRequest, requiresApproval, type ApprovalAction, type GovernanceAction } from '@valhalla/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { callDatabase } from '../dependencyCalls.js';
 import type { ApiDependencies } from '../dependencies.js';
@@ -11,10 +11,11 @@ export const requestApprovalIfRequired = async (
   deps: ApiDependencies,
   request: FastifyRequest,
   reply: FastifyReply,
-  change: { action: ApprovalAction | string; actor: string; reason: string },
+  change: { action: GovernanceAction; actor: string; reason: string },
 ): Promise<{ changeRequestId: string; status: 'pending_approval' } | null> => {
+  if (!requiresApproval(change.action, deps.config.approvalsRequired)) return null;
+  // requiresApproval holds only for an enable or a release.
   const action = change.action as ApprovalAction;
-  if (!requiresApproval(action, deps.config.approvalsRequired)) return null;
   const created = await callDatabase(() =>
     createChangeRequest(deps.pool, deps.config.auditKeyring, {
       action,

@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { sendError } from '../plugins/errorHandling.js';
 import { loadConsoleFiles, type ConsoleFile } from './consoleFiles.js';
 
-export const CONSOLE_PREFIX = '/console';
+const CONSOLE_PREFIX = '/console';
 
 /** apps/console/dist, from apps/api/src or apps/api/dist alike. */
 const DEFAULT_CONSOLE_DIR = fileURLToPath(new URL('../../../console/dist/', import.meta.url));

@@ -7,7 +7,7 @@ import type { ApiDependencies } from '../dependencies.js';
 import { enqueueJob } from '../enqueueJob.js';
 import { changeRequestAccepted } from '../changeRequests/publicChangeRequest.js';
 import { requestApprovalIfRequired } from '../changeRequests/requestApproval.js';
-import { jobAcceptedResponse, writeErrors } from '../responseSchemas.js';
+import { jobAcceptedResponse, jobCompletedResponse, writeErrors } from '../responseSchemas.js';
 import { goLiveBody, killSwitchBody, systemMetadataBody, verifyBody } from '../schemas.js';
 
 /**
@@ -17,7 +17,7 @@ import { goLiveBody, killSwitchBody, systemMetadataBody, verifyBody } from '../s
 export const governanceChangeRoutes = async (scope: FastifyInstance, deps: ApiDependencies): Promise<void> => {
   const app = scope.withTypeProvider<ZodTypeProvider>();
   const rateLimit = { max: deps.config.rateLimitPerMinute, timeWindow: 60_000 };
-  const accepted = { tags: ['governance'], response: { 202: jobAcceptedResponse, ...writeErrors() } };
+  const accepted = { tags: ['governance'], response: { 200: jobCompletedResponse, 202: jobAcceptedResponse, ...writeErrors() } };
   // Enable and release may answer with a change request instead (APPROVALS_REQUIRED > 1).
   const acceptedOrRequest = { ...accepted, response: { ...accepted.response, 202: z.union([jobAcceptedResponse, changeRequestAccepted]) } };
 

@@ -1,16 +1,13 @@
-import { QUEUES, readQueueDepths, type QueueName } from '@valhalla/core';
+import { decodeJobFailure, QUEUES, readJobSummary, readQueueDepths, type JobSummary, type QueueName } from '@valhalla/core';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { callRedis } from '../dependencyCalls.js';
 import type { ApiDependencies } from '../dependencies.js';
-import { parseFailedReason } from '../errors.js';
 import { errorResponses } from '../responseSchemas.js';
 
 /** Failed jobs shown per queue, newest first (the queue dashboard has the rest). */
 const FAILED_JOBS_PER_QUEUE = 20;
-/** Failures a retry cannot change (the same rule POST /api/jobs/:id/retry applies): the job's outcome is final. */
-const FINAL_FAILURE_CODES: ReadonlySet<string> = new Set(['PRECONDITION_FAILED', 'INVALID_PAYLOAD']);
 
 const depth = z.object({ waiting: z.number().int(), active: z.number().int(), delayed: z.number().int(), failed: z.number().int() });
 const queuesResponse = z
@@ -40,26 +37,35 @@ export const queueRoutes = async (scope: FastifyInstance, deps: ApiDependencies)
     tags: ['jobs'],
     response: { 200: queuesResponse, ...errorResponses(401, 503) },
   };
+  /**
+   * The newest failed jobs of one queue, read bounded: ids from the failed set (newest first), then each job's summary
+   * (state, attempts, failure record; never its data, which may be anything up to Redis's 512 MB).
+   */
+  const readFailed = async (name: QueueName): Promise<JobSummary[]> => {
+    const queue = deps.queues.byName[name];
+    const ids = await queue.getRanges(['failed'], 0, FAILED_JOBS_PER_QUEUE - 1, false);
+    const summaries = await Promise.all(ids.map((id) => readJobSummary(deps.redis, queue, id)));
+    // A job retried or removed between the two reads is no longer failed: left out.
+    return summaries.filter((summary): summary is JobSummary => summary !== undefined && summary.state === 'failed');
+  };
+
   app.get('/queues', { schema }, async () => {
     const names = Object.values(QUEUES) as QueueName[];
     const [depths, failedPerQueue] = await callRedis('read queues', () =>
-      Promise.all([readQueueDepths(deps.queues.byName), Promise.all(names.map((name) => deps.queues.byName[name].getFailed(0, FAILED_JOBS_PER_QUEUE - 1)))]),
+      Promise.all([readQueueDepths(deps.queues.byName), Promise.all(names.map(readFailed))]),
     );
     const failed = failedPerQueue
       .flat()
-      .filter((job) => job !== undefined && job.id !== undefined)
       .sort((a, b) => (b.finishedOn ?? 0) - (a.finishedOn ?? 0))
-      .map((job) => {
-        const error = parseFailedReason(job.failedReason ?? 'failed without a reason');
-        return {
-          id: job.id ?? '',
-          queue: job.queueName,
-          name: job.name,
-          attempts: job.attemptsMade,
-          failed_at: job.finishedOn === undefined ? null : new Date(job.finishedOn).toISOString(),
-          error: { ...error, final: FINAL_FAILURE_CODES.has(error.code) },
-        };
-      });
+      .map((job) => ({
+        id: job.id,
+        queue: job.queue,
+        name: job.name,
+        attempts: job.attemptsMade,
+        failed_at: job.finishedOn === null ? null : new Date(job.finishedOn).toISOString(),
+        // The failure record the worker wrote (encodeJobFailure); a job failed without one reads as JOB_INTERRUPTED.
+        error: job.failure ?? decodeJobFailure(''),
+      }));
     return { queues: names.map((name) => ({ name, ...depths[name] })), failed };
   });
 };

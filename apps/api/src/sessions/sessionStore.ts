@@ -3,14 +3,14 @@ import { sql, type CommonQueryMethods } from '@valhalla/core';
 import { z } from 'zod';
 
 /** How long a console or dashboard session lasts. */
-export const SESSION_TTL_MS = 8 * 60 * 60 * 1000;
+const SESSION_TTL_MS = 8 * 60 * 60 * 1000;
 /** The one session cookie of the console, the dashboard and /api. */
 export const SESSION_COOKIE = 'valhalla_session';
 
 /** A session secret: 32 random bytes, base64url (43 characters). Anything else is not looked up. */
 const SECRET = /^[A-Za-z0-9_-]{43}$/;
 
-export const sha256Hex = (value: string): string => createHash('sha256').update(value, 'utf8').digest('hex');
+const sha256Hex = (value: string): string => createHash('sha256').update(value, 'utf8').digest('hex');
 
 /**
  * The CSRF token of a session, derived from its secret: the console reads it from the sign-in answer (or GET

@@ -3,7 +3,7 @@ import { request, setCredentials } from './http.js';
 import type { Role, RunbookStatus, Session } from './types.js';
 
 /** The api's session endpoints (CONTRACT.md "Roles": the console's session cookie). */
-export const SESSION_PATHS = { session: '/api/session', signOut: '/api/session' } as const;
+const SESSION_PATHS = { session: '/api/session', signOut: '/api/session' } as const;
 
 type SessionAnswer = { actor: string; role: Role; csrfToken: string };
 

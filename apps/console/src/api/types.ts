@@ -20,7 +20,7 @@ export type LiveState = {
   updated_at: string | null;
 };
 
-export type GoLiveStateRow = {
+type GoLiveStateRow = {
   go_live_enabled: boolean;
   kill_switch_engaged: boolean;
   changed_by: string | null;
@@ -28,7 +28,7 @@ export type GoLiveStateRow = {
   updated_at: string | null;
 };
 
-export type SystemMetadataRow = {
+type SystemMetadataRow = {
   version: string;
   backend_complete: boolean;
   notes: string | null;
@@ -36,7 +36,7 @@ export type SystemMetadataRow = {
   completed_at: string | null;
 };
 
-export type VerificationCheck = { name: string; status: 'passed' | 'failed' | 'error'; detail: string };
+type VerificationCheck = { name: string; status: 'passed' | 'failed' | 'error'; detail: string };
 
 export type VerificationRun = {
   id: number;
@@ -50,7 +50,7 @@ export type VerificationRun = {
   checks: VerificationCheck[];
 };
 
-export type WorkerHeartbeat = { worker_id: string; release: string; pid: number; hostname: string; started_at: string; last_seen_at: string };
+type WorkerHeartbeat = { worker_id: string; release: string; pid: number; hostname: string; started_at: string; last_seen_at: string };
 
 export type RunbookStatus = {
   system_metadata: SystemMetadataRow | null;
@@ -82,7 +82,7 @@ export type AuditEntry = {
 
 export type AuditPage = { items: AuditEntry[]; next: string | null };
 
-export type QueueCounts = { waiting: number; active: number; delayed: number; failed: number };
+type QueueCounts = { waiting: number; active: number; delayed: number; failed: number };
 export type FailedJob = {
   id: string;
   queue: string;

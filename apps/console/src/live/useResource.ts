@@ -8,7 +8,7 @@ export type Resource<T> = {
 };
 
 /** How often data that the state stream does not announce (heartbeats, queues, runs) is read again. */
-export const BACKGROUND_REFRESH_MS = 5_000;
+const BACKGROUND_REFRESH_MS = 5_000;
 
 /**
  * Data read from the api, read again whenever one of `keys` changes (the live state's identity, a filter) and every

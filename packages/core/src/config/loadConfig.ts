@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_CHANGE_MAX_AGE_SECONDS, DEFAULT_TRANSIENT_RETRY, type TransientRetrySchedule } from '../contract/retryPolicy.js';
 import { ConfigError, type ErrorDetail } from '../errors/index.js';
 import { createAuditKeyring, DEVELOPMENT_AUDIT_KEY, parseAuditKeys, type AuditKeyring } from '../state/audit/auditKeyring.js';
 import { parseGovernanceTokens, type GovernanceToken } from './parseGovernanceTokens.js';
@@ -46,11 +47,19 @@ const envSchema = z.object({
   HEARTBEAT_INTERVAL_MS: intInRange(100, 600_000),
   RATE_LIMIT_PER_MINUTE: intInRange(1, 1_000_000),
   CORS_ORIGINS: optionalString,
+  TRUST_PROXY: intInRange(0, 10),
+  REQUEST_TIMEOUT_MS: intInRange(1000, 600_000),
+  HEADERS_TIMEOUT_MS: intInRange(1000, 600_000),
+  METRICS_TOKEN: optionalString,
+  DOCS_ENABLED: z.preprocess(emptyToUndefined, z.enum(['true', 'false'], { error: 'must be true or false' }).optional()),
   BULLMQ_PREFIX: z.preprocess(emptyToUndefined, z.string().regex(/^[A-Za-z0-9_.:-]{1,100}$/).optional()),
   LIVE_STREAMS_PER_TOKEN: intInRange(1, 1_000_000),
   LIVE_HEARTBEAT_MS: intInRange(10, 600_000),
   LIVE_FALLBACK_MAX_AGE_MS: intInRange(10, 600_000),
   LIVE_MAX_STALENESS_MS: intInRange(10, 3_600_000),
+  CHANGE_MAX_AGE_SECONDS: intInRange(1, 30 * 24 * 3600),
+  TRANSIENT_RETRY_BASE_MS: intInRange(10, 600_000),
+  TRANSIENT_RETRY_MAX_MS: intInRange(10, 3_600_000),
 });
 
 export type Config = {
@@ -82,6 +91,16 @@ export type Config = {
   readonly heartbeatIntervalMs: number;
   readonly rateLimitPerMinute: number;
   readonly corsOrigins: readonly string[];
+  /** TRUST_PROXY: how many proxies in front of the api to trust for the client address (X-Forwarded-For); 0 = none. */
+  readonly trustProxyHops: number;
+  /** REQUEST_TIMEOUT_MS: the whole request (headers and body) must arrive within this; then 408 and the socket closes. */
+  readonly requestTimeoutMs: number;
+  /** HEADERS_TIMEOUT_MS: the request headers must arrive within this. */
+  readonly headersTimeoutMs: number;
+  /** METRICS_TOKEN: when set, GET /metrics needs `Authorization: Bearer <it>`. */
+  readonly metricsToken: string | undefined;
+  /** DOCS_ENABLED: serve /docs and /openapi.json (default true). */
+  readonly docsEnabled: boolean;
   readonly queuePrefix: string;
   /** Live state (GET /api/governance/live and /stream). */
   readonly live: {
@@ -90,6 +109,10 @@ export type Config = {
     readonly fallbackMaxAgeMs: number;
     readonly maxStalenessMs: number;
   };
+  /** A change (other than an engage or a disable) not applied this long after its creation is rejected as EXPIRED. */
+  readonly changeMaxAgeSeconds: number;
+  /** The worker's backoff through transient failures; tests shorten it to make a long outage short. */
+  readonly transientRetry: TransientRetrySchedule;
 };
 
 const LOCAL_DATABASE_URL = 'postgresql://postgres@127.0.0.1:5432/postgres';
@@ -167,6 +190,26 @@ export const loadConfig = (env: Readonly<Record<string, string | undefined>>, se
   if (isProduction && e.AUDIT_HMAC_KEYS === undefined && service !== 'dev') {
     problems.push({ field: 'AUDIT_HMAC_KEYS', message: 'is required when NODE_ENV=production (keyid:key, comma-separated)' });
   }
+
+  const requestTimeoutMs = e.REQUEST_TIMEOUT_MS ?? 30_000;
+  const headersTimeoutMs = e.HEADERS_TIMEOUT_MS ?? Math.min(10_000, requestTimeoutMs);
+  if (headersTimeoutMs > requestTimeoutMs) {
+    problems.push({ field: 'HEADERS_TIMEOUT_MS', message: `must not exceed REQUEST_TIMEOUT_MS (${requestTimeoutMs})` });
+  }
+  if (e.METRICS_TOKEN !== undefined && isProduction && e.METRICS_TOKEN.length < PRODUCTION_TOKEN_MIN_LENGTH) {
+    problems.push({ field: 'METRICS_TOKEN', message: `must be at least ${PRODUCTION_TOKEN_MIN_LENGTH} characters in production` });
+  }
+  if (e.METRICS_TOKEN !== undefined && /\s/.test(e.METRICS_TOKEN)) {
+    problems.push({ field: 'METRICS_TOKEN', message: 'must not contain white space' });
+  }
+
+  const transientRetry = {
+    baseDelayMs: e.TRANSIENT_RETRY_BASE_MS ?? DEFAULT_TRANSIENT_RETRY.baseDelayMs,
+    maxDelayMs: e.TRANSIENT_RETRY_MAX_MS ?? DEFAULT_TRANSIENT_RETRY.maxDelayMs,
+  };
+  if (transientRetry.maxDelayMs < transientRetry.baseDelayMs) {
+    problems.push({ field: 'TRANSIENT_RETRY_MAX_MS', message: 'must not be below TRANSIENT_RETRY_BASE_MS' });
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   return deepFreeze({
@@ -195,6 +238,11 @@ export const loadConfig = (env: Readonly<Record<string, string | undefined>>, se
     heartbeatIntervalMs: e.HEARTBEAT_INTERVAL_MS ?? 10_000,
     rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE ?? 120,
     corsOrigins: splitList(e.CORS_ORIGINS),
+    trustProxyHops: e.TRUST_PROXY ?? 0,
+    requestTimeoutMs,
+    headersTimeoutMs,
+    metricsToken: e.METRICS_TOKEN,
+    docsEnabled: e.DOCS_ENABLED !== 'false',
     queuePrefix: e.BULLMQ_PREFIX ?? 'bull',
     live: {
       streamsPerToken: e.LIVE_STREAMS_PER_TOKEN ?? 1_000,
@@ -204,6 +252,8 @@ export const loadConfig = (env: Readonly<Record<string, string | undefined>>, se
       // Past this age (listener down and reads failing), /live answers 503 rather than a state it cannot vouch for.
       maxStalenessMs: e.LIVE_MAX_STALENESS_MS ?? 15_000,
     },
+    changeMaxAgeSeconds: e.CHANGE_MAX_AGE_SECONDS ?? DEFAULT_CHANGE_MAX_AGE_SECONDS,
+    transientRetry,
   });
 };
 

@@ -15,6 +15,7 @@ export * from './queries/stateVersion.js';
 export * from './changeRequests/index.js';
 export * from './live/index.js';
 export * from './recordQueueEvent.js';
+export * from './queries/executedJobs.js';
 export * from './audit/auditKeyring.js';
 export * from './audit/canonicalEntry.js';
 export * from './audit/appendAuditEntries.js';

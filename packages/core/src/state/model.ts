@@ -46,8 +46,7 @@ export const GO_LIVE_PRECONDITIONS = {
 } as const;
 export type GoLivePrecondition = (typeof GO_LIVE_PRECONDITIONS)[keyof typeof GO_LIVE_PRECONDITIONS];
 
-export const CHECK_STATUSES = { passed: 'passed', failed: 'failed', error: 'error' } as const;
-export type CheckStatus = (typeof CHECK_STATUSES)[keyof typeof CHECK_STATUSES];
+export type CheckStatus = 'passed' | 'failed' | 'error';
 
 /** Row 1 of `public.system_metadata`, column names as in the table. Timestamps are ISO-8601 strings. */
 export const systemMetadataRow = z.object({
@@ -82,14 +81,8 @@ export const stateSnapshot = z.object({
 });
 export type StateSnapshot = z.infer<typeof stateSnapshot>;
 
-export const metadataChange = z
-  .object({
-    version: z.string().trim().min(1).max(100).optional(),
-    backend_complete: z.boolean().optional(),
-    notes: z.string().max(2000).optional(),
-  })
-  .strict();
-export type MetadataChange = z.infer<typeof metadataChange>;
+/** What a metadata.update sets (validated by the job contract's payload schema, contract/payloads.ts). */
+export type MetadataChange = { version?: string | undefined; backend_complete?: boolean | undefined; notes?: string | undefined };
 
 /** Change entries replay to the state; event entries record everything else (see AUDIT_KINDS). */
 export const AUDIT_KINDS = { change: 'change', event: 'event' } as const;
@@ -164,5 +157,7 @@ export const changeResult = z.object({
   unmet: z.array(z.string()),
   /** When the BullMQ job was created (ms): tells a redelivery from a new job that reuses the id. */
   jobCreatedAt: z.number().optional(),
+  /** Why a rejected change was rejected: its preconditions (the default) or its age (EXPIRED). */
+  rejectedAs: z.enum(['PRECONDITION_FAILED', 'EXPIRED']).optional(),
 });
 export type ChangeResult = z.infer<typeof changeResult>;

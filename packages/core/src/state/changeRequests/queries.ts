@@ -1,6 +1,6 @@
 import { sql, type CommonQueryMethods } from 'slonik';
 import { z } from 'zod';
-import type { GoLiveChangePayload } from '../../jobs/catalog.js';
+import type { GoLiveChangePayload } from '../../contract/payloads.js';
 import { requiresApproval } from '../rules.js';
 import { changeRequestRow, type ChangeRequest, type ChangeRequestStatus } from './model.js';
 
