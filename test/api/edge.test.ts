@@ -239,7 +239,7 @@ describe('tokens in logs', () => {
       expect((await fetch(`${base}/api/governance/audit?limit=5&token=${ALICE.token}`, { headers: bearer() })).status).toBe(400);
       const login = await fetch(`${base}/admin/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: ALICE.token }) });
       expect(login.status).toBe(200);
-      session = /valhalla_admin=([^;]+)/.exec(login.headers.get('set-cookie') ?? '')?.[1] ?? '';
+      session = new RegExp(`${ADMIN_SESSION_COOKIE}=([^;]+)`).exec(login.headers.get('set-cookie') ?? '')?.[1] ?? '';
       expect(session.length).toBeGreaterThan(20);
       expect((await fetch(`${base}/admin/queues/api/queues`, { headers: { cookie: `${ADMIN_SESSION_COOKIE}=${session}` } })).status).toBe(200);
       const malformed = await rawClient(port);
