@@ -1,6 +1,6 @@
 import { Worker } from 'bullmq';
 import { describe, expect, it } from 'vitest';
-import { applyGovernanceChange, type GovernanceAction } from '../../packages/core/src/index.js';
+import { applyGovernanceChange, encodeJobFailure, jobFailureOf, type GovernanceAction } from '../../packages/core/src/index.js';
 import { DEV_KEYRING } from '../audit/support.js';
 import { createTestRedis } from '../helpers/redis.js';
 import { waitFor } from '../helpers/waitFor.js';
@@ -60,28 +60,37 @@ describe('GET /api/queues', () => {
     const worker = new Worker(
       'governance',
       async (job) => {
-        if (job.id === 'final-1') throw new Error('PRECONDITION_FAILED: go-live enable rejected, unmet: backend_complete');
-        throw new Error('DEPENDENCY_UNAVAILABLE: PostgreSQL is unavailable');
+        // The failure records the real worker writes (encodeJobFailure), and a failure without one (a foreign worker).
+        if (job.id === 'final-1') throw new Error(encodeJobFailure(jobFailureOf('PRECONDITION_FAILED', 'go-live enable rejected, unmet: backend_complete')));
+        if (job.id === 'internal-1') throw new Error(encodeJobFailure(jobFailureOf('INTERNAL_ERROR', 'the worker failed unexpectedly')));
+        throw new Error('connect ECONNREFUSED 10.0.0.7:5432');
       },
       { connection: redis, prefix: api.current.prefix },
     );
     try {
       await queue.add('go-live-change', { any: 1 }, { jobId: 'final-1', attempts: 1, priority: 1 });
-      await queue.add('go-live-change', { any: 2 }, { jobId: 'transient-1', attempts: 1, priority: 1 });
-      await waitFor(async () => (await queue.getFailedCount()) === 2, { description: 'two failed jobs' });
+      await queue.add('go-live-change', { any: 2 }, { jobId: 'internal-1', attempts: 1, priority: 1 });
+      await queue.add('go-live-change', { any: 3 }, { jobId: 'foreign-1', attempts: 1, priority: 1 });
+      await waitFor(async () => (await queue.getFailedCount()) === 3, { description: 'three failed jobs' });
     } finally {
       await worker.close();
       await quitRedis(redis);
     }
     const response = await get('/api/queues');
     expect(response.statusCode).toBe(200);
-    const body = response.json<{ queues: { name: string; delayed: number; failed: number }[]; failed: { id: string; error: { code: string; final: boolean } }[] }>();
-    expect(body.queues.find((entry) => entry.name === 'governance')).toMatchObject({ delayed: 1, failed: 2 });
+    const body = response.json<{ queues: { name: string; delayed: number; failed: number }[]; failed: { id: string; failed_at: string | null; error: { code: string; message: string; final: boolean } }[] }>();
+    expect(body.queues.find((entry) => entry.name === 'governance')).toMatchObject({ delayed: 1, failed: 3 });
     expect(body.queues.map((entry) => entry.name)).toContain('verification');
     expect(Object.fromEntries(body.failed.map((job) => [job.id, job.error]))).toMatchObject({
       'final-1': { code: 'PRECONDITION_FAILED', final: true },
-      'transient-1': { code: 'DEPENDENCY_UNAVAILABLE', final: false },
+      'internal-1': { code: 'INTERNAL_ERROR', final: false },
+      'foreign-1': { code: 'JOB_INTERRUPTED', final: false },
     });
+    // A failure text that is not a record of ours is never shown (it may name hosts); newest failure first.
+    expect(JSON.stringify(body.failed)).not.toContain('10.0.0.7');
+    const failedAt = body.failed.map((job) => Date.parse(job.failed_at ?? ''));
+    expect(failedAt.every(Number.isFinite)).toBe(true);
+    expect([...failedAt].sort((a, b) => b - a)).toEqual(failedAt);
     expect((await api.current.app.inject({ method: 'GET', url: '/api/queues' })).statusCode).toBe(401);
   });
 });
