@@ -17,6 +17,7 @@ ENV TURBO_TELEMETRY_DISABLED=1 \
 # Every workspace's manifest first (npm ci needs them all), so the dependency layer is cached until a manifest or the lockfile changes.
 COPY package.json package-lock.json ./
 COPY packages/core/package.json packages/core/
+COPY packages/client/package.json packages/client/
 COPY apps/api/package.json apps/api/
 COPY apps/worker/package.json apps/worker/
 COPY apps/cli/package.json apps/cli/
@@ -24,6 +25,7 @@ COPY apps/console/package.json apps/console/
 RUN npm ci --include=dev --no-audit --no-fund
 COPY tsconfig.base.json tsconfig.json turbo.json ./
 COPY packages/core packages/core
+COPY packages/client packages/client
 COPY apps/api apps/api
 COPY apps/worker apps/worker
 COPY apps/cli apps/cli
@@ -38,12 +40,14 @@ ENV NODE_ENV=production \
     PORT=3000
 COPY package.json package-lock.json ./
 COPY packages/core/package.json packages/core/
+COPY packages/client/package.json packages/client/
 COPY apps/api/package.json apps/api/
 COPY apps/worker/package.json apps/worker/
 COPY apps/cli/package.json apps/cli/
 COPY apps/console/package.json apps/console/
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/packages/core/dist packages/core/dist
+COPY --from=build /app/packages/client/dist packages/client/dist
 COPY --from=build /app/apps/api/dist apps/api/dist
 COPY --from=build /app/apps/worker/dist apps/worker/dist
 COPY --from=build /app/apps/cli/dist apps/cli/dist

@@ -260,7 +260,7 @@ describe('Dockerfile and .dockerignore', () => {
     },
     {
       name: 'npm ci without the manifest of one workspace',
-      dockerfile: replaceOnce(dockerfile, 'COPY apps/cli/package.json apps/cli/\nRUN npm ci --omit=dev', 'RUN npm ci --omit=dev'),
+      dockerfile: replaceOnce(dockerfile, 'COPY apps/console/package.json apps/console/\nRUN npm ci --omit=dev', 'RUN npm ci --omit=dev'),
       code: 'missing-workspace-manifest',
     },
     {
