@@ -13,6 +13,7 @@ const CHAIN = [
   '20260202_verification_runs',
   '20260203_idempotency_ledger',
   '20260204_worker_runtime',
+  '20260214_safety_lane',
 ];
 
 let databases: TestDatabase[] = [];
@@ -175,7 +176,7 @@ describe('migrations', () => {
     const dir = await copyMigrations();
     for (const id of ['20260301_branch_a', '20260301_branch_b']) {
       await mkdir(join(dir, id));
-      await writeFile(join(dir, id, 'revision.json'), JSON.stringify({ previous: '20260204_worker_runtime', description: id }));
+      await writeFile(join(dir, id, 'revision.json'), JSON.stringify({ previous: CHAIN.at(-1), description: id }));
       for (const file of ['up.sql', 'down.sql']) await writeFile(join(dir, id, file), 'SELECT 1;');
       await writeFile(join(dir, id, 'verify.sql'), "SELECT 'x' AS check_name, TRUE AS ok;");
     }
@@ -191,7 +192,7 @@ describe('migrations', () => {
     const dir = await copyMigrations();
     const id = '20260301_half_applied';
     await mkdir(join(dir, id));
-    await writeFile(join(dir, id, 'revision.json'), JSON.stringify({ previous: '20260204_worker_runtime', description: 'fails halfway' }));
+    await writeFile(join(dir, id, 'revision.json'), JSON.stringify({ previous: CHAIN.at(-1), description: 'fails halfway' }));
     await writeFile(join(dir, id, 'up.sql'), 'CREATE TABLE public.half_applied (id int);\nALTER TABLE public.go_live_state ADD COLUMN extra int;\nSELECT 1/0;');
     await writeFile(join(dir, id, 'down.sql'), 'DROP TABLE IF EXISTS public.half_applied;');
     await writeFile(join(dir, id, 'verify.sql'), "SELECT 'x' AS check_name, TRUE AS ok;");

@@ -51,7 +51,7 @@ export const jobRetryRoutes = async (scope: FastifyInstance, deps: ApiDependenci
     if (state !== 'failed') throw notRetryable(id, state);
     // A rejection or an invalid payload is final for this job id: the worker would replay the stored outcome. The
     // operator submits a new change instead.
-    const permanent = /^(PRECONDITION_FAILED|INVALID_PAYLOAD):/.exec(found.job.failedReason ?? '')?.[1];
+    const permanent = /^(PRECONDITION_FAILED|SUPERSEDED|INVALID_PAYLOAD):/.exec(found.job.failedReason ?? '')?.[1];
     if (permanent !== undefined) {
       throw new ApiError('JOB_NOT_RETRYABLE', `job ${id} failed with ${permanent}, which a retry cannot change; submit a new change`);
     }

@@ -34,6 +34,13 @@ export class PreconditionFailedError extends AppError {
   }
 }
 
+/** A release or enable created before the latest applied engage or disable (see rules.ts). Not retried. */
+export class SupersededError extends AppError {
+  constructor(action: string) {
+    super('SUPERSEDED', `${action} rejected: it was created before the latest kill-switch engage or go-live disable`);
+  }
+}
+
 /** A queued job payload that does not match the job catalog. Not retried. */
 export class InvalidPayloadError extends AppError {
   constructor(details: readonly ErrorDetail[]) {

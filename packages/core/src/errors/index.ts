@@ -7,5 +7,6 @@ export {
   MigrationError,
   PreconditionFailedError,
   RetryableDatabaseError,
+  SupersededError,
   type ErrorDetail,
 } from './AppError.js';

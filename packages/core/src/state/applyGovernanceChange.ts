@@ -1,81 +1,18 @@
-import { sql, type DatabasePool } from 'slonik';
-import { runInTransaction } from '../db/runInTransaction.js';
-import { JOB_NAMES, QUEUES, type GoLiveChangePayload } from '../jobs/catalog.js';
-import { GOVERNANCE_ACTIONS, type ChangeResult } from './model.js';
-import { readChangeContext } from './queries/changeContext.js';
-import { commitChange } from './queries/commitChange.js';
-import { lockGovernanceRows, snapshotOf } from './queries/governanceState.js';
-import { decideChange } from './rules.js';
+import type { DatabasePool } from 'slonik';
+import { applyGovernanceBatch, type GovernanceChangeExecution, type GovernanceChangeRequest } from './applyGovernanceBatch.js';
 
-export type GovernanceChangeRequest = {
-  jobId: string;
-  /** The BullMQ job's creation time (job.timestamp): the same on every delivery of one job. */
-  jobCreatedAt?: number | undefined;
-  payload: GoLiveChangePayload;
-  /** The migration head of the code that runs the worker: go-live enable needs a passed verification of it. */
-  migrationHead: string;
-};
-
-export type GovernanceChangeExecution = { result: ChangeResult; replayed: boolean };
+export type { GovernanceChangeExecution, GovernanceChangeRequest } from './applyGovernanceBatch.js';
 
 /**
- * Executes one governance change exactly once per job id, in one transaction of three statements: lock row 1 of both
- * tables; read the stored result of this job id (if it already committed) and the verification of the head; decide
- * by the state rules and write the state, the audit entry and the executed-job record together. Safe to re-run:
- * database work only.
- *
- * A rejected change commits too (its audit entry and executed record); the caller turns the `rejected` result into a
- * PreconditionFailedError after the commit.
- * @throws RetryableDatabaseError on lost connections or exhausted serialization retries.
+ * Executes one governance change exactly once per job id: a batch of one (see applyGovernanceBatch), so a change
+ * applied alone and one applied in a batch go through the same decisions and the same write. Used by the api's
+ * break-glass path and by tests. Safe to re-run: database work only.
+ * @throws RetryableDatabaseError on lost connections or exhausted serialization retries; InvalidPayloadError for
+ *   text PostgreSQL cannot store; whatever else failed the transaction.
  */
-export const applyGovernanceChange = async (
-  pool: DatabasePool,
-  request: GovernanceChangeRequest,
-): Promise<GovernanceChangeExecution> =>
-  runInTransaction(pool, async (tx) => {
-    // Lock first, then look for an earlier execution: after the lock is granted, READ COMMITTED shows any commit of
-    // a concurrent delivery of the same job, so two deliveries cannot both apply (and the executed-job primary key
-    // would refuse the second anyway).
-    // The reasoning below needs READ COMMITTED (a new snapshot per statement), whatever the database's default.
-    await tx.query(sql.unsafe`SET TRANSACTION ISOLATION LEVEL READ COMMITTED`);
-    const rows = await lockGovernanceRows(tx);
-    const context = await readChangeContext(tx, {
-      jobId: request.jobId,
-      jobCreatedAt: request.jobCreatedAt,
-      migrationHead: request.migrationHead,
-    });
-    if (context.executed !== null) return { result: context.executed, replayed: true };
-
-    const { payload } = request;
-    const before = snapshotOf(rows);
-    const decision = decideChange({
-      action: payload.action,
-      before,
-      metadata: payload.action === GOVERNANCE_ACTIONS.metadataUpdate ? payload.metadata : undefined,
-      verificationPassed: context.verificationPassed,
-    });
-    const result = {
-      outcome: decision.outcome,
-      action: payload.action,
-      before,
-      after: decision.after,
-      unmet: decision.unmet,
-      ...(request.jobCreatedAt === undefined ? {} : { jobCreatedAt: request.jobCreatedAt }),
-    };
-    const auditId = await commitChange(tx, {
-      jobId: context.executionKey,
-      queue: QUEUES.governance,
-      jobName: JOB_NAMES.goLiveChange,
-      actor: payload.actor,
-      reason: payload.reason,
-      requestId: payload.requestId ?? null,
-      writes:
-        decision.outcome !== 'applied'
-          ? 'nothing'
-          : payload.action === GOVERNANCE_ACTIONS.metadataUpdate
-            ? 'system_metadata'
-            : 'go_live_state',
-      result,
-    });
-    return { result: { ...result, auditId }, replayed: false };
-  });
+export const applyGovernanceChange = async (pool: DatabasePool, request: GovernanceChangeRequest): Promise<GovernanceChangeExecution> => {
+  const [outcome] = await applyGovernanceBatch(pool, [request]);
+  if (outcome === undefined) throw new Error('applyGovernanceBatch returned no outcome');
+  if (!outcome.ok) throw outcome.error;
+  return outcome.execution;
+};

@@ -40,6 +40,13 @@ export const GO_LIVE_PRECONDITIONS = {
 } as const;
 export type GoLivePrecondition = (typeof GO_LIVE_PRECONDITIONS)[keyof typeof GO_LIVE_PRECONDITIONS];
 
+/**
+ * The condition a superseded release or enable did not meet: it was created before the latest kill-switch engage or
+ * go-live disable that was applied (or found the state already safe). Named in the rejection's `unmet`; the job fails
+ * with the code SUPERSEDED, final.
+ */
+export const SUPERSESSION_CONDITION = 'not_superseded' as const;
+
 export const CHECK_STATUSES = { passed: 'passed', failed: 'failed', error: 'error' } as const;
 export type CheckStatus = (typeof CHECK_STATUSES)[keyof typeof CHECK_STATUSES];
 

@@ -2,6 +2,7 @@ import {
   CHANGE_OUTCOMES,
   GO_LIVE_PRECONDITIONS,
   GOVERNANCE_ACTIONS,
+  SUPERSESSION_CONDITION,
   type ChangeOutcome,
   type GoLivePrecondition,
   type GovernanceAction,
@@ -34,11 +35,43 @@ export const unmetGoLivePreconditions = (facts: GoLiveFacts): GoLivePrecondition
   return unmet;
 };
 
+/** Actions an engage or a disable supersedes when they were created before it. */
+export const isSupersedableAction = (action: GovernanceAction): boolean =>
+  action === GOVERNANCE_ACTIONS.killSwitchRelease || action === GOVERNANCE_ACTIONS.goLiveEnable;
+
 export type ChangeDecision = {
   outcome: ChangeOutcome;
-  unmet: GoLivePrecondition[];
+  unmet: (GoLivePrecondition | typeof SUPERSESSION_CONDITION)[];
   after: StateSnapshot;
+  /** The safety watermark after this change (see DecisionInput.safetyCreatedMs). */
+  safetyCreatedMs: number | null;
 };
+
+export type DecisionInput = {
+  action: GovernanceAction;
+  before: StateSnapshot;
+  metadata?: MetadataChange | undefined;
+  verificationPassed: boolean;
+  /** When the change was created (the job's timestamp, ms); undefined when unknown (never superseded then). */
+  createdMs?: number | undefined;
+  /**
+   * Creation time of the latest engage or disable that was applied or found the state already safe; null when none.
+   * A release or enable created before it is superseded.
+   */
+  safetyCreatedMs?: number | null | undefined;
+};
+
+/** True when the change is a release or enable older than the latest safety change. */
+export const isSuperseded = (input: Pick<DecisionInput, 'action' | 'createdMs' | 'safetyCreatedMs'>): boolean =>
+  isSupersedableAction(input.action) &&
+  input.createdMs !== undefined &&
+  input.safetyCreatedMs !== undefined &&
+  input.safetyCreatedMs !== null &&
+  input.createdMs < input.safetyCreatedMs;
+
+/** The watermark after a safety change created at `createdMs`: never moves back (an old engage applied late). */
+const raiseWatermark = (current: number | null, createdMs: number | undefined): number | null =>
+  createdMs === undefined ? current : current === null ? createdMs : Math.max(current, createdMs);
 
 const withLive = (snapshot: Omit<StateSnapshot, 'live'>): StateSnapshot => ({ ...snapshot, live: isLive(snapshot) });
 
@@ -50,15 +83,25 @@ const sameSnapshot = (a: StateSnapshot, b: StateSnapshot): boolean =>
   a.notes === b.notes;
 
 /**
- * Decides what a change does to the current state. A change to the state it is already in is `unchanged` (and its
- * preconditions are not evaluated: nothing would change). Only go-live enable has preconditions.
+ * Decides what a change does to the current state. A release or enable created before the latest engage or disable
+ * is rejected first (superseded: the safety lane lets an engage overtake it, and it must not undo the engage). A
+ * change to the state it is already in is `unchanged` (and its preconditions are not evaluated: nothing would
+ * change). Only go-live enable has preconditions. An engage or disable that is applied or unchanged raises the
+ * safety watermark to its creation time: "unchanged" still records the operator's intent to be safe as of then.
  */
-export const decideChange = (input: {
-  action: GovernanceAction;
-  before: StateSnapshot;
-  metadata?: MetadataChange | undefined;
-  verificationPassed: boolean;
-}): ChangeDecision => {
+export const decideChange = (input: DecisionInput): ChangeDecision => {
+  const { before } = input;
+  const watermark = input.safetyCreatedMs ?? null;
+  if (isSuperseded(input)) {
+    return { outcome: CHANGE_OUTCOMES.rejected, unmet: [SUPERSESSION_CONDITION], after: before, safetyCreatedMs: watermark };
+  }
+  const decided = decideOnState(input);
+  const safetyCreatedMs =
+    isSafetyAction(input.action) && decided.outcome !== CHANGE_OUTCOMES.rejected ? raiseWatermark(watermark, input.createdMs) : watermark;
+  return { ...decided, safetyCreatedMs };
+};
+
+const decideOnState = (input: DecisionInput): Omit<ChangeDecision, 'safetyCreatedMs'> => {
   const { before } = input;
   let target: Omit<StateSnapshot, 'live'>;
   switch (input.action) {

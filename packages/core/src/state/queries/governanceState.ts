@@ -4,7 +4,12 @@ import { AppError } from '../../errors/index.js';
 import { goLiveStateRow, systemMetadataRow, type GoLiveStateRow, type StateSnapshot, type SystemMetadataRow } from '../model.js';
 import { isLive } from '../rules.js';
 
-export type GovernanceRows = { goLive: GoLiveStateRow; metadata: SystemMetadataRow };
+export type GovernanceRows = {
+  goLive: GoLiveStateRow;
+  metadata: SystemMetadataRow;
+  /** go_live_state.safety_change_created_ms: the supersession watermark (see rules.ts decideChange). */
+  safetyCreatedMs: number | null;
+};
 
 const lockClause = (lock: boolean) => (lock ? sql.fragment`FOR UPDATE OF g, m` : sql.fragment``);
 
@@ -15,6 +20,7 @@ const bothRows = z.object({
   changed_by: z.string().nullable(),
   reason: z.string().nullable(),
   g_updated_at: z.string().nullable(),
+  safety_change_created_ms: z.number().nullable(),
   m_id: z.number(),
   version: z.string(),
   backend_complete: z.boolean(),
@@ -27,6 +33,7 @@ const bothRows = z.object({
 const selectRows = async (db: CommonQueryMethods, lock: boolean): Promise<GovernanceRows | null> => {
   const row = await db.maybeOne(sql.type(bothRows)`
     SELECT g.id AS g_id, g.go_live_enabled, g.kill_switch_engaged, g.changed_by, g.reason, g.updated_at AS g_updated_at,
+           g.safety_change_created_ms,
            m.id AS m_id, m.version, m.backend_complete, m.notes, m.updated_at AS m_updated_at, m.completed_at
     FROM public.go_live_state g CROSS JOIN public.system_metadata m
     WHERE g.id = 1 AND m.id = 1
@@ -50,6 +57,7 @@ const selectRows = async (db: CommonQueryMethods, lock: boolean): Promise<Govern
       updated_at: row.m_updated_at,
       completed_at: row.completed_at,
     }),
+    safetyCreatedMs: row.safety_change_created_ms,
   };
 };
 

@@ -1,0 +1,107 @@
+import { sql, type CommonQueryMethods } from 'slonik';
+import { z } from 'zod';
+import type { ChangeResult, StateSnapshot } from '../model.js';
+
+const committed = z.object({ job_id: z.string(), audit_id: z.number() });
+
+/** One decided change of a batch: its audit entry and executed-job record. */
+export type DecidedChange = {
+  /** The executed-job key (job id, or `<id>@<created>` for a reused id); also the audit entry's job_id. */
+  jobId: string;
+  queue: string;
+  jobName: string;
+  actor: string;
+  reason: string;
+  requestId: string | null;
+  /** The result without its audit id, which the audit insert assigns. */
+  result: Omit<ChangeResult, 'auditId'>;
+};
+
+/** The rows a batch leaves behind: written once, with the final values, only when some member changed them. */
+export type BatchRowWrites = {
+  /** The go-live row's final state and who last changed it; null when no member changed it. */
+  goLive: { after: StateSnapshot; actor: string; reason: string } | null;
+  /** The supersession watermark when a member moved it (an unchanged engage moves it too); null when none did. */
+  safetyCreatedMs: number | null;
+  /** `completedNow`: some member turned backend_complete from false to true, and it is still true at the end. */
+  metadata: { after: StateSnapshot; completedNow: boolean } | null;
+};
+
+/**
+ * Writes a decided batch in one statement: the audit entries (in the batch's order: the chain trigger assigns ids
+ * and hashes row by row, and INSERT … SELECT … ORDER BY feeds it that order), the executed-job records joined to the
+ * audit ids, and row 1 of each governance table at most once with its final values. One round trip whatever the
+ * batch size, instead of one statement (or a SAVEPOINT) per member.
+ *
+ * This is the one place change entries are appended to the audit log: a change to how entries are appended (keyed
+ * chain, append function) is made here.
+ * @returns the audit id of each member, by executed-job key.
+ */
+export const commitChanges = async (
+  tx: CommonQueryMethods,
+  changes: readonly DecidedChange[],
+  writes: BatchRowWrites,
+): Promise<Map<string, number>> => {
+  const members = changes.map((change, ord) => ({
+    ord,
+    job_id: change.jobId,
+    queue: change.queue,
+    job_name: change.jobName,
+    action: change.result.action,
+    outcome: change.result.outcome,
+    actor: change.actor,
+    reason: change.reason,
+    before: change.result.before,
+    after: change.result.after,
+    unmet: change.result.unmet,
+    request_id: change.requestId,
+    result: change.result,
+  }));
+  const goLive = writes.goLive;
+  const changed = goLive !== null;
+  const metadata = writes.metadata;
+  const rows = await tx.any(sql.type(committed)`
+    WITH input AS (
+      SELECT * FROM jsonb_to_recordset(${sql.jsonb(members)}) AS x(
+        ord int, job_id text, queue text, job_name text, action text, outcome text, actor text, reason text,
+        before jsonb, after jsonb, unmet jsonb, request_id text, result jsonb)
+    ),
+    go_live_update AS (
+      UPDATE public.go_live_state
+      SET go_live_enabled = CASE WHEN ${changed} THEN ${goLive?.after.go_live_enabled ?? false} ELSE go_live_enabled END,
+          kill_switch_engaged = CASE WHEN ${changed} THEN ${goLive?.after.kill_switch_engaged ?? true} ELSE kill_switch_engaged END,
+          changed_by = CASE WHEN ${changed} THEN ${goLive?.actor ?? null} ELSE changed_by END,
+          reason = CASE WHEN ${changed} THEN ${goLive?.reason ?? null} ELSE reason END,
+          updated_at = CASE WHEN ${changed} THEN (now() AT TIME ZONE 'UTC') ELSE updated_at END,
+          safety_change_created_ms = coalesce(${writes.safetyCreatedMs}::bigint, safety_change_created_ms)
+      WHERE id = 1 AND (${changed} OR ${writes.safetyCreatedMs !== null})
+    ),
+    metadata_update AS (
+      UPDATE public.system_metadata
+      SET version = ${metadata?.after.version ?? ''},
+          backend_complete = ${metadata?.after.backend_complete ?? false},
+          notes = ${metadata?.after.notes ?? null},
+          updated_at = (now() AT TIME ZONE 'UTC'),
+          completed_at = CASE
+            WHEN ${metadata?.completedNow ?? false} THEN (now() AT TIME ZONE 'UTC')
+            WHEN ${metadata?.after.backend_complete ?? false} THEN completed_at
+            ELSE NULL
+          END
+      WHERE id = 1 AND ${metadata !== null}
+    ),
+    audit AS (
+      INSERT INTO public.governance_audit_log
+        (job_id, action, outcome, actor, reason, before, after, unmet_conditions, request_id)
+      SELECT job_id, action, outcome, actor, reason, before, after,
+             ARRAY(SELECT jsonb_array_elements_text(unmet)), request_id
+      FROM input
+      ORDER BY ord
+      RETURNING id, job_id
+    )
+    INSERT INTO public.governance_executed_jobs (job_id, queue, job_name, outcome, result)
+    SELECT i.job_id, i.queue, i.job_name, i.outcome, i.result || jsonb_build_object('auditId', a.id)
+    FROM input i JOIN audit a ON a.job_id = i.job_id
+    RETURNING job_id, (result->>'auditId')::bigint AS audit_id
+  `);
+  return new Map(rows.map((row) => [row.job_id, row.audit_id]));
+};
