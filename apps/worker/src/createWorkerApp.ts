@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import {
   JOB_NAMES,
   QUEUES,
+  applyGovernanceBatch,
   createDatabasePool,
   createGovernanceQueues,
   createRedisConnection,
@@ -16,10 +17,10 @@ import {
 import { createMigrator, defaultMigrationsDir } from '@valhalla/core/migrator';
 import { Worker, type Processor } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { FaultInjection } from './faultInjection.js';
 import { createWorkerMetrics } from './metrics/createWorkerMetrics.js';
 import { registerScrapeGauges } from './metrics/registerScrapeGauges.js';
 import { startMetricsServer, type MetricsServer } from './metrics/startMetricsServer.js';
+import { createChangeBatcher, type BatchApplier } from './processors/changeBatcher.js';
 import { createGoLiveChangeProcessor } from './processors/goLiveChangeProcessor.js';
 import { createMigrationVerifyProcessor } from './processors/migrationVerifyProcessor.js';
 import { withJobLogging } from './processors/withJobLogging.js';
@@ -42,8 +43,13 @@ export type WorkerAppOptions = {
   /** Where the revisions are (default: the repository's migrations/). */
   migrationsDir?: string | undefined;
   tuning?: Partial<WorkerTuning> | undefined;
-  /** Test-only fault injection; undefined in production. */
-  fault?: FaultInjection | undefined;
+  /**
+   * Wraps the group-commit applier (core's applyGovernanceBatch on this worker's pool): the benchmark measures the
+   * path around it, main.ts adds the test-only fault injection. Undefined in production.
+   */
+  decorateApplier?: ((apply: BatchApplier) => BatchApplier) | undefined;
+  /** Named in the ready log line when the applier is decorated (e.g. the fault injection's description). */
+  decoration?: string | undefined;
   apiHealth?: ApiHealthOptions | undefined;
 };
 
@@ -180,21 +186,25 @@ export const createWorkerApp = async (options: WorkerAppOptions): Promise<Worker
     });
     heartbeat = await startHeartbeat({ pool, workerId, release: config.release, intervalMs: config.heartbeatIntervalMs, log });
 
-    startQueueWorker(
-      QUEUES.governance,
-      withJobMetrics(
-        metrics,
-        withJobLogging(
-          log,
-          createGoLiveChangeProcessor({
-            pool,
-            migrationHead,
-            afterCommit: options.fault?.afterCommit,
-            onTransaction: (outcome) => (outcome === 'committed' ? metrics.transactionCommitted() : metrics.transactionRolledBack()),
-          }),
-        ),
+    const databasePool = pool;
+    const apply: BatchApplier = (requests) => applyGovernanceBatch(databasePool, requests);
+    // One applier for the process: go-live changes in flight on both queues are group-committed together.
+    const batcher = createChangeBatcher({ apply: options.decorateApplier?.(apply) ?? apply, maxBatch: tuning.maxBatchSize });
+    const changeProcessor = withJobMetrics(
+      metrics,
+      withJobLogging(
+        log,
+        createGoLiveChangeProcessor({
+          batcher,
+          migrationHead,
+          onTransaction: (outcome) => (outcome === 'committed' ? metrics.transactionCommitted() : metrics.transactionRolledBack()),
+        }),
       ),
     );
+    // The safety lane has a BullMQ Worker (and fetch loop) of its own: an engage is fetched while the governance
+    // worker's slots are all busy, and the batcher puts it first in the next batch.
+    startQueueWorker(QUEUES.governanceSafety, changeProcessor);
+    startQueueWorker(QUEUES.governance, changeProcessor);
     startQueueWorker(
       QUEUES.verification,
       withJobMetrics(
@@ -245,7 +255,7 @@ export const createWorkerApp = async (options: WorkerAppOptions): Promise<Worker
   }
 
   log.info(
-    { migrationHead, concurrency: config.workerConcurrency, queuePrefix: config.queuePrefix, metricsPort: metricsServer?.port, fault: options.fault?.description },
+    { migrationHead, concurrency: config.workerConcurrency, queuePrefix: config.queuePrefix, metricsPort: metricsServer?.port, decoration: options.decoration },
     WORKER_READY_MESSAGE,
   );
   return { workerId, migrationHead, metricsPort: metricsServer?.port, close };

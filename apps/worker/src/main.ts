@@ -5,6 +5,7 @@
  */
 import { ConfigError, createLogger, exitAfterFlush, loadConfigOrExit } from '@valhalla/core';
 import { createWorkerApp, type WorkerApp } from './createWorkerApp.js';
+import { withFaultInjection } from './faultInjection.js';
 import { parseWorkerOptions, type WorkerOptions } from './parseWorkerOptions.js';
 
 const config = loadConfigOrExit(process.env, 'worker');
@@ -53,7 +54,9 @@ try {
     logger,
     migrationsDir: workerOptions.migrationsDir,
     tuning: workerOptions.tuning,
-    fault: workerOptions.fault,
+    ...(workerOptions.fault === undefined
+      ? {}
+      : { decorateApplier: (apply) => withFaultInjection(workerOptions.fault!, apply), decoration: workerOptions.fault.description }),
   });
   // A signal that arrived during startup found no app to close; close the one that just started.
   if (stopping) void app.close().finally(() => exitAfterFlush(logger, 0));

@@ -14,9 +14,19 @@ import { goLiveBody, killSwitchBody, systemMetadataBody, verifyBody } from '../s
 export const governanceChangeRoutes = async (scope: FastifyInstance, deps: ApiDependencies): Promise<void> => {
   const app = scope.withTypeProvider<ZodTypeProvider>();
   const rateLimit = { max: deps.config.rateLimitPerMinute, timeWindow: 60_000 };
+  // Engage and disable are never rate-limited (CONTRACT.md "Break-glass"). Their routes also carry releases and
+  // enables, so the limiter runs after validation (preHandler: an invalid request is answered 400 and never counted)
+  // and skips a request whose validated body asks for the safe state.
+  const safetyExempt = (isSafe: (body: unknown) => boolean) => ({
+    ...rateLimit,
+    hook: 'preHandler' as const,
+    allowList: (request: { body: unknown }) => isSafe(request.body),
+  });
+  const bodyField = (body: unknown, field: string): unknown =>
+    typeof body === 'object' && body !== null ? (body as Record<string, unknown>)[field] : undefined;
   const accepted = { tags: ['governance'], response: { 202: jobAcceptedResponse, ...writeErrors() } };
 
-  app.post('/governance/go-live', { schema: { ...accepted, summary: 'Enable or disable go-live (queued; the worker checks the preconditions)', body: goLiveBody }, config: { rateLimit } }, async (request, reply) => {
+  app.post('/governance/go-live', { schema: { ...accepted, summary: 'Enable or disable go-live (queued; the worker checks the preconditions)', body: goLiveBody }, config: { rateLimit: safetyExempt((body) => bodyField(body, 'enabled') === false) } }, async (request, reply) => {
     const { actor } = requirePrincipal(request);
     const { enabled, reason } = request.body;
     const action = enabled ? GOVERNANCE_ACTIONS.goLiveEnable : GOVERNANCE_ACTIONS.goLiveDisable;
@@ -27,7 +37,7 @@ export const governanceChangeRoutes = async (scope: FastifyInstance, deps: ApiDe
     });
   });
 
-  app.post('/governance/kill-switch', { schema: { ...accepted, summary: 'Engage or release the kill switch (queued)', body: killSwitchBody }, config: { rateLimit } }, async (request, reply) => {
+  app.post('/governance/kill-switch', { schema: { ...accepted, summary: 'Engage or release the kill switch (queued)', body: killSwitchBody }, config: { rateLimit: safetyExempt((body) => bodyField(body, 'engaged') === true) } }, async (request, reply) => {
     const { actor } = requirePrincipal(request);
     const { engaged, reason } = request.body;
     const action = engaged ? GOVERNANCE_ACTIONS.killSwitchEngage : GOVERNANCE_ACTIONS.killSwitchRelease;

@@ -1,59 +1,73 @@
 import {
+  InvalidPayloadError,
   JOB_NAMES,
   PreconditionFailedError,
   QUEUES,
-  applyGovernanceChange,
+  SUPERSESSION_CONDITION,
+  SupersededError,
+  isSafetyAction,
   sqlstateOf,
   type ChangeResult,
-  type DatabasePool,
   type Logger,
 } from '@valhalla/core';
 import { UnrecoverableError, type Job } from 'bullmq';
+import type { ChangeBatcher } from './changeBatcher.js';
 import { parsePayloadOrFail, unrecoverableUnknownJob } from './invalidPayload.js';
 import type { ProcessorResult } from './withJobLogging.js';
 
 export type GoLiveChangeProcessorDeps = {
-  pool: DatabasePool;
+  /** The process's group-commit applier: every go-live-change job in flight goes through it. */
+  batcher: ChangeBatcher;
   /** Head of the revision chain this worker's code ships: go-live enable needs a passed verification of it. */
   migrationHead: string;
-  /** Test-only hook (fault injection), called after a change committed and before the job is acknowledged. */
-  afterCommit?: ((jobId: string) => void) | undefined;
-  /** The transactional step; core's applyGovernanceChange unless replaced (benchmarks measure the path around it). */
-  applyChange?: typeof applyGovernanceChange | undefined;
-  /** Told how each (non-replayed) change transaction ended: the worker's metrics count them. */
+  /** Told how each (non-replayed) change ended: the worker's metrics count them. */
   onTransaction?: ((outcome: 'committed' | 'rolled_back') => void) | undefined;
 };
 
+/** The failure of a committed rejection: SUPERSEDED when an engage or disable overtook it, PRECONDITION_FAILED else. */
+const rejectionError = (result: ChangeResult): UnrecoverableError => {
+  const rejection = result.unmet.includes(SUPERSESSION_CONDITION) ? new SupersededError(result.action) : new PreconditionFailedError(result.unmet);
+  return new UnrecoverableError(`${rejection.code}: ${rejection.message}`);
+};
+
 /**
- * The `go-live-change` processor: validate, execute exactly once per job id (applyGovernanceChange replays the
- * stored result of a job that already committed), and turn a rejected change into a permanent failure.
- * @throws UnrecoverableError `INVALID_PAYLOAD: ...` or `PRECONDITION_FAILED: ...` (not retried); any other error
- *   (RetryableDatabaseError included) unchanged, so BullMQ retries it with the catalog's backoff.
+ * The `go-live-change` processor of both change queues (`governance-safety`, `governance`): validate, hand the change
+ * to the batcher (which executes it exactly once per identity in a group-committed transaction), and turn a rejected
+ * change into a permanent failure.
+ * @throws UnrecoverableError `INVALID_PAYLOAD: ...`, `PRECONDITION_FAILED: ...` or `SUPERSEDED: ...` (not retried);
+ *   any other error (RetryableDatabaseError included) unchanged, so BullMQ retries it with the catalog's backoff.
  */
 export const createGoLiveChangeProcessor =
   (deps: GoLiveChangeProcessorDeps) =>
   async (job: Job, log: Logger): Promise<ProcessorResult<ChangeResult>> => {
-    if (job.name !== JOB_NAMES.goLiveChange) throw unrecoverableUnknownJob(QUEUES.governance, job.name);
+    if (job.name !== JOB_NAMES.goLiveChange) throw unrecoverableUnknownJob(job.queueName, job.name);
     if (job.id === undefined) throw new UnrecoverableError('INVALID_PAYLOAD: job has no id');
     const payload = parsePayloadOrFail(JOB_NAMES.goLiveChange, job.data);
+    if (job.queueName === QUEUES.governanceSafety && !isSafetyAction(payload.action)) {
+      throw new UnrecoverableError(`INVALID_PAYLOAD: queue ${QUEUES.governanceSafety} takes only kill_switch.engage and go_live.disable, not ${payload.action}`);
+    }
 
-    const applyChange = deps.applyChange ?? applyGovernanceChange;
-    let execution: Awaited<ReturnType<typeof applyGovernanceChange>>;
+    let execution: Awaited<ReturnType<ChangeBatcher['submit']>>;
     try {
-      execution = await applyChange(deps.pool, { jobId: job.id, jobCreatedAt: job.timestamp, payload, migrationHead: deps.migrationHead });
+      execution = await deps.batcher.submit({
+        jobId: job.id,
+        jobCreatedAt: job.timestamp,
+        queue: job.queueName,
+        payload,
+        migrationHead: deps.migrationHead,
+      });
     } catch (err) {
       deps.onTransaction?.('rolled_back');
       // Logged here, with the job's logger (requestId included); withJobLogging then logs the attempt's end.
       log.warn({ sqlstate: sqlstateOf(err), errorName: err instanceof Error ? err.name : typeof err }, 'change transaction rolled back');
+      if (err instanceof InvalidPayloadError) throw new UnrecoverableError(`INVALID_PAYLOAD: ${err.message}`);
       throw err;
     }
     const { result, replayed } = execution;
     if (!replayed) {
       deps.onTransaction?.('committed');
       log.debug({ auditId: result.auditId, action: result.action, outcome: result.outcome }, 'change transaction committed');
-      deps.afterCommit?.(job.id);
-    }
-    if (replayed) {
+    } else {
       log.info({ auditId: result.auditId, outcome: result.outcome }, 'job already executed; returning the stored result');
       // A reused job id is recognised by its creation time and executed under its own key; a record written before
       // creation times were stored cannot be told apart, so a mismatch is made visible.
@@ -61,11 +75,7 @@ export const createGoLiveChangeProcessor =
         log.error({ storedAction: result.action, action: payload.action }, 'job id was already executed for another change');
       }
     }
-
-    if (result.outcome === 'rejected') {
-      // Committed already (the audit row records the rejection); failing the job without retry reports it.
-      const rejection = new PreconditionFailedError(result.unmet);
-      throw new UnrecoverableError(`${rejection.code}: ${rejection.message}`);
-    }
+    // Committed already (the audit row records the rejection); failing the job without retry reports it.
+    if (result.outcome === 'rejected') throw rejectionError(result);
     return { value: result, outcome: result.outcome };
   };

@@ -41,7 +41,7 @@ export const withJobLogging =
     } catch (error) {
       const err = error instanceof Error ? error : new Error(String(error));
       if (err instanceof UnrecoverableError) {
-        log.warn({ durationMs: durationMs(), outcome: codeOf(err) === 'PRECONDITION_FAILED' ? 'rejected' : 'failed', code: codeOf(err), reason: err.message }, 'job failed without retry');
+        log.warn({ durationMs: durationMs(), outcome: codeOf(err) === 'PRECONDITION_FAILED' || codeOf(err) === 'SUPERSEDED' ? 'rejected' : 'failed', code: codeOf(err), reason: err.message }, 'job failed without retry');
       } else {
         const willRetry = failedAttemptOutcome(job, err) === 'retried';
         log.error({ durationMs: durationMs(), outcome: willRetry ? 'retrying' : 'failed', err }, willRetry ? 'job attempt failed, will retry' : 'job failed, attempts exhausted');

@@ -8,7 +8,7 @@ import { isSafetyAction } from '../state/rules.js';
  * The job catalog shared by the api (which enqueues) and the worker (which validates and executes): queue names,
  * job names, payload schemas, retry policy and priority. Other services may enqueue these payloads directly.
  */
-export const QUEUES = { governance: 'governance', verification: 'verification' } as const;
+export const QUEUES = { governance: 'governance', governanceSafety: 'governance-safety', verification: 'verification' } as const;
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
 export const JOB_NAMES = { goLiveChange: 'go-live-change', migrationVerify: 'migration-verify' } as const;
@@ -88,8 +88,23 @@ export const JOB_CATALOG = {
 /** Which job runs on which queue, for workers that check the name of what they were handed. */
 export const JOBS_BY_QUEUE: Record<QueueName, readonly JobName[]> = {
   [QUEUES.governance]: [JOB_NAMES.goLiveChange],
+  [QUEUES.governanceSafety]: [JOB_NAMES.goLiveChange],
   [QUEUES.verification]: [JOB_NAMES.migrationVerify],
 };
+
+/**
+ * The queue a job goes to. Kill-switch engages and go-live disables take the safety lane, `governance-safety`: a
+ * queue of its own, drained by every worker ahead of `governance`. Priorities alone cannot keep them first: BullMQ
+ * takes a job without a priority (the wait list) before any prioritised job, and a job coming back from delay or a
+ * retry goes behind what is waiting, so any producer could put work ahead of an engage on a shared queue.
+ */
+export const queueForJob = <N extends JobName>(name: N, payload: JobPayloads[N]): QueueName => {
+  if (name === JOB_NAMES.goLiveChange && isSafetyAction((payload as GoLiveChangePayload).action)) return QUEUES.governanceSafety;
+  return JOB_CATALOG[name].queue;
+};
+
+/** The queues `go-live-change` jobs are taken from, the safety lane first. */
+export const GOVERNANCE_CHANGE_QUEUES = [QUEUES.governanceSafety, QUEUES.governance] as const;
 
 /**
  * Validates a payload against the catalog.
