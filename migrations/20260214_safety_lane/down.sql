@@ -1,1 +1,1 @@
-ALTER TABLE public.go_live_state DROP COLUMN IF EXISTS safety_change_created_ms;
+DROP TABLE IF EXISTS public.governance_safety_watermarks;

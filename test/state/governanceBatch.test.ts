@@ -81,7 +81,7 @@ const stateOf = async (pool: DatabasePool) => {
   const rows = await readGovernanceRows(pool);
   return {
     snapshot: snapshotOf(rows!),
-    safetyCreatedMs: rows!.safetyCreatedMs,
+    watermarks: rows!.watermarks,
     changedBy: rows!.goLive.changed_by,
     reason: rows!.goLive.reason,
     completedAtSet: rows!.metadata.completed_at !== null,

@@ -3,6 +3,8 @@ import { QUEUES, listAuditEntriesInOrder, sql, type ChangeResult } from '../../p
 import { waitFor } from '../helpers/waitFor.js';
 import {
   auditCount,
+  completedChangeJobs,
+  failedChangeJobs,
   burstPayload,
   currentSnapshot,
   expectAuditReplaysToState,
@@ -42,10 +44,9 @@ describe('worker crashes', () => {
     expect(stalled.length).toBeGreaterThan(0);
 
     // Every job ended: completed, or failed only because go-live enable was rejected (never retries exhausted).
-    const queue = producer.queues.byName[QUEUES.governance];
-    const failed = await queue.getFailed(0, -1);
-    for (const job of failed) expect(job.failedReason).toMatch(/^PRECONDITION_FAILED: /);
-    const completed = await queue.getCompleted(0, -1);
+    const failed = await failedChangeJobs(producer);
+    for (const job of failed) expect(job.failedReason).toMatch(/^(PRECONDITION_FAILED|SUPERSEDED): /);
+    const completed = await completedChangeJobs(producer);
     expect(completed.length + failed.length).toBe(total);
 
     // Exactly one audit row per job id, and the log replays to the state in the tables.

@@ -7,7 +7,7 @@ import { CHANGE_OUTCOMES, GOVERNANCE_ACTIONS, type ChangeResult, type StateSnaps
 import { readBatchContext } from './queries/changeContext.js';
 import { commitChanges, type BatchRowWrites, type DecidedChange } from './queries/commitChanges.js';
 import { lockGovernanceRows, snapshotOf } from './queries/governanceState.js';
-import { decideChange, isSafetyAction } from './rules.js';
+import { decideChange, isSafetyAction, type SafetyWatermarks } from './rules.js';
 
 export type GovernanceChangeRequest = {
   jobId: string;
@@ -67,11 +67,11 @@ type Planned =
 const planBatch = (
   ordered: readonly GovernanceChangeRequest[],
   contexts: readonly { executed: ChangeResult | null; executionKey: string }[],
-  start: { snapshot: StateSnapshot; safetyCreatedMs: number | null },
+  start: { snapshot: StateSnapshot; watermarks: SafetyWatermarks },
   verificationPassed: boolean,
 ): { planned: Planned[]; writes: BatchRowWrites } => {
   let state = start.snapshot;
-  let safetyCreatedMs = start.safetyCreatedMs;
+  let watermarks = start.watermarks;
   let goLive: BatchRowWrites['goLive'] = null;
   let metadataWritten = false;
   let completedNow = false;
@@ -91,7 +91,7 @@ const planBatch = (
       metadata: payload.action === GOVERNANCE_ACTIONS.metadataUpdate ? payload.metadata : undefined,
       verificationPassed,
       createdMs: request.createdAt ?? request.jobCreatedAt,
-      safetyCreatedMs,
+      watermarks,
     });
     const result = {
       outcome: decision.outcome,
@@ -110,7 +110,7 @@ const planBatch = (
         goLive = { after: decision.after, actor: payload.actor, reason: payload.reason };
       }
     }
-    safetyCreatedMs = decision.safetyCreatedMs;
+    watermarks = decision.watermarks;
     state = decision.after;
     return {
       kind: 'decided',
@@ -129,7 +129,7 @@ const planBatch = (
     planned,
     writes: {
       goLive: goLive === null ? null : { ...(goLive as NonNullable<BatchRowWrites['goLive']>), after: state },
-      safetyCreatedMs: safetyCreatedMs === start.safetyCreatedMs ? null : safetyCreatedMs,
+      watermarks: watermarks === start.watermarks ? null : watermarks,
       metadata: metadataWritten ? { after: state, completedNow: completedNow && state.backend_complete } : null,
     },
   };
@@ -155,7 +155,7 @@ const runBatch = async (pool: DatabasePool, ordered: readonly GovernanceChangeRe
     const { planned, writes } = planBatch(
       ordered,
       context.members,
-      { snapshot: snapshotOf(rows), safetyCreatedMs: rows.safetyCreatedMs },
+      { snapshot: snapshotOf(rows), watermarks: rows.watermarks },
       context.verificationPassed,
     );
     const decided = planned.flatMap((plan) => (plan.kind === 'decided' ? [plan.change] : []));

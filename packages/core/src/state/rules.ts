@@ -35,16 +35,19 @@ export const unmetGoLivePreconditions = (facts: GoLiveFacts): GoLivePrecondition
   return unmet;
 };
 
-/** Actions an engage or a disable supersedes when they were created before it. */
-export const isSupersedableAction = (action: GovernanceAction): boolean =>
-  action === GOVERNANCE_ACTIONS.killSwitchRelease || action === GOVERNANCE_ACTIONS.goLiveEnable;
+/**
+ * Supersession watermarks: the creation time (ms) of the latest kill-switch engage and of the latest go-live disable
+ * that was applied or found the state already safe; null when none.
+ */
+export type SafetyWatermarks = { engageMs: number | null; disableMs: number | null };
+export const NO_WATERMARKS: SafetyWatermarks = Object.freeze({ engageMs: null, disableMs: null });
 
 export type ChangeDecision = {
   outcome: ChangeOutcome;
   unmet: (GoLivePrecondition | typeof SUPERSESSION_CONDITION)[];
   after: StateSnapshot;
-  /** The safety watermark after this change (see DecisionInput.safetyCreatedMs). */
-  safetyCreatedMs: number | null;
+  /** The watermarks after this change. */
+  watermarks: SafetyWatermarks;
 };
 
 export type DecisionInput = {
@@ -54,24 +57,33 @@ export type DecisionInput = {
   verificationPassed: boolean;
   /** When the change was created (the job's timestamp, ms); undefined when unknown (never superseded then). */
   createdMs?: number | undefined;
-  /**
-   * Creation time of the latest engage or disable that was applied or found the state already safe; null when none.
-   * A release or enable created before it is superseded.
-   */
-  safetyCreatedMs?: number | null | undefined;
+  /** The watermarks before this change (none when omitted). */
+  watermarks?: SafetyWatermarks | undefined;
 };
 
-/** True when the change is a release or enable older than the latest safety change. */
-export const isSuperseded = (input: Pick<DecisionInput, 'action' | 'createdMs' | 'safetyCreatedMs'>): boolean =>
-  isSupersedableAction(input.action) &&
-  input.createdMs !== undefined &&
-  input.safetyCreatedMs !== undefined &&
-  input.safetyCreatedMs !== null &&
-  input.createdMs < input.safetyCreatedMs;
+/**
+ * True for a release created before the latest engage, or an enable created before the latest disable: the one it
+ * would undo overtook it in the safety lane.
+ */
+export const isSuperseded = (input: Pick<DecisionInput, 'action' | 'createdMs' | 'watermarks'>): boolean => {
+  const mark =
+    input.action === GOVERNANCE_ACTIONS.killSwitchRelease
+      ? input.watermarks?.engageMs
+      : input.action === GOVERNANCE_ACTIONS.goLiveEnable
+        ? input.watermarks?.disableMs
+        : null;
+  return input.createdMs !== undefined && mark !== undefined && mark !== null && input.createdMs < mark;
+};
 
-/** The watermark after a safety change created at `createdMs`: never moves back (an old engage applied late). */
-const raiseWatermark = (current: number | null, createdMs: number | undefined): number | null =>
+/** A watermark after a safety change created at `createdMs`: never moves back (an old engage applied late). */
+const raise = (current: number | null, createdMs: number | undefined): number | null =>
   createdMs === undefined ? current : current === null ? createdMs : Math.max(current, createdMs);
+
+const raiseWatermarks = (marks: SafetyWatermarks, action: GovernanceAction, createdMs: number | undefined): SafetyWatermarks => {
+  if (action === GOVERNANCE_ACTIONS.killSwitchEngage) return { ...marks, engageMs: raise(marks.engageMs, createdMs) };
+  if (action === GOVERNANCE_ACTIONS.goLiveDisable) return { ...marks, disableMs: raise(marks.disableMs, createdMs) };
+  return marks;
+};
 
 const withLive = (snapshot: Omit<StateSnapshot, 'live'>): StateSnapshot => ({ ...snapshot, live: isLive(snapshot) });
 
@@ -83,25 +95,25 @@ const sameSnapshot = (a: StateSnapshot, b: StateSnapshot): boolean =>
   a.notes === b.notes;
 
 /**
- * Decides what a change does to the current state. A release or enable created before the latest engage or disable
- * is rejected first (superseded: the safety lane lets an engage overtake it, and it must not undo the engage). A
+ * Decides what a change does to the current state. A release created before the latest engage, or an enable created
+ * before the latest disable, is rejected first (superseded: the safety lane lets the engage overtake it, and it must
+ * not undo it). A
  * change to the state it is already in is `unchanged` (and its preconditions are not evaluated: nothing would
- * change). Only go-live enable has preconditions. An engage or disable that is applied or unchanged raises the
- * safety watermark to its creation time: "unchanged" still records the operator's intent to be safe as of then.
+ * change). Only go-live enable has preconditions. An engage or disable that is applied or unchanged raises its
+ * watermark to its creation time: "unchanged" still records the operator's intent to be safe as of then.
  */
 export const decideChange = (input: DecisionInput): ChangeDecision => {
   const { before } = input;
-  const watermark = input.safetyCreatedMs ?? null;
+  const watermarks = input.watermarks ?? NO_WATERMARKS;
   if (isSuperseded(input)) {
-    return { outcome: CHANGE_OUTCOMES.rejected, unmet: [SUPERSESSION_CONDITION], after: before, safetyCreatedMs: watermark };
+    return { outcome: CHANGE_OUTCOMES.rejected, unmet: [SUPERSESSION_CONDITION], after: before, watermarks };
   }
   const decided = decideOnState(input);
-  const safetyCreatedMs =
-    isSafetyAction(input.action) && decided.outcome !== CHANGE_OUTCOMES.rejected ? raiseWatermark(watermark, input.createdMs) : watermark;
-  return { ...decided, safetyCreatedMs };
+  // Safety actions are never rejected (no preconditions), so each one raises its watermark.
+  return { ...decided, watermarks: raiseWatermarks(watermarks, input.action, input.createdMs) };
 };
 
-const decideOnState = (input: DecisionInput): Omit<ChangeDecision, 'safetyCreatedMs'> => {
+const decideOnState = (input: DecisionInput): Omit<ChangeDecision, 'watermarks'> => {
   const { before } = input;
   let target: Omit<StateSnapshot, 'live'>;
   switch (input.action) {

@@ -1,6 +1,7 @@
 import { sql, type CommonQueryMethods } from 'slonik';
 import { z } from 'zod';
 import type { ChangeResult, StateSnapshot } from '../model.js';
+import type { SafetyWatermarks } from '../rules.js';
 
 const committed = z.object({ job_id: z.string(), audit_id: z.number() });
 
@@ -21,8 +22,8 @@ export type DecidedChange = {
 export type BatchRowWrites = {
   /** The go-live row's final state and who last changed it; null when no member changed it. */
   goLive: { after: StateSnapshot; actor: string; reason: string } | null;
-  /** The supersession watermark when a member moved it (an unchanged engage moves it too); null when none did. */
-  safetyCreatedMs: number | null;
+  /** The supersession watermarks when a member moved one (an unchanged engage moves it too); null when none did. */
+  watermarks: SafetyWatermarks | null;
   /** `completedNow`: some member turned backend_complete from false to true, and it is still true at the end. */
   metadata: { after: StateSnapshot; completedNow: boolean } | null;
 };
@@ -68,13 +69,18 @@ export const commitChanges = async (
     ),
     go_live_update AS (
       UPDATE public.go_live_state
-      SET go_live_enabled = CASE WHEN ${changed} THEN ${goLive?.after.go_live_enabled ?? false} ELSE go_live_enabled END,
-          kill_switch_engaged = CASE WHEN ${changed} THEN ${goLive?.after.kill_switch_engaged ?? true} ELSE kill_switch_engaged END,
-          changed_by = CASE WHEN ${changed} THEN ${goLive?.actor ?? null} ELSE changed_by END,
-          reason = CASE WHEN ${changed} THEN ${goLive?.reason ?? null} ELSE reason END,
-          updated_at = CASE WHEN ${changed} THEN (now() AT TIME ZONE 'UTC') ELSE updated_at END,
-          safety_change_created_ms = coalesce(${writes.safetyCreatedMs}::bigint, safety_change_created_ms)
-      WHERE id = 1 AND (${changed} OR ${writes.safetyCreatedMs !== null})
+      SET go_live_enabled = ${goLive?.after.go_live_enabled ?? false},
+          kill_switch_engaged = ${goLive?.after.kill_switch_engaged ?? true},
+          changed_by = ${goLive?.actor ?? null},
+          reason = ${goLive?.reason ?? null},
+          updated_at = (now() AT TIME ZONE 'UTC')
+      WHERE id = 1 AND ${changed}
+    ),
+    watermarks AS (
+      INSERT INTO public.governance_safety_watermarks (id, engage_ms, disable_ms)
+      SELECT 1, ${writes.watermarks?.engageMs ?? null}::bigint, ${writes.watermarks?.disableMs ?? null}::bigint
+      WHERE ${writes.watermarks !== null}
+      ON CONFLICT (id) DO UPDATE SET engage_ms = excluded.engage_ms, disable_ms = excluded.disable_ms, updated_at = now()
     ),
     metadata_update AS (
       UPDATE public.system_metadata
