@@ -8,7 +8,7 @@ import {
   type ErrorCode,
 } from '@valhalla/core';
 import { z } from 'zod';
-import { jobAccepted } from './schemas.js';
+import { jobAccepted, jobCompleted } from './schemas.js';
 
 /**
  * Response schemas: what each route answers, per status. The serializer validates every answer against them (a
@@ -84,6 +84,10 @@ export const readErrors = (...more: ErrorStatus[]) => errorResponses(400, ...API
 export const writeErrors = (...more: ErrorStatus[]) => errorResponses(400, ...API_BASE_ERRORS, 409, 413, 415, 429, ...more);
 
 export const jobAcceptedResponse = jobAccepted.meta({ id: 'JobAccepted', description: 'The job was queued' });
+export const jobCompletedResponse = jobCompleted.meta({
+  id: 'JobCompleted',
+  description: 'Break-glass: Redis was unavailable, so the api applied the engage or disable itself, under the same job id',
+});
 
 export const auditEntrySchema = auditEntryRow.meta({ id: 'AuditEntry' });
 export const verificationRunSchema = verificationRunRow.meta({ id: 'VerificationRun' });
@@ -122,5 +126,5 @@ export const runbookStatusResponse = z
 
 const checkResult = z.enum(['ok', 'unavailable', 'error']);
 export const healthResponse = z
-  .object({ status: z.enum(['ok', 'unavailable']), checks: z.object({ database: checkResult, redis: checkResult }) })
+  .object({ status: z.enum(['ok', 'degraded', 'unavailable']), checks: z.object({ database: checkResult, redis: checkResult }) })
   .meta({ id: 'Health' });

@@ -1,4 +1,4 @@
-import { metadataChange, migrationVerifyPayload, reasonSchema } from '@valhalla/core';
+import { changeResult, metadataChange, migrationVerifyPayload, reasonSchema } from '@valhalla/core';
 import { z } from 'zod';
 
 /**
@@ -60,6 +60,10 @@ export const jobParams = z.strictObject({ id: z.string().regex(JOB_ID_PATTERN, '
 
 export const jobAccepted = z.object({ jobId: z.string(), status: z.literal('queued') });
 export type JobAccepted = z.infer<typeof jobAccepted>;
+
+/** Break-glass: an engage or disable applied by the api itself while Redis was unavailable (CONTRACT.md). */
+export const jobCompleted = z.object({ jobId: z.string(), status: z.literal('completed'), result: changeResult });
+export type JobCompleted = z.infer<typeof jobCompleted>;
 
 /** POST /api/jobs/:id/retry: why the operator retries the job (validated like every other reason). */
 export const jobRetryBody = z.strictObject({ reason });

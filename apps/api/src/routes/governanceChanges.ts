@@ -3,8 +3,8 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { requirePrincipal } from '../auth.js';
 import type { ApiDependencies } from '../dependencies.js';
-import { enqueueJob } from '../enqueueJob.js';
-import { jobAcceptedResponse, writeErrors } from '../responseSchemas.js';
+import { enqueueChange, enqueueJob } from '../enqueueJob.js';
+import { jobAcceptedResponse, jobCompletedResponse, writeErrors } from '../responseSchemas.js';
 import { goLiveBody, killSwitchBody, systemMetadataBody, verifyBody } from '../schemas.js';
 
 /**
@@ -25,23 +25,25 @@ export const governanceChangeRoutes = async (scope: FastifyInstance, deps: ApiDe
   const bodyField = (body: unknown, field: string): unknown =>
     typeof body === 'object' && body !== null ? (body as Record<string, unknown>)[field] : undefined;
   const accepted = { tags: ['governance'], response: { 202: jobAcceptedResponse, ...writeErrors() } };
+  // Engage and disable answer 200 with the result when Redis is unavailable and the api applied them (break-glass).
+  const safetyAccepted = { tags: ['governance'], response: { 200: jobCompletedResponse, 202: jobAcceptedResponse, ...writeErrors() } };
 
-  app.post('/governance/go-live', { schema: { ...accepted, summary: 'Enable or disable go-live (queued; the worker checks the preconditions)', body: goLiveBody }, config: { rateLimit: safetyExempt((body) => bodyField(body, 'enabled') === false) } }, async (request, reply) => {
+  app.post('/governance/go-live', { schema: { ...safetyAccepted, summary: 'Enable or disable go-live (queued; the worker checks the preconditions; a disable is applied by the api while Redis is down)', body: goLiveBody }, config: { rateLimit: safetyExempt((body) => bodyField(body, 'enabled') === false) } }, async (request, reply) => {
     const { actor } = requirePrincipal(request);
     const { enabled, reason } = request.body;
     const action = enabled ? GOVERNANCE_ACTIONS.goLiveEnable : GOVERNANCE_ACTIONS.goLiveDisable;
-    return enqueueJob(deps, request, reply, {
+    return enqueueChange(deps, request, reply, {
       name: JOB_NAMES.goLiveChange,
       payload: { action, actor, reason, requestId: request.id },
       body: request.body,
     });
   });
 
-  app.post('/governance/kill-switch', { schema: { ...accepted, summary: 'Engage or release the kill switch (queued)', body: killSwitchBody }, config: { rateLimit: safetyExempt((body) => bodyField(body, 'engaged') === true) } }, async (request, reply) => {
+  app.post('/governance/kill-switch', { schema: { ...safetyAccepted, summary: 'Engage or release the kill switch (queued; an engage is applied by the api while Redis is down)', body: killSwitchBody }, config: { rateLimit: safetyExempt((body) => bodyField(body, 'engaged') === true) } }, async (request, reply) => {
     const { actor } = requirePrincipal(request);
     const { engaged, reason } = request.body;
     const action = engaged ? GOVERNANCE_ACTIONS.killSwitchEngage : GOVERNANCE_ACTIONS.killSwitchRelease;
-    return enqueueJob(deps, request, reply, {
+    return enqueueChange(deps, request, reply, {
       name: JOB_NAMES.goLiveChange,
       payload: { action, actor, reason, requestId: request.id },
       body: request.body,
