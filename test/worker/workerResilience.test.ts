@@ -7,6 +7,7 @@ import { startOwnRedis } from '../helpers/redisServer.js';
 import { waitFor } from '../helpers/waitFor.js';
 import {
   auditCount,
+  changeJobCounts,
   failedChangeJobs,
   burstPayload,
   currentSnapshot,
@@ -129,7 +130,7 @@ describe('worker resilience', () => {
     expect(exit).toEqual({ code: 0, signal: null });
     expect(elapsed).toBeLessThan(shutdownTimeoutMs);
 
-    const counts = await queue.getJobCounts('active', 'completed', 'failed');
+    const counts = await changeJobCounts(producer);
     expect(counts.active).toBe(0);
     // Every change that committed was acknowledged: no job is left to be redelivered after a commit.
     expect((counts.completed ?? 0) + (counts.failed ?? 0)).toBe(await auditCount(database.pool));

@@ -5,7 +5,6 @@ export { createTokenVerifier, requirePrincipal, type Principal } from './auth.js
 export { callDatabase, callRedis, withTimeout, DependencyTimeoutError } from './dependencyCalls.js';
 export { sendError } from './plugins/errorHandling.js';
 export { BODY_LIMIT_BYTES } from './plugins/jsonBody.js';
-export { createApiShutdown, type ApiShutdownSteps } from './shutdown.js';
 export { createApiMetrics, type ApiMetrics } from './metrics/createApiMetrics.js';
 export { refreshScrapeGauges } from './metrics/refreshScrapeGauges.js';
 export { createAdminSessions, type AdminSessions } from './admin/adminSessions.js';

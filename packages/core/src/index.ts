@@ -6,3 +6,4 @@ export * from './jobs/catalog.js';
 export * from './state/index.js';
 export * from './jobs/redisConnection.js';
 export * from './jobs/queues.js';
+export * from './lifecycle/index.js';
