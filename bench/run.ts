@@ -20,6 +20,7 @@ import type { BenchContext, Row } from './measure/context.ts';
 import { measureEnqueueRate } from './measure/enqueueRate.ts';
 import { measureLatency } from './measure/latency.ts';
 import { measureMigrations } from './measure/migrations.ts';
+import { measureSafetyLane } from './measure/safetyLane.ts';
 import { measureWorkerOverhead } from './measure/workerOverhead.ts';
 
 const args = process.argv.slice(2);
@@ -110,6 +111,7 @@ try {
   );
   await step('enqueue rate', () => measureEnqueueRate(ctx));
   await step('latency', () => measureLatency(ctx));
+  await step('safety lane', () => measureSafetyLane(ctx));
   await step('worker overhead', () => measureWorkerOverhead(ctx));
   await step('migrations', () => measureMigrations(ctx));
 
