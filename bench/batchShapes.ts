@@ -2,7 +2,7 @@
  * One-off comparison behind the group-commit design (README "Kill switch always wins"): 64 changes applied
  * (a) one transaction each, (b) in one transaction with a SAVEPOINT and a write statement per member (slonik nested
  * transactions), (c) in one transaction decided in TypeScript and written set-based (applyGovernanceBatch).
- * Usage: node bench/lib/batchShapes.ts <database url of a migrated database>
+ * Usage: node bench/batchShapes.ts <database url of a migrated database>
  */
 import { randomUUID } from 'node:crypto';
 import {
@@ -14,7 +14,7 @@ import {
   snapshotOf,
   type GovernanceChangeRequest,
 } from '@valhalla/core';
-import { median, round } from './stats.ts';
+import { median, round } from './lib/stats.ts';
 
 const url = process.argv[2];
 if (url === undefined) throw new Error('usage: batchShapes.ts <database url>');
