@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { QUEUES, listAuditEntriesInOrder, readGovernanceRows, sql, type ChangeResult } from '../../packages/core/src/index.js';
+import { QUEUES, decodeJobFailure, listAuditEntriesInOrder, readGovernanceRows, sql, type ChangeResult } from '../../packages/core/src/index.js';
 import { useTestDatabase } from '../helpers/database.js';
 import { freePort, startOwnRedis } from '../helpers/redisServer.js';
 import { waitFor } from '../helpers/waitFor.js';
@@ -135,7 +135,7 @@ describe('break-glass while Redis is unavailable', () => {
       const worker = await startInProcessWorker(database.current, api.prefix, { env: { REDIS_URL: redis.url, WORKER_CONCURRENCY: '16' } });
       try {
         await waitForGovernanceJobs(producer, 200);
-        for (const id of releases.slice(0, 5)) expect((await waitForJob(producer, id)).failedReason).toMatch(/^SUPERSEDED: /);
+        for (const id of releases.slice(0, 5)) expect(decodeJobFailure((await waitForJob(producer, id)).failedReason ?? '')).toMatchObject({ code: 'SUPERSEDED', final: true });
         const audit = await listAuditEntriesInOrder(database.current.pool);
         expect(audit.filter((e) => releases.includes(e.job_id!)).every((e) => e.outcome === 'rejected' && e.unmet_conditions.includes('not_superseded'))).toBe(true);
         expect(await killSwitchEngaged()).toBe(true);

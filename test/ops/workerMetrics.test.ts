@@ -83,10 +83,12 @@ describe('worker metrics (GET /metrics on METRICS_PORT)', () => {
     const invalid = randomUUID();
     await producer.queues.byName[QUEUES.governance].add(JOB_NAMES.goLiveChange, { action: 'go_live.enable' }, { jobId: invalid, attempts: 8, priority: 10 });
     const invalidOutcome = await waitForJob(producer, invalid);
-    expect(invalidOutcome.failedReason).toMatch(/^INVALID_PAYLOAD/);
+    expect(invalidOutcome.failure).toMatchObject({ code: 'INVALID_PAYLOAD', final: true });
     const afterInvalid = await scrapeUntil(read, (s) => counters(s).failed === 1, 'failed +1');
     expect(counters(afterInvalid)).toMatchObject({ completed: 2, failed: 1, retried: 1, committed: 2, rolledBack: 1, failedDurations: 1 });
     expect(afterInvalid.value('valhalla_queue_jobs', { queue: QUEUES.governance, state: 'failed' })).toBe(1);
+    // Failures are counted by their record's code, read as data.
+    expect(afterInvalid.value('valhalla_worker_job_failures_total', { queue: QUEUES.governance, name: JOB_NAMES.goLiveChange, code: 'INVALID_PAYLOAD', final: 'true' })).toBe(1);
 
     await worker.close();
     // The listener is closed by the worker's shutdown.

@@ -7,6 +7,7 @@ import {
   JOB_NAMES,
   QUEUES,
   createLogger,
+  decodeJobFailure,
   startupVerificationJobId,
   sql,
   type VerificationCheck,
@@ -148,8 +149,9 @@ describe('migration-verify jobs', () => {
       migrationHead: (await migrator.chain()).head,
       release: 'fallback-release',
       apiUrl: undefined,
+      changeMaxAgeSeconds: 3600,
     });
-    const job = { id: 'redelivered-verify', name: JOB_NAMES.migrationVerify, queueName: QUEUES.verification, data: { actor: 'ops' } } as unknown as Job;
+    const job = { id: 'redelivered-verify', name: JOB_NAMES.migrationVerify, queueName: QUEUES.verification, data: { actor: 'ops' }, timestamp: Date.now() } as unknown as Job;
     const log = createLogger({ name: 'test', level: 'silent' });
     const first = await processor(job, log);
     const second = await processor(job, log);
@@ -164,7 +166,7 @@ describe('migration-verify jobs', () => {
     const job = await producer.queues.byName[QUEUES.verification].add(JOB_NAMES.migrationVerify, { actor: 'ops', release: 7 }, { attempts: 3, priority: 10 });
     const outcome = await waitForJob(producer, job.id!);
     expect(outcome).toMatchObject({ state: 'failed', attemptsMade: 1 });
-    expect(outcome.failedReason).toMatch(/^INVALID_PAYLOAD: .*release/);
+    expect(decodeJobFailure(outcome.failedReason ?? '')).toMatchObject({ code: 'INVALID_PAYLOAD', final: true, message: expect.stringMatching(/release/) });
     await worker.close();
   });
 

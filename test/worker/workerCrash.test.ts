@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { QUEUES, listAuditEntriesInOrder, sql, type ChangeResult } from '../../packages/core/src/index.js';
+import { QUEUES, decodeJobFailure, listAuditEntriesInOrder, sql, type ChangeResult } from '../../packages/core/src/index.js';
 import { waitFor } from '../helpers/waitFor.js';
 import {
   auditCount,
@@ -45,7 +45,7 @@ describe('worker crashes', () => {
 
     // Every job ended: completed, or failed only because go-live enable was rejected (never retries exhausted).
     const failed = await failedChangeJobs(producer);
-    for (const job of failed) expect(job.failedReason).toMatch(/^(PRECONDITION_FAILED|SUPERSEDED): /);
+    for (const job of failed) expect(decodeJobFailure(job.failedReason)).toMatchObject({ code: expect.stringMatching(/^(PRECONDITION_FAILED|SUPERSEDED)$/), final: true });
     const completed = await completedChangeJobs(producer);
     expect(completed.length + failed.length).toBe(total);
 

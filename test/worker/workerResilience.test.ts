@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { QUEUES, createGovernanceQueues, listLiveWorkers, sql, type GoLiveChangePayload } from '../../packages/core/src/index.js';
+import { QUEUES, createGovernanceQueues, decodeJobFailure, listLiveWorkers, sql, type GoLiveChangePayload } from '../../packages/core/src/index.js';
 import { adminQuery } from '../helpers/database.js';
 import { track } from '../helpers/leaks.js';
 import { startOwnRedis } from '../helpers/redisServer.js';
@@ -76,12 +76,12 @@ describe('worker resilience', () => {
     await waitForGovernanceJobs(producer, total, 60_000);
 
     const failed = await failedChangeJobs(producer);
-    for (const job of failed) expect(job.failedReason).toMatch(/^(PRECONDITION_FAILED|SUPERSEDED): /);
+    for (const job of failed) expect(decodeJobFailure(job.failedReason)).toMatchObject({ code: expect.stringMatching(/^(PRECONDITION_FAILED|SUPERSEDED)$/), final: true });
     const entries = await expectAuditReplaysToState(database.pool, initial);
     expect(entries).toHaveLength(total);
     expect(new Set(entries.map((entry) => entry.job_id))).toEqual(new Set(ids));
-    // The terminations hit jobs in flight: some attempts failed and were retried.
-    expect(worker.logLines().some((line) => line.msg === 'job attempt failed, will retry')).toBe(true);
+    // The terminations hit jobs in flight: those went to the delayed set (transient) and ran again.
+    expect(worker.logLines().some((line) => line.msg === 'transient failure; the job waits in the delayed set and runs again' && typeof line.nextDelayMs === 'number')).toBe(true);
     expect((await worker.stop('SIGTERM')).code).toBe(0);
   });
 

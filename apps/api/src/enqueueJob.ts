@@ -9,10 +9,18 @@ import type { JobAccepted, JobCompleted } from './schemas.js';
 
 type JobRequest<N extends JobName> = { name: N; payload: JobPayloads[N]; body: unknown };
 
-/** The job id of a request: the Idempotency-Key's (claimed in PostgreSQL), or a fresh uuid. */
-const jobIdFor = async <N extends JobName>(deps: ApiDependencies, request: FastifyRequest, reply: FastifyReply, job: JobRequest<N>): Promise<string> => {
+/**
+ * The job id of a request: the Idempotency-Key's (claimed in PostgreSQL), or a fresh uuid. A replay whose job
+ * already executed is answered from PostgreSQL instead (the claim statement reads the stored result).
+ */
+const jobIdFor = async <N extends JobName>(
+  deps: ApiDependencies,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  job: JobRequest<N>,
+): Promise<{ jobId: string; completed?: JobCompleted }> => {
   const key = readIdempotencyKey(request);
-  if (key === undefined) return randomUUID();
+  if (key === undefined) return { jobId: randomUUID() };
   const claimed = await claimJobIdForKey(deps.pool, {
     actor: job.payload.actor,
     key,
@@ -22,7 +30,12 @@ const jobIdFor = async <N extends JobName>(deps: ApiDependencies, request: Fasti
     body: job.body,
   });
   if (claimed.replayed) reply.header('Idempotent-Replayed', 'true');
-  return claimed.jobId;
+  if (claimed.replayed && claimed.executedResult !== null) {
+    request.log.info({ jobId: claimed.jobId, jobName: job.name }, 'idempotent replay of an executed job; answered from PostgreSQL');
+    reply.code(200);
+    return { jobId: claimed.jobId, completed: { jobId: claimed.jobId, status: 'completed', result: claimed.executedResult } };
+  }
+  return { jobId: claimed.jobId };
 };
 
 const accepted = (request: FastifyRequest, reply: FastifyReply, jobId: string, name: JobName, actor: string): JobAccepted => {
@@ -33,9 +46,10 @@ const accepted = (request: FastifyRequest, reply: FastifyReply, jobId: string, n
 
 /**
  * The one path from an accepted request to a queued job. With an Idempotency-Key the key is claimed in PostgreSQL
- * first and the job is enqueued under the key's deterministic id; a retry of the same request (after a 503, or a
- * replay after the BullMQ job was removed) enqueues that id again, which is safe: BullMQ keeps one job per id, and
- * the worker applies each job id at most once (executed-jobs table, verification runs keyed by job id).
+ * first and the job is enqueued under the key's deterministic id. A replay whose job already executed is answered
+ * 200 `{"jobId", "status": "completed", "result"}` from PostgreSQL, whether or not the job is still in Redis; any
+ * other replay enqueues the same id again, which is safe: BullMQ keeps one job per id, and the worker applies each
+ * change identity at most once (executed-jobs table, verification runs keyed by job id).
  * Without a key, a uuid: BullMQ's own counters are per queue, so two queues could hand out the same id.
  * @throws ApiError IDEMPOTENCY_CONFLICT, DEPENDENCY_UNAVAILABLE, VALIDATION_FAILED (malformed key).
  */
@@ -44,8 +58,9 @@ export const enqueueJob = async <N extends JobName>(
   request: FastifyRequest,
   reply: FastifyReply,
   job: JobRequest<N>,
-): Promise<JobAccepted> => {
-  const jobId = await jobIdFor(deps, request, reply, job);
+): Promise<JobAccepted | JobCompleted> => {
+  const { jobId, completed } = await jobIdFor(deps, request, reply, job);
+  if (completed !== undefined) return completed;
   await callRedis(`enqueue ${job.name}`, () => deps.queues.enqueue(job.name, job.payload, { jobId }));
   return accepted(request, reply, jobId, job.name, job.payload.actor);
 };
@@ -64,7 +79,8 @@ export const enqueueChange = async (
   job: JobRequest<typeof JOB_NAMES.goLiveChange>,
 ): Promise<JobAccepted | JobCompleted> => {
   if (!isSafetyAction(job.payload.action)) return enqueueJob(deps, request, reply, job);
-  const jobId = await jobIdFor(deps, request, reply, job);
+  const { jobId, completed } = await jobIdFor(deps, request, reply, job);
+  if (completed !== undefined) return completed;
   const enqueued =
     deps.redis.status === 'ready' &&
     (await callRedis(`enqueue ${job.name}`, () => deps.queues.enqueue(job.name, job.payload, { jobId }), BREAK_GLASS_ENQUEUE_TIMEOUT_MS)

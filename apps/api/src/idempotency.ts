@@ -48,16 +48,16 @@ export const keyedJobId = (actor: string, key: string): string => `idem-${sha256
 
 /**
  * Claims `key` for this request in PostgreSQL (the durable record: it outlives the BullMQ job) and returns the job
- * id to enqueue under.
+ * id to enqueue under; on a replay, also the result of that job when it already executed (else null).
  * @throws ApiError IDEMPOTENCY_CONFLICT when the key was used for another request; DEPENDENCY_UNAVAILABLE when
  *   PostgreSQL is down.
  */
 export const claimJobIdForKey = async (
   pool: DatabasePool,
   claim: { actor: string; key: string; method: string; route: string; queue: QueueName; body: unknown },
-): Promise<{ jobId: string; replayed: boolean }> => {
+): Promise<{ jobId: string; replayed: boolean; executedResult: unknown }> => {
   const hash = requestHash(claim.method, claim.route, claim.body);
-  const { record, created } = await callDatabase(() =>
+  const { record, created, executedResult } = await callDatabase(() =>
     claimIdempotencyKey(pool, {
       actor: claim.actor,
       key: claim.key,
@@ -70,5 +70,5 @@ export const claimJobIdForKey = async (
   if (!created && record.request_hash !== hash) {
     throw new ApiError('IDEMPOTENCY_CONFLICT', 'this Idempotency-Key was already used with a different request');
   }
-  return { jobId: record.job_id, replayed: !created };
+  return { jobId: record.job_id, replayed: !created, executedResult };
 };

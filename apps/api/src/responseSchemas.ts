@@ -3,6 +3,7 @@ import {
   ERROR_CODES,
   goLiveStateRow,
   heartbeatRow,
+  jobFailure,
   systemMetadataRow,
   verificationRunRow,
   type ErrorCode,
@@ -86,7 +87,7 @@ export const writeErrors = (...more: ErrorStatus[]) => errorResponses(400, ...AP
 export const jobAcceptedResponse = jobAccepted.meta({ id: 'JobAccepted', description: 'The job was queued' });
 export const jobCompletedResponse = jobCompleted.meta({
   id: 'JobCompleted',
-  description: 'Break-glass: Redis was unavailable, so the api applied the engage or disable itself, under the same job id',
+  description: 'A replay (same Idempotency-Key) of a request whose job already executed, or an engage or disable the api applied itself while Redis was unavailable (break-glass): its stored result',
 });
 
 export const auditEntrySchema = auditEntryRow.meta({ id: 'AuditEntry' });
@@ -109,7 +110,7 @@ export const jobResponse = z
     state: z.enum(JOB_STATES),
     attempts: z.number().int(),
     result: z.unknown().describe('The job\'s return value; null until it completes'),
-    error: z.object({ code: z.string(), message: z.string() }).nullable(),
+    error: jobFailure.nullable().describe('The failure record ({code, message, final}); null unless the job failed'),
   })
   .meta({ id: 'Job' });
 

@@ -15,8 +15,9 @@ import {
   type QueueName,
 } from '@valhalla/core';
 import { createMigrator, defaultMigrationsDir } from '@valhalla/core/migrator';
-import { Worker, type Processor } from 'bullmq';
+import type { Job, Processor, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { BoundedWorker } from './boundedWorker.js';
 import { createWorkerMetrics } from './metrics/createWorkerMetrics.js';
 import { registerScrapeGauges } from './metrics/registerScrapeGauges.js';
 import { startMetricsServer, type MetricsServer } from './metrics/startMetricsServer.js';
@@ -25,6 +26,7 @@ import { createGoLiveChangeProcessor } from './processors/goLiveChangeProcessor.
 import { createMigrationVerifyProcessor } from './processors/migrationVerifyProcessor.js';
 import { withJobLogging } from './processors/withJobLogging.js';
 import { withJobMetrics } from './processors/withJobMetrics.js';
+import { withTransientRetry } from './processors/withTransientRetry.js';
 import { startHeartbeat } from './startHeartbeat.js';
 import { throttledErrorLog } from './throttledErrorLog.js';
 import type { ApiHealthOptions } from './verification/checkApiHealth.js';
@@ -33,6 +35,8 @@ import { DEFAULT_WORKER_TUNING, type WorkerTuning } from './workerTuning.js';
 
 /** Who enqueues the verification a worker asks for when it starts. */
 export const STARTUP_VERIFICATION_ACTOR = 'system:worker';
+/** A governance job's stall limit: practically none (see startQueueWorker). */
+export const GOVERNANCE_MAX_STALLED_COUNT = 1_000_000;
 /** The log message printed once both queue workers run; tests and operators wait for it. */
 export const WORKER_READY_MESSAGE = 'worker ready';
 
@@ -133,13 +137,17 @@ export const createWorkerApp = async (options: WorkerAppOptions): Promise<Worker
   };
 
   const startQueueWorker = (queue: QueueName, processor: Processor) => {
-    const worker = new Worker(queue, processor, {
+    const worker = new BoundedWorker(queue, processor, {
       connection: connection(queue),
       prefix: config.queuePrefix,
       concurrency: config.workerConcurrency,
       lockDuration: tuning.lockDurationMs,
       stalledInterval: tuning.stalledIntervalMs,
-      maxStalledCount: tuning.maxStalledCount,
+      // BullMQ fails a job that stalled more than maxStalledCount times without calling the processor, which would end
+      // an accepted change because workers crashed or Redis blinked. A change is applied at most once whatever its
+      // deliveries (executed-job record), and job data is bounded (BoundedWorker), so a governance job may stall
+      // practically without limit. Verifications keep the tuned bound.
+      maxStalledCount: queue === QUEUES.verification ? tuning.maxStalledCount : GOVERNANCE_MAX_STALLED_COUNT,
       runRetryDelay: tuning.runRetryDelayMs,
     });
     // Without a listener an 'error' event would be thrown; Redis outages surface here and the worker recovers alone.
@@ -147,6 +155,11 @@ export const createWorkerApp = async (options: WorkerAppOptions): Promise<Worker
     worker.on('stalled', (jobId) => log.warn({ queue, jobId }, 'job stalled; it will be redelivered'));
     workers.push(worker);
     return worker;
+  };
+
+  const transientRetry = {
+    schedule: config.transientRetry,
+    onRetry: (job: Job, delayMs: number) => metrics.transientRetry({ queue: job.queueName, name: job.name }, delayMs),
   };
 
   try {
@@ -168,11 +181,15 @@ export const createWorkerApp = async (options: WorkerAppOptions): Promise<Worker
       metrics,
       withJobLogging(
         log,
-        createGoLiveChangeProcessor({
-          batcher,
-          migrationHead,
-          onTransaction: (outcome) => (outcome === 'committed' ? metrics.transactionCommitted() : metrics.transactionRolledBack()),
-        }),
+        withTransientRetry(
+          transientRetry,
+          createGoLiveChangeProcessor({
+            batcher,
+            migrationHead,
+            changeMaxAgeSeconds: config.changeMaxAgeSeconds,
+            onTransaction: (outcome) => (outcome === 'committed' ? metrics.transactionCommitted() : metrics.transactionRolledBack()),
+          }),
+        ),
       ),
     );
     // The safety lane has a BullMQ Worker (and fetch loop) of its own: an engage is fetched while the governance
@@ -185,14 +202,18 @@ export const createWorkerApp = async (options: WorkerAppOptions): Promise<Worker
         metrics,
         withJobLogging(
           log,
-          createMigrationVerifyProcessor({
-            pool,
-            migrator,
-            migrationHead,
-            release: config.release,
-            apiUrl: config.apiUrl,
-            ...(options.apiHealth === undefined ? {} : { apiHealth: options.apiHealth }),
-          }),
+          withTransientRetry(
+            transientRetry,
+            createMigrationVerifyProcessor({
+              pool,
+              migrator,
+              migrationHead,
+              release: config.release,
+              apiUrl: config.apiUrl,
+              changeMaxAgeSeconds: config.changeMaxAgeSeconds,
+              ...(options.apiHealth === undefined ? {} : { apiHealth: options.apiHealth }),
+            }),
+          ),
         ),
       ),
     );

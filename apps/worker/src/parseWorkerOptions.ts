@@ -25,7 +25,7 @@ const workerEnvSchema = z.object({
   MIGRATIONS_DIR: z.preprocess(emptyToUndefined, z.string().optional()),
   WORKER_LOCK_DURATION_MS: optionalInt(500, 600_000),
   WORKER_STALLED_INTERVAL_MS: optionalInt(200, 600_000),
-  WORKER_MAX_STALLED_COUNT: optionalInt(1, 1_000_000),
+  WORKER_MAX_STALLED_COUNT: optionalInt(1, 100),
   WORKER_FAULT: z.preprocess(emptyToUndefined, z.string().optional()),
 });
 

@@ -5,9 +5,8 @@ export type WorkerTuning = {
   /** How often each worker looks for active jobs whose lock expired (their worker died) and re-queues them. */
   stalledIntervalMs: number;
   /**
-   * How many times a job may stall before BullMQ fails it. A stalled change is always safe to run again (the
-   * executed-job record makes the re-run a replay), and failing it would drop an accepted change, so the default is
-   * effectively unbounded; a worker that keeps dying on one job shows in its logs and the stalled-job warnings.
+   * How many times a job may stall before BullMQ fails it. At least 1, so a job whose worker was killed is re-run
+   * (its change applies at most once: the executed-job record makes the re-run a replay).
    */
   maxStalledCount: number;
   /** Pause of the fetch loop after a Redis error before it tries again (BullMQ's default of 15 s is too slow). */
@@ -19,7 +18,7 @@ export type WorkerTuning = {
 export const DEFAULT_WORKER_TUNING: Readonly<WorkerTuning> = Object.freeze({
   lockDurationMs: 30_000,
   stalledIntervalMs: 15_000,
-  maxStalledCount: 1_000_000,
+  maxStalledCount: 2,
   runRetryDelayMs: 1_000,
   maxBatchSize: 64,
 });

@@ -24,11 +24,11 @@ export const governanceChangeRoutes = async (scope: FastifyInstance, deps: ApiDe
   });
   const bodyField = (body: unknown, field: string): unknown =>
     typeof body === 'object' && body !== null ? (body as Record<string, unknown>)[field] : undefined;
-  const accepted = { tags: ['governance'], response: { 202: jobAcceptedResponse, ...writeErrors() } };
-  // Engage and disable answer 200 with the result when Redis is unavailable and the api applied them (break-glass).
-  const safetyAccepted = { tags: ['governance'], response: { 200: jobCompletedResponse, 202: jobAcceptedResponse, ...writeErrors() } };
+  // 200 with the stored result: a replay of an executed change, or an engage or disable applied by the api while
+  // Redis is unavailable (break-glass).
+  const accepted = { tags: ['governance'], response: { 200: jobCompletedResponse, 202: jobAcceptedResponse, ...writeErrors() } };
 
-  app.post('/governance/go-live', { schema: { ...safetyAccepted, summary: 'Enable or disable go-live (queued; the worker checks the preconditions; a disable is applied by the api while Redis is down)', body: goLiveBody }, config: { rateLimit: safetyExempt((body) => bodyField(body, 'enabled') === false) } }, async (request, reply) => {
+  app.post('/governance/go-live', { schema: { ...accepted, summary: 'Enable or disable go-live (queued; the worker checks the preconditions; a disable is applied by the api while Redis is down)', body: goLiveBody }, config: { rateLimit: safetyExempt((body) => bodyField(body, 'enabled') === false) } }, async (request, reply) => {
     const { actor } = requirePrincipal(request);
     const { enabled, reason } = request.body;
     const action = enabled ? GOVERNANCE_ACTIONS.goLiveEnable : GOVERNANCE_ACTIONS.goLiveDisable;
@@ -39,7 +39,7 @@ export const governanceChangeRoutes = async (scope: FastifyInstance, deps: ApiDe
     });
   });
 
-  app.post('/governance/kill-switch', { schema: { ...safetyAccepted, summary: 'Engage or release the kill switch (queued; an engage is applied by the api while Redis is down)', body: killSwitchBody }, config: { rateLimit: safetyExempt((body) => bodyField(body, 'engaged') === true) } }, async (request, reply) => {
+  app.post('/governance/kill-switch', { schema: { ...accepted, summary: 'Engage or release the kill switch (queued; an engage is applied by the api while Redis is down)', body: killSwitchBody }, config: { rateLimit: safetyExempt((body) => bodyField(body, 'engaged') === true) } }, async (request, reply) => {
     const { actor } = requirePrincipal(request);
     const { engaged, reason } = request.body;
     const action = engaged ? GOVERNANCE_ACTIONS.killSwitchEngage : GOVERNANCE_ACTIONS.killSwitchRelease;

@@ -34,7 +34,7 @@ export type CliOptions = {
   pollIntervalMs?: number;
 };
 
-type Job = { id: string; queue: string; name: string; state: string; attempts: number; result: unknown; error: { code?: string; message?: string } | null };
+type Job = { id: string; queue: string; name: string; state: string; attempts: number; result: unknown; error: { code?: string; message?: string; final?: boolean } | null };
 
 const requireReason = (args: ParsedArgs): string => {
   const reason = stringOption(args, '--reason');
@@ -73,7 +73,7 @@ const waitForJob = async (api: ApiClient, id: string, timeoutMs: number, interva
 
 /** A finished job's exit code: a rejected change is 2; a failed job, or a verification run that failed, is 1. */
 const jobExitCode = (job: Job): number => {
-  if (job.state === 'failed') return job.error?.code === 'PRECONDITION_FAILED' ? EXIT.rejected : EXIT.error;
+  if (job.state === 'failed') return job.error?.code === 'PRECONDITION_FAILED' || job.error?.code === 'EXPIRED' ? EXIT.rejected : EXIT.error;
   return (job.result as { passed?: unknown } | null)?.passed === false ? EXIT.error : EXIT.done;
 };
 

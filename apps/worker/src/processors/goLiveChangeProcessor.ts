@@ -1,18 +1,18 @@
 import {
   InvalidPayloadError,
+  JOB_CATALOG,
   JOB_NAMES,
-  PreconditionFailedError,
   QUEUES,
-  SUPERSESSION_CONDITION,
-  SupersededError,
+  changeRejectionFailure,
   isSafetyAction,
   sqlstateOf,
   type ChangeResult,
   type Logger,
 } from '@valhalla/core';
-import { UnrecoverableError, type Job } from 'bullmq';
+import type { Job } from 'bullmq';
 import type { ChangeBatcher } from './changeBatcher.js';
 import { parsePayloadOrFail, unrecoverableUnknownJob } from './invalidPayload.js';
+import { finalFailure, finalFailureOf } from './jobFailures.js';
 import type { ProcessorResult } from './withJobLogging.js';
 
 export type GoLiveChangeProcessorDeps = {
@@ -20,32 +20,29 @@ export type GoLiveChangeProcessorDeps = {
   batcher: ChangeBatcher;
   /** Head of the revision chain this worker's code ships: go-live enable needs a passed verification of it. */
   migrationHead: string;
+  /** CHANGE_MAX_AGE_SECONDS: a change that expires and is not applied this long after its creation is rejected. */
+  changeMaxAgeSeconds: number;
   /** Told how each (non-replayed) change ended: the worker's metrics count them. */
   onTransaction?: ((outcome: 'committed' | 'rolled_back') => void) | undefined;
 };
 
-/** The failure of a committed rejection: SUPERSEDED when an engage or disable overtook it, PRECONDITION_FAILED else. */
-const rejectionError = (result: ChangeResult): UnrecoverableError => {
-  const rejection = result.unmet.includes(SUPERSESSION_CONDITION) ? new SupersededError(result.action) : new PreconditionFailedError(result.unmet);
-  return new UnrecoverableError(`${rejection.code}: ${rejection.message}`);
-};
-
 /**
  * The `go-live-change` processor of both change queues (`governance-safety`, `governance`): validate, hand the change
- * to the batcher (which executes it exactly once per identity in a group-committed transaction), and turn a rejected
- * change into a permanent failure.
- * @throws UnrecoverableError `INVALID_PAYLOAD: ...`, `PRECONDITION_FAILED: ...` or `SUPERSEDED: ...` (not retried);
- *   any other error (RetryableDatabaseError included) unchanged, so BullMQ retries it with the catalog's backoff.
+ * to the batcher (which executes it exactly once per change identity in a group-committed transaction), and turn a
+ * rejected change into a final failure record.
+ * @throws UnrecoverableError carrying an INVALID_PAYLOAD, PRECONDITION_FAILED, SUPERSEDED or EXPIRED record (not
+ *   retried); any other error (RetryableDatabaseError included) unchanged, for withTransientRetry to decide.
  */
 export const createGoLiveChangeProcessor =
   (deps: GoLiveChangeProcessorDeps) =>
   async (job: Job, log: Logger): Promise<ProcessorResult<ChangeResult>> => {
     if (job.name !== JOB_NAMES.goLiveChange) throw unrecoverableUnknownJob(job.queueName, job.name);
-    if (job.id === undefined) throw new UnrecoverableError('INVALID_PAYLOAD: job has no id');
-    const payload = parsePayloadOrFail(JOB_NAMES.goLiveChange, job.data);
+    if (job.id === undefined) throw finalFailureOf('INVALID_PAYLOAD', 'job has no id');
+    const payload = parsePayloadOrFail(JOB_NAMES.goLiveChange, job);
     if (job.queueName === QUEUES.governanceSafety && !isSafetyAction(payload.action)) {
-      throw new UnrecoverableError(`INVALID_PAYLOAD: queue ${QUEUES.governanceSafety} takes only kill_switch.engage and go_live.disable, not ${payload.action}`);
+      throw finalFailureOf('INVALID_PAYLOAD', `queue ${QUEUES.governanceSafety} takes only kill_switch.engage and go_live.disable, not ${payload.action}`);
     }
+    const expiresAt = JOB_CATALOG[JOB_NAMES.goLiveChange].expires(payload) ? job.timestamp + deps.changeMaxAgeSeconds * 1000 : undefined;
 
     let execution: Awaited<ReturnType<ChangeBatcher['submit']>>;
     try {
@@ -55,12 +52,14 @@ export const createGoLiveChangeProcessor =
         queue: job.queueName,
         payload,
         migrationHead: deps.migrationHead,
+        expiresAt,
       });
     } catch (err) {
       deps.onTransaction?.('rolled_back');
       // Logged here, with the job's logger (requestId included); withJobLogging then logs the attempt's end.
       log.warn({ sqlstate: sqlstateOf(err), errorName: err instanceof Error ? err.name : typeof err }, 'change transaction rolled back');
-      if (err instanceof InvalidPayloadError) throw new UnrecoverableError(`INVALID_PAYLOAD: ${err.message}`);
+      // Text PostgreSQL cannot store, caught by the applier before writing: final, like any invalid payload.
+      if (err instanceof InvalidPayloadError) throw finalFailureOf('INVALID_PAYLOAD', err.message);
       throw err;
     }
     const { result, replayed } = execution;
@@ -75,7 +74,9 @@ export const createGoLiveChangeProcessor =
         log.error({ storedAction: result.action, action: payload.action }, 'job id was already executed for another change');
       }
     }
+
+    const rejection = changeRejectionFailure(result);
     // Committed already (the audit row records the rejection); failing the job without retry reports it.
-    if (result.outcome === 'rejected') throw rejectionError(result);
+    if (rejection !== null) throw finalFailure(rejection);
     return { value: result, outcome: result.outcome };
   };

@@ -4,16 +4,17 @@ import {
   insertVerificationRun,
   type DatabasePool,
   type Logger,
-  type VerificationCheck,
+  type MigrationVerifyResult,
 } from '@valhalla/core';
 import type { Migrator } from '@valhalla/core/migrator';
-import { UnrecoverableError, type Job } from 'bullmq';
+import type { Job } from 'bullmq';
 import type { ApiHealthOptions } from '../verification/checkApiHealth.js';
 import { runVerificationChecks } from '../verification/runVerificationChecks.js';
 import { parsePayloadOrFail, unrecoverableUnknownJob } from './invalidPayload.js';
+import { finalFailureOf } from './jobFailures.js';
 import type { ProcessorResult } from './withJobLogging.js';
 
-export type MigrationVerifyResult = { runId: number; passed: boolean; checks: VerificationCheck[] };
+export type { MigrationVerifyResult };
 
 export type MigrationVerifyProcessorDeps = {
   pool: DatabasePool;
@@ -23,19 +24,26 @@ export type MigrationVerifyProcessorDeps = {
   release: string;
   apiUrl: string | undefined;
   apiHealth?: ApiHealthOptions;
+  /** CHANGE_MAX_AGE_SECONDS: a verification still not run this long after it was asked for is not run any more. */
+  changeMaxAgeSeconds: number;
 };
 
 /**
  * The `migration-verify` processor: run the checks and store the run once per job id (a redelivered job finds its
  * stored run). A failed verification completes the job: `passed: false` is a result, not an error.
- * @throws UnrecoverableError `INVALID_PAYLOAD: ...`; database errors unchanged (retried by BullMQ).
+ * @throws UnrecoverableError carrying an INVALID_PAYLOAD or EXPIRED record; database errors unchanged (transient
+ *   ones are retried by withTransientRetry).
  */
 export const createMigrationVerifyProcessor =
   (deps: MigrationVerifyProcessorDeps) =>
   async (job: Job, log: Logger): Promise<ProcessorResult<MigrationVerifyResult>> => {
     if (job.name !== JOB_NAMES.migrationVerify) throw unrecoverableUnknownJob(QUEUES.verification, job.name);
-    if (job.id === undefined) throw new UnrecoverableError('INVALID_PAYLOAD: job has no id');
-    const payload = parsePayloadOrFail(JOB_NAMES.migrationVerify, job.data);
+    if (job.id === undefined) throw finalFailureOf('INVALID_PAYLOAD', 'job has no id');
+    const payload = parsePayloadOrFail(JOB_NAMES.migrationVerify, job);
+    if (Date.now() > job.timestamp + deps.changeMaxAgeSeconds * 1000) {
+      // A verification that waited out an outage longer than this would describe a state nobody asked about.
+      throw finalFailureOf('EXPIRED', 'the verification was not run within CHANGE_MAX_AGE_SECONDS of being asked for; ask again');
+    }
 
     const startedAt = new Date();
     const { passed, checks } = await runVerificationChecks({

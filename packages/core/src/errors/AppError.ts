@@ -22,25 +22,6 @@ export class AppError extends Error {
   }
 }
 
-/** A governance change whose preconditions do not hold. Not retried. */
-export class PreconditionFailedError extends AppError {
-  readonly unmet: readonly string[];
-
-  constructor(unmet: readonly string[]) {
-    super('PRECONDITION_FAILED', `go-live enable rejected, unmet: ${unmet.join(', ')}`, {
-      details: unmet.map((condition) => ({ field: condition, message: `precondition not met: ${condition}` })),
-    });
-    this.unmet = unmet;
-  }
-}
-
-/** A release or enable created before the latest applied engage or disable (see rules.ts). Not retried. */
-export class SupersededError extends AppError {
-  constructor(action: string) {
-    super('SUPERSEDED', `${action} rejected: it was created before the latest kill-switch engage or go-live disable`);
-  }
-}
-
 /** A queued job payload that does not match the job catalog. Not retried. */
 export class InvalidPayloadError extends AppError {
   constructor(details: readonly ErrorDetail[]) {

@@ -5,8 +5,6 @@ export {
   DatabaseConflictError,
   InvalidPayloadError,
   MigrationError,
-  PreconditionFailedError,
   RetryableDatabaseError,
-  SupersededError,
   type ErrorDetail,
 } from './AppError.js';

@@ -2,12 +2,13 @@ import { sql, type DatabasePool } from 'slonik';
 import { runInTransaction } from '../db/runInTransaction.js';
 import { isRetryableDatabaseError } from '../db/sqlstate.js';
 import { InvalidPayloadError } from '../errors/index.js';
-import { JOB_NAMES, QUEUES, type GoLiveChangePayload } from '../jobs/catalog.js';
-import { CHANGE_OUTCOMES, GOVERNANCE_ACTIONS, type ChangeResult, type StateSnapshot } from './model.js';
+import { JOB_NAMES, QUEUES } from '../contract/jobContract.js';
+import type { GoLiveChangePayload } from '../contract/payloads.js';
+import { CHANGE_OUTCOMES, GOVERNANCE_ACTIONS, SUPERSESSION_CONDITION, type ChangeResult, type StateSnapshot } from './model.js';
 import { readBatchContext } from './queries/changeContext.js';
 import { commitChanges, type BatchRowWrites, type DecidedChange } from './queries/commitChanges.js';
 import { lockGovernanceRows, snapshotOf } from './queries/governanceState.js';
-import { decideChange, isSafetyAction, type SafetyWatermarks } from './rules.js';
+import { decideChange, isSafetyAction, type ChangeDecision, type SafetyWatermarks } from './rules.js';
 
 export type GovernanceChangeRequest = {
   jobId: string;
@@ -23,7 +24,12 @@ export type GovernanceChangeRequest = {
   payload: GoLiveChangePayload;
   /** The migration head of the code that runs the worker: go-live enable needs a passed verification of it. */
   migrationHead: string;
+  /** When the change expires (ms since epoch): past it, a change not yet applied is rejected as EXPIRED. */
+  expiresAt?: number | undefined;
 };
+
+/** The unmet condition an EXPIRED rejection records in the audit entry. */
+export const EXPIRED_CONDITION = 'change_max_age';
 
 export type GovernanceChangeExecution = { result: ChangeResult; replayed: boolean };
 
@@ -69,6 +75,7 @@ const planBatch = (
   contexts: readonly { executed: ChangeResult | null; executionKey: string }[],
   start: { snapshot: StateSnapshot; watermarks: SafetyWatermarks },
   verificationPassed: boolean,
+  now: number,
 ): { planned: Planned[]; writes: BatchRowWrites } => {
   let state = start.snapshot;
   let watermarks = start.watermarks;
@@ -85,14 +92,20 @@ const planBatch = (
     seen.add(context.executionKey);
 
     const { payload } = request;
-    const decision = decideChange({
+    // Checked under the lock, after the replay lookup: a change that committed in time keeps its result whenever it
+    // is asked again, and one that waited out an outage past its age is rejected instead of landing late.
+    const expired = request.expiresAt !== undefined && now > request.expiresAt;
+    const decision: ChangeDecision = expired
+      ? { outcome: CHANGE_OUTCOMES.rejected, unmet: [EXPIRED_CONDITION], after: state, watermarks }
+      : decideChange({
       action: payload.action,
       before: state,
       metadata: payload.action === GOVERNANCE_ACTIONS.metadataUpdate ? payload.metadata : undefined,
       verificationPassed,
-      createdMs: request.createdAt ?? request.jobCreatedAt,
-      watermarks,
-    });
+          createdMs: request.createdAt ?? request.jobCreatedAt,
+          watermarks,
+        });
+    const rejectedAs: ChangeResult['rejectedAs'] = expired ? 'EXPIRED' : decision.unmet.includes(SUPERSESSION_CONDITION) ? 'SUPERSEDED' : undefined;
     const result = {
       outcome: decision.outcome,
       action: payload.action,
@@ -100,6 +113,7 @@ const planBatch = (
       after: decision.after,
       unmet: decision.unmet,
       ...(request.jobCreatedAt === undefined ? {} : { jobCreatedAt: request.jobCreatedAt }),
+      ...(rejectedAs === undefined ? {} : { rejectedAs }),
     };
     if (decision.outcome === CHANGE_OUTCOMES.applied) {
       if (payload.action === GOVERNANCE_ACTIONS.metadataUpdate) {
@@ -157,6 +171,7 @@ const runBatch = async (pool: DatabasePool, ordered: readonly GovernanceChangeRe
       context.members,
       { snapshot: snapshotOf(rows), watermarks: rows.watermarks },
       context.verificationPassed,
+      Date.now(),
     );
     const decided = planned.flatMap((plan) => (plan.kind === 'decided' ? [plan.change] : []));
     const auditIds = decided.length === 0 ? new Map<string, number>() : await commitChanges(tx, decided, writes);

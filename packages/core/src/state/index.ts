@@ -11,3 +11,4 @@ export * from './queries/idempotencyKeys.js';
 export * from './queries/workerHeartbeats.js';
 export * from './queries/seedRows.js';
 export * from './recordJobRetry.js';
+export * from './queries/executedJobs.js';

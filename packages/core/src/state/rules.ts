@@ -44,7 +44,8 @@ export const NO_WATERMARKS: SafetyWatermarks = Object.freeze({ engageMs: null, d
 
 export type ChangeDecision = {
   outcome: ChangeOutcome;
-  unmet: (GoLivePrecondition | typeof SUPERSESSION_CONDITION)[];
+  /** The conditions a rejection did not meet (go-live preconditions, supersession; the applier adds expiry). */
+  unmet: string[];
   after: StateSnapshot;
   /** The watermarks after this change. */
   watermarks: SafetyWatermarks;

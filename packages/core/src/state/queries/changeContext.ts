@@ -1,14 +1,12 @@
 import { sql, type CommonQueryMethods } from 'slonik';
 import { z } from 'zod';
+import { changeIdentity } from '../../contract/jobContract.js';
 import { changeResult, type ChangeResult } from '../model.js';
 
 const context = z.object({
   executed: z.record(z.string(), changeResult),
   verification_passed: z.boolean().nullable(),
 });
-
-/** The executed-job key of a job that reuses the id of an earlier, different job (same id, later creation time). */
-export const reusedIdExecutionKey = (jobId: string, jobCreatedAt: number): string => `${jobId}@${jobCreatedAt}`;
 
 export type MemberIdentity = { jobId: string; jobCreatedAt: number | undefined };
 
@@ -21,26 +19,26 @@ export type MemberContext = {
 
 export type BatchContext = { members: MemberContext[]; verificationPassed: boolean };
 
+/** The executed-job key of a member (its identity, see contract/jobContract.ts `changeIdentity`). */
+const identityOf = (member: MemberIdentity): string =>
+  member.jobCreatedAt === undefined ? member.jobId : changeIdentity(member.jobId, member.jobCreatedAt);
+
 /**
- * Which execution a job is, given the stored results under its id and under its reused-id key.
- * A job id can come back for a different job: BullMQ counter ids restart when Redis loses its data. The stored
- * creation time tells the two apart, and the new job is recorded under `<id>@<created>` instead of being answered
- * with the old job's result (a lost kill-switch engage). A stored result without a creation time (a break-glass
- * apply, or a record from before creation times were stored) is the same change as any job with its id.
+ * Which execution a member is, given the stored results. Identity: a producer's own job id is the change, so a
+ * replay re-enqueued under that id (new creation time), or a job that reaches Redis after the api applied it
+ * (break-glass), is the same change and answers with its result. A BullMQ counter id (all digits) restarts when Redis
+ * loses its data, so it is keyed with the creation time: a different job with an old counter id is executed as the
+ * new job it is. Counter ids recorded by earlier code under the plain id are still recognised by their stored
+ * creation time.
  */
-export const resolveMember = (
-  member: MemberIdentity,
-  stored: (key: string) => ChangeResult | undefined,
-): MemberContext => {
-  const reusedKey = member.jobCreatedAt === undefined ? null : reusedIdExecutionKey(member.jobId, member.jobCreatedAt);
-  const asReused = reusedKey === null ? undefined : stored(reusedKey);
-  if (asReused !== undefined && reusedKey !== null) return { executed: asReused, executionKey: reusedKey };
-  const executed = stored(member.jobId) ?? null;
-  const sameJob =
-    executed !== null &&
-    (executed.jobCreatedAt === undefined || member.jobCreatedAt === undefined || executed.jobCreatedAt === member.jobCreatedAt);
-  if (executed === null || sameJob) return { executed, executionKey: member.jobId };
-  return { executed: null, executionKey: reusedKey ?? member.jobId };
+export const resolveMember = (member: MemberIdentity, stored: (key: string) => ChangeResult | undefined): MemberContext => {
+  const key = identityOf(member);
+  const executed = stored(key);
+  if (executed === undefined && key !== member.jobId) {
+    const legacy = stored(member.jobId);
+    if (legacy !== undefined && legacy.jobCreatedAt === member.jobCreatedAt) return { executed: legacy, executionKey: member.jobId };
+  }
+  return { executed: executed ?? null, executionKey: key };
 };
 
 /**
@@ -53,9 +51,10 @@ export const readBatchContext = async (
   tx: CommonQueryMethods,
   input: { members: readonly MemberIdentity[]; migrationHead: string },
 ): Promise<BatchContext> => {
-  const keys = input.members.flatMap((member) =>
-    member.jobCreatedAt === undefined ? [member.jobId] : [member.jobId, reusedIdExecutionKey(member.jobId, member.jobCreatedAt)],
-  );
+  const keys = input.members.flatMap((member) => {
+    const key = identityOf(member);
+    return key === member.jobId ? [key] : [key, member.jobId];
+  });
   const row = await tx.one(sql.type(context)`
     SELECT
       (SELECT coalesce(jsonb_object_agg(e.job_id, e.result), '{}'::jsonb)

@@ -1,12 +1,14 @@
 import type { JobsOptions } from 'bullmq';
 import { z } from 'zod';
-import { InvalidPayloadError } from '../errors/index.js';
-import { GOVERNANCE_ACTIONS, metadataChange, type GovernanceAction } from '../state/model.js';
+import { changeResult, verificationCheck } from '../state/model.js';
 import { isSafetyAction } from '../state/rules.js';
+import { goLiveChangePayload, migrationVerifyPayload, type GoLiveChangePayload, type MigrationVerifyPayload } from './payloads.js';
+
+export type { GoLiveChangePayload, MigrationVerifyPayload };
 
 /**
- * The job catalog shared by the api (which enqueues) and the worker (which validates and executes): queue names,
- * job names, payload schemas, retry policy and priority. Other services may enqueue these payloads directly.
+ * The job contract between processes: every process (api, worker, CLI, metrics, other producers through the README)
+ * takes queue names, job names, payload and result schemas, priorities, retry and expiry rules from here.
  */
 export const QUEUES = { governance: 'governance', governanceSafety: 'governance-safety', verification: 'verification' } as const;
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
@@ -14,41 +16,13 @@ export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 export const JOB_NAMES = { goLiveChange: 'go-live-change', migrationVerify: 'migration-verify' } as const;
 export type JobName = (typeof JOB_NAMES)[keyof typeof JOB_NAMES];
 
-const actor = z.string().trim().min(1).max(200);
-/** The contract: a reason is required, 1–500 characters. */
-export const reasonSchema = z.string().min(1, 'reason must not be empty').max(500, 'reason must be at most 500 characters');
-/** Correlates the request that enqueued the job with the worker's logs and the audit row (optional). */
-const requestId = z.string().min(1).max(200).optional();
-
-const simpleChange = <A extends GovernanceAction>(action: A) =>
-  z.object({ action: z.literal(action), actor, reason: reasonSchema, requestId }).strict();
-
-export const goLiveChangePayload = z.discriminatedUnion('action', [
-  simpleChange(GOVERNANCE_ACTIONS.goLiveEnable),
-  simpleChange(GOVERNANCE_ACTIONS.goLiveDisable),
-  simpleChange(GOVERNANCE_ACTIONS.killSwitchEngage),
-  simpleChange(GOVERNANCE_ACTIONS.killSwitchRelease),
-  z
-    .object({
-      action: z.literal(GOVERNANCE_ACTIONS.metadataUpdate),
-      actor,
-      reason: reasonSchema,
-      requestId,
-      metadata: metadataChange.refine((m) => Object.keys(m).length > 0, 'metadata must set at least one field'),
-    })
-    .strict(),
-]);
-export type GoLiveChangePayload = z.infer<typeof goLiveChangePayload>;
-
-export const migrationVerifyPayload = z
-  .object({ release: z.string().trim().min(1).max(200).optional(), actor, requestId })
-  .strict();
-export type MigrationVerifyPayload = z.infer<typeof migrationVerifyPayload>;
-
 export type JobPayloads = {
   [JOB_NAMES.goLiveChange]: GoLiveChangePayload;
   [JOB_NAMES.migrationVerify]: MigrationVerifyPayload;
 };
+
+export const migrationVerifyResult = z.object({ runId: z.number(), passed: z.boolean(), checks: z.array(verificationCheck) });
+export type MigrationVerifyResult = z.infer<typeof migrationVerifyResult>;
 
 /**
  * BullMQ priorities: 1 is taken first. Every job on the governance queue carries a priority, because a job without
@@ -59,14 +33,23 @@ export const PRIORITIES = { safety: 1, normal: 10 } as const;
 const KEEP_COMPLETED = { age: 7 * 24 * 3600, count: 100_000 };
 const KEEP_FAILED = { age: 30 * 24 * 3600 };
 
+/**
+ * BullMQ attempts only count failures the worker did not expect (a bug): transient failures are retried by the worker
+ * itself (retryPolicy.ts) and never use them up, and final failures are never retried.
+ */
+const UNEXPECTED_FAILURE_ATTEMPTS = 3;
+
 export const JOB_CATALOG = {
   [JOB_NAMES.goLiveChange]: {
     queue: QUEUES.governance,
     payload: goLiveChangePayload,
+    result: changeResult,
+    priority: (payload: GoLiveChangePayload): number => (isSafetyAction(payload.action) ? PRIORITIES.safety : PRIORITIES.normal),
+    /** Kill-switch engages and go-live disables never expire; other changes expire CHANGE_MAX_AGE_SECONDS after creation. */
+    expires: (payload: GoLiveChangePayload): boolean => !isSafetyAction(payload.action),
     options: (payload: GoLiveChangePayload): JobsOptions => ({
-      // A kill-switch engage or go-live disable must outlast a database failover: 12 attempts span about 17 minutes.
-      attempts: isSafetyAction(payload.action) ? 12 : 8,
-      backoff: { type: 'exponential', delay: 250, jitter: 0.5 },
+      attempts: UNEXPECTED_FAILURE_ATTEMPTS,
+      backoff: { type: 'exponential', delay: 1000, jitter: 0.5 },
       priority: isSafetyAction(payload.action) ? PRIORITIES.safety : PRIORITIES.normal,
       removeOnComplete: KEEP_COMPLETED,
       removeOnFail: KEEP_FAILED,
@@ -75,8 +58,11 @@ export const JOB_CATALOG = {
   [JOB_NAMES.migrationVerify]: {
     queue: QUEUES.verification,
     payload: migrationVerifyPayload,
+    result: migrationVerifyResult,
+    priority: (_payload: MigrationVerifyPayload): number => PRIORITIES.normal,
+    expires: (_payload: MigrationVerifyPayload): boolean => true,
     options: (_payload: MigrationVerifyPayload): JobsOptions => ({
-      attempts: 3,
+      attempts: UNEXPECTED_FAILURE_ATTEMPTS,
       backoff: { type: 'exponential', delay: 1000, jitter: 0.5 },
       priority: PRIORITIES.normal,
       removeOnComplete: KEEP_COMPLETED,
@@ -107,18 +93,12 @@ export const queueForJob = <N extends JobName>(name: N, payload: JobPayloads[N])
 export const GOVERNANCE_CHANGE_QUEUES = [QUEUES.governanceSafety, QUEUES.governance] as const;
 
 /**
- * Validates a payload against the catalog.
- * @throws InvalidPayloadError naming each bad field.
+ * The identity of a change: a producer's own job id (not all digits) is the change itself, whenever and however
+ * often it is enqueued; an all-digit id is one of BullMQ's counters, which restart when Redis loses its data, so it
+ * is keyed with the job's creation time.
  */
-export const parseJobPayload = <N extends JobName>(name: N, data: unknown): JobPayloads[N] => {
-  const result = JOB_CATALOG[name].payload.safeParse(data);
-  if (!result.success) {
-    throw new InvalidPayloadError(
-      result.error.issues.map((issue) => ({ field: issue.path.join('.') || '(root)', message: issue.message })),
-    );
-  }
-  return result.data as JobPayloads[N];
-};
+export const changeIdentity = (jobId: string, jobCreatedAt: number): string =>
+  /^[0-9]+$/.test(jobId) ? `${jobId}@${jobCreatedAt}` : jobId;
 
 /**
  * The job id of the verification a worker enqueues at start: one per release and migration head, whatever the number
