@@ -23,8 +23,8 @@ type Waiting = {
 
 /**
  * Group commit: one applier per process. Changes handed over while a batch is being committed wait, and the next
- * batch takes all of them (at most `maxBatch`), safety actions first: an engage waits for at most the batch being
- * committed. An idle change starts a batch of one on the next turn of the event loop (changes handed over in the
+ * batch takes all of them (at most `maxBatch`); when engages or disables wait, the next batch is those alone: an
+ * engage waits for at most the batch being committed, then commits in a small batch of its own. An idle change starts a batch of one on the next turn of the event loop (changes handed over in the
  * same turn share it). Each change settles with its own outcome: one member's failure is never its neighbours'.
  */
 export const createChangeBatcher = (options: {
@@ -37,12 +37,10 @@ export const createChangeBatcher = (options: {
   let running = false;
 
   const takeBatch = (): Waiting[] => {
-    // Stable: safety actions first, then arrival order.
-    const safetyFirst = [
-      ...waiting.filter((w) => isSafetyAction(w.request.payload.action)),
-      ...waiting.filter((w) => !isSafetyAction(w.request.payload.action)),
-    ];
-    const batch = safetyFirst.slice(0, options.maxBatch);
+    // A waiting engage or disable gets a batch of safety actions only: a small transaction that commits at once,
+    // instead of sharing the commit of up to maxBatch other changes. Otherwise arrival order.
+    const safety = waiting.filter((w) => isSafetyAction(w.request.payload.action));
+    const batch = (safety.length > 0 ? safety : waiting).slice(0, options.maxBatch);
     const taken = new Set(batch);
     const rest = waiting.filter((w) => !taken.has(w));
     waiting.length = 0;
