@@ -6,10 +6,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import {
+  DEVELOPMENT_AUDIT_KEY,
   applyGovernanceBatch,
   applyGovernanceChange,
   commitChanges,
+  createAuditKeyring,
   createDatabasePool,
+  readAuditChainHead,
   lockGovernanceRows,
   snapshotOf,
   type GovernanceChangeRequest,
@@ -20,6 +23,7 @@ const url = process.argv[2];
 if (url === undefined) throw new Error('usage: batchShapes.ts <database url>');
 const pool = await createDatabasePool({ connectionUri: url, maxPoolSize: 2, applicationName: 'batch-shapes' });
 const SIZE = 64;
+const keyring = createAuditKeyring([DEVELOPMENT_AUDIT_KEY]);
 const requests = (): GovernanceChangeRequest[] =>
   Array.from({ length: SIZE }, (_, i) => ({
     jobId: randomUUID(),
@@ -29,7 +33,7 @@ const requests = (): GovernanceChangeRequest[] =>
   }));
 
 const perTransaction = async () => {
-  for (const request of requests()) await applyGovernanceChange(pool, request);
+  for (const request of requests()) await applyGovernanceChange(pool, request, keyring);
 };
 const savepoints = async () => {
   await pool.transaction(async (tx) => {
@@ -42,6 +46,7 @@ const savepoints = async () => {
           savepoint,
           [{ jobId: request.jobId, queue: 'governance', jobName: 'go-live-change', actor: 'bench', reason: 'shape', requestId: null, result: { outcome: 'applied', action: request.payload.action, before: state, after, unmet: [] } }],
           { goLive: null, watermarks: null, metadata: { after, completedNow: false } },
+          { head: await readAuditChainHead(savepoint), keyring },
         );
         state = after;
       });
@@ -49,7 +54,7 @@ const savepoints = async () => {
   });
 };
 const setBased = async () => {
-  const outcomes = await applyGovernanceBatch(pool, requests());
+  const outcomes = await applyGovernanceBatch(pool, requests(), keyring);
   if (outcomes.some((o) => !o.ok)) throw new Error('a member failed');
 };
 

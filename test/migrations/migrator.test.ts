@@ -13,6 +13,7 @@ const CHAIN = [
   '20260202_verification_runs',
   '20260203_idempotency_ledger',
   '20260204_worker_runtime',
+  '20260210_audit_chain_keyed',
   '20260214_safety_lane',
 ];
 

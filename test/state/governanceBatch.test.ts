@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import {
+  DEVELOPMENT_AUDIT_KEY,
   GOVERNANCE_ACTION_VALUES,
   applyGovernanceBatch,
   applyGovernanceChange,
-  findBrokenAuditLink,
+  createAuditKeyring,
+  verifyAuditChain,
   insertVerificationRun,
   listAuditEntriesInOrder,
   readGovernanceRows,
@@ -16,6 +18,7 @@ import {
 import { createTestDatabase, dropTestDatabase, useTestDatabase, type TestDatabase } from '../helpers/database.js';
 
 const HEAD = 'head-under-test';
+const KEYRING = createAuditKeyring([DEVELOPMENT_AUDIT_KEY]);
 
 /** A small deterministic PRNG (mulberry32): a failing seed reproduces. */
 const prng = (seed: number) => {
@@ -109,8 +112,8 @@ describe('applyGovernanceBatch', () => {
       const sequential: unknown[] = [];
       const grouped: unknown[] = [];
       for (const batch of batches) {
-        for (const i of safetyFirst(batch)) sequential.push(await applyGovernanceChange(one.pool, batch[i]!));
-        const outcomes = await applyGovernanceBatch(batched.pool, batch);
+        for (const i of safetyFirst(batch)) sequential.push(await applyGovernanceChange(one.pool, batch[i]!, KEYRING));
+        const outcomes = await applyGovernanceBatch(batched.pool, batch, KEYRING);
         for (const i of safetyFirst(batch)) {
           const outcome = outcomes[i]!;
           expect(outcome.ok).toBe(true);
@@ -122,7 +125,7 @@ describe('applyGovernanceBatch', () => {
       const audit = await auditOf(batched.pool);
       expect(audit).toEqual(await auditOf(one.pool));
       expect(audit.some((entry) => entry.unmet_conditions.includes('not_superseded'))).toBe(true);
-      expect(await findBrokenAuditLink(batched.pool)).toBeNull();
+      expect((await verifyAuditChain(batched.pool, KEYRING, { mode: 'full' })).intact).toBe(true);
     } finally {
       await dropTestDatabase(one, false);
       await dropTestDatabase(batched, false);
@@ -143,7 +146,7 @@ describe('applyGovernanceBatch', () => {
       payload: { action: 'kill_switch.engage', actor: 'ops:b', reason: 'incident' },
       migrationHead: HEAD,
     };
-    const outcomes = await applyGovernanceBatch(pool, [...releases, engage]);
+    const outcomes = await applyGovernanceBatch(pool, [...releases, engage], KEYRING);
     const results = outcomes.map((o) => (o.ok ? o.execution.result : undefined));
     const engaged = results.at(-1)!;
     expect(results.every((r) => r !== undefined)).toBe(true);
@@ -151,11 +154,13 @@ describe('applyGovernanceBatch', () => {
     expect(results.slice(0, 500).every((r) => r!.outcome === 'rejected' && r!.unmet.includes('not_superseded'))).toBe(true);
     expect((await stateOf(pool)).snapshot.kill_switch_engaged).toBe(true);
     // A release created after the engage is a newer intent and applies.
-    const [later] = await applyGovernanceBatch(pool, [
-      { jobId: 'release-after', jobCreatedAt: 1_800_000_002_000, payload: { action: 'kill_switch.release', actor: 'ops:a', reason: 'resolved' }, migrationHead: HEAD },
-    ]);
+    const [later] = await applyGovernanceBatch(
+      pool,
+      [{ jobId: 'release-after', jobCreatedAt: 1_800_000_002_000, payload: { action: 'kill_switch.release', actor: 'ops:a', reason: 'resolved' }, migrationHead: HEAD }],
+      KEYRING,
+    );
     expect(later).toMatchObject({ ok: true, execution: { result: { outcome: 'applied' } } });
-    await applyGovernanceChange(pool, { ...engage, jobId: 'engage-again', jobCreatedAt: 1_800_000_003_000 });
+    await applyGovernanceChange(pool, { ...engage, jobId: 'engage-again', jobCreatedAt: 1_800_000_003_000 }, KEYRING);
   });
 
   it('fails a poisoned member alone: a trigger raising for one value rolls back nothing of its neighbours', async () => {
@@ -191,13 +196,13 @@ describe('applyGovernanceBatch', () => {
         payload: { action: 'kill_switch.engage', actor: 'ops:a', reason: 'bad\u0000text' },
         migrationHead: HEAD,
       };
-      const outcomes = await applyGovernanceBatch(pool, [...members, nul]);
+      const outcomes = await applyGovernanceBatch(pool, [...members, nul], KEYRING);
       expect(outcomes.map((o) => o.ok)).toEqual([true, false, true, false]);
       expect(outcomes[3]).toMatchObject({ ok: false, error: { code: 'INVALID_PAYLOAD' } });
       const audit = await listAuditEntriesInOrder(pool);
       expect(audit.slice(auditBefore).map((e) => e.reason)).toEqual(['before', 'after']);
       expect((await stateOf(pool)).snapshot.notes).toBe('after');
-      expect(await findBrokenAuditLink(pool)).toBeNull();
+      expect((await verifyAuditChain(pool, KEYRING, { mode: 'full' })).intact).toBe(true);
     } finally {
       await pool.query(sql.unsafe`DROP TRIGGER test_poison ON public.governance_executed_jobs`);
       await pool.query(sql.unsafe`DROP FUNCTION public.test_poison()`);

@@ -2,9 +2,11 @@ import { Queue } from 'bullmq';
 import { describe, expect, it } from 'vitest';
 import {
   JOB_NAMES,
+  DEVELOPMENT_AUDIT_KEY,
   QUEUES,
+  createAuditKeyring,
   decodeJobFailure,
-  findBrokenAuditLink,
+  verifyAuditChain,
   listAuditEntriesInOrder,
   sql,
   type GoLiveChangePayload,
@@ -28,6 +30,7 @@ import {
 } from './support/workerHarness.js';
 
 const fixture = useWorkerFixture('group-commit');
+const KEYRING = createAuditKeyring([DEVELOPMENT_AUDIT_KEY]);
 
 const setReleased = () => fixture.current.database.pool.query(sql.unsafe`UPDATE public.go_live_state SET kill_switch_engaged = false WHERE id = 1`);
 
@@ -38,7 +41,7 @@ const expectExactlyOnce = async (ids: readonly string[], initial: Awaited<Return
   expect(entries).toHaveLength(ids.length);
   expect(new Set(entries.map((entry) => entry.job_id))).toEqual(new Set(ids));
   expect(await database.pool.oneFirst(sql.unsafe`SELECT count(*)::int FROM public.governance_executed_jobs`)).toBe(ids.length);
-  expect(await findBrokenAuditLink(database.pool)).toBeNull();
+  expect((await verifyAuditChain(database.pool, KEYRING, { mode: 'full' })).intact).toBe(true);
   return entries;
 };
 

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import type { Job } from 'bullmq';
 import { describe, expect, it } from 'vitest';
 import {
+  createAuditKeyring,
+  DEVELOPMENT_AUDIT_KEY,
   JOB_NAMES,
   QUEUES,
   createLogger,
@@ -103,14 +105,14 @@ describe('migration-verify jobs', () => {
 
     await adminQuery(
       `ALTER TABLE public.governance_audit_log DISABLE TRIGGER USER;
-       UPDATE public.governance_audit_log SET actor = 'mallory' WHERE id = 2;
+       UPDATE public.governance_audit_log SET actor = 'mallory' WHERE id = 3;
        ALTER TABLE public.governance_audit_log ENABLE TRIGGER USER;`,
       database.name,
     );
     const result = await verify();
     expect(result.passed).toBe(false);
     expect(failing(result.checks)).toEqual([
-      { name: AUDIT_CHAIN_CHECK, status: 'failed', detail: 'row 2: stored hash does not match the row content' },
+      { name: AUDIT_CHAIN_CHECK, status: 'failed', detail: 'row 3: keyed hash does not match the row content (edited, or rehashed without the key)' },
     ]);
     await worker.close();
   });
@@ -149,6 +151,7 @@ describe('migration-verify jobs', () => {
       migrationHead: (await migrator.chain()).head,
       release: 'fallback-release',
       apiUrl: undefined,
+      auditKeyring: createAuditKeyring([DEVELOPMENT_AUDIT_KEY]),
       changeMaxAgeSeconds: 3600,
     });
     const job = { id: 'redelivered-verify', name: JOB_NAMES.migrationVerify, queueName: QUEUES.verification, data: { actor: 'ops' }, timestamp: Date.now() } as unknown as Job;
@@ -158,6 +161,15 @@ describe('migration-verify jobs', () => {
     expect(second.value.runId).toBe(first.value.runId);
     const rows = await database.pool.any(sql.unsafe`SELECT release FROM public.verification_runs WHERE job_id = 'redelivered-verify'`);
     expect(rows).toEqual([{ release: 'fallback-release' }]);
+
+    // A counter id is keyed with its creation time: a redelivery finds its run, a new job with the same id gets its own.
+    const counterJob = (timestamp: number) =>
+      ({ id: '7', name: JOB_NAMES.migrationVerify, queueName: QUEUES.verification, data: { actor: 'ops' }, timestamp }) as unknown as Job;
+    const created = Date.now();
+    const once = await processor(counterJob(created), log);
+    expect((await processor(counterJob(created), log)).value.runId).toBe(once.value.runId);
+    expect((await processor(counterJob(created + 1), log)).value.runId).not.toBe(once.value.runId);
+    expect(await database.pool.anyFirst(sql.unsafe`SELECT job_id FROM public.verification_runs WHERE job_id LIKE '7@%' ORDER BY id`)).toEqual([`7@${created}`, `7@${created + 1}`]);
   });
 
   it('fail an invalid payload at once with INVALID_PAYLOAD', async () => {

@@ -33,7 +33,7 @@ export const applyBreakGlass = async (
       queue: QUEUES.governanceSafety,
       payload: change.payload,
       migrationHead: head,
-    }),
+    }, deps.config.auditKeyring),
   );
   request.log.warn(
     { jobId: change.jobId, action: change.payload.action, outcome: result.outcome, auditId: result.auditId, replayed },

@@ -17,7 +17,7 @@ if (lockTimeoutMs !== undefined && (!Number.isInteger(lockTimeoutMs) || lockTime
 
 const code = await runMigrateCommand(
   process.argv.slice(2),
-  { databaseUrl: config.databaseUrl, migrationsDir, ...(lockTimeoutMs === undefined ? {} : { lockTimeoutMs }) },
+  { databaseUrl: config.databaseUrl, migrationsDir, auditKeyring: config.auditKeyring, ...(lockTimeoutMs === undefined ? {} : { lockTimeoutMs }) },
   { out: (line) => process.stdout.write(`${line}\n`), err: (line) => process.stderr.write(`${line}\n`) },
 );
 process.exitCode = code;

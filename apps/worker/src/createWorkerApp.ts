@@ -174,7 +174,7 @@ export const createWorkerApp = async (options: WorkerAppOptions): Promise<Worker
     lifecycle.add('delete heartbeat row', () => heartbeat.remove());
     lifecycle.add('stop heartbeat', () => heartbeat.stop());
 
-    const apply: BatchApplier = (requests) => applyGovernanceBatch(pool, requests);
+    const apply: BatchApplier = (requests) => applyGovernanceBatch(pool, requests, config.auditKeyring);
     // One applier for the process: go-live changes in flight on both queues are group-committed together.
     const batcher = createChangeBatcher({ apply: options.decorateApplier?.(apply) ?? apply, maxBatch: tuning.maxBatchSize });
     const changeProcessor = withJobMetrics(
@@ -211,6 +211,7 @@ export const createWorkerApp = async (options: WorkerAppOptions): Promise<Worker
               release: config.release,
               apiUrl: config.apiUrl,
               changeMaxAgeSeconds: config.changeMaxAgeSeconds,
+              auditKeyring: config.auditKeyring,
               ...(options.apiHealth === undefined ? {} : { apiHealth: options.apiHealth }),
             }),
           ),

@@ -17,7 +17,7 @@ import { currentSnapshot, expectAuditReplaysToState, startInProcessWorker, type 
 
 export type OutageOutcome = {
   /** Every governance job, with when it was created and how it ended. */
-  jobs: { id: string; identity: string; action: string; createdAt: number; state: string; attemptsStarted: number; failure: ReturnType<typeof decodeJobFailure> | null; source: 'api' | 'plain' }[];
+  jobs: { id: string; identity: string; action: string; createdAt: number; finishedOn: number; state: string; attemptsStarted: number; failure: ReturnType<typeof decodeJobFailure> | null; source: 'api' | 'plain' }[];
   outageStartedAt: number;
   outageEndedAt: number;
   /** Job states the api answered for jobs created during the outage (what an operator sees while it lasts). */
@@ -136,6 +136,7 @@ export const runOutageScenario = async (
         identity: changeIdentity(job.id!, job.timestamp),
         action: (job.data as GoLiveChangePayload).action,
         createdAt: job.timestamp,
+        finishedOn: job.finishedOn ?? 0,
         state: await job.getState(),
         attemptsStarted: job.attemptsStarted,
         failure: job.failedReason ? decodeJobFailure(job.failedReason) : null,

@@ -1,7 +1,9 @@
 import {
   JOB_NAMES,
   QUEUES,
+  changeIdentity,
   insertVerificationRun,
+  type AuditKeyring,
   type DatabasePool,
   type Logger,
   type MigrationVerifyResult,
@@ -24,6 +26,7 @@ export type MigrationVerifyProcessorDeps = {
   release: string;
   apiUrl: string | undefined;
   apiHealth?: ApiHealthOptions;
+  auditKeyring: AuditKeyring;
   /** CHANGE_MAX_AGE_SECONDS: a verification still not run this long after it was asked for is not run any more. */
   changeMaxAgeSeconds: number;
 };
@@ -50,10 +53,13 @@ export const createMigrationVerifyProcessor =
       db: deps.pool,
       migrator: deps.migrator,
       apiUrl: deps.apiUrl,
+      auditKeyring: deps.auditKeyring,
+      auditCheck: payload.auditCheck,
       ...(deps.apiHealth === undefined ? {} : { apiHealth: deps.apiHealth }),
     });
     const run = await insertVerificationRun(deps.pool, {
-      jobId: job.id,
+      // A counter id restarts when Redis loses its data: keyed with the creation time, as a change is.
+      jobId: changeIdentity(job.id, job.timestamp),
       release: payload.release ?? deps.release,
       migrationHead: deps.migrationHead,
       actor: payload.actor,

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DEFAULT_CHANGE_MAX_AGE_SECONDS, DEFAULT_TRANSIENT_RETRY, type TransientRetrySchedule } from '../contract/retryPolicy.js';
 import { ConfigError, type ErrorDetail } from '../errors/index.js';
+import { createAuditKeyring, DEVELOPMENT_AUDIT_KEY, parseAuditKeys, type AuditKeyring } from '../state/audit/auditKeyring.js';
 import { parseGovernanceTokens, type GovernanceToken } from './parseGovernanceTokens.js';
 
 /** Which process is loading the config: each one requires a different subset of the variables. */
@@ -8,6 +9,8 @@ export type ServiceName = 'api' | 'worker' | 'migrate' | 'dev';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const PRODUCTION_TOKEN_MIN_LENGTH = 24;
+// 32 characters of a random base64 or hex string is at least 128 bits: `openssl rand -base64 33` gives 44.
+const AUDIT_KEY_MIN_LENGTH = 32;
 
 const emptyToUndefined = (value: unknown) => (typeof value === 'string' && value.trim() === '' ? undefined : value);
 const optionalString = z.preprocess(emptyToUndefined, z.string().optional());
@@ -24,6 +27,7 @@ const envSchema = z.object({
   PORT: intInRange(0, 65535),
   HOST: optionalString,
   GOVERNANCE_TOKENS: optionalString,
+  AUDIT_HMAC_KEYS: optionalString,
   ADMIN_ACTORS: optionalString,
   WORKER_CONCURRENCY: intInRange(1, 1000),
   API_URL: z.preprocess(emptyToUndefined, z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional()),
@@ -36,6 +40,11 @@ const envSchema = z.object({
   HEARTBEAT_INTERVAL_MS: intInRange(100, 600_000),
   RATE_LIMIT_PER_MINUTE: intInRange(1, 1_000_000),
   CORS_ORIGINS: optionalString,
+  TRUST_PROXY: intInRange(0, 10),
+  REQUEST_TIMEOUT_MS: intInRange(1000, 600_000),
+  HEADERS_TIMEOUT_MS: intInRange(1000, 600_000),
+  METRICS_TOKEN: optionalString,
+  DOCS_ENABLED: z.preprocess(emptyToUndefined, z.enum(['true', 'false'], { error: 'must be true or false' }).optional()),
   BULLMQ_PREFIX: z.preprocess(emptyToUndefined, z.string().regex(/^[A-Za-z0-9_.:-]{1,100}$/).optional()),
   CHANGE_MAX_AGE_SECONDS: intInRange(1, 30 * 24 * 3600),
   TRANSIENT_RETRY_BASE_MS: intInRange(10, 600_000),
@@ -51,6 +60,8 @@ export type Config = {
   readonly port: number;
   readonly host: string;
   readonly governanceTokens: readonly GovernanceToken[];
+  /** AUDIT_HMAC_KEYS: the first key signs new audit entries, every key verifies. A public dev key outside production. */
+  readonly auditKeyring: AuditKeyring;
   readonly adminActors: readonly string[];
   readonly workerConcurrency: number;
   readonly apiUrl: string | undefined;
@@ -62,6 +73,16 @@ export type Config = {
   readonly heartbeatIntervalMs: number;
   readonly rateLimitPerMinute: number;
   readonly corsOrigins: readonly string[];
+  /** TRUST_PROXY: how many proxies in front of the api to trust for the client address (X-Forwarded-For); 0 = none. */
+  readonly trustProxyHops: number;
+  /** REQUEST_TIMEOUT_MS: the whole request (headers and body) must arrive within this; then 408 and the socket closes. */
+  readonly requestTimeoutMs: number;
+  /** HEADERS_TIMEOUT_MS: the request headers must arrive within this. */
+  readonly headersTimeoutMs: number;
+  /** METRICS_TOKEN: when set, GET /metrics needs `Authorization: Bearer <it>`. */
+  readonly metricsToken: string | undefined;
+  /** DOCS_ENABLED: serve /docs and /openapi.json (default true). */
+  readonly docsEnabled: boolean;
   readonly queuePrefix: string;
   /** A change (other than an engage or a disable) not applied this long after its creation is rejected as EXPIRED. */
   readonly changeMaxAgeSeconds: number;
@@ -115,6 +136,24 @@ export const loadConfig = (env: Readonly<Record<string, string | undefined>>, se
     }
   }
 
+  const audit = parseAuditKeys(e.AUDIT_HMAC_KEYS ?? '', { minKeyLength: AUDIT_KEY_MIN_LENGTH });
+  for (const message of audit.problems) problems.push({ field: 'AUDIT_HMAC_KEYS', message });
+  if (isProduction && e.AUDIT_HMAC_KEYS === undefined && service !== 'dev') {
+    problems.push({ field: 'AUDIT_HMAC_KEYS', message: 'is required when NODE_ENV=production (keyid:key, comma-separated)' });
+  }
+
+  const requestTimeoutMs = e.REQUEST_TIMEOUT_MS ?? 30_000;
+  const headersTimeoutMs = e.HEADERS_TIMEOUT_MS ?? Math.min(10_000, requestTimeoutMs);
+  if (headersTimeoutMs > requestTimeoutMs) {
+    problems.push({ field: 'HEADERS_TIMEOUT_MS', message: `must not exceed REQUEST_TIMEOUT_MS (${requestTimeoutMs})` });
+  }
+  if (e.METRICS_TOKEN !== undefined && isProduction && e.METRICS_TOKEN.length < PRODUCTION_TOKEN_MIN_LENGTH) {
+    problems.push({ field: 'METRICS_TOKEN', message: `must be at least ${PRODUCTION_TOKEN_MIN_LENGTH} characters in production` });
+  }
+  if (e.METRICS_TOKEN !== undefined && /\s/.test(e.METRICS_TOKEN)) {
+    problems.push({ field: 'METRICS_TOKEN', message: 'must not contain white space' });
+  }
+
   const adminActors = splitList(e.ADMIN_ACTORS);
   const transientRetry = {
     baseDelayMs: e.TRANSIENT_RETRY_BASE_MS ?? DEFAULT_TRANSIENT_RETRY.baseDelayMs,
@@ -134,6 +173,7 @@ export const loadConfig = (env: Readonly<Record<string, string | undefined>>, se
     port: e.PORT ?? 3000,
     host: e.HOST ?? '0.0.0.0',
     governanceTokens: tokens,
+    auditKeyring: createAuditKeyring(audit.keys.length > 0 ? audit.keys : [DEVELOPMENT_AUDIT_KEY]),
     adminActors,
     // Every governance change serialises on row 1's lock: jobs beyond a few in flight only wait in PostgreSQL's FIFO lock
     // queue, where BullMQ priorities (kill switch first) no longer apply. Small by default; raise it for slow verifications.
@@ -147,6 +187,11 @@ export const loadConfig = (env: Readonly<Record<string, string | undefined>>, se
     heartbeatIntervalMs: e.HEARTBEAT_INTERVAL_MS ?? 10_000,
     rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE ?? 120,
     corsOrigins: splitList(e.CORS_ORIGINS),
+    trustProxyHops: e.TRUST_PROXY ?? 0,
+    requestTimeoutMs,
+    headersTimeoutMs,
+    metricsToken: e.METRICS_TOKEN,
+    docsEnabled: e.DOCS_ENABLED !== 'false',
     queuePrefix: e.BULLMQ_PREFIX ?? 'bull',
     changeMaxAgeSeconds: e.CHANGE_MAX_AGE_SECONDS ?? DEFAULT_CHANGE_MAX_AGE_SECONDS,
     transientRetry,

@@ -43,5 +43,11 @@ export const goLiveChangePayload = z.discriminatedUnion('action', [
 export type GoLiveChangePayload = z.infer<typeof goLiveChangePayload>;
 
 export const releaseField = lineText(1, 200, 'release');
-export const migrationVerifyPayload = z.strictObject({ release: releaseField.optional(), actor: actorField, requestId: requestIdField });
+export const migrationVerifyPayload = z.strictObject({
+  release: releaseField.optional(),
+  actor: actorField,
+  requestId: requestIdField,
+  /** How much of the audit chain to verify: every row (default), or only the rows after the last checkpoint. */
+  auditCheck: z.enum(['full', 'incremental']).optional(),
+});
 export type MigrationVerifyPayload = z.infer<typeof migrationVerifyPayload>;

@@ -49,16 +49,14 @@ export const readJobSummary = async (client: Redis, queue: Queue, id: string): P
   // BullMQ writes attempts as `atm` (older versions: `attemptsMade`).
   const [name, attemptsMadeLegacy, attemptsMade] = fields;
   if (name === null || name === undefined) return undefined;
-  const readable = [
-    returnLength > 0 && returnLength <= MAX_JOB_RESULT_BYTES ? 'returnvalue' : undefined,
-    reasonLength > 0 && reasonLength <= MAX_JOB_RESULT_BYTES ? 'failedReason' : undefined,
-  ];
-  const [returnvalue, failedReason] =
-    readable.some((field) => field !== undefined)
-      ? await client.hmget(key, readable[0] ?? 'returnvalue-not-read', readable[1] ?? 'failedReason-not-read')
-      : [null, null];
+  const within = (length: number) => length > 0 && length <= MAX_JOB_RESULT_BYTES;
+  const wanted = [...(within(returnLength) ? ['returnvalue'] : []), ...(within(reasonLength) ? ['failedReason'] : [])];
+  const values = wanted.length === 0 ? [] : await client.hmget(key, ...wanted);
+  const read = (field: string): string | null => values[wanted.indexOf(field)] ?? null;
+  const returnvalue = read('returnvalue');
+  const failedReason = read('failedReason');
   const failure =
-    failedReason !== null && failedReason !== undefined && failedReason.length > 0
+    failedReason !== null && failedReason.length > 0
       ? decodeJobFailure(failedReason)
       : reasonLength > MAX_JOB_RESULT_BYTES
         ? decodeJobFailure('')
@@ -69,7 +67,7 @@ export const readJobSummary = async (client: Redis, queue: Queue, id: string): P
     name,
     state,
     attemptsMade: Number(attemptsMade ?? attemptsMadeLegacy ?? 0),
-    result: parseJson(returnvalue ?? null),
+    result: parseJson(returnvalue),
     failure,
   };
 };

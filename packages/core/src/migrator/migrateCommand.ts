@@ -1,4 +1,6 @@
 import { AppError, MigrationError } from '../errors/index.js';
+import type { AuditKeyring } from '../state/audit/auditKeyring.js';
+import { withAuditChainChecks } from '../state/audit/runAuditChainChecks.js';
 import { BASE_REVISION, createMigrator, type Migrator } from './runner.js';
 
 export type MigrateCommandIo = { out: (line: string) => void; err: (line: string) => void };
@@ -22,7 +24,7 @@ const option = (args: readonly string[], name: string): string | undefined => {
  */
 export const runMigrateCommand = async (
   args: readonly string[],
-  options: { databaseUrl: string; migrationsDir: string; lockTimeoutMs?: number },
+  options: { databaseUrl: string; migrationsDir: string; lockTimeoutMs?: number; auditKeyring?: AuditKeyring },
   io: MigrateCommandIo,
 ): Promise<number> => {
   const [command, ...rest] = args;
@@ -65,7 +67,7 @@ export const runMigrateCommand = async (
         return problems.length === 0 ? 0 : 1;
       }
       case 'verify': {
-        const result = await migrator.verify();
+        const result = await withAuditChainChecks(await migrator.verify(), options);
         if (json) io.out(JSON.stringify(result, null, 2));
         else for (const check of result.checks) io.out(`${check.status.padEnd(6)}  ${check.name}: ${check.detail}`);
         if (!result.passed) io.err('verification failed');

@@ -5,6 +5,7 @@ import { InvalidPayloadError } from '../errors/index.js';
 import { JOB_NAMES, QUEUES } from '../contract/jobContract.js';
 import type { GoLiveChangePayload } from '../contract/payloads.js';
 import { CHANGE_OUTCOMES, GOVERNANCE_ACTIONS, SUPERSESSION_CONDITION, type ChangeResult, type StateSnapshot } from './model.js';
+import type { AuditKeyring } from './audit/auditKeyring.js';
 import { readBatchContext } from './queries/changeContext.js';
 import { commitChanges, type BatchRowWrites, type DecidedChange } from './queries/commitChanges.js';
 import { lockGovernanceRows, snapshotOf } from './queries/governanceState.js';
@@ -150,11 +151,15 @@ const planBatch = (
 };
 
 /**
- * One transaction for the whole batch: READ COMMITTED, one lock of row 1 (which also serialises audit appends),
- * one read of the members' stored executions, decisions in TypeScript, one write statement, one commit.
+ * One transaction for the whole batch: READ COMMITTED, one lock of row 1, one read of the members' stored executions and the
+ * audit chain head (under the chain lock), decisions in TypeScript, one write statement, one commit.
  * @returns each member's execution in the order of `ordered`.
  */
-const runBatch = async (pool: DatabasePool, ordered: readonly GovernanceChangeRequest[]): Promise<GovernanceChangeExecution[]> =>
+const runBatch = async (
+  pool: DatabasePool,
+  ordered: readonly GovernanceChangeRequest[],
+  keyring: AuditKeyring,
+): Promise<GovernanceChangeExecution[]> =>
   runInTransaction(pool, async (tx) => {
     // Lock first, then look for earlier executions: after the lock is granted, READ COMMITTED shows any commit of a
     // concurrent delivery of the same job, so two deliveries cannot both apply (the executed-job primary key would
@@ -174,7 +179,8 @@ const runBatch = async (pool: DatabasePool, ordered: readonly GovernanceChangeRe
       Date.now(),
     );
     const decided = planned.flatMap((plan) => (plan.kind === 'decided' ? [plan.change] : []));
-    const auditIds = decided.length === 0 ? new Map<string, number>() : await commitChanges(tx, decided, writes);
+    const auditIds =
+      decided.length === 0 ? new Map<string, number>() : await commitChanges(tx, decided, writes, { head: context.auditHead, keyring });
     const resultOf = (change: DecidedChange): ChangeResult => {
       const auditId = auditIds.get(change.jobId);
       if (auditId === undefined) throw new Error(`the batch write returned no audit id for ${change.jobId}`);
@@ -208,6 +214,7 @@ const runBatch = async (pool: DatabasePool, ordered: readonly GovernanceChangeRe
 export const applyGovernanceBatch = async (
   pool: DatabasePool,
   requests: readonly GovernanceChangeRequest[],
+  keyring: AuditKeyring,
 ): Promise<BatchMemberOutcome[]> => {
   const outcomes: (BatchMemberOutcome | undefined)[] = requests.map((request) => {
     const invalid = checkStorable(request);
@@ -217,7 +224,7 @@ export const applyGovernanceBatch = async (
   if (order.length === 0) return outcomes as BatchMemberOutcome[];
   const ordered = order.map((index) => requests[index] as GovernanceChangeRequest);
   try {
-    const executions = await runBatch(pool, ordered);
+    const executions = await runBatch(pool, ordered, keyring);
     order.forEach((index, position) => {
       outcomes[index] = { ok: true, execution: executions[position] as GovernanceChangeExecution };
     });
@@ -227,7 +234,7 @@ export const applyGovernanceBatch = async (
     } else {
       // Which member made the statement fail is unknown: apply each alone, in the same order, so that only it fails.
       for (const index of order) {
-        const [alone] = await applyGovernanceBatch(pool, [requests[index] as GovernanceChangeRequest]);
+        const [alone] = await applyGovernanceBatch(pool, [requests[index] as GovernanceChangeRequest], keyring);
         outcomes[index] = alone;
       }
     }

@@ -1,23 +1,33 @@
 import { sql, type CommonQueryMethods } from 'slonik';
 import { z } from 'zod';
 import { changeIdentity } from '../../contract/jobContract.js';
+import { CHAIN_HEAD_COLUMNS, CHAIN_HEAD_SOURCE, toChainHead, type AuditChainHead } from '../audit/appendAuditEntries.js';
 import { changeResult, type ChangeResult } from '../model.js';
 
 const context = z.object({
   executed: z.record(z.string(), changeResult),
   verification_passed: z.boolean().nullable(),
+  head_id: z.number().nullable(),
+  head_hash: z.string().nullable(),
+  head_key_id: z.string().nullable(),
+  now_text: z.string(),
 });
 
 export type MemberIdentity = { jobId: string; jobCreatedAt: number | undefined };
 
 export type MemberContext = {
-  /** The stored result when this very job (same id, same creation time) already committed. */
+  /** The stored result when this change (same identity) already committed. */
   executed: ChangeResult | null;
-  /** The key to record this execution under: the job id, or the reused-id key when another job holds the id. */
+  /** The key to record this execution under: the change's identity (contract/jobContract.ts `changeIdentity`). */
   executionKey: string;
 };
 
-export type BatchContext = { members: MemberContext[]; verificationPassed: boolean };
+export type BatchContext = {
+  members: MemberContext[];
+  verificationPassed: boolean;
+  /** The audit chain's head, read under the chain lock this statement takes (held to commit). */
+  auditHead: AuditChainHead;
+};
 
 /** The executed-job key of a member (its identity, see contract/jobContract.ts `changeIdentity`). */
 const identityOf = (member: MemberIdentity): string =>
@@ -43,9 +53,10 @@ export const resolveMember = (member: MemberIdentity, stored: (key: string) => C
 
 /**
  * What a batch of changes needs to know once it holds the row lock, in one round trip: the stored results of every
- * member's id and reused-id key, and whether the latest verification of the migration head passed. Must run after the
- * lock statement: READ COMMITTED gives this statement a snapshot taken after the lock was granted, so it sees a
- * commit of a concurrent delivery of the same job.
+ * member's identity, whether the latest verification of the migration head passed, and the audit chain's head (taking
+ * the chain lock after the row lock, the order the outside-write trigger uses too). Must run after the lock
+ * statement: READ COMMITTED gives this statement a snapshot taken after the lock was granted, so it sees a commit of
+ * a concurrent delivery of the same job.
  */
 export const readBatchContext = async (
   tx: CommonQueryMethods,
@@ -60,8 +71,14 @@ export const readBatchContext = async (
       (SELECT coalesce(jsonb_object_agg(e.job_id, e.result), '{}'::jsonb)
        FROM public.governance_executed_jobs e WHERE e.job_id = ANY(${sql.array(keys, 'text')})) AS executed,
       (SELECT passed FROM public.verification_runs WHERE migration_head = ${input.migrationHead}
-       ORDER BY id DESC LIMIT 1) AS verification_passed
+       ORDER BY id DESC LIMIT 1) AS verification_passed,
+      ${CHAIN_HEAD_COLUMNS}
+    FROM ${CHAIN_HEAD_SOURCE}
   `);
   const stored = (key: string) => row.executed[key];
-  return { members: input.members.map((member) => resolveMember(member, stored)), verificationPassed: row.verification_passed ?? false };
+  return {
+    members: input.members.map((member) => resolveMember(member, stored)),
+    verificationPassed: row.verification_passed ?? false,
+    auditHead: toChainHead(row),
+  };
 };

@@ -1,6 +1,8 @@
 import { sql, type CommonQueryMethods } from 'slonik';
 import { z } from 'zod';
-import type { ChangeResult, StateSnapshot } from '../model.js';
+import type { AuditKeyring } from '../audit/auditKeyring.js';
+import { insertSignedAuditRows, signAuditEntries, type AuditChainHead } from '../audit/appendAuditEntries.js';
+import { AUDIT_KINDS, type ChangeResult, type StateSnapshot } from '../model.js';
 import type { SafetyWatermarks } from '../rules.js';
 
 const committed = z.object({ job_id: z.string(), audit_id: z.number() });
@@ -29,43 +31,41 @@ export type BatchRowWrites = {
 };
 
 /**
- * Writes a decided batch in one statement: the audit entries (in the batch's order: the chain trigger assigns ids
- * and hashes row by row, and INSERT … SELECT … ORDER BY feeds it that order), the executed-job records joined to the
- * audit ids, and row 1 of each governance table at most once with its final values. One round trip whatever the
- * batch size, instead of one statement (or a SAVEPOINT) per member.
- *
- * This is the one place change entries are appended to the audit log: a change to how entries are appended (keyed
- * chain, append function) is made here.
+ * Writes a decided batch in one statement: the audit entries, signed and chained in the batch's order by the one
+ * audit append (appendAuditEntries' signing and set-based insert, folded into this statement), the executed-job
+ * records joined to the audit ids, and row 1 of each governance table at most once with its final values. One round
+ * trip whatever the batch size, instead of one statement (or a SAVEPOINT) per member.
  * @returns the audit id of each member, by executed-job key.
  */
 export const commitChanges = async (
   tx: CommonQueryMethods,
   changes: readonly DecidedChange[],
   writes: BatchRowWrites,
+  audit: { head: AuditChainHead; keyring: AuditKeyring },
 ): Promise<Map<string, number>> => {
-  const members = changes.map((change, ord) => ({
-    ord,
-    job_id: change.jobId,
-    queue: change.queue,
-    job_name: change.jobName,
-    action: change.result.action,
-    outcome: change.result.outcome,
-    actor: change.actor,
-    reason: change.reason,
-    before: change.result.before,
-    after: change.result.after,
-    unmet: change.result.unmet,
-    request_id: change.requestId,
-    result: change.result,
-  }));
+  const { rows } = signAuditEntries(
+    audit.head,
+    changes.map((change) => ({
+      kind: AUDIT_KINDS.change,
+      jobId: change.jobId,
+      action: change.result.action,
+      outcome: change.result.outcome,
+      actor: change.actor,
+      reason: change.reason,
+      before: change.result.before,
+      after: change.result.after,
+      unmet: change.result.unmet,
+      requestId: change.requestId,
+    })),
+    audit.keyring,
+  );
+  const members = changes.map((change) => ({ job_id: change.jobId, queue: change.queue, job_name: change.jobName, outcome: change.result.outcome, result: change.result }));
   const goLive = writes.goLive;
   const changed = goLive !== null;
   const metadata = writes.metadata;
   const rows = await tx.any(sql.type(committed)`
     WITH input AS (
-      SELECT * FROM jsonb_to_recordset(${sql.jsonb(members)}) AS x(
-        ord int, job_id text, queue text, job_name text, action text, outcome text, actor text, reason text,
-        before jsonb, after jsonb, unmet jsonb, request_id text, result jsonb)
+      SELECT * FROM jsonb_to_recordset(${sql.jsonb(members)}) AS x(job_id text, queue text, job_name text, outcome text, result jsonb)
     ),
     go_live_update AS (
       UPDATE public.go_live_state
@@ -95,15 +95,7 @@ export const commitChanges = async (
           END
       WHERE id = 1 AND ${metadata !== null}
     ),
-    audit AS (
-      INSERT INTO public.governance_audit_log
-        (job_id, action, outcome, actor, reason, before, after, unmet_conditions, request_id)
-      SELECT job_id, action, outcome, actor, reason, before, after,
-             ARRAY(SELECT jsonb_array_elements_text(unmet)), request_id
-      FROM input
-      ORDER BY ord
-      RETURNING id, job_id
-    )
+    audit AS (${insertSignedAuditRows(rows)} RETURNING id, job_id)
     INSERT INTO public.governance_executed_jobs (job_id, queue, job_name, outcome, result)
     SELECT i.job_id, i.queue, i.job_name, i.outcome, i.result || jsonb_build_object('auditId', a.id)
     FROM input i JOIN audit a ON a.job_id = i.job_id

@@ -13,6 +13,12 @@ export type GovernanceRows = {
 
 const lockClause = (lock: boolean) => (lock ? sql.fragment`FOR UPDATE OF g, m` : sql.fragment``);
 
+// The product's own writes to these rows are marked with a transaction-local setting, so the outside-write triggers
+// (migration 20260210_audit_chain_keyed) record only writes made by something else. Set in the locking statement
+// that every product writer runs first: no extra round trip.
+const markProductWrite = (lock: boolean) =>
+  lock ? sql.fragment`, set_config('valhalla.change', 'on', true) AS product_write` : sql.fragment``;
+
 const bothRows = z.object({
   g_id: z.number(),
   go_live_enabled: z.boolean(),
@@ -36,6 +42,7 @@ const selectRows = async (db: CommonQueryMethods, lock: boolean): Promise<Govern
     SELECT g.id AS g_id, g.go_live_enabled, g.kill_switch_engaged, g.changed_by, g.reason, g.updated_at AS g_updated_at,
            w.engage_ms, w.disable_ms,
            m.id AS m_id, m.version, m.backend_complete, m.notes, m.updated_at AS m_updated_at, m.completed_at
+           ${markProductWrite(lock)}
     FROM public.go_live_state g CROSS JOIN public.system_metadata m
     LEFT JOIN public.governance_safety_watermarks w ON w.id = 1
     WHERE g.id = 1 AND m.id = 1
