@@ -55,7 +55,7 @@ describe('break-glass while Redis is unavailable', () => {
       const engaged = await post('/api/governance/kill-switch', engage, { 'idempotency-key': 'engage-while-down' });
       expect(performance.now() - started).toBeLessThan(1_000);
       expect(engaged.statusCode).toBe(200);
-      const body = engaged.json() as { jobId: string; status: string; result: ChangeResult };
+      const body = engaged.json<{ jobId: string; status: string; result: ChangeResult }>();
       expect(body).toMatchObject({ status: 'completed', result: { outcome: 'applied', action: 'kill_switch.engage' } });
       expect(await auditFor(body.jobId)).toEqual([expect.objectContaining({ id: body.result.auditId, outcome: 'applied', actor: 'alice' })]);
       expect(await killSwitchEngaged()).toBe(true);

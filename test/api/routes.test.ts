@@ -48,7 +48,7 @@ describe('authentication', () => {
     expectError(response, 'UNAUTHENTICATED');
     expect(response.headers['www-authenticate']).toBe('Bearer');
     expect(await api.current.jobCount()).toBe(before);
-    expectError(await get('/api/governance/runbook/status', headers as Record<string, string>), 'UNAUTHENTICATED');
+    expectError(await get('/api/governance/runbook/status', headers), 'UNAUTHENTICATED');
   });
 
   it('records the token\'s actor, whatever the body claims', async () => {

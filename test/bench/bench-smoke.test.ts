@@ -22,6 +22,11 @@ describe('benchmark smoke run', () => {
         expect(measures).toMatch(expected);
       }
       for (const row of results.rows) expect(Number.isFinite(row.value), row.measure).toBe(true);
+      // A quick run cannot judge targets: no verdict in the file, no target column in the table; it says where it wrote.
+      expect(results.rows.filter((row) => 'met' in row)).toEqual([]);
+      expect(bench.output()).toMatch(/^measure +value +baseline +ratio$/m);
+      expect(bench.output()).not.toMatch(/✘|'NO'/);
+      expect(bench.output()).toContain(`results written to ${out}`);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

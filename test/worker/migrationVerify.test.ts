@@ -25,7 +25,6 @@ import {
 import { adminQuery } from '../helpers/database.js';
 import { track } from '../helpers/leaks.js';
 import { copyMigrations, MIGRATIONS_DIR } from '../migrations/fixtures.js';
-import { waitFor } from '../helpers/waitFor.js';
 import { TEST_RELEASE, startInProcessWorker, useWorkerFixture, waitForJob } from './support/workerHarness.js';
 
 const fixture = useWorkerFixture('verify');

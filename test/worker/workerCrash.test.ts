@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { QUEUES, decodeJobFailure, listAuditEntriesInOrder, sql, type ChangeResult } from '../../packages/core/src/index.js';
+import { decodeJobFailure, listAuditEntriesInOrder, sql, type ChangeResult } from '../../packages/core/src/index.js';
 import { waitFor } from '../helpers/waitFor.js';
 import {
   auditCount,

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { JOB_NAMES, isSafetyAction, queueForJob, type GoLiveChangePayload, type JobName, type JobPayloads } from '@valhalla/core';
+import { JOB_NAMES, isSafetyAction, queueForJob, type JobName, type JobPayloads } from '@valhalla/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { applyBreakGlass, BREAK_GLASS_ENQUEUE_TIMEOUT_MS } from './breakGlass.js';
 import { callRedis } from './dependencyCalls.js';
@@ -89,6 +89,6 @@ export const enqueueChange = async (
         request.log.warn({ err: error, jobId }, 'enqueue of a safety change failed; applying it in PostgreSQL (break-glass)');
         return false;
       }));
-  if (!enqueued) return applyBreakGlass(deps, request, reply, { jobId, payload: job.payload as GoLiveChangePayload });
+  if (!enqueued) return applyBreakGlass(deps, request, reply, { jobId, payload: job.payload });
   return accepted(request, reply, jobId, job.name, job.payload.actor);
 };

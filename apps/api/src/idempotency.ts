@@ -23,7 +23,7 @@ export const readIdempotencyKey = (request: FastifyRequest): string | undefined 
 };
 
 /** JSON with object keys sorted at every level, so that field order does not change a request's hash. */
-export const canonicalJson = (value: unknown): string => {
+const canonicalJson = (value: unknown): string => {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   if (value !== null && typeof value === 'object') {
     const entries = Object.entries(value as Record<string, unknown>)
@@ -37,7 +37,7 @@ export const canonicalJson = (value: unknown): string => {
 const sha256Hex = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
 
 /** What makes two requests "the same": method, route and body (canonical JSON). */
-export const requestHash = (method: string, route: string, body: unknown): string =>
+const requestHash = (method: string, route: string, body: unknown): string =>
   sha256Hex(`${method} ${route}\n${canonicalJson(body ?? {})}`);
 
 /**

@@ -51,7 +51,7 @@ export const describeStatus = (status: number): string => {
   return summary === undefined ? `HTTP ${status}` : `${summary} (${codesWithStatus(status).join(', ')})`;
 };
 
-export const errorDetailSchema = z.object({ field: z.string(), message: z.string() });
+const errorDetailSchema = z.object({ field: z.string(), message: z.string() });
 
 const errorSchemas = new Map<ErrorStatus, z.ZodType>();
 
@@ -90,8 +90,8 @@ export const jobCompletedResponse = jobCompleted.meta({
   description: 'A replay (same Idempotency-Key) of a request whose job already executed, or an engage or disable the api applied itself while Redis was unavailable (break-glass): its stored result',
 });
 
-export const auditEntrySchema = auditEntryRow.meta({ id: 'AuditEntry' });
-export const verificationRunSchema = verificationRunRow.meta({ id: 'VerificationRun' });
+const auditEntrySchema = auditEntryRow.meta({ id: 'AuditEntry' });
+const verificationRunSchema = verificationRunRow.meta({ id: 'VerificationRun' });
 
 export const auditPageResponse = z.object({
   items: z.array(auditEntrySchema).describe('Newest first'),

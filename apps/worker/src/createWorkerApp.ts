@@ -36,7 +36,7 @@ import { DEFAULT_WORKER_TUNING, type WorkerTuning } from './workerTuning.js';
 /** Who enqueues the verification a worker asks for when it starts. */
 export const STARTUP_VERIFICATION_ACTOR = 'system:worker';
 /** A governance job's stall limit: practically none (see startQueueWorker). */
-export const GOVERNANCE_MAX_STALLED_COUNT = 1_000_000;
+const GOVERNANCE_MAX_STALLED_COUNT = 1_000_000;
 /** The log message printed once both queue workers run; tests and operators wait for it. */
 export const WORKER_READY_MESSAGE = 'worker ready';
 

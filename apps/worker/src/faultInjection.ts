@@ -14,7 +14,7 @@ import type { BatchApplier } from './processors/changeBatcher.js';
 export type FaultInjection = {
   readonly description: string;
   /** Called right after a batch committed, for each of its (non-replayed) members, before any job is acknowledged. */
-  afterCommit(jobId: string): void;
+  afterCommit: (jobId: string) => void;
 };
 
 /**

@@ -8,7 +8,6 @@ import { jobResponse, JOB_STATES, readErrors } from '../responseSchemas.js';
 import { jobParams } from '../schemas.js';
 
 /** The states the contract exposes. */
-export { JOB_STATES };
 export type PublicJobState = (typeof JOB_STATES)[number];
 
 /** BullMQ's states, folded onto the contract's: a prioritised or parent-waiting job is still waiting. */

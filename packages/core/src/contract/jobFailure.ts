@@ -49,7 +49,7 @@ export const decodeJobFailure = (failedReason: string): JobFailure => {
   if (failedReason.length <= MAX_ENCODED_LENGTH && failedReason.startsWith('{')) {
     try {
       const parsed = jobFailure.safeParse(JSON.parse(failedReason));
-      if (parsed.success) return parsed.data as JobFailure;
+      if (parsed.success) return parsed.data;
     } catch {
       // not JSON: falls through to the fixed record
     }

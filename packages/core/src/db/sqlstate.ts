@@ -56,7 +56,7 @@ const causeChain = (error: unknown): Coded[] => {
   const chain: Coded[] = [];
   let current: unknown = error;
   while (current !== null && typeof current === 'object' && chain.length < 10) {
-    chain.push(current as Coded);
+    chain.push(current);
     current = (current as Coded).cause;
   }
   return chain;
@@ -105,9 +105,7 @@ export const toDatabaseError = (error: unknown): unknown => {
   if (error instanceof AppError) return error;
   const sqlstate = sqlstateOf(error);
   if (error instanceof UniqueIntegrityConstraintViolationError || sqlstate === SQLSTATE.uniqueViolation) {
-    const constraint = causeChain(error).map((link) => link.constraint).find((c) => typeof c === 'string') as
-      | string
-      | undefined;
+    const constraint = causeChain(error).map((link) => link.constraint).find((c): c is string => typeof c === 'string');
     return new DatabaseConflictError(`unique constraint ${constraint ?? '(unknown)'} rejected the write`, constraint, error);
   }
   if (isRetryableDatabaseError(error)) {

@@ -10,7 +10,7 @@ export type Lifecycle = {
    * depends on the earlier ones, is closed first). `timeoutMs` bounds the step; past it the step counts as failed and
    * the next one runs.
    */
-  add(name: string, close: () => Promise<unknown> | unknown, options?: { timeoutMs?: number }): void;
+  add(name: string, close: () => unknown, options?: { timeoutMs?: number }): void;
   /**
    * Runs every registered step once, each even when an earlier one failed. Idempotent: later calls return the same
    * promise. Never rejects. A step registered after the shutdown started is run at once (a resource whose creation
@@ -20,7 +20,7 @@ export type Lifecycle = {
   readonly closing: boolean;
 };
 
-type Step = { name: string; close: () => Promise<unknown> | unknown; timeoutMs: number | undefined };
+type Step = { name: string; close: () => unknown; timeoutMs: number | undefined };
 
 class StepTimeoutError extends Error {}
 

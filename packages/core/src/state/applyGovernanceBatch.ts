@@ -39,10 +39,10 @@ export type BatchMemberOutcome = { ok: true; execution: GovernanceChangeExecutio
 
 // NUL and unpaired surrogates cannot be stored in PostgreSQL text (or are silently replaced): a member carrying one
 // would fail the batch's single write statement, so it is failed alone before anything is written.
-const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const hasUnstorableText = (value: string): boolean => value.includes('\u0000') || !value.isWellFormed();
 
 const unstorableFields = (value: unknown, path: string): string[] => {
-  if (typeof value === 'string') return UNSTORABLE.test(value) ? [path] : [];
+  if (typeof value === 'string') return hasUnstorableText(value) ? [path] : [];
   if (value !== null && typeof value === 'object') {
     return Object.entries(value).flatMap(([key, inner]) => unstorableFields(inner, path === '' ? key : `${path}.${key}`));
   }

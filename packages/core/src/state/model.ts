@@ -51,8 +51,7 @@ export type GoLivePrecondition = (typeof GO_LIVE_PRECONDITIONS)[keyof typeof GO_
  */
 export const SUPERSESSION_CONDITION = 'not_superseded' as const;
 
-export const CHECK_STATUSES = { passed: 'passed', failed: 'failed', error: 'error' } as const;
-export type CheckStatus = (typeof CHECK_STATUSES)[keyof typeof CHECK_STATUSES];
+export type CheckStatus = 'passed' | 'failed' | 'error';
 
 /** Row 1 of `public.system_metadata`, column names as in the table. Timestamps are ISO-8601 strings. */
 export const systemMetadataRow = z.object({

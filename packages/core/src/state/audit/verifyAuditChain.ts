@@ -34,6 +34,7 @@ export type AuditChainReport = {
   outsideWriteCount: number;
 };
 
+// eslint-disable-next-line @typescript-eslint/no-unused-vars -- the schema documents the row shape; only its type is used
 const batchRow = z.object({
   id: z.number(),
   prev_hash: z.string().nullable(),
@@ -285,8 +286,8 @@ export const verifyAuditChain = async (
         if (report.outsideWrites.length < LISTED_OUTSIDE_WRITES) {
           report.outsideWrites.push({
             id: row.id,
-            table: String(row.details.table ?? ''),
-            databaseRole: String(row.details.database_role ?? row.actor),
+            table: typeof row.details.table === 'string' ? row.details.table : '',
+            databaseRole: typeof row.details.database_role === 'string' ? row.details.database_role : row.actor,
             applicationName: typeof row.details.application_name === 'string' ? row.details.application_name : null,
             createdAt: row.created_at_text,
           });

@@ -43,7 +43,7 @@ export const commitChanges = async (
   writes: BatchRowWrites,
   audit: { head: AuditChainHead; keyring: AuditKeyring },
 ): Promise<Map<string, number>> => {
-  const { rows } = signAuditEntries(
+  const { rows: signed } = signAuditEntries(
     audit.head,
     changes.map((change) => ({
       kind: AUDIT_KINDS.change,
@@ -95,7 +95,7 @@ export const commitChanges = async (
           END
       WHERE id = 1 AND ${metadata !== null}
     ),
-    audit AS (${insertSignedAuditRows(rows)} RETURNING id, job_id)
+    audit AS (${insertSignedAuditRows(signed)} RETURNING id, job_id)
     INSERT INTO public.governance_executed_jobs (job_id, queue, job_name, outcome, result)
     SELECT i.job_id, i.queue, i.job_name, i.outcome, i.result || jsonb_build_object('auditId', a.id)
     FROM input i JOIN audit a ON a.job_id = i.job_id
