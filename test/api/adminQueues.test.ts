@@ -39,7 +39,7 @@ describe('queue dashboard at /admin/queues', () => {
     expect(page.headers['content-type']).toMatch(/text\/html/);
     const queues = await request('GET', '/admin/queues/api/queues', bearer(BOB.token));
     expect(queues.statusCode).toBe(200);
-    expect((queues.json().queues as { name: string }[]).map((queue) => queue.name).sort()).toEqual(['governance', 'verification']);
+    expect((queues.json().queues as { name: string }[]).map((queue) => queue.name).sort()).toEqual(['governance', 'governance-safety', 'verification']);
   });
 
   it('refuses a non-admin\'s changes with 403 FORBIDDEN and lets an admin make them', async () => {
