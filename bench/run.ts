@@ -95,6 +95,7 @@ try {
     quick,
     apiUrl,
     token,
+    auditKeys: common.AUDIT_HMAC_KEYS,
     databaseUrl: environment.databaseUrl,
     redisUrl: environment.redisUrl,
     prefix: environment.prefix,

@@ -27,6 +27,7 @@ const engageBehindBacklog = async (
     'apps/worker/dist/main.js',
     {
       NODE_ENV: 'production',
+      AUDIT_HMAC_KEYS: ctx.auditKeys,
       DATABASE_URL: ctx.databaseUrl,
       REDIS_URL: ctx.redisUrl,
       BULLMQ_PREFIX: prefix,
@@ -86,6 +87,7 @@ const breakGlassLatency = async (ctx: BenchContext, samples: number): Promise<nu
     'apps/api/dist/main.js',
     {
       NODE_ENV: 'production',
+      AUDIT_HMAC_KEYS: ctx.auditKeys,
       DATABASE_URL: ctx.databaseUrl,
       REDIS_URL: `redis://127.0.0.1:${redisPort}`,
       BULLMQ_PREFIX: `${ctx.prefix}-breakglass`,
