@@ -47,8 +47,12 @@ const appendSigned = async (client: pg.Client, count: number, firstN: number): P
   for (let done = 0; done < count; done += CHUNK) {
     const size = Math.min(CHUNK, count - done);
     await client.query('BEGIN');
-    const head = (await client.query<{ head_id: number | null; head_hash: string | null; head_key_id: string | null; now_text: string }>('SELECT head_id, head_hash, head_key_id, now_text FROM public.governance_audit_chain_head()')).rows[0];
-    if (head === undefined) throw new Error('the chain head query returned no row');
+    const head = (
+      await client.query<{ head_id: string | null; head_hash: string | null; head_key_id: string | null; now_text: string }>(
+        'SELECT head_id, head_hash, head_key_id, now_text FROM public.governance_audit_chain_head()',
+      )
+    ).rows[0];
+    if (head === undefined) throw new Error('governance_audit_chain_head() returned no row');
     const chainHead: AuditChainHead = { id: Number(head.head_id ?? 0), hash: head.head_hash, keyId: head.head_key_id, now: head.now_text };
     const { rows } = signAuditEntries(chainHead, Array.from({ length: size }, (_, i) => entry(firstN + done + i)), keyring);
     await client.query(INSERT, [JSON.stringify(rows)]);

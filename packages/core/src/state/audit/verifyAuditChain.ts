@@ -34,8 +34,8 @@ export type AuditChainReport = {
   outsideWriteCount: number;
 };
 
-// eslint-disable-next-line @typescript-eslint/no-unused-vars -- the schema documents the row shape; only its type is used
-const batchRow = z.object({
+/** The shape of one row of a batch (documentation of readBatch's columns; rows are built by toBatchRow). */
+const _batchRow = z.object({
   id: z.number(),
   prev_hash: z.string().nullable(),
   hash: z.string(),
@@ -55,7 +55,7 @@ const batchRow = z.object({
   v1_ok: z.boolean().nullable(),
   v2_ok: z.boolean().nullable(),
 });
-type BatchRow = z.infer<typeof batchRow>;
+type BatchRow = z.infer<typeof _batchRow>;
 
 /** One row array of readBatch's JSON, in its column order, as a typed row (a literal: cheap per row). */
 const toBatchRow = (v: readonly unknown[]): BatchRow =>
@@ -274,8 +274,14 @@ export const verifyAuditChain = async (
   const startId = state.prevId;
   const reportedUpTo = checkpoint?.headId ?? 0;
   const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
+  let pending = readBatch(db, state.prevId, batchSize);
   for (;;) {
-    const rows = await readBatch(db, state.prevId, batchSize);
+    const rows = await pending;
+    const last = rows.at(-1);
+    // The next batch is read while this one is checked, so PostgreSQL and this process work at the same time.
+    const next = rows.length < batchSize || last === undefined ? null : readBatch(db, last.id, batchSize);
+    // A problem below returns before `next` is awaited; its failure then has nobody to report to.
+    next?.catch(() => undefined);
     for (const row of rows) {
       const problem = checkRow(row, state, keyring);
       if (problem !== null) return fail({ problem, firstBadId: row.id === state.prevId + 1 ? row.id : state.prevId + 1 });
@@ -298,7 +304,8 @@ export const verifyAuditChain = async (
       state.prevHash = row.hash;
       report.checkedRows += 1;
     }
-    if (rows.length < batchSize) break;
+    if (next === null) break;
+    pending = next;
   }
   const crossCheck = await crossCheckExecutedJobs(db, startId);
   if (crossCheck !== null) return fail(crossCheck);
