@@ -26,6 +26,7 @@ import { measureEnqueueRate } from './measure/enqueueRate.ts';
 import { measureLatency } from './measure/latency.ts';
 import { measureLiveState } from './measure/liveState.ts';
 import { measureMigrations } from './measure/migrations.ts';
+import { measureSafetyLane } from './measure/safetyLane.ts';
 import { measureWorkerOverhead } from './measure/workerOverhead.ts';
 
 const args = process.argv.slice(2);
@@ -97,6 +98,7 @@ try {
     quick,
     apiUrl,
     token,
+    auditKeys: common.AUDIT_HMAC_KEYS,
     databaseUrl: environment.databaseUrl,
     redisUrl: environment.redisUrl,
     prefix: environment.prefix,
@@ -124,6 +126,7 @@ try {
     );
     await step('enqueue rate', () => measureEnqueueRate(ctx));
     await step('latency', () => measureLatency(ctx));
+    await step('safety lane', () => measureSafetyLane(ctx));
     await step('worker overhead', () => measureWorkerOverhead(ctx));
     await step('migrations', () => measureMigrations(ctx));
     await step('audit verification', () =>

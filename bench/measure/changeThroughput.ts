@@ -5,9 +5,12 @@ import { median, round, runPool } from '../lib/stats.ts';
 import { committedChanges, waitForCommitted, type BenchContext, type Row } from './context.ts';
 
 /**
- * (1) N governance changes posted over HTTP with concurrency C until every one is committed (audit row present),
- * against the same transaction issued directly with `pg` at concurrency C. Rounds alternate so noise cancels.
+ * (1) N governance changes posted over HTTP by 8 clients until every one is committed (audit row present), against
+ * the same transaction issued directly with `pg` by 8 clients, one change per transaction. Rounds alternate so noise cancels.
  */
+/** The issue's comparison: 8 clients on both sides. */
+const CLIENTS = 8;
+
 export const measureChangeThroughput = async (ctx: BenchContext): Promise<Row[]> => {
   const product: number[] = [];
   const raw: number[] = [];
@@ -19,7 +22,7 @@ export const measureChangeThroughput = async (ctx: BenchContext): Promise<Row[]>
       path: '/api/governance/kill-switch',
       token: ctx.token,
       total: ctx.changes,
-      concurrency: ctx.concurrency,
+      concurrency: CLIENTS,
       bodyFor: (i) => ({ engaged: i % 2 === 0, reason: `bench change ${i}` }),
     });
     if (load.ok !== ctx.changes) throw new Error(`only ${load.ok} of ${ctx.changes} posts were accepted (${load.non2xx} non-2xx)`);
@@ -27,7 +30,7 @@ export const measureChangeThroughput = async (ctx: BenchContext): Promise<Row[]>
     product.push(ctx.changes / ((performance.now() - started) / 1000));
 
     const rawStarted = performance.now();
-    await runPool(ctx.changes, ctx.concurrency, async (i) => {
+    await runPool(ctx.changes, CLIENTS, async (i) => {
       const client = await ctx.pool.connect();
       try {
         await rawChangeTransaction(client, `raw-${randomUUID()}`, i % 2 === 0);
@@ -41,13 +44,12 @@ export const measureChangeThroughput = async (ctx: BenchContext): Promise<Row[]>
   const baseline = median(raw);
   return [
     {
-      measure: `change throughput (HTTP → committed, N=${ctx.changes}, C=${ctx.concurrency})`,
+      measure: `change throughput (HTTP → committed, N=${ctx.changes}, ${CLIENTS} clients; raw: one change per transaction)`,
       value: round(rate, 0),
       unit: 'changes/s',
       baseline: round(baseline, 0),
       ratio: round(rate / baseline),
-      target: '≥ 0.8× raw PostgreSQL',
-      met: rate / baseline >= 0.8,
+      ...(ctx.quick ? {} : { target: '≥ 1.5× raw PostgreSQL', met: rate / baseline >= 1.5 }),
     },
   ];
 };

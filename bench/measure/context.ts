@@ -7,6 +7,8 @@ export type BenchContext = {
   quick: boolean;
   apiUrl: string;
   token: string;
+  /** AUDIT_HMAC_KEYS of the bench's processes (production mode requires it). */
+  auditKeys: string;
   databaseUrl: string;
   redisUrl: string;
   prefix: string;

@@ -46,7 +46,8 @@ export const measureEnqueueRate = async (ctx: BenchContext): Promise<Row[]> => {
         token: ctx.token,
         total: ctx.changes,
         concurrency: ctx.concurrency,
-        bodyFor: (i) => ({ engaged: i % 2 === 0, reason: `bench enqueue ${i}` }),
+        // Releases only: engages take the safety lane, which is not paused and would be processed meanwhile.
+        bodyFor: (i) => ({ engaged: false, reason: `bench enqueue ${i}` }),
       });
       product.push(load.perSecond);
 

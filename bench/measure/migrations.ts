@@ -19,7 +19,7 @@ export const measureMigrations = async (ctx: BenchContext): Promise<Row[]> => {
   const up: number[] = [];
   for (let i = 0; i < samples; i += 1) up.push(await timeProcess('apps/cli/dist/migrate.js', ['up'], { DATABASE_URL: ctx.databaseUrl }));
 
-  const waiter = await createJobWaiter({ queue: QUEUES.verification, prefix: ctx.prefix, redisUrl: ctx.redisUrl });
+  const waiter = await createJobWaiter({ queues: [QUEUES.verification], prefix: ctx.prefix, redisUrl: ctx.redisUrl });
   const verify: number[] = [];
   try {
     for (let i = 0; i < samples; i += 1) {

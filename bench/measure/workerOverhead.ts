@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Queue, Worker, type Job } from 'bullmq';
-import { createAuditKeyring, createLogger, DEVELOPMENT_AUDIT_KEY, JOB_CATALOG, JOB_NAMES, type ChangeResult } from '@valhalla/core';
-import { createGoLiveChangeProcessor, withJobLogging } from '@valhalla/worker';
+import { createLogger, JOB_CATALOG, JOB_NAMES, type ChangeResult } from '@valhalla/core';
+import { createChangeBatcher, createGoLiveChangeProcessor, withJobLogging } from '@valhalla/worker';
 import { rawChangeTransaction } from '../lib/rawChange.ts';
 import { median, round } from '../lib/stats.ts';
 import type { BenchContext, Row } from './context.ts';
@@ -28,11 +28,19 @@ export const measureWorkerOverhead = async (ctx: BenchContext): Promise<Row[]> =
   const productProcessor = withJobLogging(
     logger,
     createGoLiveChangeProcessor({
-      pool: undefined as never,
       migrationHead: 'bench',
-      auditKeyring: createAuditKeyring([DEVELOPMENT_AUDIT_KEY]),
       changeMaxAgeSeconds: 3600,
-      applyChange: async (_pool, request) => ({ result: await rawStep(request.jobId, request.payload.action === 'kill_switch.engage'), replayed: false }),
+      // The batcher's applier replaced by the raw transaction, one per member: this row measures the path around it.
+      batcher: createChangeBatcher({
+        maxBatch: 64,
+        apply: async (requests) =>
+          Promise.all(
+            requests.map(async (request) => ({
+              ok: true as const,
+              execution: { result: await rawStep(request.jobId, request.payload.action === 'kill_switch.engage'), replayed: false },
+            })),
+          ),
+      }),
     }),
   );
   const rawProcessor = async (job: Job) => rawStep(String(job.id), (job.data as { action: string }).action === 'kill_switch.engage');

@@ -61,7 +61,7 @@ describe('queue dashboard at /admin/queues', () => {
       const queues = await request('GET', '/admin/queues/api/queues', bearer(token));
       expect(queues.statusCode).toBe(200);
       const listed = queues.json().queues as { name: string; readOnlyMode: boolean; allowRetries: boolean }[];
-      expect(listed.map((queue) => queue.name).sort()).toEqual(['governance', 'verification']);
+      expect(listed.map((queue) => queue.name).sort()).toEqual(['governance', 'governance-safety', 'verification']);
       // The UI hides every write button for read-only queues.
       expect(listed.every((queue) => queue.readOnlyMode && !queue.allowRetries)).toBe(true);
     }

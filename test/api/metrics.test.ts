@@ -73,9 +73,9 @@ describe('GET /metrics', () => {
       expect(depth(before, 'governance', state)).toBeTypeOf('number');
       expect(depth(before, 'verification', state)).toBeTypeOf('number');
     }
-    // Prioritised jobs (every catalog job has a priority) count as waiting.
+    // Prioritised jobs (every catalog job has a priority) count as waiting. Releases: engages go to governance-safety.
     for (let i = 0; i < 3; i += 1) {
-      const response = await api.current.app.inject({ method: 'POST', url: '/api/governance/kill-switch', payload: { engaged: true, reason: `r${i}` }, headers: bearer() });
+      const response = await api.current.app.inject({ method: 'POST', url: '/api/governance/kill-switch', payload: { engaged: false, reason: `r${i}` }, headers: bearer() });
       expect(response.statusCode).toBe(202);
     }
     await api.current.app.inject({ method: 'POST', url: '/api/governance/verify', payload: {}, headers: bearer() });

@@ -84,7 +84,9 @@ describe('POST governance changes', () => {
     expect(response.headers['x-request-id']).toBe('req-123');
     const job = await api.current.queues.findJob(jobId);
     expect(job?.name).toBe('go-live-change');
-    expect(job?.queueName).toBe('governance');
+    // Engages and disables take the safety lane.
+    const safety = expected.action === GOVERNANCE_ACTIONS.killSwitchEngage || expected.action === GOVERNANCE_ACTIONS.goLiveDisable;
+    expect(job?.queueName).toBe(safety ? 'governance-safety' : 'governance');
     expect(job?.data).toEqual({ ...expected, actor: ALICE.actor, reason: body.reason, requestId: 'req-123' });
   });
 
@@ -173,7 +175,7 @@ describe('CORS', () => {
 
 describe('GET /api/jobs/:id', () => {
   it('answers the job with its contract fields', async () => {
-    const { jobId } = (await post('/api/governance/kill-switch', { engaged: true, reason: 'x' })).json();
+    const { jobId } = (await post('/api/governance/kill-switch', { engaged: false, reason: 'x' })).json();
     const response = await get(`/api/jobs/${jobId}`);
     expect(response.statusCode).toBe(200);
     expect(response.json()).toEqual({ id: jobId, queue: 'governance', name: 'go-live-change', state: 'waiting', attempts: 0, result: null, error: null });

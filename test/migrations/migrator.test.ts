@@ -16,6 +16,7 @@ const CHAIN = [
   '20260210_audit_chain_keyed',
   '20260211_change_requests',
   '20260212_live_state_notify',
+  '20260214_safety_lane',
 ];
 /** The chain's head: the revision test fixtures link new revisions to. */
 const HEAD = CHAIN.at(-1) as string;

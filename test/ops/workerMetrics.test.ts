@@ -31,15 +31,20 @@ const scrapeUntil = (read: () => Promise<Scrape>, probe: (s: Scrape) => boolean,
     return probe(s) ? s : false;
   }, { timeoutMs: 15_000, intervalMs: 50, description });
 
+/** Go-live changes run on two queues (engages and disables on governance-safety): job counters sum both. */
+const SAFETY = { queue: QUEUES.governanceSafety, name: JOB_NAMES.goLiveChange };
+const changeJobs = (s: Scrape, metric: string, labels: Record<string, string> = {}) =>
+  (s.value(metric, { ...GOVERNANCE, ...labels }) ?? 0) + (s.value(metric, { ...SAFETY, ...labels }) ?? 0);
+
 const counters = (s: Scrape) => ({
-  completed: s.value('valhalla_worker_jobs_completed_total', GOVERNANCE),
-  failed: s.value('valhalla_worker_jobs_failed_total', GOVERNANCE),
-  retried: s.value('valhalla_worker_jobs_retried_total', GOVERNANCE),
+  completed: changeJobs(s, 'valhalla_worker_jobs_completed_total'),
+  failed: changeJobs(s, 'valhalla_worker_jobs_failed_total'),
+  retried: changeJobs(s, 'valhalla_worker_jobs_retried_total'),
   committed: s.value('valhalla_worker_transactions_committed_total'),
   rolledBack: s.value('valhalla_worker_transactions_rolled_back_total'),
-  completedDurations: s.value('valhalla_worker_job_duration_seconds_count', { ...GOVERNANCE, outcome: 'completed' }) ?? 0,
-  retriedDurations: s.value('valhalla_worker_job_duration_seconds_count', { ...GOVERNANCE, outcome: 'retried' }) ?? 0,
-  failedDurations: s.value('valhalla_worker_job_duration_seconds_count', { ...GOVERNANCE, outcome: 'failed' }) ?? 0,
+  completedDurations: changeJobs(s, 'valhalla_worker_job_duration_seconds_count', { outcome: 'completed' }),
+  retriedDurations: changeJobs(s, 'valhalla_worker_job_duration_seconds_count', { outcome: 'retried' }),
+  failedDurations: changeJobs(s, 'valhalla_worker_job_duration_seconds_count', { outcome: 'failed' }),
 });
 
 describe('worker metrics (GET /metrics on METRICS_PORT)', () => {
@@ -116,9 +121,10 @@ describe('worker metrics (GET /metrics on METRICS_PORT)', () => {
     expect(idle.value('valhalla_metrics_source_up', { source: 'redis' })).toBe(1);
 
     await governance.pause();
-    const queued = await Promise.all([1, 2, 3].map((i) => change({ action: 'go_live.disable', reason: `paused ${i}` })));
+    // Releases: engages and disables take the governance-safety queue, which this test does not pause.
+    const queued = await Promise.all([1, 2, 3].map((i) => change({ action: 'kill_switch.release', reason: `paused ${i}` })));
     const delayed = randomUUID();
-    await governance.add(JOB_NAMES.goLiveChange, { action: 'go_live.disable', actor, reason: 'later' }, { jobId: delayed, delay: 600_000, priority: 10 });
+    await governance.add(JOB_NAMES.goLiveChange, { action: 'kill_switch.release', actor, reason: 'later' }, { jobId: delayed, delay: 600_000, priority: 10 });
     const paused = await read();
     expect(depth(paused, 'waiting')).toBe(3);
     expect(depth(paused, 'delayed')).toBe(1);

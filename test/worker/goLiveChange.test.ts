@@ -173,8 +173,10 @@ describe('go-live-change jobs', () => {
 
   it('survives a job that fails inside its transaction: nothing of it is written, 100 jobs succeed, and it succeeds on retry', async () => {
     const { database, prefix, producer } = fixture.current;
-    // A test hook inside the database: the update of a change whose reason is 'poison' raises mid-transaction
-    // (after the row lock and the state read), which no payload can do by itself.
+    // A test hook inside the database: the audit insert of a change whose reason is 'poison' raises mid-transaction
+    // (after the row lock and the state read), which no payload can do by itself. On the audit log, not on
+    // go_live_state: a group-committed batch writes row 1 once with its final values, so a trigger there sees only
+    // the batch's last change.
     await database.pool.query(sql.unsafe`
       CREATE FUNCTION public.test_poison() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN
@@ -182,7 +184,7 @@ describe('go-live-change jobs', () => {
         RETURN NEW;
       END $$`);
     await database.pool.query(sql.unsafe`
-      CREATE TRIGGER test_poison BEFORE UPDATE ON public.go_live_state FOR EACH ROW EXECUTE FUNCTION public.test_poison()`);
+      CREATE TRIGGER test_poison BEFORE INSERT ON public.governance_audit_log FOR EACH ROW EXECUTE FUNCTION public.test_poison()`);
     const initial = await currentSnapshot(database.pool);
     const worker = await startInProcessWorker(database, prefix);
 
@@ -199,7 +201,7 @@ describe('go-live-change jobs', () => {
     for (const id of ids) expect((await waitForJob(producer, id)).state).toBe('completed');
     expect(await auditCount(database.pool)).toBe(100);
 
-    await database.pool.query(sql.unsafe`DROP TRIGGER test_poison ON public.go_live_state`);
+    await database.pool.query(sql.unsafe`DROP TRIGGER test_poison ON public.governance_audit_log`);
     const healed = await waitForJob(producer, poisoned, 20_000);
     expect(healed.state).toBe('completed');
     expect(healed.attemptsMade).toBeGreaterThanOrEqual(1);

@@ -14,7 +14,9 @@ describe('PostgreSQL unreachable for 40 s while changes stream in from the api a
       finishTimeoutMs: 30_000,
     });
     const { jobs } = outcome;
-    expect(jobs.filter((job) => job.state !== 'completed')).toEqual([]);
+    // Engages and disables take the safety lane and apply first once PostgreSQL is back; a release created before
+    // such an engage is then SUPERSEDED (final, audited), by design. Nothing else fails.
+    expect(jobs.filter((job) => job.state !== 'completed' && !(job.action === 'kill_switch.release' && job.failure?.code === 'SUPERSEDED'))).toEqual([]);
     // Jobs created before or during the outage outlived the old 8-attempt budget (~30 s) by retrying in the worker.
     const waitedOut = jobs.filter((job) => job.createdAt < outcome.outageEndedAt - 30_000);
     expect(waitedOut.length).toBeGreaterThan(0);

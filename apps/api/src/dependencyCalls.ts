@@ -26,9 +26,9 @@ export const withTimeout = async <T>(promise: Promise<T>, ms: number, what: stri
  * offline (no offline queue), command timeout, or BullMQ still waiting for a connection.
  * @throws ApiError DEPENDENCY_UNAVAILABLE, with the original error as cause (logged, never shown).
  */
-export const callRedis = async <T>(what: string, call: () => Promise<T>): Promise<T> => {
+export const callRedis = async <T>(what: string, call: () => Promise<T>, timeoutMs = REDIS_CALL_TIMEOUT_MS): Promise<T> => {
   try {
-    return await withTimeout(call(), REDIS_CALL_TIMEOUT_MS, what);
+    return await withTimeout(call(), timeoutMs, what);
   } catch (error) {
     throw new ApiError('DEPENDENCY_UNAVAILABLE', 'Redis is unavailable; retry later', { cause: error });
   }

@@ -1,48 +1,94 @@
 import { randomUUID } from 'node:crypto';
-import { JOB_CATALOG, type JobName, type JobPayloads } from '@valhalla/core';
+import { JOB_NAMES, isSafetyAction, queueForJob, type JobName, type JobPayloads } from '@valhalla/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { applyBreakGlass, BREAK_GLASS_ENQUEUE_TIMEOUT_MS } from './breakGlass.js';
 import { callRedis } from './dependencyCalls.js';
 import type { ApiDependencies } from './dependencies.js';
 import { claimJobIdForKey, readIdempotencyKey } from './idempotency.js';
 import type { JobAccepted, JobCompleted } from './schemas.js';
 
+type JobRequest<N extends JobName> = { name: N; payload: JobPayloads[N]; body: unknown };
+
+/**
+ * The job id of a request: the Idempotency-Key's (claimed in PostgreSQL), or a fresh uuid. A replay whose job
+ * already executed is answered from PostgreSQL instead (the claim statement reads the stored result).
+ */
+const jobIdFor = async <N extends JobName>(
+  deps: ApiDependencies,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  job: JobRequest<N>,
+): Promise<{ jobId: string; completed?: JobCompleted }> => {
+  const key = readIdempotencyKey(request);
+  if (key === undefined) return { jobId: randomUUID() };
+  const claimed = await claimJobIdForKey(deps.pool, {
+    actor: job.payload.actor,
+    key,
+    method: request.method,
+    route: request.routeOptions.url ?? request.url,
+    queue: queueForJob(job.name, job.payload),
+    body: job.body,
+  });
+  if (claimed.replayed) reply.header('Idempotent-Replayed', 'true');
+  if (claimed.replayed && claimed.executedResult !== null) {
+    request.log.info({ jobId: claimed.jobId, jobName: job.name }, 'idempotent replay of an executed job; answered from PostgreSQL');
+    reply.code(200);
+    return { jobId: claimed.jobId, completed: { jobId: claimed.jobId, status: 'completed', result: claimed.executedResult } };
+  }
+  return { jobId: claimed.jobId };
+};
+
+const accepted = (request: FastifyRequest, reply: FastifyReply, jobId: string, name: JobName, actor: string): JobAccepted => {
+  request.log.info({ jobId, jobName: name, actor }, 'job enqueued');
+  reply.code(202);
+  return { jobId, status: 'queued' };
+};
+
 /**
  * The one path from an accepted request to a queued job. With an Idempotency-Key the key is claimed in PostgreSQL
  * first and the job is enqueued under the key's deterministic id. A replay whose job already executed is answered
- * 200 `{"jobId", "status": "completed", "result"}` from PostgreSQL (the claim statement reads it), whether or not the
- * job is still in Redis. A replay whose job has not executed (after a 503, or Redis lost the job) enqueues that id
- * again, which is safe: BullMQ keeps one job per id, and the worker takes a non-counter job id as the change's
- * identity, so it applies it at most once whatever the job's creation time.
- * Without a key, a uuid: BullMQ's own counters are per queue and restart when Redis loses its data.
+ * 200 `{"jobId", "status": "completed", "result"}` from PostgreSQL, whether or not the job is still in Redis; any
+ * other replay enqueues the same id again, which is safe: BullMQ keeps one job per id, and the worker applies each
+ * change identity at most once (executed-jobs table, verification runs keyed by job id).
+ * Without a key, a uuid: BullMQ's own counters are per queue, so two queues could hand out the same id.
  * @throws ApiError IDEMPOTENCY_CONFLICT, DEPENDENCY_UNAVAILABLE, VALIDATION_FAILED (malformed key).
  */
 export const enqueueJob = async <N extends JobName>(
   deps: ApiDependencies,
   request: FastifyRequest,
   reply: FastifyReply,
-  job: { name: N; payload: JobPayloads[N]; body: unknown },
+  job: JobRequest<N>,
 ): Promise<JobAccepted | JobCompleted> => {
-  const key = readIdempotencyKey(request);
-  let jobId: string = randomUUID();
-  if (key !== undefined) {
-    const claimed = await claimJobIdForKey(deps.pool, {
-      actor: job.payload.actor,
-      key,
-      method: request.method,
-      route: request.routeOptions.url ?? request.url,
-      queue: JOB_CATALOG[job.name].queue,
-      body: job.body,
-    });
-    jobId = claimed.jobId;
-    if (claimed.replayed) reply.header('Idempotent-Replayed', 'true');
-    if (claimed.replayed && claimed.executedResult !== null) {
-      request.log.info({ jobId, jobName: job.name }, 'idempotent replay of an executed job; answered from PostgreSQL');
-      reply.code(200);
-      return { jobId, status: 'completed', result: claimed.executedResult };
-    }
-  }
+  const { jobId, completed } = await jobIdFor(deps, request, reply, job);
+  if (completed !== undefined) return completed;
   await callRedis(`enqueue ${job.name}`, () => deps.queues.enqueue(job.name, job.payload, { jobId }));
-  request.log.info({ jobId, jobName: job.name, actor: job.payload.actor }, 'job enqueued');
-  reply.code(202);
-  return { jobId, status: 'queued' };
+  return accepted(request, reply, jobId, job.name, job.payload.actor);
+};
+
+/**
+ * Like enqueueJob for a go-live change, with the break-glass path for engages and disables: when the producer
+ * connection is not ready (it would only fail: no offline queue), or the enqueue fails or misses its short deadline,
+ * the api applies the change itself in PostgreSQL and answers 200 with its result (see breakGlass.ts). Any other
+ * change is enqueued as usual (503 while Redis is down).
+ * @throws ApiError IDEMPOTENCY_CONFLICT, DEPENDENCY_UNAVAILABLE, VALIDATION_FAILED (malformed key).
+ */
+export const enqueueChange = async (
+  deps: ApiDependencies,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  job: JobRequest<typeof JOB_NAMES.goLiveChange>,
+): Promise<JobAccepted | JobCompleted> => {
+  if (!isSafetyAction(job.payload.action)) return enqueueJob(deps, request, reply, job);
+  const { jobId, completed } = await jobIdFor(deps, request, reply, job);
+  if (completed !== undefined) return completed;
+  const enqueued =
+    deps.redis.status === 'ready' &&
+    (await callRedis(`enqueue ${job.name}`, () => deps.queues.enqueue(job.name, job.payload, { jobId }), BREAK_GLASS_ENQUEUE_TIMEOUT_MS)
+      .then(() => true)
+      .catch((error: unknown) => {
+        request.log.warn({ err: error, jobId }, 'enqueue of a safety change failed; applying it in PostgreSQL (break-glass)');
+        return false;
+      }));
+  if (!enqueued) return applyBreakGlass(deps, request, reply, { jobId, payload: job.payload });
+  return accepted(request, reply, jobId, job.name, job.payload.actor);
 };

@@ -5,7 +5,6 @@ export { createTokenVerifier, requirePrincipal, LIVE_STATE_ROLES, READ_ROLES, WR
 export { callDatabase, callRedis, withTimeout, DependencyTimeoutError } from './dependencyCalls.js';
 export { sendError } from './plugins/errorHandling.js';
 export { BODY_LIMIT_BYTES } from './plugins/jsonBody.js';
-export { createApiShutdown, type ApiShutdownSteps } from './shutdown.js';
 export { createApiMetrics, type ApiMetrics } from './metrics/createApiMetrics.js';
 export { ADMIN_PREFIX, ADMIN_SESSION_COOKIE } from './admin/adminRoutes.js';
 export { OPENAPI_PATHS } from './openapi/registerOpenApi.js';

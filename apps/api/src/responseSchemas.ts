@@ -87,7 +87,7 @@ export const writeErrors = (...more: ErrorStatus[]) => errorResponses(400, ...AP
 export const jobAcceptedResponse = jobAccepted.meta({ id: 'JobAccepted', description: 'The job was queued' });
 export const jobCompletedResponse = jobCompleted.meta({
   id: 'JobCompleted',
-  description: 'A replay (same Idempotency-Key) of a request whose job already executed: its stored result',
+  description: 'A replay (same Idempotency-Key) of a request whose job already executed, or an engage or disable the api applied itself while Redis was unavailable (break-glass): its stored result',
 });
 
 const auditEntrySchema = auditEntryRow.meta({ id: 'AuditEntry' });
@@ -130,7 +130,7 @@ export const runbookStatusResponse = z
 const checkResult = z.enum(['ok', 'unavailable', 'error']);
 export const healthResponse = z
   .object({
-    status: z.enum(['ok', 'unavailable']),
+    status: z.enum(['ok', 'degraded', 'unavailable']),
     checks: z.object({ database: checkResult, redis: checkResult }),
     /** Queues paused in Redis (null when Redis does not answer): reported, never a reason for a non-200. */
     paused_queues: z.array(z.string()).nullable(),

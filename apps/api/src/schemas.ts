@@ -52,7 +52,10 @@ export const jobParams = z.strictObject({ id: z.string().regex(JOB_ID_PATTERN, '
 export const jobAccepted = z.object({ jobId: z.string(), status: z.literal('queued') });
 export type JobAccepted = z.infer<typeof jobAccepted>;
 
-/** A replayed request (same Idempotency-Key) whose job already executed: its stored result. */
+/**
+ * A change answered from PostgreSQL: a replayed request (same Idempotency-Key) whose job already executed, or an
+ * engage or disable the api applied itself while Redis was unavailable (break-glass). Its stored result.
+ */
 export const jobCompleted = z.object({ jobId: z.string(), status: z.literal('completed'), result: z.unknown() });
 export type JobCompleted = z.infer<typeof jobCompleted>;
 

@@ -3,14 +3,15 @@ import { hostname } from 'node:os';
 import {
   JOB_NAMES,
   QUEUES,
+  applyGovernanceBatch,
   createDatabasePool,
+  createLifecycle,
   createGovernanceQueues,
   createRedisConnection,
   registerStateGauges,
   startupVerificationJobId,
   type Config,
-  type DatabasePool,
-  type GovernanceQueues,
+  type Lifecycle,
   type Logger,
   type QueueName,
 } from '@valhalla/core';
@@ -18,16 +19,15 @@ import { createMigrator, defaultMigrationsDir } from '@valhalla/core/migrator';
 import type { Job, Processor, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { BoundedWorker } from './boundedWorker.js';
-import type { FaultInjection } from './faultInjection.js';
 import { createWorkerMetrics } from './metrics/createWorkerMetrics.js';
 import { startMetricsServer, type MetricsServer } from './metrics/startMetricsServer.js';
+import { createChangeBatcher, type BatchApplier } from './processors/changeBatcher.js';
 import { createGoLiveChangeProcessor } from './processors/goLiveChangeProcessor.js';
 import { createMigrationVerifyProcessor } from './processors/migrationVerifyProcessor.js';
 import { withJobLogging } from './processors/withJobLogging.js';
 import { withJobMetrics } from './processors/withJobMetrics.js';
 import { withTransientRetry } from './processors/withTransientRetry.js';
-import { runShutdownSteps } from './runShutdownSteps.js';
-import { startHeartbeat, type Heartbeat } from './startHeartbeat.js';
+import { startHeartbeat } from './startHeartbeat.js';
 import { throttledErrorLog } from './throttledErrorLog.js';
 import type { ApiHealthOptions } from './verification/checkApiHealth.js';
 import { withTimeout } from './withTimeout.js';
@@ -46,8 +46,18 @@ export type WorkerAppOptions = {
   /** Where the revisions are (default: the repository's migrations/). */
   migrationsDir?: string | undefined;
   tuning?: Partial<WorkerTuning> | undefined;
-  /** Test-only fault injection; undefined in production. */
-  fault?: FaultInjection | undefined;
+  /**
+   * Wraps the group-commit applier (core's applyGovernanceBatch on this worker's pool): the benchmark measures the
+   * path around it, main.ts adds the test-only fault injection. Undefined in production.
+   */
+  decorateApplier?: ((apply: BatchApplier) => BatchApplier) | undefined;
+  /** Named in the ready log line when the applier is decorated (e.g. the fault injection's description). */
+  decoration?: string | undefined;
+  /**
+   * Where the worker registers the closing step of each resource as it creates it; main.ts passes the one its
+   * signal handler closes. A lifecycle of its own when omitted (tests, the benchmark); `close()` closes it either way.
+   */
+  lifecycle?: Lifecycle | undefined;
   apiHealth?: ApiHealthOptions | undefined;
 };
 
@@ -57,9 +67,10 @@ export type WorkerApp = {
   /** The port `GET /metrics` is served on, when config.metricsPort is set (the bound one when it was 0). */
   readonly metricsPort: number | undefined;
   /**
-   * Stops the worker: stop taking jobs and let in-flight ones finish (up to config.shutdownTimeoutMs), close the
-   * metrics listener, stop the heartbeat and delete its row, close queues and Redis connections, end the pool. Idempotent (memoised); every
-   * step runs even when one fails; never rejects.
+   * Stops the worker through its lifecycle, in reverse order of creation: the metrics listener and queues, then stop
+   * taking jobs and let in-flight ones finish (up to config.shutdownTimeoutMs), close Redis connections, stop the
+   * heartbeat and delete its row, end the pool. Idempotent (memoised); every step runs even when one fails; never
+   * rejects.
    */
   close(): Promise<void>;
 };
@@ -90,17 +101,15 @@ export const createWorkerApp = async (options: WorkerAppOptions): Promise<Worker
   // Computed once: the head is a property of the code this process runs, not of the database.
   const migrationHead = (await migrator.chain()).head;
 
+  const lifecycle = options.lifecycle ?? createLifecycle(log);
   const connections: Redis[] = [];
   const workers: Worker[] = [];
-  let pool: DatabasePool | undefined;
-  let heartbeat: Heartbeat | undefined;
-  let queues: GovernanceQueues | undefined;
-  let metricsQueues: GovernanceQueues | undefined;
   let metricsServer: MetricsServer | undefined;
   // Counters exist whether or not they are served: they cost nothing, and in-process users may read the registry.
   const metrics = createWorkerMetrics({ defaultMetrics: config.metricsPort !== undefined });
 
   const drainWorkers = async () => {
+    log.info('worker stopping');
     // pause() stops fetching and waits for the jobs in flight; unlike close(), it leaves close(force) available for
     // when the deadline passes (a close already in progress cannot be forced).
     const drained = await withTimeout(Promise.allSettled(workers.map((worker) => worker.pause())), config.shutdownTimeoutMs);
@@ -114,47 +123,15 @@ export const createWorkerApp = async (options: WorkerAppOptions): Promise<Worker
   };
 
   let closing: Promise<void> | undefined;
-  const close = () => {
-    closing ??= (async () => {
-      log.info('worker stopping');
-      const failed = await runShutdownSteps(
-        [
-          { name: 'stop taking jobs and drain in-flight jobs', run: drainWorkers },
-          {
-            name: 'close metrics listener',
-            run: async () => {
-              if (metricsServer !== undefined && (await withTimeout(metricsServer.close(), METRICS_CLOSE_TIMEOUT_MS)).timedOut) {
-                log.warn('metrics listener did not close in time');
-              }
-            },
-          },
-          { name: 'stop heartbeat', run: () => heartbeat?.stop() },
-          { name: 'delete heartbeat row', run: () => heartbeat?.remove() },
-          {
-            name: 'close queues',
-            run: async () => {
-              const open = [queues, metricsQueues].filter((q): q is GovernanceQueues => q !== undefined);
-              await withTimeout(Promise.all(open.map((q) => q.close())), QUEUES_CLOSE_TIMEOUT_MS);
-            },
-          },
-          { name: 'close redis connections', run: () => connections.forEach((connection) => connection.disconnect()) },
-          {
-            name: 'end database pool',
-            run: async () => {
-              // Waits for connections still held by a job abandoned at the deadline; bounded by the same reasoning.
-              if (pool !== undefined && (await withTimeout(pool.end(), POOL_END_TIMEOUT_MS)).timedOut) log.warn('database pool did not end in time');
-            },
-          },
-        ],
-        log,
-      );
-      log.info({ failedSteps: failed }, 'worker stopped');
-    })();
+  const close = (): Promise<void> => {
+    closing ??= lifecycle.close().then((outcome) => log.info({ ...outcome, failedSteps: outcome.failed }, 'worker stopped'));
     return closing;
   };
 
   const connection = (role: string, kind: 'worker' | 'producer' = 'worker') => {
     const redis = createRedisConnection(config.redisUrl, kind, `valhalla-worker:${role}`);
+    // One step for all connections, registered with the first: they close after everything that uses them.
+    if (connections.length === 0) lifecycle.add('close redis connections', () => connections.forEach((c) => c.disconnect()));
     connections.push(redis);
     return redis;
   };
@@ -170,7 +147,7 @@ export const createWorkerApp = async (options: WorkerAppOptions): Promise<Worker
       // an accepted change because workers crashed or Redis blinked. A change is applied at most once whatever its
       // deliveries (executed-job record), and job data is bounded (BoundedWorker), so a governance job may stall
       // practically without limit. Verifications keep the tuned bound.
-      maxStalledCount: queue === QUEUES.governance ? GOVERNANCE_MAX_STALLED_COUNT : tuning.maxStalledCount,
+      maxStalledCount: queue === QUEUES.verification ? tuning.maxStalledCount : GOVERNANCE_MAX_STALLED_COUNT,
       runRetryDelay: tuning.runRetryDelayMs,
     });
     // Without a listener an 'error' event would be thrown; Redis outages surface here and the worker recovers alone.
@@ -186,34 +163,40 @@ export const createWorkerApp = async (options: WorkerAppOptions): Promise<Worker
   };
 
   try {
-    pool = await createDatabasePool({
+    const pool = await createDatabasePool({
       connectionUri: config.databaseUrl,
       maxPoolSize: config.databasePoolSize,
       applicationName: 'valhalla-worker',
     });
-    heartbeat = await startHeartbeat({ pool, workerId, release: config.release, intervalMs: config.heartbeatIntervalMs, log });
+    // Waits for connections still held by a job abandoned at the deadline; bounded by the same reasoning.
+    lifecycle.add('end database pool', () => pool.end(), { timeoutMs: POOL_END_TIMEOUT_MS });
+    const heartbeat = await startHeartbeat({ pool, workerId, release: config.release, intervalMs: config.heartbeatIntervalMs, log });
+    lifecycle.add('delete heartbeat row', () => heartbeat.remove());
+    lifecycle.add('stop heartbeat', () => heartbeat.stop());
 
-    startQueueWorker(
-      QUEUES.governance,
-      withJobMetrics(
-        metrics,
-        withJobLogging(
-          log,
-          withTransientRetry(
-            transientRetry,
-            createGoLiveChangeProcessor({
-              pool,
-              migrationHead,
-              changeMaxAgeSeconds: config.changeMaxAgeSeconds,
-              approvalsRequired: config.approvalsRequired,
-              auditKeyring: config.auditKeyring,
-              afterCommit: options.fault?.afterCommit,
-              onTransaction: (outcome) => (outcome === 'committed' ? metrics.transactionCommitted() : metrics.transactionRolledBack()),
-            }),
-          ),
+    const apply: BatchApplier = (requests) => applyGovernanceBatch(pool, requests, config.auditKeyring);
+    // One applier for the process: go-live changes in flight on both queues are group-committed together.
+    const batcher = createChangeBatcher({ apply: options.decorateApplier?.(apply) ?? apply, maxBatch: tuning.maxBatchSize });
+    const changeProcessor = withJobMetrics(
+      metrics,
+      withJobLogging(
+        log,
+        withTransientRetry(
+          transientRetry,
+          createGoLiveChangeProcessor({
+            batcher,
+            migrationHead,
+            changeMaxAgeSeconds: config.changeMaxAgeSeconds,
+            approvalsRequired: config.approvalsRequired,
+            onTransaction: (outcome) => (outcome === 'committed' ? metrics.transactionCommitted() : metrics.transactionRolledBack()),
+          }),
         ),
       ),
     );
+    // The safety lane has a BullMQ Worker (and fetch loop) of its own: an engage is fetched while the governance
+    // worker's slots are all busy, and the batcher puts it first in the next batch.
+    startQueueWorker(QUEUES.governanceSafety, changeProcessor);
+    startQueueWorker(QUEUES.governance, changeProcessor);
     startQueueWorker(
       QUEUES.verification,
       withJobMetrics(
@@ -236,10 +219,12 @@ export const createWorkerApp = async (options: WorkerAppOptions): Promise<Worker
         ),
       ),
     );
+    lifecycle.add('stop taking jobs and drain in-flight jobs', drainWorkers);
     await Promise.all(workers.map((worker) => worker.waitUntilReady()));
 
-    queues = createGovernanceQueues({ connection: connection('producer'), prefix: config.queuePrefix });
+    const queues = createGovernanceQueues({ connection: connection('producer'), prefix: config.queuePrefix });
     for (const queue of Object.values(queues.byName)) queue.on('error', throttledErrorLog(log, 'startup queue error'));
+    lifecycle.add('close queues', () => queues.close(), { timeoutMs: QUEUES_CLOSE_TIMEOUT_MS });
     // The job id makes this idempotent: any number of workers of one release enqueue one verification.
     const enqueued = await withTimeout(
       queues.enqueue(JOB_NAMES.migrationVerify, { actor: STARTUP_VERIFICATION_ACTOR, release: config.release }, { jobId: startupVerificationJobId(config.release, migrationHead) }),
@@ -252,8 +237,9 @@ export const createWorkerApp = async (options: WorkerAppOptions): Promise<Worker
 
     if (config.metricsPort !== undefined) {
       // Fail-fast connection (no offline queue): while Redis is down a scrape reports it instead of waiting.
-      metricsQueues = createGovernanceQueues({ connection: connection('metrics', 'producer'), prefix: config.queuePrefix });
+      const metricsQueues = createGovernanceQueues({ connection: connection('metrics', 'producer'), prefix: config.queuePrefix });
       for (const queue of Object.values(metricsQueues.byName)) queue.on('error', throttledErrorLog(log, 'metrics queue error'));
+      lifecycle.add('close metrics queues', () => metricsQueues.close(), { timeoutMs: QUEUES_CLOSE_TIMEOUT_MS });
       registerStateGauges(metrics.registry, {
         queues: metricsQueues.byName,
         pool,
@@ -261,7 +247,9 @@ export const createWorkerApp = async (options: WorkerAppOptions): Promise<Worker
         timeoutMs: METRICS_SOURCE_TIMEOUT_MS,
         log,
       });
-      metricsServer = await startMetricsServer({ registry: metrics.registry, host: config.host, port: config.metricsPort, log });
+      const server = await startMetricsServer({ registry: metrics.registry, host: config.host, port: config.metricsPort, log });
+      metricsServer = server;
+      lifecycle.add('close metrics listener', () => server.close(), { timeoutMs: METRICS_CLOSE_TIMEOUT_MS });
     }
   } catch (error) {
     await close();
@@ -269,7 +257,7 @@ export const createWorkerApp = async (options: WorkerAppOptions): Promise<Worker
   }
 
   log.info(
-    { migrationHead, concurrency: config.workerConcurrency, queuePrefix: config.queuePrefix, metricsPort: metricsServer?.port, fault: options.fault?.description },
+    { migrationHead, concurrency: config.workerConcurrency, queuePrefix: config.queuePrefix, metricsPort: metricsServer?.port, decoration: options.decoration },
     WORKER_READY_MESSAGE,
   );
   return { workerId, migrationHead, metricsPort: metricsServer?.port, close };

@@ -1,3 +1,5 @@
+import type { BatchApplier } from './processors/changeBatcher.js';
+
 /**
  * TEST-ONLY fault injection, enabled by the WORKER_FAULT variable (refused in production, inert when unset). The
  * crash-after-commit test needs a worker that dies in the one window nothing else can reach: after a change's
@@ -11,9 +13,24 @@
  */
 export type FaultInjection = {
   readonly description: string;
-  /** Called by the go-live-change processor right after a (non-replayed) commit. */
+  /** Called right after a batch committed, for each of its (non-replayed) members, before any job is acknowledged. */
   afterCommit: (jobId: string) => void;
 };
+
+/**
+ * Wraps the batch applier the worker is assembled with (main.ts injects it only when WORKER_FAULT is set), so the
+ * processors and the applier carry no test hook.
+ */
+export const withFaultInjection =
+  (fault: FaultInjection, apply: BatchApplier): BatchApplier =>
+  async (requests) => {
+    const outcomes = await apply(requests);
+    outcomes.forEach((outcome, i) => {
+      const request = requests[i];
+      if (outcome.ok && !outcome.execution.replayed && request !== undefined) fault.afterCommit(request.jobId);
+    });
+    return outcomes;
+  };
 
 const crash = (): never => {
   process.kill(process.pid, 'SIGKILL');

@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 /**
  * Entrypoint of the worker (`node apps/worker/dist/main.js`, what Render runs). Reads the environment once (shared
- * Config plus the worker-only variables of parseWorkerOptions.ts), wires the app, and owns the signals.
+ * Config plus the worker-only variables of parseWorkerOptions.ts), wires the app, and owns the signals: the app
+ * registers each resource's closing step with the lifecycle this file hands it, and a signal closes that lifecycle.
  */
-import { ConfigError, createLogger, exitAfterFlush, loadConfigOrExit } from '@valhalla/core';
-import { createWorkerApp, type WorkerApp } from './createWorkerApp.js';
+import { ConfigError, createLifecycle, createLogger, exitAfterFlush, handleShutdownSignals, loadConfigOrExit } from '@valhalla/core';
+import { createWorkerApp } from './createWorkerApp.js';
+import { withFaultInjection } from './faultInjection.js';
 import { parseWorkerOptions, type WorkerOptions } from './parseWorkerOptions.js';
 
 const config = loadConfigOrExit(process.env, 'worker');
@@ -22,42 +24,26 @@ const logger = createLogger({
   level: config.logLevel,
   pretty: config.nodeEnv === 'development' && process.stdout.isTTY === true,
 });
-if (workerOptions.fault !== undefined) logger.warn({ fault: workerOptions.fault.description }, 'TEST-ONLY fault injection is enabled');
+const fault = workerOptions.fault;
+if (fault !== undefined) logger.warn({ fault: fault.description }, 'TEST-ONLY fault injection is enabled');
 
 /** After the drain deadline, each closing step is bounded (about 10 s in all); past this, something is wrong. */
 const HARD_EXIT_GRACE_MS = 15_000;
-
-let app: WorkerApp | undefined;
-let stopping = false;
-
-const shutdown = (signal: NodeJS.Signals) => {
-  if (stopping) {
-    logger.info({ signal }, 'shutdown already in progress');
-    return;
-  }
-  stopping = true;
-  logger.info({ signal }, 'shutdown requested');
-  setTimeout(() => {
-    logger.error('shutdown did not finish in time; exiting');
-    process.exit(1);
-  }, config.shutdownTimeoutMs + HARD_EXIT_GRACE_MS).unref();
-  // During startup there is no app yet: the code after createWorkerApp closes it as soon as it exists.
-  if (app !== undefined) void app.close().finally(() => exitAfterFlush(logger, 0));
-};
-process.on('SIGTERM', shutdown);
-process.on('SIGINT', shutdown);
+const lifecycle = createLifecycle(logger);
+// A signal during startup closes what exists so far; what startup creates afterwards is closed as it registers.
+handleShutdownSignals({ lifecycle, logger, hardExitMs: config.shutdownTimeoutMs + HARD_EXIT_GRACE_MS, stoppedMessage: 'worker stopped' });
 
 try {
-  app = await createWorkerApp({
+  await createWorkerApp({
     config,
     logger,
+    lifecycle,
     migrationsDir: workerOptions.migrationsDir,
     tuning: workerOptions.tuning,
-    fault: workerOptions.fault,
+    ...(fault === undefined ? {} : { decorateApplier: (apply) => withFaultInjection(fault, apply), decoration: fault.description }),
   });
-  // A signal that arrived during startup found no app to close; close the one that just started.
-  if (stopping) void app.close().finally(() => exitAfterFlush(logger, 0));
 } catch (err) {
   logger.fatal({ err }, 'worker failed to start');
+  await lifecycle.close();
   exitAfterFlush(logger, 1);
 }

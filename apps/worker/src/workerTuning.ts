@@ -11,6 +11,8 @@ export type WorkerTuning = {
   maxStalledCount: number;
   /** Pause of the fetch loop after a Redis error before it tries again (BullMQ's default of 15 s is too slow). */
   runRetryDelayMs: number;
+  /** Most go-live changes one group-committed transaction applies. */
+  maxBatchSize: number;
 };
 
 export const DEFAULT_WORKER_TUNING: Readonly<WorkerTuning> = Object.freeze({
@@ -18,4 +20,5 @@ export const DEFAULT_WORKER_TUNING: Readonly<WorkerTuning> = Object.freeze({
   stalledIntervalMs: 15_000,
   maxStalledCount: 2,
   runRetryDelayMs: 1_000,
+  maxBatchSize: 64,
 });

@@ -7,4 +7,5 @@ export * from './state/index.js';
 export * from './jobs/redisConnection.js';
 export * from './jobs/queues.js';
 export * from './metrics/index.js';
+export * from './lifecycle/index.js';
 export * from './jobs/readJobSummary.js';

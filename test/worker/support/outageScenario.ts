@@ -3,6 +3,7 @@ import { expect } from 'vitest';
 import {
   JOB_CATALOG,
   JOB_NAMES,
+  GOVERNANCE_CHANGE_QUEUES,
   QUEUES,
   changeIdentity,
   decodeJobFailure,
@@ -121,15 +122,20 @@ export const runOutageScenario = async (
     await stream;
 
     const total = sources.size;
-    const queue = api.queues.byName[QUEUES.governance];
+    // Both change queues: the api sends engages and disables to governance-safety.
+    const queues = GOVERNANCE_CHANGE_QUEUES.map((name) => api.queues.byName[name]);
     await waitFor(
       async () => {
-        const counts = await queue.getJobCounts('completed', 'failed', 'active', 'wait', 'delayed', 'prioritized');
-        return (counts.completed ?? 0) + (counts.failed ?? 0) === total;
+        let finishedCount = 0;
+        for (const queue of queues) {
+          const counts = await queue.getJobCounts('completed', 'failed');
+          finishedCount += (counts.completed ?? 0) + (counts.failed ?? 0);
+        }
+        return finishedCount === total;
       },
       { timeoutMs: options.finishTimeoutMs, intervalMs: 200, description: `${total} governance jobs to finish` },
     );
-    const finished = [...(await queue.getCompleted(0, -1)), ...(await queue.getFailed(0, -1))];
+    const finished = (await Promise.all(queues.map(async (queue) => [...(await queue.getCompleted(0, -1)), ...(await queue.getFailed(0, -1))]))).flat();
     const jobs = await Promise.all(
       finished.map(async (job) => ({
         id: job.id!,

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterEach, beforeEach, expect } from 'vitest';
 import {
-  QUEUES,
+  GOVERNANCE_CHANGE_QUEUES,
   createGovernanceQueues,
   createLogger,
   decodeJobFailure,
@@ -92,7 +92,7 @@ export type Producer = {
 };
 
 /** A producer on its own connection (what the api or another service does), for one queue prefix. */
-const createProducer = (prefix: string, redisUrl = testRedisUrl()): Producer => {
+export const createProducer = (prefix: string, redisUrl = testRedisUrl()): Producer => {
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
   redis.on('error', () => {});
   const queues = createGovernanceQueues({ connection: redis, prefix });
@@ -143,13 +143,29 @@ export const waitForJob = async (producer: Producer, jobId: string, timeoutMs = 
     { timeoutMs, description: `job ${jobId} to finish` },
   );
 
-/** Waits until `total` governance jobs are completed or failed and none is waiting, delayed or active. */
+/** Job counts summed over both change queues (`governance-safety` and `governance`). */
+export const changeJobCounts = async (producer: Producer): Promise<Record<string, number>> => {
+  const counts: Record<string, number> = {};
+  for (const queue of GOVERNANCE_CHANGE_QUEUES) {
+    const one = await producer.queues.byName[queue].getJobCounts('completed', 'failed', 'active', 'wait', 'delayed', 'prioritized');
+    for (const [state, n] of Object.entries(one)) counts[state] = (counts[state] ?? 0) + n;
+  }
+  return counts;
+};
+
+/** Failed go-live-change jobs of both change queues. */
+export const failedChangeJobs = async (producer: Producer) =>
+  (await Promise.all(GOVERNANCE_CHANGE_QUEUES.map((queue) => producer.queues.byName[queue].getFailed(0, -1)))).flat();
+
+/** Completed go-live-change jobs of both change queues. */
+export const completedChangeJobs = async (producer: Producer) =>
+  (await Promise.all(GOVERNANCE_CHANGE_QUEUES.map((queue) => producer.queues.byName[queue].getCompleted(0, -1)))).flat();
+
+/** Waits until `total` go-live-change jobs (both queues) are completed or failed and none is waiting, delayed or active. */
 export const waitForGovernanceJobs = async (producer: Producer, total: number, timeoutMs = 60_000) =>
   waitFor(
     async () => {
-      const counts = await producer.queues.byName[QUEUES.governance].getJobCounts(
-        'completed', 'failed', 'active', 'wait', 'delayed', 'prioritized',
-      );
+      const counts = await changeJobCounts(producer);
       const finished = (counts.completed ?? 0) + (counts.failed ?? 0);
       const pending = (counts.active ?? 0) + (counts.wait ?? 0) + (counts.delayed ?? 0) + (counts.prioritized ?? 0);
       return finished === total && pending === 0 ? counts : false;

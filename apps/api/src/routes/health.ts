@@ -23,7 +23,8 @@ const probe = async (what: string, check: () => Promise<boolean>, isUnreachable:
 
 /**
  * GET /health (public): PostgreSQL `SELECT 1` and Redis PING, each bounded by a short timeout, probed in parallel.
- * 200 when both answer, 503 naming the failing checks otherwise.
+ * 200 `ok` when both answer; 200 `degraded` while PostgreSQL answers and Redis does not (the api must stay in
+ * rotation: it applies engages and disables itself then, see breakGlass.ts); 503 when PostgreSQL is down.
  */
 export const healthRoutes = async (scope: FastifyInstance, deps: ApiDependencies): Promise<void> => {
   const app = scope.withTypeProvider<ZodTypeProvider>();
@@ -47,9 +48,9 @@ export const healthRoutes = async (scope: FastifyInstance, deps: ApiDependencies
       readPausedQueues(deps),
     ]);
     if (pausedQueues !== null && pausedQueues.length > 0) request.log.warn({ pausedQueues }, 'queues are paused');
-    const healthy = database === 'ok' && redis === 'ok';
-    if (!healthy) request.log.warn({ database, redis }, 'health check failed');
-    reply.code(healthy ? 200 : 503);
-    return { status: healthy ? ('ok' as const) : ('unavailable' as const), checks: { database, redis }, paused_queues: pausedQueues };
+    const status = database !== 'ok' ? ('unavailable' as const) : redis !== 'ok' ? ('degraded' as const) : ('ok' as const);
+    if (status !== 'ok') request.log.warn({ database, redis }, status === 'degraded' ? 'health check degraded' : 'health check failed');
+    reply.code(status === 'unavailable' ? 503 : 200);
+    return { status, checks: { database, redis }, paused_queues: pausedQueues };
   });
 };

@@ -1,73 +1,75 @@
 import {
+  InvalidPayloadError,
   JOB_CATALOG,
   JOB_NAMES,
   QUEUES,
-  applyGovernanceChange,
   changeRejectionFailure,
+  isSafetyAction,
   sqlstateOf,
-  type AuditKeyring,
   type ChangeResult,
-  type DatabasePool,
   type Logger,
 } from '@valhalla/core';
 import type { Job } from 'bullmq';
+import type { ChangeBatcher } from './changeBatcher.js';
 import { parsePayloadOrFail, unrecoverableUnknownJob } from './invalidPayload.js';
 import { finalFailure, finalFailureOf } from './jobFailures.js';
 import type { ProcessorResult } from './withJobLogging.js';
 
 export type GoLiveChangeProcessorDeps = {
-  pool: DatabasePool;
+  /** The process's group-commit applier: every go-live-change job in flight goes through it. */
+  batcher: ChangeBatcher;
   /** Head of the revision chain this worker's code ships: go-live enable needs a passed verification of it. */
   migrationHead: string;
   /** APPROVALS_REQUIRED: above 1, an enable or release runs only as the job of an approved change request. */
   approvalsRequired?: number | undefined;
-  /** AUDIT_HMAC_KEYS: signs the change's audit entry. */
-  auditKeyring: AuditKeyring;
   /** CHANGE_MAX_AGE_SECONDS: a change that expires and is not applied this long after its creation is rejected. */
   changeMaxAgeSeconds: number;
-  /** Test-only hook (fault injection), called after a change committed and before the job is acknowledged. */
-  afterCommit?: ((jobId: string) => void) | undefined;
-  /** The transactional step; core's applyGovernanceChange unless replaced (benchmarks measure the path around it). */
-  applyChange?: typeof applyGovernanceChange | undefined;
-  /** Told how each (non-replayed) change transaction ended: the worker's metrics count them. */
+  /** Told how each (non-replayed) change ended: the worker's metrics count them. */
   onTransaction?: ((outcome: 'committed' | 'rolled_back') => void) | undefined;
 };
 
 /**
- * The `go-live-change` processor: validate, execute exactly once per change identity (applyGovernanceChange replays
- * the stored result of a change that already committed), and turn a rejected change into a final failure record.
- * @throws UnrecoverableError carrying an INVALID_PAYLOAD, PRECONDITION_FAILED or EXPIRED record (not retried); any
- *   other error (RetryableDatabaseError included) unchanged, for withTransientRetry to decide.
+ * The `go-live-change` processor of both change queues (`governance-safety`, `governance`): validate, hand the change
+ * to the batcher (which executes it exactly once per change identity in a group-committed transaction), and turn a
+ * rejected change into a final failure record.
+ * @throws UnrecoverableError carrying an INVALID_PAYLOAD, PRECONDITION_FAILED, SUPERSEDED or EXPIRED record (not
+ *   retried); any other error (RetryableDatabaseError included) unchanged, for withTransientRetry to decide.
  */
 export const createGoLiveChangeProcessor =
   (deps: GoLiveChangeProcessorDeps) =>
   async (job: Job, log: Logger): Promise<ProcessorResult<ChangeResult>> => {
-    if (job.name !== JOB_NAMES.goLiveChange) throw unrecoverableUnknownJob(QUEUES.governance, job.name);
+    if (job.name !== JOB_NAMES.goLiveChange) throw unrecoverableUnknownJob(job.queueName, job.name);
     if (job.id === undefined) throw finalFailureOf('INVALID_PAYLOAD', 'job has no id');
     const payload = parsePayloadOrFail(JOB_NAMES.goLiveChange, job);
+    if (job.queueName === QUEUES.governanceSafety && !isSafetyAction(payload.action)) {
+      throw finalFailureOf('INVALID_PAYLOAD', `queue ${QUEUES.governanceSafety} takes only kill_switch.engage and go_live.disable, not ${payload.action}`);
+    }
     const expiresAt = JOB_CATALOG[JOB_NAMES.goLiveChange].expires(payload) ? job.timestamp + deps.changeMaxAgeSeconds * 1000 : undefined;
 
-    const applyChange = deps.applyChange ?? applyGovernanceChange;
-    let execution: Awaited<ReturnType<typeof applyGovernanceChange>>;
+    let execution: Awaited<ReturnType<ChangeBatcher['submit']>>;
     try {
-      execution = await applyChange(
-        deps.pool,
-        { jobId: job.id, jobCreatedAt: job.timestamp, payload, migrationHead: deps.migrationHead, approvalsRequired: deps.approvalsRequired, expiresAt },
-        deps.auditKeyring,
-      );
+      execution = await deps.batcher.submit({
+        jobId: job.id,
+        jobCreatedAt: job.timestamp,
+        queue: job.queueName,
+        payload,
+        migrationHead: deps.migrationHead,
+        expiresAt,
+        approvalsRequired: deps.approvalsRequired,
+      });
     } catch (err) {
       deps.onTransaction?.('rolled_back');
       // Logged here, with the job's logger (requestId included); withJobLogging then logs the attempt's end.
       log.warn({ sqlstate: sqlstateOf(err), errorName: err instanceof Error ? err.name : typeof err }, 'change transaction rolled back');
+      // Text PostgreSQL cannot store, caught by the applier before writing: final, like any invalid payload.
+      if (err instanceof InvalidPayloadError) throw finalFailureOf('INVALID_PAYLOAD', err.message);
       throw err;
     }
     const { result, replayed } = execution;
     if (!replayed) {
       deps.onTransaction?.('committed');
       log.debug({ auditId: result.auditId, action: result.action, outcome: result.outcome }, 'change transaction committed');
-      deps.afterCommit?.(job.id);
-    }
-    if (replayed) {
+    } else {
       log.info({ auditId: result.auditId, outcome: result.outcome }, 'job already executed; returning the stored result');
       // A reused job id is recognised by its creation time and executed under its own key; a record written before
       // creation times were stored cannot be told apart, so a mismatch is made visible.

@@ -228,7 +228,7 @@ export const loadConfig = (env: Readonly<Record<string, string | undefined>>, se
     approvalTtlMinutes: e.APPROVAL_TTL_MINUTES ?? 60,
     // Every governance change serialises on row 1's lock: jobs beyond a few in flight only wait in PostgreSQL's FIFO lock
     // queue, where BullMQ priorities (kill switch first) no longer apply. Small by default; raise it for slow verifications.
-    workerConcurrency: e.WORKER_CONCURRENCY ?? 4,
+    workerConcurrency: e.WORKER_CONCURRENCY ?? 64,
     apiUrl: e.API_URL?.replace(/\/+$/, ''),
     release: e.RELEASE ?? e.RENDER_GIT_COMMIT ?? 'local',
     logLevel: e.LOG_LEVEL,

@@ -10,7 +10,9 @@ import {
   encodeJobFailure,
   jobFailureOf,
   parseJobPayload,
+  queueForJob,
   startupVerificationJobId,
+  type GoLiveChangePayload,
   transientRetryDelayMs,
 } from './index.js';
 
@@ -26,10 +28,19 @@ const invalid = (name: Parameters<typeof parseJobPayload>[0], data: unknown): In
 
 describe('job contract', () => {
   it('names queues and jobs exactly as the contract', () => {
-    expect(QUEUES).toEqual({ governance: 'governance', verification: 'verification' });
+    expect(QUEUES).toEqual({ governance: 'governance', governanceSafety: 'governance-safety', verification: 'verification' });
     expect(JOB_CATALOG[JOB_NAMES.goLiveChange].queue).toBe('governance');
     expect(JOB_CATALOG[JOB_NAMES.migrationVerify].queue).toBe('verification');
     expect(JOB_NAMES).toEqual({ goLiveChange: 'go-live-change', migrationVerify: 'migration-verify' });
+  });
+
+  it('sends engages and disables to the safety lane, every other change to governance', () => {
+    const change = (action: GoLiveChangePayload['action']) => queueForJob(JOB_NAMES.goLiveChange, { action, actor: 'a', reason: 'r' } as GoLiveChangePayload);
+    expect(change('kill_switch.engage')).toBe('governance-safety');
+    expect(change('go_live.disable')).toBe('governance-safety');
+    expect(change('kill_switch.release')).toBe('governance');
+    expect(change('go_live.enable')).toBe('governance');
+    expect(queueForJob(JOB_NAMES.migrationVerify, { actor: 'a' })).toBe('verification');
   });
 
   it('accepts every contract action', () => {

@@ -10,7 +10,7 @@ export type { GoLiveChangePayload, MigrationVerifyPayload };
  * The job contract between processes: every process (api, worker, CLI, metrics, other producers through the README)
  * takes queue names, job names, payload and result schemas, priorities, retry and expiry rules from here.
  */
-export const QUEUES = { governance: 'governance', verification: 'verification' } as const;
+export const QUEUES = { governance: 'governance', governanceSafety: 'governance-safety', verification: 'verification' } as const;
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
 export const JOB_NAMES = { goLiveChange: 'go-live-change', migrationVerify: 'migration-verify' } as const;
@@ -74,8 +74,23 @@ export const JOB_CATALOG = {
 /** Which job runs on which queue, for workers that check the name of what they were handed. */
 export const JOBS_BY_QUEUE: Record<QueueName, readonly JobName[]> = {
   [QUEUES.governance]: [JOB_NAMES.goLiveChange],
+  [QUEUES.governanceSafety]: [JOB_NAMES.goLiveChange],
   [QUEUES.verification]: [JOB_NAMES.migrationVerify],
 };
+
+/**
+ * The queue a job goes to. Kill-switch engages and go-live disables take the safety lane, `governance-safety`: a
+ * queue of its own, drained by every worker ahead of `governance`. Priorities alone cannot keep them first: BullMQ
+ * takes a job without a priority (the wait list) before any prioritised job, and a job coming back from delay or a
+ * retry goes behind what is waiting, so any producer could put work ahead of an engage on a shared queue.
+ */
+export const queueForJob = <N extends JobName>(name: N, payload: JobPayloads[N]): QueueName => {
+  if (name === JOB_NAMES.goLiveChange && isSafetyAction((payload as GoLiveChangePayload).action)) return QUEUES.governanceSafety;
+  return JOB_CATALOG[name].queue;
+};
+
+/** The queues `go-live-change` jobs are taken from, the safety lane first. */
+export const GOVERNANCE_CHANGE_QUEUES = [QUEUES.governanceSafety, QUEUES.governance] as const;
 
 /**
  * The identity of a change: a producer's own job id (not all digits) is the change itself, whenever and however

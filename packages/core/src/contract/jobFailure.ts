@@ -20,6 +20,7 @@ export type JobFailure = { code: ErrorCode; message: string; final: boolean };
 export const JOB_FAILURE_CODES = {
   INVALID_PAYLOAD: { final: true },
   PRECONDITION_FAILED: { final: true },
+  SUPERSEDED: { final: true },
   EXPIRED: { final: true },
   /** A failure the worker did not expect (a bug, or a foreign worker): not final, an operator may retry the job. */
   INTERNAL_ERROR: { final: false },

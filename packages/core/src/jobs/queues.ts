@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Queue, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { readJobSummary, type JobSummary } from './readJobSummary.js';
-import { JOB_CATALOG, QUEUES, type JobName, type JobPayloads, type QueueName } from '../contract/jobContract.js';
+import { JOB_CATALOG, QUEUES, queueForJob, type JobName, type JobPayloads, type QueueName } from '../contract/jobContract.js';
 
 export type GovernanceQueues = {
   readonly byName: Readonly<Record<QueueName, Queue>>;
@@ -16,19 +16,23 @@ export type GovernanceQueues = {
 };
 
 /**
- * The producer side of both queues, on one shared connection. The connection is owned by the caller (closed by it),
+ * The producer side of the queues, on one shared connection. The connection is owned by the caller (closed by it),
  * so that a fail-fast producer connection can be reused by health checks.
  */
 export const createGovernanceQueues = (options: { connection: Redis; prefix: string }): GovernanceQueues => {
   const make = (name: QueueName) => new Queue(name, { connection: options.connection, prefix: options.prefix });
-  const byName = { [QUEUES.governance]: make(QUEUES.governance), [QUEUES.verification]: make(QUEUES.verification) };
+  const byName = {
+    [QUEUES.governance]: make(QUEUES.governance),
+    [QUEUES.governanceSafety]: make(QUEUES.governanceSafety),
+    [QUEUES.verification]: make(QUEUES.verification),
+  };
   let closing: Promise<void> | undefined;
   return {
     byName,
     enqueue: async (name, payload, enqueueOptions = {}) => {
       const entry = JOB_CATALOG[name];
       const jobOptions = (entry.options as (p: JobPayloads[typeof name]) => ReturnType<typeof entry.options>)(payload);
-      return byName[entry.queue].add(name, payload, {
+      return byName[queueForJob(name, payload)].add(name, payload, {
         ...jobOptions,
         // Never BullMQ's counter ids: they restart at 1 when Redis loses its data, and the worker's executed-job
         // record (keyed by job id) would then replay an old job's result for a new job.

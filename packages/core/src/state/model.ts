@@ -46,6 +46,13 @@ export const GO_LIVE_PRECONDITIONS = {
 } as const;
 export type GoLivePrecondition = (typeof GO_LIVE_PRECONDITIONS)[keyof typeof GO_LIVE_PRECONDITIONS];
 
+/**
+ * The condition a superseded release or enable did not meet: it was created before the latest kill-switch engage or
+ * go-live disable that was applied (or found the state already safe). Named in the rejection's `unmet`; the job fails
+ * with the code SUPERSEDED, final.
+ */
+export const SUPERSESSION_CONDITION = 'not_superseded' as const;
+
 export type CheckStatus = 'passed' | 'failed' | 'error';
 
 /** Row 1 of `public.system_metadata`, column names as in the table. Timestamps are ISO-8601 strings. */
@@ -157,7 +164,7 @@ export const changeResult = z.object({
   unmet: z.array(z.string()),
   /** When the BullMQ job was created (ms): tells a redelivery from a new job that reuses the id. */
   jobCreatedAt: z.number().optional(),
-  /** Why a rejected change was rejected: its preconditions (the default) or its age (EXPIRED). */
-  rejectedAs: z.enum(['PRECONDITION_FAILED', 'EXPIRED']).optional(),
+  /** Why a rejected change was rejected: its preconditions (the default), an engage or disable after it (SUPERSEDED) or its age (EXPIRED). */
+  rejectedAs: z.enum(['PRECONDITION_FAILED', 'SUPERSEDED', 'EXPIRED']).optional(),
 });
 export type ChangeResult = z.infer<typeof changeResult>;

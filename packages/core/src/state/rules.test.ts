@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { GO_LIVE_PRECONDITIONS, GOVERNANCE_ACTIONS, type StateSnapshot } from './model.js';
-import { decideChange, isLive, isSafetyAction, replayAudit, requiresApproval, unmetGoLivePreconditions } from './rules.js';
+import { NO_WATERMARKS, decideChange, isLive, isSafetyAction, isSuperseded, replayAudit, requiresApproval, unmetGoLivePreconditions } from './rules.js';
 
 const initial: StateSnapshot = {
   go_live_enabled: false,
@@ -77,7 +77,7 @@ describe('decideChange', () => {
     [GOVERNANCE_ACTIONS.goLiveEnable, { ...initial, go_live_enabled: true }],
   ] as const)('%s on a state already there is unchanged', (action, before) => {
     const decision = decideChange({ action, before, verificationPassed: false });
-    expect(decision).toEqual({ outcome: 'unchanged', unmet: [], after: before });
+    expect(decision).toEqual({ outcome: 'unchanged', unmet: [], after: before, watermarks: NO_WATERMARKS });
   });
 
   it('updates only the metadata fields given', () => {
@@ -137,11 +137,46 @@ describe('four-eyes (requiresApproval)', () => {
 
   it('rejects a change without its approval, naming approval, and leaves the state', () => {
     const decision = decideChange({ action: GOVERNANCE_ACTIONS.killSwitchRelease, before: initial, verificationPassed: true, approvalMissing: true });
-    expect(decision).toEqual({ outcome: 'rejected', unmet: [GO_LIVE_PRECONDITIONS.approval], after: initial });
+    expect(decision).toEqual({ outcome: 'rejected', unmet: [GO_LIVE_PRECONDITIONS.approval], after: initial, watermarks: NO_WATERMARKS });
   });
 
   it('a change to the state it is already in stays unchanged, approval or not', () => {
     const engaged = decideChange({ action: GOVERNANCE_ACTIONS.killSwitchEngage, before: initial, verificationPassed: false, approvalMissing: true });
     expect(engaged.outcome).toBe('unchanged');
+  });
+});
+
+describe('supersession', () => {
+  const released = { ...initial, kill_switch_engaged: false };
+  const marks = { engageMs: 1_000, disableMs: 2_000 };
+
+  it.each([
+    ['kill_switch.release', 999, true],
+    ['kill_switch.release', 1_000, false],
+    ['kill_switch.release', 1_500, false],
+    ['go_live.enable', 1_999, true],
+    ['go_live.enable', 2_000, false],
+    ['kill_switch.engage', 0, false],
+    ['metadata.update', 0, false],
+  ] as const)('%s created at %i is superseded: %s', (action, createdMs, superseded) => {
+    expect(isSuperseded({ action, createdMs, watermarks: marks })).toBe(superseded);
+  });
+
+  it('rejects an older release before looking at the state, and keeps the watermarks', () => {
+    const decision = decideChange({ action: GOVERNANCE_ACTIONS.killSwitchRelease, before: initial, verificationPassed: true, createdMs: 5, watermarks: marks });
+    expect(decision).toEqual({ outcome: 'rejected', unmet: ['not_superseded'], after: initial, watermarks: marks });
+  });
+
+  it('is never applied without a creation time or a watermark', () => {
+    expect(isSuperseded({ action: GOVERNANCE_ACTIONS.killSwitchRelease, createdMs: undefined, watermarks: marks })).toBe(false);
+    expect(isSuperseded({ action: GOVERNANCE_ACTIONS.killSwitchRelease, createdMs: 1, watermarks: NO_WATERMARKS })).toBe(false);
+  });
+
+  it('raises the watermark of an applied or unchanged engage, never lowers it', () => {
+    const engage = (before: typeof initial, createdMs: number) =>
+      decideChange({ action: GOVERNANCE_ACTIONS.killSwitchEngage, before, verificationPassed: false, createdMs, watermarks: marks });
+    expect(engage(released, 3_000)).toMatchObject({ outcome: 'applied', watermarks: { engageMs: 3_000, disableMs: 2_000 } });
+    expect(engage(initial, 3_000)).toMatchObject({ outcome: 'unchanged', watermarks: { engageMs: 3_000, disableMs: 2_000 } });
+    expect(engage(released, 500)).toMatchObject({ outcome: 'applied', watermarks: marks });
   });
 });

@@ -2,6 +2,7 @@ import {
   CHANGE_OUTCOMES,
   GO_LIVE_PRECONDITIONS,
   GOVERNANCE_ACTIONS,
+  SUPERSESSION_CONDITION,
   type ChangeOutcome,
   type GoLivePrecondition,
   type GovernanceAction,
@@ -41,10 +42,57 @@ export const unmetGoLivePreconditions = (facts: GoLiveFacts): GoLivePrecondition
   return unmet;
 };
 
+/**
+ * Supersession watermarks: the creation time (ms) of the latest kill-switch engage and of the latest go-live disable
+ * that was applied or found the state already safe; null when none.
+ */
+export type SafetyWatermarks = { engageMs: number | null; disableMs: number | null };
+export const NO_WATERMARKS: SafetyWatermarks = Object.freeze({ engageMs: null, disableMs: null });
+
 export type ChangeDecision = {
   outcome: ChangeOutcome;
-  unmet: GoLivePrecondition[];
+  /** The conditions a rejection did not meet (go-live preconditions, supersession; the applier adds expiry). */
+  unmet: string[];
   after: StateSnapshot;
+  /** The watermarks after this change. */
+  watermarks: SafetyWatermarks;
+};
+
+export type DecisionInput = {
+  action: GovernanceAction;
+  before: StateSnapshot;
+  metadata?: MetadataChange | undefined;
+  verificationPassed: boolean;
+  /** When the change was created (the job's timestamp, ms); undefined when unknown (never superseded then). */
+  createdMs?: number | undefined;
+  /** The watermarks before this change (none when omitted). */
+  watermarks?: SafetyWatermarks | undefined;
+  /** The change needs an approved change request and is not one (see requiresApproval). */
+  approvalMissing?: boolean | undefined;
+};
+
+/**
+ * True for a release created before the latest engage, or an enable created before the latest disable: the one it
+ * would undo overtook it in the safety lane.
+ */
+export const isSuperseded = (input: Pick<DecisionInput, 'action' | 'createdMs' | 'watermarks'>): boolean => {
+  const mark =
+    input.action === GOVERNANCE_ACTIONS.killSwitchRelease
+      ? input.watermarks?.engageMs
+      : input.action === GOVERNANCE_ACTIONS.goLiveEnable
+        ? input.watermarks?.disableMs
+        : null;
+  return input.createdMs !== undefined && mark !== undefined && mark !== null && input.createdMs < mark;
+};
+
+/** A watermark after a safety change created at `createdMs`: never moves back (an old engage applied late). */
+const raise = (current: number | null, createdMs: number | undefined): number | null =>
+  createdMs === undefined ? current : current === null ? createdMs : Math.max(current, createdMs);
+
+const raiseWatermarks = (marks: SafetyWatermarks, action: GovernanceAction, createdMs: number | undefined): SafetyWatermarks => {
+  if (action === GOVERNANCE_ACTIONS.killSwitchEngage) return { ...marks, engageMs: raise(marks.engageMs, createdMs) };
+  if (action === GOVERNANCE_ACTIONS.goLiveDisable) return { ...marks, disableMs: raise(marks.disableMs, createdMs) };
+  return marks;
 };
 
 const withLive = (snapshot: Omit<StateSnapshot, 'live'>): StateSnapshot => ({ ...snapshot, live: isLive(snapshot) });
@@ -57,17 +105,25 @@ const sameSnapshot = (a: StateSnapshot, b: StateSnapshot): boolean =>
   a.notes === b.notes;
 
 /**
- * Decides what a change does to the current state. A change to the state it is already in is `unchanged` (and its
- * preconditions are not evaluated: nothing would change). Only go-live enable has preconditions.
+ * Decides what a change does to the current state. A release created before the latest engage, or an enable created
+ * before the latest disable, is rejected first (superseded: the safety lane lets the engage overtake it, and it must
+ * not undo it). A
+ * change to the state it is already in is `unchanged` (and its preconditions are not evaluated: nothing would
+ * change). Only go-live enable has preconditions. An engage or disable that is applied or unchanged raises its
+ * watermark to its creation time: "unchanged" still records the operator's intent to be safe as of then.
  */
-export const decideChange = (input: {
-  action: GovernanceAction;
-  before: StateSnapshot;
-  metadata?: MetadataChange | undefined;
-  verificationPassed: boolean;
-  /** The change needs an approved change request and is not one (see requiresApproval). */
-  approvalMissing?: boolean | undefined;
-}): ChangeDecision => {
+export const decideChange = (input: DecisionInput): ChangeDecision => {
+  const { before } = input;
+  const watermarks = input.watermarks ?? NO_WATERMARKS;
+  if (isSuperseded(input)) {
+    return { outcome: CHANGE_OUTCOMES.rejected, unmet: [SUPERSESSION_CONDITION], after: before, watermarks };
+  }
+  const decided = decideOnState(input);
+  // Safety actions are never rejected (no preconditions), so each one raises its watermark.
+  return { ...decided, watermarks: raiseWatermarks(watermarks, input.action, input.createdMs) };
+};
+
+const decideOnState = (input: DecisionInput): Omit<ChangeDecision, 'watermarks'> => {
   const { before } = input;
   let target: Omit<StateSnapshot, 'live'>;
   switch (input.action) {

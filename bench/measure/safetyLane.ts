@@ -1,0 +1,164 @@
+import { spawn } from 'node:child_process';
+import { Redis } from 'ioredis';
+import { GOVERNANCE_CHANGE_QUEUES, JOB_CATALOG, JOB_NAMES, QUEUES, createGovernanceQueues, type GoLiveChangePayload } from '@valhalla/core';
+import { freePort, productionNodeFlags, startProcess } from '../lib/environment.ts';
+import { postJson } from '../lib/http.ts';
+import { createJobWaiter } from '../lib/jobWaiter.ts';
+import { percentile, round } from '../lib/stats.ts';
+import type { BenchContext, Row } from './context.ts';
+
+const engagePayload = (i: number): GoLiveChangePayload => ({ action: 'kill_switch.engage', actor: 'bench', reason: `engage ${i}` });
+const backlogPayload = (i: number): GoLiveChangePayload =>
+  i % 2 === 0 ? { action: 'go_live.enable', actor: 'bench', reason: `backlog ${i}` } : { action: 'kill_switch.release', actor: 'bench', reason: `backlog ${i}` };
+
+/**
+ * Engages behind a backlog, on a queue prefix of its own served by a worker process started with the given
+ * WORKER_CONCURRENCY: before each sample the backlog is topped up to its size (as the catalog enqueues, or as a plain
+ * client without priority does), then an engage is enqueued as the api enqueues it (the safety lane) and timed from
+ * the add to its completion (the worker acknowledges after the commit). HTTP is not in this path; the idle-latency
+ * rows measure it.
+ */
+const engageBehindBacklog = async (
+  ctx: BenchContext,
+  options: { concurrency: number; backlog: number; samples: number; plain: boolean },
+): Promise<number[]> => {
+  const prefix = `${ctx.prefix}-lane-${options.concurrency}-${options.plain ? 'plain' : 'catalog'}`;
+  const worker = startProcess(
+    'apps/worker/dist/main.js',
+    {
+      NODE_ENV: 'production',
+      AUDIT_HMAC_KEYS: ctx.auditKeys,
+      DATABASE_URL: ctx.databaseUrl,
+      REDIS_URL: ctx.redisUrl,
+      BULLMQ_PREFIX: prefix,
+      LOG_LEVEL: 'info',
+      RELEASE: `bench-lane-${options.concurrency}`,
+      WORKER_CONCURRENCY: String(options.concurrency),
+      DATABASE_POOL_SIZE: '4',
+    },
+    productionNodeFlags('start:worker'),
+  );
+  const redis = new Redis(ctx.redisUrl, { maxRetriesPerRequest: null });
+  const queues = createGovernanceQueues({ connection: redis, prefix });
+  const waiter = await createJobWaiter({ queues: GOVERNANCE_CHANGE_QUEUES, prefix, redisUrl: ctx.redisUrl });
+  try {
+    await worker.waitFor(/worker ready/);
+    const governance = queues.byName[QUEUES.governance];
+    const catalogOptions = JOB_CATALOG[JOB_NAMES.goLiveChange].options;
+    let serial = 0;
+    const topUp = async () => {
+      const counts = await governance.getJobCounts('prioritized', 'waiting');
+      const missing = options.backlog - (counts.prioritized ?? 0) - (counts.waiting ?? 0);
+      if (missing <= 0) return;
+      await governance.addBulk(
+        Array.from({ length: missing }, () => {
+          serial += 1;
+          const data = backlogPayload(serial);
+          // A plain client: no priority, no attempts (BullMQ takes such jobs before every prioritised one).
+          return { name: JOB_NAMES.goLiveChange, data, opts: options.plain ? { removeOnComplete: true } : { ...catalogOptions(data), removeOnComplete: true } };
+        }),
+      );
+    };
+    const samples: number[] = [];
+    for (let i = 0; i < options.samples; i += 1) {
+      await topUp();
+      const started = performance.now();
+      const job = await queues.enqueue(JOB_NAMES.goLiveChange, engagePayload(i));
+      const finished = await waiter.finishedAt(String(job.id));
+      samples.push(finished - started);
+    }
+    await governance.drain(true);
+    return samples;
+  } finally {
+    waiter.forget();
+    await waiter.close();
+    await worker.stop();
+    await queues.close();
+    redis.disconnect();
+  }
+};
+
+/** An api whose Redis is a redis-server of the bench's own, stopped before the samples: every engage is break-glass. */
+const breakGlassLatency = async (ctx: BenchContext, samples: number): Promise<number[]> => {
+  const redisPort = await freePort();
+  const redisServer = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const apiPort = await freePort();
+  const api = startProcess(
+    'apps/api/dist/main.js',
+    {
+      NODE_ENV: 'production',
+      AUDIT_HMAC_KEYS: ctx.auditKeys,
+      DATABASE_URL: ctx.databaseUrl,
+      REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+      BULLMQ_PREFIX: `${ctx.prefix}-breakglass`,
+      LOG_LEVEL: 'error',
+      RELEASE: 'bench-breakglass',
+      PORT: String(apiPort),
+      HOST: '127.0.0.1',
+      GOVERNANCE_TOKENS: `bench:${ctx.token}`,
+      RATE_LIMIT_PER_MINUTE: '1000000',
+      DATABASE_POOL_SIZE: '4',
+    },
+    productionNodeFlags('start:api'),
+  );
+  try {
+    const url = `http://127.0.0.1:${apiPort}`;
+    for (let i = 0; ; i += 1) {
+      const status = await fetch(`${url}/health`).then(async (r) => ((await r.json()) as { status: string }).status, () => 'down');
+      if (status === 'ok') break;
+      if (i > 300) throw new Error(`break-glass api did not become healthy: ${api.output().slice(-2000)}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    redisServer.kill('SIGKILL');
+    await new Promise((resolve) => redisServer.once('exit', resolve));
+    const latencies: number[] = [];
+    for (let i = 0; i < samples; i += 1) {
+      const started = performance.now();
+      const response = await postJson(`${url}/api/governance/kill-switch`, ctx.token, { engaged: true, reason: `break-glass ${i}` });
+      latencies.push(performance.now() - started);
+      if (response.status !== 200 || response.body.status !== 'completed') {
+        throw new Error(`break-glass engage answered ${response.status} ${JSON.stringify(response.body)}`);
+      }
+    }
+    return latencies;
+  } finally {
+    await api.stop();
+    if (redisServer.exitCode === null && redisServer.signalCode === null) redisServer.kill('SIGKILL');
+  }
+};
+
+/**
+ * (6) The kill switch always wins: engage behind 5,000 queued changes at WORKER_CONCURRENCY 4, 16 and 64; behind
+ * 3,000 changes a plain client added without priority; and through the break-glass path with Redis stopped.
+ */
+export const measureSafetyLane = async (ctx: BenchContext): Promise<Row[]> => {
+  const rows: Row[] = [];
+  const samples = ctx.quick ? 20 : 200;
+  const p = (values: number[], q: number) => round(percentile(values, q));
+  for (const concurrency of ctx.quick ? [4, 64] : [4, 16, 64]) {
+    const backlog = ctx.quick ? 300 : 5_000;
+    const latencies = await engageBehindBacklog(ctx, { concurrency, backlog, samples, plain: false });
+    rows.push({
+      measure: `engage behind ${backlog} queued changes, WORKER_CONCURRENCY=${concurrency}, p99 of ${samples} (enqueue → committed; p50 ${p(latencies, 50)} ms)`,
+      value: p(latencies, 99),
+      unit: 'ms',
+      ...(ctx.quick ? {} : { target: '< 20 ms', met: percentile(latencies, 99) < 20 }),
+    });
+  }
+  const plainBacklog = ctx.quick ? 300 : 3_000;
+  const plain = await engageBehindBacklog(ctx, { concurrency: 64, backlog: plainBacklog, samples, plain: true });
+  rows.push({
+    measure: `engage behind ${plainBacklog} plain-client changes without priority, p99 of ${samples} (p50 ${p(plain, 50)} ms)`,
+    value: p(plain, 99),
+    unit: 'ms',
+    ...(ctx.quick ? {} : { target: '< 50 ms', met: percentile(plain, 99) < 50 }),
+  });
+  const breakGlass = await breakGlassLatency(ctx, samples);
+  rows.push({
+    measure: `engage through break-glass with Redis stopped (HTTP → 200 completed), p99 of ${samples} (p50 ${p(breakGlass, 50)} ms)`,
+    value: p(breakGlass, 99),
+    unit: 'ms',
+    ...(ctx.quick ? {} : { target: '< 20 ms', met: percentile(breakGlass, 99) < 20 }),
+  });
+  return rows;
+};

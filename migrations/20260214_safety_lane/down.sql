@@ -1,0 +1,1 @@
+DROP TABLE IF EXISTS public.governance_safety_watermarks;

@@ -1,0 +1,2 @@
+export { createLifecycle, type Lifecycle, type ShutdownOutcome } from './createLifecycle.js';
+export { handleShutdownSignals } from './handleShutdownSignals.js';

@@ -1,0 +1,253 @@
+import { sql, type DatabasePool } from 'slonik';
+import { runInTransaction } from '../db/runInTransaction.js';
+import { isRetryableDatabaseError } from '../db/sqlstate.js';
+import { InvalidPayloadError } from '../errors/index.js';
+import { JOB_NAMES, QUEUES } from '../contract/jobContract.js';
+import type { GoLiveChangePayload } from '../contract/payloads.js';
+import { CHANGE_OUTCOMES, GOVERNANCE_ACTIONS, SUPERSESSION_CONDITION, type ChangeResult, type StateSnapshot } from './model.js';
+import type { AuditKeyring } from './audit/auditKeyring.js';
+import { findUnapprovedChanges } from './changeRequests/queries.js';
+import { readBatchContext } from './queries/changeContext.js';
+import { commitChanges, type BatchRowWrites, type DecidedChange } from './queries/commitChanges.js';
+import { lockGovernanceRows, snapshotOf } from './queries/governanceState.js';
+import { decideChange, isSafetyAction, type ChangeDecision, type SafetyWatermarks } from './rules.js';
+
+export type GovernanceChangeRequest = {
+  jobId: string;
+  /**
+   * The BullMQ job's creation time (job.timestamp): the same on every delivery of one job, and part of its identity
+   * (see resolveMember). Undefined for a break-glass apply: the id alone is the identity there.
+   */
+  jobCreatedAt?: number | undefined;
+  /** When the change was created (ms), for supersession; defaults to jobCreatedAt. */
+  createdAt?: number | undefined;
+  /** The queue the job came from (recorded with the execution); `governance` by default. */
+  queue?: string | undefined;
+  payload: GoLiveChangePayload;
+  /** The migration head of the code that runs the worker: go-live enable needs a passed verification of it. */
+  migrationHead: string;
+  /** When the change expires (ms since epoch): past it, a change not yet applied is rejected as EXPIRED. */
+  expiresAt?: number | undefined;
+  /** APPROVALS_REQUIRED (default 1): above 1, an enable or release must be the job of an approved change request. */
+  approvalsRequired?: number | undefined;
+};
+
+/** The unmet condition an EXPIRED rejection records in the audit entry. */
+export const EXPIRED_CONDITION = 'change_max_age';
+
+export type GovernanceChangeExecution = { result: ChangeResult; replayed: boolean };
+
+/** Each member's own end: its execution, or the error that failed it (and only it). */
+export type BatchMemberOutcome = { ok: true; execution: GovernanceChangeExecution } | { ok: false; error: unknown };
+
+// NUL and unpaired surrogates cannot be stored in PostgreSQL text (or are silently replaced): a member carrying one
+// would fail the batch's single write statement, so it is failed alone before anything is written.
+const hasUnstorableText = (value: string): boolean => value.includes('\u0000') || !value.isWellFormed();
+
+const unstorableFields = (value: unknown, path: string): string[] => {
+  if (typeof value === 'string') return hasUnstorableText(value) ? [path] : [];
+  if (value !== null && typeof value === 'object') {
+    return Object.entries(value).flatMap(([key, inner]) => unstorableFields(inner, path === '' ? key : `${path}.${key}`));
+  }
+  return [];
+};
+
+const checkStorable = (request: GovernanceChangeRequest): InvalidPayloadError | undefined => {
+  const fields = unstorableFields({ jobId: request.jobId, ...request.payload }, '');
+  if (fields.length === 0) return undefined;
+  return new InvalidPayloadError(fields.map((field) => ({ field, message: 'contains a NUL character or an unpaired surrogate' })));
+};
+
+/** Safety actions first, then the order given (stable): an engage in a batch is never decided after a release. */
+const applyOrder = (requests: readonly GovernanceChangeRequest[]): number[] =>
+  requests
+    .map((request, index) => ({ index, safety: isSafetyAction(request.payload.action) }))
+    .sort((a, b) => Number(b.safety) - Number(a.safety) || a.index - b.index)
+    .map((entry) => entry.index);
+
+type Planned =
+  | { kind: 'replayed'; result: ChangeResult }
+  | { kind: 'decided'; change: DecidedChange }
+  | { kind: 'duplicate'; key: string };
+
+/**
+ * Decides every member, in order, on the state the previous one left (the same rules as one change at a time), and
+ * collects the final row writes. Pure: no I/O.
+ */
+const planBatch = (
+  ordered: readonly GovernanceChangeRequest[],
+  contexts: readonly { executed: ChangeResult | null; executionKey: string }[],
+  start: { snapshot: StateSnapshot; watermarks: SafetyWatermarks },
+  verificationPassed: boolean,
+  now: number,
+  /** Job ids of members that need an approved change request and are not one (four-eyes). */
+  unapproved: ReadonlySet<string>,
+): { planned: Planned[]; writes: BatchRowWrites } => {
+  let state = start.snapshot;
+  let watermarks = start.watermarks;
+  let goLive: BatchRowWrites['goLive'] = null;
+  let metadataWritten = false;
+  let completedNow = false;
+  const seen = new Set<string>();
+  const planned = ordered.map((request, position): Planned => {
+    const context = contexts[position];
+    if (context === undefined) throw new Error('batch context is missing a member');
+    if (context.executed !== null) return { kind: 'replayed', result: context.executed };
+    // Two deliveries of one job in the same batch: the second answers with the first's result, as it would after.
+    if (seen.has(context.executionKey)) return { kind: 'duplicate', key: context.executionKey };
+    seen.add(context.executionKey);
+
+    const { payload } = request;
+    // Checked under the lock, after the replay lookup: a change that committed in time keeps its result whenever it
+    // is asked again, and one that waited out an outage past its age is rejected instead of landing late.
+    const expired = request.expiresAt !== undefined && now > request.expiresAt;
+    const decision: ChangeDecision = expired
+      ? { outcome: CHANGE_OUTCOMES.rejected, unmet: [EXPIRED_CONDITION], after: state, watermarks }
+      : decideChange({
+      action: payload.action,
+      before: state,
+      metadata: payload.action === GOVERNANCE_ACTIONS.metadataUpdate ? payload.metadata : undefined,
+      verificationPassed,
+          createdMs: request.createdAt ?? request.jobCreatedAt,
+          watermarks,
+          approvalMissing: unapproved.has(request.jobId),
+        });
+    const rejectedAs: ChangeResult['rejectedAs'] = expired ? 'EXPIRED' : decision.unmet.includes(SUPERSESSION_CONDITION) ? 'SUPERSEDED' : undefined;
+    const result = {
+      outcome: decision.outcome,
+      action: payload.action,
+      before: state,
+      after: decision.after,
+      unmet: decision.unmet,
+      ...(request.jobCreatedAt === undefined ? {} : { jobCreatedAt: request.jobCreatedAt }),
+      ...(rejectedAs === undefined ? {} : { rejectedAs }),
+    };
+    if (decision.outcome === CHANGE_OUTCOMES.applied) {
+      if (payload.action === GOVERNANCE_ACTIONS.metadataUpdate) {
+        metadataWritten = true;
+        // completed_at is set when backend_complete turns true (all members share the transaction's now()).
+        if (!state.backend_complete && decision.after.backend_complete) completedNow = true;
+      } else {
+        goLive = { after: decision.after, actor: payload.actor, reason: payload.reason };
+      }
+    }
+    watermarks = decision.watermarks;
+    state = decision.after;
+    return {
+      kind: 'decided',
+      change: {
+        jobId: context.executionKey,
+        queue: request.queue ?? QUEUES.governance,
+        jobName: JOB_NAMES.goLiveChange,
+        actor: payload.actor,
+        reason: payload.reason,
+        requestId: payload.requestId ?? null,
+        result,
+      },
+    };
+  });
+  return {
+    planned,
+    writes: {
+      goLive: goLive === null ? null : { ...(goLive as NonNullable<BatchRowWrites['goLive']>), after: state },
+      watermarks: watermarks === start.watermarks ? null : watermarks,
+      metadata: metadataWritten ? { after: state, completedNow: completedNow && state.backend_complete } : null,
+    },
+  };
+};
+
+/**
+ * One transaction for the whole batch: READ COMMITTED, one lock of row 1, one read of the members' stored executions and the
+ * audit chain head (under the chain lock), decisions in TypeScript, one write statement, one commit.
+ * @returns each member's execution in the order of `ordered`.
+ */
+const runBatch = async (
+  pool: DatabasePool,
+  ordered: readonly GovernanceChangeRequest[],
+  keyring: AuditKeyring,
+): Promise<GovernanceChangeExecution[]> =>
+  runInTransaction(pool, async (tx) => {
+    // Lock first, then look for earlier executions: after the lock is granted, READ COMMITTED shows any commit of a
+    // concurrent delivery of the same job, so two deliveries cannot both apply (the executed-job primary key would
+    // refuse the second anyway). The reasoning needs READ COMMITTED, whatever the database's default.
+    await tx.query(sql.unsafe`SET TRANSACTION ISOLATION LEVEL READ COMMITTED`);
+    const rows = await lockGovernanceRows(tx);
+    const migrationHead = ordered[0]?.migrationHead ?? '';
+    const context = await readBatchContext(tx, {
+      members: ordered.map((request) => ({ jobId: request.jobId, jobCreatedAt: request.jobCreatedAt })),
+      migrationHead,
+    });
+    // Four-eyes, under the lock and for the whole batch in one query (none when APPROVALS_REQUIRED is 1): the one
+    // place the worker checks that an enable or release is the job of an approved change request.
+    const unapproved = await findUnapprovedChanges(tx, ordered, ordered[0]?.approvalsRequired ?? 1);
+    const { planned, writes } = planBatch(
+      ordered,
+      context.members,
+      { snapshot: snapshotOf(rows), watermarks: rows.watermarks },
+      context.verificationPassed,
+      Date.now(),
+      unapproved,
+    );
+    const decided = planned.flatMap((plan) => (plan.kind === 'decided' ? [plan.change] : []));
+    const auditIds =
+      decided.length === 0 ? new Map<string, number>() : await commitChanges(tx, decided, writes, { head: context.auditHead, keyring });
+    const resultOf = (change: DecidedChange): ChangeResult => {
+      const auditId = auditIds.get(change.jobId);
+      if (auditId === undefined) throw new Error(`the batch write returned no audit id for ${change.jobId}`);
+      return { ...change.result, auditId };
+    };
+    const byKey = new Map(decided.map((change) => [change.jobId, resultOf(change)]));
+    return planned.map((plan): GovernanceChangeExecution => {
+      if (plan.kind === 'replayed') return { result: plan.result, replayed: true };
+      if (plan.kind === 'duplicate') {
+        const result = byKey.get(plan.key);
+        if (result === undefined) throw new Error(`duplicate batch member ${plan.key} has no first execution`);
+        return { result, replayed: true };
+      }
+      return { result: resultOf(plan.change), replayed: false };
+    });
+  });
+
+/**
+ * Applies a batch of governance changes, each exactly once per identity (job id, and creation time for reused ids),
+ * in one transaction: safety actions (engage, disable) first, then the given order; each decided by the state rules
+ * on the state the previous member left, with its own audit entry and executed-job record. The outcomes are those of
+ * applying the same members one at a time in that order.
+ *
+ * A member fails alone: one whose text cannot be stored is failed before anything is written; when the batch's
+ * statement fails for another reason (a constraint or trigger raising for one member), the batch is rolled back and
+ * each member is applied in a transaction of its own, so only the offending one fails. A lost connection or
+ * exhausted serialization retries fail every member with the RetryableDatabaseError (each is retried by its job).
+ * A rejected change commits too (its audit entry and executed record); the caller turns it into a job failure.
+ * @returns one outcome per request, in the order of `requests`.
+ */
+export const applyGovernanceBatch = async (
+  pool: DatabasePool,
+  requests: readonly GovernanceChangeRequest[],
+  keyring: AuditKeyring,
+): Promise<BatchMemberOutcome[]> => {
+  const outcomes: (BatchMemberOutcome | undefined)[] = requests.map((request) => {
+    const invalid = checkStorable(request);
+    return invalid === undefined ? undefined : { ok: false, error: invalid };
+  });
+  const order = applyOrder(requests).filter((index) => outcomes[index] === undefined);
+  if (order.length === 0) return outcomes as BatchMemberOutcome[];
+  const ordered = order.map((index) => requests[index] as GovernanceChangeRequest);
+  try {
+    const executions = await runBatch(pool, ordered, keyring);
+    order.forEach((index, position) => {
+      outcomes[index] = { ok: true, execution: executions[position] as GovernanceChangeExecution };
+    });
+  } catch (error) {
+    if (ordered.length === 1 || isRetryableDatabaseError(error)) {
+      for (const index of order) outcomes[index] = { ok: false, error };
+    } else {
+      // Which member made the statement fail is unknown: apply each alone, in the same order, so that only it fails.
+      for (const index of order) {
+        const [alone] = await applyGovernanceBatch(pool, [requests[index] as GovernanceChangeRequest], keyring);
+        outcomes[index] = alone;
+      }
+    }
+  }
+  return outcomes as BatchMemberOutcome[];
+};
