@@ -1,5 +1,5 @@
 import { connectDatabasePool, createGovernanceQueues, createLogger, createRedisConnection, exitAfterFlush, loadConfigOrExit } from '@valhalla/core';
-import { createMigrator, defaultMigrationsDir } from '@valhalla/core/migrator';
+import { assertSchemaCompatible, createMigrator, defaultMigrationsDir } from '@valhalla/core/migrator';
 import { buildServer } from './server.js';
 import { createApiShutdown } from './shutdown.js';
 
@@ -37,6 +37,17 @@ for (const queue of Object.values(queues.byName)) {
   queue.on('error', (error) => logger.debug({ err: error, queue: queue.name }, 'queue connection error'));
 }
 const migrator = createMigrator({ databaseUrl: config.databaseUrl, migrationsDir: defaultMigrationsDir() });
+// Code behind the database (a rollback, or this release starting beside a newer one) runs only when every revision
+// it does not know was marked compatible: a breaking one changed something this code relies on.
+try {
+  assertSchemaCompatible(await migrator.status());
+} catch (err) {
+  logger.fatal({ err }, `api refuses to start: ${err instanceof Error ? err.message : String(err)}`);
+  await Promise.allSettled([queues.close(), pool.end()]);
+  redis.disconnect();
+  exitAfterFlush(logger, 1);
+  await new Promise<never>(() => {});
+}
 
 const app = await buildServer({ config, logger, pool, redis, queues, migrations: migrator });
 

@@ -13,7 +13,7 @@ import {
   type Logger,
   type QueueName,
 } from '@valhalla/core';
-import { createMigrator, defaultMigrationsDir } from '@valhalla/core/migrator';
+import { assertSchemaCompatible, createMigrator, defaultMigrationsDir } from '@valhalla/core/migrator';
 import { Worker, type Processor } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { FaultInjection } from './faultInjection.js';
@@ -73,7 +73,8 @@ const METRICS_SOURCE_TIMEOUT_MS = 2_000;
  * Starts a worker process's machinery: the database pool, one BullMQ Worker per queue (each on its own Redis
  * connection), the heartbeat, and the startup verification job for this release. Resolves once both workers run.
  * Signals are the entrypoint's business: this only exposes `close()`.
- * @throws MigrationError when the revision chain cannot be loaded; database errors of the first heartbeat. Whatever
+ * @throws MigrationError when the revision chain cannot be loaded or the database has a breaking revision this code
+ *   does not know (MIGRATION_BREAKING_UNKNOWN); database errors of the first heartbeat. Whatever
  *   was opened before the failure is closed.
  */
 export const createWorkerApp = async (options: WorkerAppOptions): Promise<WorkerApp> => {
@@ -85,6 +86,8 @@ export const createWorkerApp = async (options: WorkerAppOptions): Promise<Worker
   const migrator = createMigrator({ databaseUrl: config.databaseUrl, migrationsDir: options.migrationsDir ?? defaultMigrationsDir() });
   // Computed once: the head is a property of the code this process runs, not of the database.
   const migrationHead = (await migrator.chain()).head;
+  // Refuse to run on a schema changed by a breaking revision this code does not know (a rollback too far).
+  assertSchemaCompatible(await migrator.status());
 
   const connections: Redis[] = [];
   const workers: Worker[] = [];

@@ -58,6 +58,6 @@ try {
   // A signal that arrived during startup found no app to close; close the one that just started.
   if (stopping) void app.close().finally(() => exitAfterFlush(logger, 0));
 } catch (err) {
-  logger.fatal({ err }, 'worker failed to start');
+  logger.fatal({ err }, `worker failed to start: ${err instanceof Error ? err.message : String(err)}`);
   exitAfterFlush(logger, 1);
 }

@@ -1,14 +1,32 @@
 import pg from 'pg';
 import { MigrationError } from '../errors/index.js';
 import type { VerificationCheck } from '../state/model.js';
-import { deleteLedgerRow, ensureLedger, insertLedgerRow, readLedger, type LedgerRow } from './ledger.js';
+import { adoptAlembic } from './adoptAlembic.js';
+import { appendAuditEvent, type AuditEvent } from './appendAuditEvent.js';
+import { exportTables } from './exportTables.js';
+import {
+  deleteLedgerRow,
+  ensureLedger,
+  insertLedgerRow,
+  LEDGER_ORIGINS,
+  readLedger,
+  updateLedgerChecksum,
+  type LedgerRow,
+} from './ledger.js';
+import { planDowngrade, revisionError, type DowngradeStep } from './planDowngrade.js';
 import { loadRevisionChain, type Revision, type RevisionChain } from './revisions.js';
+import { countRows, listUserTables, quoteTable } from './userTables.js';
 
 export type MigratorOptions = {
   databaseUrl: string;
   migrationsDir: string;
-  /** How long `up`/`down` wait for another runner's lock before failing (default 120 s). */
+  /** How long `up`/`down` wait for another runner's advisory lock before failing (default 120 s). */
   lockTimeoutMs?: number;
+  /**
+   * PostgreSQL `lock_timeout` of each revision's transaction (default 5 s): a revision that waits on a busy table
+   * fails fast (MIGRATION_BUSY, retryable) instead of queueing every query of the live service behind its lock.
+   */
+  revisionLockTimeoutMs?: number;
   /** Progress lines (applied, reverted); silent when omitted. */
   log?: (line: string) => void;
 };
@@ -17,14 +35,19 @@ export type MigrationStatus = {
   head: string;
   applied: LedgerRow[];
   pending: string[];
-  /** In the ledger but not in the code. */
+  /** In the ledger but not in the code (newer code applied them: a rollback, or an older process during a deploy). */
   unknown: string[];
+  /** The unknown revisions recorded as compatible: this code may run on the database. */
+  unknownCompatible: string[];
+  /** The unknown revisions recorded as breaking: this code must not run on the database. */
+  unknownBreaking: string[];
   /** Applied, but the files changed since (checksum mismatch). */
   edited: string[];
 };
 
 /** The target of `down --to base`: revert every revision, the root included. */
 export const BASE_REVISION = 'base';
+export const DEFAULT_REVISION_LOCK_TIMEOUT_MS = 5_000;
 
 /**
  * Serialises every runner on one database, whatever the process. A session lock (not a transaction lock) because
@@ -71,14 +94,17 @@ const withLock = async <T>(client: pg.Client, timeoutMs: number, fn: () => Promi
   }
 };
 
-const computeStatus = (chain: RevisionChain, ledger: readonly LedgerRow[]): MigrationStatus => {
+export const computeStatus = (chain: RevisionChain, ledger: readonly LedgerRow[]): MigrationStatus => {
   const known = new Map(chain.revisions.map((r) => [r.id, r]));
   const appliedIds = new Set(ledger.map((row) => row.revision));
+  const unknownRows = ledger.filter((row) => !known.has(row.revision));
   return {
     head: chain.head,
     applied: [...ledger],
     pending: chain.revisions.filter((r) => !appliedIds.has(r.id)).map((r) => r.id),
-    unknown: ledger.filter((row) => !known.has(row.revision)).map((row) => row.revision),
+    unknown: unknownRows.map((row) => row.revision),
+    unknownCompatible: unknownRows.filter((row) => !row.breaking).map((row) => row.revision),
+    unknownBreaking: unknownRows.filter((row) => row.breaking).map((row) => row.revision),
     edited: ledger.filter((row) => {
       const revision = known.get(row.revision);
       return revision !== undefined && revision.checksum !== row.checksum;
@@ -86,12 +112,33 @@ const computeStatus = (chain: RevisionChain, ledger: readonly LedgerRow[]): Migr
   };
 };
 
-/** @throws MigrationError MIGRATION_UNKNOWN / MIGRATION_EDITED naming the revisions. */
+/**
+ * Whether this code may run on the database at all: what the api and worker check at start.
+ * @throws MigrationError MIGRATION_BREAKING_UNKNOWN naming the breaking revisions this code does not know.
+ */
+export const assertSchemaCompatible = (status: MigrationStatus): void => {
+  if (status.unknownBreaking.length > 0) {
+    throw new MigrationError(
+      'MIGRATION_BREAKING_UNKNOWN',
+      `the database has breaking revisions this code does not know: ${status.unknownBreaking.join(', ')}; ` +
+        'this release must not run on it (deploy a release that knows them)',
+      { revision: status.unknownBreaking[0] as string },
+    );
+  }
+};
+
+/**
+ * What `up`/`down` require: no breaking unknown revision, no edited one. Compatible unknown revisions pass (code
+ * behind the database), unless revisions of this code are still pending: then the histories diverged.
+ * @throws MigrationError MIGRATION_BREAKING_UNKNOWN / MIGRATION_UNKNOWN / MIGRATION_EDITED naming the revisions.
+ */
 export const assertLedgerMatchesCode = (status: MigrationStatus): void => {
-  if (status.unknown.length > 0) {
+  assertSchemaCompatible(status);
+  if (status.unknown.length > 0 && status.pending.length > 0) {
     throw new MigrationError(
       'MIGRATION_UNKNOWN',
-      `the database has applied revisions unknown to this code: ${status.unknown.join(', ')}`,
+      `the database has revisions this code does not know (${status.unknown.join(', ')}) while this code's ` +
+        `${status.pending.join(', ')} are not applied: the histories diverged`,
       { revision: status.unknown[0] as string },
     );
   }
@@ -104,6 +151,10 @@ export const assertLedgerMatchesCode = (status: MigrationStatus): void => {
   }
 };
 
+/** The note status and verification give when the database is ahead of this code on compatible revisions only. */
+export const compatibleAheadNote = (ids: readonly string[]): string =>
+  `the database is ahead of this code by compatible revision(s) ${ids.join(', ')} (applied by newer code; a rollback): this code may run on it`;
+
 const indexOfTarget = (chain: RevisionChain, to: string): number => {
   if (to === BASE_REVISION) return -1;
   const index = chain.revisions.findIndex((r) => r.id === to);
@@ -111,27 +162,67 @@ const indexOfTarget = (chain: RevisionChain, to: string): number => {
   return index;
 };
 
-const runRevisionStep = async (
-  client: pg.Client,
-  revision: Revision,
-  direction: 'up' | 'down',
-): Promise<number> => {
+const applyRevision = async (client: pg.Client, revision: Revision, lockTimeoutMs: number): Promise<number> => {
   const started = performance.now();
   await client.query('BEGIN');
   try {
-    await client.query(direction === 'up' ? revision.up : revision.down);
+    await client.query(`SET LOCAL lock_timeout = ${lockTimeoutMs}`);
+    const before = await listUserTables(client);
+    await client.query(revision.up);
+    const createdTables = [...(await listUserTables(client))].filter((table) => !before.has(table)).sort();
     const durationMs = Math.round(performance.now() - started);
-    if (direction === 'up') await insertLedgerRow(client, revision.id, revision.checksum, durationMs);
-    else await deleteLedgerRow(client, revision.id);
+    await insertLedgerRow(client, {
+      revision: revision.id,
+      checksum: revision.checksum,
+      durationMs,
+      breaking: revision.breaking,
+      origin: LEDGER_ORIGINS.valhalla,
+      createdTables,
+    });
     await client.query('COMMIT');
     return durationMs;
   } catch (cause) {
     await client.query('ROLLBACK').catch(() => {});
-    const message = cause instanceof Error ? cause.message : String(cause);
-    throw new MigrationError('MIGRATION_FAILED', `revision ${revision.id} ${direction} failed and was rolled back: ${message}`, {
-      revision: revision.id,
-      cause,
-    });
+    throw revisionError(revision.id, 'up', cause, lockTimeoutMs);
+  }
+};
+
+/**
+ * Reverts one revision, keeping its adopted tables: they are renamed aside while its down runs and renamed back in
+ * the same transaction, so `DROP TABLE IF EXISTS` finds nothing. Its own tables are locked and recounted first: a
+ * row written since the plan (or the export) refuses the step.
+ */
+const revertRevision = async (
+  client: pg.Client,
+  step: DowngradeStep,
+  expectedRows: ReadonlyMap<string, number>,
+  lockTimeoutMs: number,
+): Promise<number> => {
+  const started = performance.now();
+  await client.query('BEGIN');
+  try {
+    await client.query(`SET LOCAL lock_timeout = ${lockTimeoutMs}`);
+    for (const table of step.drops) {
+      await client.query(`LOCK TABLE ${quoteTable(table)} IN ACCESS EXCLUSIVE MODE`);
+      const rows = await countRows(client, table);
+      if (rows !== (expectedRows.get(table) ?? 0)) {
+        throw new MigrationError(
+          'MIGRATION_DOWN_REFUSED',
+          `${table} now holds ${rows} rows (${expectedRows.get(table) ?? 0} when checked): rows were written meanwhile; nothing of revision ${step.revision.id} was reverted, run down again`,
+          { revision: step.revision.id },
+        );
+      }
+    }
+    const aside = step.kept.map((table, i) => ({ table, schema: table.slice(0, table.indexOf('.')), name: table.slice(table.indexOf('.') + 1), temp: `valhalla_kept_${i}` }));
+    for (const t of aside) await client.query(`ALTER TABLE ${quoteTable(t.table)} RENAME TO "${t.temp}"`);
+    await client.query(step.revision.down);
+    for (const t of aside) await client.query(`ALTER TABLE ${quoteTable(`${t.schema}.${t.temp}`)} RENAME TO "${t.name.replaceAll('"', '""')}"`);
+    await deleteLedgerRow(client, step.revision.id);
+    await client.query('COMMIT');
+    return Math.round(performance.now() - started);
+  } catch (cause) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw revisionError(step.revision.id, 'down', cause, lockTimeoutMs);
   }
 };
 
@@ -156,18 +247,54 @@ const runVerifyScript = async (client: pg.Client, revision: Revision): Promise<V
   }
 };
 
+export type DownOptions = {
+  to: string;
+  /** Drop tables holding rows after writing their rows to a file in this folder; without it such a down is refused. */
+  exportAndDropDir?: string | undefined;
+};
+
+export type DownResult = {
+  reverted: string[];
+  /** Adopted tables the downs would have dropped and kept. */
+  kept: string[];
+  /** The export file, when rows were exported. */
+  exportPath: string | undefined;
+};
+
+/** Who did it and why: stamp and repair are never silent. */
+export type OperatorIntent = { actor: string; reason: string };
+
 export type Migrator = {
   chain(): Promise<RevisionChain>;
   status(): Promise<MigrationStatus>;
-  up(options?: { to?: string }): Promise<{ applied: string[] }>;
-  down(options: { to: string }): Promise<{ reverted: string[] }>;
+  up(options?: { to?: string }): Promise<{ applied: string[]; adopted: string[]; aheadCompatible: string[] }>;
+  down(options: DownOptions): Promise<DownResult>;
+  /** Records REV and every revision before it as applied without running them (origin `stamp`), with an audit event. */
+  stamp(options: { to: string } & OperatorIntent): Promise<{ stamped: string[] }>;
+  /** Accepts the current files of edited applied revisions (new checksums), with an audit event. */
+  repair(options: OperatorIntent): Promise<{ repaired: { revision: string; from: string; to: string }[] }>;
+  /** Appends an audit event entry (the watchdog's drift entries). */
+  recordEvent(event: AuditEvent): Promise<number>;
   verify(): Promise<{ passed: boolean; checks: VerificationCheck[] }>;
+};
+
+const inTransaction = async <T>(client: pg.Client, fn: () => Promise<T>): Promise<T> => {
+  await client.query('BEGIN');
+  try {
+    const result = await fn();
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw error;
+  }
 };
 
 /** The migration runner behind `npm run migrate` and the worker's migration-verify checks. */
 export const createMigrator = (options: MigratorOptions): Migrator => {
   const log = options.log ?? (() => {});
   const lockTimeoutMs = options.lockTimeoutMs ?? 120_000;
+  const revisionLockTimeoutMs = Math.max(1, Math.floor(options.revisionLockTimeoutMs ?? DEFAULT_REVISION_LOCK_TIMEOUT_MS));
   let chainPromise: Promise<RevisionChain> | undefined;
   const chain = () => {
     chainPromise ??= loadRevisionChain(options.migrationsDir);
@@ -179,52 +306,140 @@ export const createMigrator = (options: MigratorOptions): Migrator => {
     return withClient(options, async (client) => computeStatus(revisions, await readLedger(client)));
   };
 
-  const up = async ({ to }: { to?: string } = {}): Promise<{ applied: string[] }> => {
-    const revisions = await chain();
-    const targetIndex = to === undefined ? revisions.revisions.length - 1 : indexOfTarget(revisions, to);
-    return withClient(options, (client) =>
-      withLock(client, lockTimeoutMs, async () => {
-        await ensureLedger(client);
-        const current = computeStatus(revisions, await readLedger(client));
-        assertLedgerMatchesCode(current);
-        const pending = new Set(current.pending);
-        const applied: string[] = [];
-        for (const revision of revisions.revisions.slice(0, targetIndex + 1)) {
-          if (!pending.has(revision.id)) continue;
-          const ms = await runRevisionStep(client, revision, 'up');
-          log(`applied ${revision.id} (${ms} ms)`);
-          applied.push(revision.id);
-        }
-        return { applied };
-      }),
+  const locked = <T>(fn: (client: pg.Client, revisions: RevisionChain) => Promise<T>): Promise<T> =>
+    chain().then((revisions) =>
+      withClient(options, (client) =>
+        withLock(client, lockTimeoutMs, async () => {
+          await ensureLedger(client);
+          return fn(client, revisions);
+        }),
+      ),
     );
+
+  const up = async ({ to }: { to?: string } = {}) => {
+    const target = to === undefined ? undefined : indexOfTarget(await chain(), to);
+    return locked(async (client, revisions) => {
+      const adopted = await adoptAlembic(client, revisions, await readLedger(client));
+      if (adopted.length > 0) log(`adopted ${adopted.join(', ')} from alembic_version (applied by the Python service)`);
+      const current = computeStatus(revisions, await readLedger(client));
+      assertLedgerMatchesCode(current);
+      if (current.unknownCompatible.length > 0) log(compatibleAheadNote(current.unknownCompatible));
+      const pending = new Set(current.pending);
+      const applied: string[] = [];
+      for (const revision of revisions.revisions.slice(0, (target ?? revisions.revisions.length - 1) + 1)) {
+        if (!pending.has(revision.id)) continue;
+        const ms = await applyRevision(client, revision, revisionLockTimeoutMs);
+        log(`applied ${revision.id} (${ms} ms)`);
+        applied.push(revision.id);
+      }
+      return { applied, adopted, aheadCompatible: current.unknownCompatible };
+    });
   };
 
-  const down = async ({ to }: { to: string }): Promise<{ reverted: string[] }> => {
-    const revisions = await chain();
-    const targetIndex = indexOfTarget(revisions, to);
-    return withClient(options, (client) =>
-      withLock(client, lockTimeoutMs, async () => {
-        await ensureLedger(client);
-        const current = computeStatus(revisions, await readLedger(client));
-        assertLedgerMatchesCode(current);
-        const appliedIds = new Set(current.applied.map((row) => row.revision));
-        const reverted: string[] = [];
-        for (const revision of revisions.revisions.slice(targetIndex + 1).reverse()) {
-          if (!appliedIds.has(revision.id)) continue;
-          const ms = await runRevisionStep(client, revision, 'down');
-          log(`reverted ${revision.id} (${ms} ms)`);
-          reverted.push(revision.id);
+  const down = async ({ to, exportAndDropDir }: DownOptions): Promise<DownResult> => {
+    const targetIndex = indexOfTarget(await chain(), to);
+    return locked(async (client, revisions) => {
+      const ledger = await readLedger(client);
+      const current = computeStatus(revisions, ledger);
+      assertLedgerMatchesCode(current);
+      if (current.unknown.length > 0) {
+        throw new MigrationError('MIGRATION_UNKNOWN', `revert the revisions this code does not know (${current.unknown.join(', ')}) with the code that knows them first`, {
+          revision: current.unknown[0] as string,
+        });
+      }
+      const byId = new Map(ledger.map((row) => [row.revision, row]));
+      const toRevert = revisions.revisions.slice(targetIndex + 1).reverse().filter((revision) => byId.has(revision.id));
+      const plan = await planDowngrade(client, toRevert, byId, revisionLockTimeoutMs);
+      const holding = [...plan.rowCounts].filter(([, rows]) => rows > 0);
+      let exportPath: string | undefined;
+      if (holding.length > 0) {
+        const named = holding.map(([table, rows]) => `${table} (${rows} rows)`).join(', ');
+        if (exportAndDropDir === undefined) {
+          throw new MigrationError(
+            'MIGRATION_DOWN_REFUSED',
+            `down --to ${to} would drop tables holding rows: ${named}. Nothing was reverted. ` +
+              'Forward-fix instead, or pass --export-and-drop to write the rows to a file first.',
+            { revision: toRevert[0]?.id ?? to },
+          );
         }
-        return { reverted };
-      }),
-    );
+        exportPath = await exportTables(client, holding.map(([table]) => table), exportAndDropDir, `down-to-${to}`);
+        log(`exported the rows of ${named} to ${exportPath}`);
+      }
+      const reverted: string[] = [];
+      const kept: string[] = [];
+      for (const step of plan.steps) {
+        const ms = await revertRevision(client, step, plan.rowCounts, revisionLockTimeoutMs);
+        if (step.kept.length > 0) log(`kept adopted table(s) ${step.kept.join(', ')} (they existed before this project created them)`);
+        log(`reverted ${step.revision.id} (${ms} ms)`);
+        reverted.push(step.revision.id);
+        kept.push(...step.kept);
+      }
+      return { reverted, kept, exportPath };
+    });
   };
+
+  const stamp = async ({ to, actor, reason }: { to: string } & OperatorIntent) => {
+    const targetIndex = indexOfTarget(await chain(), to);
+    return locked(async (client, revisions) => {
+      const current = computeStatus(revisions, await readLedger(client));
+      assertSchemaCompatible(current);
+      const pending = new Set(current.pending);
+      const toStamp = revisions.revisions.slice(0, targetIndex + 1).filter((revision) => pending.has(revision.id));
+      if (toStamp.length === 0) {
+        throw new MigrationError('MIGRATION_NOTHING_TO_DO', `${to} and every revision before it are already in the ledger: nothing to stamp`, { revision: to });
+      }
+      await inTransaction(client, async () => {
+        for (const revision of toStamp) {
+          await insertLedgerRow(client, {
+            revision: revision.id,
+            checksum: revision.checksum,
+            durationMs: 0,
+            breaking: revision.breaking,
+            origin: LEDGER_ORIGINS.stamp,
+            createdTables: [],
+          });
+        }
+        await appendAuditEvent(client, { action: 'migration.stamp', actor, reason, details: { stamped: toStamp.map((r) => r.id), to } });
+      });
+      const stamped = toStamp.map((revision) => revision.id);
+      log(`stamped ${stamped.join(', ')} as applied (not run), by ${actor}`);
+      return { stamped };
+    });
+  };
+
+  const repair = async ({ actor, reason }: OperatorIntent) =>
+    locked(async (client, revisions) => {
+      const ledger = await readLedger(client);
+      const current = computeStatus(revisions, ledger);
+      assertSchemaCompatible(current);
+      if (current.edited.length === 0) throw new MigrationError('MIGRATION_NOTHING_TO_DO', 'no applied revision is edited: nothing to repair');
+      const byId = new Map(revisions.revisions.map((r) => [r.id, r]));
+      const repaired = current.edited.map((id) => ({
+        revision: id,
+        from: ledger.find((row) => row.revision === id)?.checksum ?? '',
+        to: byId.get(id)?.checksum ?? '',
+      }));
+      await inTransaction(client, async () => {
+        for (const row of repaired) await updateLedgerChecksum(client, row.revision, row.to);
+        await appendAuditEvent(client, { action: 'migration.repair', actor, reason, details: { repaired } });
+      });
+      log(`repaired ${repaired.map((row) => row.revision).join(', ')}: their current files are accepted, by ${actor}`);
+      return { repaired };
+    });
+
+  const recordEvent = (event: AuditEvent) =>
+    withClient(options, (client) => inTransaction(client, () => appendAuditEvent(client, event)));
 
   const verify = async (): Promise<{ passed: boolean; checks: VerificationCheck[] }> => {
     const revisions = await chain();
     return withClient(options, async (client) => {
       const current = computeStatus(revisions, await readLedger(client));
+      const unknownCheck: VerificationCheck =
+        current.unknownBreaking.length > 0
+          ? { name: 'no unknown revisions in the ledger', status: 'failed', detail: `breaking revisions unknown to this code: ${current.unknownBreaking.join(', ')}` }
+          : current.unknownCompatible.length > 0
+            ? { name: 'no unknown revisions in the ledger', status: 'passed', detail: compatibleAheadNote(current.unknownCompatible) }
+            : { name: 'no unknown revisions in the ledger', status: 'passed', detail: 'ledger matches the code' };
       const checks: VerificationCheck[] = [
         {
           name: 'all revisions applied',
@@ -236,11 +451,7 @@ export const createMigrator = (options: MigratorOptions): Migrator => {
           status: current.edited.length === 0 ? 'passed' : 'failed',
           detail: current.edited.length === 0 ? 'checksums match' : `edited: ${current.edited.join(', ')}`,
         },
-        {
-          name: 'no unknown revisions in the ledger',
-          status: current.unknown.length === 0 ? 'passed' : 'failed',
-          detail: current.unknown.length === 0 ? 'ledger matches the code' : `unknown: ${current.unknown.join(', ')}`,
-        },
+        unknownCheck,
       ];
       const appliedIds = new Set(current.applied.map((row) => row.revision));
       for (const revision of revisions.revisions) {
@@ -250,5 +461,5 @@ export const createMigrator = (options: MigratorOptions): Migrator => {
     });
   };
 
-  return { chain, status, up, down, verify };
+  return { chain, status, up, down, stamp, repair, recordEvent, verify };
 };
