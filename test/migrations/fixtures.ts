@@ -5,16 +5,18 @@ import { fileURLToPath } from 'node:url';
 import { onTestFinished } from 'vitest';
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.meta.url));
-export const REPORT_PATH = fileURLToPath(new URL('../../../shared/seed/database-hardening-report.md', import.meta.url));
+/** The origin report's SQL blocks, copied verbatim into the repository (a clone has nothing beside it). */
+export const REPORT_SQL_PATH = fileURLToPath(new URL('./fixtures/origin-report.sql', import.meta.url));
+export const ALEMBIC_VERSION_SQL_PATH = fileURLToPath(new URL('./fixtures/alembic_version.sql', import.meta.url));
 export const MIGRATE_CLI = 'apps/cli/dist/migrate.js';
 
-/** The report's own SQL blocks (DDL and seeding), so the comparison is against the origin text, not a copy. */
-export const reportSql = async (): Promise<string> => {
-  const report = await readFile(REPORT_PATH, 'utf8');
-  const blocks = [...report.matchAll(/```sql\n([\s\S]*?)```/g)].map((match) => match[1] ?? '');
-  if (blocks.length < 3) throw new Error('expected the DDL and seed SQL blocks in the report');
-  return blocks.join('\n');
-};
+/** The report's own SQL blocks (DDL and seeding), so the comparison is against the origin text. */
+export const reportSql = (): Promise<string> => readFile(REPORT_SQL_PATH, 'utf8');
+
+/** A database as the Python service made it: the report's DDL and seeds, and Alembic's version table at `revision`. */
+export const pythonServiceSql = async (revision: string): Promise<string> =>
+  `${await reportSql()}\n${await readFile(ALEMBIC_VERSION_SQL_PATH, 'utf8')}\n` +
+  `INSERT INTO public.alembic_version (version_num) VALUES ('${revision.replaceAll("'", "''")}');`;
 
 /** A scratch copy of migrations/ that a test may edit, removed when the test finishes. */
 export const copyMigrations = async (): Promise<string> => {
