@@ -20,12 +20,14 @@ import type { FaultInjection } from './faultInjection.js';
 import { createWorkerMetrics } from './metrics/createWorkerMetrics.js';
 import { registerScrapeGauges } from './metrics/registerScrapeGauges.js';
 import { startMetricsServer, type MetricsServer } from './metrics/startMetricsServer.js';
+import { createDriftHandler, DRIFT_ACTIONS, type DriftAction } from './createDriftHandler.js';
 import { createGoLiveChangeProcessor } from './processors/goLiveChangeProcessor.js';
 import { createMigrationVerifyProcessor } from './processors/migrationVerifyProcessor.js';
 import { withJobLogging } from './processors/withJobLogging.js';
 import { withJobMetrics } from './processors/withJobMetrics.js';
 import { runShutdownSteps } from './runShutdownSteps.js';
 import { startHeartbeat, type Heartbeat } from './startHeartbeat.js';
+import { startVerificationWatchdog } from './startVerificationWatchdog.js';
 import { throttledErrorLog } from './throttledErrorLog.js';
 import type { ApiHealthOptions } from './verification/checkApiHealth.js';
 import { withTimeout } from './withTimeout.js';
@@ -45,6 +47,11 @@ export type WorkerAppOptions = {
   /** Test-only fault injection; undefined in production. */
   fault?: FaultInjection | undefined;
   apiHealth?: ApiHealthOptions | undefined;
+  /** The watchdog's period (default 900 s; 0 = off, which also removes the scheduler). */
+  verifyIntervalSeconds?: number | undefined;
+  driftAction?: DriftAction | undefined;
+  /** Operator token for the runbook status probe (VERIFY_API_TOKEN). */
+  verifyApiToken?: string | undefined;
 };
 
 export type WorkerApp = {
@@ -211,6 +218,16 @@ export const createWorkerApp = async (options: WorkerAppOptions): Promise<Worker
             release: config.release,
             apiUrl: config.apiUrl,
             ...(options.apiHealth === undefined ? {} : { apiHealth: options.apiHealth }),
+            redis: connection('verification-checks', 'producer'),
+            // Three missed beats: one late beat is not a dead worker.
+            liveWorkerWithinMs: config.heartbeatIntervalMs * 3,
+            runbookToken: options.verifyApiToken,
+            onDrift: createDriftHandler({
+              migrator,
+              action: options.driftAction ?? DRIFT_ACTIONS.alert,
+              queues: () => queues,
+              countDrift: () => metrics.driftDetected(),
+            }),
           }),
         ),
       ),
@@ -228,6 +245,15 @@ export const createWorkerApp = async (options: WorkerAppOptions): Promise<Worker
       return undefined;
     });
     if (enqueued?.timedOut === true) log.warn('enqueueing the startup verification is taking long; it completes when Redis answers');
+    const watchdog = await withTimeout(
+      startVerificationWatchdog(queues, { intervalSeconds: options.verifyIntervalSeconds ?? 900, release: config.release, log }),
+      STARTUP_ENQUEUE_TIMEOUT_MS,
+    ).catch((err: unknown) => {
+      // Another worker's upsert (or this one's next start) schedules it: not a reason to refuse to start.
+      log.warn({ err }, 'could not schedule the verification watchdog');
+      return undefined;
+    });
+    if (watchdog?.timedOut === true) log.warn('scheduling the verification watchdog is taking long; it completes when Redis answers');
 
     if (config.metricsPort !== undefined) {
       // Fail-fast connection (no offline queue): while Redis is down a scrape reports it instead of waiting.

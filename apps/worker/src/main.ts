@@ -54,6 +54,9 @@ try {
     migrationsDir: workerOptions.migrationsDir,
     tuning: workerOptions.tuning,
     fault: workerOptions.fault,
+    verifyIntervalSeconds: workerOptions.verifyIntervalSeconds,
+    driftAction: workerOptions.driftAction,
+    verifyApiToken: workerOptions.verifyApiToken,
   });
   // A signal that arrived during startup found no app to close; close the one that just started.
   if (stopping) void app.close().finally(() => exitAfterFlush(logger, 0));

@@ -47,6 +47,6 @@ export const healthRoutes = async (scope: FastifyInstance, deps: ApiDependencies
     const healthy = database === 'ok' && redis === 'ok';
     if (!healthy) request.log.warn({ database, redis }, 'health check failed');
     reply.code(healthy ? 200 : 503);
-    return { status: healthy ? ('ok' as const) : ('unavailable' as const), checks: { database, redis } };
+    return { status: healthy ? ('ok' as const) : ('unavailable' as const), checks: { database, redis }, release: deps.config.release };
   });
 };

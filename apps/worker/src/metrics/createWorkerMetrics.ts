@@ -24,6 +24,8 @@ export type WorkerMetrics = {
   transactionCommitted(): void;
   /** A governance change transaction threw, so it rolled back (or never began: connection lost). */
   transactionRolledBack(): void;
+  /** A scheduled verification failed after a passed one. */
+  driftDetected(): void;
 };
 
 const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
@@ -69,6 +71,13 @@ export const createWorkerMetrics = (options: { defaultMetrics: boolean }): Worke
     registers: [registry],
   });
 
+  const drift = new Counter({
+    name: 'valhalla_verification_drift_total',
+    help: 'Scheduled verification runs that failed after a passed run of the same migration head (drift).',
+    registers: [registry],
+  });
+  drift.inc(0);
+
   // Every known series starts at 0, so rate() and absence alerts work before the first job.
   for (const [queue, names] of Object.entries(JOBS_BY_QUEUE) as [QueueName, readonly string[]][]) {
     for (const name of names) {
@@ -85,5 +94,6 @@ export const createWorkerMetrics = (options: { defaultMetrics: boolean }): Worke
     },
     transactionCommitted: () => committed.inc(),
     transactionRolledBack: () => rolledBack.inc(),
+    driftDetected: () => drift.inc(),
   };
 };

@@ -25,7 +25,16 @@ const envSchema = z.object({
   GOVERNANCE_TOKENS: optionalString,
   ADMIN_ACTORS: optionalString,
   WORKER_CONCURRENCY: intInRange(1, 1000),
-  API_URL: z.preprocess(emptyToUndefined, z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional()),
+  // A URL, or Render's `fromService` `hostport` (host:port on the private network, plain HTTP).
+  API_URL: z.preprocess(
+    emptyToUndefined,
+    z
+      .union([
+        z.url({ protocol: /^https?$/ }),
+        z.string().regex(/^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?:[0-9]{1,5}$/).transform((hostport) => `http://${hostport}`),
+      ], { error: 'must be an http(s) URL or host:port' })
+      .optional(),
+  ),
   RELEASE: optionalString,
   RENDER_GIT_COMMIT: optionalString,
   LOG_LEVEL: z.preprocess(emptyToUndefined, z.enum(LOG_LEVELS).default('info')),

@@ -21,7 +21,8 @@ export type ChangeContext = {
 
 /**
  * What a change needs to know once it holds the row lock, in one round trip: the stored result if this job already
- * committed, and whether the latest verification of the migration head passed. Must run after the lock statement:
+ * committed, and whether the latest verification of the migration head passed with no inconclusive check (a check
+ * that could not measure proves nothing). Must run after the lock statement:
  * READ COMMITTED gives this statement a snapshot taken after the lock was granted, so it sees a commit of a concurrent
  * delivery of the same job.
  *
@@ -38,7 +39,8 @@ export const readChangeContext = async (
     SELECT
       (SELECT result FROM public.governance_executed_jobs WHERE job_id = ${input.jobId}) AS executed,
       (SELECT result FROM public.governance_executed_jobs WHERE job_id = ${reusedKey}) AS executed_as_reused,
-      (SELECT passed FROM public.verification_runs WHERE migration_head = ${input.migrationHead}
+      (SELECT passed AND NOT checks @> '[{"status": "inconclusive"}]'::jsonb AND NOT checks @> '[{"status": "error"}]'::jsonb
+       FROM public.verification_runs WHERE migration_head = ${input.migrationHead}
        ORDER BY id DESC LIMIT 1) AS verification_passed
   `);
   const verificationPassed = row.verification_passed ?? false;
