@@ -15,6 +15,7 @@ import { createMigrator } from '../../packages/core/src/migrator/index.js';
 import {
   API_HEALTH_CHECK,
   AUDIT_CHAIN_CHECK,
+  RELEASE_SKEW_CHECK,
   SEED_ROWS_CHECK,
   createMigrationVerifyProcessor,
   type MigrationVerifyResult,
@@ -40,7 +41,7 @@ const failing = (checks: readonly VerificationCheck[]) => checks.filter((check) 
 /** A one-route HTTP server standing in for the api's /health. */
 const startHealthServer = async (status: () => number): Promise<{ url: string; close: () => Promise<void> }> => {
   const server: Server = createServer((_request, response) => {
-    response.writeHead(status(), { 'content-type': 'application/json' }).end('{}');
+    response.writeHead(status(), { 'content-type': 'application/json' }).end(JSON.stringify({ release: TEST_RELEASE }));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address() as { port: number };
@@ -52,7 +53,7 @@ describe('migration-verify jobs', () => {
   it('pass on a migrated database and store the run with release, head and per-check results', async () => {
     const { database, prefix } = fixture.current;
     const worker = await startInProcessWorker(database, prefix);
-    const result = await verify('release-42');
+    const result = await verify(TEST_RELEASE);
     expect(failing(result.checks)).toEqual([]);
     expect(result.passed).toBe(true);
     const names = result.checks.map((check) => check.name);
@@ -63,7 +64,7 @@ describe('migration-verify jobs', () => {
     const run = (await database.pool.one(
       sql.unsafe`SELECT id, job_id, release, migration_head, actor, passed, checks FROM public.verification_runs WHERE job_id = ${result.jobId}`,
     )) as { checks: unknown };
-    expect(run).toMatchObject({ id: result.runId, release: 'release-42', migration_head: worker.migrationHead, actor: 'ops:alice', passed: true });
+    expect(run).toMatchObject({ id: result.runId, release: TEST_RELEASE, migration_head: worker.migrationHead, actor: 'ops:alice', passed: true });
     expect(run.checks).toEqual(result.checks);
     expect(worker.migrationHead).toBe((await createMigrator({ databaseUrl: database.url, migrationsDir: MIGRATIONS_DIR }).chain()).head);
     await worker.close();
@@ -130,12 +131,16 @@ describe('migration-verify jobs', () => {
     const unhealthy = await verify();
     expect(unhealthy.passed).toBe(false);
     expect(failing(unhealthy.checks)).toEqual([
-      { name: API_HEALTH_CHECK, status: 'failed', detail: `GET ${api.url}/health answered 503 (try 2 of 2)` },
+      { name: API_HEALTH_CHECK, status: 'failed', detail: `GET ${api.url}/health answered 503 (2 failed measurement(s), limit 1)` },
     ]);
 
     await api.close();
     const unreachable = await verify();
-    expect(failing(unreachable.checks)).toEqual([expect.objectContaining({ name: API_HEALTH_CHECK, status: 'error' })]);
+    expect(failing(unreachable.checks)).toEqual([
+      expect.objectContaining({ name: API_HEALTH_CHECK, status: 'inconclusive' }),
+      expect.objectContaining({ name: RELEASE_SKEW_CHECK, status: 'inconclusive' }),
+    ]);
+    expect(unreachable.outcome).toBe('inconclusive');
     await worker.close();
   });
 

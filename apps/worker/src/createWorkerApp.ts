@@ -47,7 +47,10 @@ export type WorkerAppOptions = {
   /** Test-only fault injection; undefined in production. */
   fault?: FaultInjection | undefined;
   apiHealth?: ApiHealthOptions | undefined;
-  /** The watchdog's period (default 900 s; 0 = off, which also removes the scheduler). */
+  /**
+   * The watchdog's period in seconds (main.ts passes VERIFY_INTERVAL_SECONDS, default 900); 0 removes the scheduler;
+   * undefined leaves the scheduler as it is (in-process uses such as tests and benchmarks).
+   */
   verifyIntervalSeconds?: number | undefined;
   driftAction?: DriftAction | undefined;
   /** Operator token for the runbook status probe (VERIFY_API_TOKEN). */
@@ -245,15 +248,19 @@ export const createWorkerApp = async (options: WorkerAppOptions): Promise<Worker
       return undefined;
     });
     if (enqueued?.timedOut === true) log.warn('enqueueing the startup verification is taking long; it completes when Redis answers');
-    const watchdog = await withTimeout(
-      startVerificationWatchdog(queues, { intervalSeconds: options.verifyIntervalSeconds ?? 900, release: config.release, log }),
-      STARTUP_ENQUEUE_TIMEOUT_MS,
-    ).catch((err: unknown) => {
-      // Another worker's upsert (or this one's next start) schedules it: not a reason to refuse to start.
-      log.warn({ err }, 'could not schedule the verification watchdog');
-      return undefined;
-    });
-    if (watchdog?.timedOut === true) log.warn('scheduling the verification watchdog is taking long; it completes when Redis answers');
+    if (options.verifyIntervalSeconds !== undefined) {
+      const intervalSeconds = options.verifyIntervalSeconds;
+      const producerQueues = queues;
+      const watchdog = await withTimeout(
+        startVerificationWatchdog(producerQueues, { intervalSeconds, release: config.release, log }),
+        STARTUP_ENQUEUE_TIMEOUT_MS,
+      ).catch((err: unknown) => {
+        // Another worker's upsert (or this one's next start) schedules it: not a reason to refuse to start.
+        log.warn({ err }, 'could not schedule the verification watchdog');
+        return undefined;
+      });
+      if (watchdog?.timedOut === true) log.warn('scheduling the verification watchdog is taking long; it completes when Redis answers');
+    }
 
     if (config.metricsPort !== undefined) {
       // Fail-fast connection (no offline queue): while Redis is down a scrape reports it instead of waiting.
