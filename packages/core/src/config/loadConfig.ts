@@ -29,10 +29,15 @@ const envSchema = z.object({
   API_URL: z.preprocess(
     emptyToUndefined,
     z
-      .union([
-        z.url({ protocol: /^https?$/ }),
-        z.string().regex(/^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?:[0-9]{1,5}$/).transform((hostport) => `http://${hostport}`),
-      ], { error: 'must be an http(s) URL or host:port' })
+      .string()
+      .transform((value, ctx) => {
+        const url = /^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?:[0-9]{1,5}$/.test(value) ? `http://${value}` : value;
+        if (!/^https?:\/\/\S+$/.test(url) || !URL.canParse(url)) {
+          ctx.addIssue({ code: 'custom', message: 'must be an http(s) URL or host:port' });
+          return z.NEVER;
+        }
+        return url;
+      })
       .optional(),
   ),
   RELEASE: optionalString,
