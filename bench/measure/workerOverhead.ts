@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Queue, Worker, type Job } from 'bullmq';
-import { createLogger, JOB_CATALOG, JOB_NAMES, type ChangeResult } from '@valhalla/core';
+import { createAuditKeyring, createLogger, DEVELOPMENT_AUDIT_KEY, JOB_CATALOG, JOB_NAMES, type ChangeResult } from '@valhalla/core';
 import { createGoLiveChangeProcessor, withJobLogging } from '@valhalla/worker';
 import { rawChangeTransaction } from '../lib/rawChange.ts';
 import { median, round } from '../lib/stats.ts';
@@ -30,6 +30,7 @@ export const measureWorkerOverhead = async (ctx: BenchContext): Promise<Row[]> =
     createGoLiveChangeProcessor({
       pool: undefined as never,
       migrationHead: 'bench',
+      auditKeyring: createAuditKeyring([DEVELOPMENT_AUDIT_KEY]),
       applyChange: async (_pool, request) => ({ result: await rawStep(request.jobId, request.payload.action === 'kill_switch.engage'), replayed: false }),
     }),
   );

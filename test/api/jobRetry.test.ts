@@ -1,7 +1,7 @@
 import { UnrecoverableError, Worker } from 'bullmq';
 import { describe, expect, it } from 'vitest';
 import { buildServer } from '../../apps/api/src/index.js';
-import { createLogger, findBrokenAuditLink, type GovernanceQueues } from '../../packages/core/src/index.js';
+import { createAuditKeyring, createLogger, DEVELOPMENT_AUDIT_KEY, verifyAuditChain, type GovernanceQueues } from '../../packages/core/src/index.js';
 import { createMigrator } from '../../packages/core/src/migrator/index.js';
 import { MIGRATIONS_DIR } from '../helpers/globalSetup.js';
 import { createTestRedis } from '../helpers/redis.js';
@@ -82,7 +82,7 @@ describe('POST /api/jobs/:id/retry', () => {
       kill_switch_engaged: status.go_live_state.kill_switch_engaged,
       live: status.live,
     });
-    expect(await findBrokenAuditLink(api.current.database.pool)).toBeNull();
+    expect((await verifyAuditChain(api.current.database.pool, createAuditKeyring([DEVELOPMENT_AUDIT_KEY]), { mode: 'full' })).problem).toBeNull();
   });
 
   it('answers 409 JOB_NOT_RETRYABLE for a job whose failure is final (invalid payload), and audits nothing', async () => {
@@ -161,6 +161,6 @@ describe('POST /api/jobs/:id/retry', () => {
     const [rejected, applied] = await retryEntries();
     expect(applied).toMatchObject({ outcome: 'applied', reason: 'race' });
     expect(rejected).toMatchObject({ outcome: 'rejected', reason: 'race', unmet_conditions: ['job_in_failed_set'], job_id: `${applied?.job_id}:failed` });
-    expect(await findBrokenAuditLink(harness.database.pool)).toBeNull();
+    expect((await verifyAuditChain(harness.database.pool, createAuditKeyring([DEVELOPMENT_AUDIT_KEY]), { mode: 'full' })).problem).toBeNull();
   });
 });

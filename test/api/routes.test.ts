@@ -1,6 +1,6 @@
 import { Worker } from 'bullmq';
 import { describe, expect, it } from 'vitest';
-import { ERROR_CODES, GOVERNANCE_ACTIONS, sql } from '../../packages/core/src/index.js';
+import { appendAuditEntries, createAuditKeyring, DEVELOPMENT_AUDIT_KEY, ERROR_CODES, GOVERNANCE_ACTIONS, sql } from '../../packages/core/src/index.js';
 import { parseFailedReason } from '../../apps/api/src/index.js';
 import { ALICE, BOB, bearer, jobData, quitRedis, startApi, useApi } from './support.js';
 import { useTestDatabase } from '../helpers/database.js';
@@ -252,19 +252,35 @@ describe('GET /api/governance/audit and /verifications', () => {
   it('pages the audit log newest first with a cursor', async () => {
     const pool = api.current.database.pool;
     const snapshot = { go_live_enabled: false, kill_switch_engaged: true, live: false, version: '1.0.0', backend_complete: false, notes: null };
-    for (let i = 0; i < 5; i += 1) {
-      await pool.query(sql.unsafe`
-        INSERT INTO public.governance_audit_log (job_id, action, outcome, actor, reason, before, after, unmet_conditions, request_id)
-        VALUES (${`j${i}`}, 'kill_switch.engage', 'unchanged', 'alice', ${`r${i}`}, ${sql.jsonb(snapshot)}, ${sql.jsonb(snapshot)}, '{}', null)`);
-    }
+    const earlier = (await get('/api/governance/audit?limit=100')).json().items.length;
+    await pool.transaction(async (tx) =>
+      appendAuditEntries(
+        tx,
+        Array.from({ length: 5 }, (_, i) => ({
+          kind: 'change' as const,
+          jobId: `j${i}`,
+          action: 'kill_switch.engage',
+          outcome: 'unchanged' as const,
+          actor: 'alice',
+          reason: `r${i}`,
+          before: snapshot,
+          after: snapshot,
+        })),
+        createAuditKeyring([DEVELOPMENT_AUDIT_KEY]),
+      ),
+    );
     const first = (await get('/api/governance/audit?limit=2')).json();
     expect(first.items.map((item: { reason: string }) => item.reason)).toEqual(['r4', 'r3']);
     expect(first.next).toBe(String(first.items[1].id));
     const second = (await get(`/api/governance/audit?limit=2&before=${first.next}`)).json();
     expect(second.items.map((item: { reason: string }) => item.reason)).toEqual(['r2', 'r1']);
-    const last = (await get(`/api/governance/audit?limit=2&before=${second.next}`)).json();
-    expect(last).toMatchObject({ items: [{ reason: 'r0' }], next: null });
-    expect((await get('/api/governance/audit')).json().items).toHaveLength(5);
+    const third = (await get(`/api/governance/audit?limit=1&before=${second.next}`)).json();
+    expect(third.items).toMatchObject([{ reason: 'r0', kind: 'change', key_id: DEVELOPMENT_AUDIT_KEY.id }]);
+    const all = (await get('/api/governance/audit?limit=100')).json();
+    // A key-rotation event comes first when these are the first signed entries.
+    expect(all.items.length - earlier).toBeGreaterThanOrEqual(5);
+    expect(all.items.length - earlier).toBeLessThanOrEqual(6);
+    expect(all.next).toBeNull();
   });
 
   it('lists verification runs newest first with their checks', async () => {

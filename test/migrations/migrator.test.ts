@@ -14,6 +14,7 @@ const CHAIN = [
   '20260202_verification_runs',
   '20260203_idempotency_ledger',
   '20260204_worker_runtime',
+  '20260210_audit_chain_keyed',
 ];
 
 let databases: TestDatabase[] = [];
@@ -178,7 +179,7 @@ describe('migrations', () => {
     const dir = await copyMigrations();
     for (const id of ['20260301_branch_a', '20260301_branch_b']) {
       await mkdir(join(dir, id));
-      await writeFile(join(dir, id, 'revision.json'), JSON.stringify({ previous: '20260204_worker_runtime', description: id }));
+      await writeFile(join(dir, id, 'revision.json'), JSON.stringify({ previous: '20260210_audit_chain_keyed', description: id }));
       for (const file of ['up.sql', 'down.sql']) await writeFile(join(dir, id, file), 'SELECT 1;');
       await writeFile(join(dir, id, 'verify.sql'), "SELECT 'x' AS check_name, TRUE AS ok;");
     }
@@ -194,7 +195,7 @@ describe('migrations', () => {
     const dir = await copyMigrations();
     const id = '20260301_half_applied';
     await mkdir(join(dir, id));
-    await writeFile(join(dir, id, 'revision.json'), JSON.stringify({ previous: '20260204_worker_runtime', description: 'fails halfway' }));
+    await writeFile(join(dir, id, 'revision.json'), JSON.stringify({ previous: '20260210_audit_chain_keyed', description: 'fails halfway' }));
     await writeFile(join(dir, id, 'up.sql'), 'CREATE TABLE public.half_applied (id int);\nALTER TABLE public.go_live_state ADD COLUMN extra int;\nSELECT 1/0;');
     await writeFile(join(dir, id, 'down.sql'), 'DROP TABLE IF EXISTS public.half_applied;');
     await writeFile(join(dir, id, 'verify.sql'), "SELECT 'x' AS check_name, TRUE AS ok;");

@@ -10,7 +10,7 @@ import { startNodeProcess } from '../helpers/processes.js';
 import { testRedisUrl, uniqueQueuePrefix } from '../helpers/redis.js';
 import { MIGRATE_CLI, MIGRATIONS_DIR, copyMigrations, pythonServiceSql } from './fixtures.js';
 
-const HEAD = '20260204_worker_runtime';
+const HEAD = '20260210_audit_chain_keyed';
 
 let databases: TestDatabase[] = [];
 const freshDatabase = async (label: string) => {
@@ -105,7 +105,7 @@ describe('rollback: older code on a database migrated by newer code', () => {
     const dir = await copyMigrations();
     expect((await runCli(database, ['up'], { migrationsDir: dir })).code).toBe(0);
     await writeFile(join(dir, HEAD, 'verify.sql'), "SELECT 'edited' AS check_name, TRUE AS ok;");
-    expect((await runCli(database, ['up'], { migrationsDir: dir })).err).toMatch(/MIGRATION_EDITED.*20260204_worker_runtime/);
+    expect((await runCli(database, ['up'], { migrationsDir: dir })).err).toMatch(new RegExp(`MIGRATION_EDITED.*${HEAD}`));
   });
 });
 
@@ -131,6 +131,7 @@ describe('adopting the Python service database (Alembic)', () => {
       { revision: '20260201_governance_audit_log', origin: 'valhalla' },
       { revision: '20260202_verification_runs', origin: 'valhalla' },
       { revision: '20260203_idempotency_ledger', origin: 'valhalla' },
+      { revision: '20260204_worker_runtime', origin: 'valhalla' },
       { revision: HEAD, origin: 'valhalla' },
     ]);
     const status = await runCli(database, ['status']);
@@ -163,7 +164,7 @@ const tempDir = async () => {
 };
 
 const auditEvents = (database: TestDatabase) =>
-  rows(database, `SELECT action, actor, reason FROM public.governance_audit_log WHERE action LIKE 'migration.%' ORDER BY id`);
+  rows(database, `SELECT kind, action, actor, reason, details FROM public.governance_audit_log WHERE action LIKE 'migration.%' ORDER BY id`);
 
 describe('stamp and repair', () => {
   it('stamp records the revisions as applied (origin stamp) and writes an audit event with the actor and reason', async () => {
@@ -176,8 +177,9 @@ describe('stamp and repair', () => {
     expect(await rows(database, `SELECT origin FROM ${LEDGER_TABLE} WHERE revision = '20260301_applied_by_hand'`)).toEqual([{ origin: 'stamp' }]);
     const events = await auditEvents(database);
     expect(events).toHaveLength(1);
-    expect(events[0]).toMatchObject({ action: 'migration.stamp', actor: 'ops:test' });
-    expect(events[0]?.reason).toMatch(/hot fix applied by hand in incident 7.*20260301_applied_by_hand/);
+    expect(events[0]).toMatchObject({ kind: 'event', action: 'migration.stamp', actor: 'ops:test' });
+    expect(events[0]?.reason).toBe('hot fix applied by hand in incident 7');
+    expect(events[0]?.details).toEqual({ stamped: ['20260301_applied_by_hand'], to: '20260301_applied_by_hand' });
     expect((await runCli(database, ['stamp', '20260301_applied_by_hand', '--reason', 'again'], { migrationsDir: dir })).err).toMatch(/MIGRATION_NOTHING_TO_DO/);
   });
 
@@ -192,7 +194,8 @@ describe('stamp and repair', () => {
     expect((await runCli(database, ['status'], { migrationsDir: dir })).code).toBe(0);
     const events = await auditEvents(database);
     expect(events.map((e) => e.action)).toEqual(['migration.repair']);
-    expect(events[0]?.reason).toMatch(/verify script fixed by hand.*20260204_worker_runtime/);
+    expect(events[0]?.reason).toBe('verify script fixed by hand');
+    expect(JSON.stringify(events[0]?.details)).toContain(HEAD);
     expect((await runCli(database, ['repair', '--reason', 'again'], { migrationsDir: dir })).err).toMatch(/MIGRATION_NOTHING_TO_DO/);
   });
 });
@@ -221,7 +224,7 @@ describe('downgrades that cannot destroy the record', () => {
   it('treats tables whose origin is unknown (ledger rows older than the record) as adopted and keeps them', async () => {
     const database = await freshDatabase('down-unknown-origin');
     expect((await runCli(database, ['up'])).code).toBe(0);
-    await adminQuery(`UPDATE ${LEDGER_TABLE} SET created_tables = NULL WHERE revision = '${HEAD}'`, database.name);
+    await adminQuery(`UPDATE ${LEDGER_TABLE} SET created_tables = NULL WHERE revision = '20260204_worker_runtime'`, database.name);
     const down = await runCli(database, ['down', '--to', '20260203_idempotency_ledger']);
     expect(down.code, down.err).toBe(0);
     expect(down.out).toMatch(/adopted tables kept: public\.worker_heartbeats/);

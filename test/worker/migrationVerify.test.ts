@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import type { Job } from 'bullmq';
 import { describe, expect, it } from 'vitest';
 import {
+  createAuditKeyring,
+  DEVELOPMENT_AUDIT_KEY,
   JOB_NAMES,
   QUEUES,
   createLogger,
@@ -103,14 +105,14 @@ describe('migration-verify jobs', () => {
 
     await adminQuery(
       `ALTER TABLE public.governance_audit_log DISABLE TRIGGER USER;
-       UPDATE public.governance_audit_log SET actor = 'mallory' WHERE id = 2;
+       UPDATE public.governance_audit_log SET actor = 'mallory' WHERE id = 3;
        ALTER TABLE public.governance_audit_log ENABLE TRIGGER USER;`,
       database.name,
     );
     const result = await verify();
     expect(result.passed).toBe(false);
     expect(failing(result.checks)).toEqual([
-      { name: AUDIT_CHAIN_CHECK, status: 'failed', detail: 'row 2: stored hash does not match the row content' },
+      { name: AUDIT_CHAIN_CHECK, status: 'failed', detail: 'row 3: keyed hash does not match the row content (edited, or rehashed without the key)' },
     ]);
     await worker.close();
   });
@@ -153,6 +155,7 @@ describe('migration-verify jobs', () => {
       migrationHead: (await migrator.chain()).head,
       release: 'fallback-release',
       apiUrl: undefined,
+      auditKeyring: createAuditKeyring([DEVELOPMENT_AUDIT_KEY]),
     });
     const job = { id: 'redelivered-verify', name: JOB_NAMES.migrationVerify, queueName: QUEUES.verification, data: { actor: 'ops' } } as unknown as Job;
     const log = createLogger({ name: 'test', level: 'silent' });

@@ -48,7 +48,7 @@ describe('worker resilience', () => {
     await redis.restart();
     const after = await queues.enqueue('go-live-change', { action: 'kill_switch.engage', actor: 'ops', reason: 'after the outage' });
     await finished(after.id!);
-    const jobIds = (await database.pool.any(sql.unsafe`SELECT job_id FROM public.governance_audit_log ORDER BY id`)).map((row) => (row as { job_id: string }).job_id);
+    const jobIds = (await database.pool.any(sql.unsafe`SELECT job_id FROM public.governance_audit_log WHERE kind = 'change' ORDER BY id`)).map((row) => (row as { job_id: string }).job_id);
     expect(jobIds).toEqual([before.id, after.id]);
     expect(await currentSnapshot(database.pool)).toMatchObject({ kill_switch_engaged: true });
 

@@ -38,6 +38,7 @@ const code = await runMigrateCommand(
     databaseUrl: config.databaseUrl,
     migrationsDir,
     actor,
+    auditKeyring: config.auditKeyring,
     ...(lockTimeoutMs === undefined ? {} : { lockTimeoutMs }),
     ...(revisionLockTimeoutMs === undefined ? {} : { revisionLockTimeoutMs }),
     ...(process.env.MIGRATION_EXPORT_DIR ? { exportDir: process.env.MIGRATION_EXPORT_DIR } : {}),

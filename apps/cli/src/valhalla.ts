@@ -19,7 +19,7 @@ process.exitCode = await runValhallaCli(
         import('@valhalla/core/migrator'),
       ]);
       const config = loadConfigOrExit(process.env, 'migrate');
-      return runMigrateCommand(args, { databaseUrl: config.databaseUrl, migrationsDir: process.env.MIGRATIONS_DIR ?? defaultMigrationsDir() }, io);
+      return runMigrateCommand(args, { databaseUrl: config.databaseUrl, migrationsDir: process.env.MIGRATIONS_DIR ?? defaultMigrationsDir(), auditKeyring: config.auditKeyring }, io);
     },
   },
   io,

@@ -1,5 +1,5 @@
-import { GOVERNANCE_ACTIONS, JOB_NAMES, type GovernanceQueues, type Logger } from '@valhalla/core';
-import type { Migrator } from '@valhalla/core/migrator';
+import { GOVERNANCE_ACTIONS, JOB_NAMES, runInTransaction, type AuditKeyring, type DatabasePool, type GovernanceQueues, type Logger } from '@valhalla/core';
+import { appendAuditEvent } from '@valhalla/core/migrator';
 import type { Drift } from './processors/migrationVerifyProcessor.js';
 import { WATCHDOG_ACTOR } from './startVerificationWatchdog.js';
 
@@ -12,15 +12,23 @@ export type DriftAction = (typeof DRIFT_ACTIONS)[keyof typeof DRIFT_ACTIONS];
  * run, so a retried drift enqueues it once.
  */
 export const createDriftHandler =
-  (deps: { migrator: Migrator; action: DriftAction; queues: () => GovernanceQueues | undefined; countDrift: () => void }) =>
+  (deps: {
+    pool: DatabasePool;
+    keyring: AuditKeyring;
+    action: DriftAction;
+    queues: () => GovernanceQueues | undefined;
+    countDrift: () => void;
+  }) =>
   async (drift: Drift, log: Logger): Promise<void> => {
     const names = drift.failed.map((check) => check.name);
-    await deps.migrator.recordEvent({
-      action: 'verification.drift',
-      actor: WATCHDOG_ACTOR,
-      reason: `scheduled verification run ${drift.runId} failed after run ${drift.previousRunId} passed`,
-      details: { runId: drift.runId, previousRunId: drift.previousRunId, failed: drift.failed },
-    });
+    await runInTransaction(deps.pool, (tx) =>
+      appendAuditEvent(tx, deps.keyring, {
+        action: 'verification.drift',
+        actor: WATCHDOG_ACTOR,
+        reason: `scheduled verification run ${drift.runId} failed after run ${drift.previousRunId} passed`,
+        details: { runId: drift.runId, previousRunId: drift.previousRunId, failed: drift.failed },
+      }),
+    );
     deps.countDrift();
     log.error({ runId: drift.runId, failed: names, driftAction: deps.action }, 'drift: a scheduled verification failed after a passed one');
     if (deps.action !== DRIFT_ACTIONS.engage) return;

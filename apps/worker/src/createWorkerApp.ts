@@ -202,6 +202,7 @@ export const createWorkerApp = async (options: WorkerAppOptions): Promise<Worker
           createGoLiveChangeProcessor({
             pool,
             migrationHead,
+            auditKeyring: config.auditKeyring,
             afterCommit: options.fault?.afterCommit,
             onTransaction: (outcome) => (outcome === 'committed' ? metrics.transactionCommitted() : metrics.transactionRolledBack()),
           }),
@@ -220,13 +221,15 @@ export const createWorkerApp = async (options: WorkerAppOptions): Promise<Worker
             migrationHead,
             release: config.release,
             apiUrl: config.apiUrl,
+            auditKeyring: config.auditKeyring,
             ...(options.apiHealth === undefined ? {} : { apiHealth: options.apiHealth }),
             redis: connection('verification-checks', 'producer'),
             // Three missed beats: one late beat is not a dead worker.
             liveWorkerWithinMs: config.heartbeatIntervalMs * 3,
             runbookToken: options.verifyApiToken,
             onDrift: createDriftHandler({
-              migrator,
+              pool,
+              keyring: config.auditKeyring,
               action: options.driftAction ?? DRIFT_ACTIONS.alert,
               queues: () => queues,
               countDrift: () => metrics.driftDetected(),

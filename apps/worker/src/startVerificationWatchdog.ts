@@ -18,7 +18,8 @@ export const startVerificationWatchdog = async (
     if (await queue.removeJobScheduler(WATCHDOG_SCHEDULER_ID)) options.log.info('verification watchdog removed (VERIFY_INTERVAL_SECONDS=0)');
     return;
   }
-  const data = { actor: WATCHDOG_ACTOR, release: options.release };
+  // Incremental audit check: the chain from the last checkpoint (a full check every 15 minutes would grow with the log).
+  const data = { actor: WATCHDOG_ACTOR, release: options.release, auditCheck: 'incremental' as const };
   await queue.upsertJobScheduler(
     WATCHDOG_SCHEDULER_ID,
     { every: options.intervalSeconds * 1000 },

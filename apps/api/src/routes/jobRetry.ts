@@ -57,7 +57,7 @@ export const jobRetryRoutes = async (scope: FastifyInstance, deps: ApiDependenci
     }
 
     const recorded = await callDatabase(() =>
-      recordJobRetry(deps.pool, { targetJobId: id, actor, reason: request.body.reason, requestId: request.id }),
+      recordJobRetry(deps.pool, { targetJobId: id, actor, reason: request.body.reason, requestId: request.id }, deps.config.auditKeyring),
     );
     try {
       await retryFailedJob(found.job);
@@ -100,7 +100,7 @@ const noteFailedRetry = async (
   const reachable = now !== null;
   const unmet: JobRetryCondition = reachable && state !== 'failed' ? JOB_RETRY_CONDITIONS.jobFailed : JOB_RETRY_CONDITIONS.queueReachable;
   try {
-    await recordJobRetryFailure(deps.pool, recorded, unmet);
+    await recordJobRetryFailure(deps.pool, recorded, unmet, deps.config.auditKeyring);
   } catch (auditError) {
     request.log.error({ err: auditError, jobId: id, auditId: recorded.id }, 'could not record the failed job retry in the audit log');
   }

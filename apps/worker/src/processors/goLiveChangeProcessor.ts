@@ -4,6 +4,7 @@ import {
   QUEUES,
   applyGovernanceChange,
   sqlstateOf,
+  type AuditKeyring,
   type ChangeResult,
   type DatabasePool,
   type Logger,
@@ -16,6 +17,8 @@ export type GoLiveChangeProcessorDeps = {
   pool: DatabasePool;
   /** Head of the revision chain this worker's code ships: go-live enable needs a passed verification of it. */
   migrationHead: string;
+  /** AUDIT_HMAC_KEYS: signs the change's audit entry. */
+  auditKeyring: AuditKeyring;
   /** Test-only hook (fault injection), called after a change committed and before the job is acknowledged. */
   afterCommit?: ((jobId: string) => void) | undefined;
   /** The transactional step; core's applyGovernanceChange unless replaced (benchmarks measure the path around it). */
@@ -40,7 +43,7 @@ export const createGoLiveChangeProcessor =
     const applyChange = deps.applyChange ?? applyGovernanceChange;
     let execution: Awaited<ReturnType<typeof applyGovernanceChange>>;
     try {
-      execution = await applyChange(deps.pool, { jobId: job.id, jobCreatedAt: job.timestamp, payload, migrationHead: deps.migrationHead });
+      execution = await applyChange(deps.pool, { jobId: job.id, jobCreatedAt: job.timestamp, payload, migrationHead: deps.migrationHead }, deps.auditKeyring);
     } catch (err) {
       deps.onTransaction?.('rolled_back');
       // Logged here, with the job's logger (requestId included); withJobLogging then logs the attempt's end.

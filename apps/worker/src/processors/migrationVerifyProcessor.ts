@@ -3,6 +3,7 @@ import {
   QUEUES,
   findLatestVerificationRun,
   insertVerificationRun,
+  type AuditKeyring,
   type DatabasePool,
   type Logger,
   type VerificationCheck,
@@ -28,6 +29,7 @@ export type MigrationVerifyProcessorDeps = {
   release: string;
   apiUrl: string | undefined;
   apiHealth?: ApiHealthOptions;
+  auditKeyring: AuditKeyring;
   redis?: Redis | undefined;
   liveWorkerWithinMs?: number;
   runbookToken?: string | undefined;
@@ -55,6 +57,8 @@ export const createMigrationVerifyProcessor =
       db: deps.pool,
       migrator: deps.migrator,
       apiUrl: deps.apiUrl,
+      auditKeyring: deps.auditKeyring,
+      auditCheck: payload.auditCheck,
       ...(deps.apiHealth === undefined ? {} : { apiHealth: deps.apiHealth }),
       redis: deps.redis,
       release,

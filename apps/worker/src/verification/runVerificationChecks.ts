@@ -1,4 +1,4 @@
-import type { CommonQueryMethods, VerificationCheck } from '@valhalla/core';
+import type { AuditKeyring, AuditVerificationMode, CommonQueryMethods, VerificationCheck } from '@valhalla/core';
 import type { Migrator } from '@valhalla/core/migrator';
 import type { Redis } from 'ioredis';
 import { apiProbePolicy, checkApiHealth, type ApiHealthOptions } from './checkApiHealth.js';
@@ -17,6 +17,10 @@ export type VerificationInputs = {
   /** The API to probe; the health, release and runbook checks are skipped when undefined. */
   apiUrl: string | undefined;
   apiHealth?: ApiHealthOptions;
+  /** AUDIT_HMAC_KEYS: verifies the audit chain's keyed hashes and signs the checkpoint. */
+  auditKeyring: AuditKeyring;
+  /** Full by default (startup and on-demand runs); scheduled runs check only the rows after the last checkpoint. */
+  auditCheck?: AuditVerificationMode | undefined;
   /** The worker's Redis (eviction policy); skipped when undefined. */
   redis?: Redis | undefined;
   /** The release being verified: a worker of it must be alive, and the api must run it. */
@@ -54,7 +58,7 @@ export const runVerificationChecks = async (
   const results = await Promise.all([
     checkMigrations(inputs.migrator),
     checkSeedRows(inputs.db),
-    checkAuditChain(inputs.db),
+    checkAuditChain(inputs.db, inputs.auditKeyring, inputs.auditCheck ?? 'full'),
     optional(apiUrl !== undefined, () => checkApiHealth(apiUrl as string, inputs.apiHealth)),
     optional(redis !== undefined, () => checkRedisEvictionPolicy(redis as Redis, READ_POLICY)),
     optional(release !== undefined, () => checkLiveWorker(inputs.db, release as string, inputs.liveWorkerWithinMs ?? 30_000, READ_POLICY)),

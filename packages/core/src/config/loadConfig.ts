@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ConfigError, type ErrorDetail } from '../errors/index.js';
+import { createAuditKeyring, DEVELOPMENT_AUDIT_KEY, parseAuditKeys, type AuditKeyring } from '../state/audit/auditKeyring.js';
 import { parseGovernanceTokens, type GovernanceToken } from './parseGovernanceTokens.js';
 
 /** Which process is loading the config: each one requires a different subset of the variables. */
@@ -7,6 +8,8 @@ export type ServiceName = 'api' | 'worker' | 'migrate' | 'dev';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const PRODUCTION_TOKEN_MIN_LENGTH = 24;
+// 32 characters of a random base64 or hex string is at least 128 bits: `openssl rand -base64 33` gives 44.
+const AUDIT_KEY_MIN_LENGTH = 32;
 
 const emptyToUndefined = (value: unknown) => (typeof value === 'string' && value.trim() === '' ? undefined : value);
 const optionalString = z.preprocess(emptyToUndefined, z.string().optional());
@@ -23,6 +26,7 @@ const envSchema = z.object({
   PORT: intInRange(0, 65535),
   HOST: optionalString,
   GOVERNANCE_TOKENS: optionalString,
+  AUDIT_HMAC_KEYS: optionalString,
   ADMIN_ACTORS: optionalString,
   WORKER_CONCURRENCY: intInRange(1, 1000),
   // A URL, or Render's `fromService` `hostport` (host:port on the private network, plain HTTP).
@@ -61,6 +65,8 @@ export type Config = {
   readonly port: number;
   readonly host: string;
   readonly governanceTokens: readonly GovernanceToken[];
+  /** AUDIT_HMAC_KEYS: the first key signs new audit entries, every key verifies. A public dev key outside production. */
+  readonly auditKeyring: AuditKeyring;
   readonly adminActors: readonly string[];
   readonly workerConcurrency: number;
   readonly apiUrl: string | undefined;
@@ -121,6 +127,12 @@ export const loadConfig = (env: Readonly<Record<string, string | undefined>>, se
     }
   }
 
+  const audit = parseAuditKeys(e.AUDIT_HMAC_KEYS ?? '', { minKeyLength: AUDIT_KEY_MIN_LENGTH });
+  for (const message of audit.problems) problems.push({ field: 'AUDIT_HMAC_KEYS', message });
+  if (isProduction && e.AUDIT_HMAC_KEYS === undefined && service !== 'dev') {
+    problems.push({ field: 'AUDIT_HMAC_KEYS', message: 'is required when NODE_ENV=production (keyid:key, comma-separated)' });
+  }
+
   const adminActors = splitList(e.ADMIN_ACTORS);
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -133,6 +145,7 @@ export const loadConfig = (env: Readonly<Record<string, string | undefined>>, se
     port: e.PORT ?? 3000,
     host: e.HOST ?? '0.0.0.0',
     governanceTokens: tokens,
+    auditKeyring: createAuditKeyring(audit.keys.length > 0 ? audit.keys : [DEVELOPMENT_AUDIT_KEY]),
     adminActors,
     // Every governance change serialises on row 1's lock: jobs beyond a few in flight only wait in PostgreSQL's FIFO lock
     // queue, where BullMQ priorities (kill switch first) no longer apply. Small by default; raise it for slow verifications.

@@ -41,7 +41,13 @@ export const goLiveChangePayload = z.discriminatedUnion('action', [
 export type GoLiveChangePayload = z.infer<typeof goLiveChangePayload>;
 
 export const migrationVerifyPayload = z
-  .object({ release: z.string().trim().min(1).max(200).optional(), actor, requestId })
+  .object({
+    release: z.string().trim().min(1).max(200).optional(),
+    actor,
+    requestId,
+    /** How much of the audit chain to verify: every row (default), or only rows after the last checkpoint. */
+    auditCheck: z.enum(['full', 'incremental']).optional(),
+  })
   .strict();
 export type MigrationVerifyPayload = z.infer<typeof migrationVerifyPayload>;
 

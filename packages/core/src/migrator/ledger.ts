@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { sql, type CommonQueryMethods } from 'slonik';
 
 /** The ledger of applied revisions. Created and extended by the runner under its advisory lock, never by a revision. */
 export const LEDGER_TABLE = 'public.valhalla_schema_revisions';
@@ -97,7 +98,28 @@ export const deleteLedgerRow = async (client: pg.ClientBase, revision: string) =
   await client.query(`DELETE FROM ${LEDGER_TABLE} WHERE revision = $1`, [revision]);
 };
 
-/** repair: accept the current files of an edited revision. */
-export const updateLedgerChecksum = async (client: pg.ClientBase, revision: string, checksum: string) => {
-  await client.query(`UPDATE ${LEDGER_TABLE} SET checksum = $2 WHERE revision = $1`, [revision, checksum]);
+/**
+ * The ledger writes of stamp and repair, in slonik: they share a transaction with the audit event, which is written
+ * through the audit append function (slonik).
+ */
+export const stampLedgerRows = async (
+  tx: CommonQueryMethods,
+  rows: readonly { revision: string; checksum: string; breaking: boolean }[],
+): Promise<void> => {
+  for (const row of rows) {
+    // A plain INSERT: a revision recorded meanwhile by another runner fails the stamp instead of being skipped.
+    await tx.query(sql.unsafe`
+      INSERT INTO ${sql.identifier(['public', 'valhalla_schema_revisions'])} (revision, checksum, duration_ms, breaking, origin, created_tables)
+      VALUES (${row.revision}, ${row.checksum}, 0, ${row.breaking}, ${LEDGER_ORIGINS.stamp}, '{}')
+    `);
+  }
+};
+
+/** @returns false when the row no longer has checksum `from` (changed meanwhile). */
+export const repairLedgerChecksum = async (tx: CommonQueryMethods, row: { revision: string; from: string; to: string }): Promise<boolean> => {
+  const result = await tx.query(sql.unsafe`
+    UPDATE ${sql.identifier(['public', 'valhalla_schema_revisions'])} SET checksum = ${row.to}
+    WHERE revision = ${row.revision} AND checksum = ${row.from}
+  `);
+  return result.rowCount === 1;
 };

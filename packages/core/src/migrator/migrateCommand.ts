@@ -1,4 +1,6 @@
 import { AppError, MigrationError } from '../errors/index.js';
+import { createAuditKeyring, DEVELOPMENT_AUDIT_KEY, type AuditKeyring } from '../state/audit/auditKeyring.js';
+import { withAuditChainChecks } from '../state/audit/runAuditChainChecks.js';
 import { BASE_REVISION, compatibleAheadNote, createMigrator, type Migrator } from './runner.js';
 
 export type MigrateCommandIo = { out: (line: string) => void; err: (line: string) => void };
@@ -14,6 +16,8 @@ export type MigrateCommandOptions = {
   actor?: string;
   /** Where `down --export-and-drop` writes (default ./migration-exports). */
   exportDir?: string;
+  /** AUDIT_HMAC_KEYS: verify checks the chain with it; stamp and repair sign their audit events with it. */
+  auditKeyring?: AuditKeyring;
 };
 
 export const MIGRATE_USAGE = `usage: migrate <command> [options]
@@ -52,6 +56,8 @@ export const runMigrateCommand = async (args: readonly string[], options: Migrat
     return reason === undefined || reason.length === 0 || reason.length > REASON_MAX ? undefined : reason;
   };
   const actor = options.actor ?? 'unknown';
+  // Tests drive the command without a keyring: the development key signs, as in withAuditChainChecks.
+  const keyringOf = () => options.auditKeyring ?? createAuditKeyring([DEVELOPMENT_AUDIT_KEY]);
   try {
     switch (command) {
       case 'up': {
@@ -78,14 +84,14 @@ export const runMigrateCommand = async (args: readonly string[], options: Migrat
         if (to === undefined || to.startsWith('--')) return usage('stamp needs a revision: stamp REV --reason R');
         const reason = reasonOf();
         if (reason === undefined) return usage(`stamp needs --reason R (1-${REASON_MAX} characters): it is recorded in the audit log`);
-        const { stamped } = await migrator.stamp({ to, actor, reason });
+        const { stamped } = await migrator.stamp({ to, actor, reason, keyring: keyringOf() });
         io.out(`stamped ${stamped.length} revision(s); recorded in the audit log as ${actor}`);
         return 0;
       }
       case 'repair': {
         const reason = reasonOf();
         if (reason === undefined) return usage(`repair needs --reason R (1-${REASON_MAX} characters): it is recorded in the audit log`);
-        const { repaired } = await migrator.repair({ actor, reason });
+        const { repaired } = await migrator.repair({ actor, reason, keyring: keyringOf() });
         io.out(`repaired ${repaired.length} revision(s); recorded in the audit log as ${actor}`);
         return 0;
       }
@@ -115,7 +121,7 @@ export const runMigrateCommand = async (args: readonly string[], options: Migrat
         return problems.length === 0 ? 0 : 1;
       }
       case 'verify': {
-        const result = await migrator.verify();
+        const result = await withAuditChainChecks(await migrator.verify(), options);
         if (json) io.out(JSON.stringify(result, null, 2));
         else for (const check of result.checks) io.out(`${check.status.padEnd(6)}  ${check.name}: ${check.detail}`);
         if (!result.passed) io.err('verification failed');

@@ -2,7 +2,10 @@ import pg from 'pg';
 import { MigrationError } from '../errors/index.js';
 import type { VerificationCheck } from '../state/model.js';
 import { adoptAlembic } from './adoptAlembic.js';
-import { appendAuditEvent, type AuditEvent } from './appendAuditEvent.js';
+import { sql, type DatabaseTransactionConnection } from 'slonik';
+import { createDatabasePool } from '../db/createDatabasePool.js';
+import type { AuditKeyring } from '../state/audit/auditKeyring.js';
+import { appendAuditEvent } from './appendAuditEvent.js';
 import { exportTables } from './exportTables.js';
 import {
   deleteLedgerRow,
@@ -10,7 +13,8 @@ import {
   insertLedgerRow,
   LEDGER_ORIGINS,
   readLedger,
-  updateLedgerChecksum,
+  repairLedgerChecksum,
+  stampLedgerRows,
   type LedgerRow,
 } from './ledger.js';
 import { planDowngrade, revisionError, type DowngradeStep } from './planDowngrade.js';
@@ -261,8 +265,8 @@ export type DownResult = {
   exportPath: string | undefined;
 };
 
-/** Who did it and why: stamp and repair are never silent. */
-export type OperatorIntent = { actor: string; reason: string };
+/** Who did it and why: stamp and repair are never silent (the keyring signs their audit event). */
+export type OperatorIntent = { actor: string; reason: string; keyring: AuditKeyring };
 
 export type Migrator = {
   chain(): Promise<RevisionChain>;
@@ -273,20 +277,36 @@ export type Migrator = {
   stamp(options: { to: string } & OperatorIntent): Promise<{ stamped: string[] }>;
   /** Accepts the current files of edited applied revisions (new checksums), with an audit event. */
   repair(options: OperatorIntent): Promise<{ repaired: { revision: string; from: string; to: string }[] }>;
-  /** Appends an audit event entry (the watchdog's drift entries). */
-  recordEvent(event: AuditEvent): Promise<number>;
   verify(): Promise<{ passed: boolean; checks: VerificationCheck[] }>;
 };
 
-const inTransaction = async <T>(client: pg.Client, fn: () => Promise<T>): Promise<T> => {
-  await client.query('BEGIN');
+/**
+ * Runs `fn` in one slonik transaction on a connection of its own that holds the migration lock: stamp and repair
+ * write the ledger and their audit event (the audit append function is slonik) together.
+ */
+const inLockedSlonikTransaction = async <T>(
+  options: MigratorOptions,
+  lockTimeoutMs: number,
+  fn: (tx: DatabaseTransactionConnection) => Promise<T>,
+): Promise<T> => {
+  const pool = await createDatabasePool({ connectionUri: options.databaseUrl, maxPoolSize: 1, applicationName: 'valhalla-migrate' });
   try {
-    const result = await fn();
-    await client.query('COMMIT');
-    return result;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw error;
+    return await pool.connect(async (connection) => {
+      try {
+        await connection.query(sql.unsafe`SET lock_timeout = ${sql.literalValue(String(Math.max(1, Math.floor(lockTimeoutMs))))}`);
+        await connection.query(sql.unsafe`SELECT pg_advisory_lock(hashtextextended('valhalla-go-live:migrations', 0))`);
+        await connection.query(sql.unsafe`RESET lock_timeout`);
+      } catch (cause) {
+        throw new MigrationError('MIGRATION_LOCK_TIMEOUT', `another migration runner held the lock for more than ${lockTimeoutMs} ms`, { cause });
+      }
+      try {
+        return await connection.transaction(fn);
+      } finally {
+        await connection.query(sql.unsafe`SELECT pg_advisory_unlock(hashtextextended('valhalla-go-live:migrations', 0))`).catch(() => {});
+      }
+    });
+  } finally {
+    await pool.end();
   }
 };
 
@@ -378,57 +398,52 @@ export const createMigrator = (options: MigratorOptions): Migrator => {
     });
   };
 
-  const stamp = async ({ to, actor, reason }: { to: string } & OperatorIntent) => {
+  const stamp = async ({ to, actor, reason, keyring }: { to: string } & OperatorIntent) => {
     const targetIndex = indexOfTarget(await chain(), to);
-    return locked(async (client, revisions) => {
+    const toStamp = await locked(async (client, revisions) => {
       const current = computeStatus(revisions, await readLedger(client));
       assertSchemaCompatible(current);
       const pending = new Set(current.pending);
-      const toStamp = revisions.revisions.slice(0, targetIndex + 1).filter((revision) => pending.has(revision.id));
-      if (toStamp.length === 0) {
-        throw new MigrationError('MIGRATION_NOTHING_TO_DO', `${to} and every revision before it are already in the ledger: nothing to stamp`, { revision: to });
-      }
-      await inTransaction(client, async () => {
-        for (const revision of toStamp) {
-          await insertLedgerRow(client, {
-            revision: revision.id,
-            checksum: revision.checksum,
-            durationMs: 0,
-            breaking: revision.breaking,
-            origin: LEDGER_ORIGINS.stamp,
-            createdTables: [],
-          });
-        }
-        await appendAuditEvent(client, { action: 'migration.stamp', actor, reason, details: { stamped: toStamp.map((r) => r.id), to } });
-      });
-      const stamped = toStamp.map((revision) => revision.id);
-      log(`stamped ${stamped.join(', ')} as applied (not run), by ${actor}`);
-      return { stamped };
+      return revisions.revisions.slice(0, targetIndex + 1).filter((revision) => pending.has(revision.id));
     });
+    if (toStamp.length === 0) {
+      throw new MigrationError('MIGRATION_NOTHING_TO_DO', `${to} and every revision before it are already in the ledger: nothing to stamp`, { revision: to });
+    }
+    const stamped = toStamp.map((revision) => revision.id);
+    await inLockedSlonikTransaction(options, lockTimeoutMs, async (tx) => {
+      await stampLedgerRows(tx, toStamp.map((r) => ({ revision: r.id, checksum: r.checksum, breaking: r.breaking })));
+      await appendAuditEvent(tx, keyring, { action: 'migration.stamp', actor, reason, details: { stamped, to } });
+    });
+    log(`stamped ${stamped.join(', ')} as applied (not run), by ${actor}`);
+    return { stamped };
   };
 
-  const repair = async ({ actor, reason }: OperatorIntent) =>
-    locked(async (client, revisions) => {
+  const repair = async ({ actor, reason, keyring }: OperatorIntent) => {
+    const repaired = await locked(async (client, revisions) => {
       const ledger = await readLedger(client);
       const current = computeStatus(revisions, ledger);
       assertSchemaCompatible(current);
-      if (current.edited.length === 0) throw new MigrationError('MIGRATION_NOTHING_TO_DO', 'no applied revision is edited: nothing to repair');
       const byId = new Map(revisions.revisions.map((r) => [r.id, r]));
-      const repaired = current.edited.map((id) => ({
+      return current.edited.map((id) => ({
         revision: id,
         from: ledger.find((row) => row.revision === id)?.checksum ?? '',
         to: byId.get(id)?.checksum ?? '',
       }));
-      await inTransaction(client, async () => {
-        for (const row of repaired) await updateLedgerChecksum(client, row.revision, row.to);
-        await appendAuditEvent(client, { action: 'migration.repair', actor, reason, details: { repaired } });
-      });
-      log(`repaired ${repaired.map((row) => row.revision).join(', ')}: their current files are accepted, by ${actor}`);
-      return { repaired };
     });
-
-  const recordEvent = (event: AuditEvent) =>
-    withClient(options, (client) => inTransaction(client, () => appendAuditEvent(client, event)));
+    if (repaired.length === 0) throw new MigrationError('MIGRATION_NOTHING_TO_DO', 'no applied revision is edited: nothing to repair');
+    await inLockedSlonikTransaction(options, lockTimeoutMs, async (tx) => {
+      for (const row of repaired) {
+        if (!(await repairLedgerChecksum(tx, row))) {
+          throw new MigrationError('MIGRATION_FAILED', `revision ${row.revision} changed in the ledger meanwhile; nothing was repaired, run repair again`, {
+            revision: row.revision,
+          });
+        }
+      }
+      await appendAuditEvent(tx, keyring, { action: 'migration.repair', actor, reason, details: { repaired } });
+    });
+    log(`repaired ${repaired.map((row) => row.revision).join(', ')}: their current files are accepted, by ${actor}`);
+    return { repaired };
+  };
 
   const verify = async (): Promise<{ passed: boolean; checks: VerificationCheck[] }> => {
     const revisions = await chain();
@@ -461,5 +476,5 @@ export const createMigrator = (options: MigratorOptions): Migrator => {
     });
   };
 
-  return { chain, status, up, down, stamp, repair, recordEvent, verify };
+  return { chain, status, up, down, stamp, repair, verify };
 };

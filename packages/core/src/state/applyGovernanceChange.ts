@@ -1,6 +1,7 @@
 import { sql, type DatabasePool } from 'slonik';
 import { runInTransaction } from '../db/runInTransaction.js';
 import { JOB_NAMES, QUEUES, type GoLiveChangePayload } from '../jobs/catalog.js';
+import type { AuditKeyring } from './audit/auditKeyring.js';
 import { GOVERNANCE_ACTIONS, type ChangeResult } from './model.js';
 import { readChangeContext } from './queries/changeContext.js';
 import { commitChange } from './queries/commitChange.js';
@@ -21,7 +22,8 @@ export type GovernanceChangeExecution = { result: ChangeResult; replayed: boolea
 /**
  * Executes one governance change exactly once per job id, in one transaction of three statements: lock row 1 of both
  * tables; read the stored result of this job id (if it already committed) and the verification of the head; decide
- * by the state rules and write the state, the audit entry and the executed-job record together. Safe to re-run:
+ * by the state rules and write the state, the audit entry (signed with `keyring`'s signing key) and the executed-job
+ * record together. The second statement also takes the audit chain lock and reads its head. Safe to re-run:
  * database work only.
  *
  * A rejected change commits too (its audit entry and executed record); the caller turns the `rejected` result into a
@@ -31,6 +33,7 @@ export type GovernanceChangeExecution = { result: ChangeResult; replayed: boolea
 export const applyGovernanceChange = async (
   pool: DatabasePool,
   request: GovernanceChangeRequest,
+  keyring: AuditKeyring,
 ): Promise<GovernanceChangeExecution> =>
   runInTransaction(pool, async (tx) => {
     // Lock first, then look for an earlier execution: after the lock is granted, READ COMMITTED shows any commit of
@@ -76,6 +79,7 @@ export const applyGovernanceChange = async (
             ? 'system_metadata'
             : 'go_live_state',
       result,
-    });
+      auditHead: context.auditHead,
+    }, keyring);
     return { result: { ...result, auditId }, replayed: false };
   });

@@ -9,8 +9,12 @@
  * - change: one governance action (see GOVERNANCE_ACTIONS) requested by an actor with a reason, executed once by the
  *   worker as a `go-live-change` job. Its outcome is applied, unchanged (already in that state) or rejected (a
  *   precondition did not hold).
- * - audit entry: the append-only, hash-chained row every change writes in its own transaction: before, after,
- *   actor, reason, job id, outcome.
+ * - audit entry: one append-only row of the audit log, in one hash chain. A *change* entry (outcome applied,
+ *   unchanged or rejected; before, after, actor, reason, job id) is written in the change's own transaction and
+ *   replaying them gives the state; an *event* entry records anything else (change requests, approvals, queue
+ *   pauses, repairs, drift, writes made outside the product). The application signs each entry with an HMAC key from
+ *   AUDIT_HMAC_KEYS (its id is stored); rows written inside the database are hashed unkeyed and anchored by the next
+ *   signed row.
  * - revision: one folder of migrations/ (up, down, verify SQL), linked to its previous revision; the head is the
  *   last one in the chain.
  * - verification run: a post-deploy `migration-verify` job's stored result: release, migration head, per-check
@@ -90,21 +94,47 @@ export const metadataChange = z
   .strict();
 export type MetadataChange = z.infer<typeof metadataChange>;
 
-export const auditEntryRow = z.object({
+/** Change entries replay to the state; event entries record everything else (see AUDIT_KINDS). */
+export const AUDIT_KINDS = { change: 'change', event: 'event' } as const;
+export type AuditKind = (typeof AUDIT_KINDS)[keyof typeof AUDIT_KINDS];
+
+const auditEntryColumns = {
   id: z.number(),
   job_id: z.string().nullable(),
   action: z.string(),
-  outcome: z.enum(['applied', 'unchanged', 'rejected']),
   actor: z.string(),
   reason: z.string(),
-  before: stateSnapshot,
-  after: stateSnapshot,
   unmet_conditions: z.array(z.string()),
   request_id: z.string().nullable(),
   created_at: z.string(),
   prev_hash: z.string().nullable(),
   hash: z.string(),
-});
+  /** The AUDIT_HMAC_KEYS key id that signed the entry; null for rows hashed inside the database (unkeyed). */
+  key_id: z.string().nullable(),
+  details: z.record(z.string(), z.unknown()),
+};
+
+/**
+ * One audit-log row. `kind` tells a change entry (outcome applied/unchanged/rejected, before/after are state
+ * snapshots: replaying them gives the state) from an event entry (no outcome; before/after are whatever the event
+ * recorded, e.g. the table rows of a write made outside the product).
+ */
+export const auditEntryRow = z.discriminatedUnion('kind', [
+  z.object({
+    kind: z.literal('change'),
+    outcome: z.enum(['applied', 'unchanged', 'rejected']),
+    before: stateSnapshot,
+    after: stateSnapshot,
+    ...auditEntryColumns,
+  }),
+  z.object({
+    kind: z.literal('event'),
+    outcome: z.null(),
+    before: z.record(z.string(), z.unknown()),
+    after: z.record(z.string(), z.unknown()),
+    ...auditEntryColumns,
+  }),
+]);
 export type AuditEntry = z.infer<typeof auditEntryRow>;
 
 export const verificationCheck = z.object({

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { DatabasePool } from 'slonik';
 import { runInTransaction } from '../db/runInTransaction.js';
-import { CHANGE_OUTCOMES, type AuditEntry } from './model.js';
-import { appendAuditEntry } from './queries/auditLog.js';
+import { appendAuditEntries } from './audit/appendAuditEntries.js';
+import type { AuditKeyring } from './audit/auditKeyring.js';
+import { AUDIT_KINDS, CHANGE_OUTCOMES, type AuditEntry } from './model.js';
 import { lockGovernanceRows, snapshotOf } from './queries/governanceState.js';
 
 /** The audit action of an operator's manual retry of a failed job (`POST /api/jobs/:id/retry`). */
@@ -11,6 +12,16 @@ export const JOB_RETRY_ACTION = 'job.retry';
 /** Conditions a recorded retry turned out not to meet, named in a follow-up `rejected` entry. */
 export const JOB_RETRY_CONDITIONS = { jobFailed: 'job_in_failed_set', queueReachable: 'queue_reachable' } as const;
 export type JobRetryCondition = (typeof JOB_RETRY_CONDITIONS)[keyof typeof JOB_RETRY_CONDITIONS];
+
+const appendOne = async (
+  tx: Parameters<typeof appendAuditEntries>[0],
+  keyring: AuditKeyring,
+  entry: Parameters<typeof appendAuditEntries>[1][number],
+): Promise<AuditEntry> => {
+  const [inserted] = await appendAuditEntries(tx, [entry], keyring);
+  if (inserted === undefined) throw new Error('appendAuditEntries returned no entry');
+  return inserted;
+};
 
 export type JobRetryRequest = { targetJobId: string; actor: string; reason: string; requestId: string | null };
 
@@ -21,10 +32,11 @@ export type JobRetryRequest = { targetJobId: string; actor: string; reason: stri
  * Database work only, safe to re-run: the caller retries the BullMQ job after this commits.
  * @throws RetryableDatabaseError on a lost connection or exhausted serialization retries.
  */
-export const recordJobRetry = async (pool: DatabasePool, request: JobRetryRequest): Promise<AuditEntry> =>
+export const recordJobRetry = async (pool: DatabasePool, request: JobRetryRequest, keyring: AuditKeyring): Promise<AuditEntry> =>
   runInTransaction(pool, async (tx) => {
     const snapshot = snapshotOf(await lockGovernanceRows(tx));
-    return appendAuditEntry(tx, {
+    return appendOne(tx, keyring, {
+      kind: AUDIT_KINDS.change,
       jobId: `${JOB_RETRY_ACTION}:${request.targetJobId}:${randomUUID()}`,
       action: JOB_RETRY_ACTION,
       outcome: CHANGE_OUTCOMES.applied,
@@ -48,10 +60,12 @@ export const recordJobRetryFailure = async (
   pool: DatabasePool,
   recorded: AuditEntry,
   unmet: JobRetryCondition,
+  keyring: AuditKeyring,
 ): Promise<AuditEntry> =>
   runInTransaction(pool, async (tx) => {
     const snapshot = snapshotOf(await lockGovernanceRows(tx));
-    return appendAuditEntry(tx, {
+    return appendOne(tx, keyring, {
+      kind: AUDIT_KINDS.change,
       jobId: `${recorded.job_id ?? `${JOB_RETRY_ACTION}:${randomUUID()}`}:failed`,
       action: JOB_RETRY_ACTION,
       outcome: CHANGE_OUTCOMES.rejected,

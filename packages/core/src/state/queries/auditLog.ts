@@ -1,38 +1,6 @@
 import { sql, type CommonQueryMethods } from 'slonik';
-import { z } from 'zod';
-import { auditEntryRow, type AuditEntry, type ChangeOutcome, type StateSnapshot } from '../model.js';
-
-const AUDIT_COLUMNS = sql.fragment`
-  id, job_id, action, outcome, actor, reason, before, after, unmet_conditions, request_id, created_at, prev_hash, hash
-`;
-
-/**
- * Appends one audit entry. The id, previous hash and hash are set by the table's trigger under its chain lock.
- * Must run in the transaction of the change it records.
- */
-export const appendAuditEntry = async (
-  tx: CommonQueryMethods,
-  entry: {
-    jobId: string | null;
-    action: string;
-    outcome: ChangeOutcome;
-    actor: string;
-    reason: string;
-    before: StateSnapshot;
-    after: StateSnapshot;
-    unmet: readonly string[];
-    requestId: string | null;
-  },
-): Promise<AuditEntry> =>
-  tx.one(sql.type(auditEntryRow)`
-    INSERT INTO public.governance_audit_log
-      (job_id, action, outcome, actor, reason, before, after, unmet_conditions, request_id)
-    VALUES (
-      ${entry.jobId}, ${entry.action}, ${entry.outcome}, ${entry.actor}, ${entry.reason},
-      ${sql.jsonb(entry.before)}, ${sql.jsonb(entry.after)}, ${sql.array([...entry.unmet], 'text')}, ${entry.requestId}
-    )
-    RETURNING ${AUDIT_COLUMNS}
-  `);
+import { AUDIT_COLUMNS } from '../audit/appendAuditEntries.js';
+import { auditEntryRow, type AuditEntry } from '../model.js';
 
 /** Newest first; `before` is an exclusive id cursor. */
 export const listAuditEntries = async (
@@ -53,27 +21,3 @@ export const listAuditEntries = async (
 export const listAuditEntriesInOrder = async (db: CommonQueryMethods): Promise<AuditEntry[]> => [
   ...(await db.any(sql.type(auditEntryRow)`SELECT ${AUDIT_COLUMNS} FROM public.governance_audit_log ORDER BY id`)),
 ];
-
-const brokenLink = z.object({ id: z.number(), problem: z.string() });
-
-/**
- * Recomputes the hash chain. Returns the first row whose stored hash or previous-hash link does not match, or null
- * when the chain is intact.
- */
-export const findBrokenAuditLink = async (
-  db: CommonQueryMethods,
-): Promise<{ id: number; problem: string } | null> =>
-  db.maybeOne(sql.type(brokenLink)`
-    SELECT id,
-           CASE WHEN prev_hash IS DISTINCT FROM expected_prev THEN 'previous-hash link does not match the row before'
-                ELSE 'stored hash does not match the row content' END AS problem
-    FROM (
-      SELECT a.*, lag(a.hash) OVER (ORDER BY a.id) AS expected_prev
-      FROM public.governance_audit_log a
-    ) chain
-    WHERE prev_hash IS DISTINCT FROM expected_prev
-       OR hash IS DISTINCT FROM public.governance_audit_row_hash(
-            prev_hash, id, job_id, action, outcome, actor, reason, before, after, unmet_conditions, request_id, created_at)
-    ORDER BY id
-    LIMIT 1
-  `);

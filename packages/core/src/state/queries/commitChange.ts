@@ -1,6 +1,8 @@
 import { sql, type CommonQueryMethods } from 'slonik';
 import { z } from 'zod';
-import type { ChangeResult, StateSnapshot } from '../model.js';
+import type { AuditKeyring } from '../audit/auditKeyring.js';
+import { insertSignedAuditRows, signAuditEntries, type AuditChainHead } from '../audit/appendAuditEntries.js';
+import { AUDIT_KINDS, type ChangeResult, type StateSnapshot } from '../model.js';
 
 const committed = z.object({ audit_id: z.number() });
 
@@ -15,16 +17,38 @@ export type ChangeToCommit = {
   writes: 'go_live_state' | 'system_metadata' | 'nothing';
   /** The result without its audit id, which the audit insert assigns. */
   result: Omit<ChangeResult, 'auditId'>;
+  /** The chain head read under the chain lock earlier in this transaction (readChangeContext). */
+  auditHead: AuditChainHead;
 };
 
 /**
  * Writes a decided change in one statement: the row update (if any), the audit entry and the executed-job record,
  * as data-modifying CTEs. One round trip instead of three keeps the row lock short. `updated_at` columns hold UTC
  * (they have no zone); `completed_at` records when backend_complete last became true.
- * @returns the id the audit trigger assigned.
+ * The audit entry is signed here (appendAuditEntries' signing and insert, folded into this statement).
+ * @returns the audit entry's id.
  */
-export const commitChange = async (tx: CommonQueryMethods, change: ChangeToCommit): Promise<number> => {
+export const commitChange = async (tx: CommonQueryMethods, change: ChangeToCommit, keyring: AuditKeyring): Promise<number> => {
   const after: StateSnapshot = change.result.after;
+  const { rows, ids } = signAuditEntries(
+    change.auditHead,
+    [
+      {
+        kind: AUDIT_KINDS.change,
+        jobId: change.jobId,
+        action: change.result.action,
+        outcome: change.result.outcome,
+        actor: change.actor,
+        reason: change.reason,
+        before: change.result.before,
+        after,
+        unmet: change.result.unmet,
+        requestId: change.requestId,
+      },
+    ],
+    keyring,
+  );
+  const auditId = ids[0] ?? 0;
   const writeGoLive = change.writes === 'go_live_state';
   const writeMetadata = change.writes === 'system_metadata';
   const row = await tx.one(sql.type(committed)`
@@ -50,20 +74,10 @@ export const commitChange = async (tx: CommonQueryMethods, change: ChangeToCommi
           END
       WHERE id = 1 AND ${writeMetadata}
     ),
-    audit AS (
-      INSERT INTO public.governance_audit_log
-        (job_id, action, outcome, actor, reason, before, after, unmet_conditions, request_id)
-      VALUES (
-        ${change.jobId}, ${change.result.action}, ${change.result.outcome}, ${change.actor}, ${change.reason},
-        ${sql.jsonb(change.result.before)}, ${sql.jsonb(after)}, ${sql.array([...change.result.unmet], 'text')},
-        ${change.requestId}
-      )
-      RETURNING id
-    )
+    audit AS (${insertSignedAuditRows(rows)})
     INSERT INTO public.governance_executed_jobs (job_id, queue, job_name, outcome, result)
-    SELECT ${change.jobId}, ${change.queue}, ${change.jobName}, ${change.result.outcome},
-           ${sql.jsonb(change.result)}::jsonb || jsonb_build_object('auditId', audit.id)
-    FROM audit
+    VALUES (${change.jobId}, ${change.queue}, ${change.jobName}, ${change.result.outcome},
+            ${sql.jsonb({ ...change.result, auditId })})
     RETURNING (result->>'auditId')::bigint AS audit_id
   `);
   return row.audit_id;

@@ -8,6 +8,12 @@ export type GovernanceRows = { goLive: GoLiveStateRow; metadata: SystemMetadataR
 
 const lockClause = (lock: boolean) => (lock ? sql.fragment`FOR UPDATE OF g, m` : sql.fragment``);
 
+// The product's own writes to these rows are marked with a transaction-local setting, so the outside-write triggers
+// (migration 20260210_audit_chain_keyed) record only writes made by something else. Set in the locking statement
+// that every product writer runs first: no extra round trip.
+const markProductWrite = (lock: boolean) =>
+  lock ? sql.fragment`, set_config('valhalla.change', 'on', true) AS product_write` : sql.fragment``;
+
 const bothRows = z.object({
   g_id: z.number(),
   go_live_enabled: z.boolean(),
@@ -28,6 +34,7 @@ const selectRows = async (db: CommonQueryMethods, lock: boolean): Promise<Govern
   const row = await db.maybeOne(sql.type(bothRows)`
     SELECT g.id AS g_id, g.go_live_enabled, g.kill_switch_engaged, g.changed_by, g.reason, g.updated_at AS g_updated_at,
            m.id AS m_id, m.version, m.backend_complete, m.notes, m.updated_at AS m_updated_at, m.completed_at
+           ${markProductWrite(lock)}
     FROM public.go_live_state g CROSS JOIN public.system_metadata m
     WHERE g.id = 1 AND m.id = 1
     ${lockClause(lock)}

@@ -1,0 +1,51 @@
+import { createHmac } from 'node:crypto';
+
+/** One HMAC key from `AUDIT_HMAC_KEYS`. The id is stored with every entry it signs; the key never leaves the app. */
+export type AuditKey = { readonly id: string; readonly key: string };
+
+/** The keys the application holds: the first signs new entries, every one verifies. */
+export type AuditKeyring = { readonly signing: AuditKey; readonly byId: ReadonlyMap<string, AuditKey> };
+
+const KEY_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+/**
+ * The key used when `AUDIT_HMAC_KEYS` is unset outside production (dev, tests). It is public, so entries signed with
+ * it prove nothing; production refuses to start without real keys.
+ */
+export const DEVELOPMENT_AUDIT_KEY: AuditKey = Object.freeze({ id: 'dev', key: 'valhalla-development-audit-key-not-a-secret' });
+
+export const createAuditKeyring = (keys: readonly AuditKey[]): AuditKeyring => {
+  const [signing] = keys;
+  if (signing === undefined) throw new Error('an audit keyring needs at least one key');
+  return Object.freeze({ signing, byId: new Map(keys.map((key) => [key.id, key])) });
+};
+
+/**
+ * Parses `keyid:key,keyid:key` (the key may contain `:`; only the first one separates). Returns the keys or the
+ * problems (never throws), so the config can report them under the variable's name.
+ */
+export const parseAuditKeys = (raw: string, options: { minKeyLength: number }): { keys: AuditKey[]; problems: string[] } => {
+  const keys: AuditKey[] = [];
+  const problems: string[] = [];
+  const entries = raw.split(',').map((entry) => entry.trim()).filter((entry) => entry.length > 0);
+  entries.forEach((entry, index) => {
+    const separator = entry.indexOf(':');
+    const id = separator <= 0 ? '' : entry.slice(0, separator);
+    const key = entry.slice(separator + 1);
+    if (!KEY_ID_PATTERN.test(id)) {
+      problems.push(`entry ${index + 1} is not keyid:key (key id: 1-64 letters, digits, _ . -)`);
+    } else if (key.length < options.minKeyLength) {
+      problems.push(`entry ${index + 1} (key id ${id}): key must be at least ${options.minKeyLength} characters`);
+    } else if (/\s/.test(key)) {
+      problems.push(`entry ${index + 1} (key id ${id}): key must not contain white space`);
+    } else if (keys.some((other) => other.id === id)) {
+      problems.push(`entry ${index + 1}: key id ${id} is used by another entry`);
+    } else {
+      keys.push({ id, key });
+    }
+  });
+  return { keys, problems };
+};
+
+/** HMAC-SHA256 of `text` under `key`, hex. */
+export const hmacHex = (key: AuditKey, text: string): string => createHmac('sha256', key.key).update(text, 'utf8').digest('hex');

@@ -1,0 +1,56 @@
+/**
+ * The exact text an audit entry's keyed hash covers. Written and verified by this code only (never by PostgreSQL),
+ * so it is defined on JSON values: object keys sorted, `undefined` members dropped, as JSON.stringify would write
+ * them. jsonb normalises key order and number text, and a JSON value read back from jsonb stringifies the same way.
+ */
+export const stableStringify = (value: unknown): string => {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) return `[${value.map((item) => (item === undefined ? 'null' : stableStringify(item))).join(',')}]`;
+  const record = value as Record<string, unknown>;
+  const members = Object.keys(record)
+    .filter((key) => record[key] !== undefined)
+    .sort()
+    .map((key) => `${JSON.stringify(key)}:${stableStringify(record[key])}`);
+  return `{${members.join(',')}}`;
+};
+
+/** Every stored column of an entry but `hash`, with `created_at` in the canonical text form (UTC, microseconds). */
+export type CanonicalFields = {
+  id: number;
+  prev_hash: string | null;
+  key_id: string;
+  kind: string;
+  job_id: string | null;
+  action: string;
+  outcome: string | null;
+  actor: string;
+  reason: string;
+  before: unknown;
+  after: unknown;
+  unmet_conditions: readonly string[];
+  request_id: string | null;
+  created_at: string;
+  details: unknown;
+};
+
+export const CANONICAL_VERSION = 'valhalla-audit-v3';
+
+export const canonicalEntryText = (entry: CanonicalFields): string =>
+  stableStringify([
+    CANONICAL_VERSION,
+    entry.prev_hash,
+    entry.id,
+    entry.key_id,
+    entry.kind,
+    entry.job_id,
+    entry.action,
+    entry.outcome,
+    entry.actor,
+    entry.reason,
+    entry.before,
+    entry.after,
+    entry.unmet_conditions,
+    entry.request_id,
+    entry.created_at,
+    entry.details,
+  ]);

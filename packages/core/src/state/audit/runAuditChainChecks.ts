@@ -1,0 +1,71 @@
+import type { CommonQueryMethods } from 'slonik';
+import { createDatabasePool } from '../../db/createDatabasePool.js';
+import type { VerificationCheck } from '../model.js';
+import { recordAuditCheckpoint } from './auditCheckpoints.js';
+import { createAuditKeyring, DEVELOPMENT_AUDIT_KEY, type AuditKeyring } from './auditKeyring.js';
+import { verifyAuditChain, type AuditChainReport, type AuditVerificationMode } from './verifyAuditChain.js';
+
+export const AUDIT_CHAIN_CHECK = 'audit log hash chain intact';
+export const OUTSIDE_WRITES_CHECK = 'no writes outside the product since the last verification';
+
+const describeError = (error: unknown): string => (error instanceof Error ? `${error.name}: ${error.message}` : String(error));
+
+const chainCheck = (report: AuditChainReport): VerificationCheck => {
+  if (!report.intact) return { name: AUDIT_CHAIN_CHECK, status: 'failed', detail: report.problem ?? 'chain broken' };
+  const from = report.fromCheckpoint === null ? 'from the first row' : `after checkpoint ${report.fromCheckpoint.id} (row ${report.fromCheckpoint.headId})`;
+  const head = report.head === null ? 'the log is empty' : `head row ${report.head.id} hash ${report.head.hash}`;
+  return {
+    name: AUDIT_CHAIN_CHECK,
+    status: 'passed',
+    detail: `${report.mode} check: ${report.checkedRows} row(s) ${from} verified, signed and linked; ${head}`,
+  };
+};
+
+const outsideWritesCheck = (report: AuditChainReport): VerificationCheck => {
+  if (report.outsideWriteCount === 0) {
+    return { name: OUTSIDE_WRITES_CHECK, status: 'passed', detail: 'no UPDATE of go_live_state or system_metadata outside the product' };
+  }
+  const listed = report.outsideWrites
+    .map((write) => `row ${write.id}: ${write.table} by role ${write.databaseRole} (application ${write.applicationName ?? 'unknown'}) at ${write.createdAt}`)
+    .join('; ');
+  return { name: OUTSIDE_WRITES_CHECK, status: 'failed', detail: `${report.outsideWriteCount} write(s) outside the product: ${listed}` };
+};
+
+/**
+ * The audit checks of a verification run: the chain (incremental from the last checkpoint, or full) and the writes
+ * made outside the product among the rows it checked. When the chain is intact the head is recorded as a new
+ * checkpoint, so the next run starts there and notices if the head disappears. Never throws: a check that cannot run
+ * reports `error`.
+ */
+export const runAuditChainChecks = async (
+  db: CommonQueryMethods,
+  keyring: AuditKeyring,
+  options: { mode: AuditVerificationMode },
+): Promise<VerificationCheck[]> => {
+  try {
+    const report = await verifyAuditChain(db, keyring, options);
+    if (report.intact && report.head !== null) {
+      await recordAuditCheckpoint(db, keyring, { headId: report.head.id, headHash: report.head.hash, fullCheck: options.mode === 'full' });
+    }
+    return report.intact ? [chainCheck(report), outsideWritesCheck(report)] : [chainCheck(report)];
+  } catch (error) {
+    return [{ name: AUDIT_CHAIN_CHECK, status: 'error', detail: describeError(error) }];
+  }
+};
+
+/**
+ * For `migrate verify` (an operator's on-demand check): adds the full audit-chain checks to the migrator's result.
+ * Without a keyring (tests driving the command directly) the development key verifies.
+ */
+export const withAuditChainChecks = async (
+  result: { passed: boolean; checks: VerificationCheck[] },
+  options: { databaseUrl: string; auditKeyring?: AuditKeyring | undefined },
+): Promise<{ passed: boolean; checks: VerificationCheck[] }> => {
+  const pool = await createDatabasePool({ connectionUri: options.databaseUrl, maxPoolSize: 1, applicationName: 'valhalla-migrate-verify' });
+  try {
+    const audit = await runAuditChainChecks(pool, options.auditKeyring ?? createAuditKeyring([DEVELOPMENT_AUDIT_KEY]), { mode: 'full' });
+    return { passed: result.passed && audit.every((check) => check.status === 'passed'), checks: [...result.checks, ...audit] };
+  } finally {
+    await pool.end();
+  }
+};

@@ -1,0 +1,235 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  appendAuditEntries,
+  AUDIT_CHAIN_CHECK,
+  createAuditKeyring,
+  OUTSIDE_WRITES_CHECK,
+  sql,
+  verifyAuditChain,
+} from '../../packages/core/src/index.js';
+import { createTestDatabase, dropTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { applyChanges, chainCheck, DEV_KEYRING, migrateVerify, tamper, verifyJob } from './support.js';
+
+// Rows of a seeded database: 1 the keyed-chain upgrade event (unkeyed, written by the migration), 2 the first signed
+// entry's key-rotation event, 3..10 eight governance changes.
+const CHANGES = 8;
+
+let databases: TestDatabase[] = [];
+const seeded = async (label: string): Promise<TestDatabase> => {
+  const database = await createTestDatabase(label, { poolSize: 2 });
+  databases.push(database);
+  await applyChanges(database.pool, CHANGES);
+  return database;
+};
+
+afterEach(async (context) => {
+  const failed = context.task.result?.state === 'fail';
+  await Promise.all(databases.map((database) => dropTestDatabase(database, failed)));
+  databases = [];
+});
+
+/** Both verifiers (the worker's verify job and `migrate verify`) must report the same first problem. */
+const expectBothReport = async (database: TestDatabase, detail: string | RegExp) => {
+  const job = await verifyJob(database);
+  expect(job.passed).toBe(false);
+  expect(chainCheck(job.checks)).toEqual({ name: AUDIT_CHAIN_CHECK, status: 'failed', detail: expect.stringMatching(detail) });
+  const cli = await migrateVerify(database);
+  expect(cli.code).toBe(1);
+  expect(cli.out).toContainEqual(expect.stringMatching(new RegExp(`^failed  ${AUDIT_CHAIN_CHECK}: `)));
+  const line = cli.out.find((candidate) => candidate.includes(AUDIT_CHAIN_CHECK)) ?? '';
+  expect(line.slice(line.indexOf(': ') + 2)).toMatch(detail);
+};
+
+describe('audit chain verification', () => {
+  it('passes an untouched chain in the verify job and in migrate verify, and records a checkpoint', async () => {
+    const database = await seeded('untouched');
+    const job = await verifyJob(database);
+    expect(job.checks.filter((check) => check.status !== 'passed')).toEqual([]);
+    expect(chainCheck(job.checks)?.detail).toMatch(/^full check: 10 row\(s\) from the first row verified.*head row 10 hash [0-9a-f]{64}$/);
+    const cli = await migrateVerify(database);
+    expect(cli).toMatchObject({ code: 0, err: [] });
+    const incremental = await verifyJob(database, { auditCheck: 'incremental' });
+    expect(chainCheck(incremental.checks)?.detail).toMatch(/^incremental check: 0 row\(s\) after checkpoint \d+ \(row 10\)/);
+    const checkpoints = await database.pool.anyFirst(sql.unsafe`SELECT head_id FROM public.governance_audit_checkpoints ORDER BY id`);
+    expect(checkpoints).toEqual([10, 10, 10]);
+  });
+
+  it('reports an edited row by its id', async () => {
+    const database = await seeded('edit');
+    await tamper(database, `UPDATE public.governance_audit_log SET actor = 'mallory' WHERE id = 5;`);
+    await expectBothReport(database, /^row 5: keyed hash does not match the row content/);
+  });
+
+  it('reports an edit whose later hashes were recomputed with the public unkeyed hash function', async () => {
+    const database = await seeded('edit-rehash');
+    await tamper(
+      database,
+      `UPDATE public.governance_audit_log SET reason = 'nothing to see' WHERE id = 6;
+       DO $$
+       DECLARE r RECORD; prev TEXT;
+       BEGIN
+         SELECT hash INTO prev FROM public.governance_audit_log WHERE id = 5;
+         FOR r IN SELECT * FROM public.governance_audit_log WHERE id >= 6 ORDER BY id LOOP
+           UPDATE public.governance_audit_log SET key_id = NULL, prev_hash = prev,
+             hash = public.governance_audit_row_hash_v2(prev, r.id, r.kind, r.job_id, r.action, r.outcome, r.actor,
+               r.reason, r.before, r.after, r.unmet_conditions, r.request_id, r.created_at, r.details)
+           WHERE id = r.id RETURNING hash INTO prev;
+         END LOOP;
+       END $$;`,
+    );
+    await expectBothReport(database, /^row 6 is not signed \(no key id\) but is not an outside-write event/);
+  });
+
+  it('reports the newest rows deleted after a verification recorded the head', async () => {
+    const database = await seeded('delete-newest');
+    expect((await verifyJob(database)).passed).toBe(true);
+    await tamper(database, `DELETE FROM public.governance_audit_log WHERE id > 7;`);
+    await expectBothReport(database, /^rows 8\.\.10 are missing: checkpoint \d+ saw row 10 as the head/);
+  });
+
+  it('reports the newest rows deleted before any checkpoint, from the executed-job records', async () => {
+    const database = await seeded('delete-newest-no-checkpoint');
+    await tamper(database, `DELETE FROM public.governance_audit_log WHERE id > 8;`);
+    await expectBothReport(database, /^row 9 is missing: executed job change-6 recorded it as its audit entry/);
+  });
+
+  it('reports a deleted middle row', async () => {
+    const database = await seeded('delete-middle');
+    await tamper(database, `DELETE FROM public.governance_audit_log WHERE id = 6;`);
+    await expectBothReport(database, /^row 6 is missing \(deleted\)/);
+  });
+
+  it('reports two swapped rows at the first of them', async () => {
+    const database = await seeded('swap');
+    await tamper(
+      database,
+      `UPDATE public.governance_audit_log SET id = -4 WHERE id = 4;
+       UPDATE public.governance_audit_log SET id = 4 WHERE id = 7;
+       UPDATE public.governance_audit_log SET id = 7 WHERE id = -4;`,
+    );
+    await expectBothReport(database, /^row 4: previous-hash link does not match row 3/);
+  });
+
+  it('reports a table truncated with the triggers off and its rows inserted again', async () => {
+    const database = await seeded('truncate');
+    await tamper(
+      database,
+      `CREATE TABLE copy AS SELECT * FROM public.governance_audit_log;
+       TRUNCATE public.governance_audit_log;
+       ALTER TABLE public.governance_audit_log ENABLE TRIGGER USER;
+       INSERT INTO public.governance_audit_log
+         (kind, job_id, action, outcome, actor, reason, before, after, unmet_conditions, request_id, created_at, details)
+       SELECT kind, job_id, action, outcome, actor, reason, before, after, unmet_conditions, request_id, created_at, details
+       FROM copy ORDER BY id;
+       DROP TABLE copy;`,
+    );
+    await expectBothReport(database, /^row 2 is not signed \(no key id\) but is not an outside-write event/);
+  });
+
+  it('reports a forged checkpoint', async () => {
+    const database = await seeded('forged-checkpoint');
+    await database.pool.query(sql.unsafe`
+      INSERT INTO public.governance_audit_checkpoints (head_id, head_hash, full_check, key_id, mac)
+      VALUES (10, (SELECT hash FROM public.governance_audit_log WHERE id = 10), true, 'dev', repeat('0', 64))`);
+    await expectBothReport(database, /^checkpoint \d+ \(head row 10\) has a MAC no key of AUDIT_HMAC_KEYS made/);
+  });
+
+  it('records a key rotation in the chain and verifies rows of every key it holds', async () => {
+    const database = await seeded('rotation');
+    const next = createAuditKeyring([{ id: 'k2', key: 'second-key-second-key-second-key' }, DEV_KEYRING.signing]);
+    await applyChanges(database.pool, 1, next, 'rotated');
+    const rotation = await database.pool.one(sql.unsafe`SELECT id, kind, action, key_id, details FROM public.governance_audit_log WHERE id = 11`);
+    expect(rotation).toEqual({ id: 11, kind: 'event', action: 'audit.key_rotated', key_id: 'k2', details: { from: 'dev', to: 'k2' } });
+    expect((await verifyAuditChain(database.pool, next, { mode: 'full' })).problem).toBeNull();
+    const withoutOld = createAuditKeyring([next.signing]);
+    expect((await verifyAuditChain(database.pool, withoutOld, { mode: 'full' })).problem).toBe(
+      'row 2 is signed with key id dev, which AUDIT_HMAC_KEYS does not hold',
+    );
+  });
+
+  it('passes an untouched chain of 100,000 rows', async () => {
+    const database = await createTestDatabase('hundred-thousand', { poolSize: 2 });
+    databases.push(database);
+    const snapshot = { go_live_enabled: false, kill_switch_engaged: true, live: false, version: '1.0.0', backend_complete: false, notes: null };
+    for (let batch = 0; batch < 20; batch += 1) {
+      await database.pool.transaction(async (tx) =>
+        appendAuditEntries(
+          tx,
+          Array.from({ length: 5_000 }, (_, i) => ({
+            kind: 'change' as const,
+            jobId: `bulk-${batch}-${i}`,
+            action: 'kill_switch.engage',
+            outcome: 'unchanged' as const,
+            actor: 'ops',
+            reason: `bulk ${batch * 5_000 + i}`,
+            before: snapshot,
+            after: snapshot,
+          })),
+          DEV_KEYRING,
+        ),
+      );
+    }
+    expect(await database.pool.oneFirst(sql.unsafe`SELECT count(*)::int FROM public.governance_audit_log`)).toBe(100_002);
+    const job = await verifyJob(database);
+    expect(chainCheck(job.checks)).toMatchObject({ status: 'passed', detail: expect.stringMatching(/^full check: 100002 row/) });
+    expect(await migrateVerify(database)).toMatchObject({ code: 0 });
+  });
+});
+
+describe('writes made outside the product', () => {
+  it('records an UPDATE of go_live_state by another client as an event entry, reported once by verification', async () => {
+    const database = await seeded('outside-write');
+    expect((await verifyJob(database)).passed).toBe(true);
+    const url = new URL(database.url);
+    url.searchParams.set('application_name', 'python-service');
+    const { default: pg } = await import('pg');
+    const client = new pg.Client({ connectionString: url.toString() });
+    await client.connect();
+    try {
+      await client.query(`UPDATE public.go_live_state SET go_live_enabled = TRUE, kill_switch_engaged = FALSE WHERE id = 1`);
+      await client.query(`UPDATE public.system_metadata SET notes = 'from python' WHERE id = 1`);
+    } finally {
+      await client.end();
+    }
+    const events = await database.pool.any(sql.unsafe`
+      SELECT id, kind, action, outcome, key_id, actor, before->>'kill_switch_engaged' AS before_kill,
+             after->>'kill_switch_engaged' AS after_kill, details
+      FROM public.governance_audit_log WHERE action = 'outside_write' ORDER BY id`);
+    expect(events).toEqual([
+      {
+        id: 11,
+        kind: 'event',
+        action: 'outside_write',
+        outcome: null,
+        key_id: null,
+        actor: 'postgres',
+        before_kill: 'true',
+        after_kill: 'false',
+        details: expect.objectContaining({ table: 'public.go_live_state', database_role: 'postgres', application_name: 'python-service' }),
+      },
+      expect.objectContaining({ id: 12, details: expect.objectContaining({ table: 'public.system_metadata' }) }),
+    ]);
+
+    const run = await verifyJob(database);
+    expect(chainCheck(run.checks)?.status).toBe('passed');
+    expect(run.checks.find((check) => check.name === OUTSIDE_WRITES_CHECK)).toEqual({
+      name: OUTSIDE_WRITES_CHECK,
+      status: 'failed',
+      detail: expect.stringMatching(
+        /^2 write\(s\) outside the product: row 11: public.go_live_state by role postgres \(application python-service\) at .*; row 12: public.system_metadata/,
+      ),
+    });
+    // Reported once: the next run starts after the checkpoint that run recorded.
+    expect((await verifyJob(database)).passed).toBe(true);
+
+    // A signed entry after them anchors them: editing an outside-write row is now caught by the chain.
+    await applyChanges(database.pool, 1, DEV_KEYRING, 'after-outside');
+    await tamper(database, `UPDATE public.governance_audit_log SET actor = 'nobody' WHERE id = 11;`);
+    await expectBothReport(database, /^row 11: stored hash does not match the row content/);
+  });
+
+  it('records nothing for the product own changes', async () => {
+    const database = await seeded('product-writes');
+    expect(await database.pool.oneFirst(sql.unsafe`SELECT count(*)::int FROM public.governance_audit_log WHERE action = 'outside_write'`)).toBe(0);
+  });
+});
