@@ -39,11 +39,11 @@ describe('verification watchdog', () => {
     await adminQuery('DROP INDEX public.verification_runs_head_latest_idx', database.name);
 
     const drift = await waitFor(
-      async () => (await database.pool.maybeOne(sql.unsafe`SELECT actor, reason FROM public.governance_audit_log WHERE action = 'verification.drift'`)) ?? false,
+      async () => (await database.pool.maybeOne(sql.unsafe`SELECT kind, actor, details FROM public.governance_audit_log WHERE action = 'verification.drift'`)) ?? false,
       { timeoutMs: 15_000, description: 'the drift audit event' },
     );
-    expect(drift).toMatchObject({ actor: WATCHDOG_ACTOR });
-    expect(String((drift as { reason: string }).reason)).toMatch(/verification_runs head index exists/);
+    expect(drift).toMatchObject({ kind: 'event', actor: WATCHDOG_ACTOR });
+    expect(JSON.stringify((drift as { details: unknown }).details)).toMatch(/verification_runs head index exists/);
     const engaged = await waitFor(
       async () => (await database.pool.maybeOne(sql.unsafe`SELECT actor, outcome FROM public.governance_audit_log WHERE action = 'kill_switch.engage'`)) ?? false,
       { timeoutMs: 15_000, description: 'the engage the drift enqueued' },
