@@ -35,7 +35,7 @@ export type VerificationInputs = {
 /** The overall result of a run: passed (every check), failed (any check failed), else inconclusive. */
 export type RunOutcome = 'passed' | 'failed' | 'inconclusive';
 
-export const runOutcome = (checks: readonly VerificationCheck[]): RunOutcome =>
+const runOutcome = (checks: readonly VerificationCheck[]): RunOutcome =>
   checks.every((check) => check.status === 'passed')
     ? 'passed'
     : checks.some((check) => check.status === 'failed')

@@ -1,10 +1,7 @@
 export {
   BASE_REVISION,
-  DEFAULT_REVISION_LOCK_TIMEOUT_MS,
   assertLedgerMatchesCode,
   assertSchemaCompatible,
-  compatibleAheadNote,
-  computeStatus,
   createMigrator,
   type DownOptions,
   type DownResult,
@@ -14,7 +11,7 @@ export {
   type OperatorIntent,
 } from './runner.js';
 export { loadRevisionChain, orderChain, REVISION_FILES, type Revision, type RevisionChain } from './revisions.js';
-export { LEDGER_TABLE, LEDGER_ORIGINS, type LedgerOrigin, type LedgerRow } from './ledger.js';
+export { LEDGER_TABLE, type LedgerOrigin, type LedgerRow } from './ledger.js';
 export { defaultMigrationsDir } from './defaultMigrationsDir.js';
 export { MIGRATE_USAGE, runMigrateCommand, type MigrateCommandIo, type MigrateCommandOptions } from './migrateCommand.js';
 export { appliedRevisionIds } from './appliedRevisionIds.js';

@@ -51,7 +51,7 @@ export type MigrationStatus = {
 
 /** The target of `down --to base`: revert every revision, the root included. */
 export const BASE_REVISION = 'base';
-export const DEFAULT_REVISION_LOCK_TIMEOUT_MS = 5_000;
+const DEFAULT_REVISION_LOCK_TIMEOUT_MS = 5_000;
 
 /**
  * Serialises every runner on one database, whatever the process. A session lock (not a transaction lock) because
@@ -98,7 +98,7 @@ const withLock = async <T>(client: pg.Client, timeoutMs: number, fn: () => Promi
   }
 };
 
-export const computeStatus = (chain: RevisionChain, ledger: readonly LedgerRow[]): MigrationStatus => {
+const computeStatus = (chain: RevisionChain, ledger: readonly LedgerRow[]): MigrationStatus => {
   const known = new Map(chain.revisions.map((r) => [r.id, r]));
   const appliedIds = new Set(ledger.map((row) => row.revision));
   const unknownRows = ledger.filter((row) => !known.has(row.revision));
