@@ -1,7 +1,7 @@
 /**
  * Entrypoint of the operator CLI (`npx valhalla …`). Reads the environment once: VALHALLA_API_URL (default
  * http://127.0.0.1:3000), VALHALLA_TOKEN, and for `migrate` the variables of the migrate command (DATABASE_URL,
- * MIGRATIONS_DIR).
+ * MIGRATIONS_DIR, MIGRATION_ACTOR and the other variables of migrateOptions.ts).
  */
 import { runValhallaCli } from './valhalla/runValhallaCli.js';
 
@@ -14,12 +14,14 @@ process.exitCode = await runValhallaCli(
     token: process.env.VALHALLA_TOKEN,
     migrate: async (args) => {
       // Loaded only for migrate: the API commands need none of the database and queue libraries, and start faster.
-      const [{ loadConfigOrExit }, { defaultMigrationsDir, runMigrateCommand }] = await Promise.all([
+      const [{ loadConfigOrExit }, { runMigrateCommand }, { migrateOptionsFromEnv }] = await Promise.all([
         import('@valhalla/core'),
         import('@valhalla/core/migrator'),
+        import('./migrateOptions.js'),
       ]);
       const config = loadConfigOrExit(process.env, 'migrate');
-      return runMigrateCommand(args, { databaseUrl: config.databaseUrl, migrationsDir: process.env.MIGRATIONS_DIR ?? defaultMigrationsDir(), auditKeyring: config.auditKeyring }, io);
+      // A ConfigError (a bad MIGRATION_* variable) reaches the CLI's error handling, which names it.
+      return runMigrateCommand(args, migrateOptionsFromEnv(process.env, config), io);
     },
   },
   io,
