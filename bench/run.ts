@@ -5,7 +5,7 @@
  *
  * Environment: DATABASE_URL (an admin connection; the bench creates and drops its own database) and REDIS_URL, else
  * the local services. Options: --quick, --changes N, --concurrency C (HTTP and baselines), --worker-concurrency W,
- * --rounds R, --out FILE.
+ * --rounds R, --audit-rows N (audit-chain verification; default 1,000,000), --out FILE.
  */
 import { writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
@@ -15,6 +15,7 @@ import { QUEUES } from '@valhalla/core';
 import { createMigrator, defaultMigrationsDir } from '@valhalla/core/migrator';
 import { createBenchEnvironment, freePort, productionNodeFlags, startProcess } from './lib/environment.ts';
 import { round } from './lib/stats.ts';
+import { measureAuditVerification } from './measure/auditVerification.ts';
 import { measureChangeThroughput } from './measure/changeThroughput.ts';
 import type { BenchContext, Row } from './measure/context.ts';
 import { measureEnqueueRate } from './measure/enqueueRate.ts';
@@ -45,6 +46,7 @@ try {
   const apiUrl = `http://127.0.0.1:${port}`;
   const common = {
     NODE_ENV: 'production',
+    AUDIT_HMAC_KEYS: 'bench:bench-audit-key-0123456789abcdef0123',
     DATABASE_URL: environment.databaseUrl,
     REDIS_URL: environment.redisUrl,
     BULLMQ_PREFIX: environment.prefix,
@@ -112,6 +114,9 @@ try {
   await step('latency', () => measureLatency(ctx));
   await step('worker overhead', () => measureWorkerOverhead(ctx));
   await step('migrations', () => measureMigrations(ctx));
+  await step('audit verification', () =>
+    measureAuditVerification({ databaseUrl: environment.databaseUrl, rows: option('--audit-rows', quick ? 20_000 : 1_000_000), quick }),
+  );
 
   const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGiB: round(totalmem() / 2 ** 30, 1), node: process.version };
   const results = { quick, date: new Date().toISOString(), machine, parameters: { changes: ctx.changes, concurrency, rounds: ctx.rounds }, rows };

@@ -118,7 +118,7 @@ describe('dashboard login', () => {
   });
 
   it('marks the cookie Secure in production', async () => {
-    const production = await startApi(api.current.database, { env: { NODE_ENV: 'production', ADMIN_ACTORS: 'alice' } });
+    const production = await startApi(api.current.database, { env: { NODE_ENV: 'production', ADMIN_ACTORS: 'alice', AUDIT_HMAC_KEYS: 'k1:a-production-audit-key-for-tests-000' } });
     try {
       expect((await login(ALICE.token, production.app)).setCookie).toMatch(/; Secure/);
     } finally {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import { buildServer, type ProducerRedis } from '../../apps/api/src/index.js';
+import { buildServer, type BuildServerOptions, type ProducerRedis } from '../../apps/api/src/index.js';
 import {
   createGovernanceQueues,
   createLogger,
@@ -40,6 +40,9 @@ export type ApiHarnessOptions = {
   env?: Record<string, string>;
   /** A Redis of the test's own (for tests that stop it); the shared test Redis otherwise. */
   redisUrl?: () => string;
+  /** Where the api's log lines go (they are discarded otherwise, at LOG_LEVEL silent). */
+  logDestination?: NodeJS.WritableStream;
+  server?: BuildServerOptions;
 };
 
 /** Builds the server for one test file on its own database and queue prefix, with real PostgreSQL and Redis. */
@@ -59,12 +62,12 @@ export const startApi = async (database: TestDatabase, options: ApiHarnessOption
     },
     'api',
   );
-  const logger = createLogger({ name: 'api-test', level: config.logLevel });
+  const logger = createLogger({ name: 'api-test', level: config.logLevel, ...(options.logDestination === undefined ? {} : { destination: options.logDestination }) });
   const redis = createRedisConnection(config.redisUrl, 'producer', 'api-test');
   const queues = createGovernanceQueues({ connection: redis, prefix });
   for (const queue of Object.values(queues.byName)) queue.on('error', () => {});
   const migrations = createMigrator({ databaseUrl: database.url, migrationsDir: MIGRATIONS_DIR });
-  const app = await buildServer({ config, logger, pool: database.pool, redis, queues, migrations });
+  const app = await buildServer({ config, logger, pool: database.pool, redis, queues, migrations }, options.server);
   await app.ready();
   let closed = false;
   const close = async () => {

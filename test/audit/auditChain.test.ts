@@ -7,7 +7,9 @@ import {
   sql,
   verifyAuditChain,
 } from '../../packages/core/src/index.js';
+import { createMigrator } from '../../packages/core/src/migrator/index.js';
 import { createTestDatabase, dropTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { MIGRATIONS_DIR } from '../helpers/globalSetup.js';
 import { applyChanges, chainCheck, DEV_KEYRING, migrateVerify, tamper, verifyJob } from './support.js';
 
 // Rows of a seeded database: 1 the keyed-chain upgrade event (unkeyed, written by the migration), 2 the first signed
@@ -231,5 +233,60 @@ describe('writes made outside the product', () => {
   it('records nothing for the product own changes', async () => {
     const database = await seeded('product-writes');
     expect(await database.pool.oneFirst(sql.unsafe`SELECT count(*)::int FROM public.governance_audit_log WHERE action = 'outside_write'`)).toBe(0);
+  });
+});
+
+describe('upgrade from the unkeyed chain', () => {
+  it('keeps rows hashed the old way verifiable, records the upgrade, and anchors them with the first signed row', async () => {
+    const database = await createTestDatabase('upgrade', { empty: true, poolSize: 2 });
+    databases.push(database);
+    const migrator = createMigrator({ databaseUrl: database.url, migrationsDir: MIGRATIONS_DIR });
+    await migrator.up({ to: '20260204_worker_runtime' });
+    const snapshot = { go_live_enabled: false, kill_switch_engaged: true, live: false, version: '1.0.0', backend_complete: false, notes: null };
+    for (let i = 0; i < 3; i += 1) {
+      // What the previous release wrote: the v1 trigger assigns id, prev_hash and the public sha256.
+      await database.pool.query(sql.unsafe`
+        INSERT INTO public.governance_audit_log (job_id, action, outcome, actor, reason, before, after, unmet_conditions, request_id)
+        VALUES (${`legacy-${i}`}, 'kill_switch.engage', 'unchanged', 'ops', ${`legacy ${i}`}, ${sql.jsonb(snapshot)}, ${sql.jsonb(snapshot)}, '{}', null)`);
+    }
+    await migrator.up();
+    await applyChanges(database.pool, 2);
+    const rows = await database.pool.any(sql.unsafe`SELECT id, kind, action, key_id FROM public.governance_audit_log ORDER BY id`);
+    expect(rows).toEqual([
+      { id: 1, kind: 'change', action: 'kill_switch.engage', key_id: null },
+      { id: 2, kind: 'change', action: 'kill_switch.engage', key_id: null },
+      { id: 3, kind: 'change', action: 'kill_switch.engage', key_id: null },
+      { id: 4, kind: 'event', action: 'audit.chain_keyed', key_id: null },
+      { id: 5, kind: 'event', action: 'audit.key_rotated', key_id: 'dev' },
+      { id: 6, kind: 'change', action: 'kill_switch.release', key_id: 'dev' },
+      { id: 7, kind: 'change', action: 'kill_switch.engage', key_id: 'dev' },
+    ]);
+    expect((await verifyJob(database)).passed).toBe(true);
+
+    // A legacy row rewritten with the public hash function, and every later unkeyed hash recomputed: the first signed
+    // row's HMAC covers the old head, so the rewrite shows.
+    await tamper(
+      database,
+      `UPDATE public.governance_audit_log SET actor = 'mallory' WHERE id = 2;
+       DO $$
+       DECLARE r RECORD; prev TEXT;
+       BEGIN
+         SELECT hash INTO prev FROM public.governance_audit_log WHERE id = 1;
+         FOR r IN SELECT * FROM public.governance_audit_log WHERE id BETWEEN 2 AND 3 ORDER BY id LOOP
+           UPDATE public.governance_audit_log SET prev_hash = prev,
+             hash = public.governance_audit_row_hash(prev, r.id, r.job_id, r.action, r.outcome, r.actor, r.reason,
+               r.before, r.after, r.unmet_conditions, r.request_id, r.created_at)
+           WHERE id = r.id RETURNING hash INTO prev;
+         END LOOP;
+         UPDATE public.governance_audit_log a SET prev_hash = prev,
+           hash = public.governance_audit_row_hash_v2(prev, a.id, a.kind, a.job_id, a.action, a.outcome, a.actor, a.reason,
+             a.before, a.after, a.unmet_conditions, a.request_id, a.created_at, a.details)
+         WHERE id = 4;
+         -- and relinks the first signed row to the new hash (its HMAC cannot be recomputed without the key)
+         UPDATE public.governance_audit_log SET prev_hash = (SELECT hash FROM public.governance_audit_log WHERE id = 4) WHERE id = 5;
+       END $$;`,
+    );
+    const report = await verifyAuditChain(database.pool, DEV_KEYRING, { mode: 'full' });
+    expect(report.problem).toBe('row 5: keyed hash does not match the row content (edited, or rehashed without the key)');
   });
 });

@@ -8,6 +8,7 @@ import type { ApiDependencies } from './dependencies.js';
 import { ApiError } from './errors.js';
 import { createApiMetrics, type ApiMetrics } from './metrics/createApiMetrics.js';
 import { registerOpenApi } from './openapi/registerOpenApi.js';
+import { clientErrorHandler } from './plugins/clientErrors.js';
 import { registerErrorHandling, sendError } from './plugins/errorHandling.js';
 import { registerHttpMetrics } from './plugins/httpMetrics.js';
 import { BODY_LIMIT_BYTES, registerJsonBody } from './plugins/jsonBody.js';
@@ -64,6 +65,18 @@ export const buildServer = async (deps: ApiDependencies, options: BuildServerOpt
     // Idle keep-alive sockets are closed when the server closes, so draining is not held up by idle clients.
     forceCloseConnections: 'idle',
     routerOptions: { maxParamLength: 500 },
+    // The client address behind TRUST_PROXY proxies (X-Forwarded-For), so per-client limits see the client.
+    // Hop n (0 = the peer) is trusted while n < TRUST_PROXY, as a numeric trustProxy does at runtime (typed here).
+    trustProxy: deps.config.trustProxyHops > 0 ? (_address: string, hop: number) => hop < deps.config.trustProxyHops : false,
+    // Slow clients: the whole request must arrive within REQUEST_TIMEOUT_MS, its headers within HEADERS_TIMEOUT_MS
+    // (then 408, socket closed). Only receiving the request is bounded: a long-lived response (the state stream)
+    // is not cut. Node checks the deadlines every connectionsCheckingInterval.
+    requestTimeout: deps.config.requestTimeoutMs,
+    http: {
+      headersTimeout: deps.config.headersTimeoutMs,
+      connectionsCheckingInterval: Math.min(1_000, deps.config.headersTimeoutMs),
+    },
+    clientErrorHandler,
     // A malformed URL or an over-long path parameter is answered before routing; keep the contract's error shape.
     frameworkErrors: (error, request, reply) => {
       reply.header('X-Request-Id', request.id);
@@ -86,7 +99,7 @@ export const buildServer = async (deps: ApiDependencies, options: BuildServerOpt
   registerJsonBody(app);
   registerHttpMetrics(app, metrics);
   // Before every route: @fastify/swagger collects the routes as they are added.
-  await registerOpenApi(app, { release: deps.config.release });
+  await registerOpenApi(app, { release: deps.config.release, serveDocs: deps.config.docsEnabled });
 
   if (deps.config.corsOrigins.length > 0) {
     await app.register(cors, { origin: [...deps.config.corsOrigins], methods: ['GET', 'POST'], exposedHeaders: ['X-Request-Id'] });

@@ -7,6 +7,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { createTokenVerifier, type Principal } from '../auth.js';
 import type { ApiDependencies } from '../dependencies.js';
+import { enforceContractErrorShape } from '../plugins/contractErrorShape.js';
 import { sendError } from '../plugins/errorHandling.js';
 import { BODY_LIMIT_BYTES, parseJsonText } from '../plugins/jsonBody.js';
 import { createAdminSessions } from './adminSessions.js';
@@ -97,6 +98,8 @@ export const adminRoutes = async (scope: FastifyInstance, deps: ApiDependencies)
   });
 
   await scope.register(async (dashboard) => {
+    // bull-board answers its own errors (`{"error", "details"}`, with a stack on 500): keep the contract's shape.
+    enforceContractErrorShape(dashboard);
     dashboard.addHook('onRequest', async (request, reply) => {
       const principal: Principal | null =
         verifyBearer(request.headers.authorization) ?? sessions.verify(request.cookies[ADMIN_SESSION_COOKIE]);

@@ -41,7 +41,7 @@ const dropUnusedInputSchemas = (document: GeneratedDocument): GeneratedDocument 
  * registered before the routes: @fastify/swagger collects them as they are added. /api routes are marked as
  * needing the bearer token. The UI's own routes and the admin pages hide themselves.
  */
-export const registerOpenApi = async (app: FastifyInstance, options: { release: string }): Promise<void> => {
+export const registerOpenApi = async (app: FastifyInstance, options: { release: string; serveDocs: boolean }): Promise<void> => {
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
@@ -70,6 +70,8 @@ export const registerOpenApi = async (app: FastifyInstance, options: { release: 
     },
     transformObject: (input) => dropUnusedInputSchemas(jsonSchemaTransformObject(input)),
   });
+  // DOCS_ENABLED=false: the document is still built (app.swagger()) but neither /docs nor /openapi.json is served.
+  if (!options.serveDocs) return;
   await app.register(swaggerUi, { routePrefix: OPENAPI_PATHS.docs });
   app.get(OPENAPI_PATHS.document, { schema: { hide: true } }, async () => app.swagger());
 };

@@ -59,13 +59,26 @@ describe('loadConfig', () => {
   });
 
   it('refuses tokens shorter than 24 characters in production, and accepts them in development', () => {
-    const production = { NODE_ENV: 'production', DATABASE_URL: 'postgres://db/x', REDIS_URL: 'redis://r:6379' };
+    const production = { NODE_ENV: 'production', DATABASE_URL: 'postgres://db/x', REDIS_URL: 'redis://r:6379', AUDIT_HMAC_KEYS: `k1:${longToken}${longToken}` };
     expect(fail({ ...production, GOVERNANCE_TOKENS: 'ops:short' }).message).toMatch(/GOVERNANCE_TOKENS.*24 characters/);
     expect(loadConfig({ ...production, GOVERNANCE_TOKENS: `ops:${longToken}` }, 'api').governanceTokens).toHaveLength(1);
     expect(loadConfig({ GOVERNANCE_TOKENS: 'ops:short' }, 'api').governanceTokens).toHaveLength(1);
   });
 
   it('does not ask the migrator for Redis or tokens', () => {
-    expect(loadConfig({ NODE_ENV: 'production', DATABASE_URL: 'postgresql://db/x' }, 'migrate').databaseUrl).toBe('postgresql://db/x');
+    expect(loadConfig({ NODE_ENV: 'production', DATABASE_URL: 'postgresql://db/x', AUDIT_HMAC_KEYS: `k1:${longToken}${longToken}` }, 'migrate').databaseUrl).toBe('postgresql://db/x');
+  });
+
+  it('requires AUDIT_HMAC_KEYS in production: the first key signs, every key verifies', () => {
+    const production = { NODE_ENV: 'production', DATABASE_URL: 'postgres://db/x', REDIS_URL: 'redis://r:6379', GOVERNANCE_TOKENS: `ops:${longToken}` };
+    expect(fail({ ...production }).message).toMatch(/AUDIT_HMAC_KEYS.*required/);
+    expect(fail({ ...production, AUDIT_HMAC_KEYS: 'k1:short' }).message).toMatch(/AUDIT_HMAC_KEYS.*at least 32 characters/);
+    expect(fail({ ...production, AUDIT_HMAC_KEYS: `nokeyid${longToken}` }).message).toMatch(/AUDIT_HMAC_KEYS.*keyid:key/);
+    expect(fail({ ...production, AUDIT_HMAC_KEYS: `k1:${longToken}${longToken},k1:${longToken}x${longToken}` }).message).toMatch(/key id k1 is used/);
+    const config = loadConfig({ ...production, AUDIT_HMAC_KEYS: `k2:${longToken}${longToken}, k1:${longToken}:${longToken}` }, 'api');
+    expect(config.auditKeyring.signing.id).toBe('k2');
+    expect([...config.auditKeyring.byId.keys()]).toEqual(['k2', 'k1']);
+    expect(config.auditKeyring.byId.get('k1')?.key).toBe(`${longToken}:${longToken}`);
+    expect(loadConfig({}, 'api').auditKeyring.signing.id).toBe('dev');
   });
 });

@@ -53,6 +53,11 @@ const envSchema = z.object({
   HEARTBEAT_INTERVAL_MS: intInRange(100, 600_000),
   RATE_LIMIT_PER_MINUTE: intInRange(1, 1_000_000),
   CORS_ORIGINS: optionalString,
+  TRUST_PROXY: intInRange(0, 10),
+  REQUEST_TIMEOUT_MS: intInRange(1000, 600_000),
+  HEADERS_TIMEOUT_MS: intInRange(1000, 600_000),
+  METRICS_TOKEN: optionalString,
+  DOCS_ENABLED: z.preprocess(emptyToUndefined, z.enum(['true', 'false'], { error: 'must be true or false' }).optional()),
   BULLMQ_PREFIX: z.preprocess(emptyToUndefined, z.string().regex(/^[A-Za-z0-9_.:-]{1,100}$/).optional()),
 });
 
@@ -78,6 +83,16 @@ export type Config = {
   readonly heartbeatIntervalMs: number;
   readonly rateLimitPerMinute: number;
   readonly corsOrigins: readonly string[];
+  /** TRUST_PROXY: how many proxies in front of the api to trust for the client address (X-Forwarded-For); 0 = none. */
+  readonly trustProxyHops: number;
+  /** REQUEST_TIMEOUT_MS: the whole request (headers and body) must arrive within this; then 408 and the socket closes. */
+  readonly requestTimeoutMs: number;
+  /** HEADERS_TIMEOUT_MS: the request headers must arrive within this. */
+  readonly headersTimeoutMs: number;
+  /** METRICS_TOKEN: when set, GET /metrics needs `Authorization: Bearer <it>`. */
+  readonly metricsToken: string | undefined;
+  /** DOCS_ENABLED: serve /docs and /openapi.json (default true). */
+  readonly docsEnabled: boolean;
   readonly queuePrefix: string;
 };
 
@@ -133,6 +148,18 @@ export const loadConfig = (env: Readonly<Record<string, string | undefined>>, se
     problems.push({ field: 'AUDIT_HMAC_KEYS', message: 'is required when NODE_ENV=production (keyid:key, comma-separated)' });
   }
 
+  const requestTimeoutMs = e.REQUEST_TIMEOUT_MS ?? 30_000;
+  const headersTimeoutMs = e.HEADERS_TIMEOUT_MS ?? Math.min(10_000, requestTimeoutMs);
+  if (headersTimeoutMs > requestTimeoutMs) {
+    problems.push({ field: 'HEADERS_TIMEOUT_MS', message: `must not exceed REQUEST_TIMEOUT_MS (${requestTimeoutMs})` });
+  }
+  if (e.METRICS_TOKEN !== undefined && isProduction && e.METRICS_TOKEN.length < PRODUCTION_TOKEN_MIN_LENGTH) {
+    problems.push({ field: 'METRICS_TOKEN', message: `must be at least ${PRODUCTION_TOKEN_MIN_LENGTH} characters in production` });
+  }
+  if (e.METRICS_TOKEN !== undefined && /\s/.test(e.METRICS_TOKEN)) {
+    problems.push({ field: 'METRICS_TOKEN', message: 'must not contain white space' });
+  }
+
   const adminActors = splitList(e.ADMIN_ACTORS);
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -159,6 +186,11 @@ export const loadConfig = (env: Readonly<Record<string, string | undefined>>, se
     heartbeatIntervalMs: e.HEARTBEAT_INTERVAL_MS ?? 10_000,
     rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE ?? 120,
     corsOrigins: splitList(e.CORS_ORIGINS),
+    trustProxyHops: e.TRUST_PROXY ?? 0,
+    requestTimeoutMs,
+    headersTimeoutMs,
+    metricsToken: e.METRICS_TOKEN,
+    docsEnabled: e.DOCS_ENABLED !== 'false',
     queuePrefix: e.BULLMQ_PREFIX ?? 'bull',
   });
 };

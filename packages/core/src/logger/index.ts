@@ -1,2 +1,3 @@
 export { createLogger, type Logger } from './createLogger.js';
 export { exitAfterFlush } from './exitAfterFlush.js';
+export { redactUrl } from './redactUrl.js';

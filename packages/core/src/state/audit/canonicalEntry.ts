@@ -4,14 +4,28 @@
  * them. jsonb normalises key order and number text, and a JSON value read back from jsonb stringifies the same way.
  */
 export const stableStringify = (value: unknown): string => {
+  // Plain loops instead of filter/sort/map chains: this runs for every row of a full verification.
+  if (typeof value === 'string') return JSON.stringify(value);
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value)) return `[${value.map((item) => (item === undefined ? 'null' : stableStringify(item))).join(',')}]`;
+  if (Array.isArray(value)) {
+    let out = '[';
+    for (let i = 0; i < value.length; i += 1) {
+      const item: unknown = value[i];
+      out += (i === 0 ? '' : ',') + (item === undefined ? 'null' : stableStringify(item));
+    }
+    return `${out}]`;
+  }
   const record = value as Record<string, unknown>;
-  const members = Object.keys(record)
-    .filter((key) => record[key] !== undefined)
-    .sort()
-    .map((key) => `${JSON.stringify(key)}:${stableStringify(record[key])}`);
-  return `{${members.join(',')}}`;
+  const keys = Object.keys(record).sort();
+  let out = '{';
+  let first = true;
+  for (const key of keys) {
+    const member = record[key];
+    if (member === undefined) continue;
+    out += `${first ? '' : ','}${JSON.stringify(key)}:${stableStringify(member)}`;
+    first = false;
+  }
+  return `${out}}`;
 };
 
 /** Every stored column of an entry but `hash`, with `created_at` in the canonical text form (UTC, microseconds). */
