@@ -7,6 +7,7 @@ import { LEDGER_TABLE, createMigrator, runMigrateCommand } from '../../packages/
 import { startApiProcess, startWorkerProcess } from '../api/processes.js';
 import { adminQuery, createTestDatabase, dropTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { startNodeProcess } from '../helpers/processes.js';
+import { waitFor } from '../helpers/waitFor.js';
 import { testRedisUrl, uniqueQueuePrefix } from '../helpers/redis.js';
 import { MIGRATE_CLI, MIGRATIONS_DIR, copyMigrations, pythonServiceSql } from './fixtures.js';
 
@@ -70,6 +71,14 @@ describe('rollback: older code on a database migrated by newer code', () => {
     const worker = startWorkerProcess({ databaseUrl: database.url, redisUrl: testRedisUrl(), prefix });
     await worker.waitForOutput(/worker ready/);
     expect((await fetch(`${api.url}/health`)).status).toBe(200);
+    // The worker's startup verification on the newer schema passes, with the note: a rollback never fails it.
+    const run = await waitFor(
+      async () => (await rows(database, 'SELECT passed, checks FROM public.verification_runs ORDER BY id DESC LIMIT 1'))[0] ?? false,
+      { timeoutMs: 20_000, description: 'the startup verification run' },
+    );
+    expect(run.checks.filter((c: { status: string }) => c.status !== 'passed')).toEqual([]);
+    expect(run.passed).toBe(true);
+    expect(JSON.stringify(run.checks)).toMatch(/compatible revision\(s\) 20260301_newer_compatible/);
     await Promise.all([api.process.stop(), worker.stop()]);
   });
 
