@@ -1,7 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-  appendAuditEntries,
   AUDIT_CHAIN_CHECK,
+  insertSignedAuditRows,
+  readAuditChainHead,
+  signAuditEntries,
   createAuditKeyring,
   OUTSIDE_WRITES_CHECK,
   sql,
@@ -153,10 +155,11 @@ describe('audit chain verification', () => {
     const database = await createTestDatabase('hundred-thousand', { poolSize: 2 });
     databases.push(database);
     const snapshot = { go_live_enabled: false, kill_switch_engaged: true, live: false, version: '1.0.0', backend_complete: false, notes: null };
+    // Written with the product's signing and set-based insert (appendAuditEntries without reading the rows back).
     for (let batch = 0; batch < 20; batch += 1) {
-      await database.pool.transaction(async (tx) =>
-        appendAuditEntries(
-          tx,
+      await database.pool.transaction(async (tx) => {
+        const { rows } = signAuditEntries(
+          await readAuditChainHead(tx),
           Array.from({ length: 5_000 }, (_, i) => ({
             kind: 'change' as const,
             jobId: `bulk-${batch}-${i}`,
@@ -168,14 +171,15 @@ describe('audit chain verification', () => {
             after: snapshot,
           })),
           DEV_KEYRING,
-        ),
-      );
+        );
+        await tx.query(sql.unsafe`${insertSignedAuditRows(rows)}`);
+      });
     }
     expect(await database.pool.oneFirst(sql.unsafe`SELECT count(*)::int FROM public.governance_audit_log`)).toBe(100_002);
     const job = await verifyJob(database);
     expect(chainCheck(job.checks)).toMatchObject({ status: 'passed', detail: expect.stringMatching(/^full check: 100002 row/) });
     expect(await migrateVerify(database)).toMatchObject({ code: 0 });
-  });
+  }, 180_000);
 });
 
 describe('writes made outside the product', () => {
