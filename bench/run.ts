@@ -8,6 +8,9 @@
  * --rounds R, --audit-rows N (audit-chain verification; default 1,000,000), --out FILE.
  */
 import { writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { formatResultsTable } from './lib/resultsTable.ts';
 import { cpus, totalmem } from 'node:os';
 import { Queue } from 'bullmq';
 import pg from 'pg';
@@ -36,6 +39,11 @@ const environment = await createBenchEnvironment({
   adminDatabaseUrl: process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres',
   redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
 });
+{
+  // Which database the bench touches (a scratch database of its own there), never the password.
+  const url = new URL(environment.databaseUrl);
+  process.stderr.write(`bench: database ${url.hostname}:${url.port || '5432'}${url.pathname} (dropped afterwards)${process.env.DATABASE_URL ? '' : ', on the local PostgreSQL (no DATABASE_URL)'}\n`);
+}
 const concurrency = option('--concurrency', quick ? 8 : 32);
 const token = 'bench-operator-token-0123456789abcdef';
 const cleanups: (() => Promise<unknown>)[] = [environment.drop];
@@ -119,19 +127,23 @@ try {
   );
 
   const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGiB: round(totalmem() / 2 ** 30, 1), node: process.version };
-  const results = { quick, date: new Date().toISOString(), machine, parameters: { changes: ctx.changes, concurrency, rounds: ctx.rounds }, rows };
+  // A quick run cannot judge targets: its rows keep the target but claim no verdict.
+  const judged = quick ? rows.map(({ met: _met, ...row }) => row) : rows;
+  const results = { quick, date: new Date().toISOString(), machine, parameters: { changes: ctx.changes, concurrency, rounds: ctx.rounds }, rows: judged };
   await writeFile(outFile, `${JSON.stringify(results, null, 2)}\n`);
 
-  const table = rows.map((row) => ({
-    measure: row.measure,
-    value: `${row.value} ${row.unit}`,
-    baseline: row.baseline === undefined ? '' : `${row.baseline} ${row.unit}`,
-    ratio: row.ratio === undefined ? '' : `${row.ratio}×`,
-    target: row.target ?? '',
-    met: row.met === undefined ? '' : row.met ? 'yes' : 'NO',
-  }));
-  console.table(table);
-  process.stdout.write(`machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, Node ${machine.node}\n`);
+  const written = outFile instanceof URL ? fileURLToPath(outFile) : resolve(outFile);
+  process.stdout.write(
+    [
+      '',
+      formatResultsTable(judged, !quick),
+      '',
+      `machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, Node ${machine.node}; ${ctx.changes} changes, ${ctx.rounds} round(s)`,
+      ...(quick ? ['quick run: a smoke test of the harness, too small to judge the targets (run npm run bench for them)'] : []),
+      `results written to ${written}`,
+      '',
+    ].join('\n'),
+  );
 } finally {
   for (const cleanup of cleanups) await cleanup().catch((error: unknown) => process.stderr.write(`cleanup: ${String(error)}\n`));
 }

@@ -37,7 +37,7 @@ export const postLoad = async (options: {
         },
       ],
       },
-      (error, result) => (error ? reject(error) : resolve(result)),
+      (error: Error | null, result) => (error ? reject(error) : resolve(result)),
     );
   });
   // autocannon ends a fixed-amount run on its one-second ticker, so its own duration rounds up to whole seconds; the

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { createAuditKeyring, DEVELOPMENT_AUDIT_KEY, signAuditEntries } from '@valhalla/core';
+import { createAuditKeyring, DEVELOPMENT_AUDIT_KEY, signAuditEntries, type StateSnapshot } from '@valhalla/core';
 
 const keyring = createAuditKeyring([DEVELOPMENT_AUDIT_KEY]);
 
@@ -12,12 +12,12 @@ const keyring = createAuditKeyring([DEVELOPMENT_AUDIT_KEY]);
 export const rawChangeTransaction = async (client: pg.ClientBase, jobId: string, engage: boolean): Promise<void> => {
   await client.query('BEGIN');
   try {
-    const rows = await client.query(
+    const rows = await client.query<Record<string, unknown>>(
       `SELECT g.go_live_enabled, g.kill_switch_engaged, m.version, m.backend_complete, m.notes
               , set_config('valhalla.change', 'on', true)
        FROM public.go_live_state g CROSS JOIN public.system_metadata m WHERE g.id = 1 AND m.id = 1 FOR UPDATE OF g, m`,
     );
-    const context = await client.query(
+    const context = await client.query<{ head_id: string | null; head_hash: string | null; head_key_id: string | null; now_text: string }>(
       `SELECT (SELECT result FROM public.governance_executed_jobs WHERE job_id = $1) AS executed,
               (SELECT passed FROM public.verification_runs WHERE migration_head = $2 ORDER BY id DESC LIMIT 1) AS passed,
               h.head_id, h.head_hash, h.head_key_id, h.now_text
@@ -25,7 +25,8 @@ export const rawChangeTransaction = async (client: pg.ClientBase, jobId: string,
       [jobId, 'bench'],
     );
     const head = context.rows[0];
-    const before = { ...rows.rows[0], live: false };
+    if (head === undefined) throw new Error('governance_audit_chain_head() returned no row');
+    const before = { ...(rows.rows[0] as Omit<StateSnapshot, 'live'>), live: false };
     const after = { ...before, kill_switch_engaged: engage };
     const action = engage ? 'kill_switch.engage' : 'kill_switch.release';
     const signed = signAuditEntries(

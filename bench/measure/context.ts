@@ -23,7 +23,7 @@ export type Row = { measure: string; value: number; unit: string; baseline?: num
 
 /** The highest audit id: the audit log's ids are its chain positions, so this counts committed changes. */
 export const committedChanges = async (pool: pg.Pool): Promise<number> =>
-  Number((await pool.query('SELECT coalesce(max(id), 0) AS n FROM public.governance_audit_log')).rows[0].n);
+  Number((await pool.query<{ n: string }>('SELECT coalesce(max(id), 0) AS n FROM public.governance_audit_log')).rows[0]?.n);
 
 export const waitForCommitted = async (pool: pg.Pool, target: number, timeoutMs: number): Promise<void> => {
   const deadline = Date.now() + timeoutMs;

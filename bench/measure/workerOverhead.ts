@@ -31,6 +31,7 @@ export const measureWorkerOverhead = async (ctx: BenchContext): Promise<Row[]> =
       pool: undefined as never,
       migrationHead: 'bench',
       auditKeyring: createAuditKeyring([DEVELOPMENT_AUDIT_KEY]),
+      changeMaxAgeSeconds: 3600,
       applyChange: async (_pool, request) => ({ result: await rawStep(request.jobId, request.payload.action === 'kill_switch.engage'), replayed: false }),
     }),
   );

@@ -197,7 +197,7 @@ describe('hostile and malformed requests', () => {
     expect(response.statusCode, response.body).toBeGreaterThanOrEqual(400);
     expect(response.statusCode, response.body).toBeLessThan(500);
     expect(response.headers['content-type']).toMatch(/^application\/json/);
-    const body = response.json() as { error: { code: keyof typeof ERROR_CODES; message: string } };
+    const body = response.json<{ error: { code: keyof typeof ERROR_CODES; message: string } }>();
     expect(Object.keys(body)).toEqual(['error']);
     expect(ERROR_CODES[body.error.code]?.status).toBe(response.statusCode);
     expect(body.error.message.length).toBeGreaterThan(0);

@@ -1,7 +1,7 @@
 import { UnrecoverableError, Worker } from 'bullmq';
 import { describe, expect, it } from 'vitest';
 import { buildServer } from '../../apps/api/src/index.js';
-import { createAuditKeyring, createLogger, DEVELOPMENT_AUDIT_KEY, verifyAuditChain, type GovernanceQueues } from '../../packages/core/src/index.js';
+import { createAuditKeyring, createLogger, DEVELOPMENT_AUDIT_KEY, encodeJobFailure, jobFailureOf, verifyAuditChain, type GovernanceQueues } from '../../packages/core/src/index.js';
 import { createMigrator } from '../../packages/core/src/migrator/index.js';
 import { MIGRATIONS_DIR } from '../helpers/globalSetup.js';
 import { createTestRedis } from '../helpers/redis.js';
@@ -28,10 +28,10 @@ const settleJobs = async (harness: ApiHarness, jobs: string[]) => {
   const worker = new Worker(
     'governance',
     async (job) => {
-      // A job that exhausted its attempts on an outage: retryable once the database is back.
-      if (job.id?.startsWith('bad') === true) throw new UnrecoverableError('DATABASE_RETRYABLE: retryable database error (ECONNREFUSED)');
+      // A job that failed unexpectedly (not final): an operator may retry it once the cause is fixed.
+      if (job.id?.startsWith('bad') === true) throw new UnrecoverableError(encodeJobFailure(jobFailureOf('INTERNAL_ERROR', 'the worker failed unexpectedly')));
       // A job whose payload is invalid: final, a retry would fail the same way.
-      if (job.id?.startsWith('invalid') === true) throw new UnrecoverableError('INVALID_PAYLOAD: invalid job payload: action: required');
+      if (job.id?.startsWith('invalid') === true) throw new UnrecoverableError(encodeJobFailure(jobFailureOf('INVALID_PAYLOAD', 'invalid job payload: action: required')));
       return { outcome: 'applied' };
     },
     { connection: redis, prefix: harness.prefix },
@@ -54,7 +54,7 @@ const settleJobs = async (harness: ApiHarness, jobs: string[]) => {
 describe('POST /api/jobs/:id/retry', () => {
   it('moves a failed job back to waiting, answers 202 and writes one audit entry with the request id', async () => {
     await settleJobs(api.current, ['bad-1']);
-    expect((await get('/api/jobs/bad-1')).json()).toMatchObject({ state: 'failed', error: { code: 'DATABASE_RETRYABLE' } });
+    expect((await get('/api/jobs/bad-1')).json()).toMatchObject({ state: 'failed', error: { code: 'INTERNAL_ERROR', final: false } });
     const before = await retryEntries();
 
     const response = await retry('bad-1', { reason: 'payload source fixed' }, { ...bearer(), 'x-request-id': 'retry-req-1' });
@@ -87,7 +87,7 @@ describe('POST /api/jobs/:id/retry', () => {
 
   it('answers 409 JOB_NOT_RETRYABLE for a job whose failure is final (invalid payload), and audits nothing', async () => {
     await settleJobs(api.current, ['invalid-1']);
-    expect((await get('/api/jobs/invalid-1')).json()).toMatchObject({ state: 'failed', error: { code: 'INVALID_PAYLOAD' } });
+    expect((await get('/api/jobs/invalid-1')).json()).toMatchObject({ state: 'failed', error: { code: 'INVALID_PAYLOAD', final: true } });
     const before = (await retryEntries()).length;
     const response = await retry('invalid-1');
     expect(response.statusCode).toBe(409);

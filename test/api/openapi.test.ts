@@ -12,7 +12,7 @@ type OpenApiDocument = {
 };
 
 /**
- * The contract's HTTP table (shared/CONTRACT.md), plus the retry route of this version, with the error statuses each
+ * The contract's HTTP table (the external contract, CONTRACT.md), plus the retry route of this version, with the error statuses each
  * route can answer. OpenAPI writes path parameters as {id}.
  */
 const WRITE = ['400', '401', '409', '413', '415', '429', '503'];
@@ -33,7 +33,7 @@ const fetchDocument = async (): Promise<OpenApiDocument> => {
   const response = await api.current.app.inject({ method: 'GET', url: '/openapi.json' });
   expect(response.statusCode).toBe(200);
   expect(response.headers['content-type']).toMatch(/application\/json/);
-  return response.json() as OpenApiDocument;
+  return response.json<OpenApiDocument>();
 };
 
 /** Follows a local `#/components/schemas/X` reference. */

@@ -3,7 +3,7 @@ import { freePort } from '../helpers/redisServer.js';
 import { TOKENS_ENV } from './support.js';
 
 export const API_ENTRYPOINT = 'apps/api/dist/main.js';
-export const WORKER_ENTRYPOINT = 'apps/worker/dist/main.js';
+const WORKER_ENTRYPOINT = 'apps/worker/dist/main.js';
 
 /** Starts the built api on a free port and waits until it listens. */
 export const startApiProcess = async (env: { databaseUrl: string; redisUrl: string; prefix: string; extra?: Record<string, string> }): Promise<{

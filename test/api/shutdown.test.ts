@@ -41,7 +41,7 @@ describe('graceful shutdown of the api process', () => {
     // New requests: refused at the socket (the listener is closed) or answered 503 SHUTTING_DOWN.
     const fresh = await fetch(`${api.url}/health`).then(
       async (r) => ({ status: r.status, body: (await r.json()) as { error?: { code: string } } }),
-      () => ({ status: 'refused' as const, body: {} as { error?: { code: string } } }),
+      () => ({ status: 'refused' as const, body: {} }),
     );
     if (fresh.status !== 'refused') {
       expect(fresh.status).toBe(503);

@@ -39,7 +39,7 @@ describe('api startup while PostgreSQL is unreachable', () => {
     await api.waitForOutput(/api listening on/, 30_000);
     const health = await waitFor(async () => {
       const response = await fetch(`http://127.0.0.1:${apiPort}/health`);
-      return response.status === 200 ? ((await response.json()) as unknown) : false;
+      return response.status === 200 ? ((await response.json())) : false;
     }, { timeoutMs: 10_000, description: '/health 200' });
     expect(health).toEqual({ status: 'ok', checks: { database: 'ok', redis: 'ok' }, release: expect.any(String) });
     expect((await api.stop('SIGTERM')).code).toBe(0);

@@ -62,6 +62,9 @@ describe('audit chain verification', () => {
     const database = await seeded('edit');
     await tamper(database, `UPDATE public.governance_audit_log SET actor = 'mallory' WHERE id = 5;`);
     await expectBothReport(database, /^row 5: keyed hash does not match the row content/);
+    // Found the same way when the rows come in several batches (each read while the one before is checked).
+    const batched = await verifyAuditChain(database.pool, DEV_KEYRING, { mode: 'full', batchSize: 2 });
+    expect(batched).toMatchObject({ intact: false, firstBadId: 5, problem: expect.stringMatching(/^row 5: keyed hash/) });
   });
 
   it('reports an edit whose later hashes were recomputed with the public unkeyed hash function', async () => {

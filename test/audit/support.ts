@@ -47,6 +47,7 @@ export const verifyJob = async (
     release: 'test',
     apiUrl: undefined,
     auditKeyring: options.keyring ?? DEV_KEYRING,
+    changeMaxAgeSeconds: 3600,
   });
   jobCounter += 1;
   const data = { actor: 'ops', ...(options.auditCheck === undefined ? {} : { auditCheck: options.auditCheck }) };

@@ -18,10 +18,15 @@ describe('benchmark smoke run', () => {
       const results = JSON.parse(await readFile(out, 'utf8')) as { quick: boolean; rows: { measure: string; value: number }[] };
       expect(results.quick).toBe(true);
       const measures = results.rows.map((row) => row.measure).join('\n');
-      for (const expected of [/change throughput/, /enqueue rate/, /idle change latency p50/, /kill switch behind/, /worker processing path/, /migrate up/, /migration-verify run/, /api peak RSS/, /worker peak RSS/]) {
+      for (const expected of [/change throughput/, /enqueue rate/, /idle change latency p50/, /kill switch behind/, /worker processing path/, /migrate up/, /migration-verify run/, /api peak RSS/, /worker peak RSS/, /audit chain full verification/, /audit chain incremental verification/]) {
         expect(measures).toMatch(expected);
       }
       for (const row of results.rows) expect(Number.isFinite(row.value), row.measure).toBe(true);
+      // A quick run cannot judge targets: no verdict in the file, no target column in the table; it says where it wrote.
+      expect(results.rows.filter((row) => 'met' in row)).toEqual([]);
+      expect(bench.output()).toMatch(/^measure +value +baseline +ratio$/m);
+      expect(bench.output()).not.toMatch(/✘|'NO'/);
+      expect(bench.output()).toContain(`results written to ${out}`);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -62,11 +62,17 @@ const USAGE = /usage: valhalla <command>/;
 
 describe('valhalla CLI: usage and failures', () => {
   it('prints the usage for --help and help (exit 0), also through the node_modules/.bin link that npx runs', async () => {
-    for (const args of [['--help'], ['help'], ['status', '--help']]) {
+    for (const args of [['--help'], ['help']]) {
       const run = await valhalla(args);
       expect(run.code, args.join(' ')).toBe(0);
       expect(run.stdout).toMatch(USAGE);
+      expect(run.stdout).toContain('64 usage error');
     }
+    // A command's own help: its words and flags, declared with the command.
+    const statusHelp = await valhalla(['go-live', '--help']);
+    expect(statusHelp.code).toBe(0);
+    expect(statusHelp.stdout).toMatch(/^usage: valhalla go-live enable\|disable --reason TEXT$/m);
+    expect(statusHelp.stdout).toMatch(/^ {2}--wait +block until the job finishes/m);
     const link = join(REPO_ROOT, 'node_modules/.bin/valhalla');
     expect(realpathSync(link)).toBe(realpathSync(join(REPO_ROOT, CLI)));
     const viaBin = await runCommand(link, ['--help'], {});
@@ -77,7 +83,18 @@ describe('valhalla CLI: usage and failures', () => {
     expect(viaNpx.stdout).toMatch(USAGE);
   });
 
-  it('exits 1 with the usage text on stderr for usage errors, without calling the API', async () => {
+  it('prints its version, and a strong random token (alone, or as the actor:token pair of GOVERNANCE_TOKENS)', async () => {
+    const version = await valhalla(['--version']);
+    expect({ code: version.code, stdout: version.stdout }).toEqual({ code: 0, stdout: 'valhalla 0.1.0\n' });
+    const [first, second, pair] = await Promise.all([valhalla(['token'], { VALHALLA_TOKEN: undefined }), valhalla(['token']), valhalla(['token', '--actor', 'ops', '--json'])]);
+    expect(first.code).toBe(0);
+    expect(first.stdout.trim()).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(second.stdout.trim()).not.toBe(first.stdout.trim());
+    expect(pair.json()).toMatchObject({ actor: 'ops', token: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/) });
+    expect(pair.json().governanceTokensEntry).toBe(`ops:${pair.json().token}`);
+  });
+
+  it('exits 64 with the usage text on stderr for usage errors, without calling the API', async () => {
     const cases: [string[], RegExp][] = [
       [[], USAGE],
       [['launch'], /unknown command launch/],
@@ -88,7 +105,9 @@ describe('valhalla CLI: usage and failures', () => {
       [['go-live', 'enable', '--reason', 'x', '--wait', '--timeout', 'soon'], /--timeout takes a number of seconds/],
       [['metadata', '--reason', 'x'], /metadata needs --version, --backend-complete or --notes/],
       [['metadata', '--backend-complete', 'yes', '--reason', 'x'], /--backend-complete takes true or false/],
-      [['jobs'], /jobs takes a job id/],
+      [['jobs'], /jobs needs <id>/],
+      [['migrate', 'status', '--jsn'], /migrate status does not take --jsn/],
+      [['token', '--actor', 'a:b'], /--actor takes letters/],
       [['retry', 'some-job'], /--reason TEXT is required/],
       [['status', 'extra'], /unexpected argument "extra" for status/],
     ];
@@ -97,9 +116,9 @@ describe('valhalla CLI: usage and failures', () => {
     const runs = await Promise.all(cases.map(([args]) => valhalla(args, { VALHALLA_API_URL: unreachable })));
     runs.forEach((run, i) => {
       const [args, message] = cases[i]!;
-      expect(run.code, args.join(' ')).toBe(1);
+      expect(run.code, args.join(' ')).toBe(64);
       expect(run.stderr, args.join(' ')).toMatch(message);
-      expect(run.stderr, args.join(' ')).toMatch(USAGE);
+      expect(run.stderr, args.join(' ')).toMatch(/usage: valhalla /);
       expect(run.stdout, args.join(' ')).toBe('');
     });
   });
@@ -113,7 +132,10 @@ describe('valhalla CLI: usage and failures', () => {
     expect(badTokenJson.json()).toMatchObject({ error: { code: 'UNAUTHENTICATED' } });
     const noToken = await valhalla(['status'], { VALHALLA_TOKEN: undefined });
     expect(noToken.code).toBe(1);
-    expect(noToken.stderr).toMatch(/UNAUTHENTICATED/);
+    expect(noToken.stderr).toMatch(/^MISSING_TOKEN: VALHALLA_TOKEN is not set/);
+    // The GOVERNANCE_TOKENS form (and the dev token file's content), actor:token, works as it is.
+    const pairForm = await valhalla(['status'], { VALHALLA_TOKEN: `${ALICE.actor}:${ALICE.token}` });
+    expect(pairForm.code, pairForm.stderr).toBe(0);
 
     const unreachable = await valhalla(['status'], { VALHALLA_API_URL: `http://127.0.0.1:${await freePort()}` });
     expect(unreachable.code).toBe(1);
@@ -216,9 +238,11 @@ describe('valhalla CLI: the go-live runbook against a real api and worker', () =
     expect(runTable.stdout.split('\n')[0]).toMatch(/^id +finished_at +release +migration_head +passed +actor$/);
     expect(runTable.stdout).toMatch(new RegExp(`${release} +\\S+ +true `));
 
-    const badLimit = await valhalla(['audit', '--limit', 'lots']);
+    const badLimit = await valhalla(['audit', '--limit', '0']);
     expect(badLimit.code).toBe(1);
     expect(badLimit.stderr).toMatch(/^VALIDATION_FAILED: /);
+    // The API's details name the field and the rule.
+    expect(badLimit.stderr).toMatch(/^ {2}\S*limit\S*: .+/m);
   });
 
   it('jobs <id> shows a job; an unknown id is NOT_FOUND', async () => {

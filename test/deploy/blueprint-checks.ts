@@ -4,14 +4,18 @@
  * Every check returns a list of problems (empty = fine) instead of throwing, so the tests can assert both that the
  * real files are clean and that each broken variant is reported with the expected problem code.
  *
- * Schemas come from `<repo root>/../shared/schemas/` (see SOURCES.md there). Everything a JSON Schema cannot
- * express (references between services, ordering, commands, policies) is checked in code here.
+ * docker-compose.yml is validated against the Compose Specification JSON Schema that the `dclint` package ships
+ * (MIT, kept current with compose-spec). render.yaml is checked by this repository's own structural assertions
+ * (renderBlueprintShape.ts): Render's schema carries no licence, so no copy of it is kept here. Everything a schema
+ * cannot express (references between services, ordering, commands, policies) is checked in code here too.
  */
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { parseDocument } from 'yaml';
+import { renderShapeProblems } from './renderBlueprintShape.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Problems, paths, loading
@@ -25,12 +29,15 @@ export interface Problem {
   message: string;
 }
 
-export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
-export const schemasDir = path.resolve(repoRoot, '..', 'shared', 'schemas');
-export const composeSchemaPath = path.join(schemasDir, 'compose-spec.2020-12.schema.json');
-export const renderSchemaPath = path.join(schemasDir, 'render-blueprint.schema.json');
+const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+/** The Compose Specification schema (draft-07) shipped inside the `dclint` devDependency. */
+const composeSchemaPath = path.join(
+  path.dirname(createRequire(import.meta.url).resolve('dclint/package.json')),
+  'schemas',
+  'compose.schema.json',
+);
 
-export function repoPath(relative: string): string {
+function repoPath(relative: string): string {
   return path.join(repoRoot, relative);
 }
 
@@ -74,7 +81,7 @@ export interface RepoFacts {
 }
 
 /** The production entrypoints, named by root package.json scripts (the contract: `migrate`, `start:*`). */
-export const ENTRYPOINT_SCRIPTS = { migrate: 'migrate', api: 'start:api', worker: 'start:worker' } as const;
+const ENTRYPOINT_SCRIPTS = { migrate: 'migrate', api: 'start:api', worker: 'start:worker' } as const;
 export type EntrypointRole = keyof typeof ENTRYPOINT_SCRIPTS;
 
 function listWorkspaces(patterns: readonly string[]): string[] {
@@ -111,10 +118,13 @@ export function loadRepoFacts(): RepoFacts {
   };
 }
 
-/** The file a root script runs with `node <file>` (e.g. `start:api` -> `apps/api/dist/main.js`). */
+/**
+ * The file a root script runs with `node <file>` (e.g. `start:api` -> `apps/api/dist/main.js`): the last node
+ * command, since `migrate` first runs the Node guard and the on-demand build.
+ */
 export function entrypointOf(facts: RepoFacts, role: EntrypointRole): string | undefined {
   const script = facts.scripts[ENTRYPOINT_SCRIPTS[role]];
-  const words = script === undefined ? undefined : simpleCommands(script).find((w) => w[0] === 'node');
+  const words = script === undefined ? undefined : simpleCommands(script).findLast((w) => w[0] === 'node');
   return words === undefined ? undefined : nodeScript(words)?.file;
 }
 
@@ -125,24 +135,10 @@ function requireEntrypoint(facts: RepoFacts, role: EntrypointRole): string {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// JSON Schema validation (one Ajv 2020 instance compiles both schemas)
+// JSON Schema validation of docker-compose.yml
 // ---------------------------------------------------------------------------------------------------------------
 
-let ajv: Ajv2020 | undefined;
-const validators = new Map<string, ValidateFunction>();
-
-function validatorFor(schemaPath: string): ValidateFunction {
-  let validate = validators.get(schemaPath);
-  if (!validate) {
-    if (!existsSync(schemaPath)) {
-      throw new Error(`${schemaPath} not found: the shared schemas are expected beside the repository (../shared/schemas)`);
-    }
-    ajv ??= new Ajv2020({ strict: false, allErrors: true, logger: false });
-    validate = ajv.compile(JSON.parse(readFileSync(schemaPath, 'utf8')) as object);
-    validators.set(schemaPath, validate);
-  }
-  return validate;
-}
+let composeValidator: ValidateFunction | undefined;
 
 function describeSchemaError(error: ErrorObject): string {
   const params = error.params as Record<string, unknown>;
@@ -152,12 +148,17 @@ function describeSchemaError(error: ErrorObject): string {
   return `${error.message ?? error.keyword}${suffix}`;
 }
 
-export function schemaProblems(schemaPath: string, document: unknown): Problem[] {
-  const validate = validatorFor(schemaPath);
-  if (validate(document)) return [];
+export function composeSchemaProblems(document: unknown): Problem[] {
+  if (composeValidator === undefined) {
+    // The file names draft-07 as `https://json-schema.org/draft-07/schema`, an alias Ajv does not register; Ajv's
+    // default dialect is draft-07, so the declaration is dropped rather than resolved.
+    const { $schema: _dialect, ...schema } = JSON.parse(readFileSync(composeSchemaPath, 'utf8')) as Record<string, unknown>;
+    composeValidator = new Ajv({ strict: false, allErrors: true, logger: false }).compile(schema);
+  }
+  if (composeValidator(document)) return [];
   const seen = new Set<string>();
   const problems: Problem[] = [];
-  for (const error of validate.errors ?? []) {
+  for (const error of composeValidator.errors ?? []) {
     const problem = { code: 'schema', where: error.instancePath || '/', message: describeSchemaError(error) };
     const key = `${problem.where} ${problem.message}`;
     if (!seen.has(key)) {
@@ -167,9 +168,6 @@ export function schemaProblems(schemaPath: string, document: unknown): Problem[]
   }
   return problems;
 }
-
-export const composeSchemaProblems = (document: unknown): Problem[] => schemaProblems(composeSchemaPath, document);
-export const renderSchemaProblems = (document: unknown): Problem[] => schemaProblems(renderSchemaPath, document);
 
 // ---------------------------------------------------------------------------------------------------------------
 // Small helpers
@@ -194,7 +192,7 @@ function str(value: unknown): string | undefined {
 }
 
 /** Splits a shell command line into words, honouring single and double quotes. */
-export function shellWords(command: string): string[] {
+function shellWords(command: string): string[] {
   const words: string[] = [];
   const re = /"((?:\\.|[^"\\])*)"|'([^']*)'|(\S+)/g;
   for (const match of command.matchAll(re)) words.push(match[1] ?? match[2] ?? match[3] ?? '');
@@ -246,7 +244,7 @@ function normalise(file: string): string {
 }
 
 /** Is this command line `node <the file of the migrate script> up [...]`? */
-export function runsMigrationsUp(command: string | readonly string[], facts: RepoFacts): boolean {
+function runsMigrationsUp(command: string | readonly string[], facts: RepoFacts): boolean {
   const migrator = entrypointOf(facts, 'migrate');
   return simpleCommands(command).some((words) => {
     const script = nodeScript(words);
@@ -282,7 +280,7 @@ export function commandProblems(command: string | readonly string[], where: stri
 }
 
 /** Parses a Compose duration (`1m30s`, `60s`, `500ms`) into seconds. */
-export function durationSeconds(value: unknown): number | undefined {
+function durationSeconds(value: unknown): number | undefined {
   if (typeof value === 'number') return value;
   if (typeof value !== 'string' || value.trim() === '') return undefined;
   const units: Record<string, number> = { h: 3600, m: 60, s: 1, ms: 0.001, us: 1e-6 };
@@ -302,10 +300,23 @@ export function durationSeconds(value: unknown): number | undefined {
 // ---------------------------------------------------------------------------------------------------------------
 
 /** Drain deadline of the worker (SHUTDOWN_TIMEOUT_MS default 25 000 ms) plus margin. */
-export const WORKER_MIN_GRACE_SECONDS = 30;
+const WORKER_MIN_GRACE_SECONDS = 30;
 
 const APP_SERVICES = ['api', 'worker'] as const;
 const URL_VARIABLES = ['DATABASE_URL', 'REDIS_URL', 'API_URL'] as const;
+
+/** The config accepts API_URL as `host:port` too (Render's fromService hostport), as it parses it. */
+const HOST_PORT = /^([A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?):[0-9]{1,5}$/;
+
+function urlHost(variable: string, value: string): string | undefined {
+  const hostPort = variable === 'API_URL' ? HOST_PORT.exec(value) : null;
+  if (hostPort) return hostPort[1];
+  try {
+    return new URL(value).hostname;
+  } catch {
+    return undefined;
+  }
+}
 
 function composeEnvironment(service: Obj): Obj {
   const env = service['environment'];
@@ -323,7 +334,7 @@ function composeEnvironment(service: Obj): Obj {
 
 function composeCommand(value: unknown): string | string[] | undefined {
   if (typeof value === 'string') return value;
-  if (Array.isArray(value) && value.every((w) => typeof w === 'string')) return value as string[];
+  if (Array.isArray(value) && value.every((w) => typeof w === 'string')) return value;
   return undefined;
 }
 
@@ -434,10 +445,8 @@ export function checkComposeGraph(compose: unknown, facts: RepoFacts): Problem[]
     for (const variable of URL_VARIABLES) {
       const value = str(env[variable]);
       if (value === undefined || value.includes('${')) continue;
-      let host: string;
-      try {
-        host = new URL(value).hostname;
-      } catch {
+      const host = urlHost(variable, value);
+      if (host === undefined) {
         add('unresolved-host', `services.${name}.environment.${variable}`, `${variable} is not a URL: ${value}`);
         continue;
       }
@@ -506,6 +515,13 @@ export function checkComposeGraph(compose: unknown, facts: RepoFacts): Problem[]
     }
   }
 
+  // One worker concurrency everywhere: the code's default (README, Configuration), not a copy that drifts.
+  for (const [name, rawService] of Object.entries(services)) {
+    if (composeEnvironment(asObj(rawService))['WORKER_CONCURRENCY'] !== undefined) {
+      add('worker-concurrency-override', `services.${name}.environment.WORKER_CONCURRENCY`, 'WORKER_CONCURRENCY is left to the code default, the same in every environment');
+    }
+  }
+
   // Worker drain deadline.
   if (names.has('worker')) {
     const grace = durationSeconds(asObj(services['worker'])['stop_grace_period']) ?? 10;
@@ -557,7 +573,7 @@ export function checkCompose(compose: unknown, facts: RepoFacts): Problem[] {
 
 export const RENDER_API = 'valhalla-api';
 export const RENDER_WORKER = 'valhalla-worker';
-export const RENDER_DATABASE = 'valhalla-prod';
+const RENDER_DATABASE = 'valhalla-prod';
 /** Render's Key Value type; `redis` is its deprecated alias. */
 const KEY_VALUE_TYPES = new Set(['keyvalue', 'redis']);
 const RUNNING_TYPES = new Set(['web', 'worker', 'pserv']);
@@ -655,12 +671,12 @@ export function checkRenderSemantics(blueprint: unknown, facts: RepoFacts): Prob
         if (!target) {
           add('unresolved-reference', `${where}.envVars.${key}`, `fromService ${refType} "${str(ref['name']) ?? ''}" matches no service`);
         } else if (ref['envVarKey'] !== undefined && !envVar(target, str(ref['envVarKey']) ?? '')) {
-          add('unresolved-reference', `${where}.envVars.${key}`, `fromService envVarKey "${String(ref['envVarKey'])}" is not set on "${String(ref['name'])}"`);
+          add('unresolved-reference', `${where}.envVars.${key}`, `fromService envVarKey ${JSON.stringify(ref['envVarKey'])} is not set on ${JSON.stringify(ref['name'])}`);
         }
       }
       const fromGroup = env['fromGroup'];
       if (fromGroup !== undefined && !groups.some((g) => g['name'] === fromGroup)) {
-        add('unresolved-reference', `${where}.envVars`, `fromGroup "${String(fromGroup)}" matches no envVarGroup`);
+        add('unresolved-reference', `${where}.envVars`, `fromGroup ${JSON.stringify(fromGroup)} matches no envVarGroup`);
       }
       for (const field of ['value', 'previewValue'] as const) {
         if (typeof env[field] === 'boolean') {
@@ -737,12 +753,17 @@ export function checkRenderSemantics(blueprint: unknown, facts: RepoFacts): Prob
     if (facts.nodeMajor !== undefined && nodeVersion !== undefined && String(nodeVersion['value']) !== facts.nodeMajor) {
       add('node-version', `${where}.envVars.NODE_VERSION`, `NODE_VERSION ${String(nodeVersion['value'])} differs from .nvmrc (${facts.nodeMajor})`);
     }
+    // The worker reaches the api over the private network: fromService hostport of the web service. A literal
+    // *.onrender.com URL may name another customer's service (subdomains are global).
     const apiUrl = envVar(service, 'API_URL');
-    if (apiUrl?.['value'] !== undefined && !/^https?:\/\/[^/\s]+/.test(String(apiUrl['value']))) {
-      add('api-url-not-absolute', `${where}.envVars.API_URL`, `API_URL must be an absolute http(s) URL (got ${String(apiUrl['value'])})`);
+    if (apiUrl !== undefined) {
+      const ref = asObj(apiUrl['fromService']);
+      if (ref['type'] !== 'web' || ref['name'] !== RENDER_API || ref['property'] !== 'hostport') {
+        add('api-url-wiring', `${where}.envVars.API_URL`, `API_URL must come from fromService web ${RENDER_API} hostport (the private network address)`);
+      }
     }
-    if (apiUrl?.['fromService'] !== undefined) {
-      add('api-url-not-absolute', `${where}.envVars.API_URL`, 'API_URL from fromService gives host/port without a scheme; the worker needs a full URL');
+    if (envVar(service, 'WORKER_CONCURRENCY') !== undefined) {
+      add('worker-concurrency-override', `${where}.envVars.WORKER_CONCURRENCY`, 'WORKER_CONCURRENCY is left to the code default, the same in every environment');
     }
     if (type === 'web') {
       const tokens = envVar(service, 'GOVERNANCE_TOKENS');
@@ -757,28 +778,28 @@ export function checkRenderSemantics(blueprint: unknown, facts: RepoFacts): Prob
 }
 
 export function checkRenderBlueprint(blueprint: unknown, facts: RepoFacts): Problem[] {
-  return [...renderSchemaProblems(blueprint), ...checkRenderSemantics(blueprint, facts)];
+  return [...renderShapeProblems(blueprint), ...checkRenderSemantics(blueprint, facts)];
 }
 
 // ---------------------------------------------------------------------------------------------------------------
 // Dockerfile and .dockerignore
 // ---------------------------------------------------------------------------------------------------------------
 
-export const BUILD_BASE_IMAGE = 'node:24-bookworm-slim';
+const BUILD_BASE_IMAGE = 'node:24-bookworm-slim';
 
-export interface DockerInstruction {
+interface DockerInstruction {
   keyword: string;
   args: string;
 }
 
-export interface DockerStage {
+interface DockerStage {
   image: string;
   name: string | undefined;
   instructions: DockerInstruction[];
 }
 
 /** Parses a Dockerfile into stages (line continuations, comments, ARG defaults before the first FROM). */
-export function parseDockerfile(text: string): DockerStage[] {
+function parseDockerfile(text: string): DockerStage[] {
   const logical: string[] = [];
   let current = '';
   for (const raw of text.split(/\r?\n/)) {
@@ -878,7 +899,7 @@ function dockerignoreRules(text: string): IgnoreRule[] {
 }
 
 /** Docker's rule: a path is excluded when the last pattern matching it or one of its parent folders excludes it. */
-export function isDockerignored(relative: string, dockerignore: string): boolean {
+function isDockerignored(relative: string, dockerignore: string): boolean {
   const file = normalise(relative).replace(/\/+$/, '');
   const candidates = file.split('/').map((_, i, parts) => parts.slice(0, i + 1).join('/'));
   let ignored = false;

@@ -41,12 +41,18 @@ function expectProblem(problems: Problem[], code: string, mentions?: string): vo
 }
 
 describe('docker-compose.yml', () => {
-  it('is valid against the Compose Specification schema (draft 2020-12)', () => {
+  it('is valid against the Compose Specification schema (as shipped by dclint)', () => {
     expect(composeSchemaProblems(compose)).toEqual([]);
   });
 
   it('has a sound service graph: migrations complete before api and worker start, behind healthy postgres and redis', () => {
     expect(checkComposeGraph(compose, facts)).toEqual([]);
+  });
+
+  it('accepts API_URL as host:port (the form Render\'s fromService hostport gives, which the config accepts)', () => {
+    const hostPort = clone(compose);
+    hostPort['services']['worker']['environment']['API_URL'] = 'api:3000';
+    expect(checkComposeGraph(hostPort, facts)).toEqual([]);
   });
 
   it('gives migrate, api and worker the shared build settings through YAML merge keys', () => {
@@ -81,6 +87,13 @@ interface ComposeVariant {
 }
 
 const composeVariants: ComposeVariant[] = [
+  {
+    name: 'a worker concurrency that differs from the code default',
+    mutate: (doc) => {
+      doc['services']['worker']['environment']['WORKER_CONCURRENCY'] = '5';
+    },
+    code: 'worker-concurrency-override',
+  },
   {
     name: 'a misspelled depends_on key (depend_on)',
     mutate: (doc) => {
@@ -143,6 +156,14 @@ const composeVariants: ComposeVariant[] = [
     },
     code: 'unresolved-host',
     mentions: 'db',
+  },
+  {
+    name: 'API_URL as host:port pointing at a host that is not a service',
+    mutate: (doc) => {
+      doc['services']['worker']['environment']['API_URL'] = 'web:3000';
+    },
+    code: 'unresolved-host',
+    mentions: 'web',
   },
   {
     name: 'redis with the allkeys-lru eviction policy',

@@ -13,9 +13,9 @@ import {
   nodeEntrypointsOf,
   nodeScript,
   simpleCommands,
-  renderSchemaProblems,
   startsThroughNpm,
 } from './blueprint-checks.js';
+import { renderShapeProblems } from './renderBlueprintShape.js';
 
 // Parsed documents are plain JSON-like data; the broken variants below edit them in place.
 type Doc = Record<string, any>;
@@ -45,8 +45,8 @@ function expectProblem(problems: Problem[], code: string, mentions?: string): vo
 }
 
 describe('render.yaml (Render Blueprint)', () => {
-  it('is valid against the Render Blueprint JSON Schema', () => {
-    expect(renderSchemaProblems(blueprint)).toEqual([]);
+  it('has the shape of a Render Blueprint (known keys, required fields, accepted values)', () => {
+    expect(renderShapeProblems(blueprint)).toEqual([]);
   });
 
   it('passes the checks the schema cannot express (references, ordering, commands, plans, policies)', () => {
@@ -99,7 +99,7 @@ const blueprintVariants: BlueprintVariant[] = [
       api['healthcheckPath'] = api['healthCheckPath'];
       delete api['healthCheckPath'];
     },
-    code: 'schema',
+    code: 'structure',
     mentions: 'healthcheckPath',
   },
   {
@@ -109,8 +109,40 @@ const blueprintVariants: BlueprintVariant[] = [
       worker['env'] = worker['runtime'];
       delete worker['runtime'];
     },
-    code: 'schema',
+    code: 'structure',
     mentions: 'runtime',
+  },
+  {
+    name: 'an unquoted PostgreSQL version (a YAML number)',
+    mutate: (doc) => {
+      (doc['databases'] as Doc[])[0]!['postgresMajorVersion'] = 18;
+    },
+    code: 'structure',
+    mentions: 'postgresMajorVersion',
+  },
+  {
+    name: 'an env var with both a value and a fromService source',
+    mutate: (doc) => {
+      env(service(doc, RENDER_API), 'REDIS_URL')['value'] = 'redis://localhost:6379';
+    },
+    code: 'structure',
+    mentions: 'exactly one of',
+  },
+  {
+    name: 'a fromService property Render does not offer',
+    mutate: (doc) => {
+      env(service(doc, RENDER_WORKER), 'REDIS_URL')['fromService']['property'] = 'url';
+    },
+    code: 'structure',
+    mentions: 'fromService.property',
+  },
+  {
+    name: 'a Key Value eviction policy Redis does not know',
+    mutate: (doc) => {
+      keyValue(doc)['maxmemoryPolicy'] = 'no-eviction';
+    },
+    code: 'structure',
+    mentions: 'maxmemoryPolicy',
   },
   {
     name: 'a background worker with a health check path',
@@ -244,11 +276,27 @@ const blueprintVariants: BlueprintVariant[] = [
     code: 'region-mismatch',
   },
   {
-    name: 'API_URL as host:port without a scheme',
+    name: 'API_URL as a literal public URL (a global subdomain that may be another customer\'s)',
     mutate: (doc) => {
-      env(service(doc, RENDER_WORKER), 'API_URL')['value'] = 'valhalla-api:10000';
+      const apiUrl = env(service(doc, RENDER_WORKER), 'API_URL');
+      delete apiUrl['fromService'];
+      apiUrl['value'] = 'https://valhalla-api.onrender.com';
     },
-    code: 'api-url-not-absolute',
+    code: 'api-url-wiring',
+  },
+  {
+    name: 'API_URL from the api\'s host without its port',
+    mutate: (doc) => {
+      env(service(doc, RENDER_WORKER), 'API_URL')['fromService']['property'] = 'host';
+    },
+    code: 'api-url-wiring',
+  },
+  {
+    name: 'a worker concurrency that differs from the code default',
+    mutate: (doc) => {
+      (service(doc, RENDER_WORKER)['envVars'] as Doc[]).push({ key: 'WORKER_CONCURRENCY', value: '5' });
+    },
+    code: 'worker-concurrency-override',
   },
   {
     name: 'a web service without the /health health check',

@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -65,9 +65,10 @@ const processesUsing = (devDir: string) => shell(`pgrep -af -- '${devDir}' | gre
 describe('npm run dev', () => {
   let devDir: string;
   beforeAll(async () => {
+    // mkdtemp makes the folder 0700: as root, dev must grant the postgres OS user access to it (and say so).
     devDir = await mkdtemp(join(tmpdir(), 'valhalla-dev-'));
-    // The embedded PostgreSQL runs as its own OS user when we are root: it must be able to reach its data folder.
-    await chmod(devDir, 0o755);
+    // A token file left readable by others (an older version wrote it so): dev keeps the token and makes it 0600.
+    await writeFile(join(devDir, 'dev-token'), `developer:${'ab'.repeat(24)}\n`, { mode: 0o644 });
   });
   afterAll(async () => {
     await rm(devDir, { recursive: true, force: true });
@@ -79,8 +80,24 @@ describe('npm run dev', () => {
     const { apiUrl, token, curls, ports } = await banner(run);
     process.stdout.write(`npm run dev healthy after ${Date.now() - started} ms\n`);
     expect(run.output()).toContain('initialising embedded PostgreSQL');
+    if (process.getuid?.() === 0) expect(run.output()).toMatch(/granted the postgres OS user traversal \(x\) on \S*valhalla-dev-/);
     expect((await fetch(`${apiUrl}/health`)).status).toBe(200);
     expect(curls).toHaveLength(3);
+    expect(token).toBe('ab'.repeat(24));
+    expect((await stat(join(devDir, 'dev-token'))).mode & 0o777).toBe(0o600);
+    const password = (await readFile(join(devDir, 'postgres-password'), 'utf8')).trim();
+    expect(run.output()).toMatch(/Database: 127\.0\.0\.1:\d+\/valhalla as postgres/);
+    expect(run.output()).not.toContain(password);
+    expect(await readFile(join(devDir, 'banner.txt'), 'utf8')).toContain(`Token:    ${token}`);
+    // Request lines are debug output in dev: the curl lines below must not print any at LOG_LEVEL=warn.
+
+    // migrate without DATABASE_URL uses this dev database and says which.
+    const migrateEnv: NodeJS.ProcessEnv = { ...process.env, VALHALLA_DEV_DIR: devDir };
+    delete migrateEnv.DATABASE_URL;
+    const migrate = spawnSync('npm', ['run', '--silent', 'migrate', '--', 'status'], { cwd: REPO_ROOT, env: migrateEnv, encoding: 'utf8' });
+    expect(migrate.status, migrate.stderr).toBe(0);
+    expect(migrate.stderr).toMatch(/database 127\.0\.0\.1:\d+\/valhalla as postgres \(from the npm run dev database/);
+    expect(migrate.stdout).not.toMatch(/^pending/m);
 
     for (const curl of curls.slice(0, 2)) {
       const result = shell(curl);
@@ -99,6 +116,11 @@ describe('npm run dev', () => {
     await waitFor(() => processesUsing(devDir) === '', { timeoutMs: 15_000, description: 'no process left using the dev folder' });
     const apiPort = Number(new URL(apiUrl).port);
     for (const port of [apiPort, ...ports]) expect(await isPortFree(port), `port ${port} still taken`).toBe(true);
+
+    // With dev stopped, migrate without DATABASE_URL refuses instead of guessing a database.
+    const refused = spawnSync('npm', ['run', '--silent', 'migrate', '--', 'status'], { cwd: REPO_ROOT, env: migrateEnv, encoding: 'utf8' });
+    expect(refused.status).toBe(78);
+    expect(refused.stderr).toContain('DATABASE_URL is not set, and no `npm run dev` is running');
   });
 
   it('reuses the data folder on the next start, and the state survives', async () => {
@@ -110,6 +132,22 @@ describe('npm run dev', () => {
     expect(status.system_metadata.backend_complete).toBe(true);
     await interrupt(run);
     expect(run.output()).not.toMatch(/stopping .* failed/);
+    await waitFor(() => processesUsing(devDir) === '', { timeoutMs: 15_000, description: 'no process left using the dev folder' });
+  });
+
+  it('after a SIGKILLed supervisor, the next start stops what the killed run left running', async () => {
+    const killed = startDev(devDir);
+    const first = await banner(killed);
+    // npm, its shell and the supervisor die at once; the inner process, api, worker, redis and PostgreSQL live on.
+    process.kill(-(killed.child.pid as number), 'SIGKILL');
+    await killed.exited;
+    expect((await fetch(`${first.apiUrl}/health`)).status).toBe(200);
+
+    const run = startDev(devDir);
+    const { apiUrl, token } = await banner(run);
+    expect(run.output()).toContain('left running by an earlier npm run dev');
+    expect((await runbook(apiUrl, token)).go_live_state.kill_switch_engaged).toBe(false);
+    await interrupt(run);
     await waitFor(() => processesUsing(devDir) === '', { timeoutMs: 15_000, description: 'no process left using the dev folder' });
   });
 });

@@ -16,7 +16,7 @@ export const track = <T>(value: T, resource: Omit<TrackedResource, 'isOpen' | 'c
   isOpen: () => boolean;
   close: () => Promise<unknown>;
 }): T => {
-  (insideTest() ? testScoped : fileScoped).push(resource as TrackedResource);
+  (insideTest() ? testScoped : fileScoped).push(resource);
   return value;
 };
 

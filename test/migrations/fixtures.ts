@@ -5,12 +5,12 @@ import { fileURLToPath } from 'node:url';
 import { onTestFinished } from 'vitest';
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.meta.url));
-/** The origin report's SQL blocks, copied verbatim into the repository (a clone has nothing beside it). */
-export const REPORT_SQL_PATH = fileURLToPath(new URL('./fixtures/origin-report.sql', import.meta.url));
-export const ALEMBIC_VERSION_SQL_PATH = fileURLToPath(new URL('./fixtures/alembic_version.sql', import.meta.url));
+/** The origin report's DDL and seed SQL, verbatim (the report itself lives outside this repository). */
+const REPORT_SQL_PATH = fileURLToPath(new URL('./fixtures/report-tables.sql', import.meta.url));
+const ALEMBIC_VERSION_SQL_PATH = fileURLToPath(new URL('./fixtures/alembic_version.sql', import.meta.url));
 export const MIGRATE_CLI = 'apps/cli/dist/migrate.js';
 
-/** The report's own SQL blocks (DDL and seeding), so the comparison is against the origin text. */
+/** The report's own SQL (DDL and seeding), as the Python service ran it. */
 export const reportSql = (): Promise<string> => readFile(REPORT_SQL_PATH, 'utf8');
 
 /** A database as the Python service made it: the report's DDL and seeds, and Alembic's version table at `revision`. */

@@ -89,6 +89,7 @@ describe('correlated logs: X-Request-Id from the API request to the worker log l
       const releaseLines = await expectCorrelated(releaseJob, releaseId, /^job completed$/);
       expect(releaseLines).toEqual([
         'change transaction rolled back',
+        'job attempt failed unexpectedly',
         'job attempt failed, will retry',
         'change transaction committed',
         'job completed',

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { JOB_NAMES, QUEUES, insertVerificationRun, sql, type GoLiveChangePayload } from '../../packages/core/src/index.js';
 import { adminQuery } from '../helpers/database.js';
+import { closeGate } from '../helpers/lockGate.js';
 import { startOwnRedis } from '../helpers/redisServer.js';
 import { waitFor } from '../helpers/waitFor.js';
 import { startInProcessWorker, useWorkerFixture, waitForJob } from '../worker/support/workerHarness.js';
@@ -83,10 +84,12 @@ describe('worker metrics (GET /metrics on METRICS_PORT)', () => {
     const invalid = randomUUID();
     await producer.queues.byName[QUEUES.governance].add(JOB_NAMES.goLiveChange, { action: 'go_live.enable' }, { jobId: invalid, attempts: 8, priority: 10 });
     const invalidOutcome = await waitForJob(producer, invalid);
-    expect(invalidOutcome.failedReason).toMatch(/^INVALID_PAYLOAD/);
+    expect(invalidOutcome.failure).toMatchObject({ code: 'INVALID_PAYLOAD', final: true });
     const afterInvalid = await scrapeUntil(read, (s) => counters(s).failed === 1, 'failed +1');
     expect(counters(afterInvalid)).toMatchObject({ completed: 2, failed: 1, retried: 1, committed: 2, rolledBack: 1, failedDurations: 1 });
     expect(afterInvalid.value('valhalla_queue_jobs', { queue: QUEUES.governance, state: 'failed' })).toBe(1);
+    // Failures are counted by their record's code, read as data.
+    expect(afterInvalid.value('valhalla_worker_job_failures_total', { queue: QUEUES.governance, name: JOB_NAMES.goLiveChange, code: 'INVALID_PAYLOAD', final: 'true' })).toBe(1);
 
     await worker.close();
     // The listener is closed by the worker's shutdown.
@@ -95,11 +98,11 @@ describe('worker metrics (GET /metrics on METRICS_PORT)', () => {
 
   it('reports queue depth by state at scrape time: waiting while paused, delayed, active, back to 0 once drained', async () => {
     const { database, producer } = fixture.current;
-    // Changes whose reason is 'slow' hold their transaction for a moment, so the job is seen active.
+    // A change whose reason is 'slow' waits at a gate the test holds, so the job is seen active for as long as needed.
     await database.pool.query(sql.unsafe`
       CREATE FUNCTION public.test_slow() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN
-        IF NEW.reason = 'slow' THEN PERFORM pg_sleep(1.5); END IF;
+        IF NEW.reason = 'slow' THEN PERFORM pg_advisory_xact_lock(727001); END IF;
         RETURN NEW;
       END $$`);
     await database.pool.query(sql.unsafe`
@@ -125,9 +128,15 @@ describe('worker metrics (GET /metrics on METRICS_PORT)', () => {
     for (const id of queued) expect((await waitForJob(producer, id)).state).toBe('completed');
     await scrapeUntil(read, (s) => depth(s, 'waiting') === 0, 'waiting back to 0');
 
-    const slow = await change({ action: 'kill_switch.release', reason: 'slow' });
-    await scrapeUntil(read, (s) => depth(s, 'active') === 1, 'the slow job to be active');
-    expect((await waitForJob(producer, slow)).state).toBe('completed');
+    const gate = await closeGate(database.url, 727001);
+    try {
+      const slow = await change({ action: 'kill_switch.release', reason: 'slow' });
+      await scrapeUntil(read, (s) => depth(s, 'active') === 1, 'the slow job to be active');
+      await gate.open();
+      expect((await waitForJob(producer, slow)).state).toBe('completed');
+    } finally {
+      await gate.open();
+    }
     await (await governance.getJob(delayed))?.remove();
     const drained = await scrapeUntil(read, (s) => depth(s, 'active') === 0 && depth(s, 'delayed') === 0, 'the queue to drain');
     expect(depth(drained, 'waiting')).toBe(0);

@@ -103,8 +103,8 @@ describe('go-live-change jobs', () => {
       const rejected = await run({ action: 'go_live.enable', reason: `try with ${unmet.join('+')} unmet` });
       expect(rejected.state).toBe('failed');
       expect(rejected.attemptsMade).toBe(1);
-      expect(rejected.failedReason).toMatch(/^PRECONDITION_FAILED: /);
-      for (const condition of unmet) expect(rejected.failedReason).toContain(condition);
+      expect(rejected.failure).toMatchObject({ code: 'PRECONDITION_FAILED', final: true });
+      for (const condition of unmet) expect(rejected.failure?.message).toContain(condition);
       expect(rejected.audit).toMatchObject({ outcome: 'rejected', unmet_conditions: unmet, action: 'go_live.enable' });
       expect(await currentSnapshot(database.pool)).toEqual(stateBefore);
     };
@@ -162,9 +162,9 @@ describe('go-live-change jobs', () => {
       const outcome = await waitForJob(producer, id);
       expect(outcome.state, id).toBe('failed');
       expect(outcome.attemptsMade, id).toBe(1);
-      expect(outcome.failedReason, id).toMatch(/^INVALID_PAYLOAD: /);
+      expect(outcome.failure, id).toMatchObject({ code: 'INVALID_PAYLOAD', final: true });
     }
-    const reason = (await waitForJob(producer, 'invalid-0')).failedReason;
+    const reason = (await waitForJob(producer, 'invalid-0')).failure?.message;
     expect(reason).toContain('reason');
     expect(await auditCount(database.pool)).toBe(0);
     expect(await currentSnapshot(database.pool)).toEqual(before);

@@ -9,6 +9,7 @@ import {
   JOB_NAMES,
   QUEUES,
   createLogger,
+  decodeJobFailure,
   startupVerificationJobId,
   sql,
   type VerificationCheck,
@@ -25,7 +26,6 @@ import {
 import { adminQuery } from '../helpers/database.js';
 import { track } from '../helpers/leaks.js';
 import { copyMigrations, MIGRATIONS_DIR } from '../migrations/fixtures.js';
-import { waitFor } from '../helpers/waitFor.js';
 import { TEST_RELEASE, startInProcessWorker, useWorkerFixture, waitForJob } from './support/workerHarness.js';
 
 const fixture = useWorkerFixture('verify');
@@ -156,14 +156,31 @@ describe('migration-verify jobs', () => {
       release: 'fallback-release',
       apiUrl: undefined,
       auditKeyring: createAuditKeyring([DEVELOPMENT_AUDIT_KEY]),
+      changeMaxAgeSeconds: 3600,
     });
-    const job = { id: 'redelivered-verify', name: JOB_NAMES.migrationVerify, queueName: QUEUES.verification, data: { actor: 'ops' } } as unknown as Job;
+    const job = { id: 'redelivered-verify', name: JOB_NAMES.migrationVerify, queueName: QUEUES.verification, data: { actor: 'ops' }, timestamp: Date.now(), opts: {} } as unknown as Job;
     const log = createLogger({ name: 'test', level: 'silent' });
     const first = await processor(job, log);
     const second = await processor(job, log);
     expect(second.value.runId).toBe(first.value.runId);
     const rows = await database.pool.any(sql.unsafe`SELECT release FROM public.verification_runs WHERE job_id = 'redelivered-verify'`);
     expect(rows).toEqual([{ release: 'fallback-release' }]);
+
+    // A counter id is keyed with its creation time: a redelivery finds its run, a new job with the same id gets its own.
+    const counterJob = (timestamp: number) =>
+      ({ id: '7', name: JOB_NAMES.migrationVerify, queueName: QUEUES.verification, data: { actor: 'ops' }, timestamp, opts: {} }) as unknown as Job;
+    const created = Date.now();
+    const once = await processor(counterJob(created), log);
+    expect((await processor(counterJob(created), log)).value.runId).toBe(once.value.runId);
+    expect((await processor(counterJob(created + 1), log)).value.runId).not.toBe(once.value.runId);
+    expect(await database.pool.anyFirst(sql.unsafe`SELECT job_id FROM public.verification_runs WHERE job_id LIKE '7@%' ORDER BY id`)).toEqual([`7@${created}`, `7@${created + 1}`]);
+
+    // Expiry counts from when the job was due: a watchdog run is created one interval (opts.delay) before it is due.
+    const createdLongAgo = Date.now() - 3_700_000;
+    const due = { id: 'scheduled-verify', name: JOB_NAMES.migrationVerify, queueName: QUEUES.verification, data: { actor: 'watchdog' }, timestamp: createdLongAgo, opts: { delay: 3_600_000 } };
+    await expect(processor(due as unknown as Job, log)).resolves.toMatchObject({ value: { runId: expect.any(Number) } });
+    const stale = { ...due, id: 'stale-verify', opts: {} };
+    await expect(processor(stale as unknown as Job, log)).rejects.toThrow(/CHANGE_MAX_AGE_SECONDS/);
   });
 
   it('fail an invalid payload at once with INVALID_PAYLOAD', async () => {
@@ -172,7 +189,7 @@ describe('migration-verify jobs', () => {
     const job = await producer.queues.byName[QUEUES.verification].add(JOB_NAMES.migrationVerify, { actor: 'ops', release: 7 }, { attempts: 3, priority: 10 });
     const outcome = await waitForJob(producer, job.id!);
     expect(outcome).toMatchObject({ state: 'failed', attemptsMade: 1 });
-    expect(outcome.failedReason).toMatch(/^INVALID_PAYLOAD: .*release/);
+    expect(decodeJobFailure(outcome.failedReason ?? '')).toMatchObject({ code: 'INVALID_PAYLOAD', final: true, message: expect.stringMatching(/release/) });
     await worker.close();
   });
 

@@ -26,10 +26,13 @@ describe('a job id that comes back for a different job', () => {
       expect((await currentSnapshot(database.pool)).kill_switch_engaged).toBe(true);
 
       const entries = (await listAuditEntriesInOrder(database.pool)).filter((entry) => entry.job_id?.startsWith('1') === true);
+      // A counter id is keyed with the job's creation time: each of the two jobs has an identity of its own.
       expect(entries.map((entry) => [entry.job_id?.replace(/@\d+$/, '@<created>'), entry.action, entry.outcome])).toEqual([
-        ['1', 'kill_switch.release', 'applied'],
+        ['1@<created>', 'kill_switch.release', 'applied'],
         ['1@<created>', 'kill_switch.engage', 'applied'],
       ]);
+      expect(entries[0]?.job_id).toBe(`1@${first.timestamp}`);
+      expect(entries[1]?.job_id).toBe(`1@${again.timestamp}`);
     } finally {
       await worker.close();
     }

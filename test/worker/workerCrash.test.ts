@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { QUEUES, listAuditEntriesInOrder, sql, type ChangeResult } from '../../packages/core/src/index.js';
+import { QUEUES, decodeJobFailure, listAuditEntriesInOrder, sql, type ChangeResult } from '../../packages/core/src/index.js';
 import { waitFor } from '../helpers/waitFor.js';
 import {
   auditCount,
@@ -44,7 +44,7 @@ describe('worker crashes', () => {
     // Every job ended: completed, or failed only because go-live enable was rejected (never retries exhausted).
     const queue = producer.queues.byName[QUEUES.governance];
     const failed = await queue.getFailed(0, -1);
-    for (const job of failed) expect(job.failedReason).toMatch(/^PRECONDITION_FAILED: /);
+    for (const job of failed) expect(decodeJobFailure(job.failedReason)).toMatchObject({ code: 'PRECONDITION_FAILED', final: true });
     const completed = await queue.getCompleted(0, -1);
     expect(completed.length + failed.length).toBe(total);
 

@@ -1,7 +1,8 @@
 import { Redis } from 'ioredis';
-import { describe, expect, it } from 'vitest';
-import { QUEUES, createGovernanceQueues, listLiveWorkers, sql, type GoLiveChangePayload } from '../../packages/core/src/index.js';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { QUEUES, createGovernanceQueues, decodeJobFailure, listLiveWorkers, sql, type GoLiveChangePayload } from '../../packages/core/src/index.js';
 import { adminQuery } from '../helpers/database.js';
+import { closeGate } from '../helpers/lockGate.js';
 import { track } from '../helpers/leaks.js';
 import { startOwnRedis } from '../helpers/redisServer.js';
 import { waitFor } from '../helpers/waitFor.js';
@@ -74,12 +75,12 @@ describe('worker resilience', () => {
     await waitForGovernanceJobs(producer, total, 60_000);
 
     const failed = await producer.queues.byName[QUEUES.governance].getFailed(0, -1);
-    for (const job of failed) expect(job.failedReason).toMatch(/^PRECONDITION_FAILED: /);
+    for (const job of failed) expect(decodeJobFailure(job.failedReason)).toMatchObject({ code: 'PRECONDITION_FAILED', final: true });
     const entries = await expectAuditReplaysToState(database.pool, initial);
     expect(entries).toHaveLength(total);
     expect(new Set(entries.map((entry) => entry.job_id))).toEqual(new Set(ids));
-    // The terminations hit jobs in flight: some attempts failed and were retried.
-    expect(worker.logLines().some((line) => line.msg === 'job attempt failed, will retry')).toBe(true);
+    // The terminations hit jobs in flight: those went to the delayed set (transient) and ran again.
+    expect(worker.logLines().some((line) => line.msg === 'transient failure; the job waits in the delayed set and runs again' && typeof line.nextDelayMs === 'number')).toBe(true);
     expect((await worker.stop('SIGTERM')).code).toBe(0);
   });
 
@@ -142,11 +143,14 @@ describe('worker resilience', () => {
     await database.pool.query(sql.unsafe`
       CREATE FUNCTION public.test_stuck() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN
-        IF NEW.reason = 'stuck' THEN PERFORM pg_sleep(2.5); END IF;
+        IF NEW.reason = 'stuck' THEN PERFORM pg_advisory_xact_lock(727002); END IF;
         RETURN NEW;
       END $$`);
     await database.pool.query(sql.unsafe`CREATE TRIGGER test_stuck BEFORE UPDATE ON public.go_live_state FOR EACH ROW EXECUTE FUNCTION public.test_stuck()`);
     const env = workerEnv(database, prefix, { SHUTDOWN_TIMEOUT_MS: '1000' });
+    // The job waits at a gate the test holds until the worker has given up on it: slower than any deadline.
+    const gate = await closeGate(database.url, 727002);
+    onTestFinished(() => gate.open());
     const worker = await startWorkerProcess(env, 'worker');
     const jobId = await producer.change({ action: 'kill_switch.release', actor: 'ops', reason: 'stuck' });
     const queue = producer.queues.byName[QUEUES.governance];
@@ -157,6 +161,7 @@ describe('worker resilience', () => {
     expect(await worker.exited).toEqual({ code: 0, signal: null });
     expect(Date.now() - started).toBeLessThan(10_000);
     expect(worker.logLines().some((line) => line.msg === 'in-flight jobs did not finish before the shutdown deadline; closing anyway')).toBe(true);
+    await gate.open();
 
     const successor = await startWorkerProcess(env, 'successor');
     const outcome = await waitFor(async () => {

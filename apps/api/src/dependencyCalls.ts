@@ -2,7 +2,7 @@ import { isRetryableDatabaseError } from '@valhalla/core';
 import { ApiError } from './errors.js';
 
 /** Longest a request waits on Redis before answering 503 (the producer connection has no offline queue). */
-export const REDIS_CALL_TIMEOUT_MS = 2_000;
+const REDIS_CALL_TIMEOUT_MS = 2_000;
 
 /** A dependency call that did not settle in time. */
 export class DependencyTimeoutError extends Error {}

@@ -1,4 +1,4 @@
-import { AppError, ERROR_CODES, isErrorCode, type ErrorCode, type ErrorDetail } from '@valhalla/core';
+import { AppError, ERROR_CODES, type ErrorCode, type ErrorDetail } from '@valhalla/core';
 
 /** One field-level problem in an error response. */
 export type ApiErrorDetail = { field: string; message: string };
@@ -27,17 +27,3 @@ export const errorBody = (code: ErrorCode, message: string, details?: readonly E
     ...(details === undefined || details.length === 0 ? {} : { details: details.map(toDetail) }),
   },
 });
-
-/**
- * Reads the code and leading message of a job's failedReason, as the worker writes it (`CODE: message` or
- * `CODE message`). A reason without a known leading code is reported as INTERNAL_ERROR with the reason verbatim.
- */
-export const parseFailedReason = (failedReason: string): { code: ErrorCode; message: string } => {
-  const match = /^([A-Z][A-Z0-9_]{2,})(?::\s*|\s+|$)/.exec(failedReason);
-  const candidate = match?.[1];
-  if (match !== null && isErrorCode(candidate)) {
-    const rest = failedReason.slice(match[0].length).trim();
-    return { code: candidate, message: rest.length > 0 ? rest : failedReason };
-  }
-  return { code: 'INTERNAL_ERROR', message: failedReason };
-};

@@ -23,7 +23,7 @@ export const readIdempotencyKey = (request: FastifyRequest): string | undefined 
 };
 
 /** JSON with object keys sorted at every level, so that field order does not change a request's hash. */
-export const canonicalJson = (value: unknown): string => {
+const canonicalJson = (value: unknown): string => {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   if (value !== null && typeof value === 'object') {
     const entries = Object.entries(value as Record<string, unknown>)
@@ -37,7 +37,7 @@ export const canonicalJson = (value: unknown): string => {
 const sha256Hex = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
 
 /** What makes two requests "the same": method, route and body (canonical JSON). */
-export const requestHash = (method: string, route: string, body: unknown): string =>
+const requestHash = (method: string, route: string, body: unknown): string =>
   sha256Hex(`${method} ${route}\n${canonicalJson(body ?? {})}`);
 
 /**
@@ -48,16 +48,16 @@ export const keyedJobId = (actor: string, key: string): string => `idem-${sha256
 
 /**
  * Claims `key` for this request in PostgreSQL (the durable record: it outlives the BullMQ job) and returns the job
- * id to enqueue under.
+ * id to enqueue under; on a replay, also the result of that job when it already executed (else null).
  * @throws ApiError IDEMPOTENCY_CONFLICT when the key was used for another request; DEPENDENCY_UNAVAILABLE when
  *   PostgreSQL is down.
  */
 export const claimJobIdForKey = async (
   pool: DatabasePool,
   claim: { actor: string; key: string; method: string; route: string; queue: QueueName; body: unknown },
-): Promise<{ jobId: string; replayed: boolean }> => {
+): Promise<{ jobId: string; replayed: boolean; executedResult: unknown }> => {
   const hash = requestHash(claim.method, claim.route, claim.body);
-  const { record, created } = await callDatabase(() =>
+  const { record, created, executedResult } = await callDatabase(() =>
     claimIdempotencyKey(pool, {
       actor: claim.actor,
       key: claim.key,
@@ -70,5 +70,5 @@ export const claimJobIdForKey = async (
   if (!created && record.request_hash !== hash) {
     throw new ApiError('IDEMPOTENCY_CONFLICT', 'this Idempotency-Key was already used with a different request');
   }
-  return { jobId: record.job_id, replayed: !created };
+  return { jobId: record.job_id, replayed: !created, executedResult };
 };

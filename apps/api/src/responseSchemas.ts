@@ -3,12 +3,13 @@ import {
   ERROR_CODES,
   goLiveStateRow,
   heartbeatRow,
+  jobFailure,
   systemMetadataRow,
   verificationRunRow,
   type ErrorCode,
 } from '@valhalla/core';
 import { z } from 'zod';
-import { jobAccepted } from './schemas.js';
+import { jobAccepted, jobCompleted } from './schemas.js';
 
 /**
  * Response schemas: what each route answers, per status. The serializer validates every answer against them (a
@@ -50,7 +51,7 @@ export const describeStatus = (status: number): string => {
   return summary === undefined ? `HTTP ${status}` : `${summary} (${codesWithStatus(status).join(', ')})`;
 };
 
-export const errorDetailSchema = z.object({ field: z.string(), message: z.string() });
+const errorDetailSchema = z.object({ field: z.string(), message: z.string() });
 
 const errorSchemas = new Map<ErrorStatus, z.ZodType>();
 
@@ -84,9 +85,13 @@ export const readErrors = (...more: ErrorStatus[]) => errorResponses(400, ...API
 export const writeErrors = (...more: ErrorStatus[]) => errorResponses(400, ...API_BASE_ERRORS, 409, 413, 415, 429, ...more);
 
 export const jobAcceptedResponse = jobAccepted.meta({ id: 'JobAccepted', description: 'The job was queued' });
+export const jobCompletedResponse = jobCompleted.meta({
+  id: 'JobCompleted',
+  description: 'A replay (same Idempotency-Key) of a request whose job already executed: its stored result',
+});
 
-export const auditEntrySchema = auditEntryRow.meta({ id: 'AuditEntry' });
-export const verificationRunSchema = verificationRunRow.meta({ id: 'VerificationRun' });
+const auditEntrySchema = auditEntryRow.meta({ id: 'AuditEntry' });
+const verificationRunSchema = verificationRunRow.meta({ id: 'VerificationRun' });
 
 export const auditPageResponse = z.object({
   items: z.array(auditEntrySchema).describe('Newest first'),
@@ -105,7 +110,7 @@ export const jobResponse = z
     state: z.enum(JOB_STATES),
     attempts: z.number().int(),
     result: z.unknown().describe('The job\'s return value; null until it completes'),
-    error: z.object({ code: z.string(), message: z.string() }).nullable(),
+    error: jobFailure.nullable().describe('The failure record ({code, message, final}); null unless the job failed'),
   })
   .meta({ id: 'Job' });
 

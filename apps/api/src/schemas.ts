@@ -1,37 +1,25 @@
-import { metadataChange, migrationVerifyPayload, reasonSchema } from '@valhalla/core';
+import { metadataFields, reasonField, releaseField } from '@valhalla/core';
 import { z } from 'zod';
 
 /**
- * Request schemas: strict objects (unknown fields are rejected), strings that PostgreSQL can store exactly as sent
- * (no NUL, no lone surrogates), and query values parsed from their text with explicit bounds.
+ * Request schemas: strict objects (unknown fields are rejected) built from the job contract's field schemas, so a
+ * body the api accepts is a payload the worker accepts (no NUL, lone surrogates or control characters), and query
+ * values parsed from their text with explicit bounds.
  */
-const storable = <T extends z.ZodType<string>>(schema: T) =>
-  schema
-    .refine((value) => !value.includes('\u0000'), 'must not contain NUL characters')
-    .refine((value) => value.isWellFormed(), 'must be well-formed Unicode (no lone surrogates)');
-
-const reason = storable(reasonSchema).refine((value) => value.trim().length > 0, 'reason must not be blank');
+const reason = reasonField;
 
 export const goLiveBody = z.strictObject({ enabled: z.boolean(), reason });
 export const killSwitchBody = z.strictObject({ engaged: z.boolean(), reason });
 
-const metadataFields = metadataChange.shape;
 export const systemMetadataBody = z
-  .strictObject({
-    version: storable(metadataFields.version.unwrap()).optional(),
-    backend_complete: metadataFields.backend_complete,
-    notes: storable(metadataFields.notes.unwrap()).optional(),
-    reason,
-  })
+  .strictObject({ ...metadataFields, reason })
   .refine(
     (body) => body.version !== undefined || body.backend_complete !== undefined || body.notes !== undefined,
     'set at least one of version, backend_complete, notes',
   );
 
 /** POST /verify may come without a body at all (Fastify then has `null`); an absent body means `{}`. */
-export const verifyBody = z
-  .strictObject({ release: storable(migrationVerifyPayload.shape.release.unwrap()).optional() })
-  .nullish();
+export const verifyBody = z.strictObject({ release: releaseField.optional() }).nullish();
 
 export const AUDIT_PAGE = { default: 50, max: 200 } as const;
 export const VERIFICATIONS_PAGE = { default: 20, max: 200 } as const;
@@ -55,11 +43,15 @@ export const auditQuery = z.strictObject({
 export const verificationsQuery = z.strictObject({ limit: limitParam(VERIFICATIONS_PAGE.max).optional() });
 
 /** Job ids are ours (`idem-…`, uuids, `startup-verify-…`) or BullMQ's numbers. */
-export const JOB_ID_PATTERN = /^[A-Za-z0-9_.-]{1,200}$/;
+const JOB_ID_PATTERN = /^[A-Za-z0-9_.-]{1,200}$/;
 export const jobParams = z.strictObject({ id: z.string().regex(JOB_ID_PATTERN, 'must be 1-200 characters of letters, digits, _ . -') });
 
 export const jobAccepted = z.object({ jobId: z.string(), status: z.literal('queued') });
 export type JobAccepted = z.infer<typeof jobAccepted>;
+
+/** A replayed request (same Idempotency-Key) whose job already executed: its stored result. */
+export const jobCompleted = z.object({ jobId: z.string(), status: z.literal('completed'), result: z.unknown() });
+export type JobCompleted = z.infer<typeof jobCompleted>;
 
 /** POST /api/jobs/:id/retry: why the operator retries the job (validated like every other reason). */
 export const jobRetryBody = z.strictObject({ reason });

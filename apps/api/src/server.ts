@@ -56,6 +56,8 @@ declare module 'fastify' {
  */
 export const buildServer = async (deps: ApiDependencies, options: BuildServerOptions = {}): Promise<FastifyInstance> => {
   const app = Fastify({
+    // The assertion fixes the instance's logger type parameter to FastifyBaseLogger, which the route plugins expect.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
     loggerInstance: deps.logger as FastifyBaseLogger,
     bodyLimit: BODY_LIMIT_BYTES,
     genReqId: requestIdFor,
@@ -80,7 +82,7 @@ export const buildServer = async (deps: ApiDependencies, options: BuildServerOpt
     // A malformed URL or an over-long path parameter is answered before routing; keep the contract's error shape.
     frameworkErrors: (error, request, reply) => {
       reply.header('X-Request-Id', request.id);
-      return sendError(reply, {
+      void sendError(reply, {
         code: 'VALIDATION_FAILED',
         message: 'the request path failed validation',
         details: [{ field: 'path', message: error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path segment is too long' : 'malformed percent-encoding' }],

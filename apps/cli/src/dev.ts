@@ -5,17 +5,28 @@
  *
  * Environment: DATABASE_URL, REDIS_URL, GOVERNANCE_TOKENS, PORT, LOG_LEVEL as in the contract; VALHALLA_DEV_DIR
  * moves the local state folder (default .dev/ at the repository root, git-ignored).
+ *
+ * The api's and worker's JSON logs are printed as readable lines (request lines only with LOG_LEVEL=debug). The
+ * banner is printed at the end of startup and written to <dev dir>/banner.txt; session.json tells `npm run migrate`
+ * and `npx valhalla` where the dev database, API and token are. Pid files let the next run stop what a SIGKILLed
+ * run left behind.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { describeDatabase } from './describeDatabase.js';
+import { devDirFrom, removeDevSession, writeDevSession } from './dev/devSession.js';
 import { loadOrCreateDevToken } from './dev/devToken.js';
-import { startEmbeddedPostgres } from './dev/embeddedPostgres.js';
+import { postgresDataDir, startEmbeddedPostgres } from './dev/embeddedPostgres.js';
+import { formatLogLine } from './dev/formatLogLine.js';
+import { forgetPid, recordPid, stopStaleProcesses } from './dev/staleProcesses.js';
 import { pickPort } from './dev/freePort.js';
 import { RedisServerMissingError, startLocalRedis } from './dev/localRedis.js';
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
-const devDir = process.env.VALHALLA_DEV_DIR ?? `${repoRoot}.dev`;
+const devDir = devDirFrom(process.env);
+const showRequests = ['debug', 'trace'].includes(process.env.LOG_LEVEL ?? '');
 const say = (line: string) => process.stdout.write(`[dev] ${line}\n`);
 
 type Step = { name: string; stop: () => Promise<unknown> };
@@ -27,6 +38,7 @@ let shuttingDown: Promise<void> | undefined;
 const shutdown = (exitCode: number): Promise<void> => {
   shuttingDown ??= (async () => {
     say('stopping…');
+    await removeDevSession(devDir).catch(() => undefined);
     for (const step of [...started].reverse()) {
       try {
         await step.stop();
@@ -34,6 +46,7 @@ const shutdown = (exitCode: number): Promise<void> => {
         say(`stopping ${step.name} failed: ${error instanceof Error ? error.message : String(error)}`);
       }
     }
+    await forgetPid(devDir, 'dev').catch(() => undefined);
     say('stopped');
     process.exit(exitCode);
   })();
@@ -44,10 +57,21 @@ const runChild = (name: string, script: string, args: string[], env: NodeJS.Proc
   // A process group of its own: Ctrl-C reaches only this script, which then stops the children in order (worker and
   // api drain before Redis and PostgreSQL go away).
   const child = spawn(process.execPath, [script, ...args], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  const prefix = (chunk: Buffer) => chunk.toString().replace(/^(?=.)/gm, `[${name}] `);
-  child.stdout?.on('data', (chunk: Buffer) => process.stdout.write(prefix(chunk)));
-  child.stderr?.on('data', (chunk: Buffer) => process.stderr.write(prefix(chunk)));
+  const printer = (stream: NodeJS.WritableStream) => {
+    let pending = '';
+    return (chunk: Buffer) => {
+      const lines = (pending + chunk.toString()).split('\n');
+      pending = lines.pop() ?? '';
+      for (const line of lines) {
+        const formatted = line === '' ? undefined : formatLogLine(line, showRequests);
+        if (formatted !== undefined) stream.write(`[${name}] ${formatted}\n`);
+      }
+    };
+  };
+  child.stdout?.on('data', printer(process.stdout));
+  child.stderr?.on('data', printer(process.stderr));
   children.push(child);
+  if (child.pid !== undefined) void recordPid(devDir, { name, pid: child.pid, marker: script });
   return child;
 };
 
@@ -83,6 +107,9 @@ const listenForSignals = () => {
 const main = async () => {
   listenForSignals();
   await mkdir(devDir, { recursive: true });
+  await stopStaleProcesses(devDir, postgresDataDir(devDir), say);
+  await recordPid(devDir, { name: 'dev', pid: process.pid, marker: 'dev.js' });
+  await rm(join(devDir, 'banner.txt'), { force: true });
 
   let databaseUrl = process.env.DATABASE_URL;
   if (databaseUrl === undefined || databaseUrl === '') {
@@ -96,6 +123,7 @@ const main = async () => {
   if (redisUrl === undefined || redisUrl === '') {
     const redis = await startLocalRedis(say);
     started.push({ name: 'redis-server', stop: redis.stop });
+    await recordPid(devDir, { name: 'redis-server', pid: redis.pid, marker: 'redis-server' });
     redisUrl = redis.url;
   } else say('using REDIS_URL');
 
@@ -149,22 +177,30 @@ const main = async () => {
     return;
   }
   const auth = `-H 'Authorization: Bearer ${token}' -H 'Content-Type: application/json'`;
-  process.stdout.write(
-    [
-      '',
-      `Valhalla go-live is running.`,
-      `  API:   ${apiUrl}`,
-      `  Token: ${token}   (actor from GOVERNANCE_TOKENS${process.env.GOVERNANCE_TOKENS ? '' : `, kept in ${devDir}/dev-token`})`,
-      '',
-      'Try:',
-      `  curl -s -X POST ${apiUrl}/api/governance/kill-switch ${auth} -d '{"engaged": false, "reason": "first deploy checked"}'`,
-      `  curl -s -X POST ${apiUrl}/api/governance/system-metadata ${auth} -d '{"backend_complete": true, "reason": "backend complete"}'`,
-      `  curl -s ${apiUrl}/api/governance/runbook/status -H 'Authorization: Bearer ${token}'`,
-      '',
-      'Ctrl-C stops everything.',
-      '',
-    ].join('\n'),
-  );
+  const tokenSource = process.env.GOVERNANCE_TOKENS ? 'the first token of GOVERNANCE_TOKENS' : `kept in ${devDir}/dev-token as developer:<token>`;
+  const banner = [
+    '',
+    `Valhalla go-live is running.`,
+    `  API:      ${apiUrl}`,
+    `  Token:    ${token}   (${tokenSource})`,
+    `  Database: ${describeDatabase(databaseUrl)}${process.env.DATABASE_URL ? ' (DATABASE_URL)' : ' (embedded PostgreSQL, password in ' + devDir + '/postgres-password)'}`,
+    '',
+    'The CLI finds this API and token by itself inside the project while npm run dev runs:',
+    '  npx valhalla status',
+    '  npm run migrate -- status',
+    `Elsewhere: export VALHALLA_API_URL=${apiUrl} VALHALLA_TOKEN=${token}`,
+    '',
+    'Try:',
+    `  curl -s -X POST ${apiUrl}/api/governance/kill-switch ${auth} -d '{"engaged": false, "reason": "first deploy checked"}'`,
+    `  curl -s -X POST ${apiUrl}/api/governance/system-metadata ${auth} -d '{"backend_complete": true, "reason": "backend complete"}'`,
+    `  curl -s ${apiUrl}/api/governance/runbook/status -H 'Authorization: Bearer ${token}'`,
+    '',
+    `Ctrl-C stops everything. This banner is kept in ${devDir}/banner.txt. Request logs: LOG_LEVEL=debug npm run dev.`,
+    '',
+  ].join('\n');
+  await writeFile(join(devDir, 'banner.txt'), banner, { mode: 0o600 });
+  await writeDevSession(devDir, { pid: process.pid, apiUrl, databaseUrl, token: token ?? '', startedAt: new Date().toISOString() });
+  process.stdout.write(banner);
 };
 
 /**

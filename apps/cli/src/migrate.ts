@@ -1,16 +1,52 @@
 /**
  * Entrypoint of `npm run migrate -- up|down|status|verify|stamp|repair` and of the deploy-time migration (`node
  * apps/cli/dist/migrate.js up`). Reads the environment once: the shared config (DATABASE_URL, AUDIT_HMAC_KEYS) and
- * the migrate variables of migrateOptions.ts.
+ * the migrate variables of migrateOptions.ts (MIGRATIONS_DIR, MIGRATION_LOCK_TIMEOUT_MS, MIGRATION_ACTOR, ...).
+ *
+ * Without DATABASE_URL it uses the database of a running `npm run dev` and says so, and otherwise refuses: silently
+ * falling back to a local default once reported (and would have migrated) a different database than the one in use.
+ * It always says which database it touches (host, port, database, user; never the password), on stderr so that
+ * `--json` output stays parseable.
  */
 import { ConfigError, loadConfigOrExit } from '@valhalla/core';
-import { runMigrateCommand } from '@valhalla/core/migrator';
+import { MIGRATE_USAGE, runMigrateCommand } from '@valhalla/core/migrator';
+import { describeDatabase } from './describeDatabase.js';
+import { devDirFrom, readDevSession } from './dev/devSession.js';
+import { unknownMigrateFlag } from './migrateFlags.js';
 import { migrateOptionsFromEnv } from './migrateOptions.js';
 
-const config = loadConfigOrExit(process.env, 'migrate');
+// The same flag check as `npx valhalla migrate`, before anything connects (a usage error of migrate exits 2).
+const flagProblem = unknownMigrateFlag(process.argv.slice(2));
+if (flagProblem !== undefined) {
+  process.stderr.write(`${flagProblem}\n${MIGRATE_USAGE}\n`);
+  process.exit(2);
+}
+
+const env: Record<string, string | undefined> = { ...process.env };
+let source = 'DATABASE_URL';
+if (env.DATABASE_URL === undefined || env.DATABASE_URL === '') {
+  const devDir = devDirFrom(env);
+  const session = await readDevSession(devDir);
+  if (session === undefined) {
+    process.stderr.write(
+      [
+        'migrate: DATABASE_URL is not set, and no `npm run dev` is running in this project to take its database from.',
+        '  Set it:   DATABASE_URL=postgresql://USER:PASSWORD@HOST:5432/DATABASE npm run migrate -- status',
+        '  or start `npm run dev` in another terminal and run this again.',
+        '',
+      ].join('\n'),
+    );
+    process.exit(78);
+  }
+  env.DATABASE_URL = session.databaseUrl;
+  source = `the npm run dev database (${devDir}/session.json)`;
+}
+
+const config = loadConfigOrExit(env, 'migrate');
+process.stderr.write(`migrate: database ${describeDatabase(config.databaseUrl)} (from ${source})\n`);
 let options;
 try {
-  options = migrateOptionsFromEnv(process.env, config);
+  options = migrateOptionsFromEnv(env, config);
 } catch (error) {
   if (!(error instanceof ConfigError)) throw error;
   process.stderr.write(`migrate: ${error.message}\n`);

@@ -1,17 +1,40 @@
 /**
- * Entrypoint of the operator CLI (`npx valhalla …`). Reads the environment once: VALHALLA_API_URL (default
- * http://127.0.0.1:3000), VALHALLA_TOKEN, and for `migrate` the variables of the migrate command (DATABASE_URL,
- * MIGRATIONS_DIR, MIGRATION_ACTOR and the other variables of migrateOptions.ts).
+ * Entrypoint of the operator CLI (`npx valhalla …`). Reads the environment once: VALHALLA_API_URL and
+ * VALHALLA_TOKEN; when they are unset and `npm run dev` is running in this project, its API and token (from its
+ * session file); for `migrate` the variables of the migrate command (DATABASE_URL, else the dev database; the
+ * MIGRATION_* variables of migrateOptions.ts).
  */
+import { readFileSync } from 'node:fs';
+import { describeDatabase } from './describeDatabase.js';
+import { devDirFrom, readDevSession } from './dev/devSession.js';
 import { runValhallaCli } from './valhalla/runValhallaCli.js';
 
 const io = { out: (text: string) => process.stdout.write(`${text}\n`), err: (text: string) => process.stderr.write(`${text}\n`) };
+const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+
+/**
+ * A token as GOVERNANCE_TOKENS and the dev token file write it (`actor:token`) is taken as its token part, so the
+ * file's content works as VALHALLA_TOKEN as it is. Tokens are at least 24 characters; actors are short names.
+ */
+const tokenPart = (value: string | undefined): string | undefined => {
+  const match = /^[A-Za-z0-9_.@-]{1,100}:(\S{24,})$/.exec(value?.trim() ?? '');
+  return match ? match[1] : value?.trim();
+};
+
+const session = await readDevSession(devDirFrom(process.env));
+const envUrl = process.env.VALHALLA_API_URL;
+const envToken = process.env.VALHALLA_TOKEN;
+const useSession = session !== undefined && (envUrl === undefined || envUrl === '');
+const apiUrl = useSession ? session.apiUrl : (envUrl || 'http://127.0.0.1:3000');
+const token = tokenPart(envToken === undefined || envToken === '' ? (useSession ? session.token : undefined) : envToken);
 
 process.exitCode = await runValhallaCli(
   process.argv.slice(2),
   {
-    apiUrl: process.env.VALHALLA_API_URL ?? 'http://127.0.0.1:3000',
-    token: process.env.VALHALLA_TOKEN,
+    apiUrl,
+    token,
+    version: `valhalla ${version}`,
+    ...(useSession ? { source: 'the running npm run dev' } : {}),
     migrate: async (args) => {
       // Loaded only for migrate: the API commands need none of the database and queue libraries, and start faster.
       const [{ loadConfigOrExit }, { runMigrateCommand }, { migrateOptionsFromEnv }] = await Promise.all([
@@ -19,9 +42,20 @@ process.exitCode = await runValhallaCli(
         import('@valhalla/core/migrator'),
         import('./migrateOptions.js'),
       ]);
-      const config = loadConfigOrExit(process.env, 'migrate');
+      const env: Record<string, string | undefined> = { ...process.env };
+      let from = 'DATABASE_URL';
+      if (env.DATABASE_URL === undefined || env.DATABASE_URL === '') {
+        if (session === undefined) {
+          io.err('migrate: DATABASE_URL is not set, and no `npm run dev` is running in this project to take its database from.');
+          return 78;
+        }
+        env.DATABASE_URL = session.databaseUrl;
+        from = 'the npm run dev database';
+      }
+      const config = loadConfigOrExit(env, 'migrate');
+      io.err(`migrate: database ${describeDatabase(config.databaseUrl)} (from ${from})`);
       // A ConfigError (a bad MIGRATION_* variable) reaches the CLI's error handling, which names it.
-      return runMigrateCommand(args, migrateOptionsFromEnv(process.env, config), io);
+      return runMigrateCommand(args, migrateOptionsFromEnv(env, config), io);
     },
   },
   io,

@@ -14,8 +14,9 @@ import {
   type QueueName,
 } from '@valhalla/core';
 import { assertSchemaCompatible, createMigrator, defaultMigrationsDir } from '@valhalla/core/migrator';
-import { Worker, type Processor } from 'bullmq';
+import type { Job, Processor, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { BoundedWorker } from './boundedWorker.js';
 import type { FaultInjection } from './faultInjection.js';
 import { createWorkerMetrics } from './metrics/createWorkerMetrics.js';
 import { registerScrapeGauges } from './metrics/registerScrapeGauges.js';
@@ -25,6 +26,7 @@ import { createGoLiveChangeProcessor } from './processors/goLiveChangeProcessor.
 import { createMigrationVerifyProcessor } from './processors/migrationVerifyProcessor.js';
 import { withJobLogging } from './processors/withJobLogging.js';
 import { withJobMetrics } from './processors/withJobMetrics.js';
+import { withTransientRetry } from './processors/withTransientRetry.js';
 import { runShutdownSteps } from './runShutdownSteps.js';
 import { startHeartbeat, type Heartbeat } from './startHeartbeat.js';
 import { startVerificationWatchdog } from './startVerificationWatchdog.js';
@@ -35,6 +37,8 @@ import { DEFAULT_WORKER_TUNING, type WorkerTuning } from './workerTuning.js';
 
 /** Who enqueues the verification a worker asks for when it starts. */
 export const STARTUP_VERIFICATION_ACTOR = 'system:worker';
+/** A governance job's stall limit: practically none (see startQueueWorker). */
+const GOVERNANCE_MAX_STALLED_COUNT = 1_000_000;
 /** The log message printed once both queue workers run; tests and operators wait for it. */
 export const WORKER_READY_MESSAGE = 'worker ready';
 
@@ -169,13 +173,17 @@ export const createWorkerApp = async (options: WorkerAppOptions): Promise<Worker
   };
 
   const startQueueWorker = (queue: QueueName, processor: Processor) => {
-    const worker = new Worker(queue, processor, {
+    const worker = new BoundedWorker(queue, processor, {
       connection: connection(queue),
       prefix: config.queuePrefix,
       concurrency: config.workerConcurrency,
       lockDuration: tuning.lockDurationMs,
       stalledInterval: tuning.stalledIntervalMs,
-      maxStalledCount: tuning.maxStalledCount,
+      // BullMQ fails a job that stalled more than maxStalledCount times without calling the processor, which would end
+      // an accepted change because workers crashed or Redis blinked. A change is applied at most once whatever its
+      // deliveries (executed-job record), and job data is bounded (BoundedWorker), so a governance job may stall
+      // practically without limit. Verifications keep the tuned bound.
+      maxStalledCount: queue === QUEUES.governance ? GOVERNANCE_MAX_STALLED_COUNT : tuning.maxStalledCount,
       runRetryDelay: tuning.runRetryDelayMs,
     });
     // Without a listener an 'error' event would be thrown; Redis outages surface here and the worker recovers alone.
@@ -183,6 +191,11 @@ export const createWorkerApp = async (options: WorkerAppOptions): Promise<Worker
     worker.on('stalled', (jobId) => log.warn({ queue, jobId }, 'job stalled; it will be redelivered'));
     workers.push(worker);
     return worker;
+  };
+
+  const transientRetry = {
+    schedule: config.transientRetry,
+    onRetry: (job: Job, delayMs: number) => metrics.transientRetry({ queue: job.queueName, name: job.name }, delayMs),
   };
 
   try {
@@ -199,13 +212,17 @@ export const createWorkerApp = async (options: WorkerAppOptions): Promise<Worker
         metrics,
         withJobLogging(
           log,
-          createGoLiveChangeProcessor({
-            pool,
-            migrationHead,
-            auditKeyring: config.auditKeyring,
-            afterCommit: options.fault?.afterCommit,
-            onTransaction: (outcome) => (outcome === 'committed' ? metrics.transactionCommitted() : metrics.transactionRolledBack()),
-          }),
+          withTransientRetry(
+            transientRetry,
+            createGoLiveChangeProcessor({
+              pool,
+              migrationHead,
+              changeMaxAgeSeconds: config.changeMaxAgeSeconds,
+              auditKeyring: config.auditKeyring,
+              afterCommit: options.fault?.afterCommit,
+              onTransaction: (outcome) => (outcome === 'committed' ? metrics.transactionCommitted() : metrics.transactionRolledBack()),
+            }),
+          ),
         ),
       ),
     );
@@ -215,26 +232,30 @@ export const createWorkerApp = async (options: WorkerAppOptions): Promise<Worker
         metrics,
         withJobLogging(
           log,
-          createMigrationVerifyProcessor({
-            pool,
-            migrator,
-            migrationHead,
-            release: config.release,
-            apiUrl: config.apiUrl,
-            auditKeyring: config.auditKeyring,
-            ...(options.apiHealth === undefined ? {} : { apiHealth: options.apiHealth }),
-            redis: connection('verification-checks', 'producer'),
-            // Three missed beats: one late beat is not a dead worker.
-            liveWorkerWithinMs: config.heartbeatIntervalMs * 3,
-            runbookToken: options.verifyApiToken,
-            onDrift: createDriftHandler({
+          withTransientRetry(
+            transientRetry,
+            createMigrationVerifyProcessor({
               pool,
-              keyring: config.auditKeyring,
-              action: options.driftAction ?? DRIFT_ACTIONS.alert,
-              queues: () => queues,
-              countDrift: () => metrics.driftDetected(),
+              migrator,
+              migrationHead,
+              release: config.release,
+              apiUrl: config.apiUrl,
+              changeMaxAgeSeconds: config.changeMaxAgeSeconds,
+              auditKeyring: config.auditKeyring,
+              ...(options.apiHealth === undefined ? {} : { apiHealth: options.apiHealth }),
+              redis: connection('verification-checks', 'producer'),
+              // Three missed beats: one late beat is not a dead worker.
+              liveWorkerWithinMs: config.heartbeatIntervalMs * 3,
+              runbookToken: options.verifyApiToken,
+              onDrift: createDriftHandler({
+                pool,
+                keyring: config.auditKeyring,
+                action: options.driftAction ?? DRIFT_ACTIONS.alert,
+                queues: () => queues,
+                countDrift: () => metrics.driftDetected(),
+              }),
             }),
-          }),
+          ),
         ),
       ),
     );

@@ -12,7 +12,7 @@
 export type FaultInjection = {
   readonly description: string;
   /** Called by the go-live-change processor right after a (non-replayed) commit. */
-  afterCommit(jobId: string): void;
+  afterCommit: (jobId: string) => void;
 };
 
 const crash = (): never => {

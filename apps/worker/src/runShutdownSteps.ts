@@ -1,6 +1,7 @@
 import type { Logger } from '@valhalla/core';
 
-export type ShutdownStep = { name: string; run: () => Promise<unknown> | unknown };
+/** `run` may return a promise; it is awaited. */
+export type ShutdownStep = { name: string; run: () => unknown };
 
 /**
  * Runs shutdown steps in order; each one runs even when an earlier one failed (a failure is logged, not thrown), so

@@ -1,10 +1,10 @@
 /** One sample of a Prometheus text exposition: `name{label="value",...} number`. */
-export type Sample = { name: string; labels: Record<string, string>; value: number };
+type Sample = { name: string; labels: Record<string, string>; value: number };
 
 const SAMPLE_LINE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)$/;
 const LABEL = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g;
 
-export const parsePrometheusText = (text: string): Sample[] =>
+const parsePrometheusText = (text: string): Sample[] =>
   text
     .split('\n')
     .filter((line) => line.length > 0 && !line.startsWith('#'))

@@ -5,6 +5,7 @@ import {
   QUEUES,
   createGovernanceQueues,
   createLogger,
+  decodeJobFailure,
   listAuditEntriesInOrder,
   loadConfig,
   readGovernanceRows,
@@ -15,6 +16,7 @@ import {
   type DatabasePool,
   type GoLiveChangePayload,
   type GovernanceQueues,
+  type JobFailure,
   type StateSnapshot,
 } from '../../../packages/core/src/index.js';
 import { createWorkerApp, type WorkerApp, type WorkerAppOptions } from '../../../apps/worker/src/index.js';
@@ -90,7 +92,7 @@ export type Producer = {
 };
 
 /** A producer on its own connection (what the api or another service does), for one queue prefix. */
-export const createProducer = (prefix: string, redisUrl = testRedisUrl()): Producer => {
+const createProducer = (prefix: string, redisUrl = testRedisUrl()): Producer => {
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
   redis.on('error', () => {});
   const queues = createGovernanceQueues({ connection: redis, prefix });
@@ -115,7 +117,14 @@ export const createProducer = (prefix: string, redisUrl = testRedisUrl()): Produ
   return track(producer, { description: `producer ${prefix}`, isOpen: () => !closed, close });
 };
 
-export type JobOutcome = { state: string; attemptsMade: number; failedReason: string | undefined; returnvalue: unknown };
+export type JobOutcome = {
+  state: string;
+  attemptsMade: number;
+  failedReason: string | undefined;
+  /** The failure record decoded from failedReason, as every reader does (null unless failed). */
+  failure: JobFailure | null;
+  returnvalue: unknown;
+};
 
 /** Waits until the job is completed or failed and returns how it ended. */
 export const waitForJob = async (producer: Producer, jobId: string, timeoutMs = 15_000): Promise<JobOutcome> =>
@@ -128,7 +137,8 @@ export const waitForJob = async (producer: Producer, jobId: string, timeoutMs = 
       // Read the job again: the copy fetched before the state check may predate its last attempt.
       const job = await producer.queues.findJob(jobId);
       if (job === undefined) return false;
-      return { state, attemptsMade: job.attemptsMade, failedReason: job.failedReason, returnvalue: job.returnvalue };
+      const failure = state === 'failed' ? decodeJobFailure(job.failedReason ?? '') : null;
+      return { state, attemptsMade: job.attemptsMade, failedReason: job.failedReason, failure, returnvalue: job.returnvalue };
     },
     { timeoutMs, description: `job ${jobId} to finish` },
   );

@@ -3,7 +3,7 @@ import type { GovernanceToken } from '@valhalla/core';
 import type { Principal } from '../auth.js';
 
 /** How long a dashboard login lasts. */
-export const ADMIN_SESSION_TTL_MS = 8 * 60 * 60 * 1000;
+const ADMIN_SESSION_TTL_MS = 8 * 60 * 60 * 1000;
 
 const VERSION = 'v1';
 const SESSION = /^v1\.([0-9]{1,12})\.([A-Za-z0-9_-]{43})$/;

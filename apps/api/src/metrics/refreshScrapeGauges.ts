@@ -4,7 +4,7 @@ import type { ApiDependencies } from '../dependencies.js';
 import type { ApiMetrics } from './createApiMetrics.js';
 
 /** Longest a scrape waits on one source; Prometheus' own scrape timeout is 10 s by default. */
-export const SCRAPE_SOURCE_TIMEOUT_MS = 2_000;
+const SCRAPE_SOURCE_TIMEOUT_MS = 2_000;
 
 /** The states a queue-depth series is kept for, and the BullMQ states folded into each. */
 const QUEUE_STATES = {

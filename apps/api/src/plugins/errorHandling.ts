@@ -53,7 +53,7 @@ const classify = (error: FastifyError | Error, request: FastifyRequest): Classif
     return {
       code: 'VALIDATION_FAILED',
       message: `the ${CONTEXT_NAMES[context ?? 'body'] ?? 'request'} failed validation`,
-      details: validationDetails(fastifyError.validation as ValidationIssue[], context),
+      details: validationDetails(fastifyError.validation, context),
     };
   }
   const mapped = typeof fastifyError.code === 'string' ? FASTIFY_CODES[fastifyError.code] : undefined;

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ApiMetrics } from '../metrics/createApiMetrics.js';
 
 /** The route label of a request that matched no route: one value, whatever the URL. */
-export const UNMATCHED_ROUTE = 'unmatched';
+const UNMATCHED_ROUTE = 'unmatched';
 
 const KNOWN_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 

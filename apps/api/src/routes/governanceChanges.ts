@@ -4,7 +4,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { requirePrincipal } from '../auth.js';
 import type { ApiDependencies } from '../dependencies.js';
 import { enqueueJob } from '../enqueueJob.js';
-import { jobAcceptedResponse, writeErrors } from '../responseSchemas.js';
+import { jobAcceptedResponse, jobCompletedResponse, writeErrors } from '../responseSchemas.js';
 import { goLiveBody, killSwitchBody, systemMetadataBody, verifyBody } from '../schemas.js';
 
 /**
@@ -14,7 +14,7 @@ import { goLiveBody, killSwitchBody, systemMetadataBody, verifyBody } from '../s
 export const governanceChangeRoutes = async (scope: FastifyInstance, deps: ApiDependencies): Promise<void> => {
   const app = scope.withTypeProvider<ZodTypeProvider>();
   const rateLimit = { max: deps.config.rateLimitPerMinute, timeWindow: 60_000 };
-  const accepted = { tags: ['governance'], response: { 202: jobAcceptedResponse, ...writeErrors() } };
+  const accepted = { tags: ['governance'], response: { 200: jobCompletedResponse, 202: jobAcceptedResponse, ...writeErrors() } };
 
   app.post('/governance/go-live', { schema: { ...accepted, summary: 'Enable or disable go-live (queued; the worker checks the preconditions)', body: goLiveBody }, config: { rateLimit } }, async (request, reply) => {
     const { actor } = requirePrincipal(request);

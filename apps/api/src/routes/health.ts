@@ -7,10 +7,10 @@ import type { ApiDependencies } from '../dependencies.js';
 import { errorResponse, healthResponse } from '../responseSchemas.js';
 
 /** How long each dependency probe may take before it counts as down. */
-export const HEALTH_PROBE_TIMEOUT_MS = 1_000;
+const HEALTH_PROBE_TIMEOUT_MS = 1_000;
 
 /** `ok`; `unavailable` when unreachable (refused, offline, timed out); `error` when reachable but wrong. */
-export type CheckResult = 'ok' | 'unavailable' | 'error';
+type CheckResult = 'ok' | 'unavailable' | 'error';
 
 const probe = async (what: string, check: () => Promise<boolean>, isUnreachable: (error: unknown) => boolean): Promise<CheckResult> => {
   try {

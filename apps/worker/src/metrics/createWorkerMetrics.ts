@@ -26,6 +26,10 @@ export type WorkerMetrics = {
   transactionRolledBack(): void;
   /** A scheduled verification failed after a passed one. */
   driftDetected(): void;
+  /** A job failed for good, with its failure record's code (read as data, never from message text). */
+  jobFailed(labels: { queue: string; name: string }, failure: { code: string; final: boolean }): void;
+  /** A job was moved to the delayed set after a transient failure, to run again after `delayMs`. */
+  transientRetry(labels: { queue: string; name: string }, delayMs: number): void;
 };
 
 const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
@@ -77,11 +81,30 @@ export const createWorkerMetrics = (options: { defaultMetrics: boolean }): Worke
     registers: [registry],
   });
   drift.inc(0);
+  const failures = new Counter({
+    name: 'valhalla_worker_job_failures_total',
+    help: 'Jobs that failed for good, by queue, job name and the failure record\'s code and finality (INVALID_PAYLOAD, PRECONDITION_FAILED, EXPIRED, INTERNAL_ERROR).',
+    labelNames: ['queue', 'name', 'code', 'final'] as const,
+    registers: [registry],
+  });
+  const transientRetries = new Counter({
+    name: 'valhalla_worker_transient_retries_total',
+    help: 'Jobs moved to the delayed set after a transient failure (database or Redis unreachable, failover, serialization failure); they wait there (valhalla_queue_jobs{state="delayed"}) and run again.',
+    labelNames,
+    registers: [registry],
+  });
+  const retryDelay = new Histogram({
+    name: 'valhalla_worker_transient_retry_delay_seconds',
+    help: 'The delay chosen for each transient retry (capped exponential backoff with jitter).',
+    labelNames,
+    buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60, 300],
+    registers: [registry],
+  });
 
   // Every known series starts at 0, so rate() and absence alerts work before the first job.
   for (const [queue, names] of Object.entries(JOBS_BY_QUEUE) as [QueueName, readonly string[]][]) {
     for (const name of names) {
-      for (const counter of [completed, failed, retried]) counter.inc({ queue, name }, 0);
+      for (const counter of [completed, failed, retried, transientRetries]) counter.inc({ queue, name }, 0);
     }
   }
 
@@ -95,5 +118,10 @@ export const createWorkerMetrics = (options: { defaultMetrics: boolean }): Worke
     transactionCommitted: () => committed.inc(),
     transactionRolledBack: () => rolledBack.inc(),
     driftDetected: () => drift.inc(),
+    jobFailed: (labels, failure) => failures.inc({ ...labels, code: failure.code, final: String(failure.final) }),
+    transientRetry: (labels, delayMs) => {
+      transientRetries.inc(labels);
+      retryDelay.observe(labels, delayMs / 1000);
+    },
   };
 };

@@ -1,16 +1,18 @@
 import {
+  JOB_CATALOG,
   JOB_NAMES,
-  PreconditionFailedError,
   QUEUES,
   applyGovernanceChange,
+  changeRejectionFailure,
   sqlstateOf,
   type AuditKeyring,
   type ChangeResult,
   type DatabasePool,
   type Logger,
 } from '@valhalla/core';
-import { UnrecoverableError, type Job } from 'bullmq';
+import type { Job } from 'bullmq';
 import { parsePayloadOrFail, unrecoverableUnknownJob } from './invalidPayload.js';
+import { finalFailure, finalFailureOf } from './jobFailures.js';
 import type { ProcessorResult } from './withJobLogging.js';
 
 export type GoLiveChangeProcessorDeps = {
@@ -19,6 +21,8 @@ export type GoLiveChangeProcessorDeps = {
   migrationHead: string;
   /** AUDIT_HMAC_KEYS: signs the change's audit entry. */
   auditKeyring: AuditKeyring;
+  /** CHANGE_MAX_AGE_SECONDS: a change that expires and is not applied this long after its creation is rejected. */
+  changeMaxAgeSeconds: number;
   /** Test-only hook (fault injection), called after a change committed and before the job is acknowledged. */
   afterCommit?: ((jobId: string) => void) | undefined;
   /** The transactional step; core's applyGovernanceChange unless replaced (benchmarks measure the path around it). */
@@ -28,22 +32,23 @@ export type GoLiveChangeProcessorDeps = {
 };
 
 /**
- * The `go-live-change` processor: validate, execute exactly once per job id (applyGovernanceChange replays the
- * stored result of a job that already committed), and turn a rejected change into a permanent failure.
- * @throws UnrecoverableError `INVALID_PAYLOAD: ...` or `PRECONDITION_FAILED: ...` (not retried); any other error
- *   (RetryableDatabaseError included) unchanged, so BullMQ retries it with the catalog's backoff.
+ * The `go-live-change` processor: validate, execute exactly once per change identity (applyGovernanceChange replays
+ * the stored result of a change that already committed), and turn a rejected change into a final failure record.
+ * @throws UnrecoverableError carrying an INVALID_PAYLOAD, PRECONDITION_FAILED or EXPIRED record (not retried); any
+ *   other error (RetryableDatabaseError included) unchanged, for withTransientRetry to decide.
  */
 export const createGoLiveChangeProcessor =
   (deps: GoLiveChangeProcessorDeps) =>
   async (job: Job, log: Logger): Promise<ProcessorResult<ChangeResult>> => {
     if (job.name !== JOB_NAMES.goLiveChange) throw unrecoverableUnknownJob(QUEUES.governance, job.name);
-    if (job.id === undefined) throw new UnrecoverableError('INVALID_PAYLOAD: job has no id');
-    const payload = parsePayloadOrFail(JOB_NAMES.goLiveChange, job.data);
+    if (job.id === undefined) throw finalFailureOf('INVALID_PAYLOAD', 'job has no id');
+    const payload = parsePayloadOrFail(JOB_NAMES.goLiveChange, job);
+    const expiresAt = JOB_CATALOG[JOB_NAMES.goLiveChange].expires(payload) ? job.timestamp + deps.changeMaxAgeSeconds * 1000 : undefined;
 
     const applyChange = deps.applyChange ?? applyGovernanceChange;
     let execution: Awaited<ReturnType<typeof applyGovernanceChange>>;
     try {
-      execution = await applyChange(deps.pool, { jobId: job.id, jobCreatedAt: job.timestamp, payload, migrationHead: deps.migrationHead }, deps.auditKeyring);
+      execution = await applyChange(deps.pool, { jobId: job.id, jobCreatedAt: job.timestamp, payload, migrationHead: deps.migrationHead, expiresAt }, deps.auditKeyring);
     } catch (err) {
       deps.onTransaction?.('rolled_back');
       // Logged here, with the job's logger (requestId included); withJobLogging then logs the attempt's end.
@@ -65,10 +70,8 @@ export const createGoLiveChangeProcessor =
       }
     }
 
-    if (result.outcome === 'rejected') {
-      // Committed already (the audit row records the rejection); failing the job without retry reports it.
-      const rejection = new PreconditionFailedError(result.unmet);
-      throw new UnrecoverableError(`${rejection.code}: ${rejection.message}`);
-    }
+    const rejection = changeRejectionFailure(result);
+    // Committed already (the audit row records the rejection); failing the job without retry reports it.
+    if (rejection !== null) throw finalFailure(rejection);
     return { value: result, outcome: result.outcome };
   };

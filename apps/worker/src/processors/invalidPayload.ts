@@ -1,21 +1,27 @@
-import { InvalidPayloadError, parseJobPayload, type JobName, type JobPayloads } from '@valhalla/core';
-import { UnrecoverableError } from 'bullmq';
+import { InvalidPayloadError, MAX_JOB_DATA_BYTES, parseJobPayload, type JobName, type JobPayloads } from '@valhalla/core';
+import type { Job, UnrecoverableError } from 'bullmq';
+import { oversizedDataBytes } from '../boundedWorker.js';
+import { finalFailureOf } from './jobFailures.js';
 
 /**
- * Validates a job's data against the catalog. An invalid payload can never succeed, so it fails the job at once:
- * BullMQ does not retry an UnrecoverableError. Its message (the job's failedReason) starts with the stable code, as
- * every permanent failure of ours does.
- * @throws UnrecoverableError `INVALID_PAYLOAD: <each bad field>`.
+ * Validates a job's data against the contract. An invalid payload can never succeed, so it fails the job at once
+ * (final INVALID_PAYLOAD record naming each bad field); data over MAX_JOB_DATA_BYTES was never parsed (see
+ * boundedWorker.ts) and fails the same way.
+ * @throws UnrecoverableError carrying the INVALID_PAYLOAD record.
  */
-export const parsePayloadOrFail = <N extends JobName>(name: N, data: unknown): JobPayloads[N] => {
+export const parsePayloadOrFail = <N extends JobName>(name: N, job: Job): JobPayloads[N] => {
+  const oversized = oversizedDataBytes(job);
+  if (oversized !== undefined) {
+    throw finalFailureOf('INVALID_PAYLOAD', `job data is ${oversized} bytes; the limit is ${MAX_JOB_DATA_BYTES} bytes`);
+  }
   try {
-    return parseJobPayload(name, data);
+    return parseJobPayload(name, job.data);
   } catch (error) {
-    if (error instanceof InvalidPayloadError) throw new UnrecoverableError(`${error.code}: ${error.message}`);
+    if (error instanceof InvalidPayloadError) throw finalFailureOf('INVALID_PAYLOAD', error.message);
     throw error;
   }
 };
 
 /** A job the queue does not carry (another service enqueued something unknown), or one without an id: never retried. */
 export const unrecoverableUnknownJob = (queue: string, name: string): UnrecoverableError =>
-  new UnrecoverableError(`INVALID_PAYLOAD: queue ${queue} has no job named ${JSON.stringify(name)}`);
+  finalFailureOf('INVALID_PAYLOAD', `queue ${queue} has no job named ${JSON.stringify(name.slice(0, 100))}`);

@@ -1,4 +1,4 @@
-import { JOBS_BY_QUEUE, type QueueName } from '@valhalla/core';
+import { JOBS_BY_QUEUE, decodeJobFailure, type QueueName } from '@valhalla/core';
 import type { Job } from 'bullmq';
 import { ATTEMPT_OUTCOMES, type WorkerMetrics } from '../metrics/createWorkerMetrics.js';
 import { failedAttemptOutcome } from './attemptOutcome.js';
@@ -12,17 +12,19 @@ const knownNameOr = (job: Job): string =>
  * name. Errors are rethrown unchanged.
  */
 export const withJobMetrics =
-  <R>(metrics: WorkerMetrics, processor: (job: Job) => Promise<R>) =>
-  async (job: Job): Promise<R> => {
+  <R>(metrics: WorkerMetrics, processor: (job: Job, token?: string) => Promise<R>) =>
+  async (job: Job, token?: string): Promise<R> => {
     const started = performance.now();
     const labels = { queue: job.queueName, name: knownNameOr(job) };
     const seconds = () => (performance.now() - started) / 1000;
     try {
-      const value = await processor(job);
+      const value = await processor(job, token);
       metrics.attemptEnded(labels, ATTEMPT_OUTCOMES.completed, seconds());
       return value;
     } catch (error) {
-      metrics.attemptEnded(labels, failedAttemptOutcome(job, error), seconds());
+      const outcome = failedAttemptOutcome(job, error);
+      metrics.attemptEnded(labels, outcome, seconds());
+      if (outcome === ATTEMPT_OUTCOMES.failed) metrics.jobFailed(labels, decodeJobFailure(error instanceof Error ? error.message : ''));
       throw error;
     }
   };

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_CHANGE_MAX_AGE_SECONDS, DEFAULT_TRANSIENT_RETRY, type TransientRetrySchedule } from '../contract/retryPolicy.js';
 import { ConfigError, type ErrorDetail } from '../errors/index.js';
 import { createAuditKeyring, DEVELOPMENT_AUDIT_KEY, parseAuditKeys, type AuditKeyring } from '../state/audit/auditKeyring.js';
 import { parseGovernanceTokens, type GovernanceToken } from './parseGovernanceTokens.js';
@@ -59,6 +60,9 @@ const envSchema = z.object({
   METRICS_TOKEN: optionalString,
   DOCS_ENABLED: z.preprocess(emptyToUndefined, z.enum(['true', 'false'], { error: 'must be true or false' }).optional()),
   BULLMQ_PREFIX: z.preprocess(emptyToUndefined, z.string().regex(/^[A-Za-z0-9_.:-]{1,100}$/).optional()),
+  CHANGE_MAX_AGE_SECONDS: intInRange(1, 30 * 24 * 3600),
+  TRANSIENT_RETRY_BASE_MS: intInRange(10, 600_000),
+  TRANSIENT_RETRY_MAX_MS: intInRange(10, 3_600_000),
 });
 
 export type Config = {
@@ -94,6 +98,10 @@ export type Config = {
   /** DOCS_ENABLED: serve /docs and /openapi.json (default true). */
   readonly docsEnabled: boolean;
   readonly queuePrefix: string;
+  /** A change (other than an engage or a disable) not applied this long after its creation is rejected as EXPIRED. */
+  readonly changeMaxAgeSeconds: number;
+  /** The worker's backoff through transient failures; tests shorten it to make a long outage short. */
+  readonly transientRetry: TransientRetrySchedule;
 };
 
 const LOCAL_DATABASE_URL = 'postgresql://postgres@127.0.0.1:5432/postgres';
@@ -161,6 +169,13 @@ export const loadConfig = (env: Readonly<Record<string, string | undefined>>, se
   }
 
   const adminActors = splitList(e.ADMIN_ACTORS);
+  const transientRetry = {
+    baseDelayMs: e.TRANSIENT_RETRY_BASE_MS ?? DEFAULT_TRANSIENT_RETRY.baseDelayMs,
+    maxDelayMs: e.TRANSIENT_RETRY_MAX_MS ?? DEFAULT_TRANSIENT_RETRY.maxDelayMs,
+  };
+  if (transientRetry.maxDelayMs < transientRetry.baseDelayMs) {
+    problems.push({ field: 'TRANSIENT_RETRY_MAX_MS', message: 'must not be below TRANSIENT_RETRY_BASE_MS' });
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   return deepFreeze({
@@ -192,6 +207,8 @@ export const loadConfig = (env: Readonly<Record<string, string | undefined>>, se
     metricsToken: e.METRICS_TOKEN,
     docsEnabled: e.DOCS_ENABLED !== 'false',
     queuePrefix: e.BULLMQ_PREFIX ?? 'bull',
+    changeMaxAgeSeconds: e.CHANGE_MAX_AGE_SECONDS ?? DEFAULT_CHANGE_MAX_AGE_SECONDS,
+    transientRetry,
   });
 };
 

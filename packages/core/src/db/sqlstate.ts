@@ -21,6 +21,7 @@ export const SQLSTATE = {
   cannotConnectNow: '57P03',
   tooManyConnections: '53300',
   idleInTransactionTimeout: '25P03',
+  readOnlySqlTransaction: '25006',
 } as const;
 
 const RETRYABLE_SQLSTATES: ReadonlySet<string> = new Set([
@@ -32,6 +33,8 @@ const RETRYABLE_SQLSTATES: ReadonlySet<string> = new Set([
   SQLSTATE.cannotConnectNow,
   SQLSTATE.tooManyConnections,
   SQLSTATE.idleInTransactionTimeout,
+  // A failover in progress: the old primary (or a replica behind the same address) refuses writes until it is promoted.
+  SQLSTATE.readOnlySqlTransaction,
 ]);
 
 /** Class 08: connection exceptions. */
@@ -53,7 +56,7 @@ const causeChain = (error: unknown): Coded[] => {
   const chain: Coded[] = [];
   let current: unknown = error;
   while (current !== null && typeof current === 'object' && chain.length < 10) {
-    chain.push(current as Coded);
+    chain.push(current);
     current = (current as Coded).cause;
   }
   return chain;
@@ -102,14 +105,20 @@ export const toDatabaseError = (error: unknown): unknown => {
   if (error instanceof AppError) return error;
   const sqlstate = sqlstateOf(error);
   if (error instanceof UniqueIntegrityConstraintViolationError || sqlstate === SQLSTATE.uniqueViolation) {
-    const constraint = causeChain(error).map((link) => link.constraint).find((c) => typeof c === 'string') as
-      | string
-      | undefined;
+    const constraint = causeChain(error).map((link) => link.constraint).find((c): c is string => typeof c === 'string');
     return new DatabaseConflictError(`unique constraint ${constraint ?? '(unknown)'} rejected the write`, constraint, error);
   }
   if (isRetryableDatabaseError(error)) {
-    const message = error instanceof Error ? error.message : String(error);
-    return new RetryableDatabaseError(`retryable database error (${sqlstate ?? socketCodeOf(error) ?? 'connection'}): ${message}`, sqlstate, error);
+    // The message names the kind only: the original (host, port, SQL) stays in `cause`, for logs.
+    return new RetryableDatabaseError(`retryable database error (${sqlstate ?? socketCodeOf(error) ?? 'connection'})`, sqlstate, error);
   }
   return error;
 };
+
+/**
+ * True when a job's failure is transient, so the worker retries it itself whatever the producer's attempts: every
+ * retryable database error, and Redis unreachable (ioredis gave up on a command, or a socket error).
+ */
+export const isTransientFailure = (error: unknown): boolean =>
+  isRetryableDatabaseError(error) ||
+  causeChain(error).some((link) => (link as { name?: unknown }).name === 'MaxRetriesPerRequestError');

@@ -22,18 +22,6 @@ export class AppError extends Error {
   }
 }
 
-/** A governance change whose preconditions do not hold. Not retried. */
-export class PreconditionFailedError extends AppError {
-  readonly unmet: readonly string[];
-
-  constructor(unmet: readonly string[]) {
-    super('PRECONDITION_FAILED', `go-live enable rejected, unmet: ${unmet.join(', ')}`, {
-      details: unmet.map((condition) => ({ field: condition, message: `precondition not met: ${condition}` })),
-    });
-    this.unmet = unmet;
-  }
-}
-
 /** A queued job payload that does not match the job catalog. Not retried. */
 export class InvalidPayloadError extends AppError {
   constructor(details: readonly ErrorDetail[]) {

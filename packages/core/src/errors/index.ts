@@ -5,7 +5,6 @@ export {
   DatabaseConflictError,
   InvalidPayloadError,
   MigrationError,
-  PreconditionFailedError,
   RetryableDatabaseError,
   type ErrorDetail,
 } from './AppError.js';

@@ -1,14 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { Queue, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { JOB_CATALOG, QUEUES, type JobName, type JobPayloads, type QueueName } from './catalog.js';
+import { readJobSummary, type JobSummary } from './readJobSummary.js';
+import { JOB_CATALOG, QUEUES, type JobName, type JobPayloads, type QueueName } from '../contract/jobContract.js';
 
 export type GovernanceQueues = {
   readonly byName: Readonly<Record<QueueName, Queue>>;
   /** Adds a job from the catalog: its queue, retry policy and priority. `jobId` makes the add idempotent. */
   enqueue<N extends JobName>(name: N, payload: JobPayloads[N], options?: { jobId?: string }): Promise<Job>;
-  /** The job with this id on whichever queue holds it, or undefined. */
+  /** The job with this id on whichever queue holds it, or undefined. Loads the whole job, data included. */
   findJob(id: string): Promise<Job | undefined>;
+  /** A bounded summary (state, attempts, result, failure record; never the data) of the job, or undefined. */
+  readJob(id: string): Promise<JobSummary | undefined>;
   close(): Promise<void>;
 };
 
@@ -36,6 +39,13 @@ export const createGovernanceQueues = (options: { connection: Redis; prefix: str
       for (const queue of Object.values(byName)) {
         const job = await queue.getJob(id);
         if (job !== undefined && job !== null) return job;
+      }
+      return undefined;
+    },
+    readJob: async (id) => {
+      for (const queue of Object.values(byName)) {
+        const summary = await readJobSummary(options.connection, queue, id);
+        if (summary !== undefined) return summary;
       }
       return undefined;
     },

@@ -1,8 +1,9 @@
 import { sql, type DatabasePool } from 'slonik';
 import { runInTransaction } from '../db/runInTransaction.js';
-import { JOB_NAMES, QUEUES, type GoLiveChangePayload } from '../jobs/catalog.js';
+import { JOB_NAMES, QUEUES } from '../contract/jobContract.js';
+import type { GoLiveChangePayload } from '../contract/payloads.js';
 import type { AuditKeyring } from './audit/auditKeyring.js';
-import { GOVERNANCE_ACTIONS, type ChangeResult } from './model.js';
+import { CHANGE_OUTCOMES, GOVERNANCE_ACTIONS, type ChangeResult } from './model.js';
 import { readChangeContext } from './queries/changeContext.js';
 import { commitChange } from './queries/commitChange.js';
 import { lockGovernanceRows, snapshotOf } from './queries/governanceState.js';
@@ -15,7 +16,12 @@ export type GovernanceChangeRequest = {
   payload: GoLiveChangePayload;
   /** The migration head of the code that runs the worker: go-live enable needs a passed verification of it. */
   migrationHead: string;
+  /** When the change expires (ms since epoch): past it, a change not yet applied is rejected as EXPIRED. */
+  expiresAt?: number | undefined;
 };
+
+/** The unmet condition an EXPIRED rejection records in the audit entry. */
+export const EXPIRED_CONDITION = 'change_max_age';
 
 export type GovernanceChangeExecution = { result: ChangeResult; replayed: boolean };
 
@@ -51,12 +57,17 @@ export const applyGovernanceChange = async (
 
     const { payload } = request;
     const before = snapshotOf(rows);
-    const decision = decideChange({
-      action: payload.action,
-      before,
-      metadata: payload.action === GOVERNANCE_ACTIONS.metadataUpdate ? payload.metadata : undefined,
-      verificationPassed: context.verificationPassed,
-    });
+    // Checked under the lock, after the replay lookup: a change that committed in time keeps its result whenever it
+    // is asked again, and one that waited out an outage past its age is rejected instead of landing late.
+    const expired = request.expiresAt !== undefined && Date.now() > request.expiresAt;
+    const decision = expired
+      ? { outcome: CHANGE_OUTCOMES.rejected, unmet: [EXPIRED_CONDITION], after: before }
+      : decideChange({
+          action: payload.action,
+          before,
+          metadata: payload.action === GOVERNANCE_ACTIONS.metadataUpdate ? payload.metadata : undefined,
+          verificationPassed: context.verificationPassed,
+        });
     const result = {
       outcome: decision.outcome,
       action: payload.action,
@@ -64,6 +75,7 @@ export const applyGovernanceChange = async (
       after: decision.after,
       unmet: decision.unmet,
       ...(request.jobCreatedAt === undefined ? {} : { jobCreatedAt: request.jobCreatedAt }),
+      ...(expired ? { rejectedAs: 'EXPIRED' as const } : {}),
     };
     const auditId = await commitChange(tx, {
       jobId: context.executionKey,

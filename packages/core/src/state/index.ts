@@ -10,6 +10,7 @@ export * from './queries/idempotencyKeys.js';
 export * from './queries/workerHeartbeats.js';
 export * from './queries/seedRows.js';
 export * from './recordJobRetry.js';
+export * from './queries/executedJobs.js';
 export * from './audit/auditKeyring.js';
 export * from './audit/canonicalEntry.js';
 export * from './audit/appendAuditEntries.js';

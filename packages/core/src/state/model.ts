@@ -85,14 +85,8 @@ export const stateSnapshot = z.object({
 });
 export type StateSnapshot = z.infer<typeof stateSnapshot>;
 
-export const metadataChange = z
-  .object({
-    version: z.string().trim().min(1).max(100).optional(),
-    backend_complete: z.boolean().optional(),
-    notes: z.string().max(2000).optional(),
-  })
-  .strict();
-export type MetadataChange = z.infer<typeof metadataChange>;
+/** What a metadata.update sets (validated by the job contract's payload schema, contract/payloads.ts). */
+export type MetadataChange = { version?: string | undefined; backend_complete?: boolean | undefined; notes?: string | undefined };
 
 /** Change entries replay to the state; event entries record everything else (see AUDIT_KINDS). */
 export const AUDIT_KINDS = { change: 'change', event: 'event' } as const;
@@ -167,5 +161,7 @@ export const changeResult = z.object({
   unmet: z.array(z.string()),
   /** When the BullMQ job was created (ms): tells a redelivery from a new job that reuses the id. */
   jobCreatedAt: z.number().optional(),
+  /** Why a rejected change was rejected: its preconditions (the default) or its age (EXPIRED). */
+  rejectedAs: z.enum(['PRECONDITION_FAILED', 'EXPIRED']).optional(),
 });
 export type ChangeResult = z.infer<typeof changeResult>;

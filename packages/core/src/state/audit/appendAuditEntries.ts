@@ -143,7 +143,7 @@ export const insertSignedAuditRows = (rows: readonly SignedAuditRow[]) => sql.fr
      unmet_conditions, request_id, details)
   SELECT r.id, r.prev_hash, r.hash, r.key_id, r.created_at::timestamptz, r.kind, r.job_id, r.action, r.outcome, r.actor,
          r.reason, r.before, r.after, ARRAY(SELECT jsonb_array_elements_text(r.unmet_conditions)), r.request_id, r.details
-  FROM jsonb_to_recordset(${sql.jsonb(rows as unknown as Parameters<typeof sql.jsonb>[0])}) AS r(
+  FROM jsonb_to_recordset(${sql.jsonb(rows)}) AS r(
     id BIGINT, prev_hash TEXT, hash TEXT, key_id TEXT, created_at TEXT, kind TEXT, job_id TEXT, action TEXT,
     outcome TEXT, actor TEXT, reason TEXT, before JSONB, after JSONB, unmet_conditions JSONB, request_id TEXT,
     details JSONB)

@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 
 /** One HMAC key from `AUDIT_HMAC_KEYS`. The id is stored with every entry it signs; the key never leaves the app. */
 export type AuditKey = { readonly id: string; readonly key: string };
@@ -47,5 +47,29 @@ export const parseAuditKeys = (raw: string, options: { minKeyLength: number }): 
   return { keys, problems };
 };
 
-/** HMAC-SHA256 of `text` under `key`, hex. */
-export const hmacHex = (key: AuditKey, text: string): string => createHmac('sha256', key.key).update(text, 'utf8').digest('hex');
+const BLOCK_BYTES = 64;
+const padded = new WeakMap<AuditKey, { inner: Hash; outer: Hash }>();
+
+/**
+ * SHA-256 states after the key's inner and outer pads (RFC 2104), computed once per key: each HMAC then copies them
+ * instead of setting up the key again, which halves its cost in a full verification of a large log.
+ */
+const padsOf = (key: AuditKey): { inner: Hash; outer: Hash } => {
+  const cached = padded.get(key);
+  if (cached !== undefined) return cached;
+  const raw = Buffer.from(key.key, 'utf8');
+  const block = Buffer.alloc(BLOCK_BYTES);
+  (raw.length > BLOCK_BYTES ? createHash('sha256').update(raw).digest() : raw).copy(block);
+  const pads = {
+    inner: createHash('sha256').update(block.map((byte) => byte ^ 0x36)),
+    outer: createHash('sha256').update(block.map((byte) => byte ^ 0x5c)),
+  };
+  padded.set(key, pads);
+  return pads;
+};
+
+/** HMAC-SHA256 of `text` under `key`, hex (identical to createHmac('sha256', key.key)). */
+export const hmacHex = (key: AuditKey, text: string): string => {
+  const { inner, outer } = padsOf(key);
+  return outer.copy().update(inner.copy().update(text, 'utf8').digest()).digest('hex');
+};

@@ -1,0 +1,25 @@
+/**
+ * How the worker retries a job through transient failures (PostgreSQL or Redis unreachable, failover, terminated
+ * backends, serialization failures, deadlocks): itself, by moving the job to BullMQ's delayed set, so the
+ * producer's `attempts` are never used up by an outage. Capped exponential backoff with equal jitter: the n-th retry
+ * waits between half and all of min(maxDelayMs, baseDelayMs · 2^n).
+ */
+export type TransientRetrySchedule = {
+  readonly baseDelayMs: number;
+  readonly maxDelayMs: number;
+};
+
+export const DEFAULT_TRANSIENT_RETRY: TransientRetrySchedule = Object.freeze({ baseDelayMs: 500, maxDelayMs: 30_000 });
+
+/** Default of CHANGE_MAX_AGE_SECONDS: a change not applied within an hour of its creation is rejected as EXPIRED. */
+export const DEFAULT_CHANGE_MAX_AGE_SECONDS = 3600;
+
+/** The delay before transient retry number `retry` (0 for the first). */
+export const transientRetryDelayMs = (
+  retry: number,
+  schedule: TransientRetrySchedule,
+  random: () => number = Math.random,
+): number => {
+  const ceiling = Math.min(schedule.maxDelayMs, schedule.baseDelayMs * 2 ** Math.min(Math.max(retry, 0), 30));
+  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
+};
