@@ -127,5 +127,9 @@ export const runbookStatusResponse = z
 
 const checkResult = z.enum(['ok', 'unavailable', 'error']);
 export const healthResponse = z
-  .object({ status: z.enum(['ok', 'degraded', 'unavailable']), checks: z.object({ database: checkResult, redis: checkResult }) })
+  .object({
+    status: z.enum(['ok', 'degraded', 'unavailable']),
+    checks: z.object({ database: checkResult, redis: checkResult }),
+    release: z.string().describe('The release this api runs (RELEASE): the worker compares it with its own (version skew)'),
+  })
   .meta({ id: 'Health' });

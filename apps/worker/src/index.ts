@@ -21,3 +21,12 @@ export { createWorkerMetrics, ATTEMPT_OUTCOMES, type AttemptOutcome, type Worker
 export { registerScrapeGauges, QUEUE_DEPTH_STATES, type ScrapeSources } from './metrics/registerScrapeGauges.js';
 export { startMetricsServer, METRICS_LISTENING_MESSAGE, type MetricsServer } from './metrics/startMetricsServer.js';
 export { withJobMetrics } from './processors/withJobMetrics.js';
+export type { CheckPolicy, Measurement } from './verification/measureCheck.js';
+export { checkRedisEvictionPolicy, REDIS_EVICTION_CHECK } from './verification/checkRedisEvictionPolicy.js';
+export { checkLiveWorker, LIVE_WORKER_CHECK } from './verification/checkLiveWorker.js';
+export { checkReleaseSkew, RELEASE_SKEW_CHECK } from './verification/checkReleaseSkew.js';
+export { checkRunbookStatus, RUNBOOK_STATUS_CHECK } from './verification/checkRunbookStatus.js';
+export type { RunOutcome } from './verification/runVerificationChecks.js';
+export { WATCHDOG_SCHEDULER_ID, WATCHDOG_ACTOR } from './startVerificationWatchdog.js';
+export { DRIFT_ACTIONS, type DriftAction } from './createDriftHandler.js';
+export type { Drift } from './processors/migrationVerifyProcessor.js';
