@@ -25,7 +25,7 @@ describe('GET /health', () => {
   it('answers 200 with both checks ok, without a token', async () => {
     const response = await api.current.app.inject({ method: 'GET', url: '/health' });
     expect(response.statusCode).toBe(200);
-    expect(response.json()).toEqual({ status: 'ok', checks: { database: 'ok', redis: 'ok' }, paused_queues: [] });
+    expect(response.json()).toEqual({ status: 'ok', checks: { database: 'ok', redis: 'ok' }, release: expect.any(String), paused_queues: [] });
     expect(response.headers['x-request-id']).toBeTruthy();
   });
 });

@@ -41,7 +41,7 @@ describe('api startup while PostgreSQL is unreachable', () => {
       const response = await fetch(`http://127.0.0.1:${apiPort}/health`);
       return response.status === 200 ? ((await response.json())) : false;
     }, { timeoutMs: 10_000, description: '/health 200' });
-    expect(health).toEqual({ status: 'ok', checks: { database: 'ok', redis: 'ok' }, paused_queues: [] });
+    expect(health).toEqual({ status: 'ok', checks: { database: 'ok', redis: 'ok' }, release: expect.any(String), paused_queues: [] });
     expect((await api.stop('SIGTERM')).code).toBe(0);
     await proxy.cut();
   });

@@ -8,6 +8,7 @@ import {
   QUEUES,
   type AuditKeyring,
   type DatabasePool,
+  upsertWorkerHeartbeat,
   type VerificationCheck,
 } from '../../packages/core/src/index.js';
 import { createMigrator, runMigrateCommand } from '../../packages/core/src/migrator/index.js';
@@ -49,9 +50,11 @@ export const verifyJob = async (
     auditKeyring: options.keyring ?? DEV_KEYRING,
     changeMaxAgeSeconds: 3600,
   });
+  // The verify job also checks that a worker of the verified release is alive: this process stands in for it.
+  await upsertWorkerHeartbeat(database.pool, { workerId: `audit-test-${process.pid}`, release: 'test', pid: process.pid, hostname: 'test', startedAt: new Date() });
   jobCounter += 1;
   const data = { actor: 'ops', ...(options.auditCheck === undefined ? {} : { auditCheck: options.auditCheck }) };
-  const job = { id: `verify-${process.pid}-${jobCounter}`, name: JOB_NAMES.migrationVerify, queueName: QUEUES.verification, data } as unknown as Job;
+  const job = { id: `verify-${process.pid}-${jobCounter}`, name: JOB_NAMES.migrationVerify, queueName: QUEUES.verification, data, timestamp: Date.now(), opts: {} } as unknown as Job;
   const result = await processor(job, createLogger({ name: 'test', level: 'silent' }));
   return { passed: result.value.passed, checks: result.value.checks };
 };

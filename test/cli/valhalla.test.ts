@@ -107,6 +107,7 @@ describe('valhalla CLI: usage and failures', () => {
       [['metadata', '--backend-complete', 'yes', '--reason', 'x'], /--backend-complete takes true or false/],
       [['jobs'], /jobs needs <id>/],
       [['migrate', 'status', '--jsn'], /migrate status does not take --jsn/],
+      [['migrate', 'down', '--to', 'base', '--export-and-dorp'], /migrate down does not take --export-and-dorp/],
       [['token', '--actor', 'a:b'], /--actor takes letters/],
       [['retry', 'some-job'], /--reason TEXT is required/],
       [['status', 'extra'], /unexpected argument "extra" for status/],

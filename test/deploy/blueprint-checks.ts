@@ -305,6 +305,19 @@ const WORKER_MIN_GRACE_SECONDS = 30;
 const APP_SERVICES = ['api', 'worker'] as const;
 const URL_VARIABLES = ['DATABASE_URL', 'REDIS_URL', 'API_URL'] as const;
 
+/** The config accepts API_URL as `host:port` too (Render's fromService hostport), as it parses it. */
+const HOST_PORT = /^([A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?):[0-9]{1,5}$/;
+
+function urlHost(variable: string, value: string): string | undefined {
+  const hostPort = variable === 'API_URL' ? HOST_PORT.exec(value) : null;
+  if (hostPort) return hostPort[1];
+  try {
+    return new URL(value).hostname;
+  } catch {
+    return undefined;
+  }
+}
+
 function composeEnvironment(service: Obj): Obj {
   const env = service['environment'];
   if (Array.isArray(env)) {
@@ -432,10 +445,8 @@ export function checkComposeGraph(compose: unknown, facts: RepoFacts): Problem[]
     for (const variable of URL_VARIABLES) {
       const value = str(env[variable]);
       if (value === undefined || value.includes('${')) continue;
-      let host: string;
-      try {
-        host = new URL(value).hostname;
-      } catch {
+      const host = urlHost(variable, value);
+      if (host === undefined) {
         add('unresolved-host', `services.${name}.environment.${variable}`, `${variable} is not a URL: ${value}`);
         continue;
       }

@@ -49,6 +49,12 @@ describe('docker-compose.yml', () => {
     expect(checkComposeGraph(compose, facts)).toEqual([]);
   });
 
+  it('accepts API_URL as host:port (the form Render\'s fromService hostport gives, which the config accepts)', () => {
+    const hostPort = clone(compose);
+    hostPort['services']['worker']['environment']['API_URL'] = 'api:3000';
+    expect(checkComposeGraph(hostPort, facts)).toEqual([]);
+  });
+
   it('gives migrate, api and worker the shared build settings through YAML merge keys', () => {
     for (const name of ['migrate', 'api', 'worker']) {
       expect(compose['services'][name]).toMatchObject({ build: { context: '.', dockerfile: 'Dockerfile' }, init: true });
@@ -150,6 +156,14 @@ const composeVariants: ComposeVariant[] = [
     },
     code: 'unresolved-host',
     mentions: 'db',
+  },
+  {
+    name: 'API_URL as host:port pointing at a host that is not a service',
+    mutate: (doc) => {
+      doc['services']['worker']['environment']['API_URL'] = 'web:3000';
+    },
+    code: 'unresolved-host',
+    mentions: 'web',
   },
   {
     name: 'redis with the allkeys-lru eviction policy',

@@ -7,10 +7,16 @@ import { onTestFinished } from 'vitest';
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.meta.url));
 /** The origin report's DDL and seed SQL, verbatim (the report itself lives outside this repository). */
 const REPORT_SQL_PATH = fileURLToPath(new URL('./fixtures/report-tables.sql', import.meta.url));
+const ALEMBIC_VERSION_SQL_PATH = fileURLToPath(new URL('./fixtures/alembic_version.sql', import.meta.url));
 export const MIGRATE_CLI = 'apps/cli/dist/migrate.js';
 
 /** The report's own SQL (DDL and seeding), as the Python service ran it. */
 export const reportSql = (): Promise<string> => readFile(REPORT_SQL_PATH, 'utf8');
+
+/** A database as the Python service made it: the report's DDL and seeds, and Alembic's version table at `revision`. */
+export const pythonServiceSql = async (revision: string): Promise<string> =>
+  `${await reportSql()}\n${await readFile(ALEMBIC_VERSION_SQL_PATH, 'utf8')}\n` +
+  `INSERT INTO public.alembic_version (version_num) VALUES ('${revision.replaceAll("'", "''")}');`;
 
 /** A scratch copy of migrations/ that a test may edit, removed when the test finishes. */
 export const copyMigrations = async (): Promise<string> => {

@@ -1,6 +1,7 @@
-import { appendFile, mkdir, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
 import { LEDGER_TABLE, createMigrator, loadRevisionChain, runMigrateCommand } from '../../packages/core/src/migrator/index.js';
 import { adminQuery, createTestDatabase, dropTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { startNodeProcess } from '../helpers/processes.js';
@@ -35,10 +36,10 @@ afterEach(async (context) => {
 
 const migratorFor = (database: TestDatabase, migrationsDir = MIGRATIONS_DIR) => createMigrator({ databaseUrl: database.url, migrationsDir });
 
-const runCli = async (database: TestDatabase, args: string[], migrationsDir = MIGRATIONS_DIR) => {
+const runCli = async (database: TestDatabase, args: string[], migrationsDir = MIGRATIONS_DIR, extra: { exportDir?: string } = {}) => {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await runMigrateCommand(args, { databaseUrl: database.url, migrationsDir }, { out: (l) => out.push(l), err: (l) => err.push(l) });
+  const code = await runMigrateCommand(args, { databaseUrl: database.url, migrationsDir, ...extra }, { out: (l) => out.push(l), err: (l) => err.push(l) });
   return { code, out: out.join('\n'), err: err.join('\n') };
 };
 
@@ -127,11 +128,13 @@ describe('migrations', () => {
     ]);
   });
 
-  it('downgrades to the root (tables gone) and upgrades back', async () => {
+  it('downgrades to the root (tables gone, rows exported first) and upgrades back', async () => {
     const database = await freshDatabase('down-up');
     await migratorFor(database).up();
-    const down = await runCli(database, ['down', '--to', '20260113_golive_merge']);
-    expect(down.code).toBe(0);
+    const exportDir = await mkdtemp(join(tmpdir(), 'valhalla-export-'));
+    onTestFinished(() => rm(exportDir, { recursive: true, force: true }));
+    const down = await runCli(database, ['down', '--to', '20260113_golive_merge', '--export-and-drop'], MIGRATIONS_DIR, { exportDir });
+    expect(down.code, down.err).toBe(0);
     expect(await rows(database, `SELECT to_regclass('public.go_live_state') AS t, to_regclass('public.system_metadata') AS m,
                                         to_regclass('public.governance_audit_log') AS a`)).toEqual([{ t: null, m: null, a: null }]);
     expect((await ledgerOf(database)).map((row) => row.revision)).toEqual(['20260113_golive_merge']);
@@ -166,14 +169,14 @@ describe('migrations', () => {
     expect(verify.code).not.toBe(0);
   });
 
-  it('reports a ledger revision unknown to the code', async () => {
+  it('reports a breaking ledger revision unknown to the code', async () => {
     const database = await freshDatabase('unknown');
     await migratorFor(database).up();
-    await adminQuery(`INSERT INTO ${LEDGER_TABLE} (revision, checksum, duration_ms) VALUES ('20270101_from_the_future', 'x', 1)`, database.name);
+    await adminQuery(`INSERT INTO ${LEDGER_TABLE} (revision, checksum, duration_ms, breaking) VALUES ('20270101_from_the_future', 'x', 1, TRUE)`, database.name);
     const status = await runCli(database, ['status']);
     expect(status.code).not.toBe(0);
     expect(status.err).toContain('20270101_from_the_future');
-    expect((await runCli(database, ['up'])).err).toMatch(/MIGRATION_UNKNOWN.*20270101_from_the_future/);
+    expect((await runCli(database, ['up'])).err).toMatch(/MIGRATION_BREAKING_UNKNOWN.*20270101_from_the_future/);
   });
 
   it('refuses two heads, naming both', async () => {

@@ -18,6 +18,7 @@ import { createMigrator } from '../../packages/core/src/migrator/index.js';
 import {
   API_HEALTH_CHECK,
   AUDIT_CHAIN_CHECK,
+  RELEASE_SKEW_CHECK,
   SEED_ROWS_CHECK,
   createMigrationVerifyProcessor,
   type MigrationVerifyResult,
@@ -42,7 +43,7 @@ const failing = (checks: readonly VerificationCheck[]) => checks.filter((check) 
 /** A one-route HTTP server standing in for the api's /health. */
 const startHealthServer = async (status: () => number): Promise<{ url: string; close: () => Promise<void> }> => {
   const server: Server = createServer((_request, response) => {
-    response.writeHead(status(), { 'content-type': 'application/json' }).end('{}');
+    response.writeHead(status(), { 'content-type': 'application/json' }).end(JSON.stringify({ release: TEST_RELEASE }));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address() as { port: number };
@@ -54,7 +55,7 @@ describe('migration-verify jobs', () => {
   it('pass on a migrated database and store the run with release, head and per-check results', async () => {
     const { database, prefix } = fixture.current;
     const worker = await startInProcessWorker(database, prefix);
-    const result = await verify('release-42');
+    const result = await verify(TEST_RELEASE);
     expect(failing(result.checks)).toEqual([]);
     expect(result.passed).toBe(true);
     const names = result.checks.map((check) => check.name);
@@ -65,7 +66,7 @@ describe('migration-verify jobs', () => {
     const run = (await database.pool.one(
       sql.unsafe`SELECT id, job_id, release, migration_head, actor, passed, checks FROM public.verification_runs WHERE job_id = ${result.jobId}`,
     )) as { checks: unknown };
-    expect(run).toMatchObject({ id: result.runId, release: 'release-42', migration_head: worker.migrationHead, actor: 'ops:alice', passed: true });
+    expect(run).toMatchObject({ id: result.runId, release: TEST_RELEASE, migration_head: worker.migrationHead, actor: 'ops:alice', passed: true });
     expect(run.checks).toEqual(result.checks);
     expect(worker.migrationHead).toBe((await createMigrator({ databaseUrl: database.url, migrationsDir: MIGRATIONS_DIR }).chain()).head);
     await worker.close();
@@ -132,12 +133,16 @@ describe('migration-verify jobs', () => {
     const unhealthy = await verify();
     expect(unhealthy.passed).toBe(false);
     expect(failing(unhealthy.checks)).toEqual([
-      { name: API_HEALTH_CHECK, status: 'failed', detail: `GET ${api.url}/health answered 503 (try 2 of 2)` },
+      { name: API_HEALTH_CHECK, status: 'failed', detail: `GET ${api.url}/health answered 503 (2 failed measurement(s), limit 1)` },
     ]);
 
     await api.close();
     const unreachable = await verify();
-    expect(failing(unreachable.checks)).toEqual([expect.objectContaining({ name: API_HEALTH_CHECK, status: 'error' })]);
+    expect(failing(unreachable.checks)).toEqual([
+      expect.objectContaining({ name: API_HEALTH_CHECK, status: 'inconclusive' }),
+      expect.objectContaining({ name: RELEASE_SKEW_CHECK, status: 'inconclusive' }),
+    ]);
+    expect(unreachable.outcome).toBe('inconclusive');
     await worker.close();
   });
 
@@ -153,7 +158,7 @@ describe('migration-verify jobs', () => {
       auditKeyring: createAuditKeyring([DEVELOPMENT_AUDIT_KEY]),
       changeMaxAgeSeconds: 3600,
     });
-    const job = { id: 'redelivered-verify', name: JOB_NAMES.migrationVerify, queueName: QUEUES.verification, data: { actor: 'ops' }, timestamp: Date.now() } as unknown as Job;
+    const job = { id: 'redelivered-verify', name: JOB_NAMES.migrationVerify, queueName: QUEUES.verification, data: { actor: 'ops' }, timestamp: Date.now(), opts: {} } as unknown as Job;
     const log = createLogger({ name: 'test', level: 'silent' });
     const first = await processor(job, log);
     const second = await processor(job, log);
@@ -163,12 +168,19 @@ describe('migration-verify jobs', () => {
 
     // A counter id is keyed with its creation time: a redelivery finds its run, a new job with the same id gets its own.
     const counterJob = (timestamp: number) =>
-      ({ id: '7', name: JOB_NAMES.migrationVerify, queueName: QUEUES.verification, data: { actor: 'ops' }, timestamp }) as unknown as Job;
+      ({ id: '7', name: JOB_NAMES.migrationVerify, queueName: QUEUES.verification, data: { actor: 'ops' }, timestamp, opts: {} }) as unknown as Job;
     const created = Date.now();
     const once = await processor(counterJob(created), log);
     expect((await processor(counterJob(created), log)).value.runId).toBe(once.value.runId);
     expect((await processor(counterJob(created + 1), log)).value.runId).not.toBe(once.value.runId);
     expect(await database.pool.anyFirst(sql.unsafe`SELECT job_id FROM public.verification_runs WHERE job_id LIKE '7@%' ORDER BY id`)).toEqual([`7@${created}`, `7@${created + 1}`]);
+
+    // Expiry counts from when the job was due: a watchdog run is created one interval (opts.delay) before it is due.
+    const createdLongAgo = Date.now() - 3_700_000;
+    const due = { id: 'scheduled-verify', name: JOB_NAMES.migrationVerify, queueName: QUEUES.verification, data: { actor: 'watchdog' }, timestamp: createdLongAgo, opts: { delay: 3_600_000 } };
+    await expect(processor(due as unknown as Job, log)).resolves.toMatchObject({ value: { runId: expect.any(Number) } });
+    const stale = { ...due, id: 'stale-verify', opts: {} };
+    await expect(processor(stale as unknown as Job, log)).rejects.toThrow(/CHANGE_MAX_AGE_SECONDS/);
   });
 
   it('fail an invalid payload at once with INVALID_PAYLOAD', async () => {

@@ -40,7 +40,9 @@ describe('jobs with 100 MB of data on both queues', () => {
         headers: { ...bearer(), 'content-type': 'application/json' },
         body: JSON.stringify({ engaged: true, reason: 'behind the big jobs' }),
       });
-      expect(engage.status).toBe(202);
+      // 202 when the enqueue went through; 200 when the api applied it itself because Redis, busy with the big jobs,
+      // did not take the enqueue in time (break-glass). Either way it must complete within seconds.
+      expect([200, 202]).toContain(engage.status);
       const engageId = ((await engage.json()) as { jobId: string }).jobId;
       const readJob = async (id: string) => {
         const response = await fetch(`${api.url}/api/jobs/${id}`, { headers: bearer() });

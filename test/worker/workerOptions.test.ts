@@ -15,7 +15,24 @@ const configErrorOf = (env: Record<string, string>) => {
 
 describe('worker-only options', () => {
   it('are inert when unset: no fault injection, default tuning, default migrations folder', () => {
-    expect(parseWorkerOptions({})).toEqual({ migrationsDir: undefined, tuning: {}, fault: undefined });
+    expect(parseWorkerOptions({})).toEqual({
+      migrationsDir: undefined,
+      tuning: {},
+      fault: undefined,
+      verifyIntervalSeconds: 900,
+      driftAction: 'alert',
+      verifyApiToken: undefined,
+    });
+  });
+
+  it('parse the watchdog settings and refuse bad ones, naming the variable', () => {
+    expect(parseWorkerOptions({ VERIFY_INTERVAL_SECONDS: '0', DRIFT_ACTION: 'engage', VERIFY_API_TOKEN: 't' })).toMatchObject({
+      verifyIntervalSeconds: 0,
+      driftAction: 'engage',
+      verifyApiToken: 't',
+    });
+    expect(() => parseWorkerOptions({ VERIFY_INTERVAL_SECONDS: '-1' })).toThrow(/VERIFY_INTERVAL_SECONDS/);
+    expect(() => parseWorkerOptions({ DRIFT_ACTION: 'panic' })).toThrow(/DRIFT_ACTION/);
   });
 
   it('parse the tuning variables and the migrations folder', () => {

@@ -8,7 +8,7 @@ import {
   handleShutdownSignals,
   loadConfigOrExit,
 } from '@valhalla/core';
-import { createMigrator, defaultMigrationsDir } from '@valhalla/core/migrator';
+import { assertSchemaCompatible, createMigrator, defaultMigrationsDir } from '@valhalla/core/migrator';
 import { buildServer } from './server.js';
 
 /**
@@ -68,6 +68,17 @@ for (const queue of Object.values(queues.byName)) {
 lifecycle.add('queues', () => queues.close(), { timeoutMs: 5_000 });
 
 const migrator = createMigrator({ databaseUrl: config.databaseUrl, migrationsDir: defaultMigrationsDir() });
+// Code behind the database (a rollback, or this release starting beside a newer one) runs only when every revision
+// it does not know was marked compatible: a breaking one changed something this code relies on.
+try {
+  assertSchemaCompatible(await migrator.status());
+} catch (err) {
+  logger.fatal({ err }, `api refuses to start: ${err instanceof Error ? err.message : String(err)}`);
+  await lifecycle.close();
+  exitAfterFlush(logger, 1);
+  await new Promise<never>(() => {});
+}
+
 const app = await buildServer({ config, logger, pool, redis, queues, migrations: migrator });
 lifecycle.add('http server (drain in-flight requests)', () => app.close(), { timeoutMs: config.shutdownTimeoutMs });
 

@@ -132,6 +132,7 @@ export const healthResponse = z
   .object({
     status: z.enum(['ok', 'degraded', 'unavailable']),
     checks: z.object({ database: checkResult, redis: checkResult }),
+    release: z.string().describe('The release this api runs (RELEASE): the worker compares it with its own (version skew)'),
     /** Queues paused in Redis (null when Redis does not answer): reported, never a reason for a non-200. */
     paused_queues: z.array(z.string()).nullable(),
   })

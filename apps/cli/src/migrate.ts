@@ -1,17 +1,26 @@
 /**
- * Entrypoint of `npm run migrate -- up|down|status|verify` and of the deploy-time migration (`node
- * apps/cli/dist/migrate.js up`). Reads the environment once: DATABASE_URL (and MIGRATIONS_DIR to point at another
- * folder of revisions, used by tests).
+ * Entrypoint of `npm run migrate -- up|down|status|verify|stamp|repair` and of the deploy-time migration (`node
+ * apps/cli/dist/migrate.js up`). Reads the environment once: the shared config (DATABASE_URL, AUDIT_HMAC_KEYS) and
+ * the migrate variables of migrateOptions.ts (MIGRATIONS_DIR, MIGRATION_LOCK_TIMEOUT_MS, MIGRATION_ACTOR, ...).
  *
  * Without DATABASE_URL it uses the database of a running `npm run dev` and says so, and otherwise refuses: silently
  * falling back to a local default once reported (and would have migrated) a different database than the one in use.
  * It always says which database it touches (host, port, database, user; never the password), on stderr so that
  * `--json` output stays parseable.
  */
-import { defaultMigrationsDir, runMigrateCommand } from '@valhalla/core/migrator';
-import { loadConfigOrExit } from '@valhalla/core';
+import { ConfigError, loadConfigOrExit } from '@valhalla/core';
+import { MIGRATE_USAGE, runMigrateCommand } from '@valhalla/core/migrator';
 import { describeDatabase } from './describeDatabase.js';
 import { devDirFrom, readDevSession } from './dev/devSession.js';
+import { unknownMigrateFlag } from './migrateFlags.js';
+import { migrateOptionsFromEnv } from './migrateOptions.js';
+
+// The same flag check as `npx valhalla migrate`, before anything connects (a usage error of migrate exits 2).
+const flagProblem = unknownMigrateFlag(process.argv.slice(2));
+if (flagProblem !== undefined) {
+  process.stderr.write(`${flagProblem}\n${MIGRATE_USAGE}\n`);
+  process.exit(2);
+}
 
 const env: Record<string, string | undefined> = { ...process.env };
 let source = 'DATABASE_URL';
@@ -35,17 +44,17 @@ if (env.DATABASE_URL === undefined || env.DATABASE_URL === '') {
 
 const config = loadConfigOrExit(env, 'migrate');
 process.stderr.write(`migrate: database ${describeDatabase(config.databaseUrl)} (from ${source})\n`);
-const migrationsDir = env.MIGRATIONS_DIR ?? defaultMigrationsDir();
-const rawLockTimeout = env.MIGRATION_LOCK_TIMEOUT_MS;
-const lockTimeoutMs = rawLockTimeout === undefined || rawLockTimeout === '' ? undefined : Number(rawLockTimeout);
-if (lockTimeoutMs !== undefined && (!Number.isInteger(lockTimeoutMs) || lockTimeoutMs < 1)) {
-  process.stderr.write('migrate: MIGRATION_LOCK_TIMEOUT_MS must be a positive whole number of milliseconds\n');
+let options;
+try {
+  options = migrateOptionsFromEnv(env, config);
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  process.stderr.write(`migrate: ${error.message}\n`);
   process.exit(78);
 }
 
-const code = await runMigrateCommand(
-  process.argv.slice(2),
-  { databaseUrl: config.databaseUrl, migrationsDir, auditKeyring: config.auditKeyring, ...(lockTimeoutMs === undefined ? {} : { lockTimeoutMs }) },
-  { out: (line) => process.stdout.write(`${line}\n`), err: (line) => process.stderr.write(`${line}\n`) },
-);
+const code = await runMigrateCommand(process.argv.slice(2), options, {
+  out: (line) => process.stdout.write(`${line}\n`),
+  err: (line) => process.stderr.write(`${line}\n`),
+});
 process.exitCode = code;

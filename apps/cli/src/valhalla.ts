@@ -1,7 +1,8 @@
 /**
  * Entrypoint of the operator CLI (`npx valhalla …`). Reads the environment once: VALHALLA_API_URL and
  * VALHALLA_TOKEN; when they are unset and `npm run dev` is running in this project, its API and token (from its
- * session file); for `migrate` the variables of the migrate command (DATABASE_URL, MIGRATIONS_DIR).
+ * session file); for `migrate` the variables of the migrate command (DATABASE_URL, else the dev database; the
+ * MIGRATION_* variables of migrateOptions.ts).
  */
 import { readFileSync } from 'node:fs';
 import { describeDatabase } from './describeDatabase.js';
@@ -36,9 +37,10 @@ process.exitCode = await runValhallaCli(
     ...(useSession ? { source: 'the running npm run dev' } : {}),
     migrate: async (args) => {
       // Loaded only for migrate: the API commands need none of the database and queue libraries, and start faster.
-      const [{ loadConfigOrExit }, { defaultMigrationsDir, runMigrateCommand }] = await Promise.all([
+      const [{ loadConfigOrExit }, { runMigrateCommand }, { migrateOptionsFromEnv }] = await Promise.all([
         import('@valhalla/core'),
         import('@valhalla/core/migrator'),
+        import('./migrateOptions.js'),
       ]);
       const env: Record<string, string | undefined> = { ...process.env };
       let from = 'DATABASE_URL';
@@ -52,7 +54,8 @@ process.exitCode = await runValhallaCli(
       }
       const config = loadConfigOrExit(env, 'migrate');
       io.err(`migrate: database ${describeDatabase(config.databaseUrl)} (from ${from})`);
-      return runMigrateCommand(args, { databaseUrl: config.databaseUrl, migrationsDir: env.MIGRATIONS_DIR ?? defaultMigrationsDir(), auditKeyring: config.auditKeyring }, io);
+      // A ConfigError (a bad MIGRATION_* variable) reaches the CLI's error handling, which names it.
+      return runMigrateCommand(args, migrateOptionsFromEnv(env, config), io);
     },
   },
   io,

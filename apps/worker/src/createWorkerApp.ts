@@ -15,19 +15,21 @@ import {
   type Logger,
   type QueueName,
 } from '@valhalla/core';
-import { createMigrator, defaultMigrationsDir } from '@valhalla/core/migrator';
+import { assertSchemaCompatible, createMigrator, defaultMigrationsDir } from '@valhalla/core/migrator';
 import type { Job, Processor, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { BoundedWorker } from './boundedWorker.js';
 import { createWorkerMetrics } from './metrics/createWorkerMetrics.js';
 import { startMetricsServer, type MetricsServer } from './metrics/startMetricsServer.js';
 import { createChangeBatcher, type BatchApplier } from './processors/changeBatcher.js';
+import { createDriftHandler, DRIFT_ACTIONS, type DriftAction } from './createDriftHandler.js';
 import { createGoLiveChangeProcessor } from './processors/goLiveChangeProcessor.js';
 import { createMigrationVerifyProcessor } from './processors/migrationVerifyProcessor.js';
 import { withJobLogging } from './processors/withJobLogging.js';
 import { withJobMetrics } from './processors/withJobMetrics.js';
 import { withTransientRetry } from './processors/withTransientRetry.js';
 import { startHeartbeat } from './startHeartbeat.js';
+import { startVerificationWatchdog } from './startVerificationWatchdog.js';
 import { throttledErrorLog } from './throttledErrorLog.js';
 import type { ApiHealthOptions } from './verification/checkApiHealth.js';
 import { withTimeout } from './withTimeout.js';
@@ -59,6 +61,14 @@ export type WorkerAppOptions = {
    */
   lifecycle?: Lifecycle | undefined;
   apiHealth?: ApiHealthOptions | undefined;
+  /**
+   * The watchdog's period in seconds (main.ts passes VERIFY_INTERVAL_SECONDS, default 900); 0 removes the scheduler;
+   * undefined leaves the scheduler as it is (in-process uses such as tests and benchmarks).
+   */
+  verifyIntervalSeconds?: number | undefined;
+  driftAction?: DriftAction | undefined;
+  /** Operator token for the runbook status probe (VERIFY_API_TOKEN). */
+  verifyApiToken?: string | undefined;
 };
 
 export type WorkerApp = {
@@ -88,7 +98,8 @@ const METRICS_SOURCE_TIMEOUT_MS = 2_000;
  * Starts a worker process's machinery: the database pool, one BullMQ Worker per queue (each on its own Redis
  * connection), the heartbeat, and the startup verification job for this release. Resolves once both workers run.
  * Signals are the entrypoint's business: this only exposes `close()`.
- * @throws MigrationError when the revision chain cannot be loaded; database errors of the first heartbeat. Whatever
+ * @throws MigrationError when the revision chain cannot be loaded or the database has a breaking revision this code
+ *   does not know (MIGRATION_BREAKING_UNKNOWN); database errors of the first heartbeat. Whatever
  *   was opened before the failure is closed.
  */
 export const createWorkerApp = async (options: WorkerAppOptions): Promise<WorkerApp> => {
@@ -100,6 +111,8 @@ export const createWorkerApp = async (options: WorkerAppOptions): Promise<Worker
   const migrator = createMigrator({ databaseUrl: config.databaseUrl, migrationsDir: options.migrationsDir ?? defaultMigrationsDir() });
   // Computed once: the head is a property of the code this process runs, not of the database.
   const migrationHead = (await migrator.chain()).head;
+  // Refuse to run on a schema changed by a breaking revision this code does not know (a rollback too far).
+  assertSchemaCompatible(await migrator.status());
 
   const lifecycle = options.lifecycle ?? createLifecycle(log);
   const connections: Redis[] = [];
@@ -214,6 +227,17 @@ export const createWorkerApp = async (options: WorkerAppOptions): Promise<Worker
               changeMaxAgeSeconds: config.changeMaxAgeSeconds,
               auditKeyring: config.auditKeyring,
               ...(options.apiHealth === undefined ? {} : { apiHealth: options.apiHealth }),
+              redis: connection('verification-checks', 'producer'),
+              // Three missed beats: one late beat is not a dead worker.
+              liveWorkerWithinMs: config.heartbeatIntervalMs * 3,
+              runbookToken: options.verifyApiToken,
+              onDrift: createDriftHandler({
+                pool,
+                keyring: config.auditKeyring,
+                action: options.driftAction ?? DRIFT_ACTIONS.alert,
+                queues: () => queues,
+                countDrift: () => metrics.driftDetected(),
+              }),
             }),
           ),
         ),
@@ -234,6 +258,19 @@ export const createWorkerApp = async (options: WorkerAppOptions): Promise<Worker
       return undefined;
     });
     if (enqueued?.timedOut === true) log.warn('enqueueing the startup verification is taking long; it completes when Redis answers');
+    if (options.verifyIntervalSeconds !== undefined) {
+      const intervalSeconds = options.verifyIntervalSeconds;
+      const producerQueues = queues;
+      const watchdog = await withTimeout(
+        startVerificationWatchdog(producerQueues, { intervalSeconds, release: config.release, log }),
+        STARTUP_ENQUEUE_TIMEOUT_MS,
+      ).catch((err: unknown) => {
+        // Another worker's upsert (or this one's next start) schedules it: not a reason to refuse to start.
+        log.warn({ err }, 'could not schedule the verification watchdog');
+        return undefined;
+      });
+      if (watchdog?.timedOut === true) log.warn('scheduling the verification watchdog is taking long; it completes when Redis answers');
+    }
 
     if (config.metricsPort !== undefined) {
       // Fail-fast connection (no offline queue): while Redis is down a scrape reports it instead of waiting.

@@ -41,9 +41,12 @@ try {
     migrationsDir: workerOptions.migrationsDir,
     tuning: workerOptions.tuning,
     ...(fault === undefined ? {} : { decorateApplier: (apply) => withFaultInjection(fault, apply), decoration: fault.description }),
+    verifyIntervalSeconds: workerOptions.verifyIntervalSeconds,
+    driftAction: workerOptions.driftAction,
+    verifyApiToken: workerOptions.verifyApiToken,
   });
 } catch (err) {
-  logger.fatal({ err }, 'worker failed to start');
+  logger.fatal({ err }, `worker failed to start: ${err instanceof Error ? err.message : String(err)}`);
   await lifecycle.close();
   exitAfterFlush(logger, 1);
 }

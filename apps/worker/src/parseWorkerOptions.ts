@@ -2,6 +2,7 @@ import { ConfigError } from '@valhalla/core';
 import { z } from 'zod';
 import { parseFaultInjection, type FaultInjection } from './faultInjection.js';
 import type { WorkerTuning } from './workerTuning.js';
+import { DRIFT_ACTIONS, type DriftAction } from './createDriftHandler.js';
 
 /**
  * Worker-only settings that are not part of the shared Config (packages do not read the environment):
@@ -9,11 +10,17 @@ import type { WorkerTuning } from './workerTuning.js';
  * - WORKER_LOCK_DURATION_MS / WORKER_STALLED_INTERVAL_MS / WORKER_MAX_STALLED_COUNT: BullMQ lock and stall detection;
  *   tests shorten them so a killed worker's jobs are redelivered in seconds rather than half a minute.
  * - WORKER_FAULT: TEST-ONLY fault injection (see faultInjection.ts). Inert when unset; refused in production.
+ * - VERIFY_INTERVAL_SECONDS: the watchdog's period (default 900; 0 = off). DRIFT_ACTION: `alert` (default) or `engage`.
+ * - VERIFY_API_TOKEN: an operator token the verification uses to probe the runbook status endpoint (check skipped
+ *   without it).
  */
 export type WorkerOptions = {
   readonly migrationsDir: string | undefined;
   readonly tuning: Partial<WorkerTuning>;
   readonly fault: FaultInjection | undefined;
+  readonly verifyIntervalSeconds: number;
+  readonly driftAction: DriftAction;
+  readonly verifyApiToken: string | undefined;
 };
 
 const emptyToUndefined = (value: unknown) => (typeof value === 'string' && value.trim() === '' ? undefined : value);
@@ -27,6 +34,9 @@ const workerEnvSchema = z.object({
   WORKER_STALLED_INTERVAL_MS: optionalInt(200, 600_000),
   WORKER_MAX_STALLED_COUNT: optionalInt(1, 100),
   WORKER_FAULT: z.preprocess(emptyToUndefined, z.string().optional()),
+  VERIFY_INTERVAL_SECONDS: optionalInt(0, 7 * 24 * 3600),
+  DRIFT_ACTION: z.preprocess(emptyToUndefined, z.enum([DRIFT_ACTIONS.alert, DRIFT_ACTIONS.engage]).optional()),
+  VERIFY_API_TOKEN: z.preprocess(emptyToUndefined, z.string().optional()),
 });
 
 /**
@@ -54,5 +64,12 @@ export const parseWorkerOptions = (env: Readonly<Record<string, string | undefin
     ...(e.WORKER_STALLED_INTERVAL_MS === undefined ? {} : { stalledIntervalMs: e.WORKER_STALLED_INTERVAL_MS }),
     ...(e.WORKER_MAX_STALLED_COUNT === undefined ? {} : { maxStalledCount: e.WORKER_MAX_STALLED_COUNT }),
   };
-  return Object.freeze({ migrationsDir: e.MIGRATIONS_DIR, tuning: Object.freeze(tuning), fault });
+  return Object.freeze({
+    migrationsDir: e.MIGRATIONS_DIR,
+    tuning: Object.freeze(tuning),
+    fault,
+    verifyIntervalSeconds: e.VERIFY_INTERVAL_SECONDS ?? 900,
+    driftAction: e.DRIFT_ACTION ?? DRIFT_ACTIONS.alert,
+    verifyApiToken: e.VERIFY_API_TOKEN,
+  });
 };

@@ -51,6 +51,6 @@ export const healthRoutes = async (scope: FastifyInstance, deps: ApiDependencies
     const status = database !== 'ok' ? ('unavailable' as const) : redis !== 'ok' ? ('degraded' as const) : ('ok' as const);
     if (status !== 'ok') request.log.warn({ database, redis }, status === 'degraded' ? 'health check degraded' : 'health check failed');
     reply.code(status === 'unavailable' ? 503 : 200);
-    return { status, checks: { database, redis }, paused_queues: pausedQueues };
+    return { status, checks: { database, redis }, release: deps.config.release, paused_queues: pausedQueues };
   });
 };

@@ -24,6 +24,8 @@ export type WorkerMetrics = {
   transactionCommitted(): void;
   /** A governance change transaction threw, so it rolled back (or never began: connection lost). */
   transactionRolledBack(): void;
+  /** A scheduled verification failed after a passed one. */
+  driftDetected(): void;
   /** A job failed for good, with its failure record's code (read as data, never from message text). */
   jobFailed(labels: { queue: string; name: string }, failure: { code: string; final: boolean }): void;
   /** A job was moved to the delayed set after a transient failure, to run again after `delayMs`. */
@@ -73,6 +75,12 @@ export const createWorkerMetrics = (options: { defaultMetrics: boolean }): Worke
     registers: [registry],
   });
 
+  const drift = new Counter({
+    name: 'valhalla_verification_drift_total',
+    help: 'Scheduled verification runs that failed after a passed run of the same migration head (drift).',
+    registers: [registry],
+  });
+  drift.inc(0);
   const failures = new Counter({
     name: 'valhalla_worker_job_failures_total',
     help: 'Jobs that failed for good, by queue, job name and the failure record\'s code and finality (INVALID_PAYLOAD, PRECONDITION_FAILED, EXPIRED, INTERNAL_ERROR).',
@@ -109,6 +117,7 @@ export const createWorkerMetrics = (options: { defaultMetrics: boolean }): Worke
     },
     transactionCommitted: () => committed.inc(),
     transactionRolledBack: () => rolledBack.inc(),
+    driftDetected: () => drift.inc(),
     jobFailed: (labels, failure) => failures.inc({ ...labels, code: failure.code, final: String(failure.final) }),
     transientRetry: (labels, delayMs) => {
       transientRetries.inc(labels);

@@ -37,7 +37,21 @@ const envSchema = z.object({
   APPROVALS_REQUIRED: intInRange(1, 10),
   APPROVAL_TTL_MINUTES: intInRange(1, 10_080),
   WORKER_CONCURRENCY: intInRange(1, 1000),
-  API_URL: z.preprocess(emptyToUndefined, z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional()),
+  // A URL, or Render's `fromService` `hostport` (host:port on the private network, plain HTTP).
+  API_URL: z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .transform((value, ctx) => {
+        const url = /^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?:[0-9]{1,5}$/.test(value) ? `http://${value}` : value;
+        if (!/^https?:\/\/\S+$/.test(url) || !URL.canParse(url)) {
+          ctx.addIssue({ code: 'custom', message: 'must be an http(s) URL or host:port' });
+          return z.NEVER;
+        }
+        return url;
+      })
+      .optional(),
+  ),
   RELEASE: optionalString,
   RENDER_GIT_COMMIT: optionalString,
   LOG_LEVEL: z.preprocess(emptyToUndefined, z.enum(LOG_LEVELS).default('info')),

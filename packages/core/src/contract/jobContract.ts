@@ -21,7 +21,13 @@ export type JobPayloads = {
   [JOB_NAMES.migrationVerify]: MigrationVerifyPayload;
 };
 
-export const migrationVerifyResult = z.object({ runId: z.number(), passed: z.boolean(), checks: z.array(verificationCheck) });
+/** `outcome`: passed (every check), failed (a check failed), else inconclusive (a check could not measure). */
+export const migrationVerifyResult = z.object({
+  runId: z.number(),
+  passed: z.boolean(),
+  outcome: z.enum(['passed', 'failed', 'inconclusive']),
+  checks: z.array(verificationCheck),
+});
 export type MigrationVerifyResult = z.infer<typeof migrationVerifyResult>;
 
 /**

@@ -35,6 +35,11 @@ export const ERROR_CODES = {
   MIGRATION_TARGET_UNKNOWN: { status: 500, description: 'The --to revision is not in the chain.' },
   MIGRATION_FAILED: { status: 500, description: 'A revision\'s SQL failed; its transaction was rolled back.' },
   MIGRATION_LOCK_TIMEOUT: { status: 500, description: 'Another runner held the migration lock for longer than the lock timeout.' },
+  MIGRATION_BREAKING_UNKNOWN: { status: 500, description: 'The database has a breaking revision this code does not know: deploy code that knows it (older code must not run on it).' },
+  MIGRATION_BUSY: { status: 500, description: 'A revision waited longer than its lock_timeout for a table lock; nothing was applied and the run may be retried.' },
+  MIGRATION_ALEMBIC_UNKNOWN: { status: 500, description: 'alembic_version names a revision this chain does not know; the database is not adopted.' },
+  MIGRATION_DOWN_REFUSED: { status: 500, description: 'A downgrade would drop tables holding rows; the message names them and their row counts.' },
+  MIGRATION_NOTHING_TO_DO: { status: 500, description: 'stamp or repair found nothing to record (the revisions are already applied, or none is edited).' },
   MIGRATION_VERIFY_FAILED: { status: 500, description: 'A verify script or schema check failed.' },
 } as const satisfies Record<string, { status: number; description: string }>;
 

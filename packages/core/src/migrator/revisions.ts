@@ -9,6 +9,8 @@ export type Revision = {
   readonly id: string;
   readonly previous: string | null;
   readonly description: string;
+  /** `"breaking": true` in revision.json: code that does not know this revision must not run on a database that has it. */
+  readonly breaking: boolean;
   readonly up: string;
   readonly down: string;
   readonly verify: string;
@@ -23,7 +25,7 @@ export const REVISION_FILES = ['revision.json', 'up.sql', 'down.sql', 'verify.sq
 const REVISION_ID = /^[0-9]{8}_[a-z0-9_]+$/;
 
 const revisionMeta = z
-  .object({ previous: z.string().nullable(), description: z.string().default('') })
+  .object({ previous: z.string().nullable(), description: z.string().default(''), breaking: z.boolean().default(false) })
   .strict();
 
 const checksumOf = (files: readonly string[]): string => {
@@ -45,12 +47,12 @@ const readRevision = async (dir: string, id: string): Promise<Revision> => {
   try {
     meta = revisionMeta.parse(JSON.parse(metaText));
   } catch (cause) {
-    throw new MigrationError('MIGRATION_CHAIN_INVALID', `revision ${id}: revision.json must be {"previous": string|null, "description": string}`, {
+    throw new MigrationError('MIGRATION_CHAIN_INVALID', `revision ${id}: revision.json must be {"previous": string|null, "description": string, "breaking"?: boolean}`, {
       revision: id,
       cause,
     });
   }
-  return { id, previous: meta.previous, description: meta.description, up, down, verify, checksum: checksumOf(contents) };
+  return { id, previous: meta.previous, description: meta.description, breaking: meta.breaking, up, down, verify, checksum: checksumOf(contents) };
 };
 
 /**

@@ -53,7 +53,13 @@ export type GoLivePrecondition = (typeof GO_LIVE_PRECONDITIONS)[keyof typeof GO_
  */
 export const SUPERSESSION_CONDITION = 'not_superseded' as const;
 
-export type CheckStatus = 'passed' | 'failed' | 'error';
+/**
+ * A check's result (Argo Rollouts' AnalysisRun model): `passed`; `failed` (measured, and wrong past its failure
+ * limit); `inconclusive` (could not be measured: a probe that never answered). `error` is what runs stored before
+ * inconclusive existed; it reads as inconclusive.
+ */
+export const CHECK_STATUSES = { passed: 'passed', failed: 'failed', inconclusive: 'inconclusive', error: 'error' } as const;
+export type CheckStatus = (typeof CHECK_STATUSES)[keyof typeof CHECK_STATUSES];
 
 /** Row 1 of `public.system_metadata`, column names as in the table. Timestamps are ISO-8601 strings. */
 export const systemMetadataRow = z.object({
@@ -136,7 +142,7 @@ export type AuditEntry = z.infer<typeof auditEntryRow>;
 
 export const verificationCheck = z.object({
   name: z.string(),
-  status: z.enum(['passed', 'failed', 'error']),
+  status: z.enum(['passed', 'failed', 'inconclusive', 'error']),
   detail: z.string(),
 });
 export type VerificationCheck = z.infer<typeof verificationCheck>;

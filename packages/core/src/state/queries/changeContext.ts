@@ -70,7 +70,9 @@ export const readBatchContext = async (
     SELECT
       (SELECT coalesce(jsonb_object_agg(e.job_id, e.result), '{}'::jsonb)
        FROM public.governance_executed_jobs e WHERE e.job_id = ANY(${sql.array(keys, 'text')})) AS executed,
-      (SELECT passed FROM public.verification_runs WHERE migration_head = ${input.migrationHead}
+      -- A check that could not measure (inconclusive, or the older 'error') proves nothing: the run does not count.
+      (SELECT passed AND NOT checks @> '[{"status": "inconclusive"}]'::jsonb AND NOT checks @> '[{"status": "error"}]'::jsonb
+       FROM public.verification_runs WHERE migration_head = ${input.migrationHead}
        ORDER BY id DESC LIMIT 1) AS verification_passed,
       ${CHAIN_HEAD_COLUMNS}
     FROM ${CHAIN_HEAD_SOURCE}

@@ -1,0 +1,20 @@
+/** GET `{apiUrl}{path}`, bounded; the status and the parsed JSON body (null when not JSON). Throws when unreachable. */
+export const probeApi = async (
+  apiUrl: string,
+  path: string,
+  options: { timeoutMs: number; token?: string | undefined },
+): Promise<{ url: string; status: number; body: unknown }> => {
+  const url = `${apiUrl.replace(/\/+$/, '')}${path}`;
+  const response = await fetch(url, {
+    signal: AbortSignal.timeout(options.timeoutMs),
+    ...(options.token === undefined ? {} : { headers: { authorization: `Bearer ${options.token}` } }),
+  });
+  const text = await response.text();
+  let body: unknown = null;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = null;
+  }
+  return { url, status: response.status, body };
+};
