@@ -44,7 +44,7 @@ beforeAll(async () => {
     launchChromium(),
   ]);
   track(browser, { description: 'chromium', isOpen: () => browser.isConnected(), close: () => browser.close() });
-  worker = startWorkerProcess({ ...env, extra: { RELEASE: release } });
+  worker = startWorkerProcess({ ...env, extra: { RELEASE: release, API_URL: api.url } });
   await worker.waitForOutput(/worker ready/, 30_000);
 });
 
@@ -116,7 +116,7 @@ describe('the go-live console in a browser', () => {
         await change('Mark backend complete', 'backend complete', 'check-backend', /since/),
       ];
       await page.getByRole('button', { name: 'Run verification' }).click();
-      await waitForText(page, 'change-status', /Verification: done\./, 20_000);
+      await waitForText(page, 'change-status', /Verification: passed\./, 20_000);
       await waitForText(page, 'check-verification', /passed/, 10_000);
       delays.push(await change('Enable go-live', 'launch', 'live-status', /^LIVE$/));
       expect(await page.getByTestId('check-kill-switch').getAttribute('data-met')).toBe('true');
