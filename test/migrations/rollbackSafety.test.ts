@@ -178,7 +178,7 @@ describe('stamp and repair', () => {
     const database = await freshDatabase('stamp');
     const dir = await newerMigrations('20260301_applied_by_hand', false);
     expect((await runCli(database, ['up'])).code).toBe(0);
-    expect((await runCli(database, ['stamp', '20260301_applied_by_hand'], { migrationsDir: dir })).code).toBe(2);
+    expect((await runCli(database, ['stamp', '20260301_applied_by_hand'], { migrationsDir: dir })).code).toBe(64);
     const stamp = await runCli(database, ['stamp', '20260301_applied_by_hand', '--reason', 'hot fix applied by hand in incident 7'], { migrationsDir: dir });
     expect(stamp.code, stamp.err).toBe(0);
     expect(await rows(database, `SELECT origin FROM ${LEDGER_TABLE} WHERE revision = '20260301_applied_by_hand'`)).toEqual([{ origin: 'stamp' }]);

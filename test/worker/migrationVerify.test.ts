@@ -133,7 +133,7 @@ describe('migration-verify jobs', () => {
     const unhealthy = await verify();
     expect(unhealthy.passed).toBe(false);
     expect(failing(unhealthy.checks)).toEqual([
-      { name: API_HEALTH_CHECK, status: 'failed', detail: `GET ${api.url}/health answered 503 (2 failed measurement(s), limit 1)` },
+      { name: API_HEALTH_CHECK, status: 'failed', detail: `GET /health answered 503 (2 failed measurement(s), limit 1)` },
     ]);
 
     await api.close();
@@ -143,6 +143,13 @@ describe('migration-verify jobs', () => {
       expect.objectContaining({ name: RELEASE_SKEW_CHECK, status: 'inconclusive' }),
     ]);
     expect(unreachable.outcome).toBe('inconclusive');
+    // Details are shown to every token holder: the reason, never the API's host or port.
+    const { host, port } = new URL(api.url);
+    for (const check of unreachable.checks) {
+      expect(check.detail).not.toContain(host);
+      expect(check.detail).not.toContain(port);
+    }
+    expect(failing(unreachable.checks).map((check) => check.detail).join(' ')).toContain('connection failed (ECONNREFUSED)');
     await worker.close();
   });
 

@@ -15,11 +15,11 @@ import { devDirFrom, readDevSession } from './dev/devSession.js';
 import { unknownMigrateFlag } from './migrateFlags.js';
 import { migrateOptionsFromEnv } from './migrateOptions.js';
 
-// The same flag check as `npx valhalla migrate`, before anything connects (a usage error of migrate exits 2).
+// The same flag check as `npx valhalla migrate`, before anything connects (a usage error exits 64, EX_USAGE).
 const flagProblem = unknownMigrateFlag(process.argv.slice(2));
 if (flagProblem !== undefined) {
   process.stderr.write(`${flagProblem}\n${MIGRATE_USAGE}\n`);
-  process.exit(2);
+  process.exit(64);
 }
 
 const env: Record<string, string | undefined> = { ...process.env };

@@ -26,7 +26,7 @@ export const apiProbePolicy = (options: ApiHealthOptions = {}): CheckPolicy & { 
 export const checkApiHealth = (apiUrl: string, options: ApiHealthOptions = {}): Promise<VerificationCheck> => {
   const policy = apiProbePolicy(options);
   return measureCheck(API_HEALTH_CHECK, policy, async () => {
-    const { url, status } = await probeApi(apiUrl, '/health', { timeoutMs: policy.timeoutMs });
-    return status === 200 ? { ok: true, detail: `GET ${url} answered 200` } : { ok: false, detail: `GET ${url} answered ${status}` };
+    const { probe, status } = await probeApi(apiUrl, '/health', { timeoutMs: policy.timeoutMs });
+    return status === 200 ? { ok: true, detail: `${probe} answered 200` } : { ok: false, detail: `${probe} answered ${status}` };
   });
 };

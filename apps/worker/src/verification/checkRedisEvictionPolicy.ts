@@ -1,6 +1,7 @@
 import type { VerificationCheck } from '@valhalla/core';
 import type { Redis } from 'ioredis';
 import { measureCheck, type CheckPolicy } from './measureCheck.js';
+import { MeasurementUnavailable } from './MeasurementUnavailable.js';
 
 export const REDIS_EVICTION_CHECK = 'redis maxmemory-policy is noeviction';
 
@@ -12,7 +13,7 @@ export const checkRedisEvictionPolicy = (redis: Redis, policy: CheckPolicy): Pro
   measureCheck(REDIS_EVICTION_CHECK, policy, async () => {
     const info = await redis.info('memory');
     const value = /^maxmemory_policy:(\S+)/m.exec(info)?.[1];
-    if (value === undefined) throw new Error('INFO memory has no maxmemory_policy');
+    if (value === undefined) throw new MeasurementUnavailable('INFO memory has no maxmemory_policy');
     return value === 'noeviction'
       ? { ok: true, detail: 'maxmemory_policy is noeviction' }
       : { ok: false, detail: `maxmemory_policy is ${value}: Redis may evict BullMQ keys (lost jobs); set noeviction` };

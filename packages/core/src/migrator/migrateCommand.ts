@@ -38,10 +38,13 @@ const option = (args: readonly string[], name: string): string | undefined => {
 };
 
 const REASON_MAX = 500;
+/** EX_USAGE from sysexits.h, the same code the valhalla CLI uses for usage errors. */
+export const MIGRATE_USAGE_EXIT = 64;
 
 /**
  * The `migrate` command line, separated from its entrypoint so tests can drive it. Returns the exit code:
- * 0 done, 1 failed (the message names the revision), 2 usage error.
+ * 0 done, 1 failed (the message names the revision), 64 usage error (EX_USAGE, as the valhalla CLI: its 2 means
+ * "rejected by the state rules").
  */
 export const runMigrateCommand = async (args: readonly string[], options: MigrateCommandOptions, io: MigrateCommandIo): Promise<number> => {
   const [command, ...rest] = args;
@@ -49,7 +52,7 @@ export const runMigrateCommand = async (args: readonly string[], options: Migrat
   const migrator: Migrator = createMigrator({ ...options, log: (line) => io.out(line) });
   const usage = (message: string) => {
     io.err(`${message}\n${MIGRATE_USAGE}`);
-    return 2;
+    return MIGRATE_USAGE_EXIT;
   };
   const reasonOf = (): string | undefined => {
     const reason = option(rest, '--reason')?.trim();
