@@ -39,7 +39,7 @@ const option = (args: readonly string[], name: string): string | undefined => {
 
 const REASON_MAX = 500;
 /** EX_USAGE from sysexits.h, the same code the valhalla CLI uses for usage errors. */
-export const MIGRATE_USAGE_EXIT = 64;
+const MIGRATE_USAGE_EXIT = 64;
 
 /**
  * The `migrate` command line, separated from its entrypoint so tests can drive it. Returns the exit code:
