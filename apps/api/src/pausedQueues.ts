@@ -6,8 +6,9 @@ import type { ApiDependencies } from './dependencies.js';
 const PAUSED_PROBE_TIMEOUT_MS = 1_000;
 
 /**
- * The queues that are paused in Redis, or null when Redis does not answer. A paused governance queue accepts jobs
- * (the api answers 202) that no worker takes, engages included: /health and the runbook status say so.
+ * The queues that are paused in Redis, or null when Redis does not answer. A paused queue accepts jobs (the api
+ * answers 202) that no worker takes: /health and the runbook status say so. Engages and disables run on
+ * `governance-safety`, so only pausing that queue holds them back.
  */
 export const readPausedQueues = async (deps: ApiDependencies): Promise<QueueName[] | null> => {
   try {

@@ -122,7 +122,7 @@ export const runbookStatusResponse = z
     migrations: z.object({ head: z.string(), applied: z.array(z.string()), pending: z.array(z.string()) }),
     last_verification: verificationRunSchema.nullable(),
     workers: z.object({ alive: z.number().int(), items: z.array(heartbeatRow) }),
-    /** Queues paused in Redis (null when Redis does not answer): their jobs wait, engages included. */
+    /** Queues paused in Redis (null when Redis does not answer): their jobs wait (engages only on governance-safety). */
     paused_queues: z.array(z.string()).nullable(),
   })
   .meta({ id: 'RunbookStatus' });

@@ -6,7 +6,7 @@ import type { AuditKeyring } from './audit/auditKeyring.js';
 import type { AuditEntry } from './model.js';
 import { lockGovernanceRows } from './queries/governanceState.js';
 
-/** Audit actions of queue controls: a paused governance queue holds back every change, engages included. */
+/** Audit actions of queue controls: a paused queue holds back its changes (governance-safety: engages and disables). */
 export const QUEUE_EVENTS = { paused: 'queue.paused', resumed: 'queue.resumed', failed: 'queue.control_failed' } as const;
 export type QueueEvent = (typeof QUEUE_EVENTS)[keyof typeof QUEUE_EVENTS];
 
