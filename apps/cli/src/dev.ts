@@ -182,6 +182,7 @@ const main = async () => {
     '',
     `Valhalla go-live is running.`,
     `  API:      ${apiUrl}`,
+    `  Console:  ${apiUrl}/console/   (sign in with the token)`,
     `  Token:    ${token}   (${tokenSource})`,
     `  Database: ${describeDatabase(databaseUrl)}${process.env.DATABASE_URL ? ' (DATABASE_URL)' : ' (embedded PostgreSQL, password in ' + devDir + '/postgres-password)'}`,
     '',
