@@ -80,6 +80,8 @@ describe('request timeouts', () => {
           async (scope) => {
             scope.get('/test/slow-stream', async (_request, reply) => {
               reply.raw.writeHead(200, { 'content-type': 'text/plain' });
+              // The response itself is slow on purpose (2.5 s, past the 1 s timeouts): this pause is the behaviour
+              // under test, not a wait for a condition.
               for (let i = 0; i < 5; i += 1) {
                 reply.raw.write(`tick ${i}\n`);
                 await new Promise((resolve) => setTimeout(resolve, 500));

@@ -1,8 +1,9 @@
+import { createTestDatabase, dropTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { onTestFinished } from 'vitest';
+import { afterEach, onTestFinished } from 'vitest';
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.meta.url));
 /** The origin report's DDL and seed SQL, verbatim (the report itself lives outside this repository). */
@@ -24,4 +25,22 @@ export const copyMigrations = async (): Promise<string> => {
   await cp(MIGRATIONS_DIR, dir, { recursive: true });
   onTestFinished(() => rm(dir, { recursive: true, force: true }));
   return dir;
+};
+
+/**
+ * Empty databases created for one test and dropped after it (kept for forensics when the test failed). Call in a
+ * test file's top level: it registers the afterEach that drops them.
+ */
+export const useFreshDatabases = (poolSize: number): ((label: string) => Promise<TestDatabase>) => {
+  let databases: TestDatabase[] = [];
+  afterEach(async (context) => {
+    const failed = context.task.result?.state === 'fail';
+    await Promise.all(databases.map((database) => dropTestDatabase(database, failed)));
+    databases = [];
+  });
+  return async (label) => {
+    const database = await createTestDatabase(label, { empty: true, poolSize });
+    databases.push(database);
+    return database;
+  };
 };

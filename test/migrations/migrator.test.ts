@@ -1,11 +1,11 @@
 import { appendFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { LEDGER_TABLE, createMigrator, loadRevisionChain, runMigrateCommand } from '../../packages/core/src/migrator/index.js';
-import { adminQuery, createTestDatabase, dropTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { adminQuery, type TestDatabase } from '../helpers/database.js';
 import { startNodeProcess } from '../helpers/processes.js';
-import { MIGRATE_CLI, MIGRATIONS_DIR, copyMigrations, reportSql } from './fixtures.js';
+import { MIGRATE_CLI, MIGRATIONS_DIR, copyMigrations, reportSql, useFreshDatabases } from './fixtures.js';
 
 const CHAIN = [
   '20260113_golive_merge',
@@ -22,17 +22,7 @@ const CHAIN = [
 /** The chain's head: the revision test fixtures link new revisions to. */
 const HEAD = CHAIN.at(-1) as string;
 
-let databases: TestDatabase[] = [];
-const freshDatabase = async (label: string) => {
-  const database = await createTestDatabase(label, { empty: true, poolSize: 2 });
-  databases.push(database);
-  return database;
-};
-afterEach(async (context) => {
-  const failed = context.task.result?.state === 'fail';
-  await Promise.all(databases.map((database) => dropTestDatabase(database, failed)));
-  databases = [];
-});
+const freshDatabase = useFreshDatabases(2);
 
 const migratorFor = (database: TestDatabase, migrationsDir = MIGRATIONS_DIR) => createMigrator({ databaseUrl: database.url, migrationsDir });
 

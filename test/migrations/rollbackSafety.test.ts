@@ -2,14 +2,14 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { LEDGER_TABLE, createMigrator, runMigrateCommand } from '../../packages/core/src/migrator/index.js';
 import { startApiProcess, startWorkerProcess } from '../api/processes.js';
-import { adminQuery, createTestDatabase, dropTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { adminQuery, type TestDatabase } from '../helpers/database.js';
 import { startNodeProcess } from '../helpers/processes.js';
 import { waitFor } from '../helpers/waitFor.js';
 import { testRedisUrl, uniqueQueuePrefix } from '../helpers/redis.js';
-import { MIGRATE_CLI, MIGRATIONS_DIR, copyMigrations, pythonServiceSql } from './fixtures.js';
+import { MIGRATE_CLI, MIGRATIONS_DIR, copyMigrations, pythonServiceSql, useFreshDatabases } from './fixtures.js';
 
 // The chain of the code under test, read from the migrations folder (no database needed), so new revisions do not
 // need edits here.
@@ -17,17 +17,7 @@ const CHAIN_IDS = (await createMigrator({ databaseUrl: 'postgresql://unused@127.
 const HEAD = CHAIN_IDS.at(-1)!;
 const ALEMBIC_REVISIONS = new Set(['20260113_golive_merge', '20260121_go_live_core_tables']);
 
-let databases: TestDatabase[] = [];
-const freshDatabase = async (label: string) => {
-  const database = await createTestDatabase(label, { empty: true, poolSize: 1 });
-  databases.push(database);
-  return database;
-};
-afterEach(async (context) => {
-  const failed = context.task.result?.state === 'fail';
-  await Promise.all(databases.map((database) => dropTestDatabase(database, failed)));
-  databases = [];
-});
+const freshDatabase = useFreshDatabases(1);
 
 const rows = async (database: TestDatabase, text: string) => (await adminQuery(text, database.name)).rows;
 

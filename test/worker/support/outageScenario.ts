@@ -109,6 +109,7 @@ export const runOutageScenario = async (
     await proxy.cut();
     const duringOutage = await post(100_000);
     const outageEnds = outageStartedAt + options.outageMs;
+    // The outage lasts a fixed time (that is the fault being made); meanwhile the job is sampled every 250 ms.
     while (Date.now() < outageEnds) {
       const seen = await api.app.inject({ method: 'GET', url: `/api/jobs/${duringOutage}`, headers: bearer() });
       apiBodies.push(seen.body);
