@@ -1,4 +1,4 @@
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { buildServer, type BuildServerOptions, type ProducerRedis } from '../../apps/api/src/index.js';
 import {
@@ -100,16 +100,31 @@ export const startApi = async (database: TestDatabase, options: ApiHarnessOption
   return { app, config, redis, queues, prefix, database, redisUrl, jobCount, stateFingerprint, close };
 };
 
-/** beforeAll/afterAll wiring of startApi for a whole file. Read `.current` inside tests. */
-export const useApi = (options: ApiHarnessOptions & { poolSize?: number } = {}): { readonly current: ApiHarness } => {
-  const database = useTestDatabase({ poolSize: options.poolSize ?? 10 });
+/**
+ * beforeAll/afterAll wiring of startApi for a whole file, or beforeEach/afterEach with `perTest` (a database, queue
+ * prefix and server per test, for files whose cases change row 1, the audit log or the queues). Read `.current`
+ * inside tests.
+ */
+export const useApi = (options: ApiHarnessOptions & { poolSize?: number; perTest?: boolean } = {}): { readonly current: ApiHarness } => {
+  const perTest = options.perTest === true;
+  const database = useTestDatabase({ poolSize: options.poolSize ?? 10, perTest });
   let harness: (ApiHarness & { close: () => Promise<void> }) | undefined;
-  beforeAll(async () => {
+  const start = async () => {
     harness = await startApi(database.current, options);
-  });
-  afterAll(async () => {
-    await harness?.close();
-  });
+  };
+  const stop = async () => {
+    const started = harness;
+    harness = undefined;
+    await started?.close();
+  };
+  // Registered after the database's hooks: the server starts after its database exists and closes before it is dropped.
+  if (perTest) {
+    beforeEach(start);
+    afterEach(stop);
+  } else {
+    beforeAll(start);
+    afterAll(stop);
+  }
   return {
     get current() {
       if (harness === undefined) throw new Error('useApi: read .current inside a test');
