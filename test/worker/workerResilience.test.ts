@@ -88,14 +88,17 @@ describe('worker resilience', () => {
 
   it('SIGTERM under load: drains the jobs in flight, exits 0 within the deadline, leaves none active, removes its heartbeat', async () => {
     const { database, prefix, producer } = fixture.current;
-    // Slow changes (50 ms under the row lock), so that jobs are surely in flight when the signal arrives.
+    // Changes wait at a gate the test holds (under the row lock, inside their transaction), so that jobs are surely in
+    // flight when the signal arrives, however fast or slow the machine; the test opens it once the worker drains.
     await database.pool.query(sql.unsafe`
-      CREATE FUNCTION public.test_slow() RETURNS trigger LANGUAGE plpgsql AS $$
+      CREATE FUNCTION public.test_gated() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN
-        IF NEW.reason LIKE 'slow%' THEN PERFORM pg_sleep(0.05); END IF;
+        IF NEW.reason LIKE 'gated%' THEN PERFORM pg_advisory_xact_lock(727001); END IF;
         RETURN NEW;
       END $$`);
-    await database.pool.query(sql.unsafe`CREATE TRIGGER test_slow BEFORE UPDATE ON public.go_live_state FOR EACH ROW EXECUTE FUNCTION public.test_slow()`);
+    await database.pool.query(sql.unsafe`CREATE TRIGGER test_gated BEFORE UPDATE ON public.go_live_state FOR EACH ROW EXECUTE FUNCTION public.test_gated()`);
+    const gate = await closeGate(database.url, 727001);
+    onTestFinished(() => gate.open());
     const shutdownTimeoutMs = 10_000;
     const worker = await startWorkerProcess(
       workerEnv(database, prefix, { SHUTDOWN_TIMEOUT_MS: String(shutdownTimeoutMs), HEARTBEAT_INTERVAL_MS: '200' }),
@@ -114,18 +117,28 @@ describe('worker resilience', () => {
     const payloads: GoLiveChangePayload[] = Array.from({ length: 200 }, (_, i) => ({
       action: i % 2 === 0 ? 'kill_switch.release' : 'kill_switch.engage',
       actor: 'ops',
-      reason: `slow ${i}`,
+      reason: `gated ${i}`,
     }));
     await Promise.all(payloads.map((payload) => producer.change(payload)));
     const queue = producer.queues.byName[QUEUES.governance];
-    await waitFor(async () => (await auditCount(database.pool)) >= 5 && (await queue.getActiveCount()) > 0, {
-      description: 'jobs in flight',
-    });
+    // A batch is in flight: its transaction waits at the gate.
+    await waitFor(
+      async () =>
+        (await queue.getActiveCount()) > 0 &&
+        ((await adminQuery(`SELECT 1 FROM pg_locks l JOIN pg_database d ON d.oid = l.database WHERE d.datname = '${database.name}' AND l.locktype = 'advisory' AND NOT l.granted`)).rowCount ?? 0) > 0,
+      { description: 'a batch in flight, waiting at the gate' },
+    );
 
     const started = Date.now();
     worker.child.kill('SIGTERM');
     // A second signal while draining changes nothing.
     worker.child.kill('SIGTERM');
+    // The steps before the drain close the producer queues; once they are done the drain step has begun: the worker
+    // takes no more jobs, and the ones in flight may finish.
+    await waitFor(() => worker.logLines().some((line) => line.msg === 'shutdown step done' && line.step === 'close queues'), {
+      description: 'the worker to stop taking jobs',
+    });
+    await gate.open();
     const exit = await worker.exited;
     const elapsed = Date.now() - started;
     expect(exit).toEqual({ code: 0, signal: null });
