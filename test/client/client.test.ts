@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createGoLiveClient, type GoLiveClient, type GoLiveState } from '../../packages/client/src/index.js';
 import { sql } from '../../packages/core/src/index.js';
 import { ALICE, startApi, useApi } from '../api/support.js';
@@ -8,9 +8,11 @@ import { track } from '../helpers/leaks.js';
 import { waitFor } from '../helpers/waitFor.js';
 import { GOVERNANCE_ACTIONS, applyChange, newestAppliedId } from '../live/support.js';
 
-const api = useApi();
+// A database and server per test: each case expects the state changes it makes from a fresh install, and the last
+// one leaves the system live.
+const api = useApi({ perTest: true });
 let base = '';
-beforeAll(async () => {
+beforeEach(async () => {
   base = await api.current.app.listen({ port: 0, host: '127.0.0.1' });
 });
 

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sql } from '../../packages/core/src/index.js';
 import { ALICE, bearer, startApi, useApi } from '../api/support.js';
 import { adminQuery } from '../helpers/database.js';
@@ -14,16 +14,21 @@ const listenerPids = async (databaseName: string): Promise<number[]> => {
   return result.rows.map((row: { pid: number }) => row.pid);
 };
 
-const api = useApi({ env: { LIVE_FALLBACK_MAX_AGE_MS: '200' } });
+// Two api instances on a database of each test's own: the cases expect the events of their own changes from a fresh
+// install, and terminate the listeners (which must both be back before the next case).
+const api = useApi({ perTest: true, env: { LIVE_FALLBACK_MAX_AGE_MS: '200' } });
 let second: Awaited<ReturnType<typeof startApi>> | undefined;
 let urls: string[] = [];
 
-beforeAll(async () => {
+beforeEach(async () => {
   second = await startApi(api.current.database, { env: { LIVE_FALLBACK_MAX_AGE_MS: '200' } });
   urls = [await listenOnFreePort(api.current), await listenOnFreePort(second)].map((base) => `${base}/api/governance/stream`);
   await waitFor(async () => (await listenerPids(api.current.database.name)).length === 2, { description: 'two listeners' });
 });
-afterAll(async () => second?.close());
+afterEach(async () => {
+  await second?.close();
+  second = undefined;
+});
 
 describe('LISTEN connection faults', () => {
   it('two api instances, each listening itself, both deliver every change', async () => {

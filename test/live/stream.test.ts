@@ -1,4 +1,4 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { sql } from '../../packages/core/src/index.js';
 import { ALICE, bearer, useApi } from '../api/support.js';
 import { waitFor } from '../helpers/waitFor.js';
@@ -8,7 +8,9 @@ import { GOVERNANCE_ACTIONS, applyChange, listenOnFreePort, newestAppliedId, par
 const READER = { actor: 'dashboard', token: 'reader-token-0123456789abcdef' } as const;
 const APP = { actor: 'checkout', token: 'app-token-0123456789abcdefghi' } as const;
 const ALERTS = { actor: 'alertmanager', token: 'alerts-token-0123456789abcdef' } as const;
+// A database and server per test: the cases change row 1 and each expects the events of its own changes only.
 const api = useApi({
+  perTest: true,
   env: {
     READER_TOKENS: `${READER.actor}:${READER.token}`,
     APP_TOKENS: `${APP.actor}:${APP.token}`,
@@ -18,10 +20,19 @@ const api = useApi({
 let base = '';
 const streamUrl = () => `${base}/api/governance/stream`;
 
-beforeAll(async () => {
+beforeEach(async () => {
   base = await listenOnFreePort(api.current);
   await waitFor(() => api.current.app.inject({ url: '/api/governance/live', headers: bearer() }).then((r) => r.statusCode === 200));
 });
+
+/** Releases the kill switch (a fresh install is engaged) and waits until the api serves that version. */
+const releaseFirst = async () => {
+  await applyChange(api.current.database.pool, GOVERNANCE_ACTIONS.killSwitchRelease);
+  const released = `"${await newestAppliedId(api.current.database.pool)}"`;
+  await waitFor(async () => (await api.current.app.inject({ url: '/api/governance/live', headers: bearer() })).headers.etag === released, {
+    description: 'the api to serve the release',
+  });
+};
 
 describe('GET /api/governance/live', () => {
   it('answers the state from memory with an ETag of its version, and 304 for If-None-Match', async () => {
@@ -94,6 +105,8 @@ describe('GET /api/governance/stream', () => {
 
   it('sends one event for a transaction of several changes, and one for a write made outside the product', async () => {
     const pool = api.current.database.pool;
+    // The write outside the product engages: from a released state, so that the rows differ from the version's entry.
+    await releaseFirst();
     const stream = await openSse(streamUrl(), { token: ALICE.token });
     const [initial] = await stream.waitForEvents(1);
     await pool.transaction(async (tx) => {
@@ -125,6 +138,8 @@ describe('GET /api/governance/stream', () => {
 
   it('resumes with Last-Event-ID: nothing again when the client is current, the current state at once when it is not', async () => {
     const pool = api.current.database.pool;
+    // The engage below must be a change (a fresh install is engaged).
+    await releaseFirst();
     const first = await openSse(streamUrl(), { token: ALICE.token });
     const [initial] = await first.waitForEvents(1);
     await first.close();
