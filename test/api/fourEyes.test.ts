@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { verifyAuditChain, listAuditEntriesInOrder, sql } from '../../packages/core/src/index.js';
 import type { ManagedProcess } from '../helpers/processes.js';
 import { waitFor } from '../helpers/waitFor.js';
@@ -56,6 +56,30 @@ const expectError = (response: { statusCode: number; json: () => { error: { code
   expect(response.json().error.code).toBe(code);
 };
 
+/** Releases the kill switch the four-eyes way: alice asks, bob approves, the worker applies it. */
+const releaseWithApproval = async (reason: string) => {
+  const id = await requestRelease(ALICE.token, reason);
+  const approved = await approve(id, BOB.token, 'setup');
+  expect(approved.statusCode).toBe(200);
+  expect((await settled(approved.json().jobId)).state).toBe('completed');
+  expect((await state()).kill_switch_engaged).toBe(false);
+};
+
+const TOKEN_OF: Record<string, string> = { [ALICE.actor]: ALICE.token, [BOB.actor]: BOB.token, [CAROL.actor]: CAROL.token };
+
+// The cases share the worker and the database (a worker process per case would cost seconds): each starts from the
+// kill switch engaged and no request pending, whatever the cases before it left.
+beforeEach(async () => {
+  const engage = await post('/api/governance/kill-switch', ALICE.token, { engaged: true, reason: 'test setup' });
+  expect(engage.statusCode).toBe(202);
+  expect((await settled(engage.json().jobId)).state).toBe('completed');
+  const pending = await api.current.app.inject({ method: 'GET', url: '/api/governance/change-requests?status=pending_approval', headers: bearer() });
+  for (const request of pending.json<{ items: { id: string; requested_by: string }[] }>().items) {
+    const cancelled = await post(`/api/governance/change-requests/${request.id}/cancel`, TOKEN_OF[request.requested_by] ?? '', { reason: 'test setup' });
+    expect(cancelled.statusCode).toBe(200);
+  }
+});
+
 describe('four-eyes change requests (APPROVALS_REQUIRED=2)', () => {
   it('rejects a release added straight to the queue, and one that borrows a pending request\'s id', async () => {
     const direct = await api.current.queues.enqueue('go-live-change', { action: 'kill_switch.release', actor: 'ops', reason: 'straight to Redis' });
@@ -71,9 +95,10 @@ describe('four-eyes change requests (APPROVALS_REQUIRED=2)', () => {
     expect((await settled(forged.id ?? '')).error?.code).toBe('PRECONDITION_FAILED');
     expect((await state()).kill_switch_engaged).toBe(true);
     const entries = await listAuditEntriesInOrder(api.current.database.pool);
-    expect(entries.filter((entry) => entry.action === 'kill_switch.release').map((entry) => [entry.outcome, entry.unmet_conditions])).toEqual([
-      ['rejected', ['approval']],
-      ['rejected', ['approval']],
+    const ours = [direct.id, forged.id];
+    expect(entries.filter((entry) => ours.includes(entry.job_id ?? undefined)).map((entry) => [entry.action, entry.outcome, entry.unmet_conditions])).toEqual([
+      ['kill_switch.release', 'rejected', ['approval']],
+      ['kill_switch.release', 'rejected', ['approval']],
     ]);
     expect((await post(`/api/governance/change-requests/${pendingId}/cancel`, ALICE.token, { reason: 'was a test' })).json().status).toBe('cancelled');
   });
@@ -113,6 +138,8 @@ describe('four-eyes change requests (APPROVALS_REQUIRED=2)', () => {
   });
 
   it('voids a request when the state changed before approval: 409, nothing enqueued or applied', async () => {
+    // The engage below must change the state (an engage of an engaged switch leaves its version as it is).
+    await releaseWithApproval('released so that the engage applies');
     const id = await requestRelease(BOB.token, 'release again later');
     // Engage goes through at once (never needs approval) and changes the state's version.
     const engage = await post('/api/governance/kill-switch', CAROL.token, { engaged: true, reason: 'new incident' });
@@ -138,9 +165,11 @@ describe('four-eyes change requests (APPROVALS_REQUIRED=2)', () => {
     expectError(expired, 409, 'CHANGE_REQUEST_STALE');
     expect(expired.json().error.message).toMatch(/expired/);
     const listed = await api.current.app.inject({ method: 'GET', url: '/api/governance/change-requests?status=expired', headers: bearer() });
-    expect(listed.json().items.map((item: { id: string }) => item.id).sort()).toEqual([id, other].sort());
+    const ours = [id, other];
+    const listedOurs = listed.json().items.filter((item: { id: string }) => ours.includes(item.id));
+    expect(listedOurs.map((item: { id: string; status: string }) => [item.id, item.status]).sort()).toEqual(ours.sort().map((x) => [x, 'expired']));
     const events = (await listAuditEntriesInOrder(api.current.database.pool)).filter((entry) => entry.action === 'change_request.expired');
-    expect(events).toHaveLength(2);
+    expect(events.filter((entry) => entry.kind === 'event' && ours.includes(String(entry.details.change_request)))).toHaveLength(2);
   });
 
   it('rejects and cancels: only the requester cancels, a closed request cannot be approved', async () => {
@@ -166,7 +195,7 @@ describe('four-eyes change requests (APPROVALS_REQUIRED=2)', () => {
       const code = await runValhallaCli(argv, { apiUrl: url, token, version: 'test' }, { out: (text) => out.push(text), err: (text) => err.push(text) });
       return { code, out: out.join('\n'), err: err.join('\n') };
     };
-    // The state is engaged (previous test), so a release is a real change again.
+    // The state is engaged (beforeEach), so a release is a real change.
     const asked = await cli(ALICE.token, 'kill-switch', 'release', '--reason', 'via the CLI', '--json');
     expect(asked.code).toBe(0);
     const { changeRequestId } = JSON.parse(asked.out) as { changeRequestId: string };

@@ -13,6 +13,13 @@ const post = (url: string, payload: unknown, headers: Record<string, string> = {
   api.current.app.inject({ method: 'POST', url, payload: payload as object, headers: { ...bearer(), ...headers } });
 const get = (url: string, headers: Record<string, string> = bearer()) => api.current.app.inject({ method: 'GET', url, headers });
 
+/** A passed verification run that finished `agoSeconds` ago. */
+const insertVerificationRun = (jobId: string, agoSeconds = 0) =>
+  api.current.database.pool.query(sql.unsafe`
+    INSERT INTO public.verification_runs (job_id, release, migration_head, actor, started_at, finished_at, passed, checks)
+    VALUES (${jobId}, 'r1', 'h', 'alice', now() - make_interval(secs => ${agoSeconds}), now() - make_interval(secs => ${agoSeconds}), true,
+            '[{"name":"c","status":"passed","detail":"ok"}]')`);
+
 const expectError = (response: { statusCode: number; json: () => unknown }, code: keyof typeof ERROR_CODES) => {
   expect(response.statusCode).toBe(ERROR_CODES[code].status);
   const body = response.json() as { error: { code: string; message: string } };
@@ -243,15 +250,15 @@ describe('GET /api/governance/runbook/status', () => {
   it('derives live from row 1 and shows the latest verification', async () => {
     const pool = api.current.database.pool;
     await pool.query(sql.unsafe`UPDATE public.go_live_state SET go_live_enabled = true, kill_switch_engaged = false WHERE id = 1`);
-    await pool.query(sql.unsafe`
-      INSERT INTO public.verification_runs (job_id, release, migration_head, actor, started_at, finished_at, passed, checks)
-      VALUES ('v1', 'r1', 'h', 'alice', now(), now(), true, '[{"name":"c","status":"passed","detail":"ok"}]')`);
+    await insertVerificationRun('v1');
     try {
       const body = (await get('/api/governance/runbook/status')).json();
       expect(body.live).toBe(true);
       expect(body.last_verification).toMatchObject({ job_id: 'v1', passed: true, checks: [{ name: 'c', status: 'passed' }] });
     } finally {
+      // The other cases of this file read row 1 and the runs as a fresh install has them.
       await pool.query(sql.unsafe`UPDATE public.go_live_state SET go_live_enabled = false, kill_switch_engaged = true WHERE id = 1`);
+      await pool.query(sql.unsafe`DELETE FROM public.verification_runs WHERE job_id = 'v1'`);
     }
   });
 });
@@ -292,9 +299,15 @@ describe('GET /api/governance/audit and /verifications', () => {
   });
 
   it('lists verification runs newest first with their checks', async () => {
-    const body = (await get('/api/governance/verifications?limit=10')).json();
-    expect(body.items.length).toBeGreaterThan(0);
-    expect(body.items[0]).toHaveProperty('checks');
+    await insertVerificationRun('runs-older', 60);
+    await insertVerificationRun('runs-newer');
+    try {
+      const body = (await get('/api/governance/verifications?limit=10')).json();
+      expect(body.items.map((item: { job_id: string }) => item.job_id)).toEqual(['runs-newer', 'runs-older']);
+      expect(body.items[0]).toMatchObject({ checks: [{ name: 'c', status: 'passed' }] });
+    } finally {
+      await api.current.database.pool.query(sql.unsafe`DELETE FROM public.verification_runs WHERE job_id IN ('runs-older', 'runs-newer')`);
+    }
   });
 
   it.each(['limit=abc', 'limit=-1', 'limit=0', 'limit=100000', 'limit=201', 'before=xyz', 'before=0', 'limit=1&limit=2', 'page=2'])(
