@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,6 +9,7 @@ import { useTestDatabase } from '../helpers/database.js';
 import { REPO_ROOT, type ManagedProcess } from '../helpers/processes.js';
 import { createTestRedis, deleteKeysWithPrefix, testRedisUrl, uniqueQueuePrefix } from '../helpers/redis.js';
 import { freePort } from '../helpers/redisServer.js';
+import { waitFor } from '../helpers/waitFor.js';
 
 const CLI = 'apps/cli/bin/valhalla.js';
 const database = useTestDatabase({ poolSize: 2 });
@@ -144,11 +146,47 @@ describe('valhalla CLI: usage and failures', () => {
   });
 });
 
-describe('valhalla CLI: the go-live runbook against a real api and worker', () => {
-  let rejectedJobId: string;
-  let releaseJobId: string;
+/**
+ * The cases below share the api and worker processes (and so the database): each first brings row 1 and the queue to
+ * what it needs through the API, so that it passes alone, in any order, and for its own reasons.
+ */
+const request = async (method: 'GET' | 'POST', path: string, body?: object): Promise<any> => {
+  const response = await fetch(`${api.url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${ALICE.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  return response.json();
+};
+/** Submits a change (or a verification) through the API and waits until its job completed or failed. */
+const settled = async (path: string, body: object): Promise<{ id: string; state: string }> => {
+  const { jobId } = (await request('POST', path, body)) as { jobId: string };
+  return waitFor(async () => {
+    const job = (await request('GET', `/api/jobs/${jobId}`)) as { id: string; state: string };
+    return job.state === 'completed' || job.state === 'failed' ? job : false;
+  }, { timeoutMs: 20_000, description: `job ${jobId} to settle` });
+};
+/** Row 1 as a fresh install has it: kill switch engaged, go-live disabled, backend not complete. */
+const resetState = async () => {
+  await Promise.all([
+    settled('/api/governance/kill-switch', { engaged: true, reason: 'test setup' }),
+    settled('/api/governance/go-live', { enabled: false, reason: 'test setup' }),
+    settled('/api/governance/system-metadata', { backend_complete: false, reason: 'test setup' }),
+  ]);
+};
+/** A change that was rejected (go-live enable with the kill switch engaged) and one that completed. */
+const rejectedAndCompletedJobs = async () => {
+  await resetState();
+  const rejected = await settled('/api/governance/go-live', { enabled: true, reason: 'too early' });
+  expect(rejected.state).toBe('failed');
+  const completed = await settled('/api/governance/system-metadata', { notes: `note ${randomUUID()}`, reason: 'a note' });
+  expect(completed.state).toBe('completed');
+  return { rejectedJobId: rejected.id, completedJobId: completed.id };
+};
 
+describe('valhalla CLI: the go-live runbook against a real api and worker', () => {
   it('status: state, live, migrations and last verification, as a table and as JSON', async () => {
+    await resetState();
     const json = await valhalla(['status', '--json']);
     expect(json.code).toBe(0);
     expect(json.json()).toMatchObject({
@@ -165,12 +203,12 @@ describe('valhalla CLI: the go-live runbook against a real api and worker', () =
   });
 
   it('go-live enable while the preconditions fail: exit 2 with PRECONDITION_FAILED naming them', async () => {
+    await resetState();
     const json = await valhalla(['go-live', 'enable', '--reason', 'too early', '--wait', '--json']);
     expect(json.code).toBe(2);
     const job = json.json();
     expect(job).toMatchObject({ queue: 'governance', name: 'go-live-change', state: 'failed', error: { code: 'PRECONDITION_FAILED' } });
     expect(job.error.message).toMatch(/kill_switch_released/);
-    rejectedJobId = job.id;
 
     const human = await valhalla(['go-live', 'enable', '--reason', 'still too early', '--wait']);
     expect(human.code).toBe(2);
@@ -179,10 +217,10 @@ describe('valhalla CLI: the go-live runbook against a real api and worker', () =
   });
 
   it('kill-switch release, metadata, verify, then go-live enable: each --wait exits 0 and the system is live', async () => {
+    await resetState();
     const released = await valhalla(['kill-switch', 'release', '--reason', 'incident closed', '--wait', '--json']);
     expect(released.code).toBe(0);
     expect(released.json()).toMatchObject({ state: 'completed', result: { outcome: 'applied', action: 'kill_switch.release' } });
-    releaseJobId = released.json().id;
 
     const metadata = await valhalla(['metadata', '--backend-complete', 'true', '--version', '2.0.0', '--reason', 'backend done', '--wait']);
     expect(metadata.code).toBe(0);
@@ -211,18 +249,23 @@ describe('valhalla CLI: the go-live runbook against a real api and worker', () =
   });
 
   it('audit --limit pages newest first; verifications lists runs; as tables and as JSON', async () => {
+    expect((await settled('/api/governance/verify', { release })).state).toBe('completed');
+    const reasons = [1, 2, 3].map((i) => `audit page ${i} ${randomUUID().slice(0, 8)}`);
+    for (const reason of reasons) expect((await settled('/api/governance/system-metadata', { notes: reason, reason })).state).toBe('completed');
+
     const page = await valhalla(['audit', '--limit', '2', '--json']);
     expect(page.code).toBe(0);
     const body = page.json();
-    expect(body.items.map((item: { action: string; outcome: string }) => [item.action, item.outcome])).toEqual([
-      ['go_live.enable', 'applied'],
-      ['metadata.update', 'applied'],
+    expect(body.items.map((item: { action: string; outcome: string; reason: string }) => [item.action, item.outcome, item.reason])).toEqual([
+      ['metadata.update', 'applied', reasons[2]],
+      ['metadata.update', 'applied', reasons[1]],
     ]);
     expect(body.next).toEqual(expect.any(String));
-    const older = await valhalla(['audit', '--limit', '10', '--before', body.next, '--json']);
-    // Change entries only: the keyed chain also records events (its upgrade, the signing key).
-    const olderChanges = older.json().items.filter((item: { kind: string }) => item.kind === 'change');
-    expect(olderChanges.map((item: { reason: string }) => item.reason)).toEqual(['incident closed', 'still too early', 'too early']);
+    const older = await valhalla(['audit', '--limit', '200', '--before', body.next, '--json']);
+    // Newest first, down to the first entry: then there is no next page.
+    expect(older.json().items[0]).toMatchObject({ action: 'metadata.update', reason: reasons[0] });
+    const ids = older.json().items.map((item: { id: number }) => Number(item.id));
+    expect(ids).toEqual([...ids].sort((a, b) => b - a));
     expect(older.json().next).toBeNull();
 
     const table = await valhalla(['audit', '--limit', '2']);
@@ -230,7 +273,7 @@ describe('valhalla CLI: the go-live runbook against a real api and worker', () =
     const lines = table.stdout.trimEnd().split('\n');
     expect(lines[0]).toMatch(/^id +created_at +actor +action +outcome +reason$/);
     expect(lines[1]).toMatch(/^-+( +-+){5}$/);
-    expect(lines[2]).toMatch(/ alice +go_live\.enable +applied +launch$/);
+    expect(lines[2]).toMatch(new RegExp(` alice +metadata\\.update +applied +${reasons[2]}$`));
     expect(lines.at(-1)).toBe(`next: --before ${body.next}`);
 
     const runs = await valhalla(['verifications', '--limit', '5', '--json']);
@@ -249,11 +292,12 @@ describe('valhalla CLI: the go-live runbook against a real api and worker', () =
   });
 
   it('jobs <id> shows a job; an unknown id is NOT_FOUND', async () => {
-    const json = await valhalla(['jobs', releaseJobId, '--json']);
+    const { rejectedJobId, completedJobId } = await rejectedAndCompletedJobs();
+    const json = await valhalla(['jobs', completedJobId, '--json']);
     expect(json.code).toBe(0);
-    expect(json.json()).toMatchObject({ id: releaseJobId, queue: 'governance', name: 'go-live-change', state: 'completed', attempts: expect.any(Number), error: null });
-    const human = await valhalla(['jobs', releaseJobId]);
-    expect(human.stdout).toMatch(new RegExp(`^job +${releaseJobId}$`, 'm'));
+    expect(json.json()).toMatchObject({ id: completedJobId, queue: 'governance', name: 'go-live-change', state: 'completed', attempts: expect.any(Number), error: null });
+    const human = await valhalla(['jobs', completedJobId]);
+    expect(human.stdout).toMatch(new RegExp(`^job +${completedJobId}$`, 'm'));
     expect(human.stdout).toMatch(/^queue +governance \/ go-live-change$/m);
     expect(human.stdout).toMatch(/^state +completed$/m);
 
@@ -269,12 +313,13 @@ describe('valhalla CLI: the go-live runbook against a real api and worker', () =
   it('retry <id> --reason: 409 JOB_NOT_RETRYABLE for a rejected change (final) and for a job that did not fail', async () => {
     // A rejection is final for its job id (the worker would replay it): the operator submits a new change instead.
     // The 202 path of retry is covered by test/api/jobRetry.test.ts.
+    const { rejectedJobId, completedJobId } = await rejectedAndCompletedJobs();
     const rejected = await valhalla(['retry', rejectedJobId, '--reason', 'preconditions hold now', '--json']);
     expect(rejected.code).toBe(1);
     expect(rejected.json()).toMatchObject({ error: { code: 'JOB_NOT_RETRYABLE' } });
     expect(rejected.stderr).toMatch(/^JOB_NOT_RETRYABLE: .*PRECONDITION_FAILED/);
 
-    const notRetryable = await valhalla(['retry', releaseJobId, '--reason', 'it did not fail']);
+    const notRetryable = await valhalla(['retry', completedJobId, '--reason', 'it did not fail']);
     expect(notRetryable.code).toBe(1);
     expect(notRetryable.stderr).toMatch(/^JOB_NOT_RETRYABLE: /);
   });
