@@ -1,12 +1,14 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { ALICE, BOB, useApi } from '../api/support.js';
 import { waitFor } from '../helpers/waitFor.js';
 import { openSse } from './sseClient.js';
 import { listenOnFreePort } from './support.js';
 
-const api = useApi({ env: { LIVE_HEARTBEAT_MS: '50', LIVE_STREAMS_PER_TOKEN: '2' } });
+// A server per test: a stream another case closed may still count against the token's limit until the server has
+// seen the socket close.
+const api = useApi({ perTest: true, env: { LIVE_HEARTBEAT_MS: '50', LIVE_STREAMS_PER_TOKEN: '2' } });
 let url = '';
-beforeAll(async () => {
+beforeEach(async () => {
   url = `${await listenOnFreePort(api.current)}/api/governance/stream`;
 });
 
