@@ -13,8 +13,9 @@ import { SCREENSHOT_DIR, launchChromium, openConsole, screenshot, seriousViolati
 
 /**
  * The console in a real browser (Debian's chromium through playwright-core) against the built api and worker
- * processes, on this file's own database and queue prefix. The tests run in order: the first takes the fresh
- * install live, the later ones look at what it left.
+ * processes, on this file's own database and queue prefix. The cases share those processes (starting them per case
+ * would cost seconds), so none relies on what another left: each makes, through the API, the changes it needs to see
+ * (none enables go-live, which the case that takes the install live needs disabled).
  */
 const database = useTestDatabase({ poolSize: 2 });
 /** The four-eyes test runs its own api and worker with APPROVALS_REQUIRED=2 on a database of its own. */
@@ -33,6 +34,21 @@ const open = async (token: string) => {
   pages.push(opened);
   await signIn(opened.page, token);
   return opened;
+};
+
+/** Submits a change (or a verification) through the API as alice and waits until its job completed. */
+const settledThroughApi = async (path: string, body: object): Promise<void> => {
+  const post = await fetch(`${api.url}${path}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${ALICE.token}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  expect(post.status).toBe(202);
+  const { jobId } = (await post.json()) as { jobId: string };
+  await waitFor(async () => {
+    const job = (await (await fetch(`${api.url}/api/jobs/${jobId}`, { headers: { authorization: `Bearer ${ALICE.token}` } })).json()) as { state: string };
+    return job.state === 'completed';
+  }, { timeoutMs: 20_000, description: `job ${jobId} to complete` });
 };
 
 beforeAll(async () => {
@@ -179,6 +195,8 @@ describe('the go-live console in a browser', () => {
   );
 
   it('a reader sees the state, the checklist and the audit log, and no action control', async () => {
+    // An engage (applied or unchanged, audited either way) for the audit log to show.
+    await settledThroughApi('/api/governance/kill-switch', { engaged: true, reason: 'for the reader' });
     const { page, cspViolations } = await open(CAROL.token);
     await waitForText(page, 'who', /carol · reader/);
     await waitForText(page, 'live-status', /^NOT LIVE$/);
@@ -206,7 +224,7 @@ describe('the go-live console in a browser', () => {
   it('engages the kill switch with the keyboard alone, and refuses an empty reason', async () => {
     const { page } = await open(BOB.token);
     await waitForText(page, 'connection', /live updates/);
-    // The kill switch is engaged since the first test: release it (through the API) so the engage applies.
+    // Release the kill switch (through the API) so that the engage applies, whatever state the other cases left.
     const released = await fetch(`${api.url}/api/governance/kill-switch`, {
       method: 'POST',
       headers: { authorization: `Bearer ${ALICE.token}`, 'content-type': 'application/json' },
@@ -237,6 +255,9 @@ describe('the go-live console in a browser', () => {
   });
 
   it('axe-core finds no serious or critical accessibility violation on the sign-in page and on each screen', async () => {
+    // Each screen checked with content: an audit entry and a verification run.
+    await settledThroughApi('/api/governance/kill-switch', { engaged: true, reason: 'for the audit screen' });
+    await settledThroughApi('/api/governance/verify', {});
     const signInPage = await openConsole(browser, api.url);
     pages.push(signInPage);
     await signInPage.page.locator('#token').waitFor();
