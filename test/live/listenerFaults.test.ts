@@ -64,7 +64,12 @@ describe('LISTEN connection faults', () => {
     }, { description: 'two new listener connections' });
     expect(after).toHaveLength(2);
 
-    const final = await api.current.app.inject({ url: '/api/governance/live', headers: bearer() });
+    // A new connection is up before it has read the table, and for LIVE_FALLBACK_MAX_AGE_MS after the drop /live may
+    // still answer the snapshot from before it: wait for the final state rather than take the first answer.
+    const final = await waitFor(async () => {
+      const response = await api.current.app.inject({ url: '/api/governance/live', headers: bearer() });
+      return parseBody(response.body).reason === 'final, written outside the product' && response;
+    }, { description: '/live to serve the final state' });
     for (const stream of streams) {
       await waitFor(() => stream.events.at(-1)?.data === final.body, { description: 'the final state on every stream' });
       expect(parseBody(stream.events.at(-1)!.data)).toMatchObject({ reason: 'final, written outside the product', backend_complete: true });
