@@ -34,4 +34,32 @@ describe('createChangeBatcher', () => {
     expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
     expect(batches).toEqual([['r1'], ['e6'], ['r2', 'r3', 'r4'], ['r5']]);
   });
+
+  it('hands a committed batch back only after the engage waiting behind it committed, the engage first', async () => {
+    const settledOrder: string[] = [];
+    const applied: string[] = [];
+    let releaseFirst: () => void = () => {};
+    const firstCommit = new Promise<void>((resolve) => {
+      releaseFirst = resolve;
+    });
+    const batcher = createChangeBatcher({
+      maxBatch: 8,
+      apply: async (requests) => {
+        applied.push(requests.map((r) => r.jobId).join(','));
+        if (applied.length === 1) await firstCommit;
+        return requests.map((r) => result(r.jobId));
+      },
+    });
+    const track = (id: string, action: GovernanceChangeRequest['payload']['action']) =>
+      batcher.submit(request(id, action)).then(() => settledOrder.push(id));
+    const first = [track('r1', 'kill_switch.release'), track('r2', 'go_live.enable')];
+    await new Promise((resolve) => setImmediate(resolve));
+    const engage = track('e3', 'kill_switch.engage');
+    const later = track('r4', 'kill_switch.release');
+    releaseFirst();
+    await Promise.all([...first, engage, later]);
+    expect(applied).toEqual(['r1,r2', 'e3', 'r4']);
+    // r1 and r2 committed before the engage, but their jobs were handed back after it.
+    expect(settledOrder).toEqual(['e3', 'r1', 'r2', 'r4']);
+  });
 });
