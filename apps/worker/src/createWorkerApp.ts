@@ -180,8 +180,12 @@ export const createWorkerApp = async (options: WorkerAppOptions): Promise<Worker
     );
     // The safety lane has a BullMQ Worker (and fetch loop) of its own: an engage is fetched while the governance
     // worker's slots are all busy, and the batcher puts it first in the next batch.
-    startQueueWorker(QUEUES.governanceSafety, changeProcessor);
-    startQueueWorker(QUEUES.governance, changeProcessor);
+    for (const queue of [QUEUES.governanceSafety, QUEUES.governance]) {
+      const worker = startQueueWorker(queue, changeProcessor);
+      // The batcher hands back the batches that committed before an engage once the engage's job is acknowledged.
+      worker.on('completed', (job) => job.id !== undefined && batcher.acknowledged(job.id));
+      worker.on('failed', (job) => job?.id !== undefined && batcher.acknowledged(job.id));
+    }
     startQueueWorker(
       QUEUES.verification,
       withJobMetrics(
