@@ -6,7 +6,8 @@
  * Environment: DATABASE_URL (an admin connection; the bench creates and drops its own database) and REDIS_URL, else
  * the local services. Options: --quick, --changes N, --concurrency C (HTTP and baselines), --worker-concurrency W,
  * --rounds R, --audit-rows N (audit-chain verification; default 1,000,000), --out FILE, --live-clients N (stream clients
- * for propagation), --engages E, --streams S (open streams for RSS), --only-live (skip the other measures).
+ * for propagation), --engages E, --streams S (open streams for RSS), --only-live (skip the other measures), --only a,b
+ * (run only the named steps: throughput, enqueue, latency, safety, overhead, migrations, audit, live).
  */
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -35,7 +36,11 @@ const option = (name: string, fallback: number) => {
   return index >= 0 ? Number(args[index + 1]) : fallback;
 };
 const quick = args.includes('--quick');
+const onlyIndex = args.indexOf('--only');
+const onlySteps = onlyIndex >= 0 ? new Set((args[onlyIndex + 1] ?? '').split(',')) : undefined;
 const onlyLive = args.includes('--only-live');
+/** Whether a step runs: all by default; --only-live keeps the live-state step; --only names the steps. */
+const runs = (step: string) => (onlySteps === undefined ? !onlyLive || step === 'live' : onlySteps.has(step));
 const outIndex = args.indexOf('--out');
 const outFile = outIndex >= 0 ? (args[outIndex + 1] as string) : new URL('./results.json', import.meta.url);
 
@@ -116,7 +121,7 @@ try {
     process.stderr.write(`bench: ${name}…\n`);
     rows.push(...(await measure()));
   };
-  if (!onlyLive) {
+  if (runs('throughput')) {
     await step('change throughput', () => measureChangeThroughput(ctx));
     const apiRss = api.peakRssMb();
     const workerRss = worker.peakRssMb();
@@ -124,23 +129,27 @@ try {
       { measure: 'api peak RSS during change throughput', value: round(apiRss, 1), unit: 'MB', target: '< 150 MB', met: apiRss < 150 },
       { measure: 'worker peak RSS during change throughput', value: round(workerRss, 1), unit: 'MB', target: '< 150 MB', met: workerRss < 150 },
     );
-    await step('enqueue rate', () => measureEnqueueRate(ctx));
-    await step('latency', () => measureLatency(ctx));
-    await step('safety lane', () => measureSafetyLane(ctx));
-    await step('worker overhead', () => measureWorkerOverhead(ctx));
-    await step('migrations', () => measureMigrations(ctx));
+  }
+  if (runs('enqueue')) await step('enqueue rate', () => measureEnqueueRate(ctx));
+  if (runs('latency')) await step('latency', () => measureLatency(ctx));
+  if (runs('safety')) await step('safety lane', () => measureSafetyLane(ctx));
+  if (runs('overhead')) await step('worker overhead', () => measureWorkerOverhead(ctx));
+  if (runs('migrations')) await step('migrations', () => measureMigrations(ctx));
+  if (runs('audit')) {
     await step('audit verification', () =>
       measureAuditVerification({ databaseUrl: environment.databaseUrl, rows: option('--audit-rows', quick ? 20_000 : 1_000_000), quick }),
     );
   }
   const liveClients = option('--live-clients', Number.NaN);
-  await step('live state', () =>
-    measureLiveState(ctx, {
-      clients: Number.isNaN(liveClients) ? (quick ? [20] : [100, 1_000]) : [liveClients],
-      engages: option('--engages', quick ? 10 : 50),
-      streamsForRss: option('--streams', quick ? 100 : 1_000),
-    }),
-  );
+  if (runs('live')) {
+    await step('live state', () =>
+      measureLiveState(ctx, {
+        clients: Number.isNaN(liveClients) ? (quick ? [20] : [100, 1_000]) : [liveClients],
+        engages: option('--engages', quick ? 10 : 50),
+        streamsForRss: option('--streams', quick ? 100 : 1_000),
+      }),
+    );
+  }
 
   const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGiB: round(totalmem() / 2 ** 30, 1), node: process.version };
   // A quick run cannot judge targets: its rows keep the target but claim no verdict.

@@ -18,6 +18,7 @@ const CHAIN = [
   '20260211_change_requests',
   '20260212_live_state_notify',
   '20260214_safety_lane',
+  '20260216_change_context',
 ];
 /** The chain's head: the revision test fixtures link new revisions to. */
 const HEAD = CHAIN.at(-1) as string;

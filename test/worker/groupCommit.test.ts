@@ -104,7 +104,8 @@ describe('group commit', () => {
       const hanging: BatchApplier = () => hung;
       const worker = await startInProcessWorker(database, prefix, {
         env: { WORKER_CONCURRENCY: '64', SHUTDOWN_TIMEOUT_MS: '1000' },
-        app: { tuning, decorateApplier: () => hanging },
+        app: { tuning },
+        applyBatch: hanging,
       });
       await waitFor(
         async () => {

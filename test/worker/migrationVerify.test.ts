@@ -76,7 +76,7 @@ describe('migration-verify jobs', () => {
     const { database, prefix } = fixture.current;
     const edited = await copyMigrations();
     await appendFile(join(edited, '20260121_go_live_core_tables', 'up.sql'), '\n-- edited after it was applied\n');
-    const worker = await startInProcessWorker(database, prefix, { app: { migrationsDir: edited } });
+    const worker = await startInProcessWorker(database, prefix, { migrationsDir: edited });
     const result = await verify();
     expect(result.passed).toBe(false);
     expect(failing(result.checks)).toEqual([

@@ -3,11 +3,7 @@ import { hostname } from 'node:os';
 import {
   JOB_NAMES,
   QUEUES,
-  applyGovernanceBatch,
-  createDatabasePool,
-  createLifecycle,
   createGovernanceQueues,
-  createRedisConnection,
   registerStateGauges,
   startupVerificationJobId,
   type Config,
@@ -15,13 +11,12 @@ import {
   type Logger,
   type QueueName,
 } from '@valhalla/core';
-import { assertSchemaCompatible, createMigrator, defaultMigrationsDir } from '@valhalla/core/migrator';
+import { assertSchemaCompatible } from '@valhalla/core/migrator';
 import type { Job, Processor, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { BoundedWorker } from './boundedWorker.js';
 import { createWorkerMetrics } from './metrics/createWorkerMetrics.js';
 import { startMetricsServer, type MetricsServer } from './metrics/startMetricsServer.js';
-import { createChangeBatcher, type BatchApplier } from './processors/changeBatcher.js';
+import { createChangeBatcher } from './processors/changeBatcher.js';
 import { createDriftHandler, DRIFT_ACTIONS, type DriftAction } from './createDriftHandler.js';
 import { createGoLiveChangeProcessor } from './processors/goLiveChangeProcessor.js';
 import { createMigrationVerifyProcessor } from './processors/migrationVerifyProcessor.js';
@@ -33,6 +28,7 @@ import { startVerificationWatchdog } from './startVerificationWatchdog.js';
 import { throttledErrorLog } from './throttledErrorLog.js';
 import type { ApiHealthOptions } from './verification/checkApiHealth.js';
 import { withTimeout } from './withTimeout.js';
+import type { WorkerDependencies } from './workerDependencies.js';
 import { DEFAULT_WORKER_TUNING, type WorkerTuning } from './workerTuning.js';
 
 /** Who enqueues the verification a worker asks for when it starts. */
@@ -45,21 +41,14 @@ export const WORKER_READY_MESSAGE = 'worker ready';
 export type WorkerAppOptions = {
   config: Config;
   logger: Logger;
-  /** Where the revisions are (default: the repository's migrations/). */
-  migrationsDir?: string | undefined;
+  /** The pool, migrator, Redis connections and batch applier (workerDependencies.ts), created with `lifecycle`. */
+  dependencies: WorkerDependencies;
+  /**
+   * Where the worker registers the closing step of each resource as it creates it: the one the dependencies were
+   * created with (main.ts's, which its signal handler closes). `close()` closes it.
+   */
+  lifecycle: Lifecycle;
   tuning?: Partial<WorkerTuning> | undefined;
-  /**
-   * Wraps the group-commit applier (core's applyGovernanceBatch on this worker's pool): the benchmark measures the
-   * path around it, main.ts adds the test-only fault injection. Undefined in production.
-   */
-  decorateApplier?: ((apply: BatchApplier) => BatchApplier) | undefined;
-  /** Named in the ready log line when the applier is decorated (e.g. the fault injection's description). */
-  decoration?: string | undefined;
-  /**
-   * Where the worker registers the closing step of each resource as it creates it; main.ts passes the one its
-   * signal handler closes. A lifecycle of its own when omitted (tests, the benchmark); `close()` closes it either way.
-   */
-  lifecycle?: Lifecycle | undefined;
   apiHealth?: ApiHealthOptions | undefined;
   /**
    * The watchdog's period in seconds (main.ts passes VERIFY_INTERVAL_SECONDS, default 900); 0 removes the scheduler;
@@ -88,34 +77,26 @@ export type WorkerApp = {
 const STARTUP_ENQUEUE_TIMEOUT_MS = 5_000;
 /** After the drain, closing the workers only talks to Redis; bounded so a Redis outage cannot hold the exit. */
 const FORCE_CLOSE_TIMEOUT_MS = 3_000;
-const POOL_END_TIMEOUT_MS = 5_000;
 const QUEUES_CLOSE_TIMEOUT_MS = 2_000;
 const METRICS_CLOSE_TIMEOUT_MS = 2_000;
 /** Bound of each scrape-time read (Redis counts, database state): a scrape answers within a Prometheus timeout. */
 const METRICS_SOURCE_TIMEOUT_MS = 2_000;
 
 /**
- * Starts a worker process's machinery: the database pool, one BullMQ Worker per queue (each on its own Redis
+ * Starts a worker process's machinery on its dependencies: one BullMQ Worker per queue (each on its own Redis
  * connection), the heartbeat, and the startup verification job for this release. Resolves once both workers run.
  * Signals are the entrypoint's business: this only exposes `close()`.
  * @throws MigrationError when the revision chain cannot be loaded or the database has a breaking revision this code
  *   does not know (MIGRATION_BREAKING_UNKNOWN); database errors of the first heartbeat. Whatever
- *   was opened before the failure is closed.
+ *   was opened before the failure is closed (the whole lifecycle, dependencies included).
  */
 export const createWorkerApp = async (options: WorkerAppOptions): Promise<WorkerApp> => {
-  const { config } = options;
+  const { config, lifecycle } = options;
+  const { pool, migrator } = options.dependencies;
   const tuning: WorkerTuning = { ...DEFAULT_WORKER_TUNING, ...options.tuning };
   const workerId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   const log = options.logger.child({ workerId, release: config.release });
 
-  const migrator = createMigrator({ databaseUrl: config.databaseUrl, migrationsDir: options.migrationsDir ?? defaultMigrationsDir() });
-  // Computed once: the head is a property of the code this process runs, not of the database.
-  const migrationHead = (await migrator.chain()).head;
-  // Refuse to run on a schema changed by a breaking revision this code does not know (a rollback too far).
-  assertSchemaCompatible(await migrator.status());
-
-  const lifecycle = options.lifecycle ?? createLifecycle(log);
-  const connections: Redis[] = [];
   const workers: Worker[] = [];
   let metricsServer: MetricsServer | undefined;
   // Counters exist whether or not they are served: they cost nothing, and in-process users may read the registry.
@@ -141,13 +122,7 @@ export const createWorkerApp = async (options: WorkerAppOptions): Promise<Worker
     return closing;
   };
 
-  const connection = (role: string, kind: 'worker' | 'producer' = 'worker') => {
-    const redis = createRedisConnection(config.redisUrl, kind, `valhalla-worker:${role}`);
-    // One step for all connections, registered with the first: they close after everything that uses them.
-    if (connections.length === 0) lifecycle.add('close redis connections', () => connections.forEach((c) => c.disconnect()));
-    connections.push(redis);
-    return redis;
-  };
+  const connection = options.dependencies.redis;
 
   const startQueueWorker = (queue: QueueName, processor: Processor) => {
     const worker = new BoundedWorker(queue, processor, {
@@ -175,21 +150,18 @@ export const createWorkerApp = async (options: WorkerAppOptions): Promise<Worker
     onRetry: (job: Job, delayMs: number) => metrics.transientRetry({ queue: job.queueName, name: job.name }, delayMs),
   };
 
+  let migrationHead: string;
   try {
-    const pool = await createDatabasePool({
-      connectionUri: config.databaseUrl,
-      maxPoolSize: config.databasePoolSize,
-      applicationName: 'valhalla-worker',
-    });
-    // Waits for connections still held by a job abandoned at the deadline; bounded by the same reasoning.
-    lifecycle.add('end database pool', () => pool.end(), { timeoutMs: POOL_END_TIMEOUT_MS });
+    // Computed once: the head is a property of the code this process runs, not of the database.
+    migrationHead = (await migrator.chain()).head;
+    // Refuse to run on a schema changed by a breaking revision this code does not know (a rollback too far).
+    assertSchemaCompatible(await migrator.status());
     const heartbeat = await startHeartbeat({ pool, workerId, release: config.release, intervalMs: config.heartbeatIntervalMs, log });
     lifecycle.add('delete heartbeat row', () => heartbeat.remove());
     lifecycle.add('stop heartbeat', () => heartbeat.stop());
 
-    const apply: BatchApplier = (requests) => applyGovernanceBatch(pool, requests, config.auditKeyring);
     // One applier for the process: go-live changes in flight on both queues are group-committed together.
-    const batcher = createChangeBatcher({ apply: options.decorateApplier?.(apply) ?? apply, maxBatch: tuning.maxBatchSize });
+    const batcher = createChangeBatcher({ apply: options.dependencies.applyBatch, maxBatch: tuning.maxBatchSize });
     const changeProcessor = withJobMetrics(
       metrics,
       withJobLogging(
@@ -208,8 +180,12 @@ export const createWorkerApp = async (options: WorkerAppOptions): Promise<Worker
     );
     // The safety lane has a BullMQ Worker (and fetch loop) of its own: an engage is fetched while the governance
     // worker's slots are all busy, and the batcher puts it first in the next batch.
-    startQueueWorker(QUEUES.governanceSafety, changeProcessor);
-    startQueueWorker(QUEUES.governance, changeProcessor);
+    for (const queue of [QUEUES.governanceSafety, QUEUES.governance]) {
+      const worker = startQueueWorker(queue, changeProcessor);
+      // The batcher hands back the batches that committed before an engage once the engage's job is acknowledged.
+      worker.on('completed', (job) => job.id !== undefined && batcher.acknowledged(job.id));
+      worker.on('failed', (job) => job?.id !== undefined && batcher.acknowledged(job.id));
+    }
     startQueueWorker(
       QUEUES.verification,
       withJobMetrics(
@@ -294,7 +270,7 @@ export const createWorkerApp = async (options: WorkerAppOptions): Promise<Worker
   }
 
   log.info(
-    { migrationHead, concurrency: config.workerConcurrency, queuePrefix: config.queuePrefix, metricsPort: metricsServer?.port, decoration: options.decoration },
+    { migrationHead, concurrency: config.workerConcurrency, queuePrefix: config.queuePrefix, metricsPort: metricsServer?.port },
     WORKER_READY_MESSAGE,
   );
   return { workerId, migrationHead, metricsPort: metricsServer?.port, close };

@@ -8,6 +8,7 @@ import { ConfigError, createLifecycle, createLogger, exitAfterFlush, handleShutd
 import { createWorkerApp } from './createWorkerApp.js';
 import { withFaultInjection } from './faultInjection.js';
 import { parseWorkerOptions, type WorkerOptions } from './parseWorkerOptions.js';
+import { createWorkerDependencies } from './workerDependencies.js';
 
 const config = loadConfigOrExit(process.env, 'worker');
 let workerOptions: WorkerOptions;
@@ -34,13 +35,13 @@ const lifecycle = createLifecycle(logger);
 handleShutdownSignals({ lifecycle, logger, hardExitMs: config.shutdownTimeoutMs + HARD_EXIT_GRACE_MS, stoppedMessage: 'worker stopped' });
 
 try {
+  const dependencies = await createWorkerDependencies({ config, lifecycle, migrationsDir: workerOptions.migrationsDir });
   await createWorkerApp({
     config,
     logger,
     lifecycle,
-    migrationsDir: workerOptions.migrationsDir,
+    dependencies: fault === undefined ? dependencies : { ...dependencies, applyBatch: withFaultInjection(fault, dependencies.applyBatch) },
     tuning: workerOptions.tuning,
-    ...(fault === undefined ? {} : { decorateApplier: (apply) => withFaultInjection(fault, apply), decoration: fault.description }),
     verifyIntervalSeconds: workerOptions.verifyIntervalSeconds,
     driftAction: workerOptions.driftAction,
     verifyApiToken: workerOptions.verifyApiToken,

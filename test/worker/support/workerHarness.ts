@@ -4,6 +4,7 @@ import { afterEach, beforeEach, expect } from 'vitest';
 import {
   GOVERNANCE_CHANGE_QUEUES,
   createGovernanceQueues,
+  createLifecycle,
   createLogger,
   decodeJobFailure,
   listAuditEntriesInOrder,
@@ -19,7 +20,13 @@ import {
   type JobFailure,
   type StateSnapshot,
 } from '../../../packages/core/src/index.js';
-import { createWorkerApp, type WorkerApp, type WorkerAppOptions } from '../../../apps/worker/src/index.js';
+import {
+  createWorkerApp,
+  createWorkerDependencies,
+  type BatchApplier,
+  type WorkerApp,
+  type WorkerAppOptions,
+} from '../../../apps/worker/src/index.js';
 import { createTestDatabase, dropTestDatabase, type TestDatabase } from '../../helpers/database.js';
 import { track } from '../../helpers/leaks.js';
 import { startNodeProcess, type ManagedProcess } from '../../helpers/processes.js';
@@ -55,11 +62,20 @@ export const startWorkerProcess = async (env: Record<string, string | undefined>
   return worker;
 };
 
-/** The worker app in this process (a real BullMQ worker on real Redis and PostgreSQL), closed by the leak guard if leaked. */
+/**
+ * The worker app in this process (a real BullMQ worker on real Redis and PostgreSQL), assembled from its production
+ * dependencies as main.ts assembles it, closed by the leak guard if leaked. `migrationsDir` picks the revisions;
+ * `applyBatch` replaces the group-commit applier (e.g. one whose database hangs).
+ */
 export const startInProcessWorker = async (
   database: TestDatabase,
   prefix: string,
-  options: { env?: Record<string, string>; app?: Partial<WorkerAppOptions> } = {},
+  options: {
+    env?: Record<string, string>;
+    app?: Partial<Omit<WorkerAppOptions, 'dependencies' | 'lifecycle'>>;
+    migrationsDir?: string;
+    applyBatch?: BatchApplier;
+  } = {},
 ): Promise<WorkerApp> => {
   const config = loadConfig(
     {
@@ -74,7 +90,15 @@ export const startInProcessWorker = async (
     'worker',
   );
   const logger = createLogger({ name: 'worker', level: process.env.TEST_WORKER_LOG_LEVEL ?? 'silent' });
-  const app = await createWorkerApp({ config, logger, ...options.app });
+  const lifecycle = createLifecycle(logger);
+  const dependencies = await createWorkerDependencies({ config, lifecycle, migrationsDir: options.migrationsDir });
+  const app = await createWorkerApp({
+    config,
+    logger,
+    lifecycle,
+    dependencies: options.applyBatch === undefined ? dependencies : { ...dependencies, applyBatch: options.applyBatch },
+    ...options.app,
+  });
   let closed = false;
   const close = async () => {
     closed = true;

@@ -20,10 +20,19 @@ const TYPE_PARSERS: readonly DriverTypeParser[] = [
   { name: 'timestamptz', parse: (value: string) => new Date(value).toISOString() },
 ];
 
+/**
+ * Every transaction of the product reasons in READ COMMITTED (a governance change locks row 1 and then reads with a
+ * new snapshot), whatever the database's or role's default: set once per connection, at startup, instead of a
+ * `SET TRANSACTION` round trip in every transaction. Appended to options the URL may carry, so it wins.
+ */
+const READ_COMMITTED_OPTION = '-c default_transaction_isolation=read\\ committed';
+
 /** Creates the slonik pool every service uses. Close it with `pool.end()`. */
 export const createDatabasePool = async (options: DatabasePoolOptions): Promise<DatabasePool> => {
   const url = new URL(options.connectionUri);
   if (!url.searchParams.has('application_name')) url.searchParams.set('application_name', options.applicationName);
+  const given = url.searchParams.get('options');
+  url.searchParams.set('options', given === null || given.trim() === '' ? READ_COMMITTED_OPTION : `${given} ${READ_COMMITTED_OPTION}`);
   return createPool(url.toString(), {
     maxPoolSize: options.maxPoolSize,
     connectionTimeout: options.connectionTimeoutMs ?? 5_000,

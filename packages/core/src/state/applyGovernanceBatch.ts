@@ -1,4 +1,4 @@
-import { sql, type DatabasePool } from 'slonik';
+import type { DatabasePool } from 'slonik';
 import { runInTransaction } from '../db/runInTransaction.js';
 import { isRetryableDatabaseError } from '../db/sqlstate.js';
 import { InvalidPayloadError } from '../errors/index.js';
@@ -7,9 +7,8 @@ import type { GoLiveChangePayload } from '../contract/payloads.js';
 import { CHANGE_OUTCOMES, GOVERNANCE_ACTIONS, SUPERSESSION_CONDITION, type ChangeResult, type StateSnapshot } from './model.js';
 import type { AuditKeyring } from './audit/auditKeyring.js';
 import { findUnapprovedChanges } from './changeRequests/queries.js';
-import { readBatchContext } from './queries/changeContext.js';
+import { lockChangeContext } from './queries/changeContext.js';
 import { commitChanges, type BatchRowWrites, type DecidedChange } from './queries/commitChanges.js';
-import { lockGovernanceRows, snapshotOf } from './queries/governanceState.js';
 import { decideChange, isSafetyAction, type ChangeDecision, type SafetyWatermarks } from './rules.js';
 
 export type GovernanceChangeRequest = {
@@ -157,8 +156,9 @@ const planBatch = (
 };
 
 /**
- * One transaction for the whole batch: READ COMMITTED, one lock of row 1, one read of the members' stored executions and the
- * audit chain head (under the chain lock), decisions in TypeScript, one write statement, one commit.
+ * One transaction for the whole batch: one statement that locks row 1 and reads the members' stored executions, the
+ * watermarks and the audit chain head after the lock; decisions in TypeScript; one write statement; one commit.
+ * READ COMMITTED (the pool's default, see createDatabasePool; the context function refuses anything else).
  * @returns each member's execution in the order of `ordered`.
  */
 const runBatch = async (
@@ -167,15 +167,9 @@ const runBatch = async (
   keyring: AuditKeyring,
 ): Promise<GovernanceChangeExecution[]> =>
   runInTransaction(pool, async (tx) => {
-    // Lock first, then look for earlier executions: after the lock is granted, READ COMMITTED shows any commit of a
-    // concurrent delivery of the same job, so two deliveries cannot both apply (the executed-job primary key would
-    // refuse the second anyway). The reasoning needs READ COMMITTED, whatever the database's default.
-    await tx.query(sql.unsafe`SET TRANSACTION ISOLATION LEVEL READ COMMITTED`);
-    const rows = await lockGovernanceRows(tx);
-    const migrationHead = ordered[0]?.migrationHead ?? '';
-    const context = await readBatchContext(tx, {
+    const context = await lockChangeContext(tx, {
       members: ordered.map((request) => ({ jobId: request.jobId, jobCreatedAt: request.jobCreatedAt })),
-      migrationHead,
+      migrationHead: ordered[0]?.migrationHead ?? '',
     });
     // Four-eyes, under the lock and for the whole batch in one query (none when APPROVALS_REQUIRED is 1): the one
     // place the worker checks that an enable or release is the job of an approved change request.
@@ -183,7 +177,7 @@ const runBatch = async (
     const { planned, writes } = planBatch(
       ordered,
       context.members,
-      { snapshot: snapshotOf(rows), watermarks: rows.watermarks },
+      { snapshot: context.snapshot, watermarks: context.watermarks },
       context.verificationPassed,
       Date.now(),
       unapproved,

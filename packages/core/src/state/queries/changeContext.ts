@@ -1,10 +1,17 @@
 import { sql, type CommonQueryMethods } from 'slonik';
 import { z } from 'zod';
 import { changeIdentity } from '../../contract/jobContract.js';
-import { CHAIN_HEAD_COLUMNS, CHAIN_HEAD_SOURCE, toChainHead, type AuditChainHead } from '../audit/appendAuditEntries.js';
-import { changeResult, type ChangeResult } from '../model.js';
+import { AppError } from '../../errors/index.js';
+import { toChainHead, type AuditChainHead } from '../audit/appendAuditEntries.js';
+import { changeResult, type ChangeResult, type StateSnapshot } from '../model.js';
+import { isLive, type SafetyWatermarks } from '../rules.js';
 
+// The rows arrive as jsonb (whatever the adopted tables' column types); only what the rules decide on is read.
 const context = z.object({
+  go_live: z.object({ go_live_enabled: z.boolean(), kill_switch_engaged: z.boolean() }),
+  metadata: z.object({ version: z.string(), backend_complete: z.boolean(), notes: z.string().nullable() }),
+  engage_ms: z.number().nullable(),
+  disable_ms: z.number().nullable(),
   executed: z.record(z.string(), changeResult),
   verification_passed: z.boolean().nullable(),
   head_id: z.number().nullable(),
@@ -23,6 +30,10 @@ export type MemberContext = {
 };
 
 export type BatchContext = {
+  /** The state the batch starts from (row 1 of both tables, locked). */
+  snapshot: StateSnapshot;
+  /** The supersession watermarks, as the latest writer under the lock left them. */
+  watermarks: SafetyWatermarks;
   members: MemberContext[];
   verificationPassed: boolean;
   /** The audit chain's head, read under the chain lock this statement takes (held to commit). */
@@ -52,13 +63,16 @@ export const resolveMember = (member: MemberIdentity, stored: (key: string) => C
 };
 
 /**
- * What a batch of changes needs to know once it holds the row lock, in one round trip: the stored results of every
- * member's identity, whether the latest verification of the migration head passed, and the audit chain's head (taking
- * the chain lock after the row lock, the order the outside-write trigger uses too). Must run after the lock
- * statement: READ COMMITTED gives this statement a snapshot taken after the lock was granted, so it sees a commit of
- * a concurrent delivery of the same job.
+ * Locks row 1 of the governance tables (every governance change takes this lock first, so changes and the audit chain
+ * are serialised) and reads what a batch decides on, in one round trip: the state, the supersession watermarks, the
+ * stored results of every member's identity, whether the latest verification of the migration head passed, and the
+ * audit chain's head (its lock taken after the row lock, the order the outside-write trigger uses too). The reads run
+ * in a statement of their own after the lock was granted (migration 20260216_change_context), so under READ
+ * COMMITTED they see every commit the lock waited for: a concurrent delivery of the same job, and watermarks another
+ * writer moved without changing the state.
+ * @throws AppError INTERNAL_ERROR when a seed row is missing (a migration problem; migration-verify names it).
  */
-export const readBatchContext = async (
+export const lockChangeContext = async (
   tx: CommonQueryMethods,
   input: { members: readonly MemberIdentity[]; migrationHead: string },
 ): Promise<BatchContext> => {
@@ -66,19 +80,22 @@ export const readBatchContext = async (
     const key = identityOf(member);
     return key === member.jobId ? [key] : [key, member.jobId];
   });
-  const row = await tx.one(sql.type(context)`
-    SELECT
-      (SELECT coalesce(jsonb_object_agg(e.job_id, e.result), '{}'::jsonb)
-       FROM public.governance_executed_jobs e WHERE e.job_id = ANY(${sql.array(keys, 'text')})) AS executed,
-      -- A check that could not measure (inconclusive, or the older 'error') proves nothing: the run does not count.
-      (SELECT passed AND NOT checks @> '[{"status": "inconclusive"}]'::jsonb AND NOT checks @> '[{"status": "error"}]'::jsonb
-       FROM public.verification_runs WHERE migration_head = ${input.migrationHead}
-       ORDER BY id DESC LIMIT 1) AS verification_passed,
-      ${CHAIN_HEAD_COLUMNS}
-    FROM ${CHAIN_HEAD_SOURCE}
+  const row = await tx.maybeOne(sql.type(context)`
+    SELECT go_live, metadata, engage_ms, disable_ms, executed, verification_passed, head_id, head_hash, head_key_id, now_text
+    FROM public.governance_change_context(${sql.array(keys, 'text')}, ${input.migrationHead})
   `);
+  if (row === null) throw new AppError('INTERNAL_ERROR', 'seed row 1 of go_live_state or system_metadata is missing');
   const stored = (key: string) => row.executed[key];
   return {
+    snapshot: {
+      go_live_enabled: row.go_live.go_live_enabled,
+      kill_switch_engaged: row.go_live.kill_switch_engaged,
+      live: isLive(row.go_live),
+      version: row.metadata.version,
+      backend_complete: row.metadata.backend_complete,
+      notes: row.metadata.notes,
+    },
+    watermarks: { engageMs: row.engage_ms, disableMs: row.disable_ms },
     members: input.members.map((member) => resolveMember(member, stored)),
     verificationPassed: row.verification_passed ?? false,
     auditHead: toChainHead(row),

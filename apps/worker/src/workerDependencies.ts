@@ -1,0 +1,54 @@
+import {
+  applyGovernanceBatch,
+  createDatabasePool,
+  createRedisConnection,
+  type Config,
+  type DatabasePool,
+  type Lifecycle,
+} from '@valhalla/core';
+import { createMigrator, defaultMigrationsDir, type Migrator } from '@valhalla/core/migrator';
+import type { Redis } from 'ioredis';
+import type { BatchApplier } from './processors/changeBatcher.js';
+
+/**
+ * What the worker app runs on, created by its caller (main.ts, a test, the benchmark) and closed by the lifecycle the
+ * caller created them with: their closing steps are registered before the app's, so they run after the app drained.
+ */
+export type WorkerDependencies = {
+  pool: DatabasePool;
+  migrator: Migrator;
+  /** Opens a Redis connection for one role (`worker` connections block; `producer` ones fail fast). */
+  redis: (role: string, kind?: 'worker' | 'producer') => Redis;
+  /** The group-commit applier: applyGovernanceBatch on the pool (main.ts may wrap it with the test-only fault). */
+  applyBatch: BatchApplier;
+};
+
+const POOL_END_TIMEOUT_MS = 5_000;
+
+/**
+ * The production dependencies of a worker: the database pool, the migrator of `migrationsDir` (default: the
+ * repository's migrations/), Redis connections from config.redisUrl, and the batch applier on the pool. Registers
+ * their closing steps with `lifecycle`: Redis connections, then (closing last) the pool.
+ */
+export const createWorkerDependencies = async (options: {
+  config: Config;
+  lifecycle: Lifecycle;
+  migrationsDir?: string | undefined;
+}): Promise<WorkerDependencies> => {
+  const { config, lifecycle } = options;
+  const pool = await createDatabasePool({ connectionUri: config.databaseUrl, maxPoolSize: config.databasePoolSize, applicationName: 'valhalla-worker' });
+  // Waits for connections still held by a job abandoned at the drain deadline (its lock expires and it is redelivered).
+  lifecycle.add('end database pool', () => pool.end(), { timeoutMs: POOL_END_TIMEOUT_MS });
+  const connections: Redis[] = [];
+  lifecycle.add('close redis connections', () => connections.forEach((connection) => connection.disconnect()));
+  return {
+    pool,
+    migrator: createMigrator({ databaseUrl: config.databaseUrl, migrationsDir: options.migrationsDir ?? defaultMigrationsDir() }),
+    redis: (role, kind = 'worker') => {
+      const connection = createRedisConnection(config.redisUrl, kind, `valhalla-worker:${role}`);
+      connections.push(connection);
+      return connection;
+    },
+    applyBatch: (requests) => applyGovernanceBatch(pool, requests, config.auditKeyring),
+  };
+};

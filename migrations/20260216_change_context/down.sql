@@ -1,0 +1,1 @@
+DROP FUNCTION IF EXISTS public.governance_change_context(TEXT[], TEXT);
