@@ -1,3 +1,4 @@
+import { setImmediate } from 'node:timers/promises';
 import { sql, type CommonQueryMethods } from 'slonik';
 import { z } from 'zod';
 import { AUDIT_KEY_ROTATED_ACTION } from './appendAuditEntries.js';
@@ -34,8 +35,8 @@ export type AuditChainReport = {
   outsideWriteCount: number;
 };
 
-/** The shape of one row of a batch (documentation of readBatch's columns; rows are built by toBatchRow). */
-const _batchRow = z.object({
+/** One row of a batch, as readBatch selects it. */
+const batchRow = z.object({
   id: z.number(),
   prev_hash: z.string().nullable(),
   hash: z.string(),
@@ -55,54 +56,24 @@ const _batchRow = z.object({
   v1_ok: z.boolean().nullable(),
   v2_ok: z.boolean().nullable(),
 });
-type BatchRow = z.infer<typeof _batchRow>;
-
-/** One row array of readBatch's JSON, in its column order, as a typed row (a literal: cheap per row). */
-const toBatchRow = (v: readonly unknown[]): BatchRow =>
-  ({
-    id: v[0],
-    prev_hash: v[1],
-    hash: v[2],
-    key_id: v[3],
-    kind: v[4],
-    job_id: v[5],
-    action: v[6],
-    outcome: v[7],
-    actor: v[8],
-    reason: v[9],
-    before: v[10],
-    after: v[11],
-    unmet_conditions: v[12],
-    request_id: v[13],
-    created_at_text: v[14],
-    details: v[15],
-    v1_ok: v[16],
-    v2_ok: v[17],
-  }) as BatchRow;
-
-const batchText = z.object({ rows: z.string().nullable() });
+type BatchRow = z.infer<typeof batchRow>;
 
 // Unkeyed rows are rechecked in SQL (their hash functions live there); keyed rows only travel, the HMAC is computed
-// here. A batch travels as one JSON text (an array of row arrays) and is parsed natively: per-row driver and slonik
-// work would dominate a million-row check.
-const readBatch = async (db: CommonQueryMethods, afterId: number, limit: number): Promise<readonly BatchRow[]> => {
-  const text = await db.oneFirst(sql.type(batchText)`
-    SELECT json_agg(json_build_array(
-             id, prev_hash, hash, key_id, kind, job_id, action, outcome, actor, reason, before, after, unmet_conditions,
-             request_id, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), details,
-             CASE WHEN key_id IS NULL THEN hash = public.governance_audit_row_hash(
-               prev_hash, id, job_id, action, outcome, actor, reason, before, after, unmet_conditions, request_id,
-               created_at) END,
-             CASE WHEN key_id IS NULL THEN hash = public.governance_audit_row_hash_v2(
-               prev_hash, id, kind, job_id, action, outcome, actor, reason, before, after, unmet_conditions, request_id,
-               created_at, details) END
-           ) ORDER BY id)::text AS rows
-    FROM (
-      SELECT * FROM public.governance_audit_log WHERE id > ${afterId} ORDER BY id LIMIT ${limit}
-    ) batch
+// here. Plain rows (the pool validates no row against the type): building one JSON text per batch in SQL instead
+// cost PostgreSQL 6.5-7 s of CPU for 1,000,000 rows against 2.5 s, and saved this process under 1 s.
+const readBatch = (db: CommonQueryMethods, afterId: number, limit: number): Promise<readonly BatchRow[]> =>
+  db.any(sql.type(batchRow)`
+    SELECT id, prev_hash, hash, key_id, kind, job_id, action, outcome, actor, reason, before, after, unmet_conditions,
+           request_id, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_text,
+           details,
+           CASE WHEN key_id IS NULL THEN hash = public.governance_audit_row_hash(
+             prev_hash, id, job_id, action, outcome, actor, reason, before, after, unmet_conditions, request_id,
+             created_at) END AS v1_ok,
+           CASE WHEN key_id IS NULL THEN hash = public.governance_audit_row_hash_v2(
+             prev_hash, id, kind, job_id, action, outcome, actor, reason, before, after, unmet_conditions, request_id,
+             created_at, details) END AS v2_ok
+    FROM public.governance_audit_log WHERE id > ${afterId} ORDER BY id LIMIT ${limit}
   `);
-  return text === null ? [] : (JSON.parse(text) as unknown[][]).map(toBatchRow);
-};
 
 const headRow = z.object({ max_id: z.number().nullable(), hash_at: z.string().nullable() });
 
@@ -223,6 +194,7 @@ const checkRow = (row: BatchRow, state: ScanState, keyring: AuditKeyring): strin
 };
 
 const DEFAULT_BATCH_SIZE = 5_000;
+const YIELD_EVERY_ROWS = 1_000;
 const LISTED_OUTSIDE_WRITES = 20;
 
 /**
@@ -282,7 +254,11 @@ export const verifyAuditChain = async (
     const next = rows.length < batchSize || last === undefined ? null : readBatch(db, last.id, batchSize);
     // A problem below returns before `next` is awaited; its failure then has nobody to report to.
     next?.catch(() => undefined);
-    for (const row of rows) {
+    for (let i = 0; i < rows.length; i += 1) {
+      // The pool sends a query, and reads its answer, only on a turn of the event loop: without these yields the next
+      // batch was asked for only after this one was checked, and PostgreSQL and this process took turns.
+      if (i % YIELD_EVERY_ROWS === 0) await setImmediate();
+      const row = rows[i] as BatchRow;
       const problem = checkRow(row, state, keyring);
       if (problem !== null) return fail({ problem, firstBadId: row.id === state.prevId + 1 ? row.id : state.prevId + 1 });
       if (row.kind === 'event' && row.action === AUDIT_CHAIN_KEYED_ACTION) state.upgraded = true;
