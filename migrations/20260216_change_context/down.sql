@@ -1,6 +1,13 @@
 DROP FUNCTION IF EXISTS public.governance_change_context(TEXT[], TEXT);
 DROP INDEX IF EXISTS public.governance_audit_log_applied_changes;
--- Back to the definition of 20260212_live_state_notify (the same result, as LANGUAGE sql).
+ALTER FUNCTION public.governance_audit_chain_head() RESET enable_seqscan;
+-- Back to the definitions of 20260212_live_state_notify (the same results, as LANGUAGE sql).
+CREATE OR REPLACE FUNCTION public.governance_live_version() RETURNS BIGINT LANGUAGE sql STABLE AS $$
+    SELECT COALESCE((
+        SELECT a.id FROM public.governance_audit_log a
+        WHERE a.kind = 'change' AND a.outcome = 'applied'
+        ORDER BY a.id DESC LIMIT 1), 0)
+$$;
 CREATE OR REPLACE FUNCTION public.governance_live_state() RETURNS JSONB LANGUAGE sql STABLE AS $$
     WITH v AS (SELECT public.governance_live_version() AS version),
     expected AS (
