@@ -11,7 +11,11 @@ export type WorkerTuning = {
   maxStalledCount: number;
   /** Pause of the fetch loop after a Redis error before it tries again (BullMQ's default of 15 s is too slow). */
   runRetryDelayMs: number;
-  /** Most go-live changes one group-committed transaction applies. */
+  /**
+   * Most go-live changes one group-committed transaction applies. An engage waits for at most the batch being
+   * committed, so this bounds its wait. Measured at WORKER_CONCURRENCY=64 (README "The kill switch always wins:
+   * figures"): 16 instead of 64 took the engage's p50 behind a backlog from 12.5 to 9.7 ms for 9 % less throughput.
+   */
   maxBatchSize: number;
 };
 
@@ -20,5 +24,5 @@ export const DEFAULT_WORKER_TUNING: Readonly<WorkerTuning> = Object.freeze({
   stalledIntervalMs: 15_000,
   maxStalledCount: 2,
   runRetryDelayMs: 1_000,
-  maxBatchSize: 64,
+  maxBatchSize: 16,
 });
