@@ -79,21 +79,28 @@ export const startProcess = (script: string, env: Record<string, string>, nodeFl
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let output = '';
+  // The last ~200 kB of output, kept as chunks and joined only when read: a worker logging every job must not make
+  // the bench copy a long string per chunk while it measures.
+  const chunks: string[] = [];
+  let kept = 0;
   const keep = (chunk: Buffer) => {
-    output = (output + chunk.toString()).slice(-200_000);
+    const text = chunk.toString();
+    chunks.push(text);
+    kept += text.length;
+    while (kept - (chunks[0]?.length ?? 0) >= 200_000) kept -= chunks.shift()?.length ?? 0;
   };
+  const output = () => chunks.join('');
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return {
     child,
-    output: () => output,
+    output,
     waitFor: async (pattern, timeoutMs = 30_000) => {
       const deadline = Date.now() + timeoutMs;
-      while (!pattern.test(output)) {
-        if (child.exitCode !== null) throw new Error(`${script} exited: ${output.slice(-2000)}`);
-        if (Date.now() > deadline) throw new Error(`${script} did not print ${pattern}: ${output.slice(-2000)}`);
+      while (!pattern.test(output())) {
+        if (child.exitCode !== null) throw new Error(`${script} exited: ${output().slice(-2000)}`);
+        if (Date.now() > deadline) throw new Error(`${script} did not print ${pattern}: ${output().slice(-2000)}`);
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
     },
