@@ -21,7 +21,7 @@ const backlogPayload = (i: number): GoLiveChangePayload =>
 const engageBehindBacklog = async (
   ctx: BenchContext,
   options: { concurrency: number; backlog: number; samples: number; plain: boolean },
-): Promise<number[]> => {
+): Promise<{ committed: number[]; seen: number[] }> => {
   const prefix = `${ctx.prefix}-lane-${options.concurrency}-${options.plain ? 'plain' : 'catalog'}`;
   const worker = startProcess(
     'apps/worker/dist/main.js',
@@ -61,16 +61,25 @@ const engageBehindBacklog = async (
         }),
       );
     };
-    const samples: number[] = [];
+    const committed: number[] = [];
+    const seen: number[] = [];
+    const safety = queues.byName[QUEUES.governanceSafety];
     for (let i = 0; i < options.samples; i += 1) {
       await topUp();
+      const startedAt = performance.timeOrigin + performance.now();
       const started = performance.now();
       const job = await queues.enqueue(JOB_NAMES.goLiveChange, engagePayload(i));
       const finished = await waiter.finishedAt(String(job.id));
-      samples.push(finished - started);
+      seen.push(finished - started);
+      // The worker stamps finishedOn (Date.now(), whole milliseconds) when it acknowledges the job, after the commit:
+      // the end of the interval as the system under test knows it, not when this process got round to reading the
+      // completion event (its own event loop and garbage collector are not the product's latency).
+      const finishedOn = (await safety.getJob(String(job.id)))?.finishedOn;
+      if (finishedOn === undefined) throw new Error(`engage ${String(job.id)} has no finishedOn`);
+      committed.push(finishedOn - startedAt);
     }
     await governance.drain(true);
-    return samples;
+    return { committed, seen };
   } finally {
     waiter.forget();
     await waiter.close();
@@ -139,21 +148,21 @@ export const measureSafetyLane = async (ctx: BenchContext): Promise<Row[]> => {
   const p = (values: number[], q: number) => round(percentile(values, q));
   for (const concurrency of ctx.quick ? [4, 64] : [4, 16, 64]) {
     const backlog = ctx.quick ? 300 : 5_000;
-    const latencies = await engageBehindBacklog(ctx, { concurrency, backlog, samples, plain: false });
+    const { committed, seen } = await engageBehindBacklog(ctx, { concurrency, backlog, samples, plain: false });
     rows.push({
-      measure: `engage behind ${backlog} queued changes, WORKER_CONCURRENCY=${concurrency}, p99 of ${samples} (enqueue → committed; p50 ${p(latencies, 50)} ms)`,
-      value: p(latencies, 99),
+      measure: `engage behind ${backlog} queued changes, WORKER_CONCURRENCY=${concurrency}, p99 of ${samples} (enqueue → acknowledged after the commit; p50 ${p(committed, 50)} ms; seen by the bench's completion events: p50 ${p(seen, 50)} / p99 ${p(seen, 99)} ms)`,
+      value: p(committed, 99),
       unit: 'ms',
-      ...(ctx.quick ? {} : { target: '< 20 ms', met: percentile(latencies, 99) < 20 }),
+      ...(ctx.quick ? {} : { target: '< 20 ms', met: percentile(committed, 99) < 20 }),
     });
   }
   const plainBacklog = ctx.quick ? 300 : 3_000;
   const plain = await engageBehindBacklog(ctx, { concurrency: 64, backlog: plainBacklog, samples, plain: true });
   rows.push({
-    measure: `engage behind ${plainBacklog} plain-client changes without priority, p99 of ${samples} (p50 ${p(plain, 50)} ms)`,
-    value: p(plain, 99),
+    measure: `engage behind ${plainBacklog} plain-client changes without priority, p99 of ${samples} (p50 ${p(plain.committed, 50)} ms; seen by completion events: p50 ${p(plain.seen, 50)} / p99 ${p(plain.seen, 99)} ms)`,
+    value: p(plain.committed, 99),
     unit: 'ms',
-    ...(ctx.quick ? {} : { target: '< 50 ms', met: percentile(plain, 99) < 50 }),
+    ...(ctx.quick ? {} : { target: '< 50 ms', met: percentile(plain.committed, 99) < 50 }),
   });
   const breakGlass = await breakGlassLatency(ctx, samples);
   rows.push({
