@@ -110,12 +110,15 @@ export const runOutageScenario = async (
     const duringOutage = await post(100_000);
     const outageEnds = outageStartedAt + options.outageMs;
     // The outage lasts a fixed time (that is the fault being made); meanwhile the job is sampled every 250 ms.
-    while (Date.now() < outageEnds) {
-      const seen = await api.app.inject({ method: 'GET', url: `/api/jobs/${duringOutage}`, headers: bearer() });
-      apiBodies.push(seen.body);
-      statesSeenDuringOutage.add(seen.json().state);
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
+    await waitFor(
+      async () => {
+        const seen = await api.app.inject({ method: 'GET', url: `/api/jobs/${duringOutage}`, headers: bearer() });
+        apiBodies.push(seen.body);
+        statesSeenDuringOutage.add(seen.json().state);
+        return Date.now() >= outageEnds;
+      },
+      { timeoutMs: options.outageMs + 10_000, intervalMs: 250, description: 'the end of the outage, sampling the job' },
+    );
     proxy = await startTcpProxy(upstream, proxy.port);
     outageEndedAt = Date.now();
     await waitFor(() => sent >= 3 + Math.ceil(options.outageMs / options.streamIntervalMs / 4), { timeoutMs: 5_000, description: 'changes after the outage' }).catch(() => undefined);

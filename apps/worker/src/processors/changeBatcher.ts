@@ -39,8 +39,6 @@ type Waiting = {
 export const createChangeBatcher = (options: {
   apply: BatchApplier;
   maxBatch: number;
-  /** Told the size of each batch before it is applied (a metric, a log line). */
-  onBatch?: ((size: number) => void) | undefined;
 }): ChangeBatcher => {
   const waiting: Waiting[] = [];
   /** A batch of other changes is being applied. */
@@ -79,7 +77,6 @@ export const createChangeBatcher = (options: {
 
   /** Runs the applier on a batch; resolves with how to hand each member its own outcome. */
   const applyBatch = async (batch: Waiting[]): Promise<() => void> => {
-    options.onBatch?.(batch.length);
     try {
       const outcomes = await options.apply(batch.map((w) => w.request));
       return () =>

@@ -31,7 +31,7 @@ const READ_COMMITTED_OPTION = '-c default_transaction_isolation=read\\ committed
  * What a connection returned to the pool must not carry to its next user: session settings (back to the startup
  * values, READ COMMITTED included) and session advisory locks. Not slonik's default `DISCARD ALL`, which also drops
  * every cached plan, so each transaction re-planned every statement of the triggers and functions a governance
- * change runs (the live-state notification alone, about 0.7 ms of every commit). The product keeps no other session
+ * change runs (about 0.7 ms of every change). The product keeps no other session
  * state on pooled connections: no temporary tables, prepared statements, cursors or LISTEN (the live-state listener
  * has a connection of its own). Runs after the connection was released by its user, off the request's path.
  */

@@ -4,7 +4,8 @@ import { changeIdentity } from '../../contract/jobContract.js';
 import { AppError } from '../../errors/index.js';
 import { toChainHead, type AuditChainHead } from '../audit/appendAuditEntries.js';
 import { changeResult, type ChangeResult, type StateSnapshot } from '../model.js';
-import { isLive, type SafetyWatermarks } from '../rules.js';
+import type { SafetyWatermarks } from '../rules.js';
+import { snapshotOf } from './governanceState.js';
 
 // The rows arrive as jsonb (whatever the adopted tables' column types); only what the rules decide on is read.
 const context = z.object({
@@ -87,14 +88,7 @@ export const lockChangeContext = async (
   if (row === null) throw new AppError('INTERNAL_ERROR', 'seed row 1 of go_live_state or system_metadata is missing');
   const stored = (key: string) => row.executed[key];
   return {
-    snapshot: {
-      go_live_enabled: row.go_live.go_live_enabled,
-      kill_switch_engaged: row.go_live.kill_switch_engaged,
-      live: isLive(row.go_live),
-      version: row.metadata.version,
-      backend_complete: row.metadata.backend_complete,
-      notes: row.metadata.notes,
-    },
+    snapshot: snapshotOf({ goLive: row.go_live, metadata: row.metadata }),
     watermarks: { engageMs: row.engage_ms, disableMs: row.disable_ms },
     members: input.members.map((member) => resolveMember(member, stored)),
     verificationPassed: row.verification_passed ?? false,

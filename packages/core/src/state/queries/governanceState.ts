@@ -72,7 +72,8 @@ const selectRows = async (db: CommonQueryMethods, lock: boolean): Promise<Govern
 
 /**
  * Row 1 of both tables, locked FOR UPDATE: every governance change takes this lock first, so changes (and the
- * audit chain) are serialised.
+ * audit chain) are serialised. The watermarks come from the statement's snapshot, taken before a wait for the lock:
+ * a writer that decides on them uses lockChangeContext (changeContext.ts), which reads them after the lock.
  * @throws AppError INTERNAL_ERROR when a seed row is missing (a migration problem; migration-verify names it).
  */
 export const lockGovernanceRows = async (tx: CommonQueryMethods): Promise<GovernanceRows> => {
@@ -84,7 +85,11 @@ export const lockGovernanceRows = async (tx: CommonQueryMethods): Promise<Govern
 /** Row 1 of both tables without locking, for read models; null when a seed row is missing. */
 export const readGovernanceRows = async (db: CommonQueryMethods): Promise<GovernanceRows | null> => selectRows(db, false);
 
-export const snapshotOf = (rows: GovernanceRows): StateSnapshot => ({
+/** The state an audit entry records, from row 1 of both tables (only the columns the rules decide on). */
+export const snapshotOf = (rows: {
+  goLive: Pick<GoLiveStateRow, 'go_live_enabled' | 'kill_switch_engaged'>;
+  metadata: Pick<SystemMetadataRow, 'version' | 'backend_complete' | 'notes'>;
+}): StateSnapshot => ({
   go_live_enabled: rows.goLive.go_live_enabled,
   kill_switch_engaged: rows.goLive.kill_switch_engaged,
   live: isLive(rows.goLive),
