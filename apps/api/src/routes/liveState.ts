@@ -72,9 +72,14 @@ export const liveStateRoutes = async (scope: FastifyInstance, deps: LiveStateRou
         // The body was rendered once when the state changed; a JSON string is sent as is, without serialisation.
         return reply.type('application/json; charset=utf-8').send(state.json);
       };
-      // The common case answers synchronously from the snapshot: no promise, no microtask, no I/O.
+      // The common case answers synchronously from the snapshot: no promise, no microtask, no I/O. It returns
+      // nothing: a returned reply is a thenable, which Fastify would await by watching the response end (listeners
+      // and a closure per request, measured at about a tenth of this route's cost).
       const current = deps.listener.isListening() ? deps.listener.current() : undefined;
-      if (current !== undefined) return send({ state: current, ageMs: 0 });
+      if (current !== undefined) {
+        send({ state: current, ageMs: 0 });
+        return;
+      }
       return servableState(deps).then(send);
     },
   );
