@@ -145,7 +145,7 @@ try {
     await step('live state', () =>
       measureLiveState(ctx, {
         clients: Number.isNaN(liveClients) ? (quick ? [20] : [100, 1_000]) : [liveClients],
-        engages: option('--engages', quick ? 10 : 50),
+        engages: option('--engages', quick ? 10 : 100),
         streamsForRss: option('--streams', quick ? 100 : 1_000),
       }),
     );

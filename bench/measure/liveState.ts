@@ -61,6 +61,8 @@ const openStreams = async (ctx: BenchContext, count: number): Promise<StreamClie
   return clients;
 };
 
+const WARM_UP_ENGAGES = 5;
+
 /** Waits without spinning (a busy bench would take CPU from the api it measures): checked on every receipt. */
 const waitUntil = (condition: () => boolean, timeoutMs: number, what: string) =>
   new Promise<void>((resolve, reject) => {
@@ -101,7 +103,8 @@ const measurePropagation = async (
   const samples: number[] = [];
   const fanOut: number[] = [];
   try {
-    for (let i = 0; i < engages; i += 1) {
+    // The first cycles warm the path up (JIT in api and worker, plans of a new pool's connections) and are not kept.
+    for (let i = -WARM_UP_ENGAGES; i < engages; i += 1) {
       await postJson(`${ctx.apiUrl}/api/governance/kill-switch`, ctx.token, { engaged: false, reason: `bench release ${i}` });
       await waitUntil(() => everyone(true), 30_000, 'every client to see live:true');
       engagedNotifiedAt = undefined;
@@ -109,6 +112,7 @@ const measurePropagation = async (
       await postJson(`${ctx.apiUrl}/api/governance/kill-switch`, ctx.token, { engaged: true, reason: `bench engage ${i}` });
       await waitUntil(() => everyone(false), 30_000, 'every client to see live:false');
       const last = Math.max(...clients.map((client) => client.seenLiveAt(false) ?? Number.POSITIVE_INFINITY));
+      if (i < 0) continue;
       samples.push(last - started);
       if (engagedNotifiedAt !== undefined) fanOut.push(last - engagedNotifiedAt);
     }
