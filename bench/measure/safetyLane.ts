@@ -144,7 +144,9 @@ const breakGlassLatency = async (ctx: BenchContext, samples: number): Promise<nu
  */
 export const measureSafetyLane = async (ctx: BenchContext): Promise<Row[]> => {
   const rows: Row[] = [];
-  const samples = ctx.quick ? 20 : 200;
+  // 1,000 samples (the target asks for at least 200): the p99 of 200 is their third-worst, which one stall of this
+  // shared machine decides; of 1,000 it is the tenth-worst.
+  const samples = ctx.quick ? 20 : 1_000;
   const p = (values: number[], q: number) => round(percentile(values, q));
   for (const concurrency of ctx.quick ? [4, 64] : [4, 16, 64]) {
     const backlog = ctx.quick ? 300 : 5_000;
@@ -156,6 +158,14 @@ export const measureSafetyLane = async (ctx: BenchContext): Promise<Row[]> => {
       ...(ctx.quick ? {} : { target: '< 20 ms', met: percentile(committed, 99) < 20 }),
     });
   }
+  // The same path with nothing queued: what this machine's scheduling costs the path on its own, beside which the
+  // rows behind a backlog are read.
+  const idle = await engageBehindBacklog(ctx, { concurrency: 64, backlog: 0, samples, plain: false });
+  rows.push({
+    measure: `engage with nothing queued (the path's floor on this machine), WORKER_CONCURRENCY=64, p99 of ${samples} (p50 ${p(idle.committed, 50)} ms; seen by completion events: p50 ${p(idle.seen, 50)} / p99 ${p(idle.seen, 99)} ms)`,
+    value: p(idle.committed, 99),
+    unit: 'ms',
+  });
   const plainBacklog = ctx.quick ? 300 : 3_000;
   const plain = await engageBehindBacklog(ctx, { concurrency: 64, backlog: plainBacklog, samples, plain: true });
   rows.push({
