@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyAuditChain, listAuditEntriesInOrder, sql } from '../../packages/core/src/index.js';
 import type { ManagedProcess } from '../helpers/processes.js';
+import { ALERTMANAGER_BODY_LIMIT_BYTES } from '../../apps/api/src/routes/alertmanagerHook.js';
 import { waitFor } from '../helpers/waitFor.js';
 import { startWorkerProcess } from './processes.js';
 import { ALICE, bearer, useApi } from './support.js';
@@ -110,6 +111,37 @@ describe('POST /api/hooks/alertmanager', () => {
     const again = await hook(notification([alert('DatabaseDown', 'f00d000000000001', { startsAt: '2026-02-11T12:00:00.000Z' })]));
     expect(again.json()).toEqual({ engaged: 1, ignored: 0 });
     await waitFor(async () => (await engages()).length === before + 1, { timeoutMs: 20_000, description: 'third engage entry' });
+  });
+
+  it('takes a large group in one notification (Alertmanager does not retry a 413), up to the hook\'s own limit', async () => {
+    const before = (await engages()).length;
+    // 300 alerts with the labels and annotations a kube-prometheus rule carries: about 1.2 KB each, far above the api's
+    // 16 KiB for other routes. Two of them ask for an engage.
+    const padded = (index: number, engage: boolean) => {
+      const base = alert(`PodCrashLooping${index}`, `bead${String(index).padStart(12, '0')}`, { engage, startsAt: '2026-02-11T14:00:00.000Z' });
+      return {
+        ...base,
+        labels: { ...base.labels, namespace: 'payments', pod: `payments-api-7d9f8b6c5d-${index}`, container: 'api', job: 'kube-state-metrics', prometheus: 'monitoring/k8s' },
+        annotations: { ...base.annotations, description: 'Pod is restarting repeatedly. '.repeat(20), runbook_url: 'https://runbooks.example.com/kubernetes/podcrashlooping' },
+      };
+    };
+    const group = notification(Array.from({ length: 300 }, (_, index) => padded(index, index < 2)));
+    expect(JSON.stringify(group).length).toBeGreaterThan(300_000);
+    const response = await hook(group);
+    expect(response.statusCode).toBe(200);
+    expect(response.json()).toEqual({ engaged: 2, ignored: 298 });
+    await waitFor(async () => (await engages()).length === before + 2, { timeoutMs: 20_000, description: 'two engage entries' });
+
+    const jobsBefore = await api.current.jobCount();
+    const tooLarge = await api.current.app.inject({
+      method: 'POST',
+      url: '/api/hooks/alertmanager',
+      headers: { ...bearer(ALERTS.token), 'content-type': 'application/json' },
+      payload: JSON.stringify({ ...notification([alert('X', 'ab02')]), receiver: 'x'.repeat(ALERTMANAGER_BODY_LIMIT_BYTES) }),
+    });
+    expect(tooLarge.statusCode).toBe(413);
+    expect(tooLarge.json().error.code).toBe('PAYLOAD_TOO_LARGE');
+    expect(await api.current.jobCount()).toBe(jobsBefore);
   });
 
   it('rejects payloads that are not version 4 or not Alertmanager\'s, naming the field', async () => {

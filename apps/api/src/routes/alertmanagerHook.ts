@@ -12,6 +12,13 @@ import { errorResponses } from '../responseSchemas.js';
 const ROUTE = '/hooks/alertmanager';
 
 /**
+ * The hook's body limit, above the api's 16 KiB: Alertmanager sends a whole group in one notification (about 1 KB per
+ * alert with the usual labels and annotations, up to the schema's 1,000 alerts), does not retry a 4xx, and a refused
+ * notification is an engage lost.
+ */
+export const ALERTMANAGER_BODY_LIMIT_BYTES = 4 * 1024 * 1024;
+
+/**
  * POST /api/hooks/alertmanager: Prometheus Alertmanager's webhook (payload version 4), authenticated with an
  * ALERT_TOKENS bearer token (Alertmanager's `http_config.authorization`). Each firing alert labelled
  * `valhalla_action="engage_kill_switch"` engages the kill switch once, as `alerts:<token actor>`. Automation can only
@@ -33,6 +40,7 @@ export const alertmanagerHookRoutes = async (scope: FastifyInstance, deps: ApiDe
         body: alertmanagerPayload,
         response: { 200: z.object({ engaged: z.number(), ignored: z.number() }), ...errorResponses(400, 401, 403, 413, 415, 409, 503) },
       },
+      bodyLimit: ALERTMANAGER_BODY_LIMIT_BYTES,
       // Engages are never rate-limited (break-glass); the hook has no rate limit of its own.
       config: { roles: [ROLES.alerts, ROLES.operator] },
     },
