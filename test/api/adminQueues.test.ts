@@ -143,6 +143,17 @@ describe('pausing a queue: audited, through the API, by ADMIN_ACTORS only', () =
     expect((await verifyAuditChain(api.current.database.pool, api.current.config.auditKeyring, { mode: 'full' })).problem).toBeNull();
   });
 
+  it('refuses to pause the safety lane, even for an admin: engages and disables always run', async () => {
+    const earlier = (await listAuditEntriesInOrder(api.current.database.pool)).length;
+    const response = await request('POST', '/api/queues/governance-safety/pause', bearer(ALICE.token), { reason: 'hold engages' });
+    expect(response.statusCode).toBe(403);
+    expect(response.json().error).toMatchObject({ code: 'FORBIDDEN', message: expect.stringContaining('governance-safety cannot be paused') });
+    expect(await api.current.queues.byName['governance-safety'].isPaused()).toBe(false);
+    expect((await listAuditEntriesInOrder(api.current.database.pool)).length).toBe(earlier);
+    // Resuming it stays possible (another client may have paused it).
+    expect((await request('POST', '/api/queues/governance-safety/resume', bearer(ALICE.token), { reason: 'resume' })).statusCode).toBe(200);
+  });
+
   it('a pause with the session cookie needs the X-CSRF-Token', async () => {
     const { cookie, response } = await login(ALICE.token);
     const csrf = response.json().csrfToken as string;

@@ -235,4 +235,24 @@ describe('go-live-change jobs', () => {
     expect(entries[position]).toMatchObject({ action: 'kill_switch.engage', outcome: 'applied' });
     await worker.close();
   });
+
+  it('resumes the safety lane when another client pauses it, so an engage still applies, and audits the resume', async () => {
+    const { database, prefix, producer } = fixture.current;
+    await database.pool.query(sql.unsafe`UPDATE public.go_live_state SET kill_switch_engaged = false WHERE id = 1`);
+    const worker = await startInProcessWorker(database, prefix);
+    // A plain BullMQ client (another dashboard, a script) pauses the lane; the api refuses to.
+    const safety = producer.queues.byName[QUEUES.governanceSafety];
+    await safety.pause();
+    const engage = await change({ action: 'kill_switch.engage', reason: 'incident while the lane was paused' });
+    const outcome = await waitForJob(producer, engage);
+    expect(outcome.state).toBe('completed');
+    expect(await safety.isPaused()).toBe(false);
+    expect(await goLiveRow()).toMatchObject({ kill_switch_engaged: true });
+    const resumes = await waitFor(async () => {
+      const found = (await listAuditEntriesInOrder(database.pool)).filter((entry) => entry.action === 'queue.resumed');
+      return found.length > 0 ? found : false;
+    }, { timeoutMs: 10_000, description: 'the resume audited' });
+    expect(resumes[0]).toMatchObject({ kind: 'event', actor: 'system:worker', details: { queue: QUEUES.governanceSafety } });
+    await worker.close();
+  });
 });

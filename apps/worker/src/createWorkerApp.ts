@@ -24,6 +24,7 @@ import { withJobLogging } from './processors/withJobLogging.js';
 import { withJobMetrics } from './processors/withJobMetrics.js';
 import { withTransientRetry } from './processors/withTransientRetry.js';
 import { startHeartbeat } from './startHeartbeat.js';
+import { startSafetyLaneGuard } from './startSafetyLaneGuard.js';
 import { startVerificationWatchdog } from './startVerificationWatchdog.js';
 import { throttledErrorLog } from './throttledErrorLog.js';
 import type { ApiHealthOptions } from './verification/checkApiHealth.js';
@@ -225,6 +226,8 @@ export const createWorkerApp = async (options: WorkerAppOptions): Promise<Worker
     const queues = createGovernanceQueues({ connection: connection('producer'), prefix: config.queuePrefix });
     for (const queue of Object.values(queues.byName)) queue.on('error', throttledErrorLog(log, 'startup queue error'));
     lifecycle.add('close queues', () => queues.close(), { timeoutMs: QUEUES_CLOSE_TIMEOUT_MS });
+    const safetyLaneGuard = startSafetyLaneGuard({ queues, pool, keyring: config.auditKeyring, log });
+    lifecycle.add('stop safety lane guard', () => safetyLaneGuard.stop());
     // The job id makes this idempotent: any number of workers of one release enqueue one verification.
     const enqueued = await withTimeout(
       queues.enqueue(JOB_NAMES.migrationVerify, { actor: STARTUP_VERIFICATION_ACTOR, release: config.release }, { jobId: startupVerificationJobId(config.release, migrationHead) }),

@@ -16,7 +16,7 @@ const queueState = z.object({ queue: z.string(), paused: z.boolean() }).meta({ i
  * POST /api/queues/:name/pause and /resume `{"reason"}`: the only way to pause a queue over HTTP (the dashboard is
  * read-only), for operators in ADMIN_ACTORS. Audited like a job retry: the event is committed first, then Redis is
  * told; if Redis then fails, a `queue.control_failed` event says so and the client gets 503. While the governance
- * queue is paused, /health and the runbook status name it.
+ * queue is paused, /health and the runbook status name it. The safety lane (`governance-safety`) cannot be paused.
  */
 export const queueControlRoutes = async (scope: FastifyInstance, deps: ApiDependencies): Promise<void> => {
   const app = scope.withTypeProvider<ZodTypeProvider>();
@@ -40,6 +40,12 @@ export const queueControlRoutes = async (scope: FastifyInstance, deps: ApiDepend
         const { actor } = requirePrincipal(request);
         if (!admins.has(actor)) throw new ApiError('FORBIDDEN', `actor ${actor} may not ${step} queues; that needs an admin actor (ADMIN_ACTORS)`);
         const { name } = request.params;
+        if (step === 'pause' && name === QUEUES.governanceSafety) {
+          throw new ApiError(
+            'FORBIDDEN',
+            `queue ${QUEUES.governanceSafety} cannot be paused: engages and disables must always run (workers resume it if another client pauses it); pause ${QUEUES.governance} to hold other changes`,
+          );
+        }
         const queue = deps.queues.byName[name];
         const event = { queue: name, actor, reason: request.body.reason, requestId: request.id };
         const recorded = await callDatabase(() => recordQueueEvent(deps.pool, deps.config.auditKeyring, { ...event, action: step === 'pause' ? QUEUE_EVENTS.paused : QUEUE_EVENTS.resumed }));
