@@ -156,6 +156,22 @@ describe('four-eyes change requests (APPROVALS_REQUIRED=2)', () => {
     expectError(await approve(id, CAROL.token), 409, 'CHANGE_REQUEST_CLOSED');
   });
 
+  it('counts a request from when it was made: an engage between request and approval supersedes the release', async () => {
+    // The switch is engaged (beforeEach): the engage below changes nothing, so the request does not go stale, but it
+    // records the operator's intent to be safe as of then.
+    const id = await requestRelease(ALICE.token, 'requested before the incident');
+    const engage = await post('/api/governance/kill-switch', CAROL.token, { engaged: true, reason: 'incident after the request' });
+    expect((await settled(engage.json().jobId)).state).toBe('completed');
+    const approved = await approve(id, BOB.token, 'approved after the incident');
+    expect(approved.statusCode).toBe(200);
+    const job = await settled(approved.json().jobId);
+    expect(job.state).toBe('failed');
+    expect(job.error?.code).toBe('SUPERSEDED');
+    expect((await state()).kill_switch_engaged).toBe(true);
+    const entry = (await listAuditEntriesInOrder(api.current.database.pool)).find((candidate) => candidate.job_id === approved.json().jobId);
+    expect(entry).toMatchObject({ action: 'kill_switch.release', outcome: 'rejected', unmet_conditions: ['not_superseded'] });
+  });
+
   it('expires requests: approval after the expiry is 409 and the listing shows them expired', async () => {
     const id = await requestRelease(ALICE.token, 'will expire');
     const other = await requestRelease(ALICE.token, 'will expire unseen');

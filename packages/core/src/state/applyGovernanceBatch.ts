@@ -6,7 +6,7 @@ import { JOB_NAMES, QUEUES } from '../contract/jobContract.js';
 import type { GoLiveChangePayload } from '../contract/payloads.js';
 import { CHANGE_OUTCOMES, GOVERNANCE_ACTIONS, SUPERSESSION_CONDITION, type ChangeResult, type StateSnapshot } from './model.js';
 import type { AuditKeyring } from './audit/auditKeyring.js';
-import { findUnapprovedChanges } from './changeRequests/queries.js';
+import { findApprovalsOfChanges } from './changeRequests/queries.js';
 import { lockChangeContext } from './queries/changeContext.js';
 import { commitChanges, type BatchRowWrites, type DecidedChange } from './queries/commitChanges.js';
 import { decideChange, isSafetyAction, type ChangeDecision, type SafetyWatermarks } from './rules.js';
@@ -172,10 +172,14 @@ const runBatch = async (
       migrationHead: ordered[0]?.migrationHead ?? '',
     });
     // Four-eyes, under the lock and for the whole batch in one query (none when APPROVALS_REQUIRED is 1): the one
-    // place the worker checks that an enable or release is the job of an approved change request.
-    const unapproved = await findUnapprovedChanges(tx, ordered, ordered[0]?.approvalsRequired ?? 1);
+    // place the worker checks that an enable or release is the job of an approved change request. Such a change was
+    // created when it was requested, not when its approval enqueued it: an engage made in between supersedes it.
+    const { unapproved, requestedAtMs } = await findApprovalsOfChanges(tx, ordered, ordered[0]?.approvalsRequired ?? 1);
     const { planned, writes } = planBatch(
-      ordered,
+      ordered.map((request) => {
+        const requestedAt = requestedAtMs.get(request.jobId);
+        return requestedAt === undefined ? request : { ...request, createdAt: Math.min(requestedAt, request.createdAt ?? request.jobCreatedAt ?? requestedAt) };
+      }),
       context.members,
       { snapshot: context.snapshot, watermarks: context.watermarks },
       context.verificationPassed,

@@ -79,28 +79,30 @@ export const closeChangeRequestRow = async (
 /**
  * Four-eyes at the worker, for one change or a whole batch in one query: the job ids among `changes` that need an
  * approved change request (requiresApproval) and are not the enqueued job of one for the same action and requester
- * (e.g. added straight to the queue, or borrowing another request's id). Empty when approvals are not required.
+ * (e.g. added straight to the queue, or borrowing another request's id), and when each approved one was requested.
+ * Empty when approvals are not required.
  */
-export const findUnapprovedChanges = async (
+export const findApprovalsOfChanges = async (
   db: CommonQueryMethods,
   changes: readonly { jobId: string; payload: GoLiveChangePayload }[],
   approvalsRequired: number,
-): Promise<Set<string>> => {
+): Promise<{ unapproved: Set<string>; requestedAtMs: Map<string, number> }> => {
   const needing = changes.filter((change) => requiresApproval(change.payload.action, approvalsRequired));
-  if (needing.length === 0) return new Set();
+  if (needing.length === 0) return { unapproved: new Set(), requestedAtMs: new Map() };
   const claimed = needing.flatMap((change) => {
     const id = 'changeRequestId' in change.payload ? change.payload.changeRequestId : undefined;
     return id === undefined ? [] : [{ id, job_id: change.jobId, action: change.payload.action, requested_by: change.payload.actor }];
   });
-  const approved = new Set(
+  const approved =
     claimed.length === 0
       ? []
-      : await db.anyFirst(sql.type(z.object({ job_id: z.string() }))`
-          SELECT c.job_id FROM public.change_requests c
+      : await db.any(sql.type(z.object({ job_id: z.string(), requested_ms: z.number() }))`
+          SELECT c.job_id, (extract(epoch FROM c.created_at) * 1000)::float8 AS requested_ms
+          FROM public.change_requests c
           JOIN jsonb_to_recordset(${sql.jsonb(claimed)}) AS m(id TEXT, job_id TEXT, action TEXT, requested_by TEXT)
             ON c.id = m.id AND c.job_id = m.job_id AND c.action = m.action AND c.requested_by = m.requested_by
           WHERE c.status = 'enqueued'
-        `),
-  );
-  return new Set(needing.map((change) => change.jobId).filter((jobId) => !approved.has(jobId)));
+        `);
+  const requestedAtMs = new Map(approved.map((row) => [row.job_id, Math.floor(row.requested_ms)]));
+  return { unapproved: new Set(needing.map((change) => change.jobId).filter((jobId) => !requestedAtMs.has(jobId))), requestedAtMs };
 };
