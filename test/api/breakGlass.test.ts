@@ -102,6 +102,59 @@ describe('break-glass while Redis is unavailable', () => {
     }
   });
 
+  it('never applies a change it answered 503 for, though the enqueue reaches Redis when it recovers', async () => {
+    const redis = await startOwnRedis();
+    const api = await startApi(database.current, { redisUrl: () => redis.url });
+    const producer = createProducer(api.prefix, redis.url);
+    try {
+      const post = (url: string, payload: object, headers: Record<string, string> = {}) =>
+        api.app.inject({ method: 'POST', url, payload, headers: { ...bearer(), ...headers } });
+      expect(await killSwitchEngaged()).toBe(true);
+      const ready = () => waitFor(async () => api.redis.status === 'ready', { timeoutMs: 15_000, description: 'the api connected to Redis' });
+      // Frozen, not down: the connection is ready and the enqueue is written to the socket, then times out.
+      // With a key the client can ask again: the 503 says so, and nothing is voided.
+      redis.freeze();
+      const keyed = await post('/api/governance/system-metadata', { notes: 'keyed while frozen', reason: 'm' }, { 'idempotency-key': 'metadata-while-frozen' });
+      expect(keyed.statusCode).toBe(503);
+      expect(keyed.json().error).toMatchObject({ code: 'DEPENDENCY_UNAVAILABLE', message: expect.stringMatching(/same Idempotency-Key/) });
+      redis.resume();
+      await ready();
+
+      redis.freeze();
+      const release = await post('/api/governance/kill-switch', { engaged: false, reason: 'answered 503' });
+      expect(release.statusCode).toBe(503);
+      const refusal = release.json<{ error: { code: string; message: string } }>().error;
+      expect(refusal).toMatchObject({ code: 'DEPENDENCY_UNAVAILABLE', message: expect.stringMatching(/not applied and never will be/) });
+      const voidedJobId = /job (\S+) is void/.exec(refusal.message)?.[1] ?? '';
+      expect(await auditFor(voidedJobId)).toEqual([expect.objectContaining({ action: 'kill_switch.release', outcome: 'rejected', unmet_conditions: ['enqueue_confirmed'] })]);
+
+      redis.resume();
+      const worker = await startInProcessWorker(database.current, api.prefix, { env: { REDIS_URL: redis.url } });
+      try {
+        // Both enqueues ran when Redis resumed: the voided release fails as such, the keyed change applies.
+        const voided = await waitForJob(producer, voidedJobId);
+        expect(voided.state).toBe('failed');
+        expect(voided.failure).toMatchObject({ code: 'ENQUEUE_UNCONFIRMED', final: true });
+        const asked = await waitFor(async () => {
+          const again = await post('/api/governance/system-metadata', { notes: 'keyed while frozen', reason: 'm' }, { 'idempotency-key': 'metadata-while-frozen' });
+          return again.statusCode === 200 ? again.json<{ status: string; result: ChangeResult }>() : false;
+        }, { timeoutMs: 15_000, description: 'the keyed change applied and answered from PostgreSQL' });
+        expect(asked).toMatchObject({ status: 'completed', result: { action: 'metadata.update', outcome: 'applied' } });
+      } finally {
+        await worker.close();
+      }
+      expect(await killSwitchEngaged()).toBe(true);
+      expect(await auditFor(voidedJobId)).toHaveLength(1);
+      const job = await api.app.inject({ method: 'GET', url: `/api/jobs/${voidedJobId}`, headers: bearer() });
+      expect(job.json()).toMatchObject({ state: 'failed', error: { code: 'ENQUEUE_UNCONFIRMED' } });
+    } finally {
+      redis.resume();
+      await producer.close();
+      await api.close();
+      await redis.stop();
+    }
+  });
+
   it('starts and serves engages while Redis has never been reachable', async () => {
     // A free port nothing listens on: every connection attempt is refused.
     const port = await freePort();

@@ -15,6 +15,10 @@ export type OwnRedis = {
   /** Starts it again on the same port, empty. */
   restart: () => Promise<void>;
   stop: () => Promise<void>;
+  /** Freezes the server (SIGSTOP): connections stay open, commands are read and not answered until `resume`. */
+  freeze: () => void;
+  /** Lets a frozen server run again (SIGCONT): it then runs every command it read meanwhile. */
+  resume: () => void;
 };
 
 /**
@@ -40,13 +44,18 @@ export const startOwnRedis = async (): Promise<OwnRedis> => {
       }
     }, { timeoutMs: 10_000, description: `redis-server on port ${port}` });
   };
+  await start();
+  const signal = (name: NodeJS.Signals) => () => {
+    if (isRunning()) child?.kill(name);
+  };
   const kill = async () => {
     if (!isRunning() || child === undefined) return;
     const exited = new Promise((resolve) => child?.once('exit', resolve));
+    // A frozen process takes SIGKILL too; SIGCONT first keeps the exit prompt either way.
+    child.kill('SIGCONT');
     child.kill('SIGKILL');
     await exited;
   };
-  await start();
-  const own: OwnRedis = { url: `redis://127.0.0.1:${port}`, port, kill, restart: start, stop: kill };
+  const own: OwnRedis = { url: `redis://127.0.0.1:${port}`, port, kill, restart: start, stop: kill, freeze: signal('SIGSTOP'), resume: signal('SIGCONT') };
   return track(own, { description: `redis-server on port ${port}`, isOpen: isRunning, close: kill });
 };

@@ -1,4 +1,5 @@
 import { QUEUES, applyGovernanceChange, type GoLiveChangePayload } from '@valhalla/core';
+import { ApiError } from './errors.js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { callDatabase } from './dependencyCalls.js';
 import type { ApiDependencies } from './dependencies.js';
@@ -41,4 +42,36 @@ export const applyBreakGlass = async (
   );
   reply.code(200);
   return { jobId: change.jobId, status: 'completed', result };
+};
+
+/**
+ * The other half of "Redis is unavailable": a release, enable or metadata change whose enqueue was not confirmed is
+ * voided under its job id, through the same exactly-once transaction (recorded as rejected, ENQUEUE_UNCONFIRMED,
+ * without a creation time so the id alone identifies it): if the enqueue reaches Redis after all, the worker replays
+ * that rejection instead of applying the change after the client was told 503. If a worker applied it first, the
+ * stored execution comes back and the client gets it (200 completed).
+ * @throws ApiError DEPENDENCY_UNAVAILABLE: the change is void (or, when PostgreSQL failed too, its outcome is unknown).
+ */
+export const voidUnconfirmedChange = async (
+  deps: ApiDependencies,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  change: { jobId: string; payload: GoLiveChangePayload; cause: unknown },
+): Promise<JobCompleted> => {
+  const { head } = await deps.migrations.chain();
+  const voided = await applyGovernanceChange(
+    deps.pool,
+    { jobId: change.jobId, queue: QUEUES.governance, payload: change.payload, migrationHead: head, voided: true },
+    deps.config.auditKeyring,
+  ).catch((error: unknown) => {
+    request.log.error({ err: error, jobId: change.jobId }, 'could not void a change whose enqueue was not confirmed; it may still be applied');
+    throw new ApiError('DEPENDENCY_UNAVAILABLE', `Redis and PostgreSQL are unavailable; job ${change.jobId} may still be applied when Redis recovers (see GET /api/jobs/${change.jobId})`, { cause: change.cause });
+  });
+  if (voided.replayed) {
+    request.log.info({ jobId: change.jobId, outcome: voided.result.outcome }, 'enqueue not confirmed, but a worker had applied the change already');
+    reply.code(200);
+    return { jobId: change.jobId, status: 'completed', result: voided.result };
+  }
+  request.log.warn({ jobId: change.jobId, action: change.payload.action, auditId: voided.result.auditId }, 'Redis did not confirm the enqueue: change voided in PostgreSQL');
+  throw new ApiError('DEPENDENCY_UNAVAILABLE', `Redis is unavailable; the change was not applied and never will be (job ${change.jobId} is void); retry later`, { cause: change.cause });
 };

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { JOB_NAMES, isSafetyAction, queueForJob, type JobName, type JobPayloads } from '@valhalla/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { applyBreakGlass, BREAK_GLASS_ENQUEUE_TIMEOUT_MS } from './breakGlass.js';
+import { applyBreakGlass, BREAK_GLASS_ENQUEUE_TIMEOUT_MS, voidUnconfirmedChange } from './breakGlass.js';
+import { ApiError } from './errors.js';
 import { callRedis } from './dependencyCalls.js';
 import type { ApiDependencies } from './dependencies.js';
 import { claimJobIdForKey, readIdempotencyKey } from './idempotency.js';
@@ -66,6 +67,36 @@ export const enqueueJob = async <N extends JobName>(
 };
 
 /**
+ * A release, enable or metadata change: enqueued like any job, and never applied after a 503. An enqueue that timed
+ * out or failed on a ready connection may have been written to Redis, which runs it when it recovers; without an
+ * Idempotency-Key the client could never learn that, so the api voids the job id in PostgreSQL first (see
+ * voidUnconfirmedChange). With a key, the 503 says to repeat the request with it, which answers the real outcome.
+ * @throws ApiError IDEMPOTENCY_CONFLICT, DEPENDENCY_UNAVAILABLE, VALIDATION_FAILED (malformed key).
+ */
+const enqueueOtherChange = async (
+  deps: ApiDependencies,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  job: JobRequest<typeof JOB_NAMES.goLiveChange>,
+): Promise<JobAccepted | JobCompleted> => {
+  const keyed = readIdempotencyKey(request) !== undefined;
+  const { jobId, completed } = await jobIdFor(deps, request, reply, job);
+  if (completed !== undefined) return completed;
+  // Not ready: ioredis refuses the command without sending it (no offline queue), so nothing can arrive later.
+  const sendable = deps.redis.status === 'ready';
+  try {
+    await callRedis(`enqueue ${job.name}`, () => deps.queues.enqueue(job.name, job.payload, { jobId }));
+  } catch (error) {
+    if (!sendable) throw error;
+    if (keyed) {
+      throw new ApiError('DEPENDENCY_UNAVAILABLE', `Redis did not confirm the enqueue of job ${jobId}; repeat the request with the same Idempotency-Key to learn whether it was applied`, { cause: error });
+    }
+    return voidUnconfirmedChange(deps, request, reply, { jobId, payload: job.payload, cause: error });
+  }
+  return accepted(request, reply, jobId, job.name, job.payload.actor);
+};
+
+/**
  * Like enqueueJob for a go-live change, with the break-glass path for engages and disables: when the producer
  * connection is not ready (it would only fail: no offline queue), or the enqueue fails or misses its short deadline,
  * the api applies the change itself in PostgreSQL and answers 200 with its result (see breakGlass.ts). Any other
@@ -78,7 +109,7 @@ export const enqueueChange = async (
   reply: FastifyReply,
   job: JobRequest<typeof JOB_NAMES.goLiveChange>,
 ): Promise<JobAccepted | JobCompleted> => {
-  if (!isSafetyAction(job.payload.action)) return enqueueJob(deps, request, reply, job);
+  if (!isSafetyAction(job.payload.action)) return enqueueOtherChange(deps, request, reply, job);
   const { jobId, completed } = await jobIdFor(deps, request, reply, job);
   if (completed !== undefined) return completed;
   const enqueued =

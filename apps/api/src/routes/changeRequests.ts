@@ -80,7 +80,8 @@ export const changeRequestRoutes = async (scope: FastifyInstance, deps: ApiDepen
       if (outcome.kind !== 'enqueue') throw refusal(outcome, id);
       const { request: approved, jobId, approvedBy } = outcome;
       // The request is marked enqueued (committed) before the job is added: if Redis fails here, the client gets
-      // 503 and approving again resends the same job id (BullMQ keeps one job per id).
+      // 503 and approving again resends the same job id (BullMQ keeps one job per id). The change request id works as
+      // an idempotency key: a 503 means the outcome is not known yet, and the message says how to learn it.
       await callRedis('enqueue approved change', () =>
         deps.queues.enqueue(
           JOB_NAMES.goLiveChange,
@@ -94,7 +95,9 @@ export const changeRequestRoutes = async (scope: FastifyInstance, deps: ApiDepen
           },
           { jobId },
         ),
-      );
+      ).catch((error: unknown) => {
+        throw new ApiError('DEPENDENCY_UNAVAILABLE', `Redis did not confirm the enqueue of job ${jobId}; the approval is recorded: approve again to resend it (one job per id), or see GET /api/jobs/${jobId}`, { cause: error });
+      });
       request.log.info({ changeRequestId: id, jobId, requestedBy: approved.requested_by, approvedBy }, 'approved change enqueued');
       return toPublicChangeRequest(approved);
     },

@@ -67,7 +67,7 @@ export const governanceChangeRoutes = async (scope: FastifyInstance, deps: ApiDe
       ...(backend_complete === undefined ? {} : { backend_complete }),
       ...(notes === undefined ? {} : { notes }),
     };
-    return enqueueJob(deps, request, reply, {
+    return enqueueChange(deps, request, reply, {
       name: JOB_NAMES.goLiveChange,
       payload: { action: GOVERNANCE_ACTIONS.metadataUpdate, actor, reason, requestId: request.id, metadata },
       body: request.body,

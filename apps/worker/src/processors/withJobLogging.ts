@@ -41,7 +41,7 @@ export const withJobLogging =
       if (err instanceof DelayedError) throw error;
       const failure = decodeJobFailure(err.message);
       if (err instanceof UnrecoverableError) {
-        const outcome = failure.code === 'PRECONDITION_FAILED' || failure.code === 'SUPERSEDED' || failure.code === 'EXPIRED' ? 'rejected' : 'failed';
+        const outcome = ['PRECONDITION_FAILED', 'SUPERSEDED', 'EXPIRED', 'ENQUEUE_UNCONFIRMED'].includes(failure.code) ? 'rejected' : 'failed';
         log.warn({ durationMs: durationMs(), outcome, code: failure.code, reason: failure.message }, 'job failed without retry');
       } else {
         const willRetry = failedAttemptOutcome(job, err) === 'retried';

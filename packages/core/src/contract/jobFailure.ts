@@ -22,6 +22,8 @@ export const JOB_FAILURE_CODES = {
   PRECONDITION_FAILED: { final: true },
   SUPERSEDED: { final: true },
   EXPIRED: { final: true },
+  /** The api answered 503 and voided the job id: a delivery after that replays this record. */
+  ENQUEUE_UNCONFIRMED: { final: true },
   /** A failure the worker did not expect (a bug, or a foreign worker): not final, an operator may retry the job. */
   INTERNAL_ERROR: { final: false },
   /** BullMQ failed the job without a record of ours (e.g. it stalled more often than allowed). Not final. */

@@ -29,7 +29,16 @@ export type GovernanceChangeRequest = {
   expiresAt?: number | undefined;
   /** APPROVALS_REQUIRED (default 1): above 1, an enable or release must be the job of an approved change request. */
   approvalsRequired?: number | undefined;
+  /**
+   * The api answered 503 because Redis did not confirm the enqueue: the change is recorded as rejected
+   * (ENQUEUE_UNCONFIRMED) under its job id, so a delivery that reaches a worker later replays that record. When the
+   * job was applied first, the stored execution is returned instead (a replay).
+   */
+  voided?: boolean | undefined;
 };
+
+/** The unmet condition of a voided change (see GovernanceChangeRequest.voided). */
+export const ENQUEUE_CONDITION = 'enqueue_confirmed';
 
 /** The unmet condition an EXPIRED rejection records in the audit entry. */
 export const EXPIRED_CONDITION = 'change_max_age';
@@ -100,7 +109,10 @@ const planBatch = (
     // Checked under the lock, after the replay lookup: a change that committed in time keeps its result whenever it
     // is asked again, and one that waited out an outage past its age is rejected instead of landing late.
     const expired = request.expiresAt !== undefined && now > request.expiresAt;
-    const decision: ChangeDecision = expired
+    const voided = request.voided === true;
+    const decision: ChangeDecision = voided
+      ? { outcome: CHANGE_OUTCOMES.rejected, unmet: [ENQUEUE_CONDITION], after: state, watermarks }
+      : expired
       ? { outcome: CHANGE_OUTCOMES.rejected, unmet: [EXPIRED_CONDITION], after: state, watermarks }
       : decideChange({
       action: payload.action,
@@ -111,7 +123,13 @@ const planBatch = (
           watermarks,
           approvalMissing: unapproved.has(request.jobId),
         });
-    const rejectedAs: ChangeResult['rejectedAs'] = expired ? 'EXPIRED' : decision.unmet.includes(SUPERSESSION_CONDITION) ? 'SUPERSEDED' : undefined;
+    const rejectedAs: ChangeResult['rejectedAs'] = voided
+      ? 'ENQUEUE_UNCONFIRMED'
+      : expired
+        ? 'EXPIRED'
+        : decision.unmet.includes(SUPERSESSION_CONDITION)
+          ? 'SUPERSEDED'
+          : undefined;
     const result = {
       outcome: decision.outcome,
       action: payload.action,

@@ -171,6 +171,6 @@ export const changeResult = z.object({
   /** When the BullMQ job was created (ms): tells a redelivery from a new job that reuses the id. */
   jobCreatedAt: z.number().optional(),
   /** Why a rejected change was rejected: its preconditions (the default), an engage or disable after it (SUPERSEDED) or its age (EXPIRED). */
-  rejectedAs: z.enum(['PRECONDITION_FAILED', 'SUPERSEDED', 'EXPIRED']).optional(),
+  rejectedAs: z.enum(['PRECONDITION_FAILED', 'SUPERSEDED', 'EXPIRED', 'ENQUEUE_UNCONFIRMED']).optional(),
 });
 export type ChangeResult = z.infer<typeof changeResult>;
