@@ -76,6 +76,13 @@ describe('break-glass while Redis is unavailable', () => {
       const health = await api.app.inject({ method: 'GET', url: '/health' });
       expect(health.statusCode).toBe(200);
       expect(health.json()).toEqual({ status: 'degraded', checks: { database: 'ok', redis: 'unavailable' }, release: expect.any(String), paused_queues: null });
+      // Jobs that executed are answered from PostgreSQL meanwhile; one it does not know is 503 (Redis may have it).
+      const job = await api.app.inject({ method: 'GET', url: `/api/jobs/${body.jobId}`, headers: bearer() });
+      expect(job.statusCode).toBe(200);
+      expect(job.json()).toMatchObject({ id: body.jobId, state: 'completed', result: { auditId: body.result.auditId } });
+      const unknown = await api.app.inject({ method: 'GET', url: '/api/jobs/not-executed-anywhere', headers: bearer() });
+      expect(unknown.statusCode).toBe(503);
+      expect(unknown.json().error.code).toBe('DEPENDENCY_UNAVAILABLE');
 
       // Redis is back: a retry with the same key is answered from PostgreSQL with the same result, and the same job
       // reaching the queue late (an enqueue that timed out but landed) replays the stored result in the worker.

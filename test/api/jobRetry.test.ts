@@ -110,6 +110,19 @@ describe('POST /api/jobs/:id/retry', () => {
     expect((await retryEntries()).length).toBe(before);
   });
 
+  it('reads the job ids the verification scheduler gives (repeat:<scheduler>:<millis>)', async () => {
+    const queue = api.current.queues.byName.verification;
+    // The scheduler adds its jobs itself, with ids BullMQ refuses from add() (they hold colons).
+    const scheduled = await queue.upsertJobScheduler('valhalla:verification-watchdog', { every: 3_600_000 }, { name: 'migration-verify', data: { actor: 'system:watchdog' } });
+    const id = scheduled.id ?? '';
+    expect(id).toMatch(/^repeat:valhalla:verification-watchdog:\d+$/);
+    const found = await get(`/api/jobs/${id}`);
+    expect(found.statusCode, found.body).toBe(200);
+    expect(found.json()).toMatchObject({ id, queue: 'verification' });
+    await queue.removeJobScheduler('valhalla:verification-watchdog');
+    expect((await get('/api/jobs/repeat:valhalla:verification-watchdog:1')).statusCode).toBe(404);
+  });
+
   it('answers 404 for an unknown job, 401 without a token, and 400 for a missing, blank or long reason', async () => {
     const unknown = await retry('no-such-job');
     expect(unknown.statusCode).toBe(404);

@@ -46,8 +46,9 @@ export const auditQuery = z.strictObject({
 export const verificationsQuery = z.strictObject({ limit: limitParam(VERIFICATIONS_PAGE.max).optional() });
 
 /** Job ids are ours (`idem-…`, uuids, `startup-verify-…`) or BullMQ's numbers. */
-const JOB_ID_PATTERN = /^[A-Za-z0-9_.-]{1,200}$/;
-export const jobParams = z.strictObject({ id: z.string().regex(JOB_ID_PATTERN, 'must be 1-200 characters of letters, digits, _ . -') });
+/** Ids the api and BullMQ give: uuids, Idempotency-Key ids, and the scheduler's `repeat:<scheduler id>:<millis>`. */
+const JOB_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,200}$/;
+export const jobParams = z.strictObject({ id: z.string().regex(JOB_ID_PATTERN, 'must be 1-200 characters of letters, digits, _ . : -') });
 
 export const jobAccepted = z.object({ jobId: z.string(), status: z.literal('queued') });
 export type JobAccepted = z.infer<typeof jobAccepted>;

@@ -72,7 +72,15 @@ export const jobRoutes = async (scope: FastifyInstance, deps: ApiDependencies): 
   };
   app.get('/jobs/:id', { schema }, async (request) => {
     const { id } = request.params;
-    const summary = await callRedis('read job', () => deps.queues.readJob(id));
+    // While Redis is unavailable, a job that executed is still known to PostgreSQL (the break-glass ones included).
+    let summary: Awaited<ReturnType<ApiDependencies['queues']['readJob']>>;
+    try {
+      summary = await callRedis('read job', () => deps.queues.readJob(id));
+    } catch (error) {
+      const stored = await answerFromDatabase(deps, id);
+      if (stored === undefined) throw error;
+      return stored;
+    }
     const state = summary === undefined ? undefined : toPublicState(summary.state);
     if (summary !== undefined && state !== undefined) {
       return {
