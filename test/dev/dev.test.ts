@@ -123,14 +123,18 @@ describe('npm run dev', () => {
     expect(refused.stderr).toContain('DATABASE_URL is not set, and no `npm run dev` is running');
   });
 
-  it('reuses the data folder on the next start, and the state survives', async () => {
+  it('reuses the data folder on the next start, and the state survives; SIGTERM to npm alone stops everything', async () => {
     const run = startDev(devDir);
     const { apiUrl, token } = await banner(run);
     expect(run.output()).toContain('embedded PostgreSQL reused');
     const status = await runbook(apiUrl, token);
     expect(status.go_live_state.kill_switch_engaged).toBe(false);
     expect(status.system_metadata.backend_complete).toBe(true);
-    await interrupt(run);
+    // A process manager or a script stops npm, not its group: npm exits without passing the signal on.
+    run.child.kill('SIGTERM');
+    await run.exited;
+    await waitFor(() => run.output().includes('[dev] stopped'), { timeoutMs: 45_000, description: 'the orphaned dev script to stop everything' });
+    expect(run.output()).toContain('the command that started npm run dev is gone');
     expect(run.output()).not.toMatch(/stopping .* failed/);
     await waitFor(() => processesUsing(devDir) === '', { timeoutMs: 15_000, description: 'no process left using the dev folder' });
   });

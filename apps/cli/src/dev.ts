@@ -209,6 +209,9 @@ const main = async () => {
  * stop the database before the worker and api had drained. So the dev script runs as a supervisor that starts the
  * real work in a process group of its own and passes it one SIGTERM; the inner process stops everything in order.
  */
+/** How often the supervisor checks that whoever started it still runs. */
+const ORPHAN_CHECK_MS = 500;
+
 const superviseInOwnGroup = (): void => {
   const inner = spawn(process.execPath, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
     env: { ...process.env, VALHALLA_DEV_SUPERVISED: '1' },
@@ -221,7 +224,19 @@ const superviseInOwnGroup = (): void => {
   process.on('SIGINT', forward);
   process.on('SIGTERM', forward);
   process.on('SIGHUP', forward);
-  inner.once('exit', (code, signal) => process.exit(code ?? (signal === null ? 1 : 128)));
+  // npm does not pass a SIGTERM on: `kill <npm pid>` ends npm and leaves this process to init. Orphaned, it stops
+  // everything as if it had been signalled, instead of leaving api, worker, Redis and PostgreSQL running.
+  const parent = process.ppid;
+  const orphanWatch = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(orphanWatch);
+    process.stderr.write('[dev] the command that started npm run dev is gone; stopping everything\n');
+    forward();
+  }, ORPHAN_CHECK_MS);
+  inner.once('exit', (code, signal) => {
+    clearInterval(orphanWatch);
+    process.exit(code ?? (signal === null ? 1 : 128));
+  });
 };
 
 if (process.env.VALHALLA_DEV_SUPERVISED !== '1') superviseInOwnGroup();
