@@ -104,6 +104,13 @@ describe('when PostgreSQL is down', () => {
       });
       expect(keyed.statusCode).toBe(503);
       expect(await api.jobCount()).toBe(0);
+      // An engage with a key still goes out, under the job id its key gives (the same on a repeat).
+      const engage = () =>
+        app.inject({ method: 'POST', url: '/api/governance/kill-switch', payload: { engaged: true, reason: 'db down' }, headers: { ...bearer(), 'idempotency-key': 'engage-db-down' } });
+      const first = await engage();
+      expect(first.statusCode, first.body).toBe(202);
+      expect((await engage()).json().jobId).toBe(first.json().jobId);
+      expect(await api.jobCount()).toBe(1);
     } finally {
       await app.close();
       await pool.end();

@@ -5,7 +5,7 @@ import { applyBreakGlass, BREAK_GLASS_ENQUEUE_TIMEOUT_MS, voidUnconfirmedChange 
 import { ApiError } from './errors.js';
 import { callRedis } from './dependencyCalls.js';
 import type { ApiDependencies } from './dependencies.js';
-import { claimJobIdForKey, readIdempotencyKey } from './idempotency.js';
+import { claimJobIdForKey, keyedJobId, readIdempotencyKey } from './idempotency.js';
 import type { JobAccepted, JobCompleted } from './schemas.js';
 
 type JobRequest<N extends JobName> = { name: N; payload: JobPayloads[N]; body: unknown };
@@ -110,7 +110,15 @@ export const enqueueChange = async (
   job: JobRequest<typeof JOB_NAMES.goLiveChange>,
 ): Promise<JobAccepted | JobCompleted> => {
   if (!isSafetyAction(job.payload.action)) return enqueueOtherChange(deps, request, reply, job);
-  const { jobId, completed } = await jobIdFor(deps, request, reply, job);
+  const { jobId, completed } = await jobIdFor(deps, request, reply, job).catch((error: unknown) => {
+    // PostgreSQL is down, so the key cannot be claimed; the engage must still go out. Its job id follows from actor
+    // and key alone, so a repeat is the same job (BullMQ keeps one per id; the worker applies an id once). What is
+    // lost is only the check that the key was not used for another request.
+    const key = readIdempotencyKey(request);
+    if (key === undefined || !(error instanceof ApiError) || error.code !== 'DEPENDENCY_UNAVAILABLE') throw error;
+    request.log.warn({ err: error }, 'PostgreSQL unavailable: safety change enqueued under its key\'s job id without claiming the key');
+    return { jobId: keyedJobId(job.payload.actor, key), completed: undefined };
+  });
   if (completed !== undefined) return completed;
   const enqueued =
     deps.redis.status === 'ready' &&
