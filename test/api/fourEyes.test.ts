@@ -232,6 +232,22 @@ describe('four-eyes change requests (APPROVALS_REQUIRED=2)', () => {
     expect((await cli(ALICE.token, 'approve', again.changeRequestId)).code).toBe(64);
   });
 
+  it('honours an Idempotency-Key: the same request makes one change request, another body is 409', async () => {
+    const ask = (reason: string) =>
+      api.current.app.inject({ method: 'POST', url: '/api/governance/go-live', headers: { ...bearer(ALICE.token), 'idempotency-key': 'cr-key-1' }, payload: { enabled: true, reason } });
+    const first = await ask('enable with a key');
+    expect(first.statusCode).toBe(202);
+    const id = first.json().changeRequestId as string;
+    const again = await ask('enable with a key');
+    expect(again.statusCode, again.body).toBe(200);
+    expect(again.headers['idempotent-replayed']).toBe('true');
+    expect(again.json()).toMatchObject({ id, status: 'pending_approval', requested_by: 'alice', reason: 'enable with a key' });
+    expectError(await ask('another body'), 409, 'IDEMPOTENCY_CONFLICT');
+    const requested = (await listAuditEntriesInOrder(api.current.database.pool)).filter((entry) => entry.kind === 'event' && entry.details.change_request === id);
+    expect(requested.map((entry) => entry.action)).toEqual(['change_request.requested']);
+    expect((await post(`/api/governance/change-requests/${id}/cancel`, ALICE.token, { reason: 'was a test' })).statusCode).toBe(200);
+  });
+
   it('never asks approval for an engage or a disable', async () => {
     const response = await post('/api/governance/go-live', ALICE.token, { enabled: false, reason: 'safety first' });
     expect(response.statusCode).toBe(202);

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { requirePrincipal } from '../auth.js';
 import type { ApiDependencies } from '../dependencies.js';
 import { enqueueChange, enqueueJob } from '../enqueueJob.js';
-import { changeRequestAccepted } from '../changeRequests/publicChangeRequest.js';
+import { changeRequestAccepted, changeRequestResponse } from '../changeRequests/publicChangeRequest.js';
 import { requestApprovalIfRequired } from '../changeRequests/requestApproval.js';
 import { jobAcceptedResponse, jobCompletedResponse, writeErrors } from '../responseSchemas.js';
 import { goLiveBody, killSwitchBody, systemMetadataBody, verifyBody } from '../schemas.js';
@@ -31,13 +31,16 @@ export const governanceChangeRoutes = async (scope: FastifyInstance, deps: ApiDe
   // Redis is unavailable (break-glass).
   const accepted = { tags: ['governance'], response: { 200: jobCompletedResponse, 202: jobAcceptedResponse, ...writeErrors() } };
   // Enable and release may answer with a change request instead (APPROVALS_REQUIRED > 1).
-  const acceptedOrRequest = { ...accepted, response: { ...accepted.response, 202: z.union([jobAcceptedResponse, changeRequestAccepted]) } };
+  const acceptedOrRequest = {
+    ...accepted,
+    response: { ...accepted.response, 200: z.union([jobCompletedResponse, changeRequestResponse]), 202: z.union([jobAcceptedResponse, changeRequestAccepted]) },
+  };
 
   app.post('/governance/go-live', { schema: { ...acceptedOrRequest, summary: 'Enable or disable go-live (queued; the worker checks the preconditions; a disable is applied by the api while Redis is down)', body: goLiveBody }, config: { rateLimit: safetyExempt((body) => bodyField(body, 'enabled') === false) } }, async (request, reply) => {
     const { actor } = requirePrincipal(request);
     const { enabled, reason } = request.body;
     const action = enabled ? GOVERNANCE_ACTIONS.goLiveEnable : GOVERNANCE_ACTIONS.goLiveDisable;
-    const pending = await requestApprovalIfRequired(deps, request, reply, { action, actor, reason });
+    const pending = await requestApprovalIfRequired(deps, request, reply, { action, actor, reason, body: request.body });
     if (pending !== null) return pending;
     return enqueueChange(deps, request, reply, {
       name: JOB_NAMES.goLiveChange,
@@ -50,7 +53,7 @@ export const governanceChangeRoutes = async (scope: FastifyInstance, deps: ApiDe
     const { actor } = requirePrincipal(request);
     const { engaged, reason } = request.body;
     const action = engaged ? GOVERNANCE_ACTIONS.killSwitchEngage : GOVERNANCE_ACTIONS.killSwitchRelease;
-    const pending = await requestApprovalIfRequired(deps, request, reply, { action, actor, reason });
+    const pending = await requestApprovalIfRequired(deps, request, reply, { action, actor, reason, body: request.body });
     if (pending !== null) return pending;
     return enqueueChange(deps, request, reply, {
       name: JOB_NAMES.goLiveChange,

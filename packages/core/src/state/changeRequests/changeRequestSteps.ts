@@ -55,15 +55,21 @@ const voidIfStale = async (locked: Locked, request: ChangeRequest): Promise<'exp
   return why;
 };
 
-/** Creates a pending request (and its `requested` event) against the current state version. */
+/**
+ * Creates a change request (status pending_approval) with its `change_request.requested` audit event. With an `id`
+ * (one that follows from an Idempotency-Key), a request that already has it is returned as it is, with `created`
+ * false and no second event: creations are serialised on the governance lock, so racing repeats see each other.
+ */
 export const createChangeRequest = async (
   pool: DatabasePool,
   keyring: AuditKeyring,
-  input: { action: ApprovalAction; actor: string; reason: string; required: number; ttlMinutes: number; requestId: string | null },
-): Promise<ChangeRequest> =>
+  input: { id?: string | undefined; action: ApprovalAction; actor: string; reason: string; required: number; ttlMinutes: number; requestId: string | null },
+): Promise<{ request: ChangeRequest; created: boolean }> =>
   withLockedState(pool, keyring, async (locked) => {
+    const existing = input.id === undefined ? null : await findChangeRequest(locked.tx, input.id, { lock: false });
+    if (existing !== null) return { request: existing, created: false };
     const request = await insertChangeRequest(locked.tx, {
-      id: randomUUID(),
+      id: input.id ?? randomUUID(),
       action: input.action,
       requestedBy: input.actor,
       reason: input.reason,
@@ -73,7 +79,7 @@ export const createChangeRequest = async (
       requestId: input.requestId,
     });
     await event(locked, request, 'requested', input.actor, input.reason, input.requestId);
-    return request;
+    return { request, created: true };
   });
 
 export type ApprovalOutcome =
