@@ -95,6 +95,15 @@ describe('job contract', () => {
     expect(invalid(JOB_NAMES.goLiveChange, { action: 'kill_switch.engage', actor: 'ops', reason: '   ' }).details?.[0]?.field).toBe('reason');
   });
 
+  it('refuses a trailing line break or a bidirectional control in a name instead of dropping it; trims spaces', () => {
+    const metadata = (version: string) => ({ action: 'metadata.update', actor: 'ops', reason: 'r', metadata: { version } });
+    for (const bad of ['2.0.0\n', '4.0.0\t', '\u202e5', 'v\u20661.0']) {
+      expect(invalid(JOB_NAMES.goLiveChange, metadata(bad)).details?.map((d) => d.field), JSON.stringify(bad)).toContain('metadata.version');
+    }
+    const parsed = parseJobPayload(JOB_NAMES.goLiveChange, metadata(' 3.0.0 '));
+    expect(parsed.action === 'metadata.update' && parsed.metadata.version).toBe('3.0.0');
+  });
+
   it('encodes a failure record and decodes it back as data', () => {
     const failure = jobFailureOf('PRECONDITION_FAILED', 'unmet: backend_complete');
     expect(failure.final).toBe(true);

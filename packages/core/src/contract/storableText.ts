@@ -23,13 +23,20 @@ export const freeText = (min: number, max: number, field: string) =>
     .refine(wellFormed, `${field} must be well-formed Unicode (no lone surrogates)`)
     .refine((value) => !CONTROL_EXCEPT_LINE_BREAKS.test(value), `${field} must not contain control characters`);
 
-/** A one-line name (actor, release, version): trimmed, no control characters at all. */
+/** Bidirectional overrides and isolates: they reorder how a name is displayed (a "Trojan Source" name). */
+const BIDI_CONTROL = /[\u202A-\u202E\u2066-\u2069]/;
+
+/**
+ * A one-line name (actor, release, version): surrounding spaces trimmed; no control characters at all, checked before
+ * the trim (a trailing line break is refused, not silently dropped), and no bidirectional controls.
+ */
 export const lineText = (min: number, max: number, field: string) =>
   z
     .string()
+    .refine((value) => !value.includes('\u0000'), `${field} must not contain NUL characters`)
+    .refine((value) => !ANY_CONTROL.test(value), `${field} must not contain control characters (line breaks and tabs included)`)
+    .refine((value) => !BIDI_CONTROL.test(value), `${field} must not contain bidirectional control characters`)
     .trim()
     .min(min, `${field} must not be empty`)
     .max(max, `${field} must be at most ${max} characters`)
-    .refine((value) => !value.includes('\u0000'), `${field} must not contain NUL characters`)
-    .refine(wellFormed, `${field} must be well-formed Unicode (no lone surrogates)`)
-    .refine((value) => !ANY_CONTROL.test(value), `${field} must not contain control characters`);
+    .refine(wellFormed, `${field} must be well-formed Unicode (no lone surrogates)`);
