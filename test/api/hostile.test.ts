@@ -1,3 +1,4 @@
+import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { ERROR_CODES } from '../../packages/core/src/index.js';
 import { ALICE, bearer, jobData, useApi } from './support.js';
@@ -124,6 +125,7 @@ const CASES: Case[] = [
     (contentType): Case => ({ label: `content-type ${contentType}`, url: GO_LIVE, body: json(ok), contentType }),
   ),
   { label: 'no content-type with a body', url: GO_LIVE, body: json(ok), contentType: null },
+  { label: 'gzip content-encoding', url: KILL, body: gzipSync(json({ engaged: false, reason: 'x' })), headers: { 'content-encoding': 'gzip' } },
   // Bad tokens.
   ...([
     ['empty bearer', 'Bearer '],
@@ -206,6 +208,19 @@ describe('hostile and malformed requests', () => {
     expect(await api.current.stateFingerprint()).toBe(stateBefore);
     expect(({} as Record<string, unknown>).isAdmin).toBeUndefined();
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});
+
+describe('compressed bodies', () => {
+  it('answers 415 naming the Content-Encoding, not a misleading invalid JSON', async () => {
+    const response = await api.current.app.inject({
+      method: 'POST',
+      url: KILL,
+      headers: { ...bearer(), 'content-type': 'application/json', 'content-encoding': 'gzip' },
+      payload: gzipSync(json({ engaged: false, reason: 'x' })),
+    });
+    expect(response.statusCode).toBe(415);
+    expect(response.json().error).toMatchObject({ code: 'UNSUPPORTED_MEDIA_TYPE', message: expect.stringContaining('Content-Encoding gzip') });
   });
 });
 

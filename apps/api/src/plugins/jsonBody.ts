@@ -34,8 +34,13 @@ export const parseJsonText = (text: string): unknown => {
  */
 export const registerJsonBody = (app: FastifyInstance): void => {
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: BODY_LIMIT_BYTES }, (_request, body, done) => {
+  app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: BODY_LIMIT_BYTES }, (request, body, done) => {
     try {
+      // Bodies are read as sent: a compressed one would be judged as (invalid) text, so it is refused by name.
+      const encoding = request.headers['content-encoding']?.trim().toLowerCase();
+      if (encoding !== undefined && encoding !== '' && encoding !== 'identity') {
+        throw new ApiError('UNSUPPORTED_MEDIA_TYPE', `Content-Encoding ${encoding} is not supported; send the JSON body uncompressed`);
+      }
       const bytes = body as Buffer;
       if (bytes.length === 0) throw new ApiError('INVALID_JSON', 'the request body is empty; send a JSON object');
       let text: string;
