@@ -1,9 +1,9 @@
 import { QUEUE_EVENTS, QUEUES, recordQueueEvent, type AuditKeyring, type DatabasePool, type GovernanceQueues, type Logger } from '@valhalla/core';
 
 /** Who the audit entry of a resume made by the guard names. */
-export const SAFETY_LANE_GUARD_ACTOR = 'system:worker';
+const SAFETY_LANE_GUARD_ACTOR = 'system:worker';
 /** How often each worker checks: an engage held by a pause waits at most this long. One Redis HEXISTS per check. */
-export const SAFETY_LANE_CHECK_MS = 1_000;
+const SAFETY_LANE_CHECK_MS = 1_000;
 
 export type SafetyLaneGuard = { stop(): void };
 
