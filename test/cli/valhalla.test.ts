@@ -110,6 +110,10 @@ describe('valhalla CLI: usage and failures', () => {
       [['jobs'], /jobs needs <id>/],
       [['migrate', 'status', '--jsn'], /migrate status does not take --jsn/],
       [['migrate', 'down', '--to', 'base', '--export-and-dorp'], /migrate down does not take --export-and-dorp/],
+      // An empty unquoted $REV: must not migrate to head.
+      [['migrate', 'up', '--to'], /migrate up: --to needs a value/],
+      [['migrate', 'down', '--to', 'a', '--to', 'base'], /--to is given twice/],
+      [['migrate', 'verify', 'extra'], /migrate verify does not take "extra"/],
       [['token', '--actor', 'a:b'], /--actor takes letters/],
       [['retry', 'some-job'], /--reason TEXT is required/],
       [['status', 'extra'], /unexpected argument "extra" for status/],
@@ -124,6 +128,22 @@ describe('valhalla CLI: usage and failures', () => {
       expect(run.stderr, args.join(' ')).toMatch(/usage: valhalla /);
       expect(run.stdout, args.join(' ')).toBe('');
     });
+  });
+
+  it('prints the migrate usage for --help, with or without a database', async () => {
+    for (const args of [['migrate', '--help'], ['migrate', 'up', '--help'], ['migrate', 'help']]) {
+      const run = await valhalla(args, { DATABASE_URL: '' });
+      expect(run.code, args.join(' ')).toBe(0);
+      expect(run.stdout, args.join(' ')).toMatch(/usage: migrate <command>/);
+    }
+    // npm run migrate's own entrypoint.
+    const direct = await runCommand(process.execPath, ['apps/cli/dist/migrate.js', 'down', '--help'], { DATABASE_URL: '' });
+    expect(direct.code).toBe(0);
+    expect(direct.stdout).toMatch(/usage: migrate <command>/);
+    // The actor stamp and repair record must read as one line in the audit log: refused before anything connects.
+    const badActor = await runCommand(process.execPath, ['apps/cli/dist/migrate.js', 'status'], { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none', MIGRATION_ACTOR: 'evil\nactor' });
+    expect(badActor.code).toBe(78);
+    expect(badActor.stderr).toMatch(/MIGRATION_ACTOR: must be/);
   });
 
   it('exits 1 naming UNAUTHENTICATED for a bad token, and UNREACHABLE when the API does not answer', async () => {

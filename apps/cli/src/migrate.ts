@@ -12,9 +12,13 @@ import { ConfigError, loadConfigOrExit } from '@valhalla/core';
 import { MIGRATE_USAGE, runMigrateCommand } from '@valhalla/core/migrator';
 import { describeDatabase } from './describeDatabase.js';
 import { devDirFrom, readDevSession } from './dev/devSession.js';
-import { unknownMigrateFlag } from './migrateFlags.js';
+import { asksMigrateHelp, unknownMigrateFlag } from './migrateFlags.js';
 import { migrateOptionsFromEnv } from './migrateOptions.js';
 
+if (asksMigrateHelp(process.argv.slice(2))) {
+  process.stdout.write(`${MIGRATE_USAGE}\n`);
+  process.exit(0);
+}
 // The same flag check as `npx valhalla migrate`, before anything connects (a usage error exits 64, EX_USAGE).
 const flagProblem = unknownMigrateFlag(process.argv.slice(2));
 if (flagProblem !== undefined) {

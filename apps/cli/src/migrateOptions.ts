@@ -10,6 +10,9 @@ const positiveMs = (env: Readonly<Record<string, string | undefined>>, name: str
   return value;
 };
 
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const UNSAFE_NAME = /[\u0000-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]/;
+
 const osUser = (): string | undefined => {
   try {
     return userInfo().username;
@@ -30,6 +33,10 @@ export const migrateOptionsFromEnv = (env: Readonly<Record<string, string | unde
   const revisionLockTimeoutMs = positiveMs(env, 'MIGRATION_REVISION_LOCK_TIMEOUT_MS');
   const user = osUser();
   const actor = env.MIGRATION_ACTOR?.trim() || (user === undefined ? 'unknown' : `os:${user}`);
+  // The audit log's rule for actor names (see storableText.ts): one line, shown as it reads.
+  if (UNSAFE_NAME.test(actor) || actor.length > 200) {
+    throw new ConfigError([{ field: 'MIGRATION_ACTOR', message: 'must be 1-200 characters without control characters (line breaks, tabs) or bidirectional controls' }]);
+  }
   return {
     databaseUrl: config.databaseUrl,
     migrationsDir: env.MIGRATIONS_DIR || defaultMigrationsDir(),

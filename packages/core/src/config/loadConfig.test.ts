@@ -123,6 +123,8 @@ describe('loadConfig', () => {
     expect(fail({ ...production, AUDIT_HMAC_KEYS: 'k1:short' }).message).toMatch(/AUDIT_HMAC_KEYS.*at least 32 characters/);
     expect(fail({ ...production, AUDIT_HMAC_KEYS: `nokeyid${longToken}` }).message).toMatch(/AUDIT_HMAC_KEYS.*keyid:key/);
     expect(fail({ ...production, AUDIT_HMAC_KEYS: `k1:${longToken}${longToken},k1:${longToken}x${longToken}` }).message).toMatch(/key id k1 is used/);
+    // The public development key, under any id, is refused in production.
+    expect(fail({ ...production, AUDIT_HMAC_KEYS: 'k1:valhalla-development-audit-key-not-a-secret' }).message).toMatch(/AUDIT_HMAC_KEYS.*public development key/);
     const config = loadConfig({ ...production, AUDIT_HMAC_KEYS: `k2:${longToken}${longToken}, k1:${longToken}:${longToken}` }, 'api');
     expect(config.auditKeyring.signing.id).toBe('k2');
     expect([...config.auditKeyring.byId.keys()]).toEqual(['k2', 'k1']);

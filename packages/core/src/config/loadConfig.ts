@@ -204,6 +204,10 @@ export const loadConfig = (env: Readonly<Record<string, string | undefined>>, se
   if (isProduction && e.AUDIT_HMAC_KEYS === undefined && service !== 'dev') {
     problems.push({ field: 'AUDIT_HMAC_KEYS', message: 'is required when NODE_ENV=production (keyid:key, comma-separated)' });
   }
+  // The development key is in this repository: in production it would let anyone forge entries and checkpoints.
+  if (isProduction && service !== 'dev' && audit.keys.some((key) => key.key === DEVELOPMENT_AUDIT_KEY.key)) {
+    problems.push({ field: 'AUDIT_HMAC_KEYS', message: 'holds the public development key; generate a secret one (openssl rand -base64 33)' });
+  }
 
   const requestTimeoutMs = e.REQUEST_TIMEOUT_MS ?? 30_000;
   const headersTimeoutMs = e.HEADERS_TIMEOUT_MS ?? Math.min(10_000, requestTimeoutMs);

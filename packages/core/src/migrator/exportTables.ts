@@ -13,7 +13,8 @@ const BATCH = 5_000;
 export const exportTables = async (client: pg.ClientBase, tables: readonly string[], dir: string, label: string): Promise<string> => {
   await mkdir(dir, { recursive: true });
   const path = resolve(join(dir, `${new Date().toISOString().replaceAll(':', '-')}-${label}.jsonl`));
-  const file = await open(path, 'wx');
+  // The rows may hold what the audit log held: readable by the owner only.
+  const file = await open(path, 'wx', 0o600);
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     try {

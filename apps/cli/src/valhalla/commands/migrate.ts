@@ -1,4 +1,4 @@
-import { unknownMigrateFlag } from '../../migrateFlags.js';
+import { asksMigrateHelp, unknownMigrateFlag } from '../../migrateFlags.js';
 import { UsageError, type Command } from '../command.js';
 
 export const migrateCommand: Command = {
@@ -7,7 +7,12 @@ export const migrateCommand: Command = {
   summary: 'the migration runner (DATABASE_URL, else a running npm run dev\'s database; not the API)',
   words: 'rest',
   flags: {},
-  run: async ({ words, migrate }) => {
+  run: async ({ words, migrate, io }) => {
+    if (asksMigrateHelp(words)) {
+      // Loaded here only: the runner's module pulls in the database libraries.
+      io.out((await import('@valhalla/core/migrator')).MIGRATE_USAGE);
+      return 0;
+    }
     if (migrate === undefined) throw new UsageError('migrate is not available here');
     const problem = unknownMigrateFlag(words);
     if (problem !== undefined) throw new UsageError(problem);
