@@ -1,7 +1,20 @@
 /** Plain-text tables for people; `--json` prints the API's JSON instead. */
+
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const UNPRINTABLE = /[\u0000-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]/g;
+const ESCAPES: Readonly<Record<string, string>> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/**
+ * Text from the API as one visible line: a reason may hold line breaks (the contract allows them) and anyone with an
+ * operator token writes reasons, so a break printed raw could draw a fake row or a fake `live true` under the real
+ * one. Line breaks, tabs, other control characters and bidirectional controls are shown escaped (`\n`, `\u202e`).
+ */
+const oneLine = (value: string): string =>
+  value.replace(UNPRINTABLE, (char) => ESCAPES[char] ?? `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
 const text = (value: unknown): string => {
   if (value === null || value === undefined) return '-';
-  if (typeof value === 'string') return value;
+  if (typeof value === 'string') return oneLine(value);
   if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
   return JSON.stringify(value);
 };
