@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { recordAuditCheckpoint } from '../../packages/core/src/state/audit/auditCheckpoints.js';
 import {
   AUDIT_CHAIN_CHECK,
   insertSignedAuditRows,
@@ -139,6 +140,25 @@ describe('audit chain verification', () => {
       INSERT INTO public.governance_audit_checkpoints (head_id, head_hash, full_check, key_id, mac)
       VALUES (10, (SELECT hash FROM public.governance_audit_log WHERE id = 10), true, 'dev', repeat('0', 64))`);
     await expectBothReport(database, /^checkpoint \d+ \(head row 10\) has a MAC no key of AUDIT_HMAC_KEYS made/);
+  });
+
+  it('ignores a checkpoint signed with the public development key where AUDIT_HMAC_KEYS lacks it, and names an unknown key id', async () => {
+    const database = await createTestDatabase('dev-checkpoint', { poolSize: 2 });
+    databases.push(database);
+    const production = createAuditKeyring([{ id: 'k1', key: 'production-key-production-key-pk' }]);
+    await applyChanges(database.pool, 3, production, 'prod');
+    const head = await readAuditChainHead(database.pool);
+    // `migrate verify` once run without AUDIT_HMAC_KEYS: its checkpoint is signed with the development key.
+    await recordAuditCheckpoint(database.pool, DEV_KEYRING, { headId: head.id, headHash: head.hash ?? '', fullCheck: true });
+    const report = await verifyAuditChain(database.pool, production, { mode: 'incremental' });
+    expect(report).toMatchObject({ intact: true, problem: null, fromCheckpoint: null });
+    // A checkpoint under a key id the keyring does not hold, and not the development key's: named as such.
+    await database.pool.query(sql.unsafe`
+      INSERT INTO public.governance_audit_checkpoints (head_id, head_hash, full_check, key_id, mac)
+      VALUES (${head.id}, ${head.hash}, true, 'k9', repeat('0', 64))`);
+    expect((await verifyAuditChain(database.pool, production, { mode: 'full' })).problem).toMatch(
+      /^checkpoint \d+ \(head row \d+\) is signed with key id k9, which AUDIT_HMAC_KEYS does not hold/,
+    );
   });
 
   it('records a key rotation in the chain and verifies rows of every key it holds', async () => {

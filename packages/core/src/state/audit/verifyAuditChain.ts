@@ -3,7 +3,7 @@ import { sql, type CommonQueryMethods } from 'slonik';
 import { z } from 'zod';
 import { AUDIT_KEY_ROTATED_ACTION } from './appendAuditEntries.js';
 import { checkpointMacValid, findLatestAuditCheckpoint, type AuditCheckpoint } from './auditCheckpoints.js';
-import { hmacHex, type AuditKeyring } from './auditKeyring.js';
+import { createAuditKeyring, DEVELOPMENT_AUDIT_KEY, hmacHex, type AuditKeyring } from './auditKeyring.js';
 import { canonicalEntryText } from './canonicalEntry.js';
 
 /** The event action of the migration that introduced keyed entries; unkeyed rows before it carry the v1 hash. */
@@ -77,12 +77,31 @@ const readBatch = (db: CommonQueryMethods, afterId: number, limit: number): Prom
 
 const headRow = z.object({ max_id: z.number().nullable(), hash_at: z.string().nullable() });
 
+const DEVELOPMENT_KEYRING = createAuditKeyring([DEVELOPMENT_AUDIT_KEY]);
+
+/**
+ * The newest checkpoint, unless it was signed with the public development key and this keyring does not hold that
+ * key (a `migrate verify` run without AUDIT_HMAC_KEYS against this database): anyone can make such a checkpoint, so
+ * it proves nothing and is ignored (the chain is checked from its first row), instead of failing every verification
+ * from then on as forged. The next intact verification records a checkpoint with the real key.
+ */
+const trustedCheckpoint = (checkpoint: AuditCheckpoint | null, keyring: AuditKeyring): AuditCheckpoint | null => {
+  if (checkpoint === null || keyring.byId.has(checkpoint.keyId)) return checkpoint;
+  return checkpointMacValid(checkpoint, DEVELOPMENT_KEYRING) ? null : checkpoint;
+};
+
 /** Checks that the checkpoint's head row is still there, unchanged. Returns the problem or null. */
 const checkCheckpointHead = async (
   db: CommonQueryMethods,
   checkpoint: AuditCheckpoint,
   keyring: AuditKeyring,
 ): Promise<{ problem: string; firstBadId: number } | null> => {
+  if (!keyring.byId.has(checkpoint.keyId)) {
+    return {
+      problem: `checkpoint ${checkpoint.id} (head row ${checkpoint.headId}) is signed with key id ${checkpoint.keyId}, which AUDIT_HMAC_KEYS does not hold (a key removed from it, or a forged checkpoint)`,
+      firstBadId: checkpoint.headId,
+    };
+  }
   if (!checkpointMacValid(checkpoint, keyring)) {
     return {
       problem: `checkpoint ${checkpoint.id} (head row ${checkpoint.headId}) has a MAC no key of AUDIT_HMAC_KEYS made: it was forged or edited`,
@@ -208,7 +227,7 @@ export const verifyAuditChain = async (
   keyring: AuditKeyring,
   options: { mode: AuditVerificationMode; batchSize?: number },
 ): Promise<AuditChainReport> => {
-  const checkpoint = await findLatestAuditCheckpoint(db);
+  const checkpoint = trustedCheckpoint(await findLatestAuditCheckpoint(db), keyring);
   const report: AuditChainReport = {
     mode: options.mode,
     intact: true,
