@@ -180,6 +180,18 @@ describe('stamp and repair', () => {
     expect((await runCli(database, ['stamp', '20260301_applied_by_hand', '--reason', 'again'], { migrationsDir: dir })).err).toMatch(/MIGRATION_NOTHING_TO_DO/);
   });
 
+  it('stamps the first revision of a schema made by hand, before the audit log exists, in the ledger only', async () => {
+    const database = await freshDatabase('stamp-before-audit');
+    const stamp = await runCli(database, ['stamp', '20260121_go_live_core_tables', '--reason', 'tables created by hand']);
+    expect(stamp.code, stamp.err).toBe(0);
+    expect(stamp.out).toMatch(/recorded in the migration ledger only/);
+    expect(await rows(database, `SELECT revision, origin FROM ${LEDGER_TABLE} ORDER BY revision`)).toEqual([
+      { revision: '20260113_golive_merge', origin: 'stamp' },
+      { revision: '20260121_go_live_core_tables', origin: 'stamp' },
+    ]);
+    expect(await rows(database, `SELECT to_regclass('public.governance_audit_log') AS a`)).toEqual([{ a: null }]);
+  });
+
   it('repair accepts the current checksum of an edited revision and writes an audit event', async () => {
     const database = await freshDatabase('repair');
     const dir = await copyMigrations();

@@ -1,4 +1,4 @@
-import type { CommonQueryMethods } from 'slonik';
+import { sql, type CommonQueryMethods } from 'slonik';
 import { appendAuditEntries } from '../state/audit/appendAuditEntries.js';
 import type { AuditKeyring } from '../state/audit/auditKeyring.js';
 import { AUDIT_KINDS } from '../state/model.js';
@@ -23,3 +23,7 @@ export const appendAuditEvent = async (tx: CommonQueryMethods, keyring: AuditKey
   if (entry === undefined) throw new Error('the audit event was not written');
   return entry.id;
 };
+
+/** Whether the keyed audit chain exists yet (revision 20260210_audit_chain_keyed made its head function). */
+export const auditLogExists = async (tx: CommonQueryMethods): Promise<boolean> =>
+  (await tx.oneFirst(sql.unsafe`SELECT to_regprocedure('public.governance_audit_chain_head()') IS NOT NULL AS exists`)) === true;

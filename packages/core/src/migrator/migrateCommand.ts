@@ -87,8 +87,12 @@ export const runMigrateCommand = async (args: readonly string[], options: Migrat
         if (to === undefined || to.startsWith('--')) return usage('stamp needs a revision: stamp REV --reason R');
         const reason = reasonOf();
         if (reason === undefined) return usage(`stamp needs --reason R (1-${REASON_MAX} characters): it is recorded in the audit log`);
-        const { stamped } = await migrator.stamp({ to, actor, reason, keyring: keyringOf() });
-        io.out(`stamped ${stamped.length} revision(s); recorded in the audit log as ${actor}`);
+        const { stamped, audited } = await migrator.stamp({ to, actor, reason, keyring: keyringOf() });
+        io.out(
+          audited
+            ? `stamped ${stamped.length} revision(s); recorded in the audit log as ${actor}`
+            : `stamped ${stamped.length} revision(s) by ${actor}; recorded in the migration ledger only (origin stamp): the audit log does not exist before its revision`,
+        );
         return 0;
       }
       case 'repair': {

@@ -3,7 +3,7 @@ import { MigrationError } from '../errors/index.js';
 import type { AuditKeyring } from '../state/audit/auditKeyring.js';
 import type { VerificationCheck } from '../state/model.js';
 import { adoptAlembic } from './adoptAlembic.js';
-import { appendAuditEvent } from './appendAuditEvent.js';
+import { appendAuditEvent, auditLogExists } from './appendAuditEvent.js';
 import { exportTables } from './exportTables.js';
 import { ensureLedger, readLedger, repairLedgerChecksum, stampLedgerRows } from './ledger.js';
 import {
@@ -70,7 +70,7 @@ export type Migrator = {
   up(options?: { to?: string }): Promise<{ applied: string[]; adopted: string[]; aheadCompatible: string[] }>;
   down(options: DownOptions): Promise<DownResult>;
   /** Records REV and every revision before it as applied without running them (origin `stamp`), with an audit event. */
-  stamp(options: { to: string } & OperatorIntent): Promise<{ stamped: string[] }>;
+  stamp(options: { to: string } & OperatorIntent): Promise<{ stamped: string[]; audited: boolean }>;
   /** Accepts the current files of edited applied revisions (new checksums), with an audit event. */
   repair(options: OperatorIntent): Promise<{ repaired: { revision: string; from: string; to: string }[] }>;
   verify(): Promise<{ passed: boolean; checks: VerificationCheck[] }>;
@@ -176,12 +176,16 @@ export const createMigrator = (options: MigratorOptions): Migrator => {
       throw new MigrationError('MIGRATION_NOTHING_TO_DO', `${to} and every revision before it are already in the ledger: nothing to stamp`, { revision: to });
     }
     const stamped = toStamp.map((revision) => revision.id);
-    await inLockedSlonikTransaction(options, lockTimeoutMs, async (tx) => {
+    const audited = await inLockedSlonikTransaction(options, lockTimeoutMs, async (tx) => {
       await stampLedgerRows(tx, toStamp.map((r) => ({ revision: r.id, checksum: r.checksum, breaking: r.breaking })));
+      // Stamping the revisions before the audit log exists (a schema made by hand): the ledger rows, whose origin
+      // says "stamp", are then the only record; refusing would leave such a schema impossible to adopt.
+      if (!(await auditLogExists(tx))) return false;
       await appendAuditEvent(tx, keyring, { action: 'migration.stamp', actor, reason, details: { stamped, to } });
+      return true;
     });
-    log(`stamped ${stamped.join(', ')} as applied (not run), by ${actor}`);
-    return { stamped };
+    log(`stamped ${stamped.join(', ')} as applied (not run), by ${actor}${audited ? '' : '; not audited: the audit log does not exist yet'}`);
+    return { stamped, audited };
   };
 
   const repair = async ({ actor, reason, keyring }: OperatorIntent) => {
