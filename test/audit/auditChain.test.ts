@@ -134,6 +134,16 @@ describe('audit chain verification', () => {
     await expectBothReport(database, /^row 2 is not signed \(no key id\) but is not an outside-write event/);
   });
 
+  it('reports the newest event rows deleted after the last checkpoint, from the go-live state they left', async () => {
+    const database = await seeded('events-after-checkpoint');
+    expect((await migrateVerify(database)).code).toBe(0);
+    // An outside write (row 11, an event: no executed-job record names it), then its row deleted with the log's
+    // triggers off: the checkpoint still sees row 10 as the head.
+    await database.pool.query(sql.unsafe`UPDATE public.go_live_state SET kill_switch_engaged = NOT kill_switch_engaged WHERE id = 1`);
+    await tamper(database, 'DELETE FROM public.governance_audit_log WHERE id > 10;');
+    await expectBothReport(database, /^go_live_state \(go_live_enabled \w+, kill_switch_engaged \w+\) is not what row 10, the newest entry about it, recorded/);
+  });
+
   it('reports a forged checkpoint', async () => {
     const database = await seeded('forged-checkpoint');
     await database.pool.query(sql.unsafe`

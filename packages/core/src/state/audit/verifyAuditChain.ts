@@ -133,6 +133,44 @@ const checkCheckpointHead = async (
 
 const crossCheckRow = z.object({ job_id: z.string(), audit_id: z.number(), audit_job_id: z.string().nullable(), found: z.boolean() });
 
+const stateWitness = z.object({
+  go_live_enabled: z.boolean(),
+  kill_switch_engaged: z.boolean(),
+  entry_id: z.number().nullable(),
+  logged_go_live: z.boolean().nullable(),
+  logged_kill_switch: z.boolean().nullable(),
+});
+
+/**
+ * The go-live state must be what the log's newest entry about it recorded: a change entry's `after`, or the row an
+ * outside write left. Deleting the newest entries (events after the last checkpoint have no other witness) or writing
+ * the state with the audit trigger switched off leaves them apart. Read in one statement, so a change committing
+ * meanwhile is seen on both sides or neither. A log with no such entry (a database adopted as it was) is not judged.
+ */
+const crossCheckGoLiveState = async (db: CommonQueryMethods): Promise<{ problem: string; firstBadId: number } | null> => {
+  const row = await db.maybeOne(sql.type(stateWitness)`
+    SELECT g.go_live_enabled, g.kill_switch_engaged, e.id AS entry_id,
+           (e.after->>'go_live_enabled')::boolean AS logged_go_live,
+           (e.after->>'kill_switch_engaged')::boolean AS logged_kill_switch
+    FROM public.go_live_state g
+    LEFT JOIN LATERAL (
+      SELECT id, after FROM public.governance_audit_log
+      WHERE (kind = 'change' AND after->'kill_switch_engaged' IS NOT NULL)
+         OR (kind = 'event' AND action = ${OUTSIDE_WRITE_ACTION} AND details->>'table' = 'public.go_live_state')
+      ORDER BY id DESC LIMIT 1
+    ) e ON true
+    WHERE g.id = 1
+  `);
+  if (row === null || row.entry_id === null || row.logged_go_live === null || row.logged_kill_switch === null) return null;
+  if (row.go_live_enabled === row.logged_go_live && row.kill_switch_engaged === row.logged_kill_switch) return null;
+  return {
+    problem:
+      `go_live_state (go_live_enabled ${row.go_live_enabled}, kill_switch_engaged ${row.kill_switch_engaged}) is not what row ${row.entry_id}, ` +
+      `the newest entry about it, recorded (${row.logged_go_live}, ${row.logged_kill_switch}): newer rows were deleted, or the state was written with its audit trigger off`,
+    firstBadId: row.entry_id + 1,
+  };
+};
+
 /**
  * Every executed governance job names the audit entry its change wrote: a missing entry, or one that belongs to
  * another job, means rows were deleted or rewritten (also the newest rows, before any checkpoint exists).
@@ -302,7 +340,7 @@ export const verifyAuditChain = async (
     if (next === null) break;
     pending = next;
   }
-  const crossCheck = await crossCheckExecutedJobs(db, startId);
+  const crossCheck = (await crossCheckExecutedJobs(db, startId)) ?? (await crossCheckGoLiveState(db));
   if (crossCheck !== null) return fail(crossCheck);
   report.head = state.prevHash === null ? null : { id: state.prevId, hash: state.prevHash };
   return report;
