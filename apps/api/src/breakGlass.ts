@@ -1,8 +1,8 @@
 import { QUEUES, applyGovernanceChange, type GoLiveChangePayload } from '@valhalla/core';
-import { ApiError } from './errors.js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { callDatabase } from './dependencyCalls.js';
 import type { ApiDependencies } from './dependencies.js';
+import { ApiError } from './errors.js';
 import type { JobCompleted } from './schemas.js';
 
 /**

@@ -45,8 +45,7 @@ export const auditQuery = z.strictObject({
 
 export const verificationsQuery = z.strictObject({ limit: limitParam(VERIFICATIONS_PAGE.max).optional() });
 
-/** Job ids are ours (`idem-…`, uuids, `startup-verify-…`) or BullMQ's numbers. */
-/** Ids the api and BullMQ give: uuids, Idempotency-Key ids, and the scheduler's `repeat:<scheduler id>:<millis>`. */
+/** Ids the api and BullMQ give: uuids, `idem-…`, `startup-verify-…`, counters, the scheduler's `repeat:<id>:<millis>`. */
 const JOB_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,200}$/;
 export const jobParams = z.strictObject({ id: z.string().regex(JOB_ID_PATTERN, 'must be 1-200 characters of letters, digits, _ . : -') });
 

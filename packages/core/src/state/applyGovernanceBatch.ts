@@ -106,30 +106,27 @@ const planBatch = (
     seen.add(context.executionKey);
 
     const { payload } = request;
-    // Checked under the lock, after the replay lookup: a change that committed in time keeps its result whenever it
-    // is asked again, and one that waited out an outage past its age is rejected instead of landing late.
-    const expired = request.expiresAt !== undefined && now > request.expiresAt;
-    const voided = request.voided === true;
-    const decision: ChangeDecision = voided
-      ? { outcome: CHANGE_OUTCOMES.rejected, unmet: [ENQUEUE_CONDITION], after: state, watermarks }
-      : expired
-      ? { outcome: CHANGE_OUTCOMES.rejected, unmet: [EXPIRED_CONDITION], after: state, watermarks }
+    // Rejected whatever the rules say: voided by the api, or past its age. Checked under the lock, after the replay
+    // lookup: a change that committed in time keeps its result whenever it is asked again, and one that waited out an
+    // outage past its age is rejected instead of landing late.
+    const forced =
+      request.voided === true
+        ? { condition: ENQUEUE_CONDITION, as: 'ENQUEUE_UNCONFIRMED' as const }
+        : request.expiresAt !== undefined && now > request.expiresAt
+          ? { condition: EXPIRED_CONDITION, as: 'EXPIRED' as const }
+          : undefined;
+    const decision: ChangeDecision = forced
+      ? { outcome: CHANGE_OUTCOMES.rejected, unmet: [forced.condition], after: state, watermarks }
       : decideChange({
-      action: payload.action,
-      before: state,
-      metadata: payload.action === GOVERNANCE_ACTIONS.metadataUpdate ? payload.metadata : undefined,
-      verificationPassed,
+          action: payload.action,
+          before: state,
+          metadata: payload.action === GOVERNANCE_ACTIONS.metadataUpdate ? payload.metadata : undefined,
+          verificationPassed,
           createdMs: request.createdAt ?? request.jobCreatedAt,
           watermarks,
           approvalMissing: unapproved.has(request.jobId),
         });
-    const rejectedAs: ChangeResult['rejectedAs'] = voided
-      ? 'ENQUEUE_UNCONFIRMED'
-      : expired
-        ? 'EXPIRED'
-        : decision.unmet.includes(SUPERSESSION_CONDITION)
-          ? 'SUPERSEDED'
-          : undefined;
+    const rejectedAs: ChangeResult['rejectedAs'] = forced?.as ?? (decision.unmet.includes(SUPERSESSION_CONDITION) ? 'SUPERSEDED' : undefined);
     const result = {
       outcome: decision.outcome,
       action: payload.action,
