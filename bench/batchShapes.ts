@@ -24,16 +24,16 @@ if (url === undefined) throw new Error('usage: batchShapes.ts <database url>');
 const pool = await createDatabasePool({ connectionUri: url, maxPoolSize: 2, applicationName: 'batch-shapes' });
 const SIZE = 64;
 const keyring = createAuditKeyring([DEVELOPMENT_AUDIT_KEY]);
+const options = { keyring, migrationHead: 'bench' };
 const requests = (): GovernanceChangeRequest[] =>
   Array.from({ length: SIZE }, (_, i) => ({
     jobId: randomUUID(),
     jobCreatedAt: Date.now(),
     payload: { action: 'metadata.update', actor: 'bench', reason: `shape ${i}`, metadata: { notes: randomUUID() } },
-    migrationHead: 'bench',
   }));
 
 const perTransaction = async () => {
-  for (const request of requests()) await applyGovernanceChange(pool, request, keyring);
+  for (const request of requests()) await applyGovernanceChange(pool, request, options);
 };
 const savepoints = async () => {
   await pool.transaction(async (tx) => {
@@ -54,7 +54,7 @@ const savepoints = async () => {
   });
 };
 const setBased = async () => {
-  const outcomes = await applyGovernanceBatch(pool, requests(), keyring);
+  const outcomes = await applyGovernanceBatch(pool, requests(), options);
   if (outcomes.some((o) => !o.ok)) throw new Error('a member failed');
 };
 

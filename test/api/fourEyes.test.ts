@@ -71,8 +71,8 @@ const TOKEN_OF: Record<string, string> = { [ALICE.actor]: ALICE.token, [BOB.acto
 // kill switch engaged and no request pending, whatever the cases before it left.
 beforeEach(async () => {
   const engage = await post('/api/governance/kill-switch', ALICE.token, { engaged: true, reason: 'test setup' });
-  expect(engage.statusCode).toBe(202);
-  expect((await settled(engage.json().jobId)).state).toBe('completed');
+  expect(engage.statusCode).toBe(200);
+  expect(engage.json().status).toBe('completed');
   const pending = await api.current.app.inject({ method: 'GET', url: '/api/governance/change-requests?status=pending_approval', headers: bearer() });
   for (const request of pending.json<{ items: { id: string; requested_by: string }[] }>().items) {
     const cancelled = await post(`/api/governance/change-requests/${request.id}/cancel`, TOKEN_OF[request.requested_by] ?? '', { reason: 'test setup' });
@@ -143,8 +143,8 @@ describe('four-eyes change requests (APPROVALS_REQUIRED=2)', () => {
     const id = await requestRelease(BOB.token, 'release again later');
     // Engage goes through at once (never needs approval) and changes the state's version.
     const engage = await post('/api/governance/kill-switch', CAROL.token, { engaged: true, reason: 'new incident' });
-    expect(engage.statusCode).toBe(202);
-    expect((await settled(engage.json().jobId)).state).toBe('completed');
+    expect(engage.statusCode).toBe(200);
+    expect(engage.json().result.outcome).toBe('applied');
     const before = await api.current.jobCount();
     const stale = await approve(id, ALICE.token);
     expectError(stale, 409, 'CHANGE_REQUEST_STALE');
@@ -161,7 +161,7 @@ describe('four-eyes change requests (APPROVALS_REQUIRED=2)', () => {
     // records the operator's intent to be safe as of then.
     const id = await requestRelease(ALICE.token, 'requested before the incident');
     const engage = await post('/api/governance/kill-switch', CAROL.token, { engaged: true, reason: 'incident after the request' });
-    expect((await settled(engage.json().jobId)).state).toBe('completed');
+    expect(engage.json()).toMatchObject({ status: 'completed', result: { outcome: 'unchanged' } });
     const approved = await approve(id, BOB.token, 'approved after the incident');
     expect(approved.statusCode).toBe(200);
     const job = await settled(approved.json().jobId);
@@ -250,7 +250,7 @@ describe('four-eyes change requests (APPROVALS_REQUIRED=2)', () => {
 
   it('never asks approval for an engage or a disable', async () => {
     const response = await post('/api/governance/go-live', ALICE.token, { enabled: false, reason: 'safety first' });
-    expect(response.statusCode).toBe(202);
-    expect(response.json().status).toBe('queued');
+    expect(response.statusCode).toBe(200);
+    expect(response.json()).toMatchObject({ status: 'completed', result: { action: 'go_live.disable' } });
   });
 });

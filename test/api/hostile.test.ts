@@ -244,7 +244,8 @@ describe('hostile text that is valid input', () => {
 
   it.each(REASONS.map((reason) => [reason.slice(0, 40), reason] as const))('accepts %j and queues it verbatim', async (_label, reason) => {
     const before = await api.current.jobCount();
-    const response = await api.current.app.inject({ method: 'POST', url: KILL, payload: { engaged: true, reason }, headers: bearer() });
+    // A release: queued (an engage is applied in the request; its reason lands in the audit entry the same way).
+    const response = await api.current.app.inject({ method: 'POST', url: KILL, payload: { engaged: false, reason }, headers: bearer() });
     expect(response.statusCode).toBe(202);
     expect((await jobData(api.current, response.json().jobId)).reason).toBe(reason);
     expect(await api.current.jobCount()).toBe(before + 1);

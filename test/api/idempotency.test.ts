@@ -39,10 +39,10 @@ describe('Idempotency-Key', () => {
   });
 
   it('answers 409 IDEMPOTENCY_CONFLICT for the same key with another body or route, enqueuing nothing', async () => {
-    const first = await send('/api/governance/go-live', { enabled: false, reason: 'a' }, 'conflict-key');
+    const first = await send('/api/governance/go-live', { enabled: true, reason: 'a' }, 'conflict-key');
     expect(first.statusCode).toBe(202);
     const before = await api.current.jobCount();
-    const otherBody = await send('/api/governance/go-live', { enabled: false, reason: 'b' }, 'conflict-key');
+    const otherBody = await send('/api/governance/go-live', { enabled: true, reason: 'b' }, 'conflict-key');
     expect(otherBody.statusCode).toBe(409);
     expect(otherBody.json().error.code).toBe('IDEMPOTENCY_CONFLICT');
     const otherRoute = await send('/api/governance/verify', {}, 'conflict-key');

@@ -128,7 +128,7 @@ describe('an Idempotency-Key retry after the job left Redis', () => {
     const redis = await startOwnRedis();
     const api = await startApi(database.current, { redisUrl: () => redis.url });
     try {
-      const first = await killSwitch(api, true, 'engage before the worker is up', 'lost-before-run');
+      const first = await killSwitch(api, false, 'release before the worker is up', 'lost-before-run');
       expect(first.statusCode).toBe(202);
       const jobId: string = first.json().jobId;
       await redis.kill();
@@ -136,7 +136,7 @@ describe('an Idempotency-Key retry after the job left Redis', () => {
       await waitFor(async () => (await api.app.inject({ method: 'GET', url: '/health' })).json().checks.redis === 'ok', { timeoutMs: 15_000, description: 'redis back' });
       expect(await api.queues.findJob(jobId)).toBeUndefined();
 
-      const retried = await killSwitch(api, true, 'engage before the worker is up', 'lost-before-run');
+      const retried = await killSwitch(api, false, 'release before the worker is up', 'lost-before-run');
       expect(retried.statusCode).toBe(202);
       expect(retried.json()).toEqual({ jobId, status: 'queued' });
       const worker = await startInProcessWorker(database.current, api.prefix, { env: { REDIS_URL: redis.url } });
@@ -146,7 +146,7 @@ describe('an Idempotency-Key retry after the job left Redis', () => {
         await worker.close();
       }
       expect(await auditOf(jobId)).toHaveLength(1);
-      const third = await killSwitch(api, true, 'engage before the worker is up', 'lost-before-run');
+      const third = await killSwitch(api, false, 'release before the worker is up', 'lost-before-run');
       expect(third.statusCode).toBe(200);
       expect(third.json()).toMatchObject({ jobId, status: 'completed' });
     } finally {

@@ -106,7 +106,7 @@ describe('console session (/api/session)', () => {
     const jobsBefore = await api.current.jobCount();
     expect((await api.current.app.inject({ method: 'GET', url: '/api/governance/audit', headers: { cookie } })).statusCode).toBe(200);
     const write = (headers: Record<string, string>) =>
-      api.current.app.inject({ method: 'POST', url: '/api/governance/kill-switch', headers: { cookie, ...headers }, payload: { engaged: true, reason: 'csrf test' } });
+      api.current.app.inject({ method: 'POST', url: '/api/governance/kill-switch', headers: { cookie, ...headers }, payload: { engaged: false, reason: 'csrf test' } });
     const missing = await write({});
     expectError(missing, 403, 'FORBIDDEN');
     expect(missing.json().error.message).toMatch(/X-CSRF-Token/);
@@ -119,7 +119,7 @@ describe('console session (/api/session)', () => {
     const accepted = await write({ 'x-csrf-token': body.csrfToken });
     expect(accepted.statusCode).toBe(202);
     const job = await api.current.queues.findJob(accepted.json().jobId);
-    expect(job?.data).toMatchObject({ actor: ALICE.actor, action: 'kill_switch.engage' });
+    expect(job?.data).toMatchObject({ actor: ALICE.actor, action: 'kill_switch.release' });
     await job?.remove();
   });
 

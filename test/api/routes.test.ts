@@ -70,8 +70,6 @@ describe('authentication', () => {
 describe('POST governance changes', () => {
   it.each([
     ['/api/governance/go-live', { enabled: true, reason: 'launch' }, { action: GOVERNANCE_ACTIONS.goLiveEnable }],
-    ['/api/governance/go-live', { enabled: false, reason: 'pause' }, { action: GOVERNANCE_ACTIONS.goLiveDisable }],
-    ['/api/governance/kill-switch', { engaged: true, reason: 'incident' }, { action: GOVERNANCE_ACTIONS.killSwitchEngage }],
     ['/api/governance/kill-switch', { engaged: false, reason: 'resolved' }, { action: GOVERNANCE_ACTIONS.killSwitchRelease }],
     [
       '/api/governance/system-metadata',
@@ -83,7 +81,7 @@ describe('POST governance changes', () => {
       { backend_complete: false, reason: 'not yet' },
       { action: GOVERNANCE_ACTIONS.metadataUpdate, metadata: { backend_complete: false } },
     ],
-  ])('%s %o answers 202 and enqueues a go-live-change job', async (url, body, expected) => {
+  ])('%s %o answers 202 once PostgreSQL holds it, and enqueues a go-live-change job', async (url, body, expected) => {
     const response = await post(url, body, { 'x-request-id': 'req-123' });
     expect(response.statusCode).toBe(202);
     const { jobId, status } = response.json();
@@ -91,10 +89,32 @@ describe('POST governance changes', () => {
     expect(response.headers['x-request-id']).toBe('req-123');
     const job = await api.current.queues.findJob(jobId);
     expect(job?.name).toBe('go-live-change');
-    // Engages and disables take the safety lane.
-    const safety = expected.action === GOVERNANCE_ACTIONS.killSwitchEngage || expected.action === GOVERNANCE_ACTIONS.goLiveDisable;
-    expect(job?.queueName).toBe(safety ? 'governance-safety' : 'governance');
-    expect(job?.data).toEqual({ ...expected, actor: ALICE.actor, reason: body.reason, requestId: 'req-123' });
+    expect(job?.queueName).toBe('governance');
+    const data = { ...expected, actor: ALICE.actor, reason: body.reason, requestId: 'req-123' };
+    expect(job?.data).toEqual(data);
+    // The acceptance record: the same job, numbered, on the database's clock, not executed yet.
+    const accepted = (await api.current.database.pool.one(sql.unsafe`
+      SELECT queue, job_name, payload, actor, seq, settled_at FROM public.governance_accepted_jobs WHERE job_id = ${jobId}`)) as { seq: number };
+    expect(accepted).toMatchObject({ queue: 'governance', job_name: 'go-live-change', payload: data, actor: ALICE.actor, settled_at: null });
+    expect(accepted.seq).toBeGreaterThan(0);
+  });
+
+  it.each([
+    ['/api/governance/go-live', { enabled: false, reason: 'pause' }, GOVERNANCE_ACTIONS.goLiveDisable],
+    ['/api/governance/kill-switch', { engaged: true, reason: 'incident' }, GOVERNANCE_ACTIONS.killSwitchEngage],
+  ])('%s %o is applied in the request: 200 completed with its result and audit entry, nothing queued', async (url, body, action) => {
+    const before = await api.current.jobCount();
+    const response = await post(url, body, { 'x-request-id': 'req-456' });
+    expect(response.statusCode).toBe(200);
+    const { jobId, status, result } = response.json();
+    expect(status).toBe('completed');
+    expect(result).toMatchObject({ action, outcome: expect.stringMatching(/^(applied|unchanged)$/), auditId: expect.any(Number) });
+    expect(await api.current.jobCount()).toBe(before);
+    const entry = await api.current.database.pool.one(sql.unsafe`
+      SELECT job_id, action, actor, reason, request_id FROM public.governance_audit_log WHERE id = ${result.auditId}`);
+    expect(entry).toEqual({ job_id: jobId, action, actor: ALICE.actor, reason: body.reason, request_id: 'req-456' });
+    const job = await api.current.app.inject({ method: 'GET', url: `/api/jobs/${jobId}`, headers: bearer() });
+    expect(job.json()).toMatchObject({ id: jobId, queue: 'governance-safety', state: 'completed', result: { auditId: result.auditId } });
   });
 
   it('POST /verify enqueues a migration-verify job, with or without a body', async () => {

@@ -51,8 +51,9 @@ describe('graceful shutdown of the api process', () => {
 
     socket.write(body.slice(half));
     const text = await response;
-    expect(text).toMatch(/^HTTP\/1\.1 202/);
-    expect(text).toMatch(/"status":"queued"/);
+    // An engage: applied in the request before the answer.
+    expect(text).toMatch(/^HTTP\/1\.1 200/);
+    expect(text).toMatch(/"status":"completed"/);
 
     expect(await api.process.exited).toEqual({ code: 0, signal: null });
     expect(api.process.logLines().find((line) => line.msg === 'api stopped')).toMatchObject({
@@ -85,7 +86,7 @@ describe('graceful shutdown of the api process', () => {
     expect(eagerText).toMatch(/^HTTP\/1\.1 503/);
     expect(eagerText).toMatch(/"code":"SHUTTING_DOWN"/);
     slow.write(body.slice(5));
-    expect(await slowResponse).toMatch(/^HTTP\/1\.1 202/);
+    expect(await slowResponse).toMatch(/^HTTP\/1\.1 200/);
     expect(await api.process.exited).toEqual({ code: 0, signal: null });
   });
 });

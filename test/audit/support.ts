@@ -26,9 +26,8 @@ export const applyChanges = async (pool: DatabasePool, count: number, keyring: A
       {
         jobId: `${prefix}-${i}`,
         payload: { action: i % 2 === 0 ? 'kill_switch.release' : 'kill_switch.engage', actor: 'ops', reason: `change ${i}` },
-        migrationHead: 'test',
       },
-      keyring,
+      { keyring, migrationHead: 'test' },
     );
   }
 };

@@ -11,7 +11,7 @@ const api = useApi();
 
 const get = (url: string) => api.current.app.inject({ method: 'GET', url, headers: bearer() });
 const change = (jobId: string, action: GovernanceAction, actor: string) =>
-  applyGovernanceChange(api.current.database.pool, { jobId, payload: { action, actor, reason: `${actor} ${action}` } as never, migrationHead: 'test' }, DEV_KEYRING);
+  applyGovernanceChange(api.current.database.pool, { jobId, payload: { action, actor, reason: `${actor} ${action}` } as never }, { keyring: DEV_KEYRING, migrationHead: 'test' });
 
 describe('GET /api/governance/audit filters', () => {
   it('filters by actor, action and outcome, together and with the cursor', async () => {

@@ -32,7 +32,7 @@ export const applyChange = async (
     reason: extra.reason ?? `test ${action}`,
     ...(extra.metadata === undefined ? {} : { metadata: extra.metadata }),
   } as Parameters<typeof applyGovernanceChange>[1]['payload'];
-  const { result } = await applyGovernanceChange(pool, { jobId: randomUUID(), payload, migrationHead: 'test-head' }, KEYRING);
+  const { result } = await applyGovernanceChange(pool, { jobId: randomUUID(), payload }, { keyring: KEYRING, migrationHead: 'test-head' });
   return result;
 };
 

@@ -19,6 +19,7 @@ const CHAIN = [
   '20260212_live_state_notify',
   '20260214_safety_lane',
   '20260216_change_context',
+  '20260301_acceptance_record',
 ];
 /** The chain's head: the revision test fixtures link new revisions to. */
 const HEAD = CHAIN.at(-1) as string;

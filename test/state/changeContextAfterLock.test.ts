@@ -41,9 +41,8 @@ describe('a batch that waited for the governance lock', () => {
         jobId: 'release-older-than-engage',
         jobCreatedAt: ENGAGE_CREATED_MS - 1_000,
         payload: { action: 'kill_switch.release', actor: 'ops:a', reason: 'stale release' },
-        migrationHead: 'head-under-test',
       };
-      const pending = applyGovernanceBatch(database.pool, [release], KEYRING);
+      const pending = applyGovernanceBatch(database.pool, [release], { keyring: KEYRING, migrationHead: 'head-under-test' });
       // The batch's statement is queued behind the holder's lock.
       await waitFor(async () => {
         const waiting = await database.pool.oneFirst(sql.unsafe`

@@ -19,6 +19,7 @@ import { createTestDatabase, dropTestDatabase, useTestDatabase, type TestDatabas
 
 const HEAD = 'head-under-test';
 const KEYRING = createAuditKeyring([DEVELOPMENT_AUDIT_KEY]);
+const OPTIONS = { keyring: KEYRING, migrationHead: HEAD };
 
 /** A small deterministic PRNG (mulberry32): a failing seed reproduces. */
 const prng = (seed: number) => {
@@ -55,7 +56,6 @@ const randomRequests = (seed: number, count: number): GovernanceChangeRequest[] 
       jobId: random() < 0.1 ? String(n) : `job-${seed}-${n}`,
       jobCreatedAt: 1_700_000_000_000 + n * 10 + Math.floor(random() * 60) - 30,
       payload: randomPayload(random, n),
-      migrationHead: HEAD,
     });
   }
   return requests;
@@ -112,8 +112,8 @@ describe('applyGovernanceBatch', () => {
       const sequential: unknown[] = [];
       const grouped: unknown[] = [];
       for (const batch of batches) {
-        for (const i of safetyFirst(batch)) sequential.push(await applyGovernanceChange(one.pool, batch[i]!, KEYRING));
-        const outcomes = await applyGovernanceBatch(batched.pool, batch, KEYRING);
+        for (const i of safetyFirst(batch)) sequential.push(await applyGovernanceChange(one.pool, batch[i]!, OPTIONS));
+        const outcomes = await applyGovernanceBatch(batched.pool, batch, OPTIONS);
         for (const i of safetyFirst(batch)) {
           const outcome = outcomes[i]!;
           expect(outcome.ok).toBe(true);
@@ -136,17 +136,15 @@ describe('applyGovernanceBatch', () => {
     const { pool } = database.current;
     const releases: GovernanceChangeRequest[] = Array.from({ length: 500 }, (_, n) => ({
       jobId: `release-${n}`,
-      jobCreatedAt: 1_800_000_000_000 + n,
+      jobCreatedAt: 1_790_000_000_000 + n,
       payload: { action: 'kill_switch.release', actor: 'ops:a', reason: `release ${n}` },
-      migrationHead: HEAD,
     }));
     const engage: GovernanceChangeRequest = {
       jobId: 'engage-after-500',
-      jobCreatedAt: 1_800_000_001_000,
+      jobCreatedAt: 1_790_000_001_000,
       payload: { action: 'kill_switch.engage', actor: 'ops:b', reason: 'incident' },
-      migrationHead: HEAD,
     };
-    const outcomes = await applyGovernanceBatch(pool, [...releases, engage], KEYRING);
+    const outcomes = await applyGovernanceBatch(pool, [...releases, engage], OPTIONS);
     const results = outcomes.map((o) => (o.ok ? o.execution.result : undefined));
     const engaged = results.at(-1)!;
     expect(results.every((r) => r !== undefined)).toBe(true);
@@ -156,11 +154,11 @@ describe('applyGovernanceBatch', () => {
     // A release created after the engage is a newer intent and applies.
     const [later] = await applyGovernanceBatch(
       pool,
-      [{ jobId: 'release-after', jobCreatedAt: 1_800_000_002_000, payload: { action: 'kill_switch.release', actor: 'ops:a', reason: 'resolved' }, migrationHead: HEAD }],
-      KEYRING,
+      [{ jobId: 'release-after', jobCreatedAt: 1_790_000_002_000, payload: { action: 'kill_switch.release', actor: 'ops:a', reason: 'resolved' } }],
+      OPTIONS,
     );
     expect(later).toMatchObject({ ok: true, execution: { result: { outcome: 'applied' } } });
-    await applyGovernanceChange(pool, { ...engage, jobId: 'engage-again', jobCreatedAt: 1_800_000_003_000 }, KEYRING);
+    await applyGovernanceChange(pool, { ...engage, jobId: 'engage-again', jobCreatedAt: 1_790_000_003_000 }, OPTIONS);
   });
 
   it('fails a poisoned member alone: a trigger raising for one value rolls back nothing of its neighbours', async () => {
@@ -189,14 +187,12 @@ describe('applyGovernanceBatch', () => {
         jobId: `poison-test-${n}`,
         jobCreatedAt: 1_900_000_000_000 + n,
         payload: { action: 'metadata.update', actor: 'ops:a', reason, metadata: { notes: reason } },
-        migrationHead: HEAD,
       }));
       const nul: GovernanceChangeRequest = {
         jobId: 'nul-member',
         payload: { action: 'kill_switch.engage', actor: 'ops:a', reason: 'bad\u0000text' },
-        migrationHead: HEAD,
       };
-      const outcomes = await applyGovernanceBatch(pool, [...members, nul], KEYRING);
+      const outcomes = await applyGovernanceBatch(pool, [...members, nul], OPTIONS);
       expect(outcomes.map((o) => o.ok)).toEqual([true, false, true, false]);
       expect(outcomes[3]).toMatchObject({ ok: false, error: { code: 'INVALID_PAYLOAD' } });
       const audit = await listAuditEntriesInOrder(pool);

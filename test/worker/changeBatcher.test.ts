@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { createChangeBatcher } from '../../apps/worker/src/processors/changeBatcher.js';
 
 const request = (jobId: string, action: GovernanceChangeRequest['payload']['action']): GovernanceChangeRequest =>
-  ({ jobId, payload: { action, actor: 'a', reason: 'r' }, migrationHead: 'h' }) as GovernanceChangeRequest;
+  ({ jobId, payload: { action, actor: 'a', reason: 'r' } }) as GovernanceChangeRequest;
 
 const result = (jobId: string) => ({ ok: true as const, execution: { result: { auditId: Number(jobId.slice(1)) } as never, replayed: false } });
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { claimIdempotencyKey, type DatabasePool, type QueueName } from '@valhalla/core';
+import { claimIdempotencyKey, type DatabasePool, type KeyClaim, type QueueName } from '@valhalla/core';
 import type { FastifyRequest } from 'fastify';
 import { callDatabase } from './dependencyCalls.js';
 import { ApiError } from './errors.js';
@@ -39,6 +39,19 @@ const sha256Hex = (text: string) => createHash('sha256').update(text, 'utf8').di
 /** What makes two requests "the same": method, route and body (canonical JSON). */
 const requestHash = (method: string, route: string, body: unknown): string =>
   sha256Hex(`${method} ${route}\n${canonicalJson(body ?? {})}`);
+
+/** A request's Idempotency-Key with what makes two requests the same (method, route, body). */
+export type RequestKey = { key: string; method: string; route: string; body: unknown };
+
+/** The claim a keyed request makes in PostgreSQL: the key and the hash of the request it is bound to. */
+export const claimOf = (key: RequestKey | undefined): KeyClaim | undefined =>
+  key === undefined ? undefined : { key: key.key, requestHash: requestHash(key.method, key.route, key.body), route: key.route };
+
+/** The request's key, as the acceptance path takes it (undefined when it sent none). */
+export const requestKeyOf = (request: FastifyRequest, body: unknown): RequestKey | undefined => {
+  const key = readIdempotencyKey(request);
+  return key === undefined ? undefined : { key, method: request.method, route: request.routeOptions.url ?? request.url, body };
+};
 
 /**
  * The job id of a keyed request: a function of actor and key only, so racing requests with one key all enqueue the

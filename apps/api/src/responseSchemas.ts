@@ -84,10 +84,10 @@ export const readErrors = (...more: ErrorStatus[]) => errorResponses(400, ...API
 /** POST routes with a JSON body, rate limited, with Idempotency-Key. */
 export const writeErrors = (...more: ErrorStatus[]) => errorResponses(400, ...API_BASE_ERRORS, 409, 413, 415, 429, ...more);
 
-export const jobAcceptedResponse = jobAccepted.meta({ id: 'JobAccepted', description: 'The job was queued' });
+export const jobAcceptedResponse = jobAccepted.meta({ id: 'JobAccepted', description: 'The job is accepted: recorded in PostgreSQL and queued' });
 export const jobCompletedResponse = jobCompleted.meta({
   id: 'JobCompleted',
-  description: 'A replay (same Idempotency-Key) of a request whose job already executed, or an engage or disable the api applied itself while Redis was unavailable (break-glass): its stored result',
+  description: 'An engage or disable applied in the request, or a replay (same Idempotency-Key) of a request whose job already executed: its result',
 });
 
 const auditEntrySchema = auditEntryRow.meta({ id: 'AuditEntry' });

@@ -4,7 +4,10 @@ import {
   JOB_NAMES,
   QUEUES,
   createGovernanceQueues,
+  decodeJobFailure,
   registerStateGauges,
+  settleFailedAcceptance,
+  waitForDatabase,
   startupVerificationJobId,
   type Config,
   type Lifecycle,
@@ -24,6 +27,7 @@ import { withJobLogging } from './processors/withJobLogging.js';
 import { withJobMetrics } from './processors/withJobMetrics.js';
 import { withTransientRetry } from './processors/withTransientRetry.js';
 import { startHeartbeat } from './startHeartbeat.js';
+import { startReconciler } from './startReconciler.js';
 import { startSafetyLaneGuard } from './startSafetyLaneGuard.js';
 import { startVerificationWatchdog } from './startVerificationWatchdog.js';
 import { throttledErrorLog } from './throttledErrorLog.js';
@@ -76,6 +80,8 @@ export type WorkerApp = {
 };
 
 const STARTUP_ENQUEUE_TIMEOUT_MS = 5_000;
+/** How often a queued engage waiting out a database outage probes it. */
+const DATABASE_PROBE_INTERVAL_MS = 100;
 /** After the drain, closing the workers only talks to Redis; bounded so a Redis outage cannot hold the exit. */
 const FORCE_CLOSE_TIMEOUT_MS = 3_000;
 const QUEUES_CLOSE_TIMEOUT_MS = 2_000;
@@ -146,8 +152,23 @@ export const createWorkerApp = async (options: WorkerAppOptions): Promise<Worker
     return worker;
   };
 
+  // A job that failed for good (BullMQ set finishedOn) settles its acceptance, so the reconciler never enqueues it
+  // again. Rejected changes commit an execution record, which settles them already; this covers the rest (attempts
+  // exhausted on an unexpected failure). Best effort: missed while PostgreSQL is down, the job stays failed in Redis,
+  // which the reconciler leaves alone.
+  const settleFinalFailure = (job: Job | undefined) => {
+    if (job?.id === undefined || job.finishedOn === undefined) return;
+    const { code } = decodeJobFailure(job.failedReason ?? '');
+    settleFailedAcceptance(pool, job.id, code).catch((err: unknown) => log.warn({ err, jobId: job.id }, 'could not settle the acceptance of a failed job'));
+  };
+
   const transientRetry = {
     schedule: config.transientRetry,
+    awaitDatabase: {
+      appliesTo: (job: Job) => job.queueName === QUEUES.governanceSafety,
+      // Bounded well within the job's lock (renewed while the processor runs): past it, the delayed set takes over.
+      wait: () => waitForDatabase(pool, { intervalMs: DATABASE_PROBE_INTERVAL_MS, timeoutMs: tuning.lockDurationMs / 2 }),
+    },
     onRetry: (job: Job, delayMs: number) => metrics.transientRetry({ queue: job.queueName, name: job.name }, delayMs),
   };
 
@@ -162,7 +183,8 @@ export const createWorkerApp = async (options: WorkerAppOptions): Promise<Worker
     lifecycle.add('stop heartbeat', () => heartbeat.stop());
 
     // One applier for the process: go-live changes in flight on both queues are group-committed together.
-    const batcher = createChangeBatcher({ apply: options.dependencies.applyBatch, maxBatch: tuning.maxBatchSize });
+    const batchOptions = { keyring: config.auditKeyring, migrationHead, approvalsRequired: config.approvalsRequired };
+    const batcher = createChangeBatcher({ apply: (requests) => options.dependencies.applyBatch(requests, batchOptions), maxBatch: tuning.maxBatchSize });
     const changeProcessor = withJobMetrics(
       metrics,
       withJobLogging(
@@ -171,9 +193,7 @@ export const createWorkerApp = async (options: WorkerAppOptions): Promise<Worker
           transientRetry,
           createGoLiveChangeProcessor({
             batcher,
-            migrationHead,
             changeMaxAgeSeconds: config.changeMaxAgeSeconds,
-            approvalsRequired: config.approvalsRequired,
             onTransaction: (outcome) => (outcome === 'committed' ? metrics.transactionCommitted() : metrics.transactionRolledBack()),
           }),
         ),
@@ -186,8 +206,9 @@ export const createWorkerApp = async (options: WorkerAppOptions): Promise<Worker
       // The batcher hands back the batches that committed before an engage once the engage's job is acknowledged.
       worker.on('completed', (job) => job.id !== undefined && batcher.acknowledged(job.id));
       worker.on('failed', (job) => job?.id !== undefined && batcher.acknowledged(job.id));
+      worker.on('failed', settleFinalFailure);
     }
-    startQueueWorker(
+    const verificationWorker = startQueueWorker(
       QUEUES.verification,
       withJobMetrics(
         metrics,
@@ -220,6 +241,7 @@ export const createWorkerApp = async (options: WorkerAppOptions): Promise<Worker
         ),
       ),
     );
+    verificationWorker.on('failed', settleFinalFailure);
     lifecycle.add('stop taking jobs and drain in-flight jobs', drainWorkers);
     await Promise.all(workers.map((worker) => worker.waitUntilReady()));
 
@@ -228,6 +250,16 @@ export const createWorkerApp = async (options: WorkerAppOptions): Promise<Worker
     lifecycle.add('close queues', () => queues.close(), { timeoutMs: QUEUES_CLOSE_TIMEOUT_MS });
     const safetyLaneGuard = startSafetyLaneGuard({ queues, pool, keyring: config.auditKeyring, log });
     lifecycle.add('stop safety lane guard', () => safetyLaneGuard.stop());
+    const reconciler = startReconciler({
+      pool,
+      queues,
+      workerId,
+      log: log.child({ component: 'reconciler' }),
+      intervalMs: tuning.reconcileIntervalMs,
+      graceMs: tuning.reconcileGraceMs,
+      onReenqueued: (queue, count) => metrics.reenqueued(queue, count),
+    });
+    lifecycle.add('stop reconciler', () => reconciler.stop());
     // The job id makes this idempotent: any number of workers of one release enqueue one verification.
     const enqueued = await withTimeout(
       queues.enqueue(JOB_NAMES.migrationVerify, { actor: STARTUP_VERIFICATION_ACTOR, release: config.release }, { jobId: startupVerificationJobId(config.release, migrationHead) }),

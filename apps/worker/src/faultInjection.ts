@@ -23,8 +23,8 @@ export type FaultInjection = {
  */
 export const withFaultInjection =
   (fault: FaultInjection, apply: BatchApplier): BatchApplier =>
-  async (requests) => {
-    const outcomes = await apply(requests);
+  async (requests, options) => {
+    const outcomes = await apply(requests, options);
     outcomes.forEach((outcome, i) => {
       const request = requests[i];
       if (outcome.ok && !outcome.execution.replayed && request !== undefined) fault.afterCommit(request.jobId);

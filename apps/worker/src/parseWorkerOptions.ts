@@ -9,6 +9,8 @@ import { DRIFT_ACTIONS, type DriftAction } from './createDriftHandler.js';
  * - MIGRATIONS_DIR: where the revisions are (default: the repository's migrations/); tests point it at an edited copy.
  * - WORKER_LOCK_DURATION_MS / WORKER_STALLED_INTERVAL_MS / WORKER_MAX_STALLED_COUNT: BullMQ lock and stall detection;
  *   tests shorten them so a killed worker's jobs are redelivered in seconds rather than half a minute.
+ * - RECONCILE_INTERVAL_MS / RECONCILE_GRACE_MS: how often one worker re-enqueues accepted jobs that Redis lost
+ *   (default 2000), and how old an acceptance must be before it is checked (default 5000).
  * - WORKER_FAULT: TEST-ONLY fault injection (see faultInjection.ts). Inert when unset; refused in production.
  * - VERIFY_INTERVAL_SECONDS: the watchdog's period (default 900; 0 = off). DRIFT_ACTION: `alert` (default) or `engage`.
  * - VERIFY_API_TOKEN: an operator token the verification uses to probe the runbook status endpoint (check skipped
@@ -33,6 +35,8 @@ const workerEnvSchema = z.object({
   WORKER_LOCK_DURATION_MS: optionalInt(500, 600_000),
   WORKER_STALLED_INTERVAL_MS: optionalInt(200, 600_000),
   WORKER_MAX_STALLED_COUNT: optionalInt(1, 100),
+  RECONCILE_INTERVAL_MS: optionalInt(50, 600_000),
+  RECONCILE_GRACE_MS: optionalInt(0, 3_600_000),
   WORKER_FAULT: z.preprocess(emptyToUndefined, z.string().optional()),
   VERIFY_INTERVAL_SECONDS: optionalInt(0, 7 * 24 * 3600),
   DRIFT_ACTION: z.preprocess(emptyToUndefined, z.enum([DRIFT_ACTIONS.alert, DRIFT_ACTIONS.engage]).optional()),
@@ -63,6 +67,8 @@ export const parseWorkerOptions = (env: Readonly<Record<string, string | undefin
     ...(e.WORKER_LOCK_DURATION_MS === undefined ? {} : { lockDurationMs: e.WORKER_LOCK_DURATION_MS }),
     ...(e.WORKER_STALLED_INTERVAL_MS === undefined ? {} : { stalledIntervalMs: e.WORKER_STALLED_INTERVAL_MS }),
     ...(e.WORKER_MAX_STALLED_COUNT === undefined ? {} : { maxStalledCount: e.WORKER_MAX_STALLED_COUNT }),
+    ...(e.RECONCILE_INTERVAL_MS === undefined ? {} : { reconcileIntervalMs: e.RECONCILE_INTERVAL_MS }),
+    ...(e.RECONCILE_GRACE_MS === undefined ? {} : { reconcileGraceMs: e.RECONCILE_GRACE_MS }),
   };
   return Object.freeze({
     migrationsDir: e.MIGRATIONS_DIR,

@@ -49,6 +49,6 @@ export const createWorkerDependencies = async (options: {
       connections.push(connection);
       return connection;
     },
-    applyBatch: (requests) => applyGovernanceBatch(pool, requests, config.auditKeyring),
+    applyBatch: (requests, batchOptions) => applyGovernanceBatch(pool, requests, batchOptions),
   };
 };

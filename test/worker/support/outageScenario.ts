@@ -25,6 +25,8 @@ export type OutageOutcome = {
   statesSeenDuringOutage: Set<string>;
   /** Every body the api answered during the test, to check for leaked internals. */
   apiBodies: string[];
+  /** Job ids of the engages and disables the api applied in the request (no queued job: its database stayed up). */
+  appliedInRequest: string[];
 };
 
 const PAYLOADS = [
@@ -73,6 +75,7 @@ export const runOutageScenario = async (
   const plain = new Queue(QUEUES.governance, { connection: redis, prefix: api.prefix });
   plain.on('error', () => {});
   const apiBodies: string[] = [];
+  const appliedInRequest: string[] = [];
   const sources = new Map<string, 'api' | 'plain'>();
   const statesSeenDuringOutage = new Set<string>();
   let outageStartedAt = 0;
@@ -83,8 +86,11 @@ export const runOutageScenario = async (
     const route = API_ROUTE[payload.action]!;
     const response = await api.app.inject({ method: 'POST', url: route.url, payload: route.body(`${payload.reason} ${i}`), headers: bearer() });
     apiBodies.push(response.body);
-    expect(response.statusCode, response.body).toBe(202);
-    sources.set(response.json().jobId, 'api');
+    // Engages and disables are applied by the api in the request (its own database connection is not cut).
+    const inRequest = payload.action === 'kill_switch.engage' || payload.action === 'go_live.disable';
+    expect(response.statusCode, response.body).toBe(inRequest ? 200 : 202);
+    if (inRequest) appliedInRequest.push(response.json().jobId);
+    else sources.set(response.json().jobId, 'api');
     return response.json().jobId as string;
   };
   const addPlain = async (i: number) => {
@@ -107,7 +113,8 @@ export const runOutageScenario = async (
     await waitFor(() => sent >= 3, { description: 'a few changes before the outage' });
     outageStartedAt = Date.now();
     await proxy.cut();
-    const duringOutage = await post(100_000);
+    // A release: a queued job, which waits for the database like every job of the worker.
+    const duringOutage = await post(100_001);
     const outageEnds = outageStartedAt + options.outageMs;
     // The outage lasts a fixed time (that is the fault being made); meanwhile the job is sampled every 250 ms.
     await waitFor(
@@ -158,10 +165,10 @@ export const runOutageScenario = async (
     // Exactly one audit entry per job, under the job's identity, and the log replays to the state.
     const entries = await expectAuditReplaysToState(database.pool, initial);
     const governanceEntries = entries.filter((entry) => !entry.action.startsWith('job.'));
-    expect(governanceEntries).toHaveLength(total);
-    expect(new Set(governanceEntries.map((entry) => entry.job_id))).toEqual(new Set(jobs.map((job) => job.identity)));
+    expect(governanceEntries).toHaveLength(total + appliedInRequest.length);
+    expect(new Set(governanceEntries.map((entry) => entry.job_id))).toEqual(new Set([...jobs.map((job) => job.identity), ...appliedInRequest]));
     await options.inspectWorker?.(worker);
-    return { jobs, outageStartedAt, outageEndedAt, statesSeenDuringOutage, apiBodies };
+    return { jobs, outageStartedAt, outageEndedAt, statesSeenDuringOutage, apiBodies, appliedInRequest };
   } finally {
     streaming = false;
     await stream.catch(() => undefined);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 
 /** The label that asks Valhalla to engage the kill switch, and its only value. */
@@ -41,9 +42,20 @@ export type Alert = AlertmanagerPayload['alerts'][number];
 /** Only a firing alert with the engage label acts; everything else (resolved, other labels) changes nothing. */
 export const isEngageAlert = (alert: Alert): boolean => alert.status === 'firing' && alert.labels[ENGAGE_LABEL] === ENGAGE_VALUE;
 
-/** Control characters and NUL out, lone surrogates replaced, at most 500 characters: what a reason may hold. */
+/**
+ * Control characters (C0, DEL and C1, NUL included) and bidirectional controls out, lone surrogates replaced: what a
+ * reason may hold. An alert's labels are whatever its rule made them; the engage must still happen.
+ */
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
-const clean = (text: string): string => text.toWellFormed().replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
+const clean = (text: string): string => text.toWellFormed().replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]+/g, ' ').trim();
+
+/**
+ * The Idempotency-Key of an alert's engage: one per alert firing (fingerprint and startsAt), hashed so that any
+ * fingerprint fits (a NUL cannot reach PostgreSQL, a long one is not cut, so a refire never collides with the
+ * previous firing).
+ */
+export const alertEngageKey = (alert: Alert): string =>
+  `alertmanager:${createHash('sha256').update(`${alert.fingerprint}\u0000${alert.startsAt}`, 'utf8').digest('hex')}`;
 
 /** The audit reason of an engage: `<alertname>: <summary>` (or the alert name alone), 1–500 characters. */
 export const engageReason = (alert: Alert): string => {

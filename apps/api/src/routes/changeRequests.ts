@@ -12,7 +12,8 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { requirePrincipal } from '../auth.js';
 import { changeRequestResponse, toPublicChangeRequest } from '../changeRequests/publicChangeRequest.js';
-import { callDatabase, callRedis } from '../dependencyCalls.js';
+import { enqueueAccepted } from '../acceptance/acceptJob.js';
+import { callDatabase } from '../dependencyCalls.js';
 import type { ApiDependencies } from '../dependencies.js';
 import { ApiError } from '../errors.js';
 import { errorResponses, readErrors } from '../responseSchemas.js';
@@ -78,27 +79,11 @@ export const changeRequestRoutes = async (scope: FastifyInstance, deps: ApiDepen
       const outcome = await callDatabase(() => approveChangeRequest(deps.pool, deps.config.auditKeyring, { id, approver: actor, reason: request.body.reason, requestId: request.id }));
       if (outcome.kind === 'approved') return toPublicChangeRequest(outcome.request);
       if (outcome.kind !== 'enqueue') throw refusal(outcome, id);
-      const { request: approved, jobId, approvedBy } = outcome;
-      // The request is marked enqueued (committed) before the job is added: if Redis fails here, the client gets
-      // 503 and approving again resends the same job id (BullMQ keeps one job per id). The change request id works as
-      // an idempotency key: a 503 means the outcome is not known yet, and the message says how to learn it.
-      await callRedis('enqueue approved change', () =>
-        deps.queues.enqueue(
-          JOB_NAMES.goLiveChange,
-          {
-            action: approved.action,
-            actor: approved.requested_by,
-            reason: approved.reason,
-            ...(approved.request_id === null ? {} : { requestId: approved.request_id }),
-            changeRequestId: approved.id,
-            approvedBy,
-          },
-          { jobId },
-        ),
-      ).catch((error: unknown) => {
-        throw new ApiError('DEPENDENCY_UNAVAILABLE', `Redis did not confirm the enqueue of job ${jobId}; the approval is recorded: approve again to resend it (one job per id), or see GET /api/jobs/${jobId}`, { cause: error });
-      });
-      request.log.info({ changeRequestId: id, jobId, requestedBy: approved.requested_by, approvedBy }, 'approved change enqueued');
+      const { request: approved, jobId, payload } = outcome;
+      // Accepted in the approval's transaction (the acceptance record): enqueued now, or by the reconciler when Redis
+      // does not take it. Approving again resends the same job id (BullMQ keeps one job per id).
+      await enqueueAccepted(deps, request.log, { name: JOB_NAMES.goLiveChange, payload, jobId });
+      request.log.info({ changeRequestId: id, jobId, requestedBy: approved.requested_by }, 'approved change accepted');
       return toPublicChangeRequest(approved);
     },
   );

@@ -1,4 +1,4 @@
-import { changeRejectionFailure, changeResult, findExecutedJob, type JobFailure } from '@valhalla/core';
+import { changeRejectionFailure, changeResult, findAcceptance, findExecutedJob, isErrorCode, jobFailureOf, type JobFailure } from '@valhalla/core';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { callDatabase, callRedis } from '../dependencyCalls.js';
@@ -38,24 +38,42 @@ type JobAnswer = {
   error: JobFailure | null;
 };
 
+/** The failure record of an accepted job that ended without an execution: voided by the api, or failed for good. */
+const acceptanceFailure = (acceptance: { voidedAt: string | null; settledAs: string | null }): JobFailure | null => {
+  if (acceptance.voidedAt !== null) {
+    return jobFailureOf('ENQUEUE_UNCONFIRMED', 'the api could not confirm the acceptance of this job and answered 503: it never runs; submit it again');
+  }
+  const code = acceptance.settledAs?.startsWith('failed:') === true ? acceptance.settledAs.slice('failed:'.length) : undefined;
+  if (code === undefined) return null;
+  return code === 'INTERNAL_ERROR' || !isErrorCode(code)
+    ? jobFailureOf('INTERNAL_ERROR', 'the job failed for good; see the worker log')
+    : { code, message: 'the job failed for good', final: true };
+};
+
 /**
- * A job that has left Redis, from its stored execution in PostgreSQL. A rejected change failed (its record says why);
- * `attempts` is 1: the execution that committed (the earlier, rolled-back attempts are not stored).
+ * A job that has left Redis (or that Redis does not answer for), from PostgreSQL: its stored execution (a rejected
+ * change failed: its record says why; `attempts` 1, the execution that committed), or else its acceptance record: a
+ * job accepted and not executed yet is `waiting` (Redis lost it, or is down: the reconciler enqueues it again).
  */
 const answerFromDatabase = async (deps: ApiDependencies, id: string): Promise<JobAnswer | undefined> => {
   const executed = await callDatabase(() => findExecutedJob(deps.pool, id));
-  if (executed === null) return undefined;
-  const change = changeResult.safeParse(executed.result);
-  const failure = change.success ? changeRejectionFailure(change.data) : null;
-  return {
-    id,
-    queue: executed.queue,
-    name: executed.jobName,
-    state: failure === null ? 'completed' : 'failed',
-    attempts: 1,
-    result: executed.result,
-    error: failure,
-  };
+  if (executed !== null) {
+    const change = changeResult.safeParse(executed.result);
+    const failure = change.success ? changeRejectionFailure(change.data) : null;
+    return {
+      id,
+      queue: executed.queue,
+      name: executed.jobName,
+      state: failure === null ? 'completed' : 'failed',
+      attempts: 1,
+      result: executed.result,
+      error: failure,
+    };
+  }
+  const accepted = await callDatabase(() => findAcceptance(deps.pool, id));
+  if (accepted === null) return undefined;
+  const failure = acceptanceFailure(accepted);
+  return { id, queue: accepted.queue, name: accepted.jobName, state: failure === null ? 'waiting' : 'failed', attempts: 0, result: null, error: failure };
 };
 
 /**

@@ -30,6 +30,8 @@ export type WorkerMetrics = {
   jobFailed(labels: { queue: string; name: string }, failure: { code: string; final: boolean }): void;
   /** A job was moved to the delayed set after a transient failure, to run again after `delayMs`. */
   transientRetry(labels: { queue: string; name: string }, delayMs: number): void;
+  /** The reconciler enqueued `count` accepted jobs of `queue` again (Redis had lost them). */
+  reenqueued(queue: string, count: number): void;
 };
 
 const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
@@ -101,11 +103,19 @@ export const createWorkerMetrics = (options: { defaultMetrics: boolean }): Worke
     registers: [registry],
   });
 
+  const reenqueued = new Counter({
+    name: 'valhalla_reconciler_reenqueued_total',
+    help: 'Accepted jobs the reconciler enqueued again because Redis had no job for them (restarted empty, flushed, failed over, or down when the api accepted them).',
+    labelNames: ['queue'] as const,
+    registers: [registry],
+  });
+
   // Every known series starts at 0, so rate() and absence alerts work before the first job.
   for (const [queue, names] of Object.entries(JOBS_BY_QUEUE) as [QueueName, readonly string[]][]) {
     for (const name of names) {
       for (const counter of [completed, failed, retried, transientRetries]) counter.inc({ queue, name }, 0);
     }
+    reenqueued.inc({ queue }, 0);
   }
 
   const counters = { completed, failed, retried } as const;
@@ -123,5 +133,6 @@ export const createWorkerMetrics = (options: { defaultMetrics: boolean }): Worke
       transientRetries.inc(labels);
       retryDelay.observe(labels, delayMs / 1000);
     },
+    reenqueued: (queue, count) => reenqueued.inc({ queue }, count),
   };
 };

@@ -1,12 +1,13 @@
 import {
   isSafetyAction,
   type BatchMemberOutcome,
+  type BatchOptions,
   type GovernanceChangeExecution,
   type GovernanceChangeRequest,
 } from '@valhalla/core';
 
 /** Applies a batch (core's applyGovernanceBatch bound to a pool, unless a test or the benchmark injects another). */
-export type BatchApplier = (requests: readonly GovernanceChangeRequest[]) => Promise<BatchMemberOutcome[]>;
+export type BatchApplier = (requests: readonly GovernanceChangeRequest[], options: BatchOptions) => Promise<BatchMemberOutcome[]>;
 
 export type ChangeBatcher = {
   /** Hands one change to the applier; resolves with its own execution once its batch committed. */
@@ -37,7 +38,8 @@ type Waiting = {
  * own outcome: one member's failure is never its neighbours'.
  */
 export const createChangeBatcher = (options: {
-  apply: BatchApplier;
+  /** The applier with its batch-wide options bound (createWorkerApp binds the migration head, keyring, approvals). */
+  apply: (requests: readonly GovernanceChangeRequest[]) => Promise<BatchMemberOutcome[]>;
   maxBatch: number;
 }): ChangeBatcher => {
   const waiting: Waiting[] = [];

@@ -18,10 +18,6 @@ import type { ProcessorResult } from './withJobLogging.js';
 export type GoLiveChangeProcessorDeps = {
   /** The process's group-commit applier: every go-live-change job in flight goes through it. */
   batcher: ChangeBatcher;
-  /** Head of the revision chain this worker's code ships: go-live enable needs a passed verification of it. */
-  migrationHead: string;
-  /** APPROVALS_REQUIRED: above 1, an enable or release runs only as the job of an approved change request. */
-  approvalsRequired?: number | undefined;
   /** CHANGE_MAX_AGE_SECONDS: a change that expires and is not applied this long after its creation is rejected. */
   changeMaxAgeSeconds: number;
   /** Told how each (non-replayed) change ended: the worker's metrics count them. */
@@ -44,7 +40,8 @@ export const createGoLiveChangeProcessor =
     if (job.queueName === QUEUES.governanceSafety && !isSafetyAction(payload.action)) {
       throw finalFailureOf('INVALID_PAYLOAD', `queue ${QUEUES.governanceSafety} takes only kill_switch.engage and go_live.disable, not ${payload.action}`);
     }
-    const expiresAt = JOB_CATALOG[JOB_NAMES.goLiveChange].expires(payload) ? job.timestamp + deps.changeMaxAgeSeconds * 1000 : undefined;
+    // Its age is judged under the lock on the database's clock, from its acceptance (or its clamped timestamp).
+    const maxAgeMs = JOB_CATALOG[JOB_NAMES.goLiveChange].expires(payload) ? deps.changeMaxAgeSeconds * 1000 : undefined;
 
     let execution: Awaited<ReturnType<ChangeBatcher['submit']>>;
     try {
@@ -53,9 +50,7 @@ export const createGoLiveChangeProcessor =
         jobCreatedAt: job.timestamp,
         queue: job.queueName,
         payload,
-        migrationHead: deps.migrationHead,
-        expiresAt,
-        approvalsRequired: deps.approvalsRequired,
+        maxAgeMs,
       });
     } catch (err) {
       deps.onTransaction?.('rolled_back');

@@ -1,10 +1,17 @@
-import { isTransientFailure, sqlstateOf, transientRetryDelayMs, type Logger, type TransientRetrySchedule } from '@valhalla/core';
+import { isRetryableDatabaseError, isTransientFailure, sqlstateOf, transientRetryDelayMs, type Logger, type TransientRetrySchedule } from '@valhalla/core';
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import { unexpectedFailure } from './jobFailures.js';
 import type { LoggedProcessor } from './withJobLogging.js';
 
 export type TransientRetryDeps = {
   schedule: TransientRetrySchedule;
+  /**
+   * Jobs that wait for the database in the worker instead of in the delayed set (engages and disables on the safety
+   * lane): after a database failure, `wait` resolves true the moment PostgreSQL answers again (false when it did not
+   * within its bound) and the job runs again at once; a backoff of up to 30 s would hold the kill switch that long
+   * after the database is back.
+   */
+  awaitDatabase?: { appliesTo: (job: Job) => boolean; wait: () => Promise<boolean> } | undefined;
   /** Told of each transient retry: the worker's metrics count them. */
   onRetry?: ((job: Job, delayMs: number) => void) | undefined;
 };
@@ -22,7 +29,7 @@ export const withTransientRetry =
   <R>(deps: TransientRetryDeps, processor: LoggedProcessor<R>): LoggedProcessor<R> =>
   async (job, log, token) => {
     try {
-      return await processor(job, log, token);
+      return await runWaitingForDatabase(deps, processor, job, log, token);
     } catch (error) {
       if (error instanceof UnrecoverableError || error instanceof DelayedError) throw error;
       if (!isTransientFailure(error)) {
@@ -45,6 +52,24 @@ export const withTransientRetry =
       throw new DelayedError();
     }
   };
+
+/** Runs the processor; for jobs that await the database, again each time it comes back (until `wait` gives up). */
+const runWaitingForDatabase = async <R>(
+  deps: TransientRetryDeps,
+  processor: LoggedProcessor<R>,
+  ...[job, log, token]: Parameters<LoggedProcessor<R>>
+): ReturnType<LoggedProcessor<R>> => {
+  const awaitDatabase = deps.awaitDatabase?.appliesTo(job) === true ? deps.awaitDatabase : undefined;
+  for (;;) {
+    try {
+      return await processor(job, log, token);
+    } catch (error) {
+      if (awaitDatabase === undefined || !isRetryableDatabaseError(error)) throw error;
+      log.warn({ sqlstate: sqlstateOf(error), err: error }, 'database unavailable; waiting for it to answer, then running again');
+      if (!(await awaitDatabase.wait())) throw error;
+    }
+  }
+};
 
 const logRetry = (log: Logger, error: unknown, retry: number, delayMs: number) => {
   log.warn(

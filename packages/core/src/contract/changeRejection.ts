@@ -12,7 +12,7 @@ export const changeRejectionFailure = (result: Pick<ChangeResult, 'outcome' | 'a
     return jobFailureOf('EXPIRED', `${result.action} was not applied within the maximum age of a change (CHANGE_MAX_AGE_SECONDS); submit it again if it is still wanted`);
   }
   if (result.rejectedAs === 'ENQUEUE_UNCONFIRMED') {
-    return jobFailureOf('ENQUEUE_UNCONFIRMED', `${result.action} was voided: the api could not confirm its enqueue and answered 503, so it is never applied; submit it again`);
+    return jobFailureOf('ENQUEUE_UNCONFIRMED', `${result.action} was voided: the api could not confirm its acceptance and answered 503, so it is never applied; submit it again`);
   }
   if (result.rejectedAs === 'SUPERSEDED') {
     return jobFailureOf('SUPERSEDED', `${result.action} rejected: it was created before the latest kill-switch engage or go-live disable, which was applied first`);

@@ -22,7 +22,7 @@ export const JOB_FAILURE_CODES = {
   PRECONDITION_FAILED: { final: true },
   SUPERSEDED: { final: true },
   EXPIRED: { final: true },
-  /** The api answered 503 and voided the job id: a delivery after that replays this record. */
+  /** The api answered 503 without learning whether it accepted the job, and voided its id: it never runs. */
   ENQUEUE_UNCONFIRMED: { final: true },
   /** A failure the worker did not expect (a bug, or a foreign worker): not final, an operator may retry the job. */
   INTERNAL_ERROR: { final: false },

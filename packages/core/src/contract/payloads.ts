@@ -36,10 +36,23 @@ const approvalFields = {
 const simpleChange = <A extends GovernanceAction>(action: A) =>
   z.strictObject({ action: z.literal(action), actor: actorField, reason: reasonField, requestId: requestIdField, ...approvalFields });
 
+/**
+ * Set by the api on an engage or a disable it queued while PostgreSQL was unreachable, with the Idempotency-Key it
+ * could not claim then: the worker claims it when it applies the change, so that the key stays bound to this request
+ * (the same key with another request is then 409 IDEMPOTENCY_CONFLICT, as always). Other producers leave it out.
+ */
+const keyClaimField = z.strictObject({
+  key: lineText(1, 200, 'idempotency.key'),
+  requestHash: z.string().regex(/^[0-9a-f]{64}$/, 'idempotency.requestHash must be a sha256 in hex'),
+  route: lineText(1, 200, 'idempotency.route'),
+});
+
+const safetyChange = <A extends GovernanceAction>(action: A) => simpleChange(action).extend({ idempotency: keyClaimField.optional() });
+
 export const goLiveChangePayload = z.discriminatedUnion('action', [
   simpleChange(GOVERNANCE_ACTIONS.goLiveEnable),
-  simpleChange(GOVERNANCE_ACTIONS.goLiveDisable),
-  simpleChange(GOVERNANCE_ACTIONS.killSwitchEngage),
+  safetyChange(GOVERNANCE_ACTIONS.goLiveDisable),
+  safetyChange(GOVERNANCE_ACTIONS.killSwitchEngage),
   simpleChange(GOVERNANCE_ACTIONS.killSwitchRelease),
   z.strictObject({
     action: z.literal(GOVERNANCE_ACTIONS.metadataUpdate),

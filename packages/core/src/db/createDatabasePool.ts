@@ -50,7 +50,10 @@ export const createDatabasePool = async (options: DatabasePoolOptions): Promise<
     maxPoolSize: options.maxPoolSize,
     connectionTimeout: options.connectionTimeoutMs ?? 5_000,
     statementTimeout: options.statementTimeoutMs ?? 30_000,
-    idleInTransactionSessionTimeout: 60_000,
+    // A transaction idle this long holds its locks for nothing: its process is frozen (SIGSTOP, a VM pause, a long
+    // collection) or gone. Row 1 is every change's lock, so PostgreSQL ends such a session (an engage preempts sooner,
+    // see preemptIdleLockHolders); the transaction rolls back and its jobs are retried.
+    idleInTransactionSessionTimeout: 2_000,
     idleTimeout: 10_000,
     // Retries of whole transactions are decided by runInTransaction, where the callback is known to be safe to re-run.
     transactionRetryLimit: 0,

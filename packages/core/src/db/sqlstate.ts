@@ -97,6 +97,24 @@ export const isRetryableDatabaseError = (error: unknown): boolean => {
   return socketCodeOf(error) !== undefined;
 };
 
+/** Socket failures that happen before a connection is made: nothing was sent. */
+const CONNECT_SOCKET_CODES: ReadonlySet<string> = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ENOTFOUND']);
+
+/**
+ * True when a failed statement certainly never reached PostgreSQL: no connection could be made (the pool's
+ * ConnectionError, a refused or unresolvable address, too many connections, the server starting or shutting down).
+ * Any other failure of a write (a connection lost during the statement, a timeout) leaves its outcome unknown: it may
+ * have committed.
+ */
+export const wasNeverSent = (error: unknown): boolean =>
+  causeChain(error).some(
+    (link) =>
+      link instanceof ConnectionError ||
+      (typeof link.code === 'string' && CONNECT_SOCKET_CODES.has(link.code)) ||
+      (typeof link.severity === 'string' &&
+        (link.code === SQLSTATE.tooManyConnections || link.code === SQLSTATE.cannotConnectNow)),
+  );
+
 /**
  * Maps a database error to the product's typed errors: retryable ones to RetryableDatabaseError, unique violations
  * to DatabaseConflictError. Anything else (including AppErrors thrown by the caller) is returned unchanged.

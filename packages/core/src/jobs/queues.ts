@@ -12,6 +12,11 @@ export type GovernanceQueues = {
   findJob(id: string): Promise<Job | undefined>;
   /** A bounded summary (state, attempts, result, failure record; never the data) of the job, or undefined. */
   readJob(id: string): Promise<JobSummary | undefined>;
+  /**
+   * Whether Redis holds each job, in any state (its hash lives from the add until BullMQ removes it): one pipeline of
+   * EXISTS, in the order given.
+   */
+  hasJobs(jobs: readonly { queue: QueueName; jobId: string }[]): Promise<boolean[]>;
   close(): Promise<void>;
 };
 
@@ -52,6 +57,17 @@ export const createGovernanceQueues = (options: { connection: Redis; prefix: str
         if (summary !== undefined) return summary;
       }
       return undefined;
+    },
+    hasJobs: async (jobs) => {
+      if (jobs.length === 0) return [];
+      const pipeline = options.connection.pipeline();
+      for (const job of jobs) pipeline.exists(byName[job.queue].toKey(job.jobId));
+      const replies = (await pipeline.exec()) ?? [];
+      return jobs.map((_job, index) => {
+        const [error, exists] = replies[index] ?? [new Error('Redis gave no reply to EXISTS'), 0];
+        if (error !== null) throw error;
+        return exists === 1;
+      });
     },
     close: () => {
       closing ??= Promise.allSettled(Object.values(byName).map((queue) => queue.close())).then(() => undefined);

@@ -7,6 +7,7 @@ import { isLive } from '../state/rules.js';
 import { findLatestVerificationRun } from '../state/queries/verificationRuns.js';
 import { readGovernanceRows } from '../state/queries/governanceState.js';
 import { newestHeartbeatAgeSeconds } from '../state/queries/workerHeartbeats.js';
+import { readOpenAcceptanceAge } from '../state/queries/acceptedJobs.js';
 import { readQueueDepths, QUEUE_DEPTH_STATES, type QueueDepth } from './queueDepth.js';
 
 /**
@@ -17,6 +18,9 @@ import { readQueueDepths, QUEUE_DEPTH_STATES, type QueueDepth } from './queueDep
  *   **of the current migration head** (the run go-live enable needs); absent before there is one;
  * - `valhalla_queue_jobs{queue,state}`: depth by QUEUE_DEPTH_STATES;
  * - `valhalla_worker_heartbeat_age_seconds`: since the newest worker heartbeat; absent when no worker has one;
+ * - `valhalla_accepted_unexecuted_jobs`, `valhalla_accepted_unexecuted_oldest_age_seconds`: accepted jobs (the
+ *   acceptance record) neither executed nor void, and the age of the oldest (0 when none): a growing age means
+ *   accepted changes are not being applied (no worker, Redis lost and the reconciler not running, a stuck queue);
  * - `valhalla_metrics_source_up{source}`: whether this scrape could read `redis` and `database`.
  * An unknown value is absent, never 0 (a gauge of 0 would say "not live" while the database is merely unreachable).
  */
@@ -28,6 +32,8 @@ export const STATE_GAUGE_NAMES = {
   lastVerificationAge: 'valhalla_last_verification_age_seconds',
   queueJobs: 'valhalla_queue_jobs',
   workerHeartbeatAge: 'valhalla_worker_heartbeat_age_seconds',
+  acceptedUnexecuted: 'valhalla_accepted_unexecuted_jobs',
+  acceptedUnexecutedOldestAge: 'valhalla_accepted_unexecuted_oldest_age_seconds',
   sourceUp: 'valhalla_metrics_source_up',
 } as const;
 
@@ -50,6 +56,7 @@ type DatabaseReading = {
   rows: Awaited<ReturnType<typeof readGovernanceRows>>;
   verification: Awaited<ReturnType<typeof findLatestVerificationRun>>;
   heartbeatAge: number | null;
+  open: Awaited<ReturnType<typeof readOpenAcceptanceAge>>;
 };
 type Reading = { queues: Record<QueueName, QueueDepth> | undefined; database: DatabaseReading | undefined };
 
@@ -84,12 +91,13 @@ export const registerStateGauges = (registry: Registry, sources: StateGaugeSourc
 
   const readDatabase = async (): Promise<DatabaseReading> => {
     const head = await sources.migrationHead();
-    const [rows, verification, heartbeatAge] = await Promise.all([
+    const [rows, verification, heartbeatAge, open] = await Promise.all([
       readGovernanceRows(sources.pool),
       findLatestVerificationRun(sources.pool, head),
       newestHeartbeatAgeSeconds(sources.pool),
+      readOpenAcceptanceAge(sources.pool),
     ]);
-    return { rows, verification, heartbeatAge };
+    return { rows, verification, heartbeatAge, open };
   };
   const readQueues = async () => {
     if (sources.redisReady !== undefined && !sources.redisReady()) throw new Error('the redis connection is not ready');
@@ -180,6 +188,16 @@ export const registerStateGauges = (registry: Registry, sources: StateGaugeSourc
     STATE_GAUGE_NAMES.workerHeartbeatAge,
     'Seconds since the newest worker heartbeat (worker_heartbeats); absent when no worker has one.',
     ({ heartbeatAge }) => (heartbeatAge === null ? undefined : Math.max(0, heartbeatAge)),
+  );
+  databaseGauge(
+    STATE_GAUGE_NAMES.acceptedUnexecuted,
+    'Accepted jobs (the acceptance record in PostgreSQL) neither executed nor void.',
+    ({ open }) => open.open,
+  );
+  databaseGauge(
+    STATE_GAUGE_NAMES.acceptedUnexecutedOldestAge,
+    'Seconds since the oldest accepted job that is neither executed nor void was accepted; 0 when there is none.',
+    ({ open }) => Math.max(0, open.oldestAgeSeconds ?? 0),
   );
   return { settled: async () => void (await reading()) };
 };

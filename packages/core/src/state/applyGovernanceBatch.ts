@@ -7,37 +7,45 @@ import type { GoLiveChangePayload } from '../contract/payloads.js';
 import { CHANGE_OUTCOMES, GOVERNANCE_ACTIONS, SUPERSESSION_CONDITION, type ChangeResult, type StateSnapshot } from './model.js';
 import type { AuditKeyring } from './audit/auditKeyring.js';
 import { findApprovalsOfChanges } from './changeRequests/queries.js';
-import { lockChangeContext } from './queries/changeContext.js';
+import { lockChangeContext, type MemberContext } from './queries/changeContext.js';
+import { preemptIdleLockHolders } from './queries/preemptIdleLockHolders.js';
 import { commitChanges, type BatchRowWrites, type DecidedChange } from './queries/commitChanges.js';
-import { decideChange, isSafetyAction, type ChangeDecision, type SafetyWatermarks } from './rules.js';
+import { decideChange, isSafetyAction, type ChangeDecision, type ChangeOrder, type SafetyWatermarks } from './rules.js';
 
 export type GovernanceChangeRequest = {
   jobId: string;
   /**
    * The BullMQ job's creation time (job.timestamp): the same on every delivery of one job, and part of its identity
-   * (see resolveMember). Undefined for a break-glass apply: the id alone is the identity there.
+   * (see resolveMember). A job added straight to a queue is ordered by it, clamped to the database's clock. Undefined
+   * for a change applied in the request: the id alone is the identity there.
    */
   jobCreatedAt?: number | undefined;
-  /** When the change was created (ms), for supersession; defaults to jobCreatedAt. */
-  createdAt?: number | undefined;
   /** The queue the job came from (recorded with the execution); `governance` by default. */
   queue?: string | undefined;
   payload: GoLiveChangePayload;
-  /** The migration head of the code that runs the worker: go-live enable needs a passed verification of it. */
-  migrationHead: string;
-  /** When the change expires (ms since epoch): past it, a change not yet applied is rejected as EXPIRED. */
-  expiresAt?: number | undefined;
-  /** APPROVALS_REQUIRED (default 1): above 1, an enable or release must be the job of an approved change request. */
-  approvalsRequired?: number | undefined;
   /**
-   * The api answered 503 because Redis did not confirm the enqueue: the change is recorded as rejected
-   * (ENQUEUE_UNCONFIRMED) under its job id, so a delivery that reaches a worker later replays that record. When the
-   * job was applied first, the stored execution is returned instead (a replay).
+   * CHANGE_MAX_AGE_SECONDS in ms, for a change that expires: not applied this long after it was accepted (or, for a
+   * job straight from a queue, created), it is rejected as EXPIRED. Undefined: never expires (engage, disable).
    */
-  voided?: boolean | undefined;
+  maxAgeMs?: number | undefined;
+  /**
+   * Accepted now, in this transaction: the api applies an engage or a disable in the request. It takes an acceptance
+   * number under the row-1 lock, its place in the order. At most one such member per batch.
+   */
+  acceptNow?: boolean | undefined;
 };
 
-/** The unmet condition of a voided change (see GovernanceChangeRequest.voided). */
+/** What holds for a whole batch (not per member). */
+export type BatchOptions = {
+  /** Signs the audit entries (its signing key). */
+  keyring: AuditKeyring;
+  /** The migration head of the code that applies the batch: go-live enable needs a passed verification of it. */
+  migrationHead: string;
+  /** APPROVALS_REQUIRED (default 1): above 1, an enable or release must be the job of an approved change request. */
+  approvalsRequired?: number | undefined;
+};
+
+/** The unmet condition of a voided change: the api answered 503 without learning whether its acceptance committed. */
 export const ENQUEUE_CONDITION = 'enqueue_confirmed';
 
 /** The unmet condition an EXPIRED rejection records in the audit entry. */
@@ -78,16 +86,35 @@ type Planned =
   | { kind: 'decided'; change: DecidedChange }
   | { kind: 'duplicate'; key: string };
 
+/** What the planner knows of each member, read under the lock (see lockChangeContext). */
+type PlannedMember = {
+  request: GovernanceChangeRequest;
+  context: MemberContext;
+  /** Its place in the order (see ChangeOrder); undefined when unknown (never superseded, never expired). */
+  order: ChangeOrder | undefined;
+  /** When its age starts (ms, the database's clock). */
+  agedFromMs: number | undefined;
+};
+
+/** Why a member is rejected whatever the rules say: voided by the api, or past its age. */
+const forcedRejection = (member: PlannedMember, nowMs: number) => {
+  if (member.context.accepted?.voided === true) return { condition: ENQUEUE_CONDITION, as: 'ENQUEUE_UNCONFIRMED' as const };
+  const { maxAgeMs } = member.request;
+  if (maxAgeMs !== undefined && member.agedFromMs !== undefined && nowMs > member.agedFromMs + maxAgeMs) {
+    return { condition: EXPIRED_CONDITION, as: 'EXPIRED' as const };
+  }
+  return undefined;
+};
+
 /**
  * Decides every member, in order, on the state the previous one left (the same rules as one change at a time), and
  * collects the final row writes. Pure: no I/O.
  */
 const planBatch = (
-  ordered: readonly GovernanceChangeRequest[],
-  contexts: readonly { executed: ChangeResult | null; executionKey: string }[],
+  members: readonly PlannedMember[],
   start: { snapshot: StateSnapshot; watermarks: SafetyWatermarks },
   verificationPassed: boolean,
-  now: number,
+  nowMs: number,
   /** Job ids of members that need an approved change request and are not one (four-eyes). */
   unapproved: ReadonlySet<string>,
 ): { planned: Planned[]; writes: BatchRowWrites } => {
@@ -97,24 +124,17 @@ const planBatch = (
   let metadataWritten = false;
   let completedNow = false;
   const seen = new Set<string>();
-  const planned = ordered.map((request, position): Planned => {
-    const context = contexts[position];
-    if (context === undefined) throw new Error('batch context is missing a member');
+  const planned = members.map((member): Planned => {
+    const { request, context } = member;
     if (context.executed !== null) return { kind: 'replayed', result: context.executed };
     // Two deliveries of one job in the same batch: the second answers with the first's result, as it would after.
     if (seen.has(context.executionKey)) return { kind: 'duplicate', key: context.executionKey };
     seen.add(context.executionKey);
 
     const { payload } = request;
-    // Rejected whatever the rules say: voided by the api, or past its age. Checked under the lock, after the replay
-    // lookup: a change that committed in time keeps its result whenever it is asked again, and one that waited out an
-    // outage past its age is rejected instead of landing late.
-    const forced =
-      request.voided === true
-        ? { condition: ENQUEUE_CONDITION, as: 'ENQUEUE_UNCONFIRMED' as const }
-        : request.expiresAt !== undefined && now > request.expiresAt
-          ? { condition: EXPIRED_CONDITION, as: 'EXPIRED' as const }
-          : undefined;
+    // Checked under the lock, after the replay lookup: a change that committed in time keeps its result whenever it
+    // is asked again, and one that waited out an outage past its age is rejected instead of landing late.
+    const forced = forcedRejection(member, nowMs);
     const decision: ChangeDecision = forced
       ? { outcome: CHANGE_OUTCOMES.rejected, unmet: [forced.condition], after: state, watermarks }
       : decideChange({
@@ -122,7 +142,7 @@ const planBatch = (
           before: state,
           metadata: payload.action === GOVERNANCE_ACTIONS.metadataUpdate ? payload.metadata : undefined,
           verificationPassed,
-          createdMs: request.createdAt ?? request.jobCreatedAt,
+          order: member.order,
           watermarks,
           approvalMissing: unapproved.has(request.jobId),
         });
@@ -157,6 +177,7 @@ const planBatch = (
         reason: payload.reason,
         requestId: payload.requestId ?? null,
         result,
+        keyClaim: 'idempotency' in payload ? payload.idempotency : undefined,
       },
     };
   });
@@ -171,39 +192,98 @@ const planBatch = (
 };
 
 /**
- * One transaction for the whole batch: one statement that locks row 1 and reads the members' stored executions, the
- * watermarks and the audit chain head after the lock; decisions in TypeScript; one write statement; one commit.
- * READ COMMITTED (the pool's default, see createDatabasePool; the context function refuses anything else).
+ * A member's place in the order and the start of its age. Accepted now (in the request): the number taken under the
+ * lock, and the database's clock. Accepted by the api: its acceptance number and creation time (a four-eyes change
+ * counts from when it was requested), its age from its acceptance. Straight from a queue: its job timestamp, clamped to
+ * the database's clock (a producer clock that runs ahead, or a timestamp set in the future, must not move the
+ * watermarks there or keep the change from expiring); the job of a change request approved by older code, from the
+ * request's time.
+ */
+const orderOf = (
+  request: GovernanceChangeRequest,
+  context: MemberContext,
+  batch: { nowMs: number; newSeq: number | null; requestedAtMs: ReadonlyMap<string, number> },
+): Pick<PlannedMember, 'order' | 'agedFromMs'> => {
+  if (request.acceptNow === true) {
+    if (batch.newSeq === null) throw new Error('a change accepted in the request got no acceptance number');
+    return { order: { seq: batch.newSeq, ms: batch.nowMs }, agedFromMs: batch.nowMs };
+  }
+  if (context.accepted !== null) {
+    return { order: { seq: context.accepted.seq, ms: context.accepted.createdMs }, agedFromMs: context.accepted.acceptedMs };
+  }
+  if (request.jobCreatedAt === undefined) return { order: undefined, agedFromMs: undefined };
+  const created = Math.min(request.jobCreatedAt, batch.nowMs);
+  const requestedAt = batch.requestedAtMs.get(request.jobId);
+  return { order: { ms: requestedAt === undefined ? created : Math.min(requestedAt, created) }, agedFromMs: created };
+};
+
+/** How long an engage or a disable waits for the row-1 lock before it looks for a stalled holder to preempt. */
+const PREEMPT_AFTER_MS = 100;
+/** How long a holder must have sat idle in its transaction to be preempted (a live batch is idle for a few ms). */
+const PREEMPT_IDLE_MS = 200;
+
+/**
+ * While `work` runs, every PREEMPT_AFTER_MS: end the sessions that hold go_live_state idle in a transaction (see
+ * preemptIdleLockHolders), on another connection of the pool. A stalled holder then costs an engage a few hundred
+ * milliseconds, not idle_in_transaction_session_timeout.
+ */
+const withPreemption = async <T>(pool: DatabasePool, work: Promise<T>): Promise<T> => {
+  let done = false;
+  let timer: NodeJS.Timeout | undefined;
+  const tick = () => {
+    void preemptIdleLockHolders(pool, PREEMPT_IDLE_MS)
+      .catch(() => 0)
+      .then(() => {
+        if (!done) timer = setTimeout(tick, PREEMPT_AFTER_MS);
+      });
+  };
+  timer = setTimeout(tick, PREEMPT_AFTER_MS);
+  try {
+    return await work;
+  } finally {
+    done = true;
+    clearTimeout(timer);
+  }
+};
+
+/**
+ * One transaction for the whole batch: one statement that locks row 1 and reads the members' stored executions and
+ * acceptances, the watermarks, the audit chain head and the database's clock after the lock; decisions in TypeScript;
+ * one write statement; one commit. READ COMMITTED (the pool's default, see createDatabasePool; the context function
+ * refuses anything else).
  * @returns each member's execution in the order of `ordered`.
  */
 const runBatch = async (
   pool: DatabasePool,
   ordered: readonly GovernanceChangeRequest[],
-  keyring: AuditKeyring,
+  options: BatchOptions,
 ): Promise<GovernanceChangeExecution[]> =>
   runInTransaction(pool, async (tx) => {
+    const acceptNow = ordered.filter((request) => request.acceptNow === true).length;
+    if (acceptNow > 1) throw new Error('a batch may hold at most one change accepted in the request');
     const context = await lockChangeContext(tx, {
       members: ordered.map((request) => ({ jobId: request.jobId, jobCreatedAt: request.jobCreatedAt })),
-      migrationHead: ordered[0]?.migrationHead ?? '',
+      migrationHead: options.migrationHead,
+      allocateSeq: acceptNow === 1,
     });
     // Four-eyes, under the lock and for the whole batch in one query (none when APPROVALS_REQUIRED is 1): the one
-    // place the worker checks that an enable or release is the job of an approved change request. Such a change was
-    // created when it was requested, not when its approval enqueued it: an engage made in between supersedes it.
-    const { unapproved, requestedAtMs } = await findApprovalsOfChanges(tx, ordered, ordered[0]?.approvalsRequired ?? 1);
+    // place the worker checks that an enable or release is the job of an approved change request.
+    const { unapproved, requestedAtMs } = await findApprovalsOfChanges(tx, ordered, options.approvalsRequired ?? 1);
+    const members = ordered.map((request, position): PlannedMember => {
+      const memberContext = context.members[position];
+      if (memberContext === undefined) throw new Error('batch context is missing a member');
+      return { request, context: memberContext, ...orderOf(request, memberContext, { ...context, requestedAtMs }) };
+    });
     const { planned, writes } = planBatch(
-      ordered.map((request) => {
-        const requestedAt = requestedAtMs.get(request.jobId);
-        return requestedAt === undefined ? request : { ...request, createdAt: Math.min(requestedAt, request.createdAt ?? request.jobCreatedAt ?? requestedAt) };
-      }),
-      context.members,
+      members,
       { snapshot: context.snapshot, watermarks: context.watermarks },
       context.verificationPassed,
-      Date.now(),
+      context.nowMs,
       unapproved,
     );
     const decided = planned.flatMap((plan) => (plan.kind === 'decided' ? [plan.change] : []));
     const auditIds =
-      decided.length === 0 ? new Map<string, number>() : await commitChanges(tx, decided, writes, { head: context.auditHead, keyring });
+      decided.length === 0 ? new Map<string, number>() : await commitChanges(tx, decided, writes, { head: context.auditHead, keyring: options.keyring });
     const resultOf = (change: DecidedChange): ChangeResult => {
       const auditId = auditIds.get(change.jobId);
       if (auditId === undefined) throw new Error(`the batch write returned no audit id for ${change.jobId}`);
@@ -237,7 +317,7 @@ const runBatch = async (
 export const applyGovernanceBatch = async (
   pool: DatabasePool,
   requests: readonly GovernanceChangeRequest[],
-  keyring: AuditKeyring,
+  options: BatchOptions,
 ): Promise<BatchMemberOutcome[]> => {
   const outcomes: (BatchMemberOutcome | undefined)[] = requests.map((request) => {
     const invalid = checkStorable(request);
@@ -247,7 +327,9 @@ export const applyGovernanceBatch = async (
   if (order.length === 0) return outcomes as BatchMemberOutcome[];
   const ordered = order.map((index) => requests[index] as GovernanceChangeRequest);
   try {
-    const executions = await runBatch(pool, ordered, keyring);
+    const batch = runBatch(pool, ordered, options);
+    // An engage or a disable may preempt a holder of row 1 that stalled in its transaction; nothing else does.
+    const executions = ordered.some((request) => isSafetyAction(request.payload.action)) ? await withPreemption(pool, batch) : await batch;
     order.forEach((index, position) => {
       outcomes[index] = { ok: true, execution: executions[position] as GovernanceChangeExecution };
     });
@@ -257,7 +339,7 @@ export const applyGovernanceBatch = async (
     } else {
       // Which member made the statement fail is unknown: apply each alone, in the same order, so that only it fails.
       for (const index of order) {
-        const [alone] = await applyGovernanceBatch(pool, [requests[index] as GovernanceChangeRequest], keyring);
+        const [alone] = await applyGovernanceBatch(pool, [requests[index] as GovernanceChangeRequest], options);
         outcomes[index] = alone;
       }
     }

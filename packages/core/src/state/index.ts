@@ -8,6 +8,7 @@ export * from './queries/changeContext.js';
 export * from './queries/commitChanges.js';
 export * from './queries/verificationRuns.js';
 export * from './queries/idempotencyKeys.js';
+export * from './queries/acceptedJobs.js';
 export * from './queries/workerHeartbeats.js';
 export * from './queries/seedRows.js';
 export * from './recordJobRetry.js';

@@ -148,35 +148,45 @@ describe('four-eyes (requiresApproval)', () => {
 
 describe('supersession', () => {
   const released = { ...initial, kill_switch_engaged: false };
-  const marks = { engageMs: 1_000, disableMs: 2_000 };
+  // An api-accepted engage numbered 20 at 1,000 ms; a disable from another producer's queue at 2,000 ms.
+  const marks = { ...NO_WATERMARKS, engageSeq: 20, engageMs: 1_000, disableDirectMs: 2_000, disableMs: 2_000 };
 
   it.each([
-    ['kill_switch.release', 999, true],
-    ['kill_switch.release', 1_000, false],
-    ['kill_switch.release', 1_500, false],
-    ['go_live.enable', 1_999, true],
-    ['go_live.enable', 2_000, false],
-    ['kill_switch.engage', 0, false],
-    ['metadata.update', 0, false],
-  ] as const)('%s created at %i is superseded: %s', (action, createdMs, superseded) => {
-    expect(isSuperseded({ action, createdMs, watermarks: marks })).toBe(superseded);
+    ['kill_switch.release', { seq: 19, ms: 5_000 }, true],
+    ['kill_switch.release', { seq: 21, ms: 500 }, false],
+    ['kill_switch.release', { ms: 999 }, true],
+    ['kill_switch.release', { ms: 1_000 }, false],
+    ['go_live.enable', { seq: 1, ms: 1_999 }, true],
+    ['go_live.enable', { seq: 1, ms: 2_000 }, false],
+    ['go_live.enable', { ms: 1_999 }, true],
+    ['kill_switch.engage', { seq: 0, ms: 0 }, false],
+    ['metadata.update', { ms: 0 }, false],
+  ] as const)('%s at %o is superseded: %s', (action, order, superseded) => {
+    expect(isSuperseded({ action, order, watermarks: marks })).toBe(superseded);
+  });
+
+  it('compares acceptance numbers between changes the api accepted, whatever their times', () => {
+    // Two api instances whose clocks differ: the release was accepted first (lower number) with a later time.
+    const engaged = { ...NO_WATERMARKS, engageSeq: 7, engageMs: 1_000 };
+    expect(isSuperseded({ action: GOVERNANCE_ACTIONS.killSwitchRelease, order: { seq: 6, ms: 9_000 }, watermarks: engaged })).toBe(true);
+    expect(isSuperseded({ action: GOVERNANCE_ACTIONS.killSwitchRelease, order: { seq: 8, ms: 10 }, watermarks: engaged })).toBe(false);
   });
 
   it('rejects an older release before looking at the state, and keeps the watermarks', () => {
-    const decision = decideChange({ action: GOVERNANCE_ACTIONS.killSwitchRelease, before: initial, verificationPassed: true, createdMs: 5, watermarks: marks });
+    const decision = decideChange({ action: GOVERNANCE_ACTIONS.killSwitchRelease, before: initial, verificationPassed: true, order: { seq: 5, ms: 5 }, watermarks: marks });
     expect(decision).toEqual({ outcome: 'rejected', unmet: ['not_superseded'], after: initial, watermarks: marks });
   });
 
-  it('is never applied without a creation time or a watermark', () => {
-    expect(isSuperseded({ action: GOVERNANCE_ACTIONS.killSwitchRelease, createdMs: undefined, watermarks: marks })).toBe(false);
-    expect(isSuperseded({ action: GOVERNANCE_ACTIONS.killSwitchRelease, createdMs: 1, watermarks: NO_WATERMARKS })).toBe(false);
+  it('is never applied without an order or a watermark', () => {
+    expect(isSuperseded({ action: GOVERNANCE_ACTIONS.killSwitchRelease, order: undefined, watermarks: marks })).toBe(false);
+    expect(isSuperseded({ action: GOVERNANCE_ACTIONS.killSwitchRelease, order: { seq: 1, ms: 1 }, watermarks: NO_WATERMARKS })).toBe(false);
   });
 
-  it('raises the watermark of an applied or unchanged engage, never lowers it', () => {
-    const engage = (before: typeof initial, createdMs: number) =>
-      decideChange({ action: GOVERNANCE_ACTIONS.killSwitchEngage, before, verificationPassed: false, createdMs, watermarks: marks });
-    expect(engage(released, 3_000)).toMatchObject({ outcome: 'applied', watermarks: { engageMs: 3_000, disableMs: 2_000 } });
-    expect(engage(initial, 3_000)).toMatchObject({ outcome: 'unchanged', watermarks: { engageMs: 3_000, disableMs: 2_000 } });
-    expect(engage(released, 500)).toMatchObject({ outcome: 'applied', watermarks: marks });
+  it('raises the watermarks of an applied or unchanged engage, never lowers them', () => {
+    const engage = (state: typeof initial, order: { seq?: number; ms: number }) =>
+      decideChange({ action: GOVERNANCE_ACTIONS.killSwitchEngage, before: state, verificationPassed: false, order, watermarks: marks });
+    expect(engage(released, { seq: 30, ms: 3_000 })).toMatchObject({ outcome: 'applied', watermarks: { engageSeq: 30, engageMs: 3_000, engageDirectMs: null } });
+    expect(engage(initial, { ms: 3_000 })).toMatchObject({ outcome: 'unchanged', watermarks: { engageSeq: 20, engageMs: 3_000, engageDirectMs: 3_000 } });
+    expect(engage(released, { seq: 10, ms: 500 })).toMatchObject({ outcome: 'applied', watermarks: marks });
   });
 });

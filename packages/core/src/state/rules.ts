@@ -43,11 +43,40 @@ export const unmetGoLivePreconditions = (facts: GoLiveFacts): GoLivePrecondition
 };
 
 /**
- * Supersession watermarks: the creation time (ms) of the latest kill-switch engage and of the latest go-live disable
- * that was applied or found the state already safe; null when none.
+ * Where a change stands in the order supersession compares. Changes the api accepted (and four-eyes change requests,
+ * when they were made) carry an acceptance number from one PostgreSQL sequence: the one order for everything the api
+ * accepts, whatever the api instance and its clock. A job added straight to a queue by another producer has no number:
+ * it is ordered by its creation time, its job timestamp clamped to the database's clock when it is decided (a
+ * producer clock that runs ahead cannot place it in the future).
  */
-export type SafetyWatermarks = { engageMs: number | null; disableMs: number | null };
-export const NO_WATERMARKS: SafetyWatermarks = Object.freeze({ engageMs: null, disableMs: null });
+export type ChangeOrder = {
+  /** The acceptance number; undefined for a job straight from a queue. */
+  seq?: number | undefined;
+  /** The creation time on the database's clock (ms since the epoch). */
+  ms: number;
+};
+
+/**
+ * Supersession watermarks, for the latest kill-switch engage and the latest go-live disable that was applied or found
+ * the state already safe (null: none yet). `*Seq`: the highest acceptance number of one. `*DirectMs`: the highest
+ * creation time of one that came straight from a queue. `*Ms`: the highest creation time of any.
+ */
+export type SafetyWatermarks = {
+  engageSeq: number | null;
+  disableSeq: number | null;
+  engageDirectMs: number | null;
+  disableDirectMs: number | null;
+  engageMs: number | null;
+  disableMs: number | null;
+};
+export const NO_WATERMARKS: SafetyWatermarks = Object.freeze({
+  engageSeq: null,
+  disableSeq: null,
+  engageDirectMs: null,
+  disableDirectMs: null,
+  engageMs: null,
+  disableMs: null,
+});
 
 export type ChangeDecision = {
   outcome: ChangeOutcome;
@@ -63,35 +92,55 @@ export type DecisionInput = {
   before: StateSnapshot;
   metadata?: MetadataChange | undefined;
   verificationPassed: boolean;
-  /** When the change was created (the job's timestamp, ms); undefined when unknown (never superseded then). */
-  createdMs?: number | undefined;
+  /** Where the change stands in the order (see ChangeOrder); undefined when unknown (never superseded then). */
+  order?: ChangeOrder | undefined;
   /** The watermarks before this change (none when omitted). */
   watermarks?: SafetyWatermarks | undefined;
   /** The change needs an approved change request and is not one (see requiresApproval). */
   approvalMissing?: boolean | undefined;
 };
 
-/**
- * True for a release created before the latest engage, or an enable created before the latest disable: the one it
- * would undo overtook it in the safety lane.
- */
-export const isSuperseded = (input: Pick<DecisionInput, 'action' | 'createdMs' | 'watermarks'>): boolean => {
-  const mark =
-    input.action === GOVERNANCE_ACTIONS.killSwitchRelease
-      ? input.watermarks?.engageMs
-      : input.action === GOVERNANCE_ACTIONS.goLiveEnable
-        ? input.watermarks?.disableMs
-        : null;
-  return input.createdMs !== undefined && mark !== undefined && mark !== null && input.createdMs < mark;
+/** The marks of the safety action a release (engage) or an enable (disable) must not undo; undefined for the others. */
+const marksAgainst = (action: GovernanceAction, marks: SafetyWatermarks) => {
+  if (action === GOVERNANCE_ACTIONS.killSwitchRelease) return { seq: marks.engageSeq, directMs: marks.engageDirectMs, anyMs: marks.engageMs };
+  if (action === GOVERNANCE_ACTIONS.goLiveEnable) return { seq: marks.disableSeq, directMs: marks.disableDirectMs, anyMs: marks.disableMs };
+  return undefined;
 };
 
-/** A watermark after a safety change created at `createdMs`: never moves back (an old engage applied late). */
-const raise = (current: number | null, createdMs: number | undefined): number | null =>
-  createdMs === undefined ? current : current === null ? createdMs : Math.max(current, createdMs);
+const isBelow = (value: number, mark: number | null): boolean => mark !== null && value < mark;
 
-const raiseWatermarks = (marks: SafetyWatermarks, action: GovernanceAction, createdMs: number | undefined): SafetyWatermarks => {
-  if (action === GOVERNANCE_ACTIONS.killSwitchEngage) return { ...marks, engageMs: raise(marks.engageMs, createdMs) };
-  if (action === GOVERNANCE_ACTIONS.goLiveDisable) return { ...marks, disableMs: raise(marks.disableMs, createdMs) };
+/**
+ * True for a release created before the latest engage, or an enable created before the latest disable: the one it
+ * would undo overtook it. Two changes the api accepted compare acceptance numbers (a number taken earlier is
+ * earlier, exactly, whatever the clocks); against a job straight from a queue, creation times on the database's clock.
+ */
+export const isSuperseded = (input: Pick<DecisionInput, 'action' | 'order' | 'watermarks'>): boolean => {
+  const marks = marksAgainst(input.action, input.watermarks ?? NO_WATERMARKS);
+  const { order } = input;
+  if (marks === undefined || order === undefined) return false;
+  if (order.seq !== undefined) return isBelow(order.seq, marks.seq) || isBelow(order.ms, marks.directMs);
+  return isBelow(order.ms, marks.anyMs);
+};
+
+/** A watermark raised to `value`: never moves back (an old engage applied late). */
+const raise = (current: number | null, value: number): number => (current === null ? value : Math.max(current, value));
+
+const raiseWatermarks = (marks: SafetyWatermarks, action: GovernanceAction, order: ChangeOrder | undefined): SafetyWatermarks => {
+  if (order === undefined) return marks;
+  if (action === GOVERNANCE_ACTIONS.killSwitchEngage) {
+    return {
+      ...marks,
+      engageMs: raise(marks.engageMs, order.ms),
+      ...(order.seq === undefined ? { engageDirectMs: raise(marks.engageDirectMs, order.ms) } : { engageSeq: raise(marks.engageSeq, order.seq) }),
+    };
+  }
+  if (action === GOVERNANCE_ACTIONS.goLiveDisable) {
+    return {
+      ...marks,
+      disableMs: raise(marks.disableMs, order.ms),
+      ...(order.seq === undefined ? { disableDirectMs: raise(marks.disableDirectMs, order.ms) } : { disableSeq: raise(marks.disableSeq, order.seq) }),
+    };
+  }
   return marks;
 };
 
@@ -110,7 +159,7 @@ const sameSnapshot = (a: StateSnapshot, b: StateSnapshot): boolean =>
  * not undo it). A
  * change to the state it is already in is `unchanged` (and its preconditions are not evaluated: nothing would
  * change). Only go-live enable has preconditions. An engage or disable that is applied or unchanged raises its
- * watermark to its creation time: "unchanged" still records the operator's intent to be safe as of then.
+ * watermarks to its place in the order: "unchanged" still records the operator's intent to be safe as of then.
  */
 export const decideChange = (input: DecisionInput): ChangeDecision => {
   const { before } = input;
@@ -120,7 +169,7 @@ export const decideChange = (input: DecisionInput): ChangeDecision => {
   }
   const decided = decideOnState(input);
   // Safety actions are never rejected (no preconditions), so each one raises its watermark.
-  return { ...decided, watermarks: raiseWatermarks(watermarks, input.action, input.createdMs) };
+  return { ...decided, watermarks: raiseWatermarks(watermarks, input.action, input.order) };
 };
 
 const decideOnState = (input: DecisionInput): Omit<ChangeDecision, 'watermarks'> => {

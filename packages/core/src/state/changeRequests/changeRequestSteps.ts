@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type DatabasePool, type DatabaseTransactionConnection } from 'slonik';
 import { runInTransaction } from '../../db/runInTransaction.js';
+import { JOB_CATALOG, JOB_NAMES, type GoLiveChangePayload } from '../../contract/jobContract.js';
 import { appendAuditEvent } from '../appendAuditEvent.js';
+import { acceptApprovedChange } from '../queries/acceptedJobs.js';
 import type { AuditKeyring } from '../audit/auditKeyring.js';
 import { lockGovernanceRows } from '../queries/governanceState.js';
 import { readStateVersion } from '../queries/stateVersion.js';
@@ -88,12 +90,13 @@ export type ApprovalOutcome =
   | { kind: 'closed'; request: ChangeRequest }
   | { kind: 'stale'; request: ChangeRequest; why: 'expired' | 'state_changed' }
   | { kind: 'approved'; request: ChangeRequest }
-  | { kind: 'enqueue'; request: ChangeRequest; jobId: string; approvedBy: string[] };
+  | { kind: 'enqueue'; request: ChangeRequest; jobId: string; payload: GoLiveChangePayload };
 
 /**
  * Records one operator's approval. When the requester plus the distinct approvers reach `required`, the request is
- * marked enqueued with its job id (the caller then enqueues that job). An already enqueued request whose state
- * version still holds answers `enqueue` again, so a client can resend after a failed enqueue (same job id).
+ * marked enqueued with its job id and the job is accepted in the same transaction (the acceptance record, numbered
+ * where the request was made); the caller then enqueues it, and the reconciler does if Redis does not take it. An
+ * already enqueued request whose state version still holds answers `enqueue` again, so a client can resend.
  */
 export const approveChangeRequest = async (
   pool: DatabasePool,
@@ -105,7 +108,8 @@ export const approveChangeRequest = async (
     if (found === null) return { kind: 'not_found' };
     const approvedBy = found.approvals.map((approval) => approval.approver);
     if (found.status === CHANGE_REQUEST_STATUSES.enqueued && found.job_id !== null && found.state_version === locked.version) {
-      return { kind: 'enqueue', request: found, jobId: found.job_id, approvedBy };
+      // Recorded when it was enqueued, unless older code enqueued it: then it is accepted now.
+      return { kind: 'enqueue', request: found, jobId: found.job_id, payload: await acceptApproved(locked, found, found.job_id, approvedBy) };
     }
     if (found.status !== CHANGE_REQUEST_STATUSES.pending) return { kind: 'closed', request: found };
     if (found.requested_by === input.approver) return { kind: 'self_approval', request: found };
@@ -122,8 +126,30 @@ export const approveChangeRequest = async (
     const summary = `enqueued as job ${jobId} for ${found.requested_by}; approved by ${approvers.join(', ')}`;
     await closeChangeRequestRow(locked.tx, { id: input.id, status: CHANGE_REQUEST_STATUSES.enqueued, by: input.approver, reason: summary, jobId });
     await event(locked, found, 'enqueued', input.approver, summary, input.requestId);
-    return { kind: 'enqueue', request: await reread(locked, input.id), jobId, approvedBy: approvers };
+    const payload = await acceptApproved(locked, found, jobId, approvers);
+    return { kind: 'enqueue', request: await reread(locked, input.id), jobId, payload };
   });
+
+/** The job of an approved request (the requester's change, with its approvers), accepted in the approval's transaction. */
+const acceptApproved = async (locked: Locked, request: ChangeRequest, jobId: string, approvedBy: string[]): Promise<GoLiveChangePayload> => {
+  const payload: GoLiveChangePayload = {
+    action: request.action,
+    actor: request.requested_by,
+    reason: request.reason,
+    ...(request.request_id === null ? {} : { requestId: request.request_id }),
+    changeRequestId: request.id,
+    approvedBy,
+  };
+  await acceptApprovedChange(locked.tx, {
+    jobId,
+    queue: JOB_CATALOG[JOB_NAMES.goLiveChange].queue,
+    jobName: JOB_NAMES.goLiveChange,
+    payload,
+    actor: request.requested_by,
+    changeRequestId: request.id,
+  });
+  return payload;
+};
 
 export type CloseOutcome =
   | { kind: 'not_found' }

@@ -18,6 +18,8 @@ export type DecidedChange = {
   requestId: string | null;
   /** The result without its audit id, which the audit insert assigns. */
   result: Omit<ChangeResult, 'auditId'>;
+  /** An Idempotency-Key the api could not claim when it queued the change (PostgreSQL down): claimed with it here. */
+  keyClaim?: { key: string; requestHash: string; route: string } | undefined;
 };
 
 /** The rows a batch leaves behind: written once, with the final values, only when some member changed them. */
@@ -63,6 +65,23 @@ export const commitChanges = async (
   const goLive = writes.goLive;
   const changed = goLive !== null;
   const metadata = writes.metadata;
+  const marks = writes.watermarks;
+  const claims = changes.flatMap((change) =>
+    change.keyClaim === undefined
+      ? []
+      : [{ actor: change.actor, key: change.keyClaim.key, request_hash: change.keyClaim.requestHash, route: change.keyClaim.route, queue: change.queue, job_id: change.jobId }],
+  );
+  // Only when a member carries one: an empty CTE would still be planned in every batch.
+  const claimKeys =
+    claims.length === 0
+      ? sql.fragment``
+      : sql.fragment`
+    key_claims AS (
+      INSERT INTO public.idempotency_keys (actor, idempotency_key, request_hash, route, queue, job_id)
+      SELECT c.actor, c.key, c.request_hash, c.route, c.queue, c.job_id
+      FROM jsonb_to_recordset(${sql.jsonb(claims)}) AS c(actor text, key text, request_hash text, route text, queue text, job_id text)
+      ON CONFLICT (actor, idempotency_key) DO NOTHING
+    ),`;
   const rows = await tx.any(sql.type(committed)`
     WITH input AS (
       SELECT * FROM jsonb_to_recordset(${sql.jsonb(members)}) AS x(job_id text, queue text, job_name text, outcome text, result jsonb)
@@ -77,10 +96,13 @@ export const commitChanges = async (
       WHERE id = 1 AND ${changed}
     ),
     watermarks AS (
-      INSERT INTO public.governance_safety_watermarks (id, engage_ms, disable_ms)
-      SELECT 1, ${writes.watermarks?.engageMs ?? null}::bigint, ${writes.watermarks?.disableMs ?? null}::bigint
-      WHERE ${writes.watermarks !== null}
-      ON CONFLICT (id) DO UPDATE SET engage_ms = excluded.engage_ms, disable_ms = excluded.disable_ms, updated_at = now()
+      INSERT INTO public.governance_safety_watermarks (id, engage_ms, disable_ms, engage_seq, disable_seq, engage_direct_ms, disable_direct_ms)
+      SELECT 1, ${marks?.engageMs ?? null}::bigint, ${marks?.disableMs ?? null}::bigint, ${marks?.engageSeq ?? null}::bigint,
+             ${marks?.disableSeq ?? null}::bigint, ${marks?.engageDirectMs ?? null}::bigint, ${marks?.disableDirectMs ?? null}::bigint
+      WHERE ${marks !== null}
+      ON CONFLICT (id) DO UPDATE SET engage_ms = excluded.engage_ms, disable_ms = excluded.disable_ms,
+        engage_seq = excluded.engage_seq, disable_seq = excluded.disable_seq,
+        engage_direct_ms = excluded.engage_direct_ms, disable_direct_ms = excluded.disable_direct_ms, updated_at = now()
     ),
     metadata_update AS (
       UPDATE public.system_metadata
@@ -95,6 +117,7 @@ export const commitChanges = async (
           END
       WHERE id = 1 AND ${metadata !== null}
     ),
+    ${claimKeys}
     audit AS (${insertSignedAuditRows(signed)} RETURNING id, job_id)
     INSERT INTO public.governance_executed_jobs (job_id, queue, job_name, outcome, result)
     SELECT i.job_id, i.queue, i.job_name, i.outcome, i.result || jsonb_build_object('auditId', a.id)

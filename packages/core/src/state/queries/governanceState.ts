@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { AppError } from '../../errors/index.js';
 import { goLiveStateRow, systemMetadataRow, type GoLiveStateRow, type StateSnapshot, type SystemMetadataRow } from '../model.js';
 import { isLive, type SafetyWatermarks } from '../rules.js';
+import { toSafetyWatermarks, watermarksJson } from './safetyWatermarks.js';
 
 export type GovernanceRows = {
   goLive: GoLiveStateRow;
@@ -26,8 +27,7 @@ const bothRows = z.object({
   changed_by: z.string().nullable(),
   reason: z.string().nullable(),
   g_updated_at: z.string().nullable(),
-  engage_ms: z.number().nullable(),
-  disable_ms: z.number().nullable(),
+  watermarks: watermarksJson,
   m_id: z.number(),
   version: z.string(),
   backend_complete: z.boolean(),
@@ -40,7 +40,7 @@ const bothRows = z.object({
 const selectRows = async (db: CommonQueryMethods, lock: boolean): Promise<GovernanceRows | null> => {
   const row = await db.maybeOne(sql.type(bothRows)`
     SELECT g.id AS g_id, g.go_live_enabled, g.kill_switch_engaged, g.changed_by, g.reason, g.updated_at AS g_updated_at,
-           w.engage_ms, w.disable_ms,
+           to_jsonb(w) AS watermarks,
            m.id AS m_id, m.version, m.backend_complete, m.notes, m.updated_at AS m_updated_at, m.completed_at
            ${markProductWrite(lock)}
     FROM public.go_live_state g CROSS JOIN public.system_metadata m
@@ -66,7 +66,7 @@ const selectRows = async (db: CommonQueryMethods, lock: boolean): Promise<Govern
       updated_at: row.m_updated_at,
       completed_at: row.completed_at,
     }),
-    watermarks: { engageMs: row.engage_ms, disableMs: row.disable_ms },
+    watermarks: toSafetyWatermarks(row.watermarks),
   };
 };
 

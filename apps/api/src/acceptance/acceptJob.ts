@@ -1,0 +1,123 @@
+import { randomUUID } from 'node:crypto';
+import {
+  JOB_NAMES,
+  acceptJob as recordAcceptance,
+  isSafetyAction,
+  queueForJob,
+  voidAcceptance,
+  wasNeverSent,
+  type AcceptedJob,
+  type GoLiveChangePayload,
+  type JobName,
+  type JobPayloads,
+} from '@valhalla/core';
+import type { FastifyBaseLogger } from 'fastify';
+import { callDatabase, callRedis } from '../dependencyCalls.js';
+import type { ApiDependencies } from '../dependencies.js';
+import { ApiError } from '../errors.js';
+import { claimOf, keyedJobId, type RequestKey } from '../idempotency.js';
+import type { AcceptanceAnswer } from './acceptanceAnswer.js';
+import { answerFromExecution, applySafetyChange } from './applySafetyChange.js';
+
+/** A job the api is asked to accept. */
+export type JobToAccept<N extends JobName> = {
+  name: N;
+  payload: JobPayloads[N];
+  idempotency?: RequestKey | undefined;
+};
+
+/** How long an enqueue may take before the api answers anyway: the change is recorded, the reconciler enqueues it. */
+const ENQUEUE_TIMEOUT_MS = 500;
+
+/**
+ * Enqueues an accepted job under its id. Failure is not the client's problem any more: PostgreSQL holds the job, and
+ * the reconciler enqueues it again when Redis takes it (same id: BullMQ keeps one job per id, and the worker executes
+ * each id once). Never throws.
+ */
+export const enqueueAccepted = async (deps: ApiDependencies, log: FastifyBaseLogger, job: { name: JobName; payload: JobPayloads[JobName]; jobId: string }) => {
+  if (deps.redis.status !== 'ready') {
+    log.warn({ jobId: job.jobId, jobName: job.name }, 'Redis unavailable: job accepted in PostgreSQL; the reconciler enqueues it when Redis returns');
+    return;
+  }
+  await callRedis(`enqueue ${job.name}`, () => deps.queues.enqueue(job.name, job.payload as never, { jobId: job.jobId }), ENQUEUE_TIMEOUT_MS).catch((error: unknown) => {
+    log.warn({ err: error, jobId: job.jobId, jobName: job.name }, 'enqueue failed: job accepted in PostgreSQL; the reconciler enqueues it');
+  });
+};
+
+/**
+ * The acceptance statement failed after it may have reached PostgreSQL: it may have committed. The answer will be
+ * 503, so the job must never run: with a key the client learns the truth by repeating the request; without one the
+ * job id is voided (see voidAcceptance), or, when it had executed already, its result is the answer.
+ * @throws ApiError DEPENDENCY_UNAVAILABLE
+ */
+const refuseUnconfirmed = async (deps: ApiDependencies, log: FastifyBaseLogger, job: AcceptedJob, keyed: boolean, cause: unknown): Promise<AcceptanceAnswer> => {
+  if (keyed) {
+    throw new ApiError('DEPENDENCY_UNAVAILABLE', `PostgreSQL did not confirm the acceptance of job ${job.jobId}; repeat the request with the same Idempotency-Key to learn whether it was accepted`, { cause });
+  }
+  let voided: 'voided' | 'settled';
+  try {
+    voided = await voidAcceptance(deps.pool, job);
+  } catch (error) {
+    log.error({ err: error, jobId: job.jobId }, 'could not void a job whose acceptance was not confirmed');
+    throw new ApiError('DEPENDENCY_UNAVAILABLE', `PostgreSQL is unavailable and did not confirm job ${job.jobId}; see GET /api/jobs/${job.jobId} once it is back`, { cause });
+  }
+  if (voided === 'settled') {
+    const answer = await answerFromExecution(deps, job.jobId);
+    if (answer !== undefined) return answer;
+  }
+  log.warn({ jobId: job.jobId, jobName: job.jobName }, 'acceptance not confirmed: job voided');
+  throw new ApiError('DEPENDENCY_UNAVAILABLE', `PostgreSQL did not confirm the request; it was not accepted and never will be (job ${job.jobId} is void); retry later`, { cause });
+};
+
+/**
+ * Records the acceptance (and claims the key) in one statement, then enqueues: 202 once PostgreSQL holds the job,
+ * whether Redis took it or not. A replay of an executed job answers 200 with its result; a replay of an accepted one
+ * answers 202 again and enqueues the same id again.
+ * @throws ApiError DEPENDENCY_UNAVAILABLE (nothing accepted), IDEMPOTENCY_CONFLICT.
+ */
+const recordAndEnqueue = async <N extends JobName>(deps: ApiDependencies, log: FastifyBaseLogger, job: JobToAccept<N>): Promise<AcceptanceAnswer> => {
+  const { actor } = job.payload;
+  const claim = claimOf(job.idempotency);
+  const accepted: AcceptedJob = {
+    jobId: claim === undefined ? randomUUID() : keyedJobId(actor, claim.key),
+    queue: queueForJob(job.name, job.payload),
+    jobName: job.name,
+    payload: job.payload,
+    actor,
+  };
+  let outcome: Awaited<ReturnType<typeof recordAcceptance>>;
+  try {
+    outcome = await callDatabase(() => recordAcceptance(deps.pool, accepted, claim));
+  } catch (error) {
+    if (!(error instanceof ApiError) || error.code !== 'DEPENDENCY_UNAVAILABLE' || wasNeverSent(error)) throw error;
+    return refuseUnconfirmed(deps, log, accepted, claim !== undefined, error);
+  }
+  let jobId = accepted.jobId;
+  if (outcome.kind === 'replayed') {
+    if (outcome.record.request_hash !== claim?.requestHash) throw new ApiError('IDEMPOTENCY_CONFLICT', 'this Idempotency-Key was already used with a different request');
+    jobId = outcome.record.job_id;
+    if (outcome.executedResult !== null) {
+      log.info({ jobId, jobName: job.name }, 'idempotent replay of an executed job; answered from PostgreSQL');
+      return { code: 200, body: { jobId, status: 'completed', result: outcome.executedResult }, replayed: true };
+    }
+    // A key claimed by older code has no acceptance record yet: record it now, so the reconciler keeps it too.
+    if (!outcome.accepted) await callDatabase(() => recordAcceptance(deps.pool, { ...accepted, jobId }));
+  }
+  await enqueueAccepted(deps, log, { name: job.name, payload: job.payload, jobId });
+  log.info({ jobId, jobName: job.name, actor }, 'job accepted');
+  return { code: 202, body: { jobId, status: 'queued' }, replayed: outcome.kind === 'replayed' };
+};
+
+/**
+ * The one path from a request to a job, for every route that asks for a change or a verification (the Alertmanager
+ * hook and change-request approval included). An engage or a disable is applied in the request (applySafetyChange);
+ * everything else is recorded in PostgreSQL (the acceptance record), then enqueued: a 2xx means PostgreSQL holds it.
+ * @throws ApiError DEPENDENCY_UNAVAILABLE, IDEMPOTENCY_CONFLICT.
+ */
+export const acceptJob = async <N extends JobName>(deps: ApiDependencies, log: FastifyBaseLogger, job: JobToAccept<N>): Promise<AcceptanceAnswer> => {
+  if (job.name === JOB_NAMES.goLiveChange) {
+    const payload = job.payload as GoLiveChangePayload;
+    if (isSafetyAction(payload.action)) return applySafetyChange(deps, log, { payload, idempotency: job.idempotency });
+  }
+  return recordAndEnqueue(deps, log, job);
+};

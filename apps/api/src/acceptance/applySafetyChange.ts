@@ -1,0 +1,107 @@
+import { randomUUID } from 'node:crypto';
+import {
+  JOB_NAMES,
+  QUEUES,
+  applyGovernanceChange,
+  claimIdempotencyKey,
+  findExecutedJob,
+  type GoLiveChangePayload,
+  type KeyClaim,
+} from '@valhalla/core';
+import type { FastifyBaseLogger } from 'fastify';
+import { callDatabase, callRedis } from '../dependencyCalls.js';
+import type { ApiDependencies } from '../dependencies.js';
+import { ApiError } from '../errors.js';
+import { claimOf, keyedJobId, type RequestKey } from '../idempotency.js';
+import type { AcceptanceAnswer } from './acceptanceAnswer.js';
+
+const isDatabaseUnavailable = (error: unknown): error is ApiError => error instanceof ApiError && error.code === 'DEPENDENCY_UNAVAILABLE';
+
+/** 200 with the stored execution of `jobId`, or undefined when it has none. */
+export const answerFromExecution = async (deps: ApiDependencies, jobId: string): Promise<AcceptanceAnswer | undefined> => {
+  const executed = await callDatabase(() => findExecutedJob(deps.pool, jobId));
+  return executed === null ? undefined : { code: 200, body: { jobId, status: 'completed', result: executed.result }, replayed: true };
+};
+
+/**
+ * PostgreSQL is unreachable: the engage or disable goes to the safety lane under its job id, and a worker applies it
+ * the moment the database answers again (exactly once: the executed-job record). The answer says it is queued, not
+ * applied. A key that could not be claimed travels with the job, and the worker claims it when it applies the change.
+ * @throws ApiError DEPENDENCY_UNAVAILABLE when Redis is unavailable too.
+ */
+const queueForLater = async (
+  deps: ApiDependencies,
+  log: FastifyBaseLogger,
+  change: { jobId: string; payload: GoLiveChangePayload; unclaimed: KeyClaim | undefined; cause: unknown },
+): Promise<AcceptanceAnswer> => {
+  const payload = change.unclaimed === undefined ? change.payload : { ...change.payload, idempotency: change.unclaimed };
+  try {
+    await callRedis('enqueue safety change', () => deps.queues.enqueue(JOB_NAMES.goLiveChange, payload, { jobId: change.jobId }));
+  } catch (error) {
+    log.error({ err: error, jobId: change.jobId, action: change.payload.action }, 'PostgreSQL and Redis unavailable: safety change neither applied nor queued');
+    throw new ApiError('DEPENDENCY_UNAVAILABLE', `PostgreSQL and Redis are unavailable: the ${change.payload.action} could not be applied or queued; retry`, { cause: change.cause });
+  }
+  log.warn({ jobId: change.jobId, action: change.payload.action }, 'PostgreSQL unavailable: safety change queued; a worker applies it when the database returns');
+  return {
+    code: 202,
+    body: {
+      jobId: change.jobId,
+      status: 'queued',
+      detail: 'PostgreSQL is unreachable: the change is queued, not applied yet; a worker applies it as soon as the database answers (GET /api/jobs/:id)',
+    },
+    replayed: false,
+  };
+};
+
+/**
+ * An engage or a disable is applied in the request: the same exactly-once transaction, audit entry and job id as a
+ * worker's (a batch of one on the governance-safety queue), taking its acceptance number under the row-1 lock, and
+ * answered 200 `{"jobId", "status": "completed", "result"}` whether Redis is up or not. Its job id is the request's
+ * Idempotency-Key's (claimed first) or a new uuid; a repeat with the key replays the stored result. While PostgreSQL
+ * is unreachable it is queued instead (queueForLater).
+ * @throws ApiError IDEMPOTENCY_CONFLICT; DEPENDENCY_UNAVAILABLE when neither PostgreSQL nor Redis takes it.
+ */
+export const applySafetyChange = async (
+  deps: ApiDependencies,
+  log: FastifyBaseLogger,
+  change: { payload: GoLiveChangePayload; idempotency?: RequestKey | undefined },
+): Promise<AcceptanceAnswer> => {
+  const { payload } = change;
+  const claim = claimOf(change.idempotency);
+  let jobId = claim === undefined ? randomUUID() : keyedJobId(payload.actor, claim.key);
+  let replayed = false;
+  if (claim !== undefined) {
+    let claimed: Awaited<ReturnType<typeof claimIdempotencyKey>>;
+    try {
+      claimed = await callDatabase(() => claimIdempotencyKey(deps.pool, { ...claim, actor: payload.actor, queue: QUEUES.governanceSafety, jobId }));
+    } catch (error) {
+      if (!isDatabaseUnavailable(error)) throw error;
+      return queueForLater(deps, log, { jobId, payload, unclaimed: claim, cause: error });
+    }
+    if (!claimed.created && claimed.record.request_hash !== claim.requestHash) {
+      throw new ApiError('IDEMPOTENCY_CONFLICT', 'this Idempotency-Key was already used with a different request');
+    }
+    jobId = claimed.record.job_id;
+    replayed = !claimed.created;
+    if (replayed && claimed.executedResult !== null) {
+      return { code: 200, body: { jobId, status: 'completed', result: claimed.executedResult }, replayed: true };
+    }
+  }
+  try {
+    const { head } = await deps.migrations.chain();
+    const execution = await callDatabase(() =>
+      applyGovernanceChange(
+        deps.pool,
+        { jobId, queue: QUEUES.governanceSafety, payload, acceptNow: true },
+        { keyring: deps.config.auditKeyring, migrationHead: head, approvalsRequired: deps.config.approvalsRequired },
+      ),
+    );
+    const { result } = execution;
+    log.info({ jobId, action: payload.action, outcome: result.outcome, auditId: result.auditId, replayed: execution.replayed }, 'safety change applied in the request');
+    return { code: 200, body: { jobId, status: 'completed', result }, replayed: replayed || execution.replayed };
+  } catch (error) {
+    if (!isDatabaseUnavailable(error)) throw error;
+    // It may have committed (a connection lost during COMMIT): the queued job then replays its result.
+    return queueForLater(deps, log, { jobId, payload, unclaimed: undefined, cause: error });
+  }
+};

@@ -1,0 +1,12 @@
+DROP FUNCTION IF EXISTS public.governance_change_context_v2(TEXT[], TEXT, BOOLEAN);
+ALTER TABLE public.change_requests DROP COLUMN IF EXISTS acceptance_seq;
+ALTER TABLE public.governance_safety_watermarks DROP COLUMN IF EXISTS engage_seq;
+ALTER TABLE public.governance_safety_watermarks DROP COLUMN IF EXISTS disable_seq;
+ALTER TABLE public.governance_safety_watermarks DROP COLUMN IF EXISTS engage_direct_ms;
+ALTER TABLE public.governance_safety_watermarks DROP COLUMN IF EXISTS disable_direct_ms;
+DROP TRIGGER IF EXISTS verification_runs_settle ON public.verification_runs;
+DROP TRIGGER IF EXISTS governance_executed_jobs_settle ON public.governance_executed_jobs;
+DROP FUNCTION IF EXISTS public.governance_settle_acceptance();
+DROP TABLE IF EXISTS public.governance_reconciler_turns;
+DROP TABLE IF EXISTS public.governance_accepted_jobs;
+DROP SEQUENCE IF EXISTS public.governance_acceptance_seq;
