@@ -43,6 +43,9 @@ function message(found, needed) {
     '  npm install --prefix ' + home + '/.node' + needed + ' ' + pkg + '@' + needed + ' && export PATH="' + binDir.replace('~', '$HOME') + ':$PATH"',
     '                                          # npm only, no version manager',
     '',
+    'To keep Node ' + needed + ' in new terminals: nvm alias default ' + needed + ' (nvm), fnm default ' + needed + ' (fnm), or add',
+    'the export PATH line above to ~/.bashrc or ~/.zshrc (npm only). volta pins it by itself.',
+    '',
     'Then, in this folder: node --version (must print v' + needed + '.x or newer), npm ci, and run the command again.',
     ''
   ].join('\n');

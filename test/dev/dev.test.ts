@@ -87,6 +87,9 @@ describe('npm run dev', () => {
     expect((await stat(join(devDir, 'dev-token'))).mode & 0o777).toBe(0o600);
     const password = (await readFile(join(devDir, 'postgres-password'), 'utf8')).trim();
     expect(run.output()).toMatch(/Database: 127\.0\.0\.1:\d+\/valhalla as postgres/);
+    // The migration step says where its database came from: nobody set DATABASE_URL here.
+    expect(run.output()).toMatch(/\[migrate\] migrate: database 127\.0\.0\.1:\d+\/valhalla as postgres \(from the embedded PostgreSQL in \S+\/postgres\)/);
+    expect(run.output()).not.toContain('DATABASE_URL)');
     expect(run.output()).not.toContain(password);
     expect(await readFile(join(devDir, 'banner.txt'), 'utf8')).toContain(`Token:    ${token}`);
     // Request lines are debug output in dev: the curl lines below must not print any at LOG_LEVEL=warn.

@@ -20,6 +20,9 @@ const expectGuardMessage = (text: string): void => {
   expect(text).toContain(`fnm install ${required}`);
   expect(text).toContain(`volta install node@${required}`);
   expect(text).toMatch(new RegExp(`npm install --prefix ~/\\.node${required} node-linux-\\w+@${required}`));
+  // A new terminal must find it again, or the next command meets the guard.
+  expect(text).toContain(`nvm alias default ${required}`);
+  expect(text).toContain('~/.bashrc');
 };
 
 describe('Node version guard', () => {

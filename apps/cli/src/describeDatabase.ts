@@ -9,3 +9,9 @@ export const describeDatabase = (databaseUrl: string): string => {
     return '(a DATABASE_URL that is not a URL)';
   }
 };
+
+/**
+ * Set by `npm run dev` on the migrate process it starts: where the DATABASE_URL it passes came from (the embedded
+ * PostgreSQL), so that migrate does not claim the user set DATABASE_URL. Internal to the CLI; nobody else sets it.
+ */
+export const DATABASE_SOURCE_VARIABLE = 'VALHALLA_DATABASE_SOURCE';

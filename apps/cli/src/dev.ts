@@ -15,7 +15,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describeDatabase } from './describeDatabase.js';
+import { DATABASE_SOURCE_VARIABLE, describeDatabase } from './describeDatabase.js';
 import { devDirFrom, removeDevSession, writeDevSession } from './dev/devSession.js';
 import { loadOrCreateDevToken } from './dev/devToken.js';
 import { postgresDataDir, startEmbeddedPostgres } from './dev/embeddedPostgres.js';
@@ -112,10 +112,13 @@ const main = async () => {
   await rm(join(devDir, 'banner.txt'), { force: true });
 
   let databaseUrl = process.env.DATABASE_URL;
+  // What the migrate child says it migrates: it sees DATABASE_URL either way, since dev passes the embedded one there.
+  let databaseSource = 'DATABASE_URL';
   if (databaseUrl === undefined || databaseUrl === '') {
     const postgres = await startEmbeddedPostgres(`${devDir}`, say);
     started.push({ name: 'embedded PostgreSQL', stop: postgres.stop });
     databaseUrl = postgres.url;
+    databaseSource = `the embedded PostgreSQL in ${postgresDataDir(devDir)}`;
     listenForSignals();
   } else say('using DATABASE_URL');
 
@@ -149,7 +152,7 @@ const main = async () => {
     RELEASE: process.env.RELEASE ?? 'dev',
   };
 
-  const migrate = runChild('migrate', 'apps/cli/dist/migrate.js', ['up'], env);
+  const migrate = runChild('migrate', 'apps/cli/dist/migrate.js', ['up'], { ...env, [DATABASE_SOURCE_VARIABLE]: databaseSource });
   const migrateCode = await new Promise<number | null>((resolve) => migrate.once('exit', resolve));
   if (migrateCode !== 0) {
     say(`migrations failed (exit ${migrateCode})`);

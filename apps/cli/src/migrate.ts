@@ -10,7 +10,7 @@
  */
 import { ConfigError, loadConfigOrExit } from '@valhalla/core';
 import { MIGRATE_USAGE, runMigrateCommand } from '@valhalla/core/migrator';
-import { describeDatabase } from './describeDatabase.js';
+import { DATABASE_SOURCE_VARIABLE, describeDatabase } from './describeDatabase.js';
 import { devDirFrom, readDevSession } from './dev/devSession.js';
 import { asksMigrateHelp, unknownMigrateFlag } from './migrateFlags.js';
 import { migrateOptionsFromEnv } from './migrateOptions.js';
@@ -27,7 +27,7 @@ if (flagProblem !== undefined) {
 }
 
 const env: Record<string, string | undefined> = { ...process.env };
-let source = 'DATABASE_URL';
+let source = env[DATABASE_SOURCE_VARIABLE] || 'DATABASE_URL';
 if (env.DATABASE_URL === undefined || env.DATABASE_URL === '') {
   const devDir = devDirFrom(env);
   const session = await readDevSession(devDir);
