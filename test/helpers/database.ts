@@ -3,6 +3,7 @@ import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, inject } from 'vitest';
 import { createDatabasePool, type DatabasePool } from '../../packages/core/src/index.js';
 import { track } from './leaks.js';
+import { KEPT_DATABASE_COMMENT } from './leftovers.js';
 import { databaseUrlFor } from './services.js';
 
 export const adminDatabaseUrl = () => inject('adminDatabaseUrl');
@@ -25,11 +26,12 @@ const databaseName = (label: string) => {
   return `vt_${inject('runId')}_${hash}_${randomBytes(3).toString('hex')}`;
 };
 
-export type TestDatabase = { name: string; url: string; pool: DatabasePool };
+export type TestDatabase = { name: string; label: string; url: string; pool: DatabasePool };
 
 /**
  * A database of its own for one test file (or one test): a clone of the migrated template, or empty with
- * `{ empty: true }`. Dropped afterwards unless a test failed, so a failure can be inspected (its name is printed).
+ * `{ empty: true }`. Always dropped afterwards; with VALHALLA_KEEP_FAILED_DB=1 a failed test's database is kept for
+ * inspection (its name is printed, and listed again at the end of the run).
  */
 export const createTestDatabase = async (label: string, options: { empty?: boolean; poolSize?: number } = {}): Promise<TestDatabase> => {
   const name = databaseName(label);
@@ -37,16 +39,23 @@ export const createTestDatabase = async (label: string, options: { empty?: boole
   const url = databaseUrlFor(adminDatabaseUrl(), name);
   const pool = await createDatabasePool({ connectionUri: url, maxPoolSize: options.poolSize ?? 5, applicationName: 'valhalla-test' });
   track(pool, { description: `slonik pool for ${name}`, isOpen: () => pool.state().state === 'ACTIVE', close: () => pool.end() });
-  return { name, url, pool };
+  return { name, label, url, pool };
 };
 
-export const dropTestDatabase = async (database: TestDatabase, keep: boolean): Promise<void> => {
+/**
+ * Drops a test database. `failed`: a test that used it failed; the database is then kept only when the run asked for
+ * it (VALHALLA_KEEP_FAILED_DB=1), marked with a comment so that the end-of-run check lists it instead of failing.
+ * A shared server must not fill up with the databases of every failed run nobody looks at.
+ */
+export const dropTestDatabase = async (database: TestDatabase, failed: boolean): Promise<void> => {
   if (database.pool.state().state === 'ACTIVE') await database.pool.end();
-  if (keep) {
-    process.stderr.write(`kept database ${database.name} of a failed test for inspection\n`);
+  if (failed && inject('keepFailedDatabases')) {
+    await adminQuery(`COMMENT ON DATABASE ${database.name} IS ${pg.escapeLiteral(`${KEPT_DATABASE_COMMENT}${database.label}`)}`);
+    process.stderr.write(`kept database ${database.name} of a failed test for inspection (VALHALLA_KEEP_FAILED_DB=1)\n`);
     return;
   }
   await adminQuery(`DROP DATABASE IF EXISTS ${database.name} WITH (FORCE)`);
+  if (failed) process.stderr.write(`dropped database ${database.name} of a failed test; VALHALLA_KEEP_FAILED_DB=1 keeps it for inspection\n`);
 };
 
 export type UseTestDatabaseOptions = {

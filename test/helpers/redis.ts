@@ -1,12 +1,24 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { inject } from 'vitest';
+import { afterAll, inject } from 'vitest';
 import { track } from './leaks.js';
+import { runQueuePrefixStart } from './leftovers.js';
 
 export const testRedisUrl = () => inject('redisUrl');
 
-/** A BullMQ prefix of its own per test file or test, so queues never see each other's jobs. */
-export const uniqueQueuePrefix = (label = 't'): string => `bull-test-${label}-${randomBytes(4).toString('hex')}`;
+/** The prefixes this test file handed out: their keys are deleted when the file ends (installQueuePrefixCleanup). */
+const handedOut = new Set<string>();
+
+/**
+ * A BullMQ prefix of its own per test file or test, so queues never see each other's jobs. It carries the run id
+ * (the end-of-run check finds this run's keys by it) and is cleaned up when the file ends: the api and worker
+ * processes a test starts leave their queues' keys behind, and so does a failed test.
+ */
+export const uniqueQueuePrefix = (label = 't'): string => {
+  const prefix = `${runQueuePrefixStart(inject('runId'))}${label}-${randomBytes(4).toString('hex')}`;
+  handedOut.add(prefix);
+  return prefix;
+};
 
 /** An ioredis connection registered with the leak guard. */
 export const createTestRedis = (options: { maxRetriesPerRequest?: number | null } = {}): Redis => {
@@ -28,4 +40,21 @@ export const deleteKeysWithPrefix = async (redis: Redis, prefix: string): Promis
     cursor = next;
     if (keys.length > 0) await redis.del(...keys);
   } while (cursor !== '0');
+};
+
+/**
+ * Called once per file from the setup file, before the leak guard: after-hooks run last-registered first, so this
+ * runs after the file's own hooks and the leak guard have stopped every process and worker that could still write.
+ */
+export const installQueuePrefixCleanup = () => {
+  afterAll(async () => {
+    if (handedOut.size === 0) return;
+    const redis = new Redis(testRedisUrl(), { maxRetriesPerRequest: 1 });
+    try {
+      for (const prefix of handedOut) await deleteKeysWithPrefix(redis, prefix);
+      handedOut.clear();
+    } finally {
+      redis.disconnect();
+    }
+  });
 };
