@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { STATE_GAUGE_NAMES } from '../../packages/core/src/index.js';
+import { JOB_FAILURE_CODES, STATE_GAUGE_NAMES } from '../../packages/core/src/index.js';
 import { startApiProcess, startWorkerProcess } from '../api/processes.js';
 import { useTestDatabase } from '../helpers/database.js';
 import { REPO_ROOT } from '../helpers/processes.js';
@@ -24,10 +24,13 @@ const REQUIRED_ALERTS = [
   'ValhallaVerificationStale',
   'ValhallaKillSwitchEngaged',
   'ValhallaFailedJobs',
+  'ValhallaQueueStuck',
   'ValhallaRetryBacklog',
+  'ValhallaMetricsSourceDown',
 ];
 
 type Rule = { alert?: string; expr?: string; for?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+type RuleTest = { name: string; alert_rule_test?: { alertname: string; exp_alerts: unknown[] }[] };
 type Panel = { id: number; title: string; type: string; datasource?: { uid?: string }; targets?: { expr?: string; refId?: string }[] };
 
 const rules = (): Rule[] => (parse(readFileSync(RULES, 'utf8')) as { groups: { rules: Rule[] }[] }).groups.flatMap((group) => group.rules);
@@ -72,6 +75,29 @@ describe('deploy/: Prometheus rules and Grafana dashboard', () => {
       expect(rule.annotations?.summary?.length ?? 0).toBeGreaterThan(10);
       expect(metricNames(rule.expr ?? '').length).toBeGreaterThan(0);
     }
+  });
+
+  it('every rule has promtool unit tests with input series where it fires and where it does not', () => {
+    const tests = (parse(readFileSync(RULE_TESTS, 'utf8')) as { tests: RuleTest[] }).tests;
+    const cases = tests.flatMap((test) => test.alert_rule_test ?? []);
+    for (const alert of rules().map((rule) => rule.alert as string)) {
+      const mine = cases.filter((entry) => entry.alertname === alert);
+      expect(mine.some((entry) => entry.exp_alerts.length > 0), `${alert} fires in a test`).toBe(true);
+      expect(mine.some((entry) => entry.exp_alerts.length === 0), `${alert} stays quiet in a test`).toBe(true);
+    }
+  });
+
+  it('ValhallaFailedJobs counts exactly the failures the job contract does not call rejections', () => {
+    const rule = rules().find((candidate) => candidate.alert === 'ValhallaFailedJobs');
+    // The one table (packages/core/src/contract/jobFailure.ts) decides; the rule selects its label, never codes.
+    expect(rule?.expr).toMatch(/valhalla_worker_job_failures_total\{rejection="false"\}/);
+    expect(rule?.expr).not.toMatch(/valhalla_queue_jobs/);
+    const needPerson = Object.entries(JOB_FAILURE_CODES)
+      .filter(([, flags]) => !flags.rejection)
+      .map(([code]) => code)
+      .sort();
+    expect(needPerson).toEqual(['EXPIRED', 'INTERNAL_ERROR', 'JOB_INTERRUPTED']);
+    for (const code of needPerson) expect(rule?.annotations?.description).toContain(code);
   });
 
   it('the dashboard is one Grafana document with unique panel ids, each querying the datasource variable', () => {

@@ -94,11 +94,45 @@ describe('worker metrics (GET /metrics on METRICS_PORT)', () => {
     expect(counters(afterInvalid)).toMatchObject({ completed: 2, failed: 1, retried: 1, committed: 2, rolledBack: 1, failedDurations: 1 });
     expect(afterInvalid.value('valhalla_queue_jobs', { queue: QUEUES.governance, state: 'failed' })).toBe(1);
     // Failures are counted by their record's code, read as data.
-    expect(afterInvalid.value('valhalla_worker_job_failures_total', { queue: QUEUES.governance, name: JOB_NAMES.goLiveChange, code: 'INVALID_PAYLOAD', final: 'true' })).toBe(1);
+    expect(afterInvalid.value('valhalla_worker_job_failures_total', { queue: QUEUES.governance, name: JOB_NAMES.goLiveChange, code: 'INVALID_PAYLOAD', final: 'true', rejection: 'true' })).toBe(1);
 
     await worker.close();
     // The listener is closed by the worker's shutdown.
     await expect(fetch(`http://127.0.0.1:${worker.metricsPort}/metrics`)).rejects.toThrow();
+  });
+
+  it('labels each failure as a rejection (an outcome) or not (needs a person), and counts a job BullMQ fails for stalling', async () => {
+    const { producer } = fixture.current;
+    const { worker, scrape: read } = await startWorker();
+    const failures = (s: Scrape, queue: string, name: string, code: string) =>
+      s.value('valhalla_worker_job_failures_total', { queue, name, code });
+    // Every code's series exists at 0 before any failure, so that increase() in the alert sees the first one.
+    const fresh = await read();
+    for (const code of ['PRECONDITION_FAILED', 'SUPERSEDED', 'INVALID_PAYLOAD', 'ENQUEUE_UNCONFIRMED', 'EXPIRED', 'INTERNAL_ERROR', 'JOB_INTERRUPTED']) {
+      expect(failures(fresh, QUEUES.governance, JOB_NAMES.goLiveChange, code), code).toBe(0);
+      expect(failures(fresh, QUEUES.verification, JOB_NAMES.migrationVerify, code), code).toBe(0);
+    }
+
+    // A routine rejection: go-live enable with the kill switch engaged.
+    const rejected = await change({ action: 'go_live.enable', reason: 'metrics: too early' });
+    expect((await waitForJob(producer, rejected)).failure).toMatchObject({ code: 'PRECONDITION_FAILED', final: true });
+    const afterRejection = await scrapeUntil(read, (s) => failures(s, QUEUES.governance, JOB_NAMES.goLiveChange, 'PRECONDITION_FAILED') === 1, 'the rejection');
+    expect(afterRejection.value('valhalla_worker_job_failures_total', { ...GOVERNANCE, code: 'PRECONDITION_FAILED', final: 'true', rejection: 'true' })).toBe(1);
+
+    // A verification job marked by BullMQ's stall check for failure (the `defa` field its moveStalledJobsToWait
+    // script sets after maxStalledCount stalls): the next worker to fetch it fails it without running the processor.
+    const verification = producer.queues.byName[QUEUES.verification];
+    await verification.pause();
+    const stalled = randomUUID();
+    await verification.add(JOB_NAMES.migrationVerify, { actor }, { jobId: stalled });
+    await producer.redis.hset(verification.toKey(stalled), 'defa', 'job stalled more than allowable limit');
+    await verification.resume();
+    expect((await waitForJob(producer, stalled)).failure).toMatchObject({ code: 'JOB_INTERRUPTED', final: false });
+    const afterStall = await scrapeUntil(read, (s) => failures(s, QUEUES.verification, JOB_NAMES.migrationVerify, 'JOB_INTERRUPTED') === 1, 'the stalled job');
+    expect(
+      afterStall.value('valhalla_worker_job_failures_total', { queue: QUEUES.verification, name: JOB_NAMES.migrationVerify, code: 'JOB_INTERRUPTED', final: 'false', rejection: 'false' }),
+    ).toBe(1);
+    await worker.close();
   });
 
   it('reports queue depth by state at scrape time: waiting while paused, delayed, active, back to 0 once drained', async () => {

@@ -24,7 +24,7 @@ import { createDriftHandler, DRIFT_ACTIONS, type DriftAction } from './createDri
 import { createGoLiveChangeProcessor } from './processors/goLiveChangeProcessor.js';
 import { createMigrationVerifyProcessor } from './processors/migrationVerifyProcessor.js';
 import { withJobLogging } from './processors/withJobLogging.js';
-import { withJobMetrics } from './processors/withJobMetrics.js';
+import { countFailuresOutsideProcessor, withJobMetrics } from './processors/withJobMetrics.js';
 import { withTransientRetry } from './processors/withTransientRetry.js';
 import { startHeartbeat } from './startHeartbeat.js';
 import { startReconciler } from './startReconciler.js';
@@ -148,6 +148,7 @@ export const createWorkerApp = async (options: WorkerAppOptions): Promise<Worker
     // Without a listener an 'error' event would be thrown; Redis outages surface here and the worker recovers alone.
     worker.on('error', throttledErrorLog(log.child({ queue }), 'queue worker error'));
     worker.on('stalled', (jobId) => log.warn({ queue, jobId }, 'job stalled; it will be redelivered'));
+    countFailuresOutsideProcessor(metrics, worker);
     workers.push(worker);
     return worker;
   };

@@ -1,4 +1,4 @@
-import { JOBS_BY_QUEUE, type QueueName } from '@valhalla/core';
+import { JOB_FAILURE_CODES, JOBS_BY_QUEUE, type QueueName } from '@valhalla/core';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /**
@@ -27,11 +27,20 @@ export type WorkerMetrics = {
   /** A scheduled verification failed after a passed one. */
   driftDetected(): void;
   /** A job failed for good, with its failure record's code (read as data, never from message text). */
-  jobFailed(labels: { queue: string; name: string }, failure: { code: string; final: boolean }): void;
+  jobFailed(labels: { queue: string; name: string }, failure: { code: string }): void;
   /** A job was moved to the delayed set after a transient failure, to run again after `delayMs`. */
   transientRetry(labels: { queue: string; name: string }, delayMs: number): void;
   /** The reconciler enqueued `count` accepted jobs of `queue` again (Redis had lost them). */
   reenqueued(queue: string, count: number): void;
+};
+
+/**
+ * The labels of a failure: its code, and from the contract's one table whether it is final and a rejection. A code
+ * outside that table (a record written by something else) counts as needing a person.
+ */
+const failureLabels = (labels: { queue: string; name: string }, code: string) => {
+  const known = (JOB_FAILURE_CODES as Record<string, { final: boolean; rejection: boolean } | undefined>)[code];
+  return { ...labels, code, final: String(known?.final ?? false), rejection: String(known?.rejection ?? false) };
 };
 
 const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
@@ -85,8 +94,8 @@ export const createWorkerMetrics = (options: { defaultMetrics: boolean }): Worke
   drift.inc(0);
   const failures = new Counter({
     name: 'valhalla_worker_job_failures_total',
-    help: 'Jobs that failed for good, by queue, job name and the failure record\'s code and finality (INVALID_PAYLOAD, PRECONDITION_FAILED, EXPIRED, INTERNAL_ERROR).',
-    labelNames: ['queue', 'name', 'code', 'final'] as const,
+    help: 'Jobs that failed for good, by queue, job name and the failure record\'s code, finality and whether it is a rejection (rejection="true": an outcome such as PRECONDITION_FAILED; "false": INTERNAL_ERROR, EXPIRED, JOB_INTERRUPTED, which need a person).',
+    labelNames: ['queue', 'name', 'code', 'final', 'rejection'] as const,
     registers: [registry],
   });
   const transientRetries = new Counter({
@@ -110,10 +119,12 @@ export const createWorkerMetrics = (options: { defaultMetrics: boolean }): Worke
     registers: [registry],
   });
 
-  // Every known series starts at 0, so rate() and absence alerts work before the first job.
+  // Every known series starts at 0, so rate() and absence alerts work before the first job, and increase() sees the
+  // first failure of a code (a series that appears at 1 has no earlier sample to increase from).
   for (const [queue, names] of Object.entries(JOBS_BY_QUEUE) as [QueueName, readonly string[]][]) {
     for (const name of names) {
       for (const counter of [completed, failed, retried, transientRetries]) counter.inc({ queue, name }, 0);
+      for (const code of Object.keys(JOB_FAILURE_CODES) as (keyof typeof JOB_FAILURE_CODES)[]) failures.inc(failureLabels({ queue, name }, code), 0);
     }
     reenqueued.inc({ queue }, 0);
   }
@@ -128,7 +139,7 @@ export const createWorkerMetrics = (options: { defaultMetrics: boolean }): Worke
     transactionCommitted: () => committed.inc(),
     transactionRolledBack: () => rolledBack.inc(),
     driftDetected: () => drift.inc(),
-    jobFailed: (labels, failure) => failures.inc({ ...labels, code: failure.code, final: String(failure.final) }),
+    jobFailed: (labels, failure) => failures.inc(failureLabels(labels, failure.code)),
     transientRetry: (labels, delayMs) => {
       transientRetries.inc(labels);
       retryDelay.observe(labels, delayMs / 1000);

@@ -1,5 +1,5 @@
-import { JOBS_BY_QUEUE, decodeJobFailure, type QueueName } from '@valhalla/core';
-import type { Job } from 'bullmq';
+import { JOBS_BY_QUEUE, decodeJobFailure, jobFailureOf, type QueueName } from '@valhalla/core';
+import type { Job, Worker } from 'bullmq';
 import { ATTEMPT_OUTCOMES, type WorkerMetrics } from '../metrics/createWorkerMetrics.js';
 import { failedAttemptOutcome } from './attemptOutcome.js';
 
@@ -28,3 +28,15 @@ export const withJobMetrics =
       throw error;
     }
   };
+
+/**
+ * Counts the failures BullMQ makes without running the processor, which withJobMetrics cannot see: a job that stalled
+ * more than maxStalledCount times is marked for a deferred failure and failed by the next worker that fetches it
+ * (BullMQ's `deferredFailure`, a field of the job, read as data). It needs a person: JOB_INTERRUPTED.
+ */
+export const countFailuresOutsideProcessor = (metrics: WorkerMetrics, worker: Worker): void => {
+  worker.on('failed', (job) => {
+    if (job === undefined || typeof job.deferredFailure !== 'string' || job.deferredFailure === '') return;
+    metrics.jobFailed({ queue: job.queueName, name: knownNameOr(job) }, jobFailureOf('JOB_INTERRUPTED', 'stalled more often than allowed'));
+  });
+};

@@ -16,19 +16,26 @@ export const jobFailure = z
   .meta({ id: 'JobFailure' });
 export type JobFailure = { code: ErrorCode; message: string; final: boolean };
 
-/** The codes a job can fail with, and whether each is final. */
+/**
+ * The codes a job can fail with: whether each is `final` (running the job again cannot change the outcome), and
+ * whether it is a `rejection`: the job did its work and the answer was no (a precondition unmet, an engage after
+ * it, an invalid payload, a voided enqueue). A rejection is an outcome for whoever asked, never something an
+ * operator must act on; the other failures are (an unexpected error, a change that expired unapplied, a job BullMQ
+ * gave up on). Alerts and metrics read this table (valhalla_worker_job_failures_total's `rejection` label).
+ */
 export const JOB_FAILURE_CODES = {
-  INVALID_PAYLOAD: { final: true },
-  PRECONDITION_FAILED: { final: true },
-  SUPERSEDED: { final: true },
-  EXPIRED: { final: true },
+  INVALID_PAYLOAD: { final: true, rejection: true },
+  PRECONDITION_FAILED: { final: true, rejection: true },
+  SUPERSEDED: { final: true, rejection: true },
+  /** Not applied within CHANGE_MAX_AGE_SECONDS (workers down, queue paused, retries through an outage): someone looks. */
+  EXPIRED: { final: true, rejection: false },
   /** The api answered 503 without learning whether it accepted the job, and voided its id: it never runs. */
-  ENQUEUE_UNCONFIRMED: { final: true },
+  ENQUEUE_UNCONFIRMED: { final: true, rejection: true },
   /** A failure the worker did not expect (a bug, or a foreign worker): not final, an operator may retry the job. */
-  INTERNAL_ERROR: { final: false },
+  INTERNAL_ERROR: { final: false, rejection: false },
   /** BullMQ failed the job without a record of ours (e.g. it stalled more often than allowed). Not final. */
-  JOB_INTERRUPTED: { final: false },
-} as const satisfies Partial<Record<ErrorCode, { final: boolean }>>;
+  JOB_INTERRUPTED: { final: false, rejection: false },
+} as const satisfies Partial<Record<ErrorCode, { final: boolean; rejection: boolean }>>;
 export type JobFailureCode = keyof typeof JOB_FAILURE_CODES;
 
 export const jobFailureOf = (code: JobFailureCode, message: string): JobFailure => ({
