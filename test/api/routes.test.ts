@@ -1,6 +1,6 @@
 import { Worker } from 'bullmq';
 import { describe, expect, it } from 'vitest';
-import { appendAuditEntries, createAuditKeyring, DEVELOPMENT_AUDIT_KEY, ERROR_CODES, GOVERNANCE_ACTIONS, encodeJobFailure, jobFailureOf, sql } from '../../packages/core/src/index.js';
+import { appendAuditEntries, AUDIT_CHAIN_CHECK, createAuditKeyring, DEVELOPMENT_AUDIT_KEY, ERROR_CODES, GOVERNANCE_ACTIONS, encodeJobFailure, jobFailureOf, sql } from '../../packages/core/src/index.js';
 import { ALICE, BOB, bearer, jobData, quitRedis, startApi, useApi } from './support.js';
 import { useTestDatabase } from '../helpers/database.js';
 import { createTestRedis } from '../helpers/redis.js';
@@ -264,7 +264,29 @@ describe('GET /api/governance/runbook/status', () => {
     expect(body.migrations.applied.at(-1)).toBe(body.migrations.head);
     expect(body.migrations.applied[0]).toBe('20260113_golive_merge');
     expect(body.last_verification).toBeNull();
+    expect(body.last_full_audit_check).toBeNull();
     expect(body.workers).toEqual({ alive: 0, items: [] });
+  });
+
+  it('names the newest run whose audit-chain check read every row, past newer incremental runs', async () => {
+    const pool = api.current.database.pool;
+    const chainCheck = (mode: string, afterRow: number | null, rows: number) =>
+      JSON.stringify([{ name: AUDIT_CHAIN_CHECK, status: 'passed', detail: 'd', coverage: { mode, after_checkpoint: afterRow === null ? null : 1, after_row: afterRow, rows, head_row: 12 } }]);
+    await pool.query(sql.unsafe`
+      INSERT INTO public.verification_runs (job_id, release, migration_head, actor, started_at, finished_at, passed, checks)
+      VALUES ('full-1', 'r1', 'h', 'alice', now() - interval '2 hours', now() - interval '2 hours', true, ${chainCheck('full', null, 11)}::jsonb),
+             ('incr-1', 'r1', 'h', 'watchdog', now() - interval '1 hour', now() - interval '1 hour', true, ${chainCheck('incremental', 11, 1)}::jsonb)`);
+    try {
+      const body = (await get('/api/governance/runbook/status')).json();
+      expect(body.last_verification.checks[0].coverage).toEqual({ mode: 'incremental', after_checkpoint: 1, after_row: 11, rows: 1, head_row: 12 });
+      expect(body.last_full_audit_check).toMatchObject({
+        run_id: expect.any(Number),
+        finished_at: expect.stringMatching(/Z$/),
+        check: { name: AUDIT_CHAIN_CHECK, status: 'passed', coverage: { mode: 'full', rows: 11 } },
+      });
+    } finally {
+      await pool.query(sql.unsafe`DELETE FROM public.verification_runs WHERE job_id IN ('full-1', 'incr-1')`);
+    }
   });
 
   it('derives live from row 1 and shows the latest verification', async () => {

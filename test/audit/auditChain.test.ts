@@ -6,6 +6,7 @@ import {
   readAuditChainHead,
   signAuditEntries,
   createAuditKeyring,
+  findLatestFullAuditCheck,
   OUTSIDE_WRITES_CHECK,
   sql,
   verifyAuditChain,
@@ -37,7 +38,7 @@ afterEach(async (context) => {
 const expectBothReport = async (database: TestDatabase, detail: string | RegExp) => {
   const job = await verifyJob(database);
   expect(job.passed).toBe(false);
-  expect(chainCheck(job.checks)).toEqual({ name: AUDIT_CHAIN_CHECK, status: 'failed', detail: expect.stringMatching(detail) });
+  expect(chainCheck(job.checks)).toEqual({ name: AUDIT_CHAIN_CHECK, status: 'failed', detail: expect.stringMatching(detail), coverage: expect.objectContaining({ head_row: null }) });
   const cli = await migrateVerify(database);
   expect(cli.code).toBe(1);
   expect(cli.out).toContainEqual(expect.stringMatching(new RegExp(`^failed  ${AUDIT_CHAIN_CHECK}: `)));
@@ -57,6 +58,33 @@ describe('audit chain verification', () => {
     expect(chainCheck(incremental.checks)?.detail).toMatch(/^incremental check: 0 row\(s\) after checkpoint \d+ \(row 10\)/);
     const checkpoints = await database.pool.anyFirst(sql.unsafe`SELECT head_id FROM public.governance_audit_checkpoints ORDER BY id`);
     expect(checkpoints).toEqual([10, 10, 10]);
+  });
+
+  it('says as data what each check covered, and finds the newest run that checked every row', async () => {
+    const database = await seeded('coverage');
+    expect(await findLatestFullAuditCheck(database.pool)).toBeNull();
+    // Asked for incremental with no checkpoint yet: it reads every row, so it is a full check, and says so.
+    const first = await verifyJob(database, { auditCheck: 'incremental' });
+    expect(chainCheck(first.checks)?.coverage).toEqual({ mode: 'full', after_checkpoint: null, after_row: null, rows: 10, head_row: 10 });
+    const [firstCheckpoint] = await database.pool.anyFirst(sql.unsafe`SELECT id FROM public.governance_audit_checkpoints WHERE full_check ORDER BY id`);
+    await applyChanges(database.pool, 2, DEV_KEYRING, 'more');
+    const incremental = await verifyJob(database, { auditCheck: 'incremental' });
+    expect(chainCheck(incremental.checks)?.coverage).toEqual({ mode: 'incremental', after_checkpoint: firstCheckpoint, after_row: 10, rows: 2, head_row: 12 });
+    const quiet = await verifyJob(database, { auditCheck: 'incremental' });
+    expect(chainCheck(quiet.checks)?.coverage).toMatchObject({ mode: 'incremental', after_row: 12, rows: 0, head_row: 12 });
+
+    // The newest full check is the first run, whatever incremental runs came after it.
+    const runs = await database.pool.anyFirst(sql.unsafe`SELECT id FROM public.verification_runs ORDER BY id`);
+    expect(runs).toHaveLength(3);
+    expect(await findLatestFullAuditCheck(database.pool)).toMatchObject({
+      run_id: runs[0],
+      finished_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      check: { name: AUDIT_CHAIN_CHECK, status: 'passed', coverage: { mode: 'full', rows: 10, head_row: 10 } },
+    });
+    const full = await verifyJob(database);
+    expect(chainCheck(full.checks)?.coverage).toEqual({ mode: 'full', after_checkpoint: null, after_row: null, rows: 12, head_row: 12 });
+    const newest = await database.pool.oneFirst(sql.unsafe`SELECT max(id) FROM public.verification_runs`);
+    expect((await findLatestFullAuditCheck(database.pool))?.run_id).toBe(newest);
   });
 
   it('reports an edited row by its id', async () => {

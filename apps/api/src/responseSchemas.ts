@@ -1,6 +1,7 @@
 import {
   auditEntryRow,
   ERROR_CODES,
+  fullAuditCheckRow,
   goLiveStateRow,
   heartbeatRow,
   jobFailure,
@@ -121,6 +122,11 @@ export const runbookStatusResponse = z
     live: z.boolean(),
     migrations: z.object({ head: z.string(), applied: z.array(z.string()), pending: z.array(z.string()) }),
     last_verification: verificationRunSchema.nullable(),
+    /**
+     * The newest run whose audit-chain check read every row (scheduled runs are incremental): its id, when it ended
+     * and that check (with `coverage`). Null before the first.
+     */
+    last_full_audit_check: fullAuditCheckRow.nullable(),
     workers: z.object({ alive: z.number().int(), items: z.array(heartbeatRow) }),
     /** Queues paused in Redis (null when Redis does not answer): their jobs wait (engages only on governance-safety). */
     paused_queues: z.array(z.string()).nullable(),

@@ -1,4 +1,4 @@
-import { findLatestVerificationRun, isLive, listLiveWorkers, readGovernanceRows } from '@valhalla/core';
+import { findLatestFullAuditCheck, findLatestVerificationRun, isLive, listLiveWorkers, readGovernanceRows } from '@valhalla/core';
 import { appliedRevisionIds } from '@valhalla/core/migrator';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -24,12 +24,13 @@ export const runbookStatusRoutes = async (scope: FastifyInstance, deps: ApiDepen
   app.get('/governance/runbook/status', { schema }, async () => {
     const chain = await deps.migrations.chain();
     const pausedQueues = readPausedQueues(deps);
-    const [rows, applied, lastVerification, workers] = await callDatabase(() =>
+    const [rows, applied, lastVerification, workers, lastFullAuditCheck] = await callDatabase(() =>
       Promise.all([
         readGovernanceRows(deps.pool),
         appliedRevisionIds(deps.pool),
         findLatestVerificationRun(deps.pool),
         listLiveWorkers(deps.pool, deps.config.heartbeatIntervalMs * ALIVE_AFTER_MISSED_BEATS),
+        findLatestFullAuditCheck(deps.pool),
       ]),
     );
     return {
@@ -42,6 +43,7 @@ export const runbookStatusRoutes = async (scope: FastifyInstance, deps: ApiDepen
         pending: chain.revisions.map((revision) => revision.id).filter((id) => !applied.includes(id)),
       },
       last_verification: lastVerification,
+      last_full_audit_check: lastFullAuditCheck,
       workers: { alive: workers.length, items: workers },
       paused_queues: await pausedQueues,
     };

@@ -140,10 +140,26 @@ export const auditEntryRow = z.discriminatedUnion('kind', [
 ]);
 export type AuditEntry = z.infer<typeof auditEntryRow>;
 
+/**
+ * What an audit-chain check covered, as data (the console says exactly what was verified; nobody parses `detail`).
+ * `full` read every row from the first; `incremental` the rows after checkpoint `after_checkpoint`, whose head was row
+ * `after_row`. `head_row` is the newest row found intact (null when the log is empty or the chain is broken).
+ */
+export const auditChainCoverage = z.object({
+  mode: z.enum(['full', 'incremental']),
+  after_checkpoint: z.number().int().nullable(),
+  after_row: z.number().int().nullable(),
+  rows: z.number().int(),
+  head_row: z.number().int().nullable(),
+});
+export type AuditChainCoverage = z.infer<typeof auditChainCoverage>;
+
 export const verificationCheck = z.object({
   name: z.string(),
   status: z.enum(['passed', 'failed', 'inconclusive', 'error']),
   detail: z.string(),
+  /** Only on the audit-chain check (runs stored before it existed have none). */
+  coverage: auditChainCoverage.optional(),
 });
 export type VerificationCheck = z.infer<typeof verificationCheck>;
 

@@ -1,6 +1,6 @@
 import type { CommonQueryMethods } from 'slonik';
 import { createDatabasePool } from '../../db/createDatabasePool.js';
-import type { VerificationCheck } from '../model.js';
+import type { AuditChainCoverage, VerificationCheck } from '../model.js';
 import { recordAuditCheckpoint } from './auditCheckpoints.js';
 import { createAuditKeyring, DEVELOPMENT_AUDIT_KEY, type AuditKeyring } from './auditKeyring.js';
 import { verifyAuditChain, type AuditChainReport, type AuditVerificationMode } from './verifyAuditChain.js';
@@ -10,14 +10,24 @@ export const OUTSIDE_WRITES_CHECK = 'no writes outside the product since the las
 
 const describeError = (error: unknown): string => (error instanceof Error ? `${error.name}: ${error.message}` : String(error));
 
+/** What the run covered: a run asked for `incremental` reads every row when there is no checkpoint yet (a full check). */
+const coverageOf = (report: AuditChainReport): AuditChainCoverage => ({
+  mode: report.fromCheckpoint === null ? 'full' : 'incremental',
+  after_checkpoint: report.fromCheckpoint?.id ?? null,
+  after_row: report.fromCheckpoint?.headId ?? null,
+  rows: report.checkedRows,
+  head_row: report.intact ? (report.head?.id ?? null) : null,
+});
+
 const chainCheck = (report: AuditChainReport): VerificationCheck => {
-  if (!report.intact) return { name: AUDIT_CHAIN_CHECK, status: 'failed', detail: report.problem ?? 'chain broken' };
+  if (!report.intact) return { name: AUDIT_CHAIN_CHECK, status: 'failed', detail: report.problem ?? 'chain broken', coverage: coverageOf(report) };
   const from = report.fromCheckpoint === null ? 'from the first row' : `after checkpoint ${report.fromCheckpoint.id} (row ${report.fromCheckpoint.headId})`;
   const head = report.head === null ? 'the log is empty' : `head row ${report.head.id} hash ${report.head.hash}`;
   return {
     name: AUDIT_CHAIN_CHECK,
     status: 'passed',
     detail: `${report.mode} check: ${report.checkedRows} row(s) ${from} verified, signed and linked; ${head}`,
+    coverage: coverageOf(report),
   };
 };
 
@@ -45,7 +55,8 @@ export const runAuditChainChecks = async (
   try {
     const report = await verifyAuditChain(db, keyring, options);
     if (report.intact && report.head !== null) {
-      await recordAuditCheckpoint(db, keyring, { headId: report.head.id, headHash: report.head.hash, fullCheck: options.mode === 'full' });
+      // Full when every row was read: asked for, or an incremental run that found no checkpoint to start after.
+      await recordAuditCheckpoint(db, keyring, { headId: report.head.id, headHash: report.head.hash, fullCheck: report.fromCheckpoint === null });
     }
     return report.intact ? [chainCheck(report), outsideWritesCheck(report)] : [chainCheck(report)];
   } catch (error) {

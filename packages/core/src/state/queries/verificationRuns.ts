@@ -1,5 +1,7 @@
 import { sql, type CommonQueryMethods } from 'slonik';
-import { verificationRunRow, type VerificationCheck, type VerificationRun } from '../model.js';
+import { z } from 'zod';
+import { AUDIT_CHAIN_CHECK } from '../audit/runAuditChainChecks.js';
+import { verificationCheck, verificationRunRow, type VerificationCheck, type VerificationRun } from '../model.js';
 
 const RUN_COLUMNS = sql.fragment`id, job_id, release, migration_head, actor, started_at, finished_at, passed, checks`;
 
@@ -44,3 +46,21 @@ export const listVerificationRuns = async (db: CommonQueryMethods, limit: number
     SELECT ${RUN_COLUMNS} FROM public.verification_runs ORDER BY id DESC LIMIT ${limit}
   `)),
 ];
+
+export const fullAuditCheckRow = z.object({ run_id: z.number(), finished_at: z.string(), check: verificationCheck });
+export type FullAuditCheck = z.infer<typeof fullAuditCheckRow>;
+
+/**
+ * The newest verification run whose audit-chain check read every row (startup and on-demand runs; the scheduled
+ * ones are incremental), with that check; null when none is recorded. Runs are found newest first, so this stops at
+ * the first full one however many incremental runs came after it.
+ */
+export const findLatestFullAuditCheck = async (db: CommonQueryMethods): Promise<FullAuditCheck | null> =>
+  db.maybeOne(sql.type(fullAuditCheckRow)`
+    SELECT r.id AS run_id, r.finished_at, c.value AS check
+    FROM public.verification_runs r
+    CROSS JOIN LATERAL jsonb_array_elements(r.checks) AS c(value)
+    WHERE c.value->>'name' = ${AUDIT_CHAIN_CHECK} AND c.value->'coverage'->>'mode' = 'full'
+    ORDER BY r.id DESC
+    LIMIT 1
+  `);
