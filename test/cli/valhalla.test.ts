@@ -220,6 +220,9 @@ describe('valhalla CLI: the go-live runbook against a real api and worker', () =
     expect(human.stdout).toMatch(/^live +false$/m);
     expect(human.stdout).toMatch(/^kill_switch_engaged +true$/m);
     expect(human.stdout).toMatch(/^pending revisions +none$/m);
+    // One meaning per word: "version" is the backend's, the verified build is a deploy.
+    expect(human.stdout).toMatch(/^backend version +1\.0\.0$/m);
+    expect(human.stdout).toMatch(/^last verification +(passed|FAILED) \(deploy \S+, \S+\)$|^last verification +none$/m);
   });
 
   it('go-live enable while the preconditions fail: exit 2 with PRECONDITION_FAILED naming them', async () => {

@@ -42,7 +42,7 @@ const Console = ({ session, onSignOut }: { session: Session; onSignOut: () => vo
       </header>
       <div class={`status-strip ${session.role === 'operator' ? '' : 'no-controls'}`}>
         <StatusBanner state={live.state} connection={live.connection} />
-        {session.role === 'operator' ? <EngageKillSwitch onDone={changed} /> : null}
+        {session.role === 'operator' ? <EngageKillSwitch version={live.state?.version ?? null} onDone={changed} /> : null}
       </div>
       <ErrorMessage error={live.error} />
       <nav aria-label="Screens">
@@ -58,7 +58,7 @@ const Console = ({ session, onSignOut }: { session: Session; onSignOut: () => vo
       </nav>
       <main id="main" tabIndex={-1}>
         {route.screen === 'overview' ? <OverviewScreen session={session} state={live.state} status={status} onChanged={changed} /> : null}
-        {route.screen === 'audit' ? <AuditScreen key={route.params.toString()} params={route.params} state={live.state} status={status.data} /> : null}
+        {route.screen === 'audit' ? <AuditScreen key={route.params.toString()} session={session} params={route.params} state={live.state} status={status.data} onChanged={changed} /> : null}
         {route.screen === 'verifications' ? <VerificationsScreen params={route.params} state={live.state} head={status.data?.migrations.head} /> : null}
         {route.screen === 'system' ? <SystemScreen session={session} state={live.state} status={status} /> : null}
       </main>

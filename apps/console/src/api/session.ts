@@ -22,6 +22,13 @@ export const signIn = async (token: string): Promise<Session> => {
   try {
     return fromAnswer(await request<SessionAnswer>('POST', SESSION_PATHS.session, { token }));
   } catch (error) {
+    // The pair as GOVERNANCE_TOKENS and .dev/dev-token hold it (`actor:token`), as the CLI's VALHALLA_TOKEN accepts:
+    // the token is what follows the first colon (an actor name has none). The whole text was tried first, since a
+    // token may contain a colon itself.
+    const colon = token.indexOf(':');
+    if (error instanceof ApiError && error.status === 401 && colon > 0 && colon < token.length - 1) {
+      return fromAnswer(await request<SessionAnswer>('POST', SESSION_PATHS.session, { token: token.slice(colon + 1) }));
+    }
     if (!(error instanceof ApiError) || error.status !== 404) throw error;
   }
   setCredentials({ kind: 'bearer', token });

@@ -36,7 +36,16 @@ type SystemMetadataRow = {
   completed_at: string | null;
 };
 
-type VerificationCheck = { name: string; status: 'passed' | 'failed' | 'error'; detail: string };
+/** What an audit-chain check covered (only on that check; older runs have none). */
+export type AuditChainCoverage = {
+  mode: 'full' | 'incremental';
+  after_checkpoint: number | null;
+  after_row: number | null;
+  rows: number;
+  head_row: number | null;
+};
+
+export type VerificationCheck = { name: string; status: 'passed' | 'failed' | 'inconclusive' | 'error'; detail: string; coverage?: AuditChainCoverage };
 
 export type VerificationRun = {
   id: number;
@@ -58,6 +67,8 @@ export type RunbookStatus = {
   live: boolean;
   migrations: { head: string; applied: string[]; pending: string[] };
   last_verification: VerificationRun | null;
+  /** The newest run whose audit-chain check read every row (absent on an older api). */
+  last_full_audit_check?: { run_id: number; finished_at: string; check: VerificationCheck } | null;
   workers: { alive: number; items: WorkerHeartbeat[] };
 };
 

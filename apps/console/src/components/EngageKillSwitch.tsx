@@ -5,11 +5,12 @@ import { useAction } from './useAction.js';
 
 /**
  * Engage kill switch: one field, one button, on every screen, no confirmation dialog. The reason is required by the
- * api and by the field; an empty submit is refused by the browser with the field focused.
+ * api and by the field; an empty submit is refused by the browser with the field focused. Its result is cleared
+ * once the state moves past it (`version`).
  */
-export const EngageKillSwitch = ({ onDone }: { onDone: () => void }) => {
+export const EngageKillSwitch = ({ version, onDone }: { version: number | null; onDone: () => void }) => {
   const [reason, setReason] = useState('');
-  const { status, run } = useAction();
+  const { status, run } = useAction(version);
   const busy = status.kind === 'sending';
   return (
     <form

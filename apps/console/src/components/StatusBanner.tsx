@@ -47,7 +47,8 @@ export const StatusBanner = ({ state, connection }: { state: LiveState | null; c
           <>
             Last change by <strong>{state.changed_by}</strong>, {formatTime(state.updated_at)} ({formatAge(state.updated_at)}):{' '}
             <q>{state.reason}</q>
-            {state.version === null ? null : <span class="muted"> · version {state.version}</span>}
+            {/* The state's `version` is the audit id of its newest change; "version" in the console means the backend's. */}
+            {state.version === null ? null : <span class="muted"> · audit entry #{state.version}</span>}
           </>
         )}
       </p>

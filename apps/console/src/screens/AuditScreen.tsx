@@ -1,12 +1,11 @@
 import { useState } from 'preact/hooks';
 import { readAudit, type AuditFilter } from '../api/calls.js';
-import type { AuditEntry, LiveState, RunbookStatus, StateSnapshot } from '../api/types.js';
+import type { AuditEntry, LiveState, RunbookStatus, Session, StateSnapshot } from '../api/types.js';
+import { ChainStatus } from '../components/ChainStatus.js';
 import { ErrorMessage } from '../components/ErrorMessage.js';
 import { formatTime } from '../format.js';
 import { useResource } from '../live/useResource.js';
 
-/** The name of the verification check that recomputes the audit log's hash chain (apps/worker/src/verification). */
-const AUDIT_CHAIN_CHECK = 'audit log hash chain intact';
 const ACTIONS = [
   'kill_switch.engage',
   'kill_switch.release',
@@ -58,18 +57,6 @@ const Diff = ({ entry }: { entry: AuditEntry }) => {
   );
 };
 
-const ChainStatus = ({ status }: { status: RunbookStatus | undefined }) => {
-  const run = status?.last_verification ?? null;
-  const check = run?.checks.find((candidate) => candidate.name === AUDIT_CHAIN_CHECK);
-  if (run === null || check === undefined) return <p class="chain muted" data-testid="chain-status">Hash chain: not verified yet (run a verification).</p>;
-  return (
-    <p class={`chain ${check.status === 'passed' ? 'ok' : 'bad'}`} data-testid="chain-status">
-      Hash chain: <strong>{check.status === 'passed' ? 'intact' : check.status}</strong> — {check.detail} (verification run #{run.id},{' '}
-      {formatTime(run.finished_at)})
-    </p>
-  );
-};
-
 const filterFrom = (params: URLSearchParams): AuditFilter => ({
   actor: params.get('actor') ?? '',
   action: params.get('action') ?? '',
@@ -77,7 +64,19 @@ const filterFrom = (params: URLSearchParams): AuditFilter => ({
 });
 
 /** The audit timeline: newest first, paged by the api's cursor, filtered by actor, action and outcome. */
-export const AuditScreen = ({ params, state, status }: { params: URLSearchParams; state: LiveState | null; status: RunbookStatus | undefined }) => {
+export const AuditScreen = ({
+  session,
+  params,
+  state,
+  status,
+  onChanged,
+}: {
+  session: Session;
+  params: URLSearchParams;
+  state: LiveState | null;
+  status: RunbookStatus | undefined;
+  onChanged: () => void;
+}) => {
   const [filter, setFilter] = useState<AuditFilter>(() => filterFrom(params));
   const [draft, setDraft] = useState<AuditFilter>(filter);
   const [cursors, setCursors] = useState<string[]>([]);
@@ -88,7 +87,7 @@ export const AuditScreen = ({ params, state, status }: { params: URLSearchParams
   return (
     <section class="panel" aria-labelledby="audit-title">
       <h2 id="audit-title">Audit log</h2>
-      <ChainStatus status={status} />
+      <ChainStatus session={session} status={status} version={state?.version ?? null} onDone={onChanged} />
       <form
         class="filters"
         aria-label="Filter the audit log"

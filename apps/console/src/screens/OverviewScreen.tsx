@@ -20,7 +20,7 @@ export const OverviewScreen = ({
     <ErrorMessage error={status.error} />
     <div class="columns">
       <Checklist state={state} status={status.data} />
-      {session.role === 'operator' && state !== null ? <ChangeControls state={state} onDone={onChanged} /> : null}
+      {session.role === 'operator' && state !== null ? <ChangeControls state={state} status={status.data} onDone={onChanged} /> : null}
     </div>
     <ChangeRequests session={session} tick={state} onDone={onChanged} />
   </>

@@ -45,14 +45,14 @@ const Workers = ({ status }: { status: RunbookStatus | undefined }) => {
             <strong class={status.workers.alive > 0 ? 'ok' : 'bad'} data-testid="workers-alive">
               {status.workers.alive} alive
             </strong>{' '}
-            · releases running: {releases.length === 0 ? 'none' : releases.join(', ')}
+            · deploys running: {releases.length === 0 ? 'none' : releases.join(', ')}
           </p>
           <table>
             <caption class="sr-only">Worker heartbeats</caption>
             <thead>
               <tr>
                 <th scope="col">Worker</th>
-                <th scope="col">Release</th>
+                <th scope="col">Deploy</th>
                 <th scope="col">Host / pid</th>
                 <th scope="col">Started</th>
                 <th scope="col">Last heartbeat</th>
@@ -78,9 +78,9 @@ const Workers = ({ status }: { status: RunbookStatus | undefined }) => {
   );
 };
 
-const FailedJobRow = ({ job, canRetry, onDone }: { job: FailedJob; canRetry: boolean; onDone: () => void }) => {
+const FailedJobRow = ({ job, canRetry, version, onDone }: { job: FailedJob; canRetry: boolean; version: number | null; onDone: () => void }) => {
   const [reason, setReason] = useState('');
-  const { status, run } = useAction();
+  const { status, run } = useAction(version);
   const inputId = `retry-reason-${job.id}`;
   return (
     <tr data-testid="failed-job">
@@ -164,7 +164,7 @@ const Queues = ({ session, state }: { session: Session; state: LiveState | null 
             </thead>
             <tbody>
               {queues.data.failed.map((job) => (
-                <FailedJobRow key={job.id} job={job} canRetry={session.role === 'operator'} onDone={queues.reload} />
+                <FailedJobRow key={job.id} job={job} canRetry={session.role === 'operator'} version={state?.version ?? null} onDone={queues.reload} />
               ))}
             </tbody>
           </table>

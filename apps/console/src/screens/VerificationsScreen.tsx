@@ -25,7 +25,7 @@ export const VerificationsScreen = ({ params, state, head }: { params: URLSearch
             Run #{run.id}: <span class={run.passed ? 'ok' : 'bad'}>{run.passed ? 'passed' : 'FAILED'}</span>
           </h3>
           <p class="muted">
-            release {run.release} · migration head {run.migration_head}
+            deploy {run.release} · migration head {run.migration_head}
             {head !== undefined && run.migration_head !== head ? ' (not the current head)' : ''} · by {run.actor} · finished{' '}
             {formatTime(run.finished_at)}
           </p>

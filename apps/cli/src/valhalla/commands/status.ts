@@ -21,11 +21,13 @@ export const statusCommand: Command = {
         ['changed_by', state?.changed_by],
         ['reason', state?.reason],
         ['updated_at', state?.updated_at],
-        ['version', metadata?.version],
+        // "version" is the backend's (system_metadata.version); the live state's `version` is an audit entry id.
+        ['backend version', metadata?.version],
         ['backend_complete', metadata?.backend_complete],
         ['migration head', status.migrations?.head],
         ['pending revisions', (status.migrations?.pending ?? []).join(', ') || 'none'],
-        ['last verification', verification ? `${verification.passed ? 'passed' : 'FAILED'} (${verification.release}, ${verification.finished_at})` : 'none'],
+        // The `release` field is the deploy's id; "release" in the CLI's words is what the kill switch does.
+        ['last verification', verification ? `${verification.passed ? 'passed' : 'FAILED'} (deploy ${verification.release}, ${verification.finished_at})` : 'none'],
         ['workers alive', status.workers?.alive],
       ]),
       status,
