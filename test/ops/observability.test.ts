@@ -25,6 +25,7 @@ const REQUIRED_ALERTS = [
   'ValhallaKillSwitchEngaged',
   'ValhallaFailedJobs',
   'ValhallaQueueStuck',
+  'ValhallaAcceptedChangesStuck',
   'ValhallaRetryBacklog',
   'ValhallaMetricsSourceDown',
 ];
