@@ -53,7 +53,10 @@ describe('GET /openapi.json', () => {
     expect(document.info.title).toBeTruthy();
     expect(typeof document.info.version).toBe('string');
     expect(Object.keys(document.paths).length).toBeGreaterThan(0);
-    expect(document.components.securitySchemes).toEqual({ bearerAuth: expect.objectContaining({ type: 'http', scheme: 'bearer' }) });
+    expect(document.components.securitySchemes).toEqual({
+      bearerAuth: expect.objectContaining({ type: 'http', scheme: 'bearer' }),
+      apiKeyAuth: expect.objectContaining({ type: 'apiKey', in: 'header', name: 'X-API-Key' }),
+    });
     expect(Object.keys(document.components.schemas)).toEqual(expect.arrayContaining(['Error400', 'Error401', 'Error503', 'JobAccepted', 'AuditEntry']));
   });
 
@@ -100,6 +103,25 @@ describe('GET /openapi.json', () => {
     expect(codes('Error400')).toEqual(expect.arrayContaining(['VALIDATION_FAILED', 'INVALID_JSON']));
     expect(codes('Error409')).toEqual(expect.arrayContaining(['IDEMPOTENCY_CONFLICT', 'JOB_NOT_RETRYABLE']));
     expect(codes('Error503')).toEqual(expect.arrayContaining(['DEPENDENCY_UNAVAILABLE', 'SHUTTING_DOWN']));
+  });
+
+  it('documents the OFREP routes with OFREP\'s answers and both of its credentials', async () => {
+    const document = await fetchDocument();
+    const single = document.paths['/ofrep/v1/evaluate/flags/{key}']?.post;
+    const bulk = document.paths['/ofrep/v1/evaluate/flags']?.post;
+    for (const operation of [single, bulk]) {
+      expect(operation?.security).toEqual([{ bearerAuth: [] }, { apiKeyAuth: [] }]);
+      expect(operation?.requestBody).toBeDefined();
+      const bad = (operation?.responses['400'] as { content: Record<string, { schema: { properties: Record<string, { enum?: string[] }> } }> }).content['application/json']?.schema;
+      expect(bad?.properties.errorCode?.enum).toEqual(['PARSE_ERROR', 'INVALID_CONTEXT']);
+      expect(bad?.properties.error).toBeUndefined();
+    }
+    expect(Object.keys(single?.responses ?? {}).sort()).toEqual(['200', '400', '401', '403', '404', '503']);
+    expect(Object.keys(bulk?.responses ?? {}).sort()).toEqual(['200', '304', '400', '401', '403', '503']);
+    expect(bulk?.parameters?.map((parameter) => `${parameter.in}:${parameter.name}`)).toEqual(['header:if-none-match']);
+    const success = document.components.schemas.OfrepEvaluationSuccess as { properties: Record<string, { enum?: string[] }> };
+    expect(success.properties.key?.enum).toEqual(['valhalla-live', 'valhalla-kill-switch-engaged', 'valhalla-go-live-enabled', 'valhalla-backend-complete']);
+    expect(success.properties.variant?.enum).toEqual(['on', 'off']);
   });
 
   it('leaves the dashboard, the docs and the document itself out', async () => {

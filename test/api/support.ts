@@ -43,6 +43,8 @@ export type ApiHarnessOptions = {
   /** Where the api's log lines go (they are discarded otherwise, at LOG_LEVEL silent). */
   logDestination?: NodeJS.WritableStream;
   server?: BuildServerOptions;
+  /** Wraps the pool the server is given (tests that count or break the server's database calls). */
+  wrapPool?: (pool: TestDatabase['pool']) => TestDatabase['pool'];
 };
 
 /** Builds the server for one test file on its own database and queue prefix, with real PostgreSQL and Redis. */
@@ -67,7 +69,8 @@ export const startApi = async (database: TestDatabase, options: ApiHarnessOption
   const queues = createGovernanceQueues({ connection: redis, prefix });
   for (const queue of Object.values(queues.byName)) queue.on('error', () => {});
   const migrations = createMigrator({ databaseUrl: database.url, migrationsDir: MIGRATIONS_DIR });
-  const app = await buildServer({ config, logger, pool: database.pool, redis, queues, migrations }, options.server);
+  const pool = options.wrapPool?.(database.pool) ?? database.pool;
+  const app = await buildServer({ config, logger, pool, redis, queues, migrations }, options.server);
   await app.ready();
   let closed = false;
   const close = async () => {

@@ -50,6 +50,13 @@ describe('live state while PostgreSQL is unreachable', () => {
         return response.statusCode === 200 && response.headers['x-live-state-age-ms'] !== undefined && response;
       }, { description: 'a state served with its age' });
       expect(stale.body).toBe(before.body);
+      // OFREP answers from the same state, with the same age header.
+      const evaluate = () =>
+        app.inject({ method: 'POST', url: '/ofrep/v1/evaluate/flags/valhalla-live', headers: { ...bearer(), 'content-type': 'application/json' }, payload: { context: {} } });
+      const staleEvaluation = await evaluate();
+      expect(staleEvaluation.statusCode).toBe(200);
+      expect(staleEvaluation.headers['x-live-state-age-ms']).toBeDefined();
+      expect(staleEvaluation.json()).toMatchObject({ key: 'valhalla-live', value: before.json().live });
 
       const refused = await waitFor(async () => {
         const response = await live();
@@ -59,6 +66,9 @@ describe('live state while PostgreSQL is unreachable', () => {
       expect(refused.json().error.message).toMatch(/ms old/);
       const stream = await app.inject({ url: '/api/governance/stream', headers: bearer() });
       expect(stream.statusCode).toBe(503);
+      const refusedEvaluation = await evaluate();
+      expect(refusedEvaluation.statusCode).toBe(503);
+      expect(refusedEvaluation.json()).toEqual({ key: 'valhalla-live', errorCode: 'GENERAL', errorDetails: expect.stringMatching(/ms old/) });
 
       // PostgreSQL back on the same port: the listener reconnects and /live answers from memory again.
       proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) }, Number(viaProxy.port));

@@ -167,6 +167,33 @@ describe('GET /api/governance/stream', () => {
     }
   });
 
+  it('shows changed_by and reason to operator and reader tokens, and null to app tokens, on /live and the stream', async () => {
+    await releaseFirst();
+    const streams = await Promise.all([ALICE.token, READER.token, APP.token].map((token) => openSse(streamUrl(), { token })));
+    await Promise.all(streams.map((stream) => stream.waitForEvents(1)));
+    await applyChange(api.current.database.pool, GOVERNANCE_ACTIONS.killSwitchEngage, { reason: 'INC-7: card payments failing' });
+    const version = await newestAppliedId(api.current.database.pool);
+    const [operator, reader, app] = await Promise.all(streams.map(async (stream) => (await stream.waitForEvents(2)).map((event) => parseBody(event.data))));
+    for (const events of [operator, reader]) {
+      expect(events?.[1]).toMatchObject({ version, changed_by: 'live-test', reason: 'INC-7: card payments failing' });
+      expect(events?.[0]?.reason).toMatch(/release/);
+    }
+    for (const event of app ?? []) expect(event).toMatchObject({ changed_by: null, reason: null });
+    expect(app?.[1]).toMatchObject({ version, kill_switch_engaged: true, live: false });
+    for (const stream of streams) await stream.close();
+
+    const bodies = await Promise.all(
+      [ALICE.token, READER.token, APP.token].map(async (token) => (await api.current.app.inject({ url: '/api/governance/live', headers: bearer(token) })).json()),
+    );
+    expect(bodies[0]).toMatchObject({ version, changed_by: 'live-test', reason: 'INC-7: card payments failing' });
+    expect(bodies[1]).toEqual(bodies[0]);
+    expect(bodies[2]).toEqual({ ...bodies[0], changed_by: null, reason: null });
+    // A resumed app stream gets the same body as a fresh one.
+    const resumed = await openSse(streamUrl(), { token: APP.token, lastEventId: '1' });
+    expect(parseBody((await resumed.waitForEvents(1))[0]?.data ?? '{}')).toEqual(bodies[2]);
+    await resumed.close();
+  });
+
   it('lets operator, reader and app tokens read /live and the stream, and answers 403 to other roles', async () => {
     for (const token of [ALICE.token, READER.token, APP.token]) {
       expect((await api.current.app.inject({ url: '/api/governance/live', headers: bearer(token) })).statusCode).toBe(200);

@@ -18,6 +18,12 @@ export type Principal = {
 
 /** The roles that may call the live endpoint and the state stream: `config: { roles: LIVE_STATE_ROLES }`. */
 export const LIVE_STATE_ROLES: readonly Role[] = [ROLES.operator, ROLES.reader, ROLES.app];
+/**
+ * Whether a role is shown who made the last change and why (`changed_by`, `reason`) on the live endpoint, the stream
+ * and OFREP: operators and readers, who may read the audit log anyway; not app tokens (a reason can carry incident
+ * details that a service obeying the switch has no need for).
+ */
+export const seesChangeDetails = (role: Role | undefined): boolean => role === ROLES.operator || role === ROLES.reader;
 /** Default for GET/HEAD under /api: operators and readers. */
 export const READ_ROLES: readonly Role[] = [ROLES.operator, ROLES.reader];
 /** Default for every other method under /api: operators only. */
@@ -40,6 +46,8 @@ const sha256 = (value: string): Buffer => createHash('sha256').update(value, 'ut
 
 /** `Bearer <token>`: one scheme (case-insensitive), one space run, a token of visible ASCII. */
 const BEARER = /^Bearer +([\x21-\x7E]+) *$/i;
+/** An `X-API-Key` value: a token of visible ASCII, nothing around it. */
+const API_KEY = /^[\x21-\x7E]+$/;
 const SAFE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /** A configured credential as the verifier holds it: never the token itself, only its digest. */
@@ -77,6 +85,12 @@ export const createTokenVerifier = (tokens: readonly RoleToken[]) => {
       const presented = authorization === undefined ? undefined : BEARER.exec(authorization)?.[1];
       if (presented === undefined) return null;
       const entry = byDigest(sha256(presented));
+      return entry === null ? null : toPrincipal(entry, null);
+    },
+    /** The principal of an `X-API-Key` header (OFREP's API-key scheme: the token itself), or null. */
+    apiKey: (value: string | undefined): Principal | null => {
+      if (value === undefined || !API_KEY.test(value)) return null;
+      const entry = byDigest(sha256(value));
       return entry === null ? null : toPrincipal(entry, null);
     },
     /**

@@ -31,6 +31,8 @@ import { runbookStatusRoutes } from './routes/runbookStatus.js';
 import { sessionRoutes } from './routes/session.js';
 import { verificationRoutes } from './routes/verifications.js';
 import { liveStateRoutes } from './routes/liveState.js';
+import { sendOfrepPathError } from './ofrep/registerOfrepErrors.js';
+import { OFREP_PREFIX, ofrepRoutes } from './routes/ofrep.js';
 import { createLiveStreams } from './live/liveStreams.js';
 import { createLiveStateListener, readLiveState } from '@valhalla/core';
 
@@ -104,10 +106,16 @@ export const buildServer = async (deps: ApiDependencies, options: BuildServerOpt
     // A malformed URL or an over-long path parameter is answered before routing; keep the contract's error shape.
     frameworkErrors: (error, request, reply) => {
       reply.header('X-Request-Id', request.id);
+      const pathProblem = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path segment is too long' : 'malformed percent-encoding';
+      // OFREP clients read OFREP's error shape only (the flag key cannot be decoded, so it is not echoed).
+      if (request.url.startsWith(`${OFREP_PREFIX}/`)) {
+        void sendOfrepPathError(reply, `the request path failed validation: ${pathProblem}`);
+        return;
+      }
       void sendError(reply, {
         code: 'VALIDATION_FAILED',
         message: 'the request path failed validation',
-        details: [{ field: 'path', message: error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path segment is too long' : 'malformed percent-encoding' }],
+        details: [{ field: 'path', message: pathProblem }],
       });
     },
   });
@@ -175,6 +183,11 @@ export const buildServer = async (deps: ApiDependencies, options: BuildServerOpt
   // another instance.
   app.addHook('preClose', async () => streams.close());
 
+  // OFREP at its own paths, with its own credentials check and error shapes (OpenFeature providers read them).
+  await app.register(
+    async (scope) => ofrepRoutes(scope, { listener, maxStalenessMs: liveConfig.maxStalenessMs, tokens: deps.config.roleTokens }),
+    { prefix: OFREP_PREFIX },
+  );
   await app.register(
     async (api) => {
       registerAuth(api, { tokens: deps.config.roleTokens, pool: deps.pool });

@@ -21,8 +21,17 @@ const STREAM_HEADERS = {
   Connection: 'keep-alive',
 } as const;
 
-/** One Server-Sent Event for a state: `event: state`, `id: <etag>`, `data: <the /live body>`. */
-const stateEvent = (state: LiveState): string => `event: state\nid: ${state.etag}\ndata: ${state.json}\n\n`;
+/**
+ * Who a stream is for: `full` (operators, readers) sees `changed_by` and `reason`, `app` sees them null, as on
+ * `GET /live` (LiveState.appJson).
+ */
+type StreamAudience = 'full' | 'app';
+
+/** One Server-Sent Event for a state: `event: state`, `id: <etag>`, `data: <the /live body for the audience>`. */
+const stateEvent = (state: LiveState, audience: StreamAudience): string =>
+  `event: state\nid: ${state.etag}\ndata: ${audience === 'full' ? state.json : state.appJson}\n\n`;
+
+type Stream = { tokenId: string; audience: StreamAudience; response: ServerResponse };
 
 export type LiveStreams = {
   /**
@@ -37,7 +46,7 @@ export type LiveStreams = {
   open(
     tokenId: string,
     response: ServerResponse,
-    options: { state: LiveState; lastEventId: string | undefined; headers: OutgoingHttpHeaders },
+    options: { state: LiveState; lastEventId: string | undefined; headers: OutgoingHttpHeaders; audience: StreamAudience },
   ): void;
   /** Open streams (all tokens). */
   count(): number;
@@ -47,20 +56,23 @@ export type LiveStreams = {
 
 /** The api's change streams: one subscription to the listener, fanned out to every open response. */
 export const createLiveStreams = (options: LiveStreamsOptions): LiveStreams => {
-  const streams = new Set<{ tokenId: string; response: ServerResponse }>();
+  const streams = new Set<Stream>();
   const perToken = new Map<string, number>();
   let closed = false;
 
-  const remove = (stream: { tokenId: string; response: ServerResponse }) => {
+  const remove = (stream: Stream) => {
     if (!streams.delete(stream)) return;
     const left = (perToken.get(stream.tokenId) ?? 1) - 1;
     if (left === 0) perToken.delete(stream.tokenId);
     else perToken.set(stream.tokenId, left);
   };
 
-  /** The chunk is encoded once, not once per stream (1,000 streams are 1,000 writes of the same bytes). */
-  const broadcast = (text: string) => {
-    const chunk = Buffer.from(text, 'utf8');
+  /**
+   * Each audience's chunk is encoded once, when the first stream of that audience needs it, not once per stream
+   * (1,000 streams are 1,000 writes of the same bytes).
+   */
+  const broadcast = (textFor: (audience: StreamAudience) => string) => {
+    const chunks: Partial<Record<StreamAudience, Buffer>> = {};
     for (const stream of streams) {
       if (stream.response.writableLength > MAX_BUFFERED_BYTES) {
         options.logger.warn({ tokenId: stream.tokenId }, 'live stream client is not reading; dropping it');
@@ -68,12 +80,12 @@ export const createLiveStreams = (options: LiveStreamsOptions): LiveStreams => {
         remove(stream);
         continue;
       }
-      stream.response.write(chunk);
+      stream.response.write((chunks[stream.audience] ??= Buffer.from(textFor(stream.audience), 'utf8')));
     }
   };
 
-  const unsubscribe = options.listener.onChange((state) => broadcast(stateEvent(state)));
-  const heartbeat = setInterval(() => broadcast(': heartbeat\n\n'), options.heartbeatMs);
+  const unsubscribe = options.listener.onChange((state) => broadcast((audience) => stateEvent(state, audience)));
+  const heartbeat = setInterval(() => broadcast(() => ': heartbeat\n\n'), options.heartbeatMs);
   heartbeat.unref();
 
   return {
@@ -86,12 +98,12 @@ export const createLiveStreams = (options: LiveStreamsOptions): LiveStreams => {
         );
       }
     },
-    open: (tokenId, response, { state: readState, lastEventId, headers }) => {
+    open: (tokenId, response, { state: readState, lastEventId, headers, audience }) => {
       // The listener's state, not the one read before an await: a change in between was broadcast without this stream.
       const state = options.listener.current() ?? readState;
       // A client gone while the state was read: its 'close' has fired already and would never remove it.
       if (response.destroyed || response.socket === null || response.socket.destroyed) return;
-      const stream = { tokenId, response };
+      const stream: Stream = { tokenId, audience, response };
       streams.add(stream);
       perToken.set(tokenId, (perToken.get(tokenId) ?? 0) + 1);
       response.on('close', () => remove(stream));
@@ -100,7 +112,7 @@ export const createLiveStreams = (options: LiveStreamsOptions): LiveStreams => {
       // retry: how long EventSource clients wait before reconnecting after the stream ends.
       let head = 'retry: 1000\n\n';
       // A client that resumes with the current id has missed nothing; any other id gets the current state at once.
-      if (lastEventId !== state.etag) head += stateEvent(state);
+      if (lastEventId !== state.etag) head += stateEvent(state, audience);
       response.write(head);
       // The socket is written as soon as possible: no Nagle delay between a commit and the client.
       response.socket?.setNoDelay(true);

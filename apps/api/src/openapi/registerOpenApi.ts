@@ -8,6 +8,8 @@ import { describeStatus } from '../responseSchemas.js';
 export const OPENAPI_PATHS = { document: '/openapi.json', docs: '/docs' } as const;
 
 const isApiRoute = (url: string) => url === '/api' || url.startsWith('/api/');
+/** OFREP's routes take OFREP's two credentials (its own definition names them BearerAuth and ApiKeyAuth). */
+const isOfrepRoute = (url: string) => url.startsWith('/ofrep/');
 
 const describeResponses = (response: unknown): unknown => {
   if (response === null || typeof response !== 'object') return response;
@@ -57,15 +59,26 @@ export const registerOpenApi = async (app: FastifyInstance, options: { release: 
         { name: 'governance', description: 'Go-live, kill switch, system metadata, verification, audit' },
         { name: 'jobs', description: 'Queued jobs' },
         { name: 'operations', description: 'Health and metrics (public)' },
+        { name: 'live state', description: 'The live state for applications: from memory, with ETag, and as a stream' },
+        {
+          name: 'OFREP',
+          description:
+            'OpenFeature Remote Evaluation Protocol (open-feature/protocol, service/openapi.yaml): the live state as four ' +
+            'boolean flags for any OpenFeature SDK\'s OFREP provider. Errors are in OFREP\'s shapes, not the contract\'s.',
+        },
       ],
       components: {
-        securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: 'An actor token from GOVERNANCE_TOKENS' } },
+        securitySchemes: {
+          bearerAuth: { type: 'http', scheme: 'bearer', description: 'A token of GOVERNANCE_TOKENS, READER_TOKENS, APP_TOKENS or ALERT_TOKENS (each route says which roles)' },
+          apiKeyAuth: { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'OFREP routes only: the same token as for bearerAuth (an app, reader or operator token)' },
+        },
       },
     },
     transform: (input) => {
       const transformed = jsonSchemaTransform(input);
       if (transformed.schema === undefined || transformed.schema.hide === true) return transformed;
       const schema = { ...transformed.schema, response: describeResponses(transformed.schema.response) };
+      if (isOfrepRoute(input.url)) return { ...transformed, schema: { ...schema, security: [{ bearerAuth: [] }, { apiKeyAuth: [] }] } };
       return { ...transformed, schema: isApiRoute(input.url) ? { ...schema, security: [{ bearerAuth: [] }] } : schema };
     },
     transformObject: (input) => dropUnusedInputSchemas(jsonSchemaTransformObject(input)),

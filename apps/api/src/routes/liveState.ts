@@ -1,51 +1,25 @@
-import { liveStateBody, type FreshLiveState, type LiveStateListener } from '@valhalla/core';
+import { liveStateBody, type FreshLiveState } from '@valhalla/core';
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { LIVE_STATE_ROLES, requirePrincipal } from '../auth.js';
-import { ApiError } from '../errors.js';
+import { LIVE_STATE_ROLES, requirePrincipal, seesChangeDetails } from '../auth.js';
 import type { LiveStreams } from '../live/liveStreams.js';
+import { matchesEtag } from '../live/matchesEtag.js';
+import { servableState, type LiveStateSource } from '../live/servableState.js';
 import { errorResponses } from '../responseSchemas.js';
 
-export type LiveStateRouteDeps = { listener: LiveStateListener; streams: LiveStreams; maxStalenessMs: number };
-
-/** `If-None-Match`: a list of entity tags (weak ones compare equal too), or `*`. */
-const matchesEtag = (header: string | undefined, etag: string): boolean => {
-  if (header === undefined) return false;
-  return header.split(',').some((candidate) => {
-    const tag = candidate.trim().replace(/^W\//, '');
-    return tag === '*' || tag === `"${etag}"`;
-  });
-};
-
-/**
- * The state the routes may serve: the snapshot while the listener is up (no database round trip), else a read at
- * most LIVE_FALLBACK_MAX_AGE_MS old. With the listener down and reads failing, the last known state is served until
- * it is LIVE_MAX_STALENESS_MS old; after that 503, since this instance can no longer vouch for it.
- * @throws ApiError DEPENDENCY_UNAVAILABLE when no state within the bound is known.
- */
-const servableState = async (deps: LiveStateRouteDeps): Promise<FreshLiveState> => {
-  const current = deps.listener.isListening() ? deps.listener.current() : undefined;
-  if (current !== undefined) return { state: current, ageMs: 0 };
-  let fresh: FreshLiveState;
-  try {
-    fresh = await deps.listener.fresh();
-  } catch (error) {
-    throw new ApiError('DEPENDENCY_UNAVAILABLE', 'the live state cannot be read: PostgreSQL is unavailable', { cause: error });
-  }
-  if (fresh.ageMs > deps.maxStalenessMs) {
-    throw new ApiError('DEPENDENCY_UNAVAILABLE', `the last known live state is ${fresh.ageMs} ms old and PostgreSQL is unavailable`);
-  }
-  return fresh;
-};
+export type LiveStateRouteDeps = LiveStateSource & { streams: LiveStreams };
 
 const lastEventIdOf = (request: FastifyRequest): string | undefined => {
   const value = request.headers['last-event-id'];
   return typeof value === 'string' && value.length > 0 ? value : undefined;
 };
 
-const liveResponse = liveStateBody.meta({ id: 'LiveState', description: 'The live state; ETag is its version' });
+const liveResponse = liveStateBody.meta({
+  id: 'LiveState',
+  description: 'The live state; ETag is its version. For app tokens `changed_by` and `reason` are null.',
+});
 
 /**
  * GET /api/governance/live and GET /api/governance/stream: what applications read to obey the go-live flag and the
@@ -69,8 +43,9 @@ export const liveStateRoutes = async (scope: FastifyInstance, deps: LiveStateRou
         reply.header('ETag', `"${state.etag}"`).header('Cache-Control', 'no-cache');
         if (ageMs > 0) reply.header('X-Live-State-Age-Ms', String(ageMs));
         if (matchesEtag(request.headers['if-none-match'], state.etag)) return reply.code(304).send();
-        // The body was rendered once when the state changed; a JSON string is sent as is, without serialisation.
-        return reply.type('application/json; charset=utf-8').send(state.json);
+        // The body was rendered once per audience when the state changed; a JSON string is sent as is, without
+        // serialisation. App tokens see changed_by and reason null.
+        return reply.type('application/json; charset=utf-8').send(seesChangeDetails(request.principal?.role) ? state.json : state.appJson);
       };
       // The common case answers synchronously from the snapshot: no promise, no microtask, no I/O. It returns
       // nothing: a returned reply is a thenable, which Fastify would await by watching the response end (listeners
@@ -93,19 +68,25 @@ export const liveStateRoutes = async (scope: FastifyInstance, deps: LiveStateRou
       schema: {
         summary: 'Server-Sent Events: the live state on connect and after every commit that changes it',
         description:
-          '`event: state`, `id: <version>`, `data: <the /live body>`; a comment heartbeat; `Last-Event-ID` resumes.',
+          '`event: state`, `id: <version>`, `data: <the /live body>` (for app tokens with `changed_by` and `reason` ' +
+          'null); a comment heartbeat; `Last-Event-ID` resumes.',
         tags: ['live state'],
         produces: ['text/event-stream'],
         response: { 200: z.string().describe('text/event-stream'), ...errorResponses(401, 403, 429, 503) },
       },
     },
     async (request, reply) => {
-      const { tokenId } = requirePrincipal(request);
+      const { tokenId, role } = requirePrincipal(request);
       const { state } = await servableState(deps);
       deps.streams.admit(tokenId);
       // From here the response belongs to the stream: Fastify neither serialises nor ends it.
       reply.hijack();
-      deps.streams.open(tokenId, reply.raw, { state, lastEventId: lastEventIdOf(request), headers: reply.getHeaders() as OutgoingHttpHeaders });
+      deps.streams.open(tokenId, reply.raw, {
+        state,
+        lastEventId: lastEventIdOf(request),
+        headers: reply.getHeaders() as OutgoingHttpHeaders,
+        audience: seesChangeDetails(role) ? 'full' : 'app',
+      });
     },
   );
 };

@@ -20,8 +20,18 @@ export type LiveStateBody = z.infer<typeof liveStateBody>;
 
 const liveStateRecord = liveStateBody.extend({ etag: z.string().min(1) });
 
-/** One state as the api serves it: the body, its entity tag, and the body's JSON rendered once. */
-export type LiveState = { readonly body: LiveStateBody; readonly etag: string; readonly json: string };
+/**
+ * One state as the api serves it: the body, its entity tag, and the body's JSON rendered once for each audience:
+ * `json` for operators and readers, `appJson` for app tokens (see appLiveStateBody).
+ */
+export type LiveState = { readonly body: LiveStateBody; readonly etag: string; readonly json: string; readonly appJson: string };
+
+/**
+ * The body an app token is shown: the same fields, with `changed_by` and `reason` null. A reason can carry incident
+ * details (who, what broke, a ticket) that the services obeying the switch have no need for; operators and readers,
+ * who can read the audit log anyway, see both.
+ */
+export const appLiveStateBody = (body: LiveStateBody): LiveStateBody => ({ ...body, changed_by: null, reason: null });
 
 /**
  * The one query that reads the live state: the SQL function `governance_live_state()` (revision
@@ -48,7 +58,7 @@ export const parseLiveState = (text: string): LiveState => {
     reason: fields.reason,
     updated_at: fields.updated_at,
   };
-  return { body, etag, json: JSON.stringify(body) };
+  return { body, etag, json: JSON.stringify(body), appJson: JSON.stringify(appLiveStateBody(body)) };
 };
 
 const stateRow = z.object({ state: z.string().nullable() });

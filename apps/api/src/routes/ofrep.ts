@@ -1,0 +1,117 @@
+import type { FreshLiveState, RoleToken } from '@valhalla/core';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { createTokenVerifier, LIVE_STATE_ROLES, seesChangeDetails } from '../auth.js';
+import { matchesEtag } from '../live/matchesEtag.js';
+import { servableState, type LiveStateSource } from '../live/servableState.js';
+import { OfrepAuthError, OfrepError } from '../ofrep/OfrepError.js';
+import { isOfrepFlagKey, OFREP_FLAG_KEYS, renderedEvaluations, type OfrepAudience } from '../ofrep/ofrepFlags.js';
+import { bulkEvaluationResponses, ofrepEvaluationRequest, singleEvaluationResponses } from '../ofrep/ofrepSchemas.js';
+import { readEvaluationRequest } from '../ofrep/readEvaluationRequest.js';
+import { registerOfrepBody } from '../ofrep/registerOfrepBody.js';
+import { registerOfrepErrors } from '../ofrep/registerOfrepErrors.js';
+
+/** Where the OFREP routes are mounted: OFREP's own paths, at the api's root (providers append them to a base URL). */
+export const OFREP_PREFIX = '/ofrep/v1';
+
+export type OfrepRouteDeps = LiveStateSource & { tokens: readonly RoleToken[] };
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+/** The routes validate requests themselves (readEvaluationRequest), to answer in OFREP's error shapes. */
+const noValidation = () => (value: unknown) => ({ value });
+
+/**
+ * The OpenFeature Remote Evaluation Protocol's core routes (open-feature/protocol, service/openapi.yaml), answered
+ * from this instance's live-state memory like GET /api/governance/live: no database round trip per request.
+ * Credentials: `Authorization: Bearer <token>` or OFREP's `X-API-Key: <token>`, of an app, reader or operator token
+ * (no session cookie: these are POSTs for services, and a cookie would make them forgeable cross-site).
+ */
+export const ofrepRoutes = async (scope: FastifyInstance, deps: OfrepRouteDeps): Promise<void> => {
+  const verify = createTokenVerifier(deps.tokens);
+  registerOfrepBody(scope);
+  registerOfrepErrors(scope);
+
+  // Before the body is read: an unauthenticated request never reaches parsing.
+  scope.addHook('onRequest', async (request) => {
+    // An Authorization header, when present, is the credential (an invalid one is not rescued by X-API-Key).
+    const authorization = request.headers.authorization;
+    const apiKey = request.headers['x-api-key'];
+    const principal = authorization !== undefined ? verify.bearer(authorization) : verify.apiKey(typeof apiKey === 'string' ? apiKey : undefined);
+    if (principal === null) {
+      throw new OfrepAuthError(401, 'a valid token is required: Authorization: Bearer <token> or X-API-Key: <token> (an app, reader or operator token)');
+    }
+    if (!LIVE_STATE_ROLES.includes(principal.role)) throw new OfrepAuthError(403, `the ${principal.role} role may not evaluate flags`);
+    request.principal = principal;
+  });
+
+  const audienceOf = (request: FastifyRequest): OfrepAudience => (seesChangeDetails(request.principal?.role) ? 'full' : 'app');
+
+  /**
+   * Answers from the snapshot synchronously when the listener is up (no promise: see the live route), else after a
+   * fallback read within the staleness bound.
+   */
+  const answer = (reply: FastifyReply, send: (fresh: FreshLiveState) => FastifyReply): Promise<FastifyReply> | undefined => {
+    const current = deps.listener.isListening() ? deps.listener.current() : undefined;
+    if (current !== undefined) {
+      send({ state: current, ageMs: 0 });
+      return undefined;
+    }
+    return servableState(deps).then((fresh) => {
+      if (fresh.ageMs > 0) reply.header('X-Live-State-Age-Ms', String(fresh.ageMs));
+      return send(fresh);
+    });
+  };
+
+  scope.post(
+    '/evaluate/flags/:key',
+    {
+      validatorCompiler: noValidation,
+      schema: {
+        summary: 'OFREP: evaluate one flag',
+        description:
+          `The flags are ${OFREP_FLAG_KEYS.map((key) => `\`${key}\``).join(', ')}: booleans with variants \`on\`/\`off\`, ` +
+          'reason `STATIC`, metadata carrying the state `version`. The context is accepted and not used (no targeting).',
+        tags: ['OFREP'],
+        params: z.object({ key: z.string().describe('The flag key') }),
+        body: ofrepEvaluationRequest,
+        response: singleEvaluationResponses,
+      },
+    },
+    (request, reply) => {
+      const { key } = request.params as { key: string };
+      readEvaluationRequest(request.body);
+      if (!isOfrepFlagKey(key)) {
+        throw new OfrepError('FLAG_NOT_FOUND', `no flag ${JSON.stringify(key)}: the flags are ${OFREP_FLAG_KEYS.join(', ')}`);
+      }
+      const audience = audienceOf(request);
+      return answer(reply, ({ state }) =>
+        reply.header('Cache-Control', 'no-cache').type(JSON_TYPE).send(renderedEvaluations(state, audience).single.get(key)),
+      );
+    },
+  );
+
+  scope.post(
+    '/evaluate/flags',
+    {
+      validatorCompiler: noValidation,
+      schema: {
+        summary: 'OFREP: evaluate every flag, with ETag; If-None-Match answers 304',
+        description: 'The ETag is the live state\'s (as GET /api/governance/live\'s). The context is accepted and not used.',
+        tags: ['OFREP'],
+        headers: z.object({ 'if-none-match': z.string().optional().describe('The ETag of a previous answer') }),
+        body: ofrepEvaluationRequest,
+        response: bulkEvaluationResponses,
+      },
+    },
+    (request, reply) => {
+      readEvaluationRequest(request.body);
+      const audience = audienceOf(request);
+      return answer(reply, ({ state }) => {
+        reply.header('ETag', `"${state.etag}"`).header('Cache-Control', 'no-cache');
+        if (matchesEtag(request.headers['if-none-match'], state.etag)) return reply.code(304).send();
+        return reply.type(JSON_TYPE).send(renderedEvaluations(state, audience).bulk);
+      });
+    },
+  );
+};
