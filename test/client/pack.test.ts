@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -32,13 +32,17 @@ describe('the @valhalla/client tarball', () => {
     expect(files).toEqual(expect.arrayContaining(['README.md', 'dist/index.js', 'dist/index.d.ts', 'package.json']));
     expect(files.filter((path) => path.startsWith('src/') || path.endsWith('.map'))).toEqual([]);
 
+    // An empty folder: no package.json, nothing installed. npm creates what it needs.
     const project = join(work, 'consumer');
-    await run('mkdir', ['-p', project]);
-    await writeFile(join(project, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true, type: 'module' }));
+    await mkdir(project);
     // Offline: the package has no dependencies, so there is nothing to fetch.
     await run('npm', ['install', '--offline', '--no-audit', '--no-fund', join(work, info!.filename)], { cwd: project, timeout: 60_000 });
     const installed = JSON.parse(await readFile(join(project, 'package-lock.json'), 'utf8')) as { packages: Record<string, unknown> };
     expect(Object.keys(installed.packages).sort()).toEqual(['', 'node_modules/@valhalla/client']);
+    const manifest = JSON.parse(await readFile(join(project, 'node_modules/@valhalla/client/package.json'), 'utf8')) as Record<string, unknown>;
+    // Never published: `private` keeps an `npm publish` from putting it on a registry where the scope is not ours.
+    expect(manifest).toMatchObject({ name: '@valhalla/client', private: true, type: 'module' });
+    expect(manifest.dependencies).toBeUndefined();
 
     await writeFile(
       join(project, 'check.ts'),
@@ -49,14 +53,18 @@ const state: GoLiveState | undefined = client.state();
 client.on('change', (next: GoLiveState) => console.log(next.version, live, state?.ageMs));
 `,
     );
-    await writeFile(
-      join(project, 'tsconfig.json'),
-      JSON.stringify({ compilerOptions: { strict: true, noEmit: true, module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', types: [] }, files: ['check.ts'] }),
-    );
-    await run(process.execPath, [join(REPO_ROOT, 'node_modules/typescript/bin/tsc'), '-p', project], { cwd: project, timeout: 60_000 });
+    // The types resolve for both module resolutions an application may use.
+    for (const [module, moduleResolution] of [['nodenext', 'nodenext'], ['esnext', 'bundler']]) {
+      await writeFile(
+        join(project, 'tsconfig.json'),
+        JSON.stringify({ compilerOptions: { strict: true, noEmit: true, module, moduleResolution, target: 'es2022', types: [] }, files: ['check.ts'] }),
+      );
+      await run(process.execPath, [join(REPO_ROOT, 'node_modules/typescript/bin/tsc'), '-p', project], { cwd: project, timeout: 60_000 });
+    }
 
+    // No "type": "module" in the application's package.json: an .mjs file imports the ES module.
     await writeFile(
-      join(project, 'main.js'),
+      join(project, 'main.mjs'),
       `import { createGoLiveClient } from '@valhalla/client';
 const client = createGoLiveClient({ url: process.env.VALHALLA_URL, token: process.env.VALHALLA_TOKEN });
 await client.ready();
@@ -65,7 +73,7 @@ console.log(JSON.stringify({ version, live, transport, isLive: client.isLive() }
 await client.close();
 `,
     );
-    const output = await run(process.execPath, ['main.js'], {
+    const output = await run(process.execPath, ['main.mjs'], {
       cwd: project,
       timeout: 20_000,
       env: { PATH: process.env.PATH, VALHALLA_URL: base, VALHALLA_TOKEN: ALICE.token },

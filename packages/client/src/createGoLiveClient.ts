@@ -7,8 +7,10 @@ const STREAM_PATH = '/api/governance/stream';
 const LIVE_PATH = '/api/governance/live';
 /** A stream that answers 200 but sends no event this long is behind a buffering proxy: treat it as failed. */
 const FIRST_EVENT_TIMEOUT_MS = 10_000;
-/** How often the fail-closed bound is checked, so `change` fires when `isLive()` flips by age alone. */
+/** How often, at most, the fail-closed bound is checked, so `change` fires when `isLive()` flips by age alone. */
 const AGE_CHECK_MS = 1_000;
+/** The age header of a /live answer served while the api's own view was not current (its listener was down). */
+const AGE_HEADER = 'x-live-state-age-ms';
 
 type Known = { body: LiveStateBody; etag: string };
 
@@ -44,8 +46,12 @@ export const createGoLiveClient = (options: GoLiveClientOptions): GoLiveClient =
   let known: Known | undefined;
   let streamConnected = false;
   let polling = false;
-  /** When the state was last known to be current (a poll, or the moment the stream dropped). */
-  let confirmedAt = 0;
+  /**
+   * When the api last vouched for the state: the last byte received on the stream (an event, a heartbeat, anything)
+   * or the last answer to a poll, less the age the api reported with it. A connected socket vouches for nothing: a
+   * frozen or partitioned api keeps it open while sending nothing.
+   */
+  let heardAt = 0;
   let closed = false;
   let lastReported: GoLiveState | undefined;
   let lastLive = false;
@@ -58,7 +64,7 @@ export const createGoLiveClient = (options: GoLiveClientOptions): GoLiveClient =
   });
   readyPromise.catch(() => {});
 
-  const ageMs = () => (known === undefined ? Infinity : streamConnected ? 0 : Date.now() - confirmedAt);
+  const ageMs = () => (known === undefined ? Infinity : Math.max(0, Date.now() - heardAt));
   const failedClosed = () => options.failClosedAfterMs !== undefined && ageMs() > options.failClosedAfterMs;
   const snapshot = (): GoLiveState | undefined => {
     if (known === undefined) return undefined;
@@ -92,8 +98,9 @@ export const createGoLiveClient = (options: GoLiveClientOptions): GoLiveClient =
     }
   };
 
-  const apply = (body: LiveStateBody, etag: string) => {
-    confirmedAt = Date.now();
+  /** Takes a state the api vouched for at `at` (now, or now less the age it reported). */
+  const apply = (body: LiveStateBody, etag: string, at = Date.now()) => {
+    heardAt = Math.max(heardAt, at);
     const changed = known === undefined || known.etag !== etag || JSON.stringify(known.body) !== JSON.stringify(body);
     known = { body, etag };
     resolveReady();
@@ -117,9 +124,11 @@ export const createGoLiveClient = (options: GoLiveClientOptions): GoLiveClient =
       headers,
       signal: AbortSignal.any([stop.signal, AbortSignal.timeout(requestTimeoutMs)]),
     });
+    const serverAge = Number(response.headers.get(AGE_HEADER) ?? 0);
+    const vouchedAt = Date.now() - (Number.isFinite(serverAge) && serverAge > 0 ? serverAge : 0);
     if (response.status === 304 && known !== undefined) {
       await response.body?.cancel();
-      apply(known.body, known.etag);
+      apply(known.body, known.etag, vouchedAt);
       return;
     }
     const text = await response.text();
@@ -127,7 +136,23 @@ export const createGoLiveClient = (options: GoLiveClientOptions): GoLiveClient =
     const body: unknown = JSON.parse(text);
     if (!isBody(body)) throw new Error('the control plane answered /live with an unexpected body');
     const etag = (response.headers.get('etag') ?? String(body.version)).replace(/^W\//, '').replace(/"/g, '');
-    apply(body, etag);
+    // While streaming, a poll only confirms: an answer overtaken by a newer event must not take the state back.
+    if (streamConnected && known !== undefined && body.version < known.body.version) {
+      heardAt = Math.max(heardAt, vouchedAt);
+      return;
+    }
+    apply(body, etag, vouchedAt);
+  };
+  /** One confirmation poll at a time, while streaming (see the age check). */
+  let confirming: Promise<void> | undefined;
+  const confirm = () => {
+    confirming ??= pollOnce()
+      .catch((error: unknown) => {
+        if (!closed) emitError(error);
+      })
+      .finally(() => {
+        confirming = undefined;
+      });
   };
   let pollLoop: Promise<void> | undefined;
   /** Each start of polling gets a new generation, so a loop still sleeping from an earlier start ends. */
@@ -169,11 +194,9 @@ export const createGoLiveClient = (options: GoLiveClientOptions): GoLiveClient =
       };
       const finish = (error?: Error) => {
         if (idleTimer !== undefined) clearTimeout(idleTimer);
-        if (streamConnected) {
-          // From now on the state ages; `change` fires only if that flips isLive() (the fail-closed bound).
-          streamConnected = false;
-          confirmedAt = Date.now();
-        }
+        // The state keeps ageing from the last byte heard, not from now: a stream found dead after a silence was
+        // dead all along. `change` fires only if the age flips isLive() (the fail-closed bound).
+        streamConnected = false;
         if (error !== undefined && !delivered) reject(error);
         else resolve(delivered);
       };
@@ -209,6 +232,11 @@ export const createGoLiveClient = (options: GoLiveClientOptions): GoLiveClient =
         });
         response.setEncoding('utf8');
         response.on('data', (chunk: string) => {
+          // Every byte, a heartbeat included, is the api saying it is alive and has nothing newer to tell.
+          if (chunk.length > 0 && delivered) {
+            heardAt = Date.now();
+            if (lastLive !== isLive()) emitChange();
+          }
           // The first bytes carry the state or, when resuming up to date, only `retry:`: either way we are current.
           if (!delivered && known !== undefined && chunk.length > 0) {
             delivered = true;
@@ -246,9 +274,18 @@ export const createGoLiveClient = (options: GoLiveClientOptions): GoLiveClient =
   };
 
   const loop = options.transport === 'poll' ? (startPolling(), Promise.resolve()) : streamLoop();
-  const ageCheck = setInterval(() => {
-    if (known !== undefined && isLive() !== lastLive) emitChange();
-  }, AGE_CHECK_MS);
+  const failClosedAfterMs = options.failClosedAfterMs;
+  const ageCheck = setInterval(
+    () => {
+      if (known === undefined) return;
+      // A stream is quiet between heartbeats (15 s by default): with a shorter fail-closed bound, a quiet but
+      // healthy stream is confirmed by a conditional GET /live (a 304 without a body) at half the bound, so the
+      // state ages only when the api really stops answering.
+      if (failClosedAfterMs !== undefined && streamConnected && ageMs() > failClosedAfterMs / 2) confirm();
+      if (isLive() !== lastLive) emitChange();
+    },
+    Math.max(50, Math.min(AGE_CHECK_MS, (failClosedAfterMs ?? AGE_CHECK_MS) / 4)),
+  );
   ageCheck.unref();
 
   function on(event: 'change', listener: ChangeListener): () => void;
@@ -276,7 +313,7 @@ export const createGoLiveClient = (options: GoLiveClientOptions): GoLiveClient =
         currentRequest?.destroy();
         rejectReady(new Error('the go-live client was closed before it knew the state'));
       }
-      await Promise.all([loop, pollLoop]);
+      await Promise.all([loop, pollLoop, confirming]);
     },
   };
 };

@@ -16,8 +16,9 @@ export type GoLiveState = LiveStateBody & {
   /** The server's entity tag / event id for this state (the version, with a suffix after a write made outside the product). */
   etag: string;
   /**
-   * How long ago this state was last known to be current: 0 while the stream is connected (it would have told us of
-   * a change); otherwise the time since the stream dropped or the last successful poll.
+   * How long ago the api last vouched for this state: the time since the last byte received on the stream (an event
+   * or a heartbeat) or the last answer to a poll (less the age the api reported with it). An open socket that sends
+   * nothing does not count: a frozen api keeps its sockets open.
    */
   ageMs: number;
   /** True when ageMs exceeds `staleAfterMs`. */
@@ -39,14 +40,19 @@ export type GoLiveClientOptions = {
   reconnect?: { initialMs?: number; maxMs?: number };
   /** Consecutive failed stream attempts before polling starts alongside the reconnects (default 2). */
   streamFailuresBeforePolling?: number;
-  /** A connected stream that sends nothing (not even a heartbeat) for this long is replaced (default 45000 ms). */
+  /**
+   * The heartbeat bound: a connected stream that sends nothing (not even a heartbeat, every 15 s by default) for this
+   * long counts as down and is replaced (default 45000 ms).
+   */
   idleTimeoutMs?: number;
   /** `state().stale` becomes true past this age (default 30000 ms). */
   staleAfterMs?: number;
   /**
    * Unreachable control plane policy. Undefined (default): keep the last known state however old it gets (an outage
    * of the control plane does not take your service down). A number: fail closed, `isLive()` answers false once the
-   * state is older than this many milliseconds, until the control plane is reachable again.
+   * api has not vouched for the state for this many milliseconds (`ageMs`), until it answers again. A bound shorter
+   * than the heartbeat interval is kept by a conditional `GET /live` (a 304) whenever the stream has been quiet for
+   * half the bound.
    */
   failClosedAfterMs?: number;
   /** Per-request timeout of polls (default 5000 ms). */
