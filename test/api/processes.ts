@@ -5,12 +5,12 @@ import { TOKENS_ENV } from './support.js';
 export const API_ENTRYPOINT = 'apps/api/dist/main.js';
 const WORKER_ENTRYPOINT = 'apps/worker/dist/main.js';
 
-/** Starts the built api on a free port and waits until it listens. */
-export const startApiProcess = async (env: { databaseUrl: string; redisUrl: string; prefix: string; extra?: Record<string, string> }): Promise<{
+/** Starts the built api on a free port (or `port`, to start it again at the same address) and waits until it listens. */
+export const startApiProcess = async (env: { databaseUrl: string; redisUrl: string; prefix: string; extra?: Record<string, string>; port?: number }): Promise<{
   process: ManagedProcess;
   url: string;
 }> => {
-  const port = await freePort();
+  const port = env.port ?? (await freePort());
   const process = startNodeProcess(
     API_ENTRYPOINT,
     [],
