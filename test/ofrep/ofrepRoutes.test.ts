@@ -195,7 +195,6 @@ describe('OFREP bad input', () => {
     ['form data', { headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'context=1' }, 'PARSE_ERROR'],
     ['a gzip body', { headers: { 'content-encoding': 'gzip' }, payload: gzipSync('{"context": {}}') }, 'PARSE_ERROR'],
     ['a context over the body limit', { payload: JSON.stringify({ context: { targetingKey: 'x', blob: 'a'.repeat(64 * 1024) } }) }, 'PARSE_ERROR'],
-    ['no context', { payload: '{}' }, 'INVALID_CONTEXT'],
     ['a context that is an array', { payload: '{"context": []}' }, 'INVALID_CONTEXT'],
     ['a context that is null', { payload: '{"context": null}' }, 'INVALID_CONTEXT'],
     ['a context that is a string', { payload: '{"context": "user-1"}' }, 'INVALID_CONTEXT'],
@@ -221,6 +220,13 @@ describe('OFREP bad input', () => {
     const get = await api.current.app.inject({ method: 'GET', url: SINGLE('valhalla-live'), headers: bearer(APP.token) });
     expect(get.statusCode).toBe(404);
     expect(get.json()).toEqual({ errorDetails: expect.stringMatching(/POST/) });
+  });
+
+  it('takes a body without a context as an empty context, as OpenFeature\'s Python provider sends it', async () => {
+    for (const url of [SINGLE('valhalla-live'), BULK]) {
+      const response = await evaluate(url, { payload: '{}' });
+      expect(response.statusCode).toBe(200);
+    }
   });
 
   it('ignores fields OFREP may add and keys that are prototype-pollution vectors elsewhere (the context is not used)', async () => {

@@ -15,7 +15,8 @@ export const ofrepEvaluationRequest = z
   .looseObject({
     context: z
       .looseObject({ targetingKey: z.string().optional() })
-      .describe('The evaluation context: accepted and not used (there is no targeting; every caller gets the same value)'),
+      .optional()
+      .describe('The evaluation context: accepted and not used (there is no targeting; every caller gets the same value); may be absent'),
   })
   .meta({ id: 'OfrepEvaluationRequest' });
 

@@ -11,7 +11,7 @@ export const OFREP_ERROR_CODES = {
   },
   INVALID_CONTEXT: {
     status: 400,
-    description: 'The body has no `context` object, or its `targetingKey` is not a string.',
+    description: 'The body\'s `context` is not a JSON object, or its `targetingKey` is not a string.',
   },
   FLAG_NOT_FOUND: { status: 404, description: 'The single-flag route was asked for a key that is not one of the four flags.' },
   GENERAL: {
