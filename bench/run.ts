@@ -7,7 +7,7 @@
  * the local services. Options: --quick, --changes N, --concurrency C (HTTP and baselines), --worker-concurrency W,
  * --rounds R, --audit-rows N (audit-chain verification; default 1,000,000), --out FILE, --live-clients N (stream clients
  * for propagation), --engages E, --streams S (open streams for RSS), --only-live (skip the other measures), --only a,b
- * (run only the named steps: throughput, enqueue, latency, safety, overhead, migrations, audit, live).
+ * (run only the named steps: throughput, enqueue, latency, safety, overhead, migrations, audit, live, ofrep, python).
  */
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -27,6 +27,8 @@ import { measureEnqueueRate } from './measure/enqueueRate.ts';
 import { measureLatency } from './measure/latency.ts';
 import { measureLiveState } from './measure/liveState.ts';
 import { measureMigrations } from './measure/migrations.ts';
+import { measureOfrep } from './measure/ofrep.ts';
+import { measurePythonClient } from './measure/pythonClient.ts';
 import { measureSafetyLane } from './measure/safetyLane.ts';
 import { measureWorkerOverhead } from './measure/workerOverhead.ts';
 
@@ -55,6 +57,7 @@ const environment = await createBenchEnvironment({
 }
 const concurrency = option('--concurrency', quick ? 8 : 32);
 const token = 'bench-operator-token-0123456789abcdef';
+const appToken = 'bench-app-token-0123456789abcdefghij';
 const cleanups: (() => Promise<unknown>)[] = [environment.drop];
 
 try {
@@ -76,6 +79,7 @@ try {
     PORT: String(port),
     HOST: '127.0.0.1',
     GOVERNANCE_TOKENS: `bench:${token}`,
+    APP_TOKENS: `bench-app:${appToken}`,
     RATE_LIMIT_PER_MINUTE: '1000000',
   }, productionNodeFlags('start:api'));
   cleanups.unshift(api.stop);
@@ -103,6 +107,7 @@ try {
     quick,
     apiUrl,
     token,
+    appToken,
     auditKeys: common.AUDIT_HMAC_KEYS,
     databaseUrl: environment.databaseUrl,
     redisUrl: environment.redisUrl,
@@ -150,6 +155,9 @@ try {
       }),
     );
   }
+
+  if (runs('ofrep')) await step('OFREP', () => measureOfrep(ctx, { engages: option('--engages', quick ? 10 : 100) }));
+  if (runs('python')) await step('Python client', () => measurePythonClient(ctx, { engages: option('--engages', quick ? 10 : 100) }));
 
   const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGiB: round(totalmem() / 2 ** 30, 1), node: process.version };
   // A quick run cannot judge targets: its rows keep the target but claim no verdict.

@@ -7,6 +7,8 @@ export type BenchContext = {
   quick: boolean;
   apiUrl: string;
   token: string;
+  /** An app token (APP_TOKENS): what applications use for /live, the stream and OFREP. */
+  appToken: string;
   /** AUDIT_HMAC_KEYS of the bench's processes (production mode requires it). */
   auditKeys: string;
   databaseUrl: string;

@@ -18,7 +18,7 @@ describe('benchmark smoke run', () => {
       const results = JSON.parse(await readFile(out, 'utf8')) as { quick: boolean; rows: { measure: string; value: number }[] };
       expect(results.quick).toBe(true);
       const measures = results.rows.map((row) => row.measure).join('\n');
-      for (const expected of [/change throughput/, /enqueue rate/, /idle change latency p50/, /kill switch behind/, /worker processing path/, /migrate up/, /migration-verify run/, /api peak RSS/, /worker peak RSS/, /audit chain full verification/, /audit chain incremental verification/, /WORKER_CONCURRENCY=4/, /WORKER_CONCURRENCY=64/, /plain-client changes without priority/, /break-glass with Redis stopped/, /live propagation/, /GET \/live throughput/, /open streams/]) {
+      for (const expected of [/change throughput/, /enqueue rate/, /idle change latency p50/, /kill switch behind/, /worker processing path/, /migrate up/, /migration-verify run/, /api peak RSS/, /worker peak RSS/, /audit chain full verification/, /audit chain incremental verification/, /WORKER_CONCURRENCY=4/, /WORKER_CONCURRENCY=64/, /plain-client changes without priority/, /break-glass with Redis stopped/, /live propagation/, /GET \/live throughput/, /open streams/, /OFREP bulk evaluation 304 throughput/, /OFREP single evaluation latency/, /OpenFeature SDK evaluates valhalla-live false/, /Python client is_live\(\) false/]) {
         expect(measures).toMatch(expected);
       }
       for (const row of results.rows) expect(Number.isFinite(row.value), row.measure).toBe(true);

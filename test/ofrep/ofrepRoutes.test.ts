@@ -124,6 +124,16 @@ describe('OFREP bulk evaluation', () => {
     }
     expect((await evaluate(BULK, { headers: { 'if-none-match': '"999999"' } })).statusCode).toBe(200);
 
+    // The tag is a precondition, evaluated after the headers and before the content (RFC 9110, 13.2.1): a matching tag
+    // answers 304 without reading the body, but headers that announce an unacceptable body still answer 400.
+    const tag = { 'if-none-match': first.headers.etag as string };
+    expect((await evaluate(BULK, { headers: tag, payload: '{"context": ' })).statusCode).toBe(304);
+    expectFailure(await evaluate(BULK, { headers: { ...tag, 'content-type': 'text/plain' }, payload: '{"context": {}}' }), 400, 'PARSE_ERROR');
+    expectFailure(await evaluate(BULK, { headers: { ...tag, 'content-encoding': 'gzip' }, payload: gzipSync('{"context": {}}') }), 400, 'PARSE_ERROR');
+    expectFailure(await evaluate(BULK, { headers: tag, payload: JSON.stringify({ context: { blob: 'a'.repeat(20_000) } }) }), 400, 'PARSE_ERROR');
+    const unauthenticated = await api.current.app.inject({ method: 'POST', url: BULK, headers: { ...tag, 'content-type': 'application/json' }, payload: '{}' });
+    expect(unauthenticated.statusCode).toBe(401);
+
     await applyChange(api.current.database.pool, GOVERNANCE_ACTIONS.killSwitchRelease);
     const next = await served();
     const changed = await evaluate(BULK, { headers: { 'if-none-match': first.headers.etag as string } });

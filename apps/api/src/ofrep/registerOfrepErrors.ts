@@ -80,11 +80,13 @@ export const registerOfrepErrors = (scope: FastifyInstance): void => {
       .type(JSON_TYPE)
       .send(JSON.stringify({ errorDetails: `no route ${request.method} ${request.url.split('?')[0] ?? ''}: OFREP evaluations are POST /ofrep/v1/evaluate/flags and POST /ofrep/v1/evaluate/flags/{key}` })),
   );
-  scope.addHook('onSend', async (request, reply, payload) => {
-    if (reply.statusCode < 400) return payload;
-    const contract = contractError(payload);
-    if (contract === undefined) return payload;
-    if (reply.statusCode === 503) return new OfrepError('GENERAL', contract.message).body(keyOf(request));
-    return JSON.stringify({ errorDetails: contract.message });
+  // A callback hook, not an async one: it runs on every answer, and the evaluations' path stays free of promises.
+  scope.addHook('onSend', (request, reply, payload, done) => {
+    const contract = reply.statusCode < 400 ? undefined : contractError(payload);
+    if (contract === undefined) {
+      done(null, payload);
+      return;
+    }
+    done(null, reply.statusCode === 503 ? new OfrepError('GENERAL', contract.message).body(keyOf(request)) : JSON.stringify({ errorDetails: contract.message }));
   });
 };
