@@ -2,6 +2,7 @@ import http from 'node:http';
 import { OFREPProvider } from '@openfeature/ofrep-provider';
 import { OpenFeature } from '@openfeature/server-sdk';
 import autocannon from 'autocannon';
+import { listenForEngages } from '../lib/commitListener.ts';
 import { postJson } from '../lib/http.ts';
 import { median, percentile, round } from '../lib/stats.ts';
 import type { BenchContext, Row } from './context.ts';
@@ -96,20 +97,27 @@ const measureSdkEngage = async (ctx: BenchContext, engages: number) => {
       if (Date.now() > deadline) throw new Error(`the SDK did not evaluate valhalla-live to ${String(value)} within ${timeoutMs} ms`);
     }
   };
+  const commits = await listenForEngages(ctx.databaseUrl);
   const samples: number[] = [];
+  const afterCommit: number[] = [];
   try {
     for (let i = -WARM_UP_ENGAGES; i < engages; i += 1) {
       await postJson(`${ctx.apiUrl}/api/governance/kill-switch`, ctx.token, { engaged: false, reason: `bench OFREP release ${i}` });
       await evaluateUntil(true, 30_000);
+      commits.reset();
       const started = Date.now();
       await postJson(`${ctx.apiUrl}/api/governance/kill-switch`, ctx.token, { engaged: true, reason: `bench OFREP engage ${i}` });
       const seen = await evaluateUntil(false, 30_000);
-      if (i >= 0) samples.push(seen - started);
+      if (i < 0) continue;
+      samples.push(seen - started);
+      const committed = commits.engagedAt();
+      if (committed !== undefined) afterCommit.push(seen - committed);
     }
   } finally {
     await OpenFeature.clearProviders();
+    await commits.close();
   }
-  return { samples, evaluationP50: percentile(evaluationMs, 50), evaluationP99: percentile(evaluationMs, 99) };
+  return { samples, afterCommit, evaluationP50: percentile(evaluationMs, 50), evaluationP99: percentile(evaluationMs, 99) };
 };
 
 /**
@@ -164,6 +172,11 @@ export const measureOfrep = async (ctx: BenchContext, options: { engages: number
     {
       measure: `engage POST → OpenFeature SDK (OFREP provider) evaluates valhalla-live false, p50 (evaluations back to back, one takes ${round(interval, 2)} ms p50 / ${round(sdk.evaluationP99, 2)} ms p99)`,
       value: round(percentile(sdk.samples, 50)),
+      unit: 'ms',
+    },
+    {
+      measure: `  of which commit (NOTIFY seen by a listener) → SDK evaluation false, p50 / p99: ${round(percentile(sdk.afterCommit, 50))} / ${round(percentile(sdk.afterCommit, 99))} ms`,
+      value: round(percentile(sdk.afterCommit, 99)),
       unit: 'ms',
     },
     {

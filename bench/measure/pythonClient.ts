@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { listenForEngages } from '../lib/commitListener.ts';
 import { REPO_ROOT } from '../lib/environment.ts';
 import { postJson } from '../lib/http.ts';
 import { percentile, round } from '../lib/stats.ts';
@@ -84,7 +85,9 @@ const startWatcher = (ctx: BenchContext) => {
 export const measurePythonClient = async (ctx: BenchContext, options: { engages: number }): Promise<Row[]> => {
   await ctx.pool.query('UPDATE public.go_live_state SET go_live_enabled = true WHERE id = 1');
   const watcher = startWatcher(ctx);
+  const commits = await listenForEngages(ctx.databaseUrl);
   const samples: number[] = [];
+  const afterCommit: number[] = [];
   try {
     await watcher.ready();
     for (let i = -WARM_UP_ENGAGES; i < options.engages; i += 1) {
@@ -92,17 +95,27 @@ export const measurePythonClient = async (ctx: BenchContext, options: { engages:
       await postJson(`${ctx.apiUrl}/api/governance/kill-switch`, ctx.token, { engaged: false, reason: `bench python release ${i}` });
       await watcher.next(beforeRelease, true, 30_000);
       const beforeEngage = watcher.reportCount();
+      commits.reset();
       const started = Date.now();
       await postJson(`${ctx.apiUrl}/api/governance/kill-switch`, ctx.token, { engaged: true, reason: `bench python engage ${i}` });
       const seen = await watcher.next(beforeEngage, false, 30_000);
-      if (i >= 0) samples.push(seen.atMs - started);
+      if (i < 0) continue;
+      samples.push(seen.atMs - started);
+      const committed = commits.engagedAt();
+      if (committed !== undefined) afterCommit.push(seen.atMs - committed);
     }
   } finally {
     await watcher.stop();
+    await commits.close();
   }
   const p99 = percentile(samples, 99);
   return [
     { measure: 'engage POST → Python client (valhalla_golive, stream) is_live() false, p50', value: round(percentile(samples, 50)), unit: 'ms' },
+    {
+      measure: `  of which commit (NOTIFY seen by a listener) → Python is_live() false, p50 / p99: ${round(percentile(afterCommit, 50))} / ${round(percentile(afterCommit, 99))} ms`,
+      value: round(percentile(afterCommit, 99)),
+      unit: 'ms',
+    },
     {
       measure: `engage POST → Python client is_live() false, p99 (${options.engages} engages)`,
       value: round(p99),
