@@ -178,6 +178,8 @@ export const buildServer = async (deps: ApiDependencies, options: BuildServerOpt
     logger: deps.logger,
     heartbeatMs: liveConfig.heartbeatMs,
     streamsPerToken: liveConfig.streamsPerToken,
+    // While the listener is down, fallback reads run every LIVE_FALLBACK_MAX_AGE_MS: twice that allows one slow read.
+    heartbeatMaxStateAgeMs: 2 * liveConfig.fallbackMaxAgeMs,
   });
   // Before the server drains: open streams would otherwise hold it until the drain deadline. Clients reconnect to
   // another instance.

@@ -7,6 +7,11 @@ export type LiveStreamsOptions = {
   logger: Logger;
   heartbeatMs: number;
   streamsPerToken: number;
+  /**
+   * A heartbeat vouches for the state: it is sent only while the snapshot was known to be current at most this long
+   * ago (listening, or a recent fallback read). Past it the instance falls silent, so clients see their state age.
+   */
+  heartbeatMaxStateAgeMs: number;
 };
 
 /** A client whose socket holds more unsent bytes than this is not reading: it is dropped rather than buffered. */
@@ -85,7 +90,11 @@ export const createLiveStreams = (options: LiveStreamsOptions): LiveStreams => {
   };
 
   const unsubscribe = options.listener.onChange((state) => broadcast((audience) => stateEvent(state, audience)));
-  const heartbeat = setInterval(() => broadcast(() => ': heartbeat\n\n'), options.heartbeatMs);
+  // Clients count a heartbeat as the api vouching for their state (its age restarts): an instance that cannot read
+  // PostgreSQL any more must not keep saying so.
+  const heartbeat = setInterval(() => {
+    if (options.listener.ageMs() <= options.heartbeatMaxStateAgeMs) broadcast(() => ': heartbeat\n\n');
+  }, options.heartbeatMs);
   heartbeat.unref();
 
   return {

@@ -29,6 +29,11 @@ export type LiveStateListener = {
   /** True while the LISTEN connection is up: the snapshot is then current to within the notification delay. */
   isListening(): boolean;
   /**
+   * How long ago the snapshot was last known to be current: 0 while listening, else the time since the listener
+   * dropped or the last fallback read succeeded; Infinity before the first state.
+   */
+  ageMs(): number;
+  /**
    * The snapshot when listening or younger than fallbackMaxAgeMs; otherwise a read through fallbackRead (one at a
    * time, shared by concurrent callers). When that read fails, the last known state with its age.
    * @throws the read's error when no state was ever read.
@@ -216,6 +221,7 @@ export const createLiveStateListener = (options: LiveStateListenerOptions): Live
   return {
     current: () => state,
     isListening: () => listening,
+    ageMs: () => (state === undefined ? Infinity : listening ? 0 : Date.now() - confirmedAt),
     backendPid: () => pid,
     ready: () => readyPromise,
     onChange: (fn) => {
