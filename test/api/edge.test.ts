@@ -153,6 +153,26 @@ describe('answers Node gives before routing', () => {
   });
 });
 
+describe('no raw bytes into a started answer', () => {
+  it('closes an open stream without writing a 408 into it when a request pipelined behind it times out', async () => {
+    const api = await startApi(database.current, { env: { REQUEST_TIMEOUT_MS: '1000', HEADERS_TIMEOUT_MS: '1000', LIVE_HEARTBEAT_MS: '100' } });
+    try {
+      const port = await listen(api.app);
+      const client = await rawClient(port);
+      client.socket.write(`GET /api/governance/stream HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${ALICE.token}\r\n\r\n`);
+      await waitFor(() => client.state.received.includes('event: state'), { description: 'the stream open' });
+      // A request behind the stream whose body never completes: the request timeout fires while the stream is written.
+      client.socket.write(`POST /api/governance/kill-switch HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${ALICE.token}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{`);
+      await waitFor(() => client.state.closed, { timeoutMs: 8_000, description: 'the connection closed' });
+      expect(client.state.received).toMatch(/^HTTP\/1\.1 200 /);
+      expect(client.state.received).not.toMatch(/HTTP\/1\.1 408/);
+      expect(client.state.received).not.toContain('REQUEST_TIMEOUT');
+    } finally {
+      await api.close();
+    }
+  });
+});
+
 describe('client address behind a proxy (TRUST_PROXY)', () => {
   const badLogin = (app: FastifyInstance, client: string) =>
     app.inject({

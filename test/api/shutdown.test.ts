@@ -2,10 +2,24 @@ import { connect, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { useTestDatabase } from '../helpers/database.js';
 import { testRedisUrl, uniqueQueuePrefix } from '../helpers/redis.js';
+import { waitFor } from '../helpers/waitFor.js';
 import { ALICE } from './support.js';
 import { startApiProcess } from './processes.js';
 
 const database = useTestDatabase({ poolSize: 2 });
+
+/** What a raw socket received so far, and all of it once the server closed the connection. */
+const receiving = (socket: Socket): { text: Promise<string>; sofar: () => string } => {
+  let text = '';
+  socket.on('data', (chunk: Buffer) => {
+    text += chunk.toString();
+  });
+  socket.on('error', () => {});
+  return { text: new Promise((resolve) => socket.once('close', () => resolve(text))), sofar: () => text };
+};
+
+const waitForText = (response: { sofar: () => string }, pattern: RegExp) =>
+  waitFor(() => pattern.test(response.sofar()), { description: `a response matching ${pattern}` });
 
 /** Reads a whole HTTP/1.1 response from a raw socket (the server closes the connection after it). */
 const readResponse = (socket: Socket): Promise<string> =>
@@ -88,5 +102,44 @@ describe('graceful shutdown of the api process', () => {
     slow.write(body.slice(5));
     expect(await slowResponse).toMatch(/^HTTP\/1\.1 200/);
     expect(await api.process.exited).toEqual({ code: 0, signal: null });
+  });
+});
+
+describe('shutdown with requests that never finish arriving', () => {
+  it('closes them instead of waiting out the drain deadline: early-answered bodies at once, the rest after the receive grace', async () => {
+    const api = await startApiProcess({
+      databaseUrl: database.current.url,
+      redisUrl: testRedisUrl(),
+      prefix: uniqueQueuePrefix('shutdown'),
+      extra: { SHUTDOWN_TIMEOUT_MS: '25000', REQUEST_TIMEOUT_MS: '300000', HEADERS_TIMEOUT_MS: '300000' },
+    });
+    const { port } = new URL(api.url);
+    const open = async (text: string) => {
+      const socket = connect({ host: '127.0.0.1', port: Number(port) });
+      const response = receiving(socket);
+      await new Promise((resolve) => socket.once('connect', resolve));
+      socket.write(text);
+      return { socket, response };
+    };
+    const partialBody = (auth: string) =>
+      `POST /api/governance/kill-switch HTTP/1.1\r\nHost: x\r\n${auth}Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"engaged": true,`;
+    // Without a token: answered 401 before the body, which never comes. With a token: a body that never completes.
+    // And a request whose headers never complete.
+    const unauthenticated = await Promise.all([1, 2, 3].map(() => open(partialBody(''))));
+    const authenticated = await open(partialBody(`Authorization: Bearer ${ALICE.token}\r\n`));
+    const headersOnly = await open('GET /health HTTP/1.1\r\nHost: x\r\n');
+    await Promise.all(unauthenticated.map(({ response }) => waitForText(response, /^HTTP\/1\.1 401 /)));
+
+    const started = Date.now();
+    api.process.child.kill('SIGTERM');
+    for (const { response } of unauthenticated) expect(await response.text).toMatch(/^HTTP\/1\.1 401 /);
+    const unauthenticatedClosedMs = Date.now() - started;
+    await Promise.all([authenticated.response.text, headersOnly.response.text]);
+    expect(await api.process.exited).toEqual({ code: 0, signal: null });
+    const stoppedMs = Date.now() - started;
+    expect(api.process.logLines().find((line) => line.msg === 'api stopped')).toMatchObject({ failed: [] });
+    // The drain deadline is 25 s; these connections used to hold the process for all of it.
+    expect(unauthenticatedClosedMs).toBeLessThan(2_000);
+    expect(stoppedMs).toBeLessThan(12_500);
   });
 });

@@ -1,4 +1,5 @@
 export { buildServer, API_ROUTE_GROUPS, type BuildServerOptions, type RouteGroup } from './server.js';
+export { DEFAULT_EDGE_BOUNDS, type EdgeBounds } from './edge/connectionGuard.js';
 export type { ApiDependencies, MigrationStatusSource, ProducerRedis } from './dependencies.js';
 export { ApiError, errorBody, statusOf, type ApiErrorBody, type ApiErrorDetail } from './errors.js';
 export { createTokenVerifier, requirePrincipal, LIVE_STATE_ROLES, READ_ROLES, WRITE_ROLES, type Principal, type TokenVerifier } from './auth.js';

@@ -11,7 +11,8 @@ import { ApiError } from './errors.js';
 import { consoleRoutes } from './console/consoleRoutes.js';
 import { createApiMetrics, type ApiMetrics } from './metrics/createApiMetrics.js';
 import { registerOpenApi } from './openapi/registerOpenApi.js';
-import { clientErrorHandler } from './plugins/clientErrors.js';
+import { createClientErrorHandler } from './plugins/clientErrors.js';
+import { createConnectionGuard, registerConnectionGuard, type EdgeBounds } from './edge/connectionGuard.js';
 import { registerErrorHandling, sendError } from './plugins/errorHandling.js';
 import { registerHttpMetrics } from './plugins/httpMetrics.js';
 import { BODY_LIMIT_BYTES, registerJsonBody } from './plugins/jsonBody.js';
@@ -59,6 +60,8 @@ export type BuildServerOptions = {
   extraApiRoutes?: readonly RouteGroup[];
   /** Where the console's built files are (default apps/console/dist). */
   consoleDir?: string;
+  /** The connection bounds (default DEFAULT_EDGE_BOUNDS); tests widen one to reach another. */
+  edgeBounds?: EdgeBounds;
 };
 
 /** Longest a scrape waits on one source; Prometheus' own scrape timeout is 10 s by default. */
@@ -79,7 +82,14 @@ declare module 'fastify' {
  * `app.close()`.
  */
 export const buildServer = async (deps: ApiDependencies, options: BuildServerOptions = {}): Promise<FastifyInstance> => {
+  // Bounds what a client can make the server hold: pipelined requests, unread answers, idle sockets (edge/).
+  const guard = createConnectionGuard({
+    socketIdleTimeoutMs: deps.config.socketIdleTimeoutMs,
+    logger: deps.logger,
+    ...(options.edgeBounds === undefined ? {} : { bounds: options.edgeBounds }),
+  });
   const app = Fastify({
+    serverFactory: guard.serverFactory,
     // The assertion fixes the instance's logger type parameter to FastifyBaseLogger, which the route plugins expect.
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
     loggerInstance: deps.logger as FastifyBaseLogger,
@@ -102,7 +112,7 @@ export const buildServer = async (deps: ApiDependencies, options: BuildServerOpt
       headersTimeout: deps.config.headersTimeoutMs,
       connectionsCheckingInterval: Math.min(1_000, deps.config.headersTimeoutMs),
     },
-    clientErrorHandler,
+    clientErrorHandler: createClientErrorHandler(guard),
     // A malformed URL or an over-long path parameter is answered before routing; keep the contract's error shape.
     frameworkErrors: (error, request, reply) => {
       reply.header('X-Request-Id', request.id);
@@ -137,6 +147,7 @@ export const buildServer = async (deps: ApiDependencies, options: BuildServerOpt
   });
 
   registerShutdownGuard(app);
+  registerConnectionGuard(app, guard);
   registerRequestIdHeader(app);
   registerErrorHandling(app);
   registerJsonBody(app);

@@ -131,4 +131,19 @@ describe('loadConfig', () => {
     expect(config.auditKeyring.byId.get('k1')?.key).toBe(`${longToken}:${longToken}`);
     expect(loadConfig({}, 'api').auditKeyring.signing.id).toBe('dev');
   });
+
+  it('bounds idle sockets beyond the stream heartbeat (SOCKET_IDLE_TIMEOUT_MS) and refuses a bound that would cut streams', () => {
+    expect(loadConfig({}, 'api').socketIdleTimeoutMs).toBe(30_000);
+    expect(loadConfig({ LIVE_HEARTBEAT_MS: '20000' }, 'api').socketIdleTimeoutMs).toBe(40_000);
+    expect(loadConfig({ SOCKET_IDLE_TIMEOUT_MS: '5000', LIVE_HEARTBEAT_MS: '1000' }, 'api').socketIdleTimeoutMs).toBe(5_000);
+    expect(fail({ SOCKET_IDLE_TIMEOUT_MS: '10000' }).message).toMatch(/SOCKET_IDLE_TIMEOUT_MS: must be longer than LIVE_HEARTBEAT_MS \(15000\)/);
+    expect(fail({ SOCKET_IDLE_TIMEOUT_MS: 'forever' }).message).toMatch(/SOCKET_IDLE_TIMEOUT_MS/);
+  });
+
+  it('closes /metrics in production unless METRICS_TOKEN is set; outside production it is open', () => {
+    const production = { NODE_ENV: 'production', DATABASE_URL: 'postgres://db/x', REDIS_URL: 'redis://r:6379', GOVERNANCE_TOKENS: `ops:${longToken}`, AUDIT_HMAC_KEYS: `k1:${longToken}${longToken}` };
+    expect(loadConfig(production, 'api').metricsEnabled).toBe(false);
+    expect(loadConfig({ ...production, METRICS_TOKEN: longToken }, 'api').metricsEnabled).toBe(true);
+    expect(loadConfig({}, 'api').metricsEnabled).toBe(true);
+  });
 });

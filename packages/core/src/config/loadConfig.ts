@@ -64,6 +64,7 @@ const envSchema = z.object({
   TRUST_PROXY: intInRange(0, 10),
   REQUEST_TIMEOUT_MS: intInRange(1000, 600_000),
   HEADERS_TIMEOUT_MS: intInRange(1000, 600_000),
+  SOCKET_IDLE_TIMEOUT_MS: intInRange(1000, 3_600_000),
   METRICS_TOKEN: optionalString,
   DOCS_ENABLED: z.preprocess(emptyToUndefined, z.enum(['true', 'false'], { error: 'must be true or false' }).optional()),
   BULLMQ_PREFIX: z.preprocess(emptyToUndefined, z.string().regex(/^[A-Za-z0-9_.:-]{1,100}$/).optional()),
@@ -111,8 +112,15 @@ export type Config = {
   readonly requestTimeoutMs: number;
   /** HEADERS_TIMEOUT_MS: the request headers must arrive within this. */
   readonly headersTimeoutMs: number;
+  /**
+   * SOCKET_IDLE_TIMEOUT_MS: a connection on which nothing is read or written for this long is closed (a client that
+   * stopped reading its answers, a stalled peer). Longer than the stream heartbeat, so an open stream is never cut.
+   */
+  readonly socketIdleTimeoutMs: number;
   /** METRICS_TOKEN: when set, GET /metrics needs `Authorization: Bearer <it>`. */
   readonly metricsToken: string | undefined;
+  /** Whether GET /metrics answers at all: always with METRICS_TOKEN; without it only outside production. */
+  readonly metricsEnabled: boolean;
   /** DOCS_ENABLED: serve /docs and /openapi.json (default true). */
   readonly docsEnabled: boolean;
   readonly queuePrefix: string;
@@ -214,6 +222,12 @@ export const loadConfig = (env: Readonly<Record<string, string | undefined>>, se
   if (headersTimeoutMs > requestTimeoutMs) {
     problems.push({ field: 'HEADERS_TIMEOUT_MS', message: `must not exceed REQUEST_TIMEOUT_MS (${requestTimeoutMs})` });
   }
+  const liveHeartbeatMs = e.LIVE_HEARTBEAT_MS ?? 15_000;
+  const socketIdleTimeoutMs = e.SOCKET_IDLE_TIMEOUT_MS ?? Math.max(30_000, 2 * liveHeartbeatMs);
+  // An open stream writes only its heartbeat: a shorter idle timeout would cut every quiet stream.
+  if (socketIdleTimeoutMs <= liveHeartbeatMs) {
+    problems.push({ field: 'SOCKET_IDLE_TIMEOUT_MS', message: `must be longer than LIVE_HEARTBEAT_MS (${liveHeartbeatMs}), or open streams are cut between heartbeats` });
+  }
   if (e.METRICS_TOKEN !== undefined && isProduction && e.METRICS_TOKEN.length < PRODUCTION_TOKEN_MIN_LENGTH) {
     problems.push({ field: 'METRICS_TOKEN', message: `must be at least ${PRODUCTION_TOKEN_MIN_LENGTH} characters in production` });
   }
@@ -259,12 +273,15 @@ export const loadConfig = (env: Readonly<Record<string, string | undefined>>, se
     trustProxyHops: e.TRUST_PROXY ?? 0,
     requestTimeoutMs,
     headersTimeoutMs,
+    socketIdleTimeoutMs,
     metricsToken: e.METRICS_TOKEN,
+    // Closed by default in production: the scrape reads every queue and the database, and is public otherwise.
+    metricsEnabled: e.METRICS_TOKEN !== undefined || !isProduction,
     docsEnabled: e.DOCS_ENABLED !== 'false',
     queuePrefix: e.BULLMQ_PREFIX ?? 'bull',
     live: {
       streamsPerToken: e.LIVE_STREAMS_PER_TOKEN ?? 1_000,
-      heartbeatMs: e.LIVE_HEARTBEAT_MS ?? 15_000,
+      heartbeatMs: liveHeartbeatMs,
       // While the LISTEN connection is down, the state is read from the table at least this often.
       fallbackMaxAgeMs: e.LIVE_FALLBACK_MAX_AGE_MS ?? 1_000,
       // Past this age (listener down and reads failing), /live answers 503 rather than a state it cannot vouch for.
