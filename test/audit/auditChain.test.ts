@@ -1,7 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { recordAuditCheckpoint } from '../../packages/core/src/state/audit/auditCheckpoints.js';
 import {
+  applyGovernanceChange,
   AUDIT_CHAIN_CHECK,
+  createChangeRequest,
+  QUEUE_EVENTS,
+  recordQueueEvent,
   insertSignedAuditRows,
   readAuditChainHead,
   signAuditEntries,
@@ -12,7 +16,7 @@ import {
   verifyAuditChain,
 } from '../../packages/core/src/index.js';
 import { createMigrator } from '../../packages/core/src/migrator/index.js';
-import { createTestDatabase, dropTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { adminQuery, createTestDatabase, dropTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { MIGRATIONS_DIR } from '../helpers/globalSetup.js';
 import { applyChanges, chainCheck, DEV_KEYRING, migrateVerify, tamper, verifyJob } from './support.js';
 
@@ -159,7 +163,9 @@ describe('audit chain verification', () => {
        FROM copy ORDER BY id;
        DROP TABLE copy;`,
     );
-    await expectBothReport(database, /^row 2 is not signed \(no key id\) but is not an outside-write event/);
+    // The copies are appended after the head witness (ids 11..20, linked to row 10's hash), so the truncated range
+    // shows as the gap before them.
+    await expectBothReport(database, /^rows 1\.\.10 are missing \(deleted\)/);
   });
 
   it('reports the newest event rows deleted after the last checkpoint, from the go-live state they left', async () => {
@@ -241,6 +247,91 @@ describe('audit chain verification', () => {
     expect(chainCheck(job.checks)).toMatchObject({ status: 'passed', detail: expect.stringMatching(/^full check: 100002 row/) });
     expect(await migrateVerify(database)).toMatchObject({ code: 0 });
   }, 180_000);
+});
+
+describe('deleting the newest rows (the tail)', () => {
+  it('reports the newest change-request and queue events deleted, which no checkpoint or executed job names, from the head witness', async () => {
+    const database = await seeded('tail-events');
+    expect((await migrateVerify(database)).code).toBe(0);
+    await createChangeRequest(database.pool, DEV_KEYRING, { action: 'go_live.enable', actor: 'ops', reason: 'ready', required: 2, ttlMinutes: 60, requestId: null });
+    await recordQueueEvent(database.pool, DEV_KEYRING, { action: QUEUE_EVENTS.paused, queue: 'governance', actor: 'ops', reason: 'maintenance', requestId: null });
+    await recordQueueEvent(database.pool, DEV_KEYRING, { action: QUEUE_EVENTS.resumed, queue: 'governance', actor: 'ops', reason: 'done', requestId: null });
+    expect(await database.pool.anyFirst(sql.unsafe`SELECT action FROM public.governance_audit_log WHERE id > 10 ORDER BY id`)).toEqual([
+      'change_request.requested',
+      'queue.paused',
+      'queue.resumed',
+    ]);
+    await tamper(database, 'DELETE FROM public.governance_audit_log WHERE id > 10;');
+    await expectBothReport(database, /^rows 11\.\.13 are missing: the chain head witness \(governance_audit_head\) saw row 13 as the newest/);
+  });
+
+  it('keeps the gap: the next entry after a deleted tail takes its id after the witness, and a full check reports the range', async () => {
+    const database = await seeded('tail-gap');
+    await recordQueueEvent(database.pool, DEV_KEYRING, { action: QUEUE_EVENTS.paused, queue: 'governance', actor: 'ops', reason: 'maintenance', requestId: null });
+    await tamper(database, 'DELETE FROM public.governance_audit_log WHERE id = 11;');
+    await applyChanges(database.pool, 1, DEV_KEYRING, 'after-deletion');
+    expect(await database.pool.anyFirst(sql.unsafe`SELECT id FROM public.governance_audit_log WHERE id > 9 ORDER BY id`)).toEqual([10, 12]);
+    await expectBothReport(database, /^row 11 is missing \(deleted\)/);
+  });
+
+  it('reports a metadata change deleted with its executed-job record, from the system_metadata row it left', async () => {
+    const database = await seeded('tail-metadata-change');
+    await applyGovernanceChange(
+      database.pool,
+      { jobId: 'metadata-1', payload: { action: 'metadata.update', actor: 'ops', reason: 'backend done', metadata: { backend_complete: true } }, migrationHead: 'test' },
+      DEV_KEYRING,
+    );
+    await tamper(
+      database,
+      `DELETE FROM public.governance_audit_log WHERE job_id = 'metadata-1';
+       DELETE FROM public.governance_executed_jobs WHERE job_id = 'metadata-1';`,
+    );
+    await expectBothReport(database, /^system_metadata is not what row 10, the newest entry about it, recorded \(backend_complete true, recorded false\)/);
+    // The row put back as the remaining entries say: the deleted entry is still missing at the head witness.
+    await adminQuery(`SET valhalla.change = 'on'; UPDATE public.system_metadata SET backend_complete = FALSE WHERE id = 1;`, database.name);
+    await expectBothReport(database, /^row 11 is missing: the chain head witness \(governance_audit_head\) saw it as the newest row/);
+  });
+
+  it('reports backend_complete set outside the product once its outside-write event is deleted, or written with the trigger off', async () => {
+    const database = await seeded('tail-outside-metadata');
+    expect((await migrateVerify(database)).code).toBe(0);
+    await database.pool.query(sql.unsafe`UPDATE public.system_metadata SET backend_complete = TRUE WHERE id = 1`);
+    expect(await database.pool.oneFirst(sql.unsafe`SELECT action FROM public.governance_audit_log WHERE id = 11`)).toBe('outside_write');
+    await tamper(database, 'DELETE FROM public.governance_audit_log WHERE id = 11;');
+    await expectBothReport(database, /^system_metadata is not what row 10, the newest entry about it, recorded \(backend_complete true, recorded false\)/);
+
+    const quiet = await seeded('tail-outside-metadata-quiet');
+    await adminQuery(
+      `SET session_replication_role = replica; UPDATE public.system_metadata SET version = '9.9.9' WHERE id = 1;`,
+      quiet.name,
+    );
+    await expectBothReport(quiet, /^system_metadata is not what row 10, the newest entry about it, recorded \(version "9\.9\.9", recorded "1\.0\.0"\)/);
+  });
+
+  it('reports rows added with the triggers off, which the head witness never saw', async () => {
+    const database = await seeded('tail-added-quietly');
+    const { rows } = signAuditEntries(
+      await readAuditChainHead(database.pool),
+      [{ kind: 'event', action: 'test.forged', actor: 'mallory', reason: 'inserted around the product' }],
+      DEV_KEYRING,
+    );
+    await tamper(database, `INSERT INTO public.governance_audit_log (id, prev_hash, hash, key_id, created_at, kind, action, actor, reason, before, after, details)
+      VALUES (${rows[0]?.id}, '${rows[0]?.prev_hash}', '${rows[0]?.hash}', 'dev', '${rows[0]?.created_at}', 'event', 'test.forged', 'mallory', 'inserted around the product', '{}', '{}', '{}');`);
+    await expectBothReport(database, /^rows 11\.\.11 were added without moving the chain head witness|^row 11 was added without moving the chain head witness/);
+  });
+
+  it('keeps the head witness moving forward only', async () => {
+    const database = await seeded('witness-forward-only');
+    expect(await database.pool.one(sql.unsafe`SELECT last_id, last_hash = (SELECT hash FROM public.governance_audit_log WHERE id = 10) AS same FROM public.governance_audit_head`)).toEqual({ last_id: 10, same: true });
+    for (const statement of [
+      'UPDATE public.governance_audit_head SET last_id = 9',
+      "UPDATE public.governance_audit_head SET last_hash = 'other'",
+      'DELETE FROM public.governance_audit_head',
+      'TRUNCATE public.governance_audit_head',
+    ]) {
+      await expect(adminQuery(statement, database.name), statement).rejects.toThrow(/governance_audit_head only moves forward/);
+    }
+  });
 });
 
 describe('writes made outside the product', () => {

@@ -20,6 +20,7 @@ const CHAIN = [
   '20260214_safety_lane',
   '20260216_change_context',
   '20260301_acceptance_record',
+  '20260302_audit_sequence',
 ];
 /** The chain's head: the revision test fixtures link new revisions to. */
 const HEAD = CHAIN.at(-1) as string;

@@ -4,12 +4,13 @@ import { z } from 'zod';
 import { AUDIT_KEY_ROTATED_ACTION } from './appendAuditEntries.js';
 import { checkpointMacValid, findLatestAuditCheckpoint, type AuditCheckpoint } from './auditCheckpoints.js';
 import { createAuditKeyring, DEVELOPMENT_AUDIT_KEY, hmacHex, type AuditKeyring } from './auditKeyring.js';
+import { runAuditCrossChecks, OUTSIDE_WRITE_ACTION } from './auditCrossChecks.js';
 import { canonicalEntryText } from './canonicalEntry.js';
+
+export { OUTSIDE_WRITE_ACTION };
 
 /** The event action of the migration that introduced keyed entries; unkeyed rows before it carry the v1 hash. */
 export const AUDIT_CHAIN_KEYED_ACTION = 'audit.chain_keyed';
-/** The event action the outside-write trigger records (an UPDATE of the governance tables not made by the product). */
-export const OUTSIDE_WRITE_ACTION = 'outside_write';
 
 export type AuditVerificationMode = 'full' | 'incremental';
 
@@ -131,69 +132,6 @@ const checkCheckpointHead = async (
   return null;
 };
 
-const crossCheckRow = z.object({ job_id: z.string(), audit_id: z.number(), audit_job_id: z.string().nullable(), found: z.boolean() });
-
-const stateWitness = z.object({
-  go_live_enabled: z.boolean(),
-  kill_switch_engaged: z.boolean(),
-  entry_id: z.number().nullable(),
-  logged_go_live: z.boolean().nullable(),
-  logged_kill_switch: z.boolean().nullable(),
-});
-
-/**
- * The go-live state must be what the log's newest entry about it recorded: a change entry's `after`, or the row an
- * outside write left. Deleting the newest entries (events after the last checkpoint have no other witness) or writing
- * the state with the audit trigger switched off leaves them apart. Read in one statement, so a change committing
- * meanwhile is seen on both sides or neither. A log with no such entry (a database adopted as it was) is not judged.
- */
-const crossCheckGoLiveState = async (db: CommonQueryMethods): Promise<{ problem: string; firstBadId: number } | null> => {
-  const row = await db.maybeOne(sql.type(stateWitness)`
-    SELECT g.go_live_enabled, g.kill_switch_engaged, e.id AS entry_id,
-           (e.after->>'go_live_enabled')::boolean AS logged_go_live,
-           (e.after->>'kill_switch_engaged')::boolean AS logged_kill_switch
-    FROM public.go_live_state g
-    LEFT JOIN LATERAL (
-      SELECT id, after FROM public.governance_audit_log
-      WHERE (kind = 'change' AND after->'kill_switch_engaged' IS NOT NULL)
-         OR (kind = 'event' AND action = ${OUTSIDE_WRITE_ACTION} AND details->>'table' = 'public.go_live_state')
-      ORDER BY id DESC LIMIT 1
-    ) e ON true
-    WHERE g.id = 1
-  `);
-  if (row === null || row.entry_id === null || row.logged_go_live === null || row.logged_kill_switch === null) return null;
-  if (row.go_live_enabled === row.logged_go_live && row.kill_switch_engaged === row.logged_kill_switch) return null;
-  return {
-    problem:
-      `go_live_state (go_live_enabled ${row.go_live_enabled}, kill_switch_engaged ${row.kill_switch_engaged}) is not what row ${row.entry_id}, ` +
-      `the newest entry about it, recorded (${row.logged_go_live}, ${row.logged_kill_switch}): newer rows were deleted, or the state was written with its audit trigger off`,
-    firstBadId: row.entry_id + 1,
-  };
-};
-
-/**
- * Every executed governance job names the audit entry its change wrote: a missing entry, or one that belongs to
- * another job, means rows were deleted or rewritten (also the newest rows, before any checkpoint exists).
- */
-const crossCheckExecutedJobs = async (db: CommonQueryMethods, afterAuditId: number): Promise<{ problem: string; firstBadId: number } | null> => {
-  const row = await db.maybeOne(sql.type(crossCheckRow)`
-    SELECT e.job_id, (e.result->>'auditId')::bigint AS audit_id, a.job_id AS audit_job_id, a.id IS NOT NULL AS found
-    FROM public.governance_executed_jobs e
-    LEFT JOIN public.governance_audit_log a ON a.id = (e.result->>'auditId')::bigint
-    WHERE (e.result->>'auditId')::bigint > ${afterAuditId}
-      AND (a.id IS NULL OR a.job_id IS DISTINCT FROM e.job_id)
-    ORDER BY (e.result->>'auditId')::bigint
-    LIMIT 1
-  `);
-  if (row === null) return null;
-  return {
-    problem: row.found
-      ? `row ${row.audit_id} belongs to job ${row.audit_job_id ?? '(none)'}, but executed job ${row.job_id} recorded it as its audit entry (rows were rewritten or reordered)`
-      : `row ${row.audit_id} is missing: executed job ${row.job_id} recorded it as its audit entry`,
-    firstBadId: row.audit_id,
-  };
-};
-
 type ScanState = {
   prevId: number;
   prevHash: string | null;
@@ -257,7 +195,8 @@ const LISTED_OUTSIDE_WRITES = 20;
 /**
  * Verifies the audit chain. `incremental` starts at the newest checkpoint (after checking its MAC and that its head
  * row is still there, unchanged) and checks only newer rows; `full` checks every row from the first (and the newest
- * checkpoint too). Both cross-check the executed-job records of the checked range. Stops at the first problem.
+ * checkpoint too). Both then cross-check the log against what is recorded outside it (auditCrossChecks.ts: executed
+ * jobs, the state rows, the chain head witness). Stops at the first problem.
  * Read-only: the caller records a checkpoint (recordAuditCheckpoint) when the report is intact.
  */
 export const verifyAuditChain = async (
@@ -340,7 +279,7 @@ export const verifyAuditChain = async (
     if (next === null) break;
     pending = next;
   }
-  const crossCheck = (await crossCheckExecutedJobs(db, startId)) ?? (await crossCheckGoLiveState(db));
+  const crossCheck = await runAuditCrossChecks(db, startId);
   if (crossCheck !== null) return fail(crossCheck);
   report.head = state.prevHash === null ? null : { id: state.prevId, hash: state.prevHash };
   return report;
