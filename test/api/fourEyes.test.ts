@@ -172,20 +172,93 @@ describe('four-eyes change requests (APPROVALS_REQUIRED=2)', () => {
     expect(entry).toMatchObject({ action: 'kill_switch.release', outcome: 'rejected', unmet_conditions: ['not_superseded'] });
   });
 
-  it('expires requests: approval after the expiry is 409 and the listing shows them expired', async () => {
+  it('expires requests: approval after the expiry is 409, the listing shows them expired, and the next step records the expiry', async () => {
     const id = await requestRelease(ALICE.token, 'will expire');
     const other = await requestRelease(ALICE.token, 'will expire unseen');
     // Time travel on the row instead of waiting APPROVAL_TTL_MINUTES.
-    await api.current.database.pool.query(sql.unsafe`UPDATE public.change_requests SET expires_at = now() - interval '1 second' WHERE id IN (${id}, ${other})`);
+    const expire = (which: string) =>
+      api.current.database.pool.query(sql.unsafe`UPDATE public.change_requests SET expires_at = now() - interval '1 second' WHERE id = ${which}`);
+    await expire(id);
     const expired = await approve(id, BOB.token);
     expectError(expired, 409, 'CHANGE_REQUEST_STALE');
     expect(expired.json().error.message).toMatch(/expired/);
+    await expire(other);
+    const expiredEvents = async () =>
+      (await listAuditEntriesInOrder(api.current.database.pool)).filter(
+        (entry) => entry.kind === 'event' && entry.action === 'change_request.expired' && [id, other].includes(String(entry.details.change_request)),
+      );
+    expect(await expiredEvents()).toHaveLength(1);
     const listed = await api.current.app.inject({ method: 'GET', url: '/api/governance/change-requests?status=expired', headers: bearer() });
     const ours = [id, other];
     const listedOurs = listed.json().items.filter((item: { id: string }) => ours.includes(item.id));
     expect(listedOurs.map((item: { id: string; status: string }) => [item.id, item.status]).sort()).toEqual(ours.sort().map((x) => [x, 'expired']));
-    const events = (await listAuditEntriesInOrder(api.current.database.pool)).filter((entry) => entry.action === 'change_request.expired');
-    expect(events.filter((entry) => entry.kind === 'event' && ours.includes(String(entry.details.change_request)))).toHaveLength(2);
+    expect(listedOurs.find((item: { id: string }) => item.id === other)).toMatchObject({ close_reason: expect.stringMatching(/^expired at .* with 1 of 2 approvals$/) });
+    // The listing wrote nothing: the unseen request's expiry is recorded by the next change-request step.
+    expect(await expiredEvents()).toHaveLength(1);
+    const next = await requestRelease(BOB.token, 'a later request');
+    expect(await expiredEvents()).toHaveLength(2);
+    expect((await post(`/api/governance/change-requests/${next}/cancel`, BOB.token, { reason: 'done' })).statusCode).toBe(200);
+  });
+
+  it('lists change requests without the governance lock and without writing, as a reader, while row 1 is held', async () => {
+    const due = await requestRelease(ALICE.token, 'due while the lock is held');
+    await api.current.database.pool.query(sql.unsafe`UPDATE public.change_requests SET expires_at = now() - interval '1 second' WHERE id = ${due}`);
+    const entriesBefore = (await listAuditEntriesInOrder(api.current.database.pool)).length;
+    // Another session holds row 1 (a change in progress, or a stalled writer).
+    const { default: pg } = await import('pg');
+    const holder = new pg.Client({ connectionString: api.current.database.url });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT 1 FROM public.go_live_state WHERE id = 1 FOR UPDATE');
+      const listing = api.current.app.inject({ method: 'GET', url: '/api/governance/change-requests', headers: bearer(READER.token) });
+      const answered = await Promise.race([listing.then(() => true), new Promise<false>((resolve) => setTimeout(() => resolve(false), 5_000))]);
+      expect(answered, 'the listing waited for the governance lock').toBe(true);
+      const listed = await listing;
+      expect(listed.statusCode).toBe(200);
+      expect(listed.json().items.find((item: { id: string }) => item.id === due)).toMatchObject({ status: 'expired' });
+    } finally {
+      await holder.query('ROLLBACK');
+      await holder.end();
+    }
+    expect((await listAuditEntriesInOrder(api.current.database.pool)).length).toBe(entriesBefore);
+    expect(await api.current.database.pool.oneFirst(sql.unsafe`SELECT status FROM public.change_requests WHERE id = ${due}`)).toBe('pending_approval');
+  });
+
+  it('honours an Idempotency-Key on approve, reject and cancel: a repeat answers as the first time, another request with the key is 409', async () => {
+    const keyed = (url: string, token: string, key: string, payload: object) =>
+      api.current.app.inject({ method: 'POST', url, headers: { ...bearer(token), 'idempotency-key': key }, payload });
+    const approved = await requestRelease(ALICE.token, 'approve with a key');
+    const first = await keyed(`/api/governance/change-requests/${approved}/approve`, BOB.token, 'approve-key', { reason: 'ok' });
+    expect(first.statusCode).toBe(200);
+    expect((await settled(first.json().jobId)).state).toBe('completed');
+    // Executed since: a new approval would be 409 CHANGE_REQUEST_CLOSED; the repeat of this one is its answer again.
+    const repeat = await keyed(`/api/governance/change-requests/${approved}/approve`, BOB.token, 'approve-key', { reason: 'ok' });
+    expect(repeat.statusCode, repeat.body).toBe(200);
+    expect(repeat.headers['idempotent-replayed']).toBe('true');
+    expect(repeat.json()).toMatchObject({ id: approved, status: 'enqueued', jobId: first.json().jobId });
+    expectError(await approve(approved, CAROL.token), 409, 'CHANGE_REQUEST_CLOSED');
+    expectError(await keyed(`/api/governance/change-requests/${approved}/approve`, BOB.token, 'approve-key', { reason: 'another reason' }), 409, 'IDEMPOTENCY_CONFLICT');
+
+    const engage = await post('/api/governance/kill-switch', ALICE.token, { engaged: true, reason: 'engage again' });
+    expect((await settled(engage.json().jobId)).state).toBe('completed');
+    for (const [step, token] of [['reject', BOB.token], ['cancel', ALICE.token]] as const) {
+      const id = await requestRelease(ALICE.token, `${step} with a key`);
+      const once = await keyed(`/api/governance/change-requests/${id}/${step}`, token, `${step}-key`, { reason: 'no' });
+      expect(once.statusCode).toBe(200);
+      const again = await keyed(`/api/governance/change-requests/${id}/${step}`, token, `${step}-key`, { reason: 'no' });
+      expect(again.statusCode, again.body).toBe(200);
+      expect(again.headers['idempotent-replayed']).toBe('true');
+      expect(again.json()).toEqual(once.json());
+      // Without the key the same call is a new attempt on a closed request.
+      expectError(await post(`/api/governance/change-requests/${id}/${step}`, token, { reason: 'no' }), 409, 'CHANGE_REQUEST_CLOSED');
+      // The key names this request: used for another request, it is refused before anything changes.
+      const otherId = await requestRelease(ALICE.token, `${step} another`);
+      expectError(await keyed(`/api/governance/change-requests/${otherId}/${step}`, token, `${step}-key`, { reason: 'no' }), 409, 'IDEMPOTENCY_CONFLICT');
+      expect((await post(`/api/governance/change-requests/${otherId}/cancel`, ALICE.token, { reason: 'cleanup' })).statusCode).toBe(200);
+    }
+    const events = (await listAuditEntriesInOrder(api.current.database.pool)).filter((entry) => entry.kind === 'event' && entry.details.change_request === approved);
+    expect(events.filter((entry) => entry.action === 'change_request.approved')).toHaveLength(1);
   });
 
   it('rejects and cancels: only the requester cancels, a closed request cannot be approved', async () => {

@@ -3,7 +3,7 @@ import {
   CHANGE_REQUEST_STATUS_VALUES,
   closeChangeRequest,
   JOB_NAMES,
-  listChangeRequestsVoidingStale,
+  listChangeRequests,
   type ApprovalOutcome,
   type CloseOutcome,
 } from '@valhalla/core';
@@ -13,6 +13,7 @@ import { z } from 'zod';
 import { requirePrincipal } from '../auth.js';
 import { changeRequestResponse, toPublicChangeRequest } from '../changeRequests/publicChangeRequest.js';
 import { enqueueAccepted } from '../acceptance/acceptJob.js';
+import { claimStepKey, stepAlreadyTaken } from '../changeRequests/stepIdempotency.js';
 import { callDatabase } from '../dependencyCalls.js';
 import type { ApiDependencies } from '../dependencies.js';
 import { ApiError } from '../errors.js';
@@ -51,9 +52,11 @@ const refusal = (outcome: Exclude<ApprovalOutcome | CloseOutcome, { kind: 'appro
 };
 
 /**
- * Four-eyes change requests (APPROVALS_REQUIRED > 1). List them; approve (another operator; the last approval
- * enqueues the change as the requester's job, with the approvers in the payload); reject; cancel (the requester).
- * Every step is an audit event in the same transaction as the step.
+ * Four-eyes change requests (APPROVALS_REQUIRED > 1). List them (a read: no lock, no write); approve (another
+ * operator; the last approval enqueues the change as the requester's job, with the approvers in the payload); reject;
+ * cancel (the requester). Every step is an audit event in the same transaction as the step. A step honours an
+ * Idempotency-Key: the same key and request again answers as the first time did (Idempotent-Replayed: true), the same
+ * key with another request (another id or body) is 409 IDEMPOTENCY_CONFLICT.
  */
 export const changeRequestRoutes = async (scope: FastifyInstance, deps: ApiDependencies): Promise<void> => {
   const app = scope.withTypeProvider<ZodTypeProvider>();
@@ -63,9 +66,17 @@ export const changeRequestRoutes = async (scope: FastifyInstance, deps: ApiDepen
 
   app.get(
     '/governance/change-requests',
-    { schema: { tags, summary: 'Change requests, newest first', querystring: listQuery, response: { 200: z.object({ items: z.array(changeRequestResponse) }), ...readErrors() } } },
+    {
+      schema: {
+        tags,
+        summary: 'Change requests, newest first (a read: a pending request past its expiry or state version is listed as expired or stale)',
+        querystring: listQuery,
+        response: { 200: z.object({ items: z.array(changeRequestResponse) }), ...readErrors() },
+      },
+    },
     async (request) => {
-      const items = await callDatabase(() => listChangeRequestsVoidingStale(deps.pool, deps.config.auditKeyring, { status: request.query.status, limit: request.query.limit ?? 50 }));
+      // A plain read: no governance lock, no write (the closing of due requests is left to the next step).
+      const items = await callDatabase(() => listChangeRequests(deps.pool, { status: request.query.status, limit: request.query.limit ?? 50 }));
       return { items: items.map(toPublicChangeRequest) };
     },
   );
@@ -73,11 +84,17 @@ export const changeRequestRoutes = async (scope: FastifyInstance, deps: ApiDepen
   app.post(
     '/governance/change-requests/:id/approve',
     { schema: { tags, summary: 'Approve a change request (another operator than the requester)', params: idParams, body: reasonBody, response: { 200: changeRequestResponse, ...stepErrors } }, config: { rateLimit } },
-    async (request) => {
+    async (request, reply) => {
       const { actor } = requirePrincipal(request);
       const { id } = request.params;
+      const { replayed } = await claimStepKey(deps.pool, request, { actor, id, body: request.body });
+      if (replayed) reply.header('Idempotent-Replayed', 'true');
       const outcome = await callDatabase(() => approveChangeRequest(deps.pool, deps.config.auditKeyring, { id, approver: actor, reason: request.body.reason, requestId: request.id }));
       if (outcome.kind === 'approved') return toPublicChangeRequest(outcome.request);
+      // A repeat of an approval that went through: the request has moved on (enqueued and executed, or closed since).
+      if (replayed && outcome.kind !== 'enqueue' && 'request' in outcome && stepAlreadyTaken(outcome.request, 'approve', actor)) {
+        return toPublicChangeRequest(outcome.request);
+      }
       if (outcome.kind !== 'enqueue') throw refusal(outcome, id);
       const { request: approved, jobId, payload } = outcome;
       // Accepted in the approval's transaction (the acceptance record): enqueued now, or by the reconciler when Redis
@@ -95,10 +112,14 @@ export const changeRequestRoutes = async (scope: FastifyInstance, deps: ApiDepen
         schema: { tags, summary: step === 'reject' ? 'Reject a change request' : 'Cancel your own change request', params: idParams, body: reasonBody, response: { 200: changeRequestResponse, ...stepErrors } },
         config: { rateLimit },
       },
-      async (request) => {
+      async (request, reply) => {
         const { actor } = requirePrincipal(request);
         const { id } = request.params;
+        const { replayed } = await claimStepKey(deps.pool, request, { actor, id, body: request.body });
+        if (replayed) reply.header('Idempotent-Replayed', 'true');
         const outcome = await callDatabase(() => closeChangeRequest(deps.pool, deps.config.auditKeyring, { id, actor, reason: request.body.reason, requestId: request.id, step }));
+        // A repeat of the reject or cancel that closed the request answers as the first one did.
+        if (replayed && outcome.kind === 'closed' && stepAlreadyTaken(outcome.request, step, actor)) return toPublicChangeRequest(outcome.request);
         if (outcome.kind !== 'done') throw refusal(outcome, id);
         return toPublicChangeRequest(outcome.request);
       },

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { sql, type DatabasePool, type DatabaseTransactionConnection } from 'slonik';
+import type { DatabasePool, DatabaseTransactionConnection } from 'slonik';
 import { runInTransaction } from '../../db/runInTransaction.js';
 import { JOB_CATALOG, JOB_NAMES, type GoLiveChangePayload } from '../../contract/jobContract.js';
 import { appendAuditEvent } from '../appendAuditEvent.js';
@@ -16,21 +16,34 @@ import {
   type ChangeRequest,
   type ChangeRequestStatus,
 } from './model.js';
-import { closeChangeRequestRow, findChangeRequest, insertApproval, insertChangeRequest, isExpired, listChangeRequests } from './queries.js';
+import { closeChangeRequestRow, findChangeRequest, findDuePendingRequests, insertApproval, insertChangeRequest, isExpired } from './queries.js';
 
 /**
  * The steps of a change request. Each runs in one transaction that first locks row 1 of the governance tables (as
  * every state and audit writer does), so the state version it reads cannot move until it commits, and writes its
  * audit event in the same transaction. Database work only: safe to re-run. The caller enqueues the job after an
  * `enqueue` outcome committed.
+ *
+ * Reading never closes anything (listChangeRequests shows an expired or stale request as such without writing): the
+ * pending requests that came due are closed, with their audit events, by the next step, under the lock it holds.
  */
 
 type Locked = { tx: DatabaseTransactionConnection; keyring: AuditKeyring; version: number };
 
-const withLockedState = <T>(pool: DatabasePool, keyring: AuditKeyring, handler: (locked: Locked) => Promise<T>): Promise<T> =>
+/** At most this many due requests are closed by one step; the next step closes the rest. */
+const DUE_REQUESTS_PER_STEP = 100;
+
+const withLockedState = <T>(
+  pool: DatabasePool,
+  keyring: AuditKeyring,
+  actingOn: string | null,
+  handler: (locked: Locked) => Promise<T>,
+): Promise<T> =>
   runInTransaction(pool, async (tx) => {
     await lockGovernanceRows(tx);
-    return handler({ tx, keyring, version: await readStateVersion(tx) });
+    const locked = { tx, keyring, version: await readStateVersion(tx) };
+    await voidDuePendingRequests(locked, actingOn);
+    return handler(locked);
   });
 
 const event = (locked: Locked, request: ChangeRequest, step: keyof typeof CHANGE_REQUEST_EVENTS, actor: string, reason: string, requestId: string | null, suffix = '') =>
@@ -58,6 +71,18 @@ const voidIfStale = async (locked: Locked, request: ChangeRequest): Promise<'exp
 };
 
 /**
+ * Closes the pending requests (other than `except`, which the step itself judges) that expired or were made against
+ * another state version since, each with its audit event.
+ */
+const voidDuePendingRequests = async (locked: Locked, except: string | null): Promise<void> => {
+  const due = await findDuePendingRequests(locked.tx, { version: locked.version, except, limit: DUE_REQUESTS_PER_STEP });
+  for (const id of due) {
+    const request = await findChangeRequest(locked.tx, id, { lock: false });
+    if (request !== null && request.status === CHANGE_REQUEST_STATUSES.pending) await voidIfStale(locked, request);
+  }
+};
+
+/**
  * Creates a change request (status pending_approval) with its `change_request.requested` audit event. With an `id`
  * (one that follows from an Idempotency-Key), a request that already has it is returned as it is, with `created`
  * false and no second event: creations are serialised on the governance lock, so racing repeats see each other.
@@ -67,7 +92,7 @@ export const createChangeRequest = async (
   keyring: AuditKeyring,
   input: { id?: string | undefined; action: ApprovalAction; actor: string; reason: string; required: number; ttlMinutes: number; requestId: string | null },
 ): Promise<{ request: ChangeRequest; created: boolean }> =>
-  withLockedState(pool, keyring, async (locked) => {
+  withLockedState(pool, keyring, null, async (locked) => {
     const existing = input.id === undefined ? null : await findChangeRequest(locked.tx, input.id, { lock: false });
     if (existing !== null) return { request: existing, created: false };
     const request = await insertChangeRequest(locked.tx, {
@@ -103,7 +128,7 @@ export const approveChangeRequest = async (
   keyring: AuditKeyring,
   input: { id: string; approver: string; reason: string; requestId: string | null },
 ): Promise<ApprovalOutcome> =>
-  withLockedState(pool, keyring, async (locked): Promise<ApprovalOutcome> => {
+  withLockedState(pool, keyring, input.id, async (locked): Promise<ApprovalOutcome> => {
     const found = await findChangeRequest(locked.tx, input.id, { lock: true });
     if (found === null) return { kind: 'not_found' };
     const approvedBy = found.approvals.map((approval) => approval.approver);
@@ -167,7 +192,7 @@ export const closeChangeRequest = async (
   keyring: AuditKeyring,
   input: { id: string; actor: string; reason: string; requestId: string | null; step: 'reject' | 'cancel' },
 ): Promise<CloseOutcome> =>
-  withLockedState(pool, keyring, async (locked): Promise<CloseOutcome> => {
+  withLockedState(pool, keyring, input.id, async (locked): Promise<CloseOutcome> => {
     const found = await findChangeRequest(locked.tx, input.id, { lock: true });
     if (found === null) return { kind: 'not_found' };
     const byRequester = found.requested_by === input.actor;
@@ -180,27 +205,6 @@ export const closeChangeRequest = async (
     await event(locked, found, byRequester ? 'cancelled' : 'rejected', input.actor, input.reason, input.requestId);
     return { kind: 'done', request: await reread(locked, input.id) };
   });
-
-/**
- * Lists requests, newest first. Pending requests that are past their expiry or made stale by a state change are
- * closed first (with their audit events), so a listing never shows a request as pending that could not be approved.
- */
-export const listChangeRequestsVoidingStale = async (
-  pool: DatabasePool,
-  keyring: AuditKeyring,
-  filter: { status?: ChangeRequestStatus | undefined; limit: number },
-): Promise<ChangeRequest[]> => {
-  const due = await pool.anyFirst(sql.unsafe`SELECT id FROM public.change_requests WHERE status = 'pending_approval' ORDER BY id`);
-  if (due.length > 0) {
-    await withLockedState(pool, keyring, async (locked) => {
-      for (const id of due) {
-        const request = await findChangeRequest(locked.tx, String(id), { lock: true });
-        if (request !== null && request.status === CHANGE_REQUEST_STATUSES.pending) await voidIfStale(locked, request);
-      }
-    });
-  }
-  return listChangeRequests(pool, filter);
-};
 
 const reread = async (locked: Locked, id: string): Promise<ChangeRequest> => {
   const request = await findChangeRequest(locked.tx, id, { lock: false });

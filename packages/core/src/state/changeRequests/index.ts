@@ -1,3 +1,3 @@
 export * from './model.js';
-export { findApprovalsOfChanges } from './queries.js';
+export { findApprovalsOfChanges, listChangeRequests } from './queries.js';
 export * from './changeRequestSteps.js';

@@ -45,17 +45,61 @@ export const findChangeRequest = async (tx: CommonQueryMethods, id: string, opti
 export const isExpired = async (tx: CommonQueryMethods, id: string): Promise<boolean> =>
   (await tx.oneFirst(sql.unsafe`SELECT expires_at <= now() FROM public.change_requests WHERE id = ${id}`)) === true;
 
+/**
+ * Requests as they stand now, newest first, read without a lock and without writing: a pending request that is past
+ * its expiry, or was made against another state version, is listed as `expired` or `stale`, with the reason its
+ * closing will record, although its row still says pending. The row and its audit event are written by the next
+ * change-request step, which holds the governance lock anyway (voidDuePendingRequests). The status filter applies to
+ * the status as listed.
+ */
 export const listChangeRequests = async (
   db: CommonQueryMethods,
   filter: { status?: ChangeRequestStatus | undefined; limit: number },
 ): Promise<ChangeRequest[]> => [
   ...(await db.any(sql.type(changeRequestRow)`
-    ${SELECT_REQUEST}
-    ${filter.status === undefined ? sql.fragment`` : sql.fragment`WHERE c.status = ${filter.status}`}
-    ORDER BY c.created_at DESC, c.id
+    WITH v AS (SELECT public.governance_live_version()::int AS current),
+    listed AS (
+      SELECT s.id, s.action, s.requested_by, s.reason, s.required, s.state_version, s.job_id, s.request_id, s.created_at,
+             s.expires_at, s.closed_at, s.closed_by, s.approvals, c.created_at AS sort_at,
+             CASE WHEN s.status <> 'pending_approval' THEN s.status
+                  WHEN c.expires_at <= now() THEN 'expired'
+                  WHEN s.state_version <> v.current THEN 'stale'
+                  ELSE s.status END AS status,
+             CASE WHEN s.status <> 'pending_approval' THEN s.close_reason
+                  WHEN c.expires_at <= now()
+                    THEN format('expired at %s with %s of %s approvals', s.expires_at, json_array_length(s.approvals) + 1, s.required)
+                  WHEN s.state_version <> v.current
+                    THEN format('state version changed from %s to %s since the request', s.state_version, v.current)
+                  ELSE s.close_reason END AS close_reason
+      FROM (${SELECT_REQUEST}) s
+      JOIN public.change_requests c ON c.id = s.id
+      CROSS JOIN v
+    )
+    SELECT id, action, requested_by, reason, required, state_version, status, job_id, request_id, created_at, expires_at,
+           closed_at, closed_by, close_reason, approvals
+    FROM listed
+    ${filter.status === undefined ? sql.fragment`` : sql.fragment`WHERE status = ${filter.status}`}
+    ORDER BY sort_at DESC, id
     LIMIT ${filter.limit}
   `)),
 ];
+
+/**
+ * Pending requests that are past their expiry or were made against another state version than `version`, oldest
+ * first, locked FOR UPDATE (at most `limit`, and never `except`, the request the caller is acting on).
+ */
+export const findDuePendingRequests = async (
+  tx: CommonQueryMethods,
+  options: { version: number; except: string | null; limit: number },
+): Promise<readonly string[]> =>
+  tx.anyFirst(sql.type(z.object({ id: z.string() }))`
+    SELECT id FROM public.change_requests
+    WHERE status = 'pending_approval' AND (expires_at <= now() OR state_version <> ${options.version})
+      AND id IS DISTINCT FROM ${options.except}
+    ORDER BY created_at, id
+    LIMIT ${options.limit}
+    FOR UPDATE
+  `);
 
 export const insertApproval = async (tx: CommonQueryMethods, approval: { id: string; approver: string; reason: string }): Promise<void> => {
   await tx.query(sql.unsafe`
