@@ -166,12 +166,25 @@ describe('pausing a queue: audited, through the API, by ADMIN_ACTORS only', () =
   });
 });
 
+/** GET /admin/login as a browser does: the form's double-submit token and the cookie that goes with it. */
+const loginForm = async () => {
+  const page = await request('GET', '/admin/login');
+  const csrf = /name="csrf" value="([A-Za-z0-9_-]+)"/.exec(page.body)?.[1] ?? '';
+  const cookie = /^(__Host-valhalla_login_csrf=[^;]+)/.exec(String(page.headers['set-cookie']))?.[1] ?? '';
+  return { page, csrf, cookie };
+};
+const form = { 'content-type': 'application/x-www-form-urlencoded' };
+const formBody = (fields: Record<string, string>) => new URLSearchParams(fields).toString();
+
 describe('dashboard login', () => {
-  it('shows a login form', async () => {
-    const response = await request('GET', '/admin/login');
-    expect(response.statusCode).toBe(200);
-    expect(response.headers['content-type']).toMatch(/text\/html/);
-    expect(response.body).toMatch(/<form method="post" action="\/admin\/login">/);
+  it('shows a login form with a double-submit token in a __Host- cookie', async () => {
+    const { page, csrf, cookie } = await loginForm();
+    expect(page.statusCode).toBe(200);
+    expect(page.headers['content-type']).toMatch(/text\/html/);
+    expect(page.body).toMatch(/<form method="post" action="\/admin\/login">/);
+    expect(csrf).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(cookie).toBe(`__Host-valhalla_login_csrf=${csrf}`);
+    expect(String(page.headers['set-cookie'])).toMatch(/Path=\/; .*HttpOnly; Secure; SameSite=Strict/);
   });
 
   it('sets an HttpOnly, Secure, SameSite=Strict session cookie that holds no token and opens the dashboard and /api', async () => {
@@ -190,18 +203,19 @@ describe('dashboard login', () => {
     expect((await request('GET', '/api/governance/audit', { cookie })).statusCode).toBe(200);
   });
 
-  it('accepts the HTML form, redirects to the dashboard, and never echoes a wrong token', async () => {
-    const form = { 'content-type': 'application/x-www-form-urlencoded' };
-    const ok = await request('POST', '/admin/login', form, `token=${encodeURIComponent(ALICE.token)}`);
+  it('accepts the HTML form with its token, redirects to the dashboard, and never echoes a wrong token', async () => {
+    const { csrf, cookie } = await loginForm();
+    const ok = await request('POST', '/admin/login', { ...form, cookie }, formBody({ token: ALICE.token, csrf }));
     expect(ok.statusCode).toBe(303);
     expect(ok.headers.location).toBe('/admin/queues');
     expect(String(ok.headers['set-cookie'])).toMatch(/^valhalla_session=/);
 
     const wrongToken = 'wrong-token-<script>alert(1)</script>';
-    const refused = await request('POST', '/admin/login', form, `token=${encodeURIComponent(wrongToken)}`);
+    const refused = await request('POST', '/admin/login', { ...form, cookie }, formBody({ token: wrongToken, csrf }));
     expect(refused.statusCode).toBe(401);
-    expect(refused.headers['set-cookie']).toBeUndefined();
+    expect(String(refused.headers['set-cookie'])).not.toMatch(/valhalla_session=/);
     expect(refused.body).not.toContain('wrong-token');
+    expect(refused.body).toContain('That token is not valid.');
     const json = await request('POST', '/admin/login', {}, { token: wrongToken });
     expect(json.statusCode).toBe(401);
     expect(json.json().error.code).toBe('UNAUTHENTICATED');
@@ -210,13 +224,72 @@ describe('dashboard login', () => {
     expect(app.statusCode).toBe(403);
   });
 
-  it('revokes the session on logout: the same cookie is refused afterwards', async () => {
-    const { cookie } = await login(ALICE.token);
+  it('refuses login CSRF: a form post from another site, or without the form token, signs nobody in', async () => {
+    const { csrf, cookie } = await loginForm();
+    // The attacker's own reader token, posted by the attacker's page in the victim's browser.
+    const attempts = [
+      { headers: { ...form, origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' }, body: { token: READER.token } },
+      { headers: { ...form, origin: 'https://evil.example' }, body: { token: READER.token } },
+      { headers: { ...form, 'sec-fetch-site': 'same-site' }, body: { token: READER.token } },
+      { headers: { ...form, origin: 'null' }, body: { token: READER.token } },
+      // An old browser that sends neither header: no form token (a cross-site page cannot read it, and the
+      // SameSite=Strict cookie does not travel with a cross-site post).
+      { headers: form, body: { token: READER.token } },
+      { headers: { ...form, cookie }, body: { token: READER.token } },
+      { headers: form, body: { token: READER.token, csrf } },
+      { headers: { ...form, cookie }, body: { token: READER.token, csrf: `${csrf.slice(1)}x` } },
+    ];
+    for (const attempt of attempts) {
+      const response = await request('POST', '/admin/login', attempt.headers, formBody(attempt.body));
+      expect(response.statusCode, JSON.stringify(attempt.headers)).toBe(403);
+      expect(String(response.headers['set-cookie'])).not.toMatch(/valhalla_session=/);
+    }
+    const crossSite = await request('POST', '/admin/login', { ...form, origin: 'https://evil.example' }, formBody({ token: READER.token }));
+    expect(crossSite.json().error).toMatchObject({ code: 'FORBIDDEN', details: [{ field: 'Origin', message: expect.stringContaining('evil.example') }] });
+    const expired = await request('POST', '/admin/login', form, formBody({ token: READER.token }));
+    expect(expired.body).toContain('This sign-in form expired or was not sent from this site.');
+    // A JSON sign-in (scripts, the CLI) from another site's page is refused by its Origin as well.
+    const json = await request('POST', '/admin/login', { origin: 'https://evil.example' }, { token: READER.token });
+    expect(json.statusCode).toBe(403);
+    // The same site's own page, with its token, is fine.
+    const own = await request('POST', '/admin/login', { ...form, cookie, origin: 'http://localhost', 'sec-fetch-site': 'same-origin' }, formBody({ token: READER.token, csrf }));
+    expect(own.statusCode).toBe(303);
+  });
+
+  it('revokes the session on logout with its CSRF token: the same cookie is refused afterwards', async () => {
+    const { cookie, response: signedIn } = await login(ALICE.token);
+    const csrf = signedIn.json().csrfToken as string;
     expect((await request('GET', '/admin/queues/api/queues', { cookie })).statusCode).toBe(200);
-    const response = await request('POST', '/admin/logout', { cookie });
+    const response = await request('POST', '/admin/logout', { cookie, 'x-csrf-token': csrf });
     expect(response.statusCode).toBe(204);
     expect(String(response.headers['set-cookie'])).toMatch(/^valhalla_session=;.*Expires=Thu, 01 Jan 1970/);
     expect((await request('GET', '/admin/queues/api/queues', { cookie })).statusCode).toBe(401);
     expect((await request('GET', '/api/governance/audit', { cookie })).statusCode).toBe(401);
+    // A form logout carries the token as a field.
+    const again = await login(ALICE.token);
+    const formLogout = await request('POST', '/admin/logout', { ...form, cookie: again.cookie }, formBody({ csrf: again.response.json().csrfToken as string }));
+    expect(formLogout.statusCode).toBe(303);
+    expect((await request('GET', '/admin/queues/api/queues', { cookie: again.cookie })).statusCode).toBe(401);
+  });
+
+  it('refuses a forced logout: from another site, or without the session CSRF token, the session stays and the cookie is kept', async () => {
+    const { cookie, response: signedIn } = await login(BOB.token);
+    const csrf = signedIn.json().csrfToken as string;
+    for (const headers of [
+      { ...form, cookie, origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' },
+      { ...form, cookie, 'sec-fetch-site': 'cross-site' },
+      { ...form, cookie },
+      { cookie, 'x-csrf-token': `${csrf}x` },
+      { cookie, origin: 'https://evil.example', 'x-csrf-token': csrf },
+    ]) {
+      const response = await request('POST', '/admin/logout', headers, headers['content-type'] === undefined ? undefined : '');
+      expect(response.statusCode, JSON.stringify(headers)).toBe(403);
+      expect(response.headers['set-cookie']).toBeUndefined();
+    }
+    expect((await request('GET', '/admin/queues/api/queues', { cookie })).statusCode).toBe(200);
+    // Without a cookie there is nothing to end, and nothing is cleared.
+    const anonymous = await request('POST', '/admin/logout', {});
+    expect(anonymous.statusCode).toBe(204);
+    expect(anonymous.headers['set-cookie']).toBeUndefined();
   });
 });

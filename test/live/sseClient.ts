@@ -27,10 +27,11 @@ export type SseConnection = {
  */
 export const openSse = async (
   url: string,
-  options: { token?: string; lastEventId?: string; track?: boolean } = {},
+  options: { token?: string; cookie?: string; lastEventId?: string; track?: boolean } = {},
 ): Promise<SseConnection> => {
   const headers: Record<string, string> = { accept: 'text/event-stream' };
   if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
+  if (options.cookie !== undefined) headers.cookie = options.cookie;
   if (options.lastEventId !== undefined) headers['last-event-id'] = options.lastEventId;
   const request = http.request(url, { headers, agent: false });
   const response = await new Promise<http.IncomingMessage>((resolve, reject) => {

@@ -13,7 +13,7 @@ export type Principal = {
   readonly actor: string;
   readonly role: Role;
   readonly tokenId: string;
-  readonly session: { readonly secret: string; readonly csrfToken: string } | null;
+  readonly session: { readonly secret: string; readonly csrfToken: string; readonly expiresAt: string } | null;
 };
 
 /** The roles that may call the live endpoint and the state stream: `config: { roles: LIVE_STATE_ROLES }`. */
@@ -97,12 +97,12 @@ export const createTokenVerifier = (tokens: readonly RoleToken[]) => {
      * The principal of a stored session, when the credential it was made from is still configured with the same
      * role: removing a token from the environment ends its sessions.
      */
-    session: (secret: string, stored: { token_digest: string; role: string }): Principal | null => {
+    session: (secret: string, stored: { token_digest: string; role: string; expires_at: string }): Principal | null => {
       const digest = Buffer.from(stored.token_digest, 'hex');
       if (digest.length !== 32) return null;
       const entry = byDigest(digest);
       if (entry === null || entry.role !== stored.role) return null;
-      return toPrincipal(entry, { secret, csrfToken: csrfTokenOf(secret) });
+      return toPrincipal(entry, { secret, csrfToken: csrfTokenOf(secret), expiresAt: stored.expires_at });
     },
   };
 };

@@ -34,7 +34,8 @@ import { verificationRoutes } from './routes/verifications.js';
 import { liveStateRoutes } from './routes/liveState.js';
 import { sendOfrepPathError } from './ofrep/registerOfrepErrors.js';
 import { OFREP_PREFIX, ofrepRoutes } from './routes/ofrep.js';
-import { createLiveStreams } from './live/liveStreams.js';
+import { createLiveStreams, type LiveStreams } from './live/liveStreams.js';
+import { findLiveSessionIds } from './sessions/sessionStore.js';
 import { createLiveStateListener, readLiveState } from '@valhalla/core';
 
 /** A route group: a Fastify plugin that receives the dependencies. Prefixes are decided by buildServer. */
@@ -71,6 +72,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** This server's Prometheus metrics (a registry of its own). */
     metrics: ApiMetrics;
+    /** This server's open state streams. */
+    liveStreams: LiveStreams;
   }
 }
 
@@ -172,7 +175,6 @@ export const buildServer = async (deps: ApiDependencies, options: BuildServerOpt
   await app.register(async (scope) => healthRoutes(scope, deps));
   await app.register(async (scope) => metricsRoutes(scope, deps, metrics));
   await app.register(async (scope) => consoleRoutes(scope, { dir: options.consoleDir }));
-  await app.register(async (scope) => adminRoutes(scope, deps), { prefix: ADMIN_PREFIX });
   const liveConfig = deps.config.live;
   const listener =
     deps.liveState ??
@@ -191,7 +193,10 @@ export const buildServer = async (deps: ApiDependencies, options: BuildServerOpt
     streamsPerToken: liveConfig.streamsPerToken,
     // While the listener is down, fallback reads run every LIVE_FALLBACK_MAX_AGE_MS: twice that allows one slow read.
     heartbeatMaxStateAgeMs: 2 * liveConfig.fallbackMaxAgeMs,
+    liveSessions: (ids) => findLiveSessionIds(deps.pool, ids),
   });
+  // The sign-out routes (DELETE /api/session, POST /admin/logout) end the streams of the session they end.
+  app.decorate('liveStreams', streams);
   // Before the server drains: open streams would otherwise hold it until the drain deadline. Clients reconnect to
   // another instance.
   app.addHook('preClose', async () => streams.close());
@@ -201,6 +206,8 @@ export const buildServer = async (deps: ApiDependencies, options: BuildServerOpt
     async (scope) => ofrepRoutes(scope, { listener, maxStalenessMs: liveConfig.maxStalenessMs, tokens: deps.config.roleTokens }),
     { prefix: OFREP_PREFIX },
   );
+  await app.register(async (scope) => adminRoutes(scope, deps), { prefix: ADMIN_PREFIX });
+
   await app.register(
     async (api) => {
       registerAuth(api, { tokens: deps.config.roleTokens, pool: deps.pool });

@@ -13,9 +13,10 @@ import { enforceContractErrorShape } from '../plugins/contractErrorShape.js';
 import { sendError } from '../plugins/errorHandling.js';
 import { BODY_LIMIT_BYTES, parseJsonText } from '../plugins/jsonBody.js';
 import { clearSessionCookie, setSessionCookie } from '../sessions/sessionCookie.js';
-import { revokeSession, SESSION_COOKIE } from '../sessions/sessionStore.js';
+import { csrfTokenOf, findSession, revokeSession, SESSION_COOKIE, sessionIdOf } from '../sessions/sessionStore.js';
 import { signIn } from '../sessions/signIn.js';
-import { loginPage, signInRequiredPage } from './loginPage.js';
+import { issueLoginCsrf, loginCsrfMatches, refuseCrossSite, sameSecret } from './formCsrf.js';
+import { loginPage, signInRequiredPage, type LoginProblem } from './loginPage.js';
 
 /** Mount point of the admin pages; the dashboard is at `${ADMIN_PREFIX}/queues`. */
 export const ADMIN_PREFIX = '/admin';
@@ -29,7 +30,11 @@ const DASHBOARD_ROLES: ReadonlySet<string> = new Set([ROLES.operator, ROLES.read
 /** Login attempts per minute per client address, whatever RATE_LIMIT_PER_MINUTE allows elsewhere. */
 const LOGIN_ATTEMPTS_PER_MINUTE = 30;
 
-const loginBody = z.strictObject({ token: z.string().min(1).max(1000) });
+const loginBody = z.strictObject({
+  token: z.string().min(1).max(1000),
+  /** The login form's double-submit token (required for a form post). */
+  csrf: z.string().max(200).optional(),
+});
 
 const wantsHtml = (request: FastifyRequest) => (request.headers.accept ?? '').includes('text/html');
 const isForm = (request: FastifyRequest) => (request.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded');
@@ -70,8 +75,15 @@ export const adminRoutes = async (scope: FastifyInstance, deps: ApiDependencies)
   registerAdminBodyParsers(scope);
   const app = scope.withTypeProvider<ZodTypeProvider>();
 
-  app.get('/login', { schema: { hide: true } }, async (_request, reply) => reply.type('text/html; charset=utf-8').send(loginPage({ failed: false })));
+  const formPage = (reply: FastifyReply, status: number, problem: LoginProblem) =>
+    reply.code(status).type('text/html; charset=utf-8').send(loginPage({ problem, csrfToken: issueLoginCsrf(reply) }));
 
+  app.get('/login', { schema: { hide: true } }, async (_request, reply) => formPage(reply, 200, 'none'));
+
+  // Login CSRF (a cross-site form signing the victim in as the attacker) is stopped twice over: a browser's post from
+  // another site is refused by its Origin / Sec-Fetch-Site, and a form post must carry the double-submit token of the
+  // form this browser was given (a cross-site page can neither read it nor send its SameSite=Strict cookie). A JSON
+  // post cannot come from another site without CORS, which allows no origin for /admin.
   app.post(
     '/login',
     {
@@ -79,13 +91,18 @@ export const adminRoutes = async (scope: FastifyInstance, deps: ApiDependencies)
       config: { rateLimit: { max: Math.min(config.rateLimitPerMinute, LOGIN_ATTEMPTS_PER_MINUTE), timeWindow: 60_000 } },
     },
     async (request, reply) => {
+      refuseCrossSite(request, `POST ${ADMIN_PREFIX}/login`);
+      if (isForm(request) && !loginCsrfMatches(request, request.body.csrf)) {
+        request.log.warn('admin login form without its double-submit token refused');
+        return formPage(reply, 403, 'form');
+      }
       let session;
       try {
         session = await signIn(deps.pool, verify, request.body.token);
       } catch (error) {
         if (!(error instanceof ApiError) || error.code === 'DEPENDENCY_UNAVAILABLE' || !isForm(request)) throw error;
         request.log.warn({ code: error.code }, 'admin login refused');
-        return reply.code(error.status).type('text/html; charset=utf-8').send(loginPage({ failed: true }));
+        return formPage(reply, error.status, 'token');
       }
       request.log.info({ actor: session.actor }, 'admin login');
       setSessionCookie(reply, session.secret, session.expiresAt);
@@ -94,10 +111,29 @@ export const adminRoutes = async (scope: FastifyInstance, deps: ApiDependencies)
     },
   );
 
+  // A forced logout (a cross-site form ending the victim's session) is refused the same way: from another site, or
+  // without the session's CSRF token (X-CSRF-Token, or a form's `csrf` field), a live session is neither revoked nor
+  // cleared. A cookie whose session is already over is cleared whoever asks.
   app.post('/logout', { schema: { hide: true } }, async (request, reply) => {
+    refuseCrossSite(request, `POST ${ADMIN_PREFIX}/logout`);
     const secret = request.cookies[SESSION_COOKIE];
-    if (secret !== undefined) await callDatabase(() => revokeSession(deps.pool, secret));
-    clearSessionCookie(reply);
+    if (secret !== undefined) {
+      const live = await callDatabase(() => findSession(deps.pool, secret));
+      if (live !== null) {
+        const header = request.headers['x-csrf-token'];
+        const field = (request.body as { csrf?: unknown } | undefined)?.csrf;
+        const presented = typeof header === 'string' ? header : field;
+        if (typeof presented !== 'string' || !sameSecret(presented, csrfTokenOf(secret))) {
+          throw new ApiError('FORBIDDEN', `POST ${ADMIN_PREFIX}/logout with a session cookie must carry the session's CSRF token`, {
+            details: [{ field: 'X-CSRF-Token', message: 'missing or does not match the session' }],
+          });
+        }
+        await callDatabase(() => revokeSession(deps.pool, secret));
+        scope.liveStreams.endSession(sessionIdOf(secret));
+        request.log.info({ actor: live.actor }, 'admin logout');
+      }
+      clearSessionCookie(reply);
+    }
     if (isForm(request) || wantsHtml(request)) return reply.code(303).header('location', `${ADMIN_PREFIX}/login`).send();
     return reply.code(204).send();
   });

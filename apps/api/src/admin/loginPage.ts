@@ -1,5 +1,16 @@
-/** The dashboard login form. Static text only: nothing from the request is ever echoed into it. */
-export const loginPage = (options: { failed: boolean }): string => `<!doctype html>
+/** Why the form is shown again: a wrong token, or a form that expired or did not come from this site. */
+export type LoginProblem = 'none' | 'token' | 'form';
+
+const PROBLEM_TEXT: Record<Exclude<LoginProblem, 'none'>, string> = {
+  token: 'That token is not valid.',
+  form: 'This sign-in form expired or was not sent from this site. Sign in again.',
+};
+
+/**
+ * The dashboard login form, with its double-submit token (`csrf`, base64url: safe in an attribute). Static text
+ * otherwise: nothing from the request is ever echoed into it.
+ */
+export const loginPage = (options: { problem: LoginProblem; csrfToken: string }): string => `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -16,7 +27,8 @@ export const loginPage = (options: { failed: boolean }): string => `<!doctype ht
 <body>
 <h1>Queue dashboard</h1>
 <p>Sign in with your API token (the one you send as <code>Authorization: Bearer</code>).</p>
-${options.failed ? '<p class="error" role="alert">That token is not valid.</p>\n' : ''}<form method="post" action="/admin/login">
+${options.problem === 'none' ? '' : `<p class="error" role="alert">${PROBLEM_TEXT[options.problem]}</p>\n`}<form method="post" action="/admin/login">
+  <input type="hidden" name="csrf" value="${options.csrfToken}">
   <label for="token">Token</label>
   <input id="token" name="token" type="password" autocomplete="current-password" required maxlength="1000">
   <button type="submit">Sign in</button>

@@ -12,7 +12,15 @@ export type LiveStreamsOptions = {
    * ago (listening, or a recent fallback read). Past it the instance falls silent, so clients see their state age.
    */
   heartbeatMaxStateAgeMs: number;
+  /**
+   * Of the given session ids, the ones still live (in PostgreSQL, so a logout on another instance counts). Asked at
+   * each heartbeat tick for the streams opened with a session cookie; those whose session is gone are ended.
+   */
+  liveSessions?: (ids: readonly string[]) => Promise<ReadonlySet<string>>;
 };
+
+/** The session a stream was opened with (a console's cookie): the stream ends when the session does. */
+type StreamSession = { id: string; expiresAt: string };
 
 /** A client whose socket holds more unsent bytes than this is not reading: it is dropped rather than buffered. */
 const MAX_BUFFERED_BYTES = 256 * 1024;
@@ -36,7 +44,13 @@ type StreamAudience = 'full' | 'app';
 const stateEvent = (state: LiveState, audience: StreamAudience): string =>
   `event: state\nid: ${state.etag}\ndata: ${audience === 'full' ? state.json : state.appJson}\n\n`;
 
-type Stream = { tokenId: string; audience: StreamAudience; response: ServerResponse };
+type Stream = {
+  tokenId: string;
+  audience: StreamAudience;
+  response: ServerResponse;
+  session: StreamSession | null;
+  expiry: NodeJS.Timeout | undefined;
+};
 
 export type LiveStreams = {
   /**
@@ -51,25 +65,62 @@ export type LiveStreams = {
   open(
     tokenId: string,
     response: ServerResponse,
-    options: { state: LiveState; lastEventId: string | undefined; headers: OutgoingHttpHeaders; audience: StreamAudience },
+    options: {
+      state: LiveState;
+      lastEventId: string | undefined;
+      headers: OutgoingHttpHeaders;
+      audience: StreamAudience;
+      session: StreamSession | null;
+    },
   ): void;
+  /** Ends the streams opened with this session (its logout on this instance). */
+  endSession(sessionId: string): void;
   /** Open streams (all tokens). */
   count(): number;
   /** Ends every stream and refuses new ones; idempotent. Run before the server drains, so it is not held open. */
   close(): void;
 };
 
-/** The api's change streams: one subscription to the listener, fanned out to every open response. */
+/**
+ * The api's change streams: one subscription to the listener, fanned out to every open response. A stream opened with
+ * a session cookie lives no longer than its session: it ends at the session's expiry, at its logout on this instance
+ * at once, and at its logout on another instance by the next heartbeat tick (the sessions are checked in PostgreSQL
+ * then). A stream opened with a bearer token lives as long as the token is configured, i.e. until this process stops.
+ */
 export const createLiveStreams = (options: LiveStreamsOptions): LiveStreams => {
   const streams = new Set<Stream>();
   const perToken = new Map<string, number>();
   let closed = false;
+  let checkingSessions = false;
 
   const remove = (stream: Stream) => {
     if (!streams.delete(stream)) return;
+    clearTimeout(stream.expiry);
     const left = (perToken.get(stream.tokenId) ?? 1) - 1;
     if (left === 0) perToken.delete(stream.tokenId);
     else perToken.set(stream.tokenId, left);
+  };
+
+  /** Ends a stream properly (the client sees the end, reconnects, and is then asked to sign in again). */
+  const end = (stream: Stream, why: string) => {
+    options.logger.info({ tokenId: stream.tokenId }, `live stream ended: ${why}`);
+    remove(stream);
+    stream.response.end();
+  };
+
+  const checkSessions = async () => {
+    const bound = [...streams].filter((stream) => stream.session !== null);
+    if (bound.length === 0 || options.liveSessions === undefined || checkingSessions) return;
+    checkingSessions = true;
+    try {
+      const live = await options.liveSessions([...new Set(bound.map((stream) => (stream.session as StreamSession).id))]);
+      for (const stream of bound) if (streams.has(stream) && !live.has((stream.session as StreamSession).id)) end(stream, 'its session was signed out');
+    } catch (error) {
+      // PostgreSQL unreachable: the sessions cannot be checked now; the next tick asks again.
+      options.logger.debug({ err: error }, 'could not check the sessions of open streams');
+    } finally {
+      checkingSessions = false;
+    }
   };
 
   /**
@@ -94,6 +145,7 @@ export const createLiveStreams = (options: LiveStreamsOptions): LiveStreams => {
   // PostgreSQL any more must not keep saying so.
   const heartbeat = setInterval(() => {
     if (options.listener.ageMs() <= options.heartbeatMaxStateAgeMs) broadcast(() => ': heartbeat\n\n');
+    void checkSessions();
   }, options.heartbeatMs);
   heartbeat.unref();
 
@@ -107,12 +159,18 @@ export const createLiveStreams = (options: LiveStreamsOptions): LiveStreams => {
         );
       }
     },
-    open: (tokenId, response, { state: readState, lastEventId, headers, audience }) => {
+    open: (tokenId, response, { state: readState, lastEventId, headers, audience, session }) => {
       // The listener's state, not the one read before an await: a change in between was broadcast without this stream.
       const state = options.listener.current() ?? readState;
       // A client gone while the state was read: its 'close' has fired already and would never remove it.
       if (response.destroyed || response.socket === null || response.socket.destroyed) return;
-      const stream: Stream = { tokenId, audience, response };
+      const stream: Stream = { tokenId, audience, response, session, expiry: undefined };
+      if (session !== null) {
+        // setTimeout takes at most 2^31-1 ms (24.8 days); sessions last hours.
+        const left = Math.min(Math.max(0, Date.parse(session.expiresAt) - Date.now()), 2 ** 31 - 1);
+        stream.expiry = setTimeout(() => end(stream, 'its session expired'), left);
+        stream.expiry.unref();
+      }
       streams.add(stream);
       perToken.set(tokenId, (perToken.get(tokenId) ?? 0) + 1);
       response.on('close', () => remove(stream));
@@ -126,13 +184,19 @@ export const createLiveStreams = (options: LiveStreamsOptions): LiveStreams => {
       // The socket is written as soon as possible: no Nagle delay between a commit and the client.
       response.socket?.setNoDelay(true);
     },
+    endSession: (sessionId) => {
+      for (const stream of streams) if (stream.session?.id === sessionId) end(stream, 'its session was signed out');
+    },
     count: () => streams.size,
     close: () => {
       if (closed) return;
       closed = true;
       clearInterval(heartbeat);
       unsubscribe();
-      for (const stream of streams) stream.response.end();
+      for (const stream of streams) {
+        clearTimeout(stream.expiry);
+        stream.response.end();
+      }
       streams.clear();
       perToken.clear();
     },

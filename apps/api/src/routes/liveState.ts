@@ -7,6 +7,7 @@ import { LIVE_STATE_ROLES, requirePrincipal, seesChangeDetails } from '../auth.j
 import type { LiveStreams } from '../live/liveStreams.js';
 import { matchesEtag } from '../live/matchesEtag.js';
 import { servableState, type LiveStateSource } from '../live/servableState.js';
+import { sessionIdOf } from '../sessions/sessionStore.js';
 import { errorResponses } from '../responseSchemas.js';
 
 export type LiveStateRouteDeps = LiveStateSource & { streams: LiveStreams };
@@ -76,7 +77,7 @@ export const liveStateRoutes = async (scope: FastifyInstance, deps: LiveStateRou
       },
     },
     async (request, reply) => {
-      const { tokenId, role } = requirePrincipal(request);
+      const { tokenId, role, session } = requirePrincipal(request);
       const { state } = await servableState(deps);
       deps.streams.admit(tokenId);
       // From here the response belongs to the stream: Fastify neither serialises nor ends it.
@@ -86,6 +87,7 @@ export const liveStateRoutes = async (scope: FastifyInstance, deps: LiveStateRou
         lastEventId: lastEventIdOf(request),
         headers: reply.getHeaders() as OutgoingHttpHeaders,
         audience: seesChangeDetails(role) ? 'full' : 'app',
+        session: session === null ? null : { id: sessionIdOf(session.secret), expiresAt: session.expiresAt },
       });
     },
   );

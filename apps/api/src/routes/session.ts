@@ -8,7 +8,7 @@ import type { ApiDependencies } from '../dependencies.js';
 import { errorResponses } from '../responseSchemas.js';
 import { clearSessionCookie, setSessionCookie } from '../sessions/sessionCookie.js';
 import { signIn } from '../sessions/signIn.js';
-import { revokeSession } from '../sessions/sessionStore.js';
+import { revokeSession, sessionIdOf } from '../sessions/sessionStore.js';
 
 /** Sign-in attempts per minute per client address, whatever RATE_LIMIT_PER_MINUTE allows elsewhere. */
 const SIGN_IN_ATTEMPTS_PER_MINUTE = 30;
@@ -27,7 +27,8 @@ const sessionResponse = z
 /**
  * The console's session: POST /api/session `{"token"}` signs in (operator or reader token) and sets the HttpOnly
  * session cookie; GET /api/session says who is signed in (and the CSRF token again, after a page reload); DELETE
- * /api/session revokes the session in PostgreSQL (every api instance then refuses the cookie) and clears it.
+ * /api/session revokes the session in PostgreSQL (every api instance then refuses the cookie), ends the state streams
+ * opened with it (here at once, on other instances by their next heartbeat) and clears the cookie.
  */
 export const sessionRoutes = async (scope: FastifyInstance, deps: ApiDependencies): Promise<void> => {
   const app = scope.withTypeProvider<ZodTypeProvider>();
@@ -65,6 +66,7 @@ export const sessionRoutes = async (scope: FastifyInstance, deps: ApiDependencie
       if (principal.session !== null) {
         const { secret } = principal.session;
         await callDatabase(() => revokeSession(deps.pool, secret));
+        scope.liveStreams.endSession(sessionIdOf(secret));
         request.log.info({ actor: principal.actor }, 'session revoked');
       }
       clearSessionCookie(reply);

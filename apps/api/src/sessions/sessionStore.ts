@@ -12,6 +12,9 @@ const SECRET = /^[A-Za-z0-9_-]{43}$/;
 
 const sha256Hex = (value: string): string => createHash('sha256').update(value, 'utf8').digest('hex');
 
+/** The stored id of a session: the sha256 of its secret (the secret itself is never stored). */
+export const sessionIdOf = (secret: string): string => sha256Hex(secret);
+
 /**
  * The CSRF token of a session, derived from its secret: the console reads it from the sign-in answer (or GET
  * /api/session) and echoes it in X-CSRF-Token. A cross-site page can neither read it nor compute it.
@@ -44,6 +47,15 @@ export const findSession = async (db: CommonQueryMethods, secret: string | undef
     WHERE id_hash = ${sha256Hex(secret)} AND revoked_at IS NULL AND expires_at > now()
   `);
 };
+
+/** Of the given session ids, the ones still live (not revoked, not expired): what open streams are checked against. */
+export const findLiveSessionIds = async (db: CommonQueryMethods, ids: readonly string[]): Promise<Set<string>> =>
+  new Set(
+    await db.anyFirst(sql.type(z.object({ id_hash: z.string() }))`
+      SELECT id_hash FROM public.api_sessions
+      WHERE id_hash = ANY(${sql.array(ids, 'text')}) AND revoked_at IS NULL AND expires_at > now()
+    `),
+  );
 
 /** Revokes a session on every api instance (they all read this table). Also drops sessions expired a day ago. */
 export const revokeSession = async (db: CommonQueryMethods, secret: string): Promise<void> => {
