@@ -154,6 +154,45 @@ describe('adopting the Python service database (Alembic)', () => {
   });
 });
 
+describe('adopting only what the Python service can have made', () => {
+  it('refuses an alembic_version stamped at a later revision of this chain: up exits 1, nothing is recorded, status stays honest', async () => {
+    const database = await freshDatabase('alembic-head');
+    // The report's two tables and alembic_version at this chain's head: no audit log, no product table.
+    await adminQuery(await pythonServiceSql(HEAD), database.name);
+    const up = await runCli(database, ['up']);
+    expect(up.code).toBe(1);
+    expect(up.err).toMatch(new RegExp(`MIGRATION_ALEMBIC_UNADOPTABLE: alembic_version stands at ${HEAD}, but the Python service can only have applied 20260113_golive_merge and 20260121_go_live_core_tables`));
+    expect(await rows(database, `SELECT count(*)::int AS n FROM ${LEDGER_TABLE}`)).toEqual([{ n: 0 }]);
+    expect(await rows(database, `SELECT to_regclass('public.governance_audit_log') AS a`)).toEqual([{ a: null }]);
+    const status = await runCli(database, ['status']);
+    expect(status.out).not.toMatch(/applied {2}/);
+    expect(status.out).toMatch(new RegExp(`pending +${HEAD}`));
+    expect((await runCli(database, ['verify'])).code).not.toBe(0);
+  });
+
+  it('refuses an alembic_version at the core tables revision when those tables are missing', async () => {
+    const database = await freshDatabase('alembic-no-tables');
+    await adminQuery(
+      `${await readFile(new URL('./fixtures/alembic_version.sql', import.meta.url), 'utf8')}
+       INSERT INTO public.alembic_version (version_num) VALUES ('20260121_go_live_core_tables');`,
+      database.name,
+    );
+    const up = await runCli(database, ['up']);
+    expect(up.code).toBe(1);
+    expect(up.err).toMatch(/MIGRATION_ALEMBIC_UNADOPTABLE: alembic_version stands at 20260121_go_live_core_tables, but public\.system_metadata and public\.go_live_state do not exist/);
+    expect(await rows(database, `SELECT count(*)::int AS n FROM ${LEDGER_TABLE}`)).toEqual([{ n: 0 }]);
+  });
+
+  it('adopts the root revision alone (the service before its tables) and applies the rest', async () => {
+    const database = await freshDatabase('alembic-root');
+    await adminQuery(await pythonServiceSql('20260113_golive_merge'), database.name);
+    const up = await runCli(database, ['up']);
+    expect(up.code, up.err).toBe(0);
+    expect(up.out).toMatch(/adopted 20260113_golive_merge from alembic_version/);
+    expect(await rows(database, `SELECT revision, origin FROM ${LEDGER_TABLE} WHERE origin = 'alembic'`)).toEqual([{ revision: '20260113_golive_merge', origin: 'alembic' }]);
+  });
+});
+
 const tempDir = async () => {
   const dir = await mkdtemp(join(tmpdir(), 'valhalla-export-'));
   onTestFinished(() => rm(dir, { recursive: true, force: true }));

@@ -39,6 +39,7 @@ export const ERROR_CODES = {
   MIGRATION_BREAKING_UNKNOWN: { status: 500, description: 'The database has a breaking revision this code does not know: deploy code that knows it (older code must not run on it).' },
   MIGRATION_BUSY: { status: 500, description: 'A revision waited longer than its lock_timeout for a table lock; nothing was applied and the run may be retried.' },
   MIGRATION_ALEMBIC_UNKNOWN: { status: 500, description: 'alembic_version names a revision this chain does not know; the database is not adopted.' },
+  MIGRATION_ALEMBIC_UNADOPTABLE: { status: 500, description: 'alembic_version names a revision of this chain that the Python service cannot have applied (only 20260113_golive_merge and 20260121_go_live_core_tables), or the tables of the revision it names are missing; the database is not adopted.' },
   MIGRATION_DOWN_REFUSED: { status: 500, description: 'A downgrade would drop tables holding rows; the message names them and their row counts.' },
   MIGRATION_NOTHING_TO_DO: { status: 500, description: 'stamp or repair found nothing to record (the revisions are already applied, or none is edited).' },
   MIGRATION_VERIFY_FAILED: { status: 500, description: 'A verify script or schema check failed.' },

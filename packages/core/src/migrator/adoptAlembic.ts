@@ -4,12 +4,25 @@ import { insertLedgerRow, LEDGER_ORIGINS, type LedgerRow } from './ledger.js';
 import type { RevisionChain } from './revisions.js';
 
 /**
+ * The revisions the Python service applied with Alembic (the origin report's), with the tables each leaves. Every
+ * later revision of this chain exists only here: an `alembic_version` that names one was not written by the service.
+ */
+const PYTHON_SERVICE_REVISIONS: ReadonlyMap<string, readonly string[]> = new Map([
+  ['20260113_golive_merge', []],
+  ['20260121_go_live_core_tables', ['public.system_metadata', 'public.go_live_state']],
+]);
+
+/**
  * Adopts the Python service's Alembic history: when `public.alembic_version` names a revision of this chain, that
  * revision and every one before it that the ledger lacks are recorded as applied with origin `alembic` (applied_at
- * is the time of adoption) without running their SQL: Alembic already did. `alembic_version` is left as it is, so the
- * Python service can still read its own history. No table counts as created by these revisions: downgrades keep
- * them (see down). Must run under the migration lock, before pending revisions are computed.
- * @throws MigrationError MIGRATION_ALEMBIC_UNKNOWN naming the Alembic revision when this chain does not know it.
+ * is the time of adoption) without running their SQL: Alembic already did. Only the revisions the service can have
+ * applied are adopted, and only when their tables are there: a version stamped by hand at a later revision would
+ * otherwise record the whole chain as applied on a database without a product table, and `up` and `status` would
+ * report success. `alembic_version` is left as it is, so the Python service can still read its own history. No table
+ * counts as created by these revisions: downgrades keep them (see down). Must run under the migration lock, before
+ * pending revisions are computed.
+ * @throws MigrationError MIGRATION_ALEMBIC_UNKNOWN naming the Alembic revision when this chain does not know it;
+ *   MIGRATION_ALEMBIC_UNADOPTABLE when it names a later revision the ledger lacks, or the adopted tables are missing.
  */
 export const adoptAlembic = async (client: pg.ClientBase, chain: RevisionChain, ledger: readonly LedgerRow[]): Promise<string[]> => {
   const exists = await client.query<{ exists: boolean }>(`SELECT to_regclass('public.alembic_version') IS NOT NULL AS exists`);
@@ -31,6 +44,30 @@ export const adoptAlembic = async (client: pg.ClientBase, chain: RevisionChain, 
   const recorded = new Set(ledger.map((row) => row.revision));
   const adopted = chain.revisions.slice(0, upTo + 1).filter((revision) => !recorded.has(revision.id));
   if (adopted.length === 0) return [];
+  const beyond = adopted.filter((revision) => !PYTHON_SERVICE_REVISIONS.has(revision.id));
+  if (beyond.length > 0) {
+    throw new MigrationError(
+      'MIGRATION_ALEMBIC_UNADOPTABLE',
+      `alembic_version stands at ${versions.join(', ')}, but the Python service can only have applied ${[...PYTHON_SERVICE_REVISIONS.keys()].join(' and ')}; ` +
+        `${beyond.map((revision) => revision.id).join(', ')} exist only in this chain, so alembic_version was not written by it. ` +
+        'The database was not adopted and nothing was applied: set alembic_version to the revision the service really reached, or remove it.',
+      { revision: beyond[0]?.id ?? '' },
+    );
+  }
+  const expected = adopted.flatMap((revision) => PYTHON_SERVICE_REVISIONS.get(revision.id) ?? []);
+  const missing: string[] = [];
+  for (const table of expected) {
+    const found = await client.query<{ exists: boolean }>('SELECT to_regclass($1) IS NOT NULL AS exists', [table]);
+    if (found.rows[0]?.exists !== true) missing.push(table);
+  }
+  if (missing.length > 0) {
+    throw new MigrationError(
+      'MIGRATION_ALEMBIC_UNADOPTABLE',
+      `alembic_version stands at ${versions.join(', ')}, but ${missing.join(' and ')} ${missing.length === 1 ? 'does' : 'do'} not exist: ` +
+        'the database was not adopted and nothing was applied. Remove alembic_version to let migrate up create the tables.',
+      { revision: adopted.at(-1)?.id ?? '' },
+    );
+  }
   await client.query('BEGIN');
   try {
     for (const revision of adopted) {
