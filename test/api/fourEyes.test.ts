@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { verifyAuditChain, listAuditEntriesInOrder, sql } from '../../packages/core/src/index.js';
+import { verifyAuditChain, listAuditEntriesInOrder, recordApprovalsRequired, sql } from '../../packages/core/src/index.js';
 import type { ManagedProcess } from '../helpers/processes.js';
 import { waitFor } from '../helpers/waitFor.js';
 import { runValhallaCli } from '../../apps/cli/src/valhalla/runValhallaCli.js';
@@ -15,6 +15,8 @@ const api = useApi({
 
 let worker: ManagedProcess | undefined;
 beforeAll(async () => {
+  // What the api's entrypoint does at startup (this api is built in-process): a worker refuses another value.
+  await recordApprovalsRequired(api.current.database.pool, api.current.config.auditKeyring, { value: 2, release: 'test' });
   worker = startWorkerProcess({
     databaseUrl: api.current.database.url,
     redisUrl: api.current.redisUrl,

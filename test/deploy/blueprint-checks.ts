@@ -762,6 +762,14 @@ export function checkRenderSemantics(blueprint: unknown, facts: RepoFacts): Prob
         add('api-url-wiring', `${where}.envVars.API_URL`, `API_URL must come from fromService web ${RENDER_API} hostport (the private network address)`);
       }
     }
+    // Four-eyes: the worker applies changes by the api's APPROVALS_REQUIRED, taken from the api (it refuses to start
+    // on another value, so a value of its own is a worker that never runs, or a rule the api does not ask for).
+    if (type === 'worker') {
+      const ref = asObj(envVar(service, 'APPROVALS_REQUIRED')?.['fromService']);
+      if (ref['type'] !== 'web' || ref['name'] !== RENDER_API || ref['envVarKey'] !== 'APPROVALS_REQUIRED') {
+        add('approvals-wiring', `${where}.envVars.APPROVALS_REQUIRED`, `APPROVALS_REQUIRED must come from fromService web ${RENDER_API} envVarKey APPROVALS_REQUIRED`);
+      }
+    }
     if (envVar(service, 'WORKER_CONCURRENCY') !== undefined) {
       add('worker-concurrency-override', `${where}.envVars.WORKER_CONCURRENCY`, 'WORKER_CONCURRENCY is left to the code default, the same in every environment');
     }

@@ -299,6 +299,23 @@ const blueprintVariants: BlueprintVariant[] = [
     code: 'worker-concurrency-override',
   },
   {
+    name: 'a worker with an APPROVALS_REQUIRED of its own',
+    mutate: (doc) => {
+      const worker = env(service(doc, RENDER_WORKER), 'APPROVALS_REQUIRED');
+      delete worker['fromService'];
+      worker['value'] = '2';
+    },
+    code: 'approvals-wiring',
+  },
+  {
+    name: 'a worker without APPROVALS_REQUIRED (the default while the api asks for approvals)',
+    mutate: (doc) => {
+      const worker = service(doc, RENDER_WORKER);
+      worker['envVars'] = (worker['envVars'] as Doc[]).filter((e) => e['key'] !== 'APPROVALS_REQUIRED');
+    },
+    code: 'approvals-wiring',
+  },
+  {
     name: 'a web service without the /health health check',
     mutate: (doc) => {
       delete service(doc, RENDER_API)['healthCheckPath'];

@@ -7,6 +7,7 @@ import {
   exitAfterFlush,
   handleShutdownSignals,
   loadConfigOrExit,
+  recordApprovalsRequired,
 } from '@valhalla/core';
 import { assertSchemaCompatible, createMigrator, defaultMigrationsDir } from '@valhalla/core/migrator';
 import { buildServer } from './server.js';
@@ -74,6 +75,20 @@ try {
   assertSchemaCompatible(await migrator.status());
 } catch (err) {
   logger.fatal({ err }, `api refuses to start: ${err instanceof Error ? err.message : String(err)}`);
+  await lifecycle.close();
+  exitAfterFlush(logger, 1);
+  await new Promise<never>(() => {});
+}
+
+// The api's APPROVALS_REQUIRED is the one the workers must share: recorded in the audit log when it changes, and a
+// worker with another value refuses to start.
+try {
+  const approvals = await recordApprovalsRequired(pool, config.auditKeyring, { value: config.approvalsRequired, release: config.release });
+  if (approvals.changed) {
+    logger.warn({ from: approvals.previous, to: config.approvalsRequired }, 'APPROVALS_REQUIRED changed: workers must run with the same value (others refuse to start)');
+  }
+} catch (err) {
+  logger.fatal({ err }, 'api refuses to start: could not record APPROVALS_REQUIRED');
   await lifecycle.close();
   exitAfterFlush(logger, 1);
   await new Promise<never>(() => {});

@@ -26,6 +26,7 @@ import { createMigrationVerifyProcessor } from './processors/migrationVerifyProc
 import { withJobLogging } from './processors/withJobLogging.js';
 import { countFailuresOutsideProcessor, withJobMetrics } from './processors/withJobMetrics.js';
 import { withTransientRetry } from './processors/withTransientRetry.js';
+import { assertApprovalsAgree } from './assertApprovalsAgree.js';
 import { startHeartbeat } from './startHeartbeat.js';
 import { startReconciler } from './startReconciler.js';
 import { startSafetyLaneGuard } from './startSafetyLaneGuard.js';
@@ -179,6 +180,8 @@ export const createWorkerApp = async (options: WorkerAppOptions): Promise<Worker
     migrationHead = (await migrator.chain()).head;
     // Refuse to run on a schema changed by a breaking revision this code does not know (a rollback too far).
     assertSchemaCompatible(await migrator.status());
+    // Refuse to run with another four-eyes rule than the api's: this worker would apply what the api holds back.
+    await assertApprovalsAgree(pool, config.approvalsRequired);
     const heartbeat = await startHeartbeat({ pool, workerId, release: config.release, intervalMs: config.heartbeatIntervalMs, log });
     lifecycle.add('delete heartbeat row', () => heartbeat.remove());
     lifecycle.add('stop heartbeat', () => heartbeat.stop());

@@ -49,5 +49,6 @@ try {
 } catch (err) {
   logger.fatal({ err }, `worker failed to start: ${err instanceof Error ? err.message : String(err)}`);
   await lifecycle.close();
-  exitAfterFlush(logger, 1);
+  // A configuration the database refuses (APPROVALS_REQUIRED other than the api's) is a configuration error: 78.
+  exitAfterFlush(logger, err instanceof ConfigError ? 78 : 1);
 }

@@ -24,3 +24,4 @@ export * from './audit/appendAuditEntries.js';
 export * from './audit/auditCheckpoints.js';
 export * from './audit/verifyAuditChain.js';
 export * from './audit/runAuditChainChecks.js';
+export { APPROVALS_SETTING_ACTION, readRecordedApprovalsRequired, recordApprovalsRequired } from './approvalsRequiredSetting.js';
