@@ -227,7 +227,7 @@ describe('dashboard login', () => {
   it('refuses login CSRF: a form post from another site, or without the form token, signs nobody in', async () => {
     const { csrf, cookie } = await loginForm();
     // The attacker's own reader token, posted by the attacker's page in the victim's browser.
-    const attempts = [
+    const attempts: { headers: Record<string, string>; body: Record<string, string> }[] = [
       { headers: { ...form, origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' }, body: { token: READER.token } },
       { headers: { ...form, origin: 'https://evil.example' }, body: { token: READER.token } },
       { headers: { ...form, 'sec-fetch-site': 'same-site' }, body: { token: READER.token } },
@@ -275,13 +275,14 @@ describe('dashboard login', () => {
   it('refuses a forced logout: from another site, or without the session CSRF token, the session stays and the cookie is kept', async () => {
     const { cookie, response: signedIn } = await login(BOB.token);
     const csrf = signedIn.json().csrfToken as string;
-    for (const headers of [
+    const forced: Record<string, string>[] = [
       { ...form, cookie, origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' },
       { ...form, cookie, 'sec-fetch-site': 'cross-site' },
       { ...form, cookie },
       { cookie, 'x-csrf-token': `${csrf}x` },
       { cookie, origin: 'https://evil.example', 'x-csrf-token': csrf },
-    ]) {
+    ];
+    for (const headers of forced) {
       const response = await request('POST', '/admin/logout', headers, headers['content-type'] === undefined ? undefined : '');
       expect(response.statusCode, JSON.stringify(headers)).toBe(403);
       expect(response.headers['set-cookie']).toBeUndefined();

@@ -7,7 +7,7 @@ import { ApiError } from '../errors.js';
  * `csrf` field. `__Host-` keeps a sibling subdomain from setting it (the browser accepts it only Secure, on Path=/, with
  * no Domain); SameSite=Strict keeps a cross-site form from sending it.
  */
-export const LOGIN_CSRF_COOKIE = '__Host-valhalla_login_csrf';
+const LOGIN_CSRF_COOKIE = '__Host-valhalla_login_csrf';
 /** How long a login form stays valid. */
 const LOGIN_CSRF_TTL_SECONDS = 60 * 60;
 

@@ -42,7 +42,7 @@ type Connection = {
 };
 
 /** The options Fastify hands a serverFactory (its own, merged with defaults) that a plain HTTP/1.1 server needs. */
-export type FactoryOptions = {
+type FactoryOptions = {
   http?: ServerOptions | null;
   keepAliveTimeout?: number;
   requestTimeout?: number;
