@@ -7,7 +7,7 @@
  * the local services. Options: --quick, --changes N, --concurrency C (HTTP and baselines), --worker-concurrency W,
  * --rounds R, --audit-rows N (audit-chain verification; default 1,000,000), --out FILE, --live-clients N (stream clients
  * for propagation), --engages E, --streams S (open streams for RSS), --only-live (skip the other measures), --only a,b
- * (run only the named steps: throughput, enqueue, latency, safety, overhead, migrations, audit, live, ofrep, python).
+ * (run only the named steps: throughput, enqueue, latency, safety, overhead, migrations, audit, edge, live, ofrep, python).
  */
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -23,6 +23,7 @@ import { round } from './lib/stats.ts';
 import { measureAuditVerification } from './measure/auditVerification.ts';
 import { measureChangeThroughput } from './measure/changeThroughput.ts';
 import type { BenchContext, Row } from './measure/context.ts';
+import { measureEdgeBounds } from './measure/edgeBounds.ts';
 import { measureEnqueueRate } from './measure/enqueueRate.ts';
 import { measureLatency } from './measure/latency.ts';
 import { measureLiveState } from './measure/liveState.ts';
@@ -145,6 +146,7 @@ try {
       measureAuditVerification({ databaseUrl: environment.databaseUrl, rows: option('--audit-rows', quick ? 20_000 : 1_000_000), quick }),
     );
   }
+  if (runs('edge')) await step('edge bounds', () => measureEdgeBounds(ctx));
   const liveClients = option('--live-clients', Number.NaN);
   if (runs('live')) {
     await step('live state', () =>
