@@ -278,8 +278,8 @@ describe('deleting the newest rows (the tail)', () => {
     const database = await seeded('tail-metadata-change');
     await applyGovernanceChange(
       database.pool,
-      { jobId: 'metadata-1', payload: { action: 'metadata.update', actor: 'ops', reason: 'backend done', metadata: { backend_complete: true } }, migrationHead: 'test' },
-      DEV_KEYRING,
+      { jobId: 'metadata-1', payload: { action: 'metadata.update', actor: 'ops', reason: 'backend done', metadata: { backend_complete: true } } },
+      { keyring: DEV_KEYRING, migrationHead: 'test' },
     );
     await tamper(
       database,
