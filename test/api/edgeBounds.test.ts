@@ -267,13 +267,50 @@ describe('idle connections and streams (SOCKET_IDLE_TIMEOUT_MS)', () => {
     }
   });
 
+  it('does not cut a request the server is still handling, however long it takes', async () => {
+    let release: () => void = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const api = await startApi(database.current, {
+      env: { SOCKET_IDLE_TIMEOUT_MS: '1500', LIVE_HEARTBEAT_MS: '500' },
+      server: {
+        extraApiRoutes: [
+          async (scope) => {
+            scope.get('/test/slow', async () => {
+              await released;
+              return { done: true };
+            });
+          },
+        ],
+      },
+    });
+    try {
+      const url = await api.app.listen({ host: '127.0.0.1', port: 0 });
+      const port = (api.app.server.address() as { port: number }).port;
+      const slow = fetch(`${url}/api/test/slow`, { headers: { authorization: `Bearer ${ALICE.token}` } });
+      // A connection that sends nothing is closed by the idle timeout: proof that the period passed meanwhile.
+      const silent = connect({ host: '127.0.0.1', port });
+      silent.on('error', () => {});
+      await new Promise<void>((resolve) => silent.once('close', () => resolve()));
+      release();
+      const response = await slow;
+      expect(response.status).toBe(200);
+      expect(await response.json()).toEqual({ done: true });
+    } finally {
+      release();
+      await api.close();
+    }
+  });
+
   it('keeps an open stream (only heartbeats) past the idle timeout', async () => {
-    const api = await startApi(database.current, { env: { SOCKET_IDLE_TIMEOUT_MS: '1000', LIVE_HEARTBEAT_MS: '200' } });
+    const api = await startApi(database.current, { env: { SOCKET_IDLE_TIMEOUT_MS: '1500', LIVE_HEARTBEAT_MS: '250' } });
     try {
       const url = await api.app.listen({ host: '127.0.0.1', port: 0 });
       const stream = await openSse(`${url}/api/governance/stream`, { token: ALICE.token });
-      // Twelve heartbeats are 2.4 s: more than twice the idle timeout without any event on the stream.
-      await waitFor(() => stream.comments.filter((comment) => comment === 'heartbeat').length >= 12, { timeoutMs: 10_000, description: 'twelve heartbeats' });
+      await stream.waitForEvents(1);
+      // Fourteen heartbeats are 3.5 s: more than twice the idle timeout without any event on the stream.
+      await waitFor(() => stream.comments.filter((comment) => comment === 'heartbeat').length >= 14, { timeoutMs: 15_000, description: 'fourteen heartbeats' });
       expect(stream.isEnded()).toBe(false);
       await stream.close();
     } finally {

@@ -161,10 +161,17 @@ export const createConnectionGuard = (options: { bounds?: EdgeBounds; socketIdle
       if (factoryOptions.maxRequestsPerSocket !== undefined && factoryOptions.maxRequestsPerSocket > 0) {
         server.maxRequestsPerSocket = factoryOptions.maxRequestsPerSocket;
       }
-      // Inactivity: nothing read or written for this long (idle keep-alive connections use keepAliveTimeout instead).
+      // Inactivity: nothing read or written for this long while no request of the connection is being handled (idle
+      // keep-alive connections use keepAliveTimeout instead).
       server.setTimeout(options.socketIdleTimeoutMs);
       server.on('timeout', (socket: Socket) => {
         const connection = connections.get(socket);
+        // The server itself is still working on a request of this connection (waiting for PostgreSQL, say): its
+        // slowness is not the client's, so the connection waits another period.
+        if (connection !== undefined && !connection.dropped && [...connection.inFlight].some(({ request, response }) => request.complete && !response.headersSent)) {
+          socket.setTimeout(options.socketIdleTimeoutMs);
+          return;
+        }
         const waiting = connection?.inFlight.size ?? 0;
         // Worth a line only when something was left undone: requests unanswered or answers the client never took.
         if (connection !== undefined && (waiting > 0 || socket.writableLength > 0)) {

@@ -113,8 +113,9 @@ export type Config = {
   /** HEADERS_TIMEOUT_MS: the request headers must arrive within this. */
   readonly headersTimeoutMs: number;
   /**
-   * SOCKET_IDLE_TIMEOUT_MS: a connection on which nothing is read or written for this long is closed (a client that
-   * stopped reading its answers, a stalled peer). Longer than the stream heartbeat, so an open stream is never cut.
+   * SOCKET_IDLE_TIMEOUT_MS: a connection on which nothing is read or written for this long, while none of its requests
+   * is being handled, is closed (a client that stopped reading its answers, a stalled peer). Longer than the stream
+   * heartbeat, so an open stream is never cut.
    */
   readonly socketIdleTimeoutMs: number;
   /** METRICS_TOKEN: when set, GET /metrics needs `Authorization: Bearer <it>`. */
