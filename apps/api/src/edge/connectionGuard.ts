@@ -103,7 +103,7 @@ export const createConnectionGuard = (options: { bounds?: EdgeBounds; socketIdle
   const drop = (connection: Connection, why: string, details: Record<string, unknown> = {}): void => {
     if (!connection.dropped) {
       connection.dropped = true;
-      options.logger.warn({ remoteAddress: connection.socket.remoteAddress, ...details }, `connection dropped: ${why}`);
+      options.logger.warn({ remoteAddress: connection.socket.remoteAddress, remotePort: connection.socket.remotePort, ...details }, `connection dropped: ${why}`);
     }
     behind.delete(connection);
     connection.socket.destroy();
@@ -176,7 +176,7 @@ export const createConnectionGuard = (options: { bounds?: EdgeBounds; socketIdle
         // Worth a line only when something was left undone: requests unanswered or answers the client never took.
         if (connection !== undefined && (waiting > 0 || socket.writableLength > 0)) {
           options.logger.info(
-            { remoteAddress: socket.remoteAddress, inFlight: waiting, queuedBytes: queuedBytes(connection) },
+            { remoteAddress: socket.remoteAddress, remotePort: socket.remotePort, inFlight: waiting, queuedBytes: queuedBytes(connection) },
             'connection closed: idle past SOCKET_IDLE_TIMEOUT_MS',
           );
         }
