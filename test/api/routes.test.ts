@@ -194,6 +194,9 @@ describe('CORS', () => {
       expect(allowed.statusCode).toBe(204);
       expect(allowed.headers['access-control-allow-origin']).toBe('https://ops.example.com');
       expect((await preflight(withCors.app, 'https://evil.example.com')).headers['access-control-allow-origin']).toBeUndefined();
+      // A browser reads the live state's ETag (to send If-None-Match) from a cross-origin answer.
+      const live = await withCors.app.inject({ method: 'GET', url: '/api/governance/live', headers: { ...bearer(), origin: 'https://ops.example.com' } });
+      expect(String(live.headers['access-control-expose-headers'])).toMatch(/ETag/);
     } finally {
       await withCors.close();
     }

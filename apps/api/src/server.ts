@@ -159,7 +159,8 @@ export const buildServer = async (deps: ApiDependencies, options: BuildServerOpt
   await registerOpenApi(app, { release: deps.config.release, serveDocs: deps.config.docsEnabled });
 
   if (deps.config.corsOrigins.length > 0) {
-    await app.register(cors, { origin: [...deps.config.corsOrigins], methods: ['GET', 'POST'], exposedHeaders: ['X-Request-Id'] });
+    // ETag: a browser client (an OFREP provider, a poller of /live) must read it to send If-None-Match.
+    await app.register(cors, { origin: [...deps.config.corsOrigins], methods: ['GET', 'POST'], exposedHeaders: ['X-Request-Id', 'ETag', 'Idempotent-Replayed'] });
   }
   // One session cookie for /api, the stream, the console and the dashboard.
   await app.register(cookie);
