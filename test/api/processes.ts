@@ -17,7 +17,7 @@ export const startApiProcess = async (env: { databaseUrl: string; redisUrl: stri
     {
       DATABASE_URL: env.databaseUrl,
       REDIS_URL: env.redisUrl,
-      BULLMQ_PREFIX: env.prefix,
+      QUEUE_PREFIX: env.prefix,
       PORT: String(port),
       HOST: '127.0.0.1',
       GOVERNANCE_TOKENS: TOKENS_ENV,
@@ -36,6 +36,6 @@ export const startWorkerProcess = (env: { databaseUrl: string; redisUrl: string;
   startNodeProcess(
     WORKER_ENTRYPOINT,
     [],
-    { DATABASE_URL: env.databaseUrl, REDIS_URL: env.redisUrl, BULLMQ_PREFIX: env.prefix, LOG_LEVEL: 'info', NODE_ENV: 'test', ...env.extra },
+    { DATABASE_URL: env.databaseUrl, REDIS_URL: env.redisUrl, QUEUE_PREFIX: env.prefix, LOG_LEVEL: 'info', NODE_ENV: 'test', ...env.extra },
     'worker',
   );

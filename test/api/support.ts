@@ -49,7 +49,8 @@ export type ApiHarnessOptions = {
 
 /** Builds the server for one test file on its own database and queue prefix, with real PostgreSQL and Redis. */
 export const startApi = async (database: TestDatabase, options: ApiHarnessOptions = {}): Promise<ApiHarness & { close: () => Promise<void> }> => {
-  const prefix = uniqueQueuePrefix('api');
+  // A test may choose the prefix (a hash-tagged one on a Redis Cluster) through QUEUE_PREFIX.
+  const prefix = options.env?.QUEUE_PREFIX ?? uniqueQueuePrefix('api');
   const redisUrl = options.redisUrl?.() ?? testRedisUrl();
   const config = loadConfig(
     {
@@ -57,7 +58,7 @@ export const startApi = async (database: TestDatabase, options: ApiHarnessOption
       DATABASE_URL: database.url,
       REDIS_URL: redisUrl,
       GOVERNANCE_TOKENS: TOKENS_ENV,
-      BULLMQ_PREFIX: prefix,
+      QUEUE_PREFIX: prefix,
       RATE_LIMIT_PER_MINUTE: '1000000',
       LOG_LEVEL: 'silent',
       ...options.env,
@@ -65,7 +66,7 @@ export const startApi = async (database: TestDatabase, options: ApiHarnessOption
     'api',
   );
   const logger = createLogger({ name: 'api-test', level: config.logLevel, ...(options.logDestination === undefined ? {} : { destination: options.logDestination }) });
-  const redis = createRedisConnection(config.redisUrl, 'producer', 'api-test');
+  const redis = createRedisConnection(config.redis, 'producer', 'api-test');
   const queues = createGovernanceQueues({ connection: redis, prefix });
   for (const queue of Object.values(queues.byName)) queue.on('error', () => {});
   const migrations = createMigrator({ databaseUrl: database.url, migrationsDir: MIGRATIONS_DIR });

@@ -20,7 +20,7 @@ const clone = join(parent, 'valhalla');
 const userEnv = (): NodeJS.ProcessEnv => {
   const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'info' };
   for (const key of Object.keys(env)) {
-    if (/^(DATABASE_URL|REDIS_URL|GOVERNANCE_TOKENS|PORT|VALHALLA_|BULLMQ_PREFIX|NODE_ENV|VITEST|TEST_)/.test(key)) delete env[key];
+    if (/^(DATABASE_URL|REDIS_URL|GOVERNANCE_TOKENS|PORT|VALHALLA_|BULLMQ_PREFIX|QUEUE_PREFIX|REDIS_|NODE_ENV|VITEST|TEST_)/.test(key)) delete env[key];
   }
   return env;
 };

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, inject } from 'vitest';
+import { redisPrimaries, type RedisClient } from '../../packages/core/src/index.js';
 import { track } from './leaks.js';
 import { runQueuePrefixStart } from './leftovers.js';
 
@@ -32,14 +33,17 @@ export const createTestRedis = (options: { maxRetriesPerRequest?: number | null 
   });
 };
 
-/** Deletes every key under a prefix (SCAN, never KEYS). */
-export const deleteKeysWithPrefix = async (redis: Redis, prefix: string): Promise<void> => {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
-    cursor = next;
-    if (keys.length > 0) await redis.del(...keys);
-  } while (cursor !== '0');
+/** Deletes every key under a prefix (SCAN, never KEYS), on each primary of a Cluster. */
+export const deleteKeysWithPrefix = async (redis: RedisClient, prefix: string): Promise<void> => {
+  for (const primary of redisPrimaries(redis)) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await primary.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
+      cursor = next;
+      // On a Cluster the keys of one (hash-tagged) prefix share a slot, so one DEL may take them all.
+      if (keys.length > 0) await primary.del(...keys);
+    } while (cursor !== '0');
+  }
 };
 
 /**

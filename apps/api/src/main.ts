@@ -27,6 +27,7 @@ const logger = createLogger({
   bindings: { release: config.release },
 });
 const lifecycle = createLifecycle(logger);
+for (const deprecation of config.deprecations) logger.warn(deprecation);
 /** Past the drain deadline plus the bounded closing steps, something is stuck: exit rather than hang. */
 const HARD_EXIT_GRACE_MS = 15_000;
 handleShutdownSignals({ lifecycle, logger, hardExitMs: config.shutdownTimeoutMs + HARD_EXIT_GRACE_MS, stoppedMessage: 'api stopped' });
@@ -47,7 +48,7 @@ const pool = await connectDatabasePool(
 });
 lifecycle.add('database pool', () => pool.end(), { timeoutMs: 5_000 });
 
-const redis = createRedisConnection(config.redisUrl, 'producer', 'valhalla-api');
+const redis = createRedisConnection(config.redis, 'producer', 'valhalla-api');
 lifecycle.add(
   'redis',
   async () => {

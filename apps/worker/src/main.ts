@@ -26,6 +26,7 @@ const logger = createLogger({
   pretty: config.nodeEnv === 'development' && process.stdout.isTTY === true,
 });
 const fault = workerOptions.fault;
+for (const deprecation of config.deprecations) logger.warn(deprecation);
 if (fault !== undefined) logger.warn({ fault: fault.description }, 'TEST-ONLY fault injection is enabled');
 
 /** After the drain deadline, each closing step is bounded (about 10 s in all); past this, something is wrong. */

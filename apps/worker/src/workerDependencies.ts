@@ -5,9 +5,9 @@ import {
   type Config,
   type DatabasePool,
   type Lifecycle,
+  type RedisClient,
 } from '@valhalla/core';
 import { createMigrator, defaultMigrationsDir, type Migrator } from '@valhalla/core/migrator';
-import type { Redis } from 'ioredis';
 import type { BatchApplier } from './processors/changeBatcher.js';
 
 /**
@@ -18,7 +18,7 @@ export type WorkerDependencies = {
   pool: DatabasePool;
   migrator: Migrator;
   /** Opens a Redis connection for one role (`worker` connections block; `producer` ones fail fast). */
-  redis: (role: string, kind?: 'worker' | 'producer') => Redis;
+  redis: (role: string, kind?: 'worker' | 'producer') => RedisClient;
   /** The group-commit applier: applyGovernanceBatch on the pool (main.ts may wrap it with the test-only fault). */
   applyBatch: BatchApplier;
 };
@@ -27,7 +27,7 @@ const POOL_END_TIMEOUT_MS = 5_000;
 
 /**
  * The production dependencies of a worker: the database pool, the migrator of `migrationsDir` (default: the
- * repository's migrations/), Redis connections from config.redisUrl, and the batch applier on the pool. Registers
+ * repository's migrations/), Redis connections to config.redis (any topology), and the batch applier on the pool. Registers
  * their closing steps with `lifecycle`: Redis connections, then (closing last) the pool.
  */
 export const createWorkerDependencies = async (options: {
@@ -39,13 +39,13 @@ export const createWorkerDependencies = async (options: {
   const pool = await createDatabasePool({ connectionUri: config.databaseUrl, maxPoolSize: config.databasePoolSize, applicationName: 'valhalla-worker' });
   // Waits for connections still held by a job abandoned at the drain deadline (its lock expires and it is redelivered).
   lifecycle.add('end database pool', () => pool.end(), { timeoutMs: POOL_END_TIMEOUT_MS });
-  const connections: Redis[] = [];
+  const connections: RedisClient[] = [];
   lifecycle.add('close redis connections', () => connections.forEach((connection) => connection.disconnect()));
   return {
     pool,
     migrator: createMigrator({ databaseUrl: config.databaseUrl, migrationsDir: options.migrationsDir ?? defaultMigrationsDir() }),
     redis: (role, kind = 'worker') => {
-      const connection = createRedisConnection(config.redisUrl, kind, `valhalla-worker:${role}`);
+      const connection = createRedisConnection(config.redis, kind, `valhalla-worker:${role}`);
       connections.push(connection);
       return connection;
     },

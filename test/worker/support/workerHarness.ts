@@ -44,7 +44,7 @@ export const workerEnv = (
 ): Record<string, string | undefined> => ({
   DATABASE_URL: database.url,
   REDIS_URL: testRedisUrl(),
-  BULLMQ_PREFIX: prefix,
+  QUEUE_PREFIX: prefix,
   RELEASE: TEST_RELEASE,
   LOG_LEVEL: 'info',
   WORKER_CONCURRENCY: '10',
@@ -82,7 +82,7 @@ export const startInProcessWorker = async (
       NODE_ENV: 'test',
       DATABASE_URL: database.url,
       REDIS_URL: testRedisUrl(),
-      BULLMQ_PREFIX: prefix,
+      QUEUE_PREFIX: prefix,
       RELEASE: TEST_RELEASE,
       DATABASE_POOL_SIZE: '5',
       ...options.env,

@@ -1,4 +1,4 @@
-import { isRetryableDatabaseError, sql } from '@valhalla/core';
+import { isRetryableDatabaseError, pingRedis, QUEUES, sql } from '@valhalla/core';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -24,7 +24,8 @@ const probe = async (what: string, check: () => Promise<boolean>, isUnreachable:
 /**
  * GET /health (public): PostgreSQL `SELECT 1` and Redis PING, each bounded by a short timeout, probed in parallel.
  * 200 `ok` when both answer; 200 `degraded` while PostgreSQL answers and Redis does not (the api must stay in
- * rotation: it applies engages and disables itself then, see breakGlass.ts); 503 when PostgreSQL is down.
+ * rotation: it applies engages and disables itself then, see applySafetyChange.ts); 503 `unavailable` while
+ * PostgreSQL does not answer (a failover in progress included: the pool reconnects by itself once it answers again).
  */
 export const healthRoutes = async (scope: FastifyInstance, deps: ApiDependencies): Promise<void> => {
   const app = scope.withTypeProvider<ZodTypeProvider>();
@@ -43,8 +44,9 @@ export const healthRoutes = async (scope: FastifyInstance, deps: ApiDependencies
       probe('database probe', async () => (await deps.pool.oneFirst(sql.unsafe`SELECT 1 AS ok`)) === 1, (error) =>
         isRetryableDatabaseError(error) || error instanceof DependencyTimeoutError,
       ),
-      // The producer connection has no offline queue: while Redis is down, PING fails at once instead of waiting.
-      probe('redis probe', async () => (await deps.redis.ping()) === 'PONG', () => true),
+      // The producer connection has no offline queue: while Redis is down, the probe fails at once instead of waiting.
+      // On a Redis Cluster it reads a key of the queues' slot, so it asks the primary that holds the queues.
+      probe('redis probe', () => pingRedis(deps.redis, deps.queues.byName[QUEUES.governance].toKey('meta')), () => true),
       readPausedQueues(deps),
     ]);
     if (pausedQueues !== null && pausedQueues.length > 0) request.log.warn({ pausedQueues }, 'queues are paused');

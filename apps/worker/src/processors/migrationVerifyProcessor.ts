@@ -8,11 +8,11 @@ import {
   type DatabasePool,
   type Logger,
   type MigrationVerifyResult,
+  type RedisClient,
   type VerificationCheck,
 } from '@valhalla/core';
 import type { Migrator } from '@valhalla/core/migrator';
 import type { Job } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { ApiHealthOptions } from '../verification/checkApiHealth.js';
 import { runVerificationChecks } from '../verification/runVerificationChecks.js';
 import { parsePayloadOrFail, unrecoverableUnknownJob } from './invalidPayload.js';
@@ -33,7 +33,7 @@ export type MigrationVerifyProcessorDeps = {
   apiUrl: string | undefined;
   apiHealth?: ApiHealthOptions;
   auditKeyring: AuditKeyring;
-  redis?: Redis | undefined;
+  redis?: RedisClient | undefined;
   liveWorkerWithinMs?: number;
   runbookToken?: string | undefined;
   /** Called once per drift (see Drift); its failure fails the attempt, which is retried. */

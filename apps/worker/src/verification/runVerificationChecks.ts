@@ -1,6 +1,5 @@
-import type { AuditKeyring, AuditVerificationMode, CommonQueryMethods, VerificationCheck } from '@valhalla/core';
+import type { AuditKeyring, AuditVerificationMode, CommonQueryMethods, RedisClient, VerificationCheck } from '@valhalla/core';
 import type { Migrator } from '@valhalla/core/migrator';
-import type { Redis } from 'ioredis';
 import { apiProbePolicy, checkApiHealth, type ApiHealthOptions } from './checkApiHealth.js';
 import { checkAuditChain } from './checkAuditChain.js';
 import { checkLiveWorker } from './checkLiveWorker.js';
@@ -22,7 +21,7 @@ export type VerificationInputs = {
   /** Full by default (startup and on-demand runs); scheduled runs check only the rows after the last checkpoint. */
   auditCheck?: AuditVerificationMode | undefined;
   /** The worker's Redis (eviction policy); skipped when undefined. */
-  redis?: Redis | undefined;
+  redis?: RedisClient | undefined;
   /** The release being verified: a worker of it must be alive, and the api must run it. */
   release?: string | undefined;
   migrationHead?: string | undefined;
@@ -60,7 +59,7 @@ export const runVerificationChecks = async (
     checkSeedRows(inputs.db),
     checkAuditChain(inputs.db, inputs.auditKeyring, inputs.auditCheck ?? 'full'),
     optional(apiUrl !== undefined, () => checkApiHealth(apiUrl as string, inputs.apiHealth)),
-    optional(redis !== undefined, () => checkRedisEvictionPolicy(redis as Redis, READ_POLICY)),
+    optional(redis !== undefined, () => checkRedisEvictionPolicy(redis as RedisClient, READ_POLICY)),
     optional(release !== undefined, () => checkLiveWorker(inputs.db, release as string, inputs.liveWorkerWithinMs ?? 30_000, READ_POLICY)),
     optional(apiUrl !== undefined && release !== undefined, () => checkReleaseSkew(apiUrl as string, release as string, probe)),
     optional(apiUrl !== undefined && runbookToken !== undefined && migrationHead !== undefined, () =>

@@ -4,6 +4,8 @@ import { ConfigError, type ErrorDetail } from '../errors/index.js';
 import { createAuditKeyring, DEVELOPMENT_AUDIT_KEY, parseAuditKeys, type AuditKeyring } from '../state/audit/auditKeyring.js';
 import { parseGovernanceTokens, type GovernanceToken } from './parseGovernanceTokens.js';
 import { parseRoleTokens } from './parseRoleTokens.js';
+import { resolveQueuePrefix } from './queuePrefix.js';
+import { hasRedisTopology, parseRedisTopology, type RedisTopology } from './redisTopology.js';
 import type { RoleToken } from './roles.js';
 
 /** Which process is loading the config: each one requires a different subset of the variables. */
@@ -26,6 +28,12 @@ const envSchema = z.object({
     z.string().regex(/^postgres(ql)?:\/\/.+/, 'must be a postgres:// or postgresql:// URL').optional(),
   ),
   REDIS_URL: z.preprocess(emptyToUndefined, z.string().regex(/^rediss?:\/\/.+/, 'must be a redis:// or rediss:// URL').optional()),
+  // Redis Cluster or Sentinel instead of REDIS_URL (redisTopology.ts checks the lists and what goes together).
+  REDIS_CLUSTER_NODES: optionalString,
+  REDIS_SENTINELS: optionalString,
+  REDIS_SENTINEL_MASTER: optionalString,
+  REDIS_PASSWORD: optionalString,
+  REDIS_SENTINEL_PASSWORD: optionalString,
   PORT: intInRange(0, 65535),
   HOST: optionalString,
   GOVERNANCE_TOKENS: optionalString,
@@ -67,7 +75,9 @@ const envSchema = z.object({
   SOCKET_IDLE_TIMEOUT_MS: intInRange(1000, 3_600_000),
   METRICS_TOKEN: optionalString,
   DOCS_ENABLED: z.preprocess(emptyToUndefined, z.enum(['true', 'false'], { error: 'must be true or false' }).optional()),
-  BULLMQ_PREFIX: z.preprocess(emptyToUndefined, z.string().regex(/^[A-Za-z0-9_.:-]{1,100}$/).optional()),
+  // The queue key prefix (queuePrefix.ts); BULLMQ_PREFIX is its deprecated name.
+  QUEUE_PREFIX: optionalString,
+  BULLMQ_PREFIX: optionalString,
   LIVE_STREAMS_PER_TOKEN: intInRange(1, 1_000_000),
   LIVE_HEARTBEAT_MS: intInRange(10, 600_000),
   LIVE_FALLBACK_MAX_AGE_MS: intInRange(10, 600_000),
@@ -82,7 +92,8 @@ export type Config = {
   readonly nodeEnv: 'development' | 'test' | 'production';
   readonly isProduction: boolean;
   readonly databaseUrl: string;
-  readonly redisUrl: string;
+  /** BullMQ's Redis: REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS (+ REDIS_SENTINEL_MASTER). */
+  readonly redis: RedisTopology;
   readonly port: number;
   readonly host: string;
   /** The operator credentials (GOVERNANCE_TOKENS). */
@@ -124,7 +135,10 @@ export type Config = {
   readonly metricsEnabled: boolean;
   /** DOCS_ENABLED: serve /docs and /openapi.json (default true). */
   readonly docsEnabled: boolean;
+  /** QUEUE_PREFIX (or its deprecated name BULLMQ_PREFIX): every queue's keys, `bull` by default. */
   readonly queuePrefix: string;
+  /** Deprecated settings in use, for the entrypoint to log once. */
+  readonly deprecations: readonly string[];
   /** Live state (GET /api/governance/live and /stream). */
   readonly live: {
     readonly streamsPerToken: number;
@@ -183,9 +197,21 @@ export const loadConfig = (env: Readonly<Record<string, string | undefined>>, se
   if (isProduction && e.DATABASE_URL === undefined) {
     problems.push({ field: 'DATABASE_URL', message: 'is required when NODE_ENV=production' });
   }
-  if (isProduction && e.REDIS_URL === undefined && service !== 'migrate') {
-    problems.push({ field: 'REDIS_URL', message: 'is required when NODE_ENV=production' });
+  const redisVariables = {
+    REDIS_URL: e.REDIS_URL,
+    REDIS_CLUSTER_NODES: e.REDIS_CLUSTER_NODES,
+    REDIS_SENTINELS: e.REDIS_SENTINELS,
+    REDIS_SENTINEL_MASTER: e.REDIS_SENTINEL_MASTER,
+    REDIS_PASSWORD: e.REDIS_PASSWORD,
+    REDIS_SENTINEL_PASSWORD: e.REDIS_SENTINEL_PASSWORD,
+  };
+  if (isProduction && !hasRedisTopology(redisVariables) && service !== 'migrate') {
+    problems.push({ field: 'REDIS_URL', message: 'is required when NODE_ENV=production (or REDIS_CLUSTER_NODES, or REDIS_SENTINELS)' });
   }
+  const queuePrefix = resolveQueuePrefix({ QUEUE_PREFIX: e.QUEUE_PREFIX, BULLMQ_PREFIX: e.BULLMQ_PREFIX });
+  problems.push(...queuePrefix.problems);
+  const redis = parseRedisTopology(redisVariables, { queuePrefix: queuePrefix.prefix, defaultUrl: LOCAL_REDIS_URL });
+  problems.push(...redis.problems);
 
   const minTokenLength = isProduction ? PRODUCTION_TOKEN_MIN_LENGTH : 1;
   const { tokens, problems: tokenProblems } = parseGovernanceTokens(e.GOVERNANCE_TOKENS ?? '', { minTokenLength });
@@ -250,7 +276,7 @@ export const loadConfig = (env: Readonly<Record<string, string | undefined>>, se
     nodeEnv: e.NODE_ENV,
     isProduction,
     databaseUrl: e.DATABASE_URL ?? LOCAL_DATABASE_URL,
-    redisUrl: e.REDIS_URL ?? LOCAL_REDIS_URL,
+    redis: redis.topology,
     port: e.PORT ?? 3000,
     host: e.HOST ?? '0.0.0.0',
     governanceTokens: tokens,
@@ -279,7 +305,8 @@ export const loadConfig = (env: Readonly<Record<string, string | undefined>>, se
     // Closed by default in production: the scrape reads every queue and the database, and is public otherwise.
     metricsEnabled: e.METRICS_TOKEN !== undefined || !isProduction,
     docsEnabled: e.DOCS_ENABLED !== 'false',
-    queuePrefix: e.BULLMQ_PREFIX ?? 'bull',
+    queuePrefix: queuePrefix.prefix,
+    deprecations: queuePrefix.deprecations,
     live: {
       streamsPerToken: e.LIVE_STREAMS_PER_TOKEN ?? 1_000,
       heartbeatMs: liveHeartbeatMs,

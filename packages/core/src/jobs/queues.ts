@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Queue, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { readJobSummary, type JobSummary } from './readJobSummary.js';
+import type { RedisClient } from './redisConnection.js';
 import { JOB_CATALOG, QUEUES, queueForJob, type JobName, type JobPayloads, type QueueName } from '../contract/jobContract.js';
 
 export type GovernanceQueues = {
@@ -14,7 +14,8 @@ export type GovernanceQueues = {
   readJob(id: string): Promise<JobSummary | undefined>;
   /**
    * Whether Redis holds each job, in any state (its hash lives from the add until BullMQ removes it): one pipeline of
-   * EXISTS, in the order given.
+   * EXISTS, in the order given. (On a Redis Cluster a pipeline must stay in one hash slot: it does, because a Cluster
+   * is refused without a hash-tagged prefix, which puts every queue key in one slot.)
    */
   hasJobs(jobs: readonly { queue: QueueName; jobId: string }[]): Promise<boolean[]>;
   close(): Promise<void>;
@@ -24,7 +25,7 @@ export type GovernanceQueues = {
  * The producer side of the queues, on one shared connection. The connection is owned by the caller (closed by it),
  * so that a fail-fast producer connection can be reused by health checks.
  */
-export const createGovernanceQueues = (options: { connection: Redis; prefix: string }): GovernanceQueues => {
+export const createGovernanceQueues = (options: { connection: RedisClient; prefix: string }): GovernanceQueues => {
   const make = (name: QueueName) => new Queue(name, { connection: options.connection, prefix: options.prefix });
   const byName = {
     [QUEUES.governance]: make(QUEUES.governance),

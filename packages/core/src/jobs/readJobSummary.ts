@@ -1,7 +1,7 @@
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { decodeJobFailure, type JobFailure } from '../contract/jobFailure.js';
 import { MAX_JOB_RESULT_BYTES } from '../contract/limits.js';
+import type { RedisClient } from './redisConnection.js';
 
 /** What a reader (the api's GET /api/jobs/:id, the retry route) needs of a job: never its data. */
 export type JobSummary = {
@@ -36,7 +36,7 @@ const parseJson = (text: string | null): unknown => {
  * @returns undefined when the queue has no job with this id.
  * @throws whatever ioredis throws when Redis is unreachable.
  */
-export const readJobSummary = async (client: Redis, queue: Queue, id: string): Promise<JobSummary | undefined> => {
+export const readJobSummary = async (client: RedisClient, queue: Queue, id: string): Promise<JobSummary | undefined> => {
   const key = queue.toKey(id);
   // State first: a job that finishes while it is read then shows its earlier state with its final fields, never a
   // finished state without its result or failure.
