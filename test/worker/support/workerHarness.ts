@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { afterEach, beforeEach, expect } from 'vitest';
 import {
   GOVERNANCE_CHANGE_QUEUES,
   createGovernanceQueues,
   createLifecycle,
+  createRedisConnection,
   createLogger,
   decodeJobFailure,
   listAuditEntriesInOrder,
@@ -18,6 +18,8 @@ import {
   type GoLiveChangePayload,
   type GovernanceQueues,
   type JobFailure,
+  type RedisClient,
+  type RedisTopology,
   type StateSnapshot,
 } from '../../../packages/core/src/index.js';
 import {
@@ -109,16 +111,23 @@ export const startInProcessWorker = async (
 
 export type Producer = {
   queues: GovernanceQueues;
-  redis: Redis;
+  redis: RedisClient;
   /** Enqueues a go-live-change under a fresh uuid job id; resolves to the id. */
   change: (payload: GoLiveChangePayload) => Promise<string>;
   close: () => Promise<void>;
 };
 
-/** A producer on its own connection (what the api or another service does), for one queue prefix. */
-export const createProducer = (prefix: string, redisUrl = testRedisUrl()): Producer => {
-  const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
-  redis.on('error', () => {});
+/**
+ * A producer on its own connection (what the api or another service does), for one queue prefix, on a Redis URL or
+ * any topology (a Cluster, a Sentinel group: with the worker role's connection, which waits for Redis).
+ */
+export const createProducer = (prefix: string, redis: string | RedisTopology = testRedisUrl()): Producer => {
+  const topology: RedisTopology = typeof redis === 'string' ? { kind: 'standalone', url: redis } : redis;
+  const connection = createRedisConnection(topology, 'worker', 'test-producer');
+  return producerOn(prefix, connection);
+};
+
+const producerOn = (prefix: string, redis: RedisClient): Producer => {
   const queues = createGovernanceQueues({ connection: redis, prefix });
   for (const queue of Object.values(queues.byName)) queue.on('error', () => {});
   let closed = false;

@@ -71,7 +71,7 @@ describe('Redis topology', () => {
   });
 
   it('refuses a Cluster without a hash-tagged prefix, naming QUEUE_PREFIX and REDIS_CLUSTER_NODES', () => {
-    for (const env of [{ REDIS_CLUSTER_NODES: 'r1:7000' }, { REDIS_CLUSTER_NODES: 'r1:7000', QUEUE_PREFIX: 'valhalla' }]) {
+    for (const env of [{ REDIS_CLUSTER_NODES: 'r1:7000' }, { REDIS_CLUSTER_NODES: 'r1:7000', QUEUE_PREFIX: 'valhalla' }] as Record<string, string>[]) {
       const problems = problemsOf(env);
       expect(problems).toHaveLength(1);
       expect(problems[0]?.field).toBe('QUEUE_PREFIX');
