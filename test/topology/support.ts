@@ -43,9 +43,9 @@ export const changeRequest = (i: number, label: string): { path: string; body: R
 
 /** Change entries (applied, unchanged or rejected) per job id. */
 const changeEntriesOf = async (pool: DatabasePool, jobIds: readonly string[]): Promise<Map<string, number>> => {
-  const rows = await pool.any(sql.unsafe`
+  const rows = (await pool.any(sql.unsafe`
     SELECT job_id, count(*)::int AS n FROM public.governance_audit_log
-    WHERE kind = 'change' AND job_id = ANY(${sql.array([...jobIds], 'text')}) GROUP BY job_id`);
+    WHERE kind = 'change' AND job_id = ANY(${sql.array([...jobIds], 'text')}) GROUP BY job_id`)) as readonly { job_id: string; n: number }[];
   return new Map(rows.map((row) => [String(row.job_id), Number(row.n)]));
 };
 
