@@ -7,7 +7,10 @@
  * the local services. Options: --quick, --changes N, --concurrency C (HTTP and baselines), --worker-concurrency W,
  * --rounds R, --audit-rows N (audit-chain verification; default 1,000,000), --out FILE, --live-clients N (stream clients
  * for propagation), --engages E, --streams S (open streams for RSS), --only-live (skip the other measures), --only a,b
- * (run only the named steps: throughput, enqueue, latency, safety, overhead, migrations, audit, edge, live, ofrep, python).
+ * (run only the named steps: throughput, enqueue, latency, safety, overhead, migrations, audit, edge, live, ofrep, python,
+ * streams, cluster, sentinel). The streams step: --stream-clients N (default 10,000; needs `ulimit -n` above N + 1,024, see
+ * docs/scaling.md), --stream-processes P (client processes, default 4), --stream-changes C (default 20). The cluster
+ * step: --topology-changes N per round (default 2,000).
  */
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -31,6 +34,8 @@ import { measureMigrations } from './measure/migrations.ts';
 import { measureOfrep } from './measure/ofrep.ts';
 import { measurePythonClient } from './measure/pythonClient.ts';
 import { measureSafetyLane } from './measure/safetyLane.ts';
+import { measureClusterThroughput, measureSentinelFailover } from './measure/redisTopologyChanges.ts';
+import { measureStreamScale } from './measure/streamScale.ts';
 import { measureWorkerOverhead } from './measure/workerOverhead.ts';
 
 const args = process.argv.slice(2);
@@ -70,7 +75,7 @@ try {
     AUDIT_HMAC_KEYS: 'bench:bench-audit-key-0123456789abcdef0123',
     DATABASE_URL: environment.databaseUrl,
     REDIS_URL: environment.redisUrl,
-    BULLMQ_PREFIX: environment.prefix,
+    QUEUE_PREFIX: environment.prefix,
     LOG_LEVEL: 'warn',
     RELEASE: `bench-${environment.id}`,
     DATABASE_POOL_SIZE: String(Math.min(concurrency, 20)),
@@ -155,6 +160,26 @@ try {
         engages: option('--engages', quick ? 10 : 100),
         streamsForRss: option('--streams', quick ? 100 : 1_000),
       }),
+    );
+  }
+  if (runs('streams')) {
+    await step('stream clients at scale', () =>
+      measureStreamScale(ctx, {
+        clients: option('--stream-clients', quick ? 200 : 10_000),
+        processes: option('--stream-processes', quick ? 2 : 4),
+        paused: quick ? 10 : 100,
+        changes: option('--stream-changes', quick ? 3 : 20),
+      }),
+    );
+  }
+  if (runs('cluster')) {
+    await step('Redis Cluster throughput', () =>
+      measureClusterThroughput(ctx, { changes: option('--topology-changes', quick ? 100 : 2_000), rounds: Math.max(ctx.rounds, quick ? 1 : 3) }),
+    );
+  }
+  if (runs('sentinel')) {
+    await step('Redis Sentinel failover', () =>
+      measureSentinelFailover(ctx, { failovers: quick ? ['sentinel-failover'] : ['sentinel-failover', 'kill'], secondsBetween: quick ? 2 : 5 }),
     );
   }
 
