@@ -25,7 +25,21 @@ const envSchema = z.object({
   NODE_ENV: z.preprocess(emptyToUndefined, z.enum(['development', 'test', 'production']).default('development')),
   DATABASE_URL: z.preprocess(
     emptyToUndefined,
-    z.string().regex(/^postgres(ql)?:\/\/.+/, 'must be a postgres:// or postgresql:// URL').optional(),
+    z
+      .string()
+      .regex(/^postgres(ql)?:\/\/.+/, 'must be a postgres:// or postgresql:// URL')
+      .superRefine((value, ctx) => {
+        // A libpq multi-host string (host1:5432,host2:5432) parses as one host node-postgres cannot resolve, or not at
+        // all: the product would retry a host that never exists instead of saying so.
+        const authority = /^[^:]+:\/\/([^/?#]*)/.exec(value)?.[1] ?? '';
+        if (authority.slice(authority.lastIndexOf('@') + 1).includes(',')) {
+          ctx.addIssue({
+            code: 'custom',
+            message: 'names several hosts (a libpq multi-host string); node-postgres connects to one address: give one that always reaches the primary (a DNS name, pgbouncer), see docs/scaling.md',
+          });
+        } else if (!URL.canParse(value)) ctx.addIssue({ code: 'custom', message: 'is not a valid URL' });
+      })
+      .optional(),
   ),
   REDIS_URL: z.preprocess(emptyToUndefined, z.string().regex(/^rediss?:\/\/.+/, 'must be a redis:// or rediss:// URL').optional()),
   // Redis Cluster or Sentinel instead of REDIS_URL (redisTopology.ts checks the lists and what goes together).

@@ -51,6 +51,18 @@ describe('QUEUE_PREFIX', () => {
   });
 });
 
+describe('DATABASE_URL', () => {
+  it('refuses a libpq multi-host string, which node-postgres cannot follow, naming DATABASE_URL', () => {
+    for (const url of ['postgresql://u:p@db1:5432,db2:5432/app?target_session_attrs=read-write', 'postgres://db1,db2/app']) {
+      const [problem] = problemsOf({ DATABASE_URL: url });
+      expect(problem?.field).toBe('DATABASE_URL');
+      expect(problem?.message).toMatch(/several hosts/);
+    }
+    expect(problemsOf({ DATABASE_URL: 'postgresql://db:notaport/app' })).toEqual([{ field: 'DATABASE_URL', message: 'is not a valid URL' }]);
+    expect(loadConfig({ DATABASE_URL: 'postgresql://u:p,w@db.internal:5432/app' }, 'worker').databaseUrl).toBe('postgresql://u:p,w@db.internal:5432/app');
+  });
+});
+
 describe('Redis topology', () => {
   it('is one server from REDIS_URL by default', () => {
     expect(loadConfig({}, 'api').redis).toEqual({ kind: 'standalone', url: 'redis://127.0.0.1:6379' });
