@@ -174,12 +174,12 @@ try {
   }
   if (runs('cluster')) {
     await step('Redis Cluster throughput', () =>
-      measureClusterThroughput(ctx, { changes: option('--topology-changes', quick ? 100 : 2_000), rounds: Math.max(ctx.rounds, quick ? 1 : 3) }),
+      measureClusterThroughput(ctx, { changes: option('--topology-changes', quick ? 50 : 2_000), rounds: Math.max(ctx.rounds, quick ? 1 : 3) }),
     );
   }
   if (runs('sentinel')) {
     await step('Redis Sentinel failover', () =>
-      measureSentinelFailover(ctx, { failovers: quick ? ['sentinel-failover'] : ['sentinel-failover', 'kill'], secondsBetween: quick ? 2 : 5 }),
+      measureSentinelFailover(ctx, { failovers: quick ? ['sentinel-failover'] : ['sentinel-failover', 'kill'], secondsBetween: quick ? 1 : 5 }),
     );
   }
 

@@ -115,9 +115,11 @@ export const measureClusterThroughput = async (ctx: BenchContext, options: { cha
       }
       return options.changes / ((performance.now() - started) / 1000);
     };
-    // Warm both up (JIT, pools, BullMQ's scripts loaded on every node).
-    await run(onSingle, 'single warm-up');
-    await run(onCluster, 'cluster warm-up');
+    // Warm both up (JIT, pools, BullMQ's scripts loaded on every node); a quick run only checks the harness.
+    if (!ctx.quick) {
+      await run(onSingle, 'single warm-up');
+      await run(onCluster, 'cluster warm-up');
+    }
     const singleRates: number[] = [];
     const clusterRates: number[] = [];
     const ratios: number[] = [];
