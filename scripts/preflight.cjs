@@ -75,6 +75,11 @@ const tools = (env) => {
       fix: ['Debian/Ubuntu: sudo apt-get install redis-server', 'macOS: brew install redis'],
     },
     {
+      ok: onPath('redis-cli', env) && onPath('redis-sentinel', env),
+      what: 'redis-cli and redis-sentinel (the Redis Cluster and Sentinel tests, test/topology, start their own)',
+      fix: ['Debian/Ubuntu: sudo apt-get install redis-tools redis-sentinel', 'macOS: brew install redis (both come with it)'],
+    },
+    {
       ok: onPath('python3', env),
       what: 'python3 (the Python client and its tests; standard library only)',
       fix: ['Debian/Ubuntu: sudo apt-get install python3', 'macOS: xcode-select --install (or brew install python)'],

@@ -91,7 +91,6 @@ export const measureClusterThroughput = async (ctx: BenchContext, options: { cha
     const onCluster = await deploy(ctx, { REDIS_CLUSTER_NODES: cluster.nodesEnv, QUEUE_PREFIX: `{${ctx.prefix}-cluster}` }, 'redis-cluster');
     deployments.push(onCluster);
     const run = async (deployment: Deployment, label: string): Promise<number> => {
-      const jobIds: string[] = [];
       const started = performance.now();
       const load = await postLoad({
         url: deployment.apiUrl,

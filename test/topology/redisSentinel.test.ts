@@ -6,7 +6,7 @@ import { uniqueQueuePrefix } from '../helpers/redis.js';
 import { SENTINEL_MASTER_NAME, startSentinelGroup, type OwnSentinelGroup } from '../helpers/redisSentinel.js';
 import { waitFor } from '../helpers/waitFor.js';
 import { startWorkerProcess, workerEnv } from '../worker/support/workerHarness.js';
-import { changeRequest, expectEachExecutedOnce, getJson, openAcceptances, postJson } from './support.js';
+import { changeRequest, expectEachExecutedOnce, getJson, openAcceptances, postJson, type Answer } from './support.js';
 
 const database = useTestDatabase({ poolSize: 2 });
 let group: OwnSentinelGroup;
@@ -36,7 +36,7 @@ describe('Redis Sentinel (a primary, a replica and three sentinels started by th
     const stream = (async () => {
       for (let i = 0; streaming; i += 1) {
         const { path, body } = changeRequest(i, 'sentinel');
-        const answer = await postJson(api.url, path, body).catch(() => ({ status: 0, body: {} as Record<string, unknown> }));
+        const answer = await postJson(api.url, path, body).catch((): Answer => ({ status: 0, body: {} }));
         if (answer.status === 200 || answer.status === 202) accepted.push(String(answer.body.jobId));
         else refused.push(answer.status);
       }

@@ -182,7 +182,7 @@ describe('three apis and three workers (real processes) on one database and one 
       ...[1, 2, 3, 4].map((k) => ({ actor, token, path: '/api/governance/kill-switch', body: { engaged: true, reason: `api killed mid-flight ${k}` }, key: `${actor}-engage-${k}` })),
     ]);
     const send = (url: string, request: (typeof requests)[number]) =>
-      postJson(url, request.path, request.body, { ...bearer(request.token), 'idempotency-key': request.key }).catch(() => ({ status: 0, body: {} }) as Answer);
+      postJson(url, request.path, request.body, { ...bearer(request.token), 'idempotency-key': request.key }).catch((): Answer => ({ status: 0, body: {} }));
     const inFlight = requests.map((request) => send(victim.url, request));
     // Killed as soon as the first answers come back: the rest are in flight, some in their transaction.
     await Promise.race(inFlight);
