@@ -9,7 +9,8 @@
  * for propagation), --engages E, --streams S (open streams for RSS), --only-live (skip the other measures), --only a,b
  * (run only the named steps: throughput, enqueue, latency, safety, overhead, migrations, audit, edge, live, ofrep, python,
  * streams, cluster, sentinel). The streams step: --stream-clients N (default 10,000; needs `ulimit -n` above N + 1,024, see
- * docs/scaling.md), --stream-processes P (client processes, default 4), --stream-changes C (default 20). The cluster
+ * docs/scaling.md), --stream-processes P (client processes, default 4), --stream-changes C (default 20),
+ * --stream-api-flags "<node flags>" (instead of start:api's). The cluster
  * step: --topology-changes N per round (default 2,000).
  */
 import { writeFile } from 'node:fs/promises';
@@ -169,6 +170,8 @@ try {
         processes: option('--stream-processes', quick ? 2 : 4),
         paused: quick ? 10 : 100,
         changes: option('--stream-changes', quick ? 3 : 20),
+        // The api's node flags instead of start:api's (e.g. a larger young generation for many streams).
+        apiNodeFlags: args.includes('--stream-api-flags') ? (args[args.indexOf('--stream-api-flags') + 1] ?? '').split(' ').filter((flag) => flag.length > 0) : undefined,
       }),
     );
   }

@@ -20,7 +20,7 @@ const deploy = async (ctx: BenchContext, redisEnv: Record<string, string>, label
     LOG_LEVEL: 'warn',
     RELEASE: `bench-${label}`,
     // The machine's PostgreSQL is shared: a few connections per process.
-    DATABASE_POOL_SIZE: '6',
+    DATABASE_POOL_SIZE: '3',
     ...redisEnv,
   };
   const api = startProcess('apps/api/dist/main.js', { ...common, PORT: String(port), HOST: '127.0.0.1', GOVERNANCE_TOKENS: `bench:${ctx.token}`, RATE_LIMIT_PER_MINUTE: '1000000' }, productionNodeFlags('start:api'));

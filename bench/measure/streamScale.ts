@@ -114,7 +114,7 @@ const rssMb = (pid: number | undefined, field: 'VmRSS' | 'VmHWM' = 'VmRSS'): num
  */
 export const measureStreamScale = async (
   ctx: BenchContext,
-  options: { clients: number; processes: number; paused: number; changes: number },
+  options: { clients: number; processes: number; paused: number; changes: number; apiNodeFlags?: readonly string[] | undefined },
 ): Promise<Row[]> => {
   const perProcess = Math.ceil((options.clients + options.paused) / options.processes);
   const limit = checkDescriptorLimit(Math.max(options.clients + options.paused + FD_HEADROOM, perProcess + FD_HEADROOM));
@@ -136,7 +136,7 @@ export const measureStreamScale = async (
     RATE_LIMIT_PER_MINUTE: '1000000',
   };
   const startApi = async (): Promise<BenchProcess> => {
-    const api = startProcess('apps/api/dist/main.js', apiEnv, productionNodeFlags('start:api'));
+    const api = startProcess('apps/api/dist/main.js', apiEnv, options.apiNodeFlags ?? productionNodeFlags('start:api'));
     const deadline = Date.now() + 60_000;
     while (!(await fetch(`${apiUrl}/health`).then((r) => r.ok, () => false))) {
       if (api.child.exitCode !== null || Date.now() > deadline) throw new Error(`the stream step's api did not start: ${api.output().slice(-2000)}`);
@@ -170,7 +170,9 @@ export const measureStreamScale = async (
     await Promise.all(children.map((child) => child.ready));
     const connectSeconds = (now() - connectStarted) / 1000;
 
-    // commit → every client, alternating engage (applied in the request) and release (applied by the worker).
+    // commit → every client, alternating engage (applied in the request) and release (applied by the worker), made
+    // through the bench's other api: the one holding the streams only learns of the commit and fans it out, as an
+    // instance does when another one (or a worker) made the change.
     const allClients: number[] = [];
     const perClient: number[] = [];
     let apiCpu = 0;
@@ -178,7 +180,7 @@ export const measureStreamScale = async (
     for (let i = -warmUp; i < options.changes; i += 1) {
       const engaged = i % 2 === 0;
       const cpuBefore = cpuMs(api.child.pid);
-      const answer = await postJson(`${apiUrl}/api/governance/kill-switch`, ctx.token, { engaged, reason: `stream scale ${i}` });
+      const answer = await postJson(`${ctx.apiUrl}/api/governance/kill-switch`, ctx.token, { engaged, reason: `stream scale ${i}` });
       if (answer.status !== 200 && answer.status !== 202) throw new Error(`kill-switch answered ${answer.status}`);
       const version = await waitForVersion(ctx, engaged);
       const times = await arrivals.wait(version, 60_000);
@@ -191,7 +193,8 @@ export const measureStreamScale = async (
     const withStreams = rssMb(api.child.pid);
     const peak = rssMb(api.child.pid, 'VmHWM');
     const perConnectionKb = ((withStreams - before) * 1024) / (options.clients + options.paused);
-    const label = `${options.clients.toLocaleString('en-US')} stream clients on one api (${options.processes} client processes, ${options.paused} more never reading)`;
+    const flags = options.apiNodeFlags === undefined ? '' : `, api started with ${options.apiNodeFlags.join(' ')}`;
+    const label = `${options.clients.toLocaleString('en-US')} stream clients on one api (${options.processes} client processes, ${options.paused} more never reading${flags})`;
     rows.push(
       { measure: `streams: ${label} connected in`, value: round(connectSeconds, 1), unit: 's' },
       { measure: `streams: commit → every client, per client p50 / p99: ${round(percentile(perClient, 50))} / ${round(percentile(perClient, 99))} ms`, value: round(percentile(perClient, 99)), unit: 'ms' },
@@ -212,7 +215,7 @@ export const measureStreamScale = async (
       },
       { measure: 'streams: api memory per open stream ((RSS with − before) / streams)', value: round(perConnectionKb, 1), unit: 'kB' },
       {
-        measure: `streams: api CPU per change (its request, the notification, the write to every stream), of which the rest of the time is waiting for a core`,
+        measure: `streams: CPU the api holding the streams spends per change (the notification, the write to every stream; /proc, 10 ms ticks)`,
         value: round(apiCpu / allClients.length, 0),
         unit: 'ms',
       },
