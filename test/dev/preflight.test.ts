@@ -51,11 +51,12 @@ describe('the npm test preflight', () => {
     expect(result.status, result.stderr).toBe(1);
     expect(result.stdout).toBe('');
     const text = result.stderr;
-    expect(text).toContain('npm test needs 7 things this machine lacks (nothing was built or run)');
+    expect(text).toContain('npm test needs 8 things this machine lacks (nothing was built or run)');
     expect(text).toMatch(/✗ promtool .*\n\s+Debian\/Ubuntu: sudo apt-get install --no-install-recommends prometheus/);
     expect(text).toMatch(new RegExp(`✗ Chromium at ${bare.CHROMIUM_PATH} .*\\n\\s+Debian: sudo apt-get install --no-install-recommends chromium`));
     expect(text).toContain('CHROMIUM_PATH');
     expect(text).toMatch(/✗ redis-server .*\n\s+Debian\/Ubuntu: sudo apt-get install redis-server/);
+    expect(text).toMatch(/✗ redis-cli and redis-sentinel .*\n\s+Debian\/Ubuntu: sudo apt-get install redis-tools redis-sentinel/);
     expect(text).toMatch(/✗ python3 .*\n\s+Debian\/Ubuntu: sudo apt-get install python3/);
     expect(text).toMatch(/✗ git .*\n\s+Debian\/Ubuntu: sudo apt-get install git/);
     expect(text).toMatch(/✗ PostgreSQL at 127\.0\.0\.1:\d+ as postgres \(DATABASE_URL\): not reachable \(ECONNREFUSED\)/);
@@ -92,7 +93,7 @@ describe('the npm test preflight', () => {
     const result = spawnSync('npm', ['test'], { cwd: REPO_ROOT, env: bare, encoding: 'utf8', timeout: 60_000 });
     const output = `${result.stdout}\n${result.stderr}`;
     expect(result.status, output).not.toBe(0);
-    expect(output).toContain('npm test needs 7 things this machine lacks');
+    expect(output).toContain('npm test needs 8 things this machine lacks');
     // npm echoes the script (`> node scripts/check-node.cjs && … npm run build …`); nothing after it ran.
     const ran = output
       .split('\n')
