@@ -17,16 +17,18 @@ export type ManagedProcess = {
 };
 
 /**
- * Starts `node <script> ...args` from the repository root as a real child process (the built entrypoints), with
- * the environment given (merged over a minimal base), registered with the leak guard.
+ * Starts `node [nodeFlags] <script> ...args` from the repository root as a real child process (the built
+ * entrypoints), with the environment given (merged over a minimal base), registered with the leak guard. `nodeFlags`
+ * are Node's own options, e.g. the memory flags of the production start commands.
  */
 export const startNodeProcess = (
   script: string,
   args: readonly string[],
   env: Record<string, string | undefined>,
   description = script,
+  options: { nodeFlags?: readonly string[] } = {},
 ): ManagedProcess => {
-  const child = spawn(process.execPath, [script, ...args], {
+  const child = spawn(process.execPath, [...(options.nodeFlags ?? []), script, ...args], {
     cwd: REPO_ROOT,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'test', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -12,7 +12,7 @@ export type OwnRedis = {
   port: number;
   /** Stops the server (SIGKILL: data is lost, as on a crash). */
   kill: () => Promise<void>;
-  /** Starts it again on the same port, empty. */
+  /** Starts it again on the same port: empty, or from its append-only file when started with `appendOnlyDir`. */
   restart: () => Promise<void>;
   stop: () => Promise<void>;
   /** Freezes the server (SIGSTOP): connections stay open, commands are read and not answered until `resume`. */
@@ -21,16 +21,27 @@ export type OwnRedis = {
   resume: () => void;
 };
 
+export type OwnRedisOptions = {
+  /**
+   * Persist every write to an append-only file in this directory (`appendonly yes`): a restart after `kill` loads it
+   * back, as a Redis with persistence does after a crash. Without it the server keeps nothing.
+   */
+  appendOnlyDir?: string;
+  /** How long a start may take (loading a large append-only file takes a while); default 10 s. */
+  startTimeoutMs?: number;
+};
+
 /**
- * A redis-server of the test's own on a free port (no persistence, noeviction), for tests that stop Redis. Needs
- * `redis-server` on the PATH (CI installs it).
+ * A redis-server of the test's own on a free port (noeviction; no persistence unless `appendOnlyDir`), for tests that
+ * stop Redis. Needs `redis-server` on the PATH (CI installs it).
  */
-export const startOwnRedis = async (): Promise<OwnRedis> => {
+export const startOwnRedis = async (options: OwnRedisOptions = {}): Promise<OwnRedis> => {
   const port = await freePort();
   let child: ChildProcess | undefined;
   const isRunning = () => child !== undefined && child.exitCode === null && child.signalCode === null;
+  const persistence = options.appendOnlyDir === undefined ? ['--appendonly', 'no'] : ['--appendonly', 'yes', '--dir', options.appendOnlyDir];
   const start = async () => {
-    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction'], {
+    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, '--maxmemory-policy', 'noeviction'], {
       stdio: 'ignore',
     });
     await waitFor(async () => {
@@ -42,7 +53,7 @@ export const startOwnRedis = async (): Promise<OwnRedis> => {
       } finally {
         probe.disconnect();
       }
-    }, { timeoutMs: 10_000, description: `redis-server on port ${port}` });
+    }, { timeoutMs: options.startTimeoutMs ?? 10_000, description: `redis-server on port ${port}` });
   };
   await start();
   const signal = (name: NodeJS.Signals) => () => {

@@ -1,0 +1,39 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { createMigrator, defaultMigrationsDir } from '../../../packages/core/src/migrator/index.js';
+import { databaseUrlFor } from '../../helpers/services.js';
+
+export type ChaosDatabase = {
+  name: string;
+  /** Direct URL (the suite's own checks; the product goes through its proxies). */
+  url: string;
+  /** Where PostgreSQL listens: the proxies' target. */
+  server: { host: string; port: number };
+  drop: () => Promise<void>;
+};
+
+const adminQuery = async (adminUrl: string, text: string): Promise<void> => {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    await client.query(text);
+  } finally {
+    await client.end();
+  }
+};
+
+/** A database of the run's own on the admin connection's server, migrated to head (as `migrate up` does). */
+export const createChaosDatabase = async (adminUrl: string): Promise<ChaosDatabase> => {
+  const name = `valhalla_chaos_${randomBytes(4).toString('hex')}`;
+  await adminQuery(adminUrl, `CREATE DATABASE ${name}`);
+  const url = databaseUrlFor(adminUrl, name);
+  const drop = () => adminQuery(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  try {
+    await createMigrator({ databaseUrl: url, migrationsDir: defaultMigrationsDir() }).up();
+  } catch (error) {
+    await drop();
+    throw error;
+  }
+  const parsed = new URL(url);
+  return { name, url, server: { host: parsed.hostname, port: Number(parsed.port || 5432) }, drop };
+};
