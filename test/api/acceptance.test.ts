@@ -267,9 +267,11 @@ describe('PostgreSQL is the record of every accepted change', () => {
     }
   });
 
-  it('a write whose acceptance PostgreSQL may have committed, unconfirmed: 503, voided, never applied', async () => {
-    // The acceptance statement stalls in PostgreSQL while the api's connection to it is cut: the statement goes on
-    // and commits, and the api cannot know. It voids the job id and answers 503; nothing may run it afterwards.
+  /**
+   * An api whose acceptance statements for the reason 'stall me' stall 1 s in PostgreSQL, reaching it through a proxy
+   * the test cuts: the statement goes on and commits while the api's connection is gone, and the api cannot know.
+   */
+  const apiWithStallingAcceptances = async () => {
     await database.current.pool.query(sql.unsafe`
       CREATE FUNCTION public.test_stall_acceptance() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN
@@ -280,40 +282,96 @@ describe('PostgreSQL is the record of every accepted change', () => {
       CREATE TRIGGER test_stall_acceptance BEFORE INSERT ON public.governance_accepted_jobs
       FOR EACH ROW EXECUTE FUNCTION public.test_stall_acceptance()`);
     const target = new URL(database.current.url);
-    let proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
+    const upstream = { host: target.hostname, port: Number(target.port || 5432) };
+    let proxy = await startTcpProxy(upstream);
     const proxyPort = proxy.port;
     const viaProxy = databaseUrlFor(adminDatabaseUrl(), database.current.name).replace(`:${target.port || 5432}/`, `:${proxyPort}/`);
     const pool = await createDatabasePool({ connectionUri: viaProxy, maxPoolSize: 3, applicationName: 'acceptance-test' });
     const api = await startApi({ ...database.current, url: viaProxy, pool });
+    return {
+      api,
+      /** Posts a release whose acceptance stalls; resolves once the statement is stalling in PostgreSQL, with the answer to come. */
+      postStalled: async () => {
+        const pending = api.app.inject({ method: 'POST', url: '/api/governance/kill-switch', payload: { engaged: false, reason: 'stall me' }, headers: bearer() });
+        await waitFor(async () => Number(await database.current.pool.oneFirst(sql.unsafe`
+          SELECT count(*)::int FROM pg_stat_activity WHERE query LIKE '%governance_accepted_jobs%' AND wait_event = 'PgSleep'`)) > 0,
+        { timeoutMs: 5_000, description: 'the acceptance statement to stall' });
+        return { answer: pending };
+      },
+      cut: () => proxy.cut(),
+      restore: async () => {
+        proxy = await startTcpProxy(upstream, proxyPort);
+      },
+      /** The job id a 503 names as void. */
+      voidJobId: (message: string) => /job (\S+) is void/.exec(message)?.[1] ?? '',
+      /** A reconciler turn of a worker that would enqueue the job again if its record were not void. */
+      reconcileOnce: async () => {
+        const worker = await startInProcessWorker(database.current, api.prefix, { app: { tuning: { reconcileIntervalMs: 100, reconcileGraceMs: 0 } } });
+        try {
+          await waitFor(async () => (await database.current.pool.oneFirst(sql.unsafe`
+            SELECT count(*)::int FROM public.governance_reconciler_turns`)) === 1, { timeoutMs: 5_000, description: 'a reconciler turn' });
+        } finally {
+          await worker.close();
+        }
+      },
+      close: async () => {
+        await api.close();
+        await pool.end();
+        await proxy.cut();
+      },
+    };
+  };
+
+  it('a write whose acceptance PostgreSQL may have committed, unconfirmed: 503, voided, never applied', async () => {
+    const stalled = await apiWithStallingAcceptances();
     try {
-      const pending = api.app.inject({ method: 'POST', url: '/api/governance/kill-switch', payload: { engaged: false, reason: 'stall me' }, headers: bearer() });
-      await waitFor(async () => Number(await database.current.pool.oneFirst(sql.unsafe`
-        SELECT count(*)::int FROM pg_stat_activity WHERE query LIKE '%governance_accepted_jobs%' AND wait_event = 'PgSleep'`)) > 0,
-      { timeoutMs: 5_000, description: 'the acceptance statement to stall' });
-      await proxy.cut();
-      proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) }, proxyPort);
-      const answer = await pending;
+      const pending = await stalled.postStalled();
+      await stalled.cut();
+      await stalled.restore();
+      const answer = await pending.answer;
       expect(answer.statusCode).toBe(503);
       const { message } = answer.json<{ error: { code: string; message: string } }>().error;
       expect(message).toMatch(/never will be/);
-      const jobId = /job (\S+) is void/.exec(message)?.[1] ?? '';
+      const jobId = stalled.voidJobId(message);
       // The stalled statement committed afterwards, or lost the race to the void: either way the record is void.
       await waitFor(async () => (await acceptanceOf(jobId))?.voided_at != null, { timeoutMs: 5_000, description: 'the void record' });
-      const worker = await startInProcessWorker(database.current, api.prefix, { app: { tuning: { reconcileIntervalMs: 100, reconcileGraceMs: 0 } } });
-      try {
-        await waitFor(async () => (await database.current.pool.oneFirst(sql.unsafe`
-          SELECT count(*)::int FROM public.governance_reconciler_turns`)) === 1, { timeoutMs: 5_000, description: 'a reconciler turn' });
-      } finally {
-        await worker.close();
-      }
+      await stalled.reconcileOnce();
       expect(await auditFor(jobId)).toEqual([]);
       expect(await acceptanceOf(jobId)).toMatchObject({ settled_at: null });
-      const job = await api.app.inject({ method: 'GET', url: `/api/jobs/${jobId}`, headers: bearer() });
+      const job = await stalled.api.app.inject({ method: 'GET', url: `/api/jobs/${jobId}`, headers: bearer() });
       expect(job.json()).toMatchObject({ state: 'failed', error: { code: 'ENQUEUE_UNCONFIRMED', final: true } });
     } finally {
-      await api.close();
-      await pool.end();
-      await proxy.cut();
+      await stalled.close();
+    }
+  });
+
+  it('the same while PostgreSQL stays unreachable: the api waits for it to void the job before it answers 503', async () => {
+    // Found by the fault run: answered at once, the 503 left an open acceptance that the reconciler ran once the
+    // database was back (a 503 applied later).
+    const stalled = await apiWithStallingAcceptances();
+    try {
+      let answered = false;
+      const pending = await stalled.postStalled();
+      void pending.answer.then(() => {
+        answered = true;
+      });
+      await stalled.cut();
+      // The statement commits in PostgreSQL while the api cannot reach it: nothing can void it yet.
+      await waitFor(async () => Number(await database.current.pool.oneFirst(sql.unsafe`
+        SELECT count(*)::int FROM public.governance_accepted_jobs WHERE payload->>'reason' = 'stall me' AND voided_at IS NULL`)) === 1,
+      { timeoutMs: 5_000, description: 'the unconfirmed acceptance to commit' });
+      expect(answered).toBe(false);
+      await stalled.restore();
+      const answer = await pending.answer;
+      expect(answer.statusCode).toBe(503);
+      const { message } = answer.json<{ error: { code: string; message: string } }>().error;
+      expect(message).toMatch(/never will be/);
+      const jobId = stalled.voidJobId(message);
+      expect(await acceptanceOf(jobId)).toMatchObject({ voided_at: expect.any(String) });
+      await stalled.reconcileOnce();
+      expect(await auditFor(jobId)).toEqual([]);
+    } finally {
+      await stalled.close();
     }
   });
 });

@@ -2,9 +2,11 @@ import { randomUUID } from 'node:crypto';
 import {
   JOB_NAMES,
   acceptJob as recordAcceptance,
+  isRetryableDatabaseError,
   isSafetyAction,
   queueForJob,
   voidAcceptance,
+  waitForDatabase,
   wasNeverSent,
   type AcceptedJob,
   type GoLiveChangePayload,
@@ -30,6 +32,32 @@ export type JobToAccept<N extends JobName> = {
 const ENQUEUE_TIMEOUT_MS = 500;
 
 /**
+ * How long the api keeps trying to void an acceptance PostgreSQL may have committed without confirming (the connection
+ * broke during the statement, and PostgreSQL stays unreachable). Answering 503 before the void is written would let
+ * the reconciler run the job once the database is back: a 503 applied later. Longer than a database cut or restart
+ * usually lasts; past it the answer says the outcome is unknown and names the job.
+ */
+const VOID_DEADLINE_MS = 20_000;
+const DATABASE_PROBE_INTERVAL_MS = 100;
+
+/**
+ * voidAcceptance, repeated while PostgreSQL is unreachable (each repeat as soon as it answers again), until
+ * `deadline`.
+ * @throws the last database error once the deadline passed; any error that is not a database outage at once.
+ */
+const voidBefore = async (deps: ApiDependencies, job: AcceptedJob, deadline: number): Promise<'voided' | 'settled'> => {
+  for (;;) {
+    try {
+      return await voidAcceptance(deps.pool, job);
+    } catch (error) {
+      const remaining = deadline - Date.now();
+      if (!isRetryableDatabaseError(error) || remaining <= 0) throw error;
+      if (!(await waitForDatabase(deps.pool, { intervalMs: DATABASE_PROBE_INTERVAL_MS, timeoutMs: remaining }))) throw error;
+    }
+  }
+};
+
+/**
  * Enqueues an accepted job under its id. Failure is not the client's problem any more: PostgreSQL holds the job, and
  * the reconciler enqueues it again when Redis takes it (same id: BullMQ keeps one job per id, and the worker executes
  * each id once). Never throws.
@@ -47,7 +75,8 @@ export const enqueueAccepted = async (deps: ApiDependencies, log: FastifyBaseLog
 /**
  * The acceptance statement failed after it may have reached PostgreSQL: it may have committed. The answer will be
  * 503, so the job must never run: with a key the client learns the truth by repeating the request; without one the
- * job id is voided (see voidAcceptance), or, when it had executed already, its result is the answer.
+ * job id is voided (see voidAcceptance; while PostgreSQL stays unreachable the request waits for it, up to
+ * VOID_DEADLINE_MS), or, when it had executed already, its result is the answer.
  * @throws ApiError DEPENDENCY_UNAVAILABLE
  */
 const refuseUnconfirmed = async (deps: ApiDependencies, log: FastifyBaseLogger, job: AcceptedJob, keyed: boolean, cause: unknown): Promise<AcceptanceAnswer> => {
@@ -56,7 +85,7 @@ const refuseUnconfirmed = async (deps: ApiDependencies, log: FastifyBaseLogger, 
   }
   let voided: 'voided' | 'settled';
   try {
-    voided = await voidAcceptance(deps.pool, job);
+    voided = await voidBefore(deps, job, Date.now() + VOID_DEADLINE_MS);
   } catch (error) {
     log.error({ err: error, jobId: job.jobId }, 'could not void a job whose acceptance was not confirmed');
     throw new ApiError('DEPENDENCY_UNAVAILABLE', `PostgreSQL is unavailable and did not confirm job ${job.jobId}; see GET /api/jobs/${job.jobId} once it is back`, { cause });
