@@ -8,10 +8,17 @@ export const startTcpProxy = async (target: { host: string; port: number }, list
   const sockets = new Set<Socket>();
   const server = createServer((client) => {
     const upstream = connect(target);
-    for (const socket of [client, upstream]) {
+    const pair = [client, upstream];
+    for (const socket of pair) {
       sockets.add(socket);
-      socket.on('close', () => sockets.delete(socket));
       socket.on('error', () => {});
+      socket.on('close', (hadError) => {
+        sockets.delete(socket);
+        // A side that ends cleanly is passed on by pipe (its last bytes, then FIN). One that breaks (a reset, a
+        // refused connection) must break the other too: pipe does not pass errors on, and the other end would wait
+        // on a connection that is gone (a client for an answer that never comes, a server session never closed).
+        if (hadError) for (const other of pair) if (other !== socket) other.destroy();
+      });
     }
     client.pipe(upstream).pipe(client);
   });
