@@ -68,6 +68,40 @@ describe('faults around the acceptance record', () => {
     }
   });
 
+  it('an engage whose session ends in the middle of its transaction while PostgreSQL answers is applied in the request: 200, once', async () => {
+    // Found by the fault run: an engage of one api preempted by another's (an idle holder of row 1 on a starved CPU),
+    // or a terminated backend, answered 202 "PostgreSQL is unreachable" and waited for a worker.
+    await setReleased();
+    await database.current.pool.query(sql.unsafe`CREATE SEQUENCE public.test_once`);
+    await database.current.pool.query(sql.unsafe`
+      CREATE FUNCTION public.test_stall_first_execution() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF nextval('public.test_once') = 1 THEN PERFORM pg_sleep(30); END IF;
+        RETURN NEW;
+      END $$`);
+    await database.current.pool.query(sql.unsafe`
+      CREATE TRIGGER test_stall_first_execution BEFORE INSERT ON public.governance_executed_jobs
+      FOR EACH ROW EXECUTE FUNCTION public.test_stall_first_execution()`);
+    const api = await startApi(database.current);
+    try {
+      const pending = api.app.inject({ method: 'POST', url: '/api/governance/kill-switch', payload: { engaged: true, reason: 'session ended under it' }, headers: bearer() });
+      const stalled = await waitFor(
+        async () => (await database.current.pool.maybeOneFirst(sql.unsafe`
+          SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event = 'PgSleep'`)) ?? false,
+        { timeoutMs: 10_000, description: 'the engage transaction to stall' },
+      );
+      await database.current.pool.query(sql.unsafe`SELECT pg_terminate_backend(${stalled as number})`);
+      const answer = await pending;
+      expect(answer.statusCode, answer.body).toBe(200);
+      const body = answer.json<{ jobId: string; status: string; result: { outcome: string } }>();
+      expect(body).toMatchObject({ status: 'completed', result: { outcome: 'applied' } });
+      expect(await killSwitchEngaged()).toBe(true);
+      expect(await auditFor(body.jobId)).toHaveLength(1);
+    } finally {
+      await api.close();
+    }
+  });
+
   it('an engage posted while PostgreSQL is unreachable is queued (202, says so), and applied the moment the database returns', async () => {
     await setReleased();
     const db = await proxiedDatabase();

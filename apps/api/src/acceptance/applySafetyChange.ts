@@ -5,6 +5,7 @@ import {
   applyGovernanceChange,
   claimIdempotencyKey,
   findExecutedJob,
+  waitForDatabase,
   type GoLiveChangePayload,
   type KeyClaim,
 } from '@valhalla/core';
@@ -16,6 +17,16 @@ import { claimOf, keyedJobId, type RequestKey } from '../idempotency.js';
 import type { AcceptanceAnswer } from './acceptanceAnswer.js';
 
 const isDatabaseUnavailable = (error: unknown): error is ApiError => error instanceof ApiError && error.code === 'DEPENDENCY_UNAVAILABLE';
+
+/**
+ * Attempts of the in-request apply while PostgreSQL still answers: a session ended under the change (pg_terminate_backend,
+ * an engage of another process preempting this one as an idle holder of row 1 on a starved CPU) is not an outage, and
+ * the change is applied in the request rather than queued as if the database were unreachable.
+ */
+const IN_REQUEST_ATTEMPTS = 3;
+/** How long the database has to answer a probe for the apply to be attempted again in the request. */
+const DATABASE_ANSWER_MS = 250;
+const DATABASE_PROBE_INTERVAL_MS = 50;
 
 /** 200 with the stored execution of `jobId`, or undefined when it has none. */
 export const answerFromExecution = async (deps: ApiDependencies, jobId: string): Promise<AcceptanceAnswer | undefined> => {
@@ -57,8 +68,9 @@ const queueForLater = async (
  * An engage or a disable is applied in the request: the same exactly-once transaction, audit entry and job id as a
  * worker's (a batch of one on the governance-safety queue), taking its acceptance number under the row-1 lock, and
  * answered 200 `{"jobId", "status": "completed", "result"}` whether Redis is up or not. Its job id is the request's
- * Idempotency-Key's (claimed first) or a new uuid; a repeat with the key replays the stored result. While PostgreSQL
- * is unreachable it is queued instead (queueForLater).
+ * Idempotency-Key's (claimed first) or a new uuid; a repeat with the key replays the stored result. A transaction
+ * that failed while PostgreSQL still answers is applied again in the request (IN_REQUEST_ATTEMPTS); while PostgreSQL
+ * is unreachable the change is queued instead (queueForLater).
  * @throws ApiError IDEMPOTENCY_CONFLICT; DEPENDENCY_UNAVAILABLE when neither PostgreSQL nor Redis takes it.
  */
 export const applySafetyChange = async (
@@ -87,21 +99,29 @@ export const applySafetyChange = async (
       return { code: 200, body: { jobId, status: 'completed', result: claimed.executedResult }, replayed: true };
     }
   }
-  try {
-    const { head } = await deps.migrations.chain();
-    const execution = await callDatabase(() =>
-      applyGovernanceChange(
-        deps.pool,
-        { jobId, queue: QUEUES.governanceSafety, payload, acceptNow: true },
-        { keyring: deps.config.auditKeyring, migrationHead: head, approvalsRequired: deps.config.approvalsRequired },
-      ),
-    );
-    const { result } = execution;
-    log.info({ jobId, action: payload.action, outcome: result.outcome, auditId: result.auditId, replayed: execution.replayed }, 'safety change applied in the request');
-    return { code: 200, body: { jobId, status: 'completed', result }, replayed: replayed || execution.replayed };
-  } catch (error) {
-    if (!isDatabaseUnavailable(error)) throw error;
-    // It may have committed (a connection lost during COMMIT): the queued job then replays its result.
-    return queueForLater(deps, log, { jobId, payload, unclaimed: undefined, cause: error });
+  const { head } = await deps.migrations.chain();
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      const execution = await callDatabase(() =>
+        applyGovernanceChange(
+          deps.pool,
+          { jobId, queue: QUEUES.governanceSafety, payload, acceptNow: true },
+          { keyring: deps.config.auditKeyring, migrationHead: head, approvalsRequired: deps.config.approvalsRequired },
+        ),
+      );
+      const { result } = execution;
+      log.info({ jobId, action: payload.action, outcome: result.outcome, auditId: result.auditId, replayed: execution.replayed, attempt }, 'safety change applied in the request');
+      return { code: 200, body: { jobId, status: 'completed', result }, replayed: replayed || execution.replayed };
+    } catch (error) {
+      if (!isDatabaseUnavailable(error)) throw error;
+      // Its session ended (terminated, preempted as an idle holder of row 1, a serialization failure) while
+      // PostgreSQL answers: applied again in the request, under the same job id (a replay if it had committed).
+      if (attempt < IN_REQUEST_ATTEMPTS && (await waitForDatabase(deps.pool, { intervalMs: DATABASE_PROBE_INTERVAL_MS, timeoutMs: DATABASE_ANSWER_MS }))) {
+        log.warn({ err: error, jobId, action: payload.action, attempt }, 'safety change failed in the request while PostgreSQL answers; applying it again');
+        continue;
+      }
+      // It may have committed (a connection lost during COMMIT): the queued job then replays its result.
+      return queueForLater(deps, log, { jobId, payload, unclaimed: undefined, cause: error });
+    }
   }
 };
