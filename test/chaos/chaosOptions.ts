@@ -1,5 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { ALL_FAULT_KINDS, type FaultKind } from './faults/faultKinds.js';
 
 /** What a fault run is asked to do (`npm run chaos -- --minutes N ...`). */
 export type ChaosOptions = {
@@ -19,9 +20,11 @@ export type ChaosOptions = {
   adminDatabaseUrl: string;
   /** Keep the run's database even when every check passed (it is always kept when one failed). */
   keepDatabase: boolean;
+  /** The fault kinds injected (all by default; --faults narrows them to reproduce a finding). */
+  faultKinds: readonly FaultKind[];
   /**
-   * Compresses the fault timings of short runs: 1 for runs of 4 minutes or more (a fault every 10-20 s, SIGSTOP 10 s,
-   * database cuts 5-15 s), down to 0.3 for a one-minute run, so that every fault kind still happens.
+   * Compresses the fault timings of short runs: 1 for runs of 4 minutes or more (a fault every 10-20 s, database cuts
+   * 5-15 s), down to 0.3 for a one-minute run, so that every fault kind still happens. A worker's SIGSTOP stays 10 s.
    */
   faultScale: number;
 };
@@ -34,7 +37,7 @@ export class ChaosUsageError extends Error {
 export const DEFAULT_RESULT_FILE = fileURLToPath(new URL('./results/chaos-result.json', import.meta.url));
 
 export const CHAOS_USAGE = [
-  'usage: npm run chaos -- [--minutes N] [--out FILE] [--seed S] [--clients N] [--unkeyed-clients N] [--plain-rate R] [--keep-database]',
+  'usage: npm run chaos -- [--minutes N] [--out FILE] [--seed S] [--clients N] [--unkeyed-clients N] [--plain-rate R] [--faults a,b] [--keep-database]',
   '  --minutes N          minutes of faults (default 10; a fault every 10-20 s, compressed below 4 minutes)',
   '  --out FILE           JSON result (default test/chaos/results/chaos-result.json); logs go to FILE without .json + -logs/',
   '  --seed S             seed of every random choice (default: random, printed)',
@@ -42,6 +45,7 @@ export const CHAOS_USAGE = [
   '  --unkeyed-clients N  HTTP clients without Idempotency-Key, never retrying (default 1)',
   '  --plain-rate R       jobs per second added straight to the queues by the plain producer (default 10)',
   '  --keep-database      keep the run database even when every check passed',
+  `  --faults a,b         inject only these fault kinds (default all: ${ALL_FAULT_KINDS.join(', ')})`,
   'environment: DATABASE_URL (an admin connection; the run creates and drops a database of its own), else the local PostgreSQL.',
 ].join('\n');
 
@@ -56,8 +60,21 @@ const numberOption = (args: readonly string[], name: string, fallback: number, r
   return value;
 };
 
-const KNOWN = new Set(['--minutes', '--out', '--seed', '--clients', '--unkeyed-clients', '--plain-rate', '--keep-database']);
-const TAKES_VALUE = new Set(['--minutes', '--out', '--seed', '--clients', '--unkeyed-clients', '--plain-rate']);
+const KNOWN = new Set(['--minutes', '--out', '--seed', '--clients', '--unkeyed-clients', '--plain-rate', '--keep-database', '--faults']);
+const TAKES_VALUE = new Set(['--minutes', '--out', '--seed', '--clients', '--unkeyed-clients', '--plain-rate', '--faults']);
+
+const isFaultKind = (name: string): name is FaultKind => (ALL_FAULT_KINDS as readonly string[]).includes(name);
+
+const faultKindsOption = (args: readonly string[]): readonly FaultKind[] => {
+  const index = args.indexOf('--faults');
+  if (index < 0) return ALL_FAULT_KINDS;
+  const names = (args[index + 1] ?? '').split(',').map((name) => name.trim()).filter((name) => name.length > 0);
+  const unknown = names.filter((name) => !isFaultKind(name));
+  if (names.length === 0 || unknown.length > 0) {
+    throw new ChaosUsageError(`--faults must list fault kinds from ${ALL_FAULT_KINDS.join(', ')}${unknown.length > 0 ? `, not ${unknown.join(', ')}` : ''}`);
+  }
+  return [...new Set(names.filter(isFaultKind))];
+};
 
 /**
  * Parses the runner's command line and environment.
@@ -82,6 +99,7 @@ export const parseChaosOptions = (args: readonly string[], env: Readonly<Record<
     plainJobsPerSecond: numberOption(args, '--plain-rate', 10, { min: 0, max: 1_000 }),
     adminDatabaseUrl: env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres',
     keepDatabase: args.includes('--keep-database'),
+    faultKinds: faultKindsOption(args),
     faultScale: Math.min(1, Math.max(0.3, minutes / 4)),
   };
 };

@@ -90,7 +90,7 @@ export const runChaos = async (options: ChaosOptions, io: { log: (line: string) 
     const faultsStartedAt = Date.now();
     const faults: FaultRecord[] = await runFaultSchedule(
       { cluster, pool, random, scale: options.faultScale, signal: io.signal },
-      { durationMs: options.minutes * 60_000, onFault: (fault) => io.log(`chaos: +${((fault.startedAt - startedAt) / 1000).toFixed(1)} s ${fault.kind}: ${fault.detail}${fault.error === undefined ? '' : ` (NOT RECOVERED: ${fault.error})`}`) },
+      { durationMs: options.minutes * 60_000, kinds: options.faultKinds, onFault: (fault) => io.log(`chaos: +${((fault.startedAt - startedAt) / 1000).toFixed(1)} s ${fault.kind}: ${fault.detail}${fault.error === undefined ? '' : ` (NOT RECOVERED: ${fault.error})`}`) },
     );
     if (io.signal.aborted) throw new Error('the run was aborted');
     const faultsMs = Date.now() - faultsStartedAt;
@@ -131,6 +131,7 @@ export const runChaos = async (options: ChaosOptions, io: { log: (line: string) 
       settings: {
         minutes: options.minutes,
         faultScale: options.faultScale,
+        faultKinds: options.faultKinds,
         keyedClients: options.keyedClients,
         unkeyedClients: options.unkeyedClients,
         plainJobsPerSecond: options.plainJobsPerSecond,

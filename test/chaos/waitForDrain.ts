@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import { createGovernanceQueues, sql, type DatabasePool } from '../../packages/core/src/index.js';
 import { waitFor } from '../helpers/waitFor.js';
 import type { DrainOutcome } from './checks/checkRunHealth.js';
+import { describeBacklog } from './describeBacklog.js';
 
 const openAcceptances = async (pool: DatabasePool): Promise<number> =>
   (await pool.oneFirst(sql.unsafe`
@@ -32,7 +33,9 @@ export const waitForDrain = async (options: { pool: DatabasePool; redisUrl: stri
     await waitFor(measure, { timeoutMs: options.timeoutMs, intervalMs: 250, description: 'the cluster to drain' });
     return { drained: true, tookMs: Date.now() - started, ...last };
   } catch {
-    return { drained: false, tookMs: Date.now() - started, ...last };
+    const tookMs = Date.now() - started;
+    const backlog = await describeBacklog(options.pool, connection, queues).catch((error: unknown) => ({ error: String(error) }));
+    return { drained: false, tookMs, ...last, backlog };
   } finally {
     await queues.close();
     connection.disconnect();

@@ -2,8 +2,10 @@ import type { UnexpectedExit } from '../cluster/productProcess.js';
 import type { FaultRecord } from '../faults/faultKinds.js';
 import { checkResult, type CheckResult } from './checkResult.js';
 
-/** What draining the cluster after the faults found. */
-export type DrainOutcome = { drained: boolean; tookMs: number; openAcceptances: number; queuedJobs: number };
+import type { Backlog } from '../describeBacklog.js';
+
+/** What draining the cluster after the faults found (and, when it did not drain, what was left). */
+export type DrainOutcome = { drained: boolean; tookMs: number; openAcceptances: number; queuedJobs: number; backlog?: Backlog | { error: string } };
 
 /**
  * The cluster itself held up: every fault ended with the cluster recovered, no product process exited without being

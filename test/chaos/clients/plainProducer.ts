@@ -76,7 +76,7 @@ export const startPlainProducer = (options: { redisUrl: string; jobsPerSecond: n
       await addOne(n);
       // Paced on a schedule; slots missed while an add hung (Redis away) are skipped, not made up in a burst.
       due = Math.max(due + intervalMs, Date.now());
-      await sleep(due - Date.now());
+      await sleep(Math.max(0, due - Date.now()));
     }
   })();
 

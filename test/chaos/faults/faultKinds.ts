@@ -15,7 +15,7 @@ export const ALL_FAULT_KINDS: readonly FaultKind[] = Object.values(FAULT_KINDS);
 /** What each fault does, for the report. */
 export const FAULT_DESCRIPTIONS: Record<FaultKind, string> = {
   [FAULT_KINDS.workerKill]: 'SIGKILL of a worker, started again',
-  [FAULT_KINDS.workerFreeze]: 'SIGSTOP of a worker (10 s at full scale), then SIGCONT',
+  [FAULT_KINDS.workerFreeze]: 'SIGSTOP of a worker for 10 s, then SIGCONT',
   [FAULT_KINDS.apiKill]: 'SIGKILL of an api, started again',
   [FAULT_KINDS.databaseCut]: 'PostgreSQL cut at the proxy (5-15 s at full scale), for one process or for all',
   [FAULT_KINDS.databaseTerminate]: "pg_terminate_backend of every session of the product's",

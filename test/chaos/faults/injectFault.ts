@@ -30,6 +30,8 @@ const openAcceptancesBefore = async (pool: DatabasePool, before: number): Promis
     WHERE settled_at IS NULL AND voided_at IS NULL AND accepted_at <= to_timestamp(${before / 1000})
   `)) as string[];
 
+const FREEZE_MS = 10_000;
+
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 /**
@@ -58,7 +60,9 @@ export const injectFault = async (kind: FaultKind, context: FaultContext): Promi
     }
     case FAULT_KINDS.workerFreeze: {
       const target = random.pick(cluster.workers);
-      const frozenMs = Math.round(10_000 * scale);
+      // Not scaled: 10 s outlasts the workers' 8 s job locks, so the frozen worker's jobs go to the other worker while
+      // it still holds them, and its batch transaction outlasts the product's idle-in-transaction bound.
+      const frozenMs = FREEZE_MS;
       target.freeze();
       try {
         await sleep(frozenMs, undefined, { signal }).catch(() => undefined);

@@ -30,7 +30,7 @@ export type ChaosResult = {
   violations: number;
   date: string;
   seed: number;
-  settings: { minutes: number; faultScale: number; keyedClients: number; unkeyedClients: number; plainJobsPerSecond: number };
+  settings: { minutes: number; faultScale: number; faultKinds: readonly FaultKind[]; keyedClients: number; unkeyedClients: number; plainJobsPerSecond: number };
   machine: { cpus: number; cpuModel: string; memoryGiB: number; node: string; loadAverageAtStart: number[]; loadAverageAtEnd: number[] };
   database: { name: string; kept: boolean };
   durationsMs: { setup: number; faults: number; drain: number; total: number };

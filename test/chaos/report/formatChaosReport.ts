@@ -68,6 +68,7 @@ export const formatChaosReport = (result: ChaosResult, startedAt: number): strin
       (r) => `  Redis restarted empty at +${seconds(r.at - startedAt)}: ${r.atRisk} accepted jobs only in PostgreSQL, ${r.settled} executed since, the last ${r.lastSettledAfterMs === null ? '-' : seconds(r.lastSettledAfterMs)} after Redis was back`,
     ),
     `drain after the last fault: ${result.drain.drained ? `done in ${seconds(result.drain.tookMs)}` : `NOT done in ${seconds(result.drain.tookMs)} (${result.drain.openAcceptances} unsettled, ${result.drain.queuedJobs} queued)`}`,
+    ...(result.drain.backlog === undefined ? [] : [`  left behind: ${JSON.stringify(result.drain.backlog, null, 2).replaceAll('\n', '\n  ')}`]),
     `durations: setup ${seconds(result.durationsMs.setup)}, faults ${seconds(result.durationsMs.faults)}, drain ${seconds(result.durationsMs.drain)}, total ${seconds(result.durationsMs.total)}`,
     `database ${result.database.name} ${result.database.kept ? 'kept for inspection' : 'dropped'}; product logs in ${result.logsDir}`,
     '',
