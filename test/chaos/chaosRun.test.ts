@@ -16,7 +16,7 @@ describe('fault run (npm run chaos, one minute)', () => {
   it('every fault kind is injected and no check finds a violation', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'valhalla-chaos-'));
     const out = join(dir, 'result.json');
-    const run = startNodeProcess('test/chaos/run.ts', ['--minutes', '1', '--out', out], { DATABASE_URL: adminDatabaseUrl() }, 'chaos run', {
+    const run = startNodeProcess('test/chaos/run.ts', ['--minutes', '1', '--clients', '3', '--plain-rate', '5', '--out', out], { DATABASE_URL: adminDatabaseUrl() }, 'chaos run', {
       nodeFlags: ['--import', './test/chaos/typescriptImports.ts'],
     });
     try {

@@ -17,6 +17,7 @@ import { checkStateReplay } from './checks/checkStateReplay.js';
 import { engageLatency } from './checks/engageLatency.js';
 import { readRunRecord } from './checks/readRunRecord.js';
 import { reconcilerFigures } from './checks/reconcilerFigures.js';
+import { retryDatabase } from './retryDatabase.js';
 import type { ChaosOptions } from './chaosOptions.js';
 import { startHttpClients } from './clients/httpClients.js';
 import { startPlainProducer } from './clients/plainProducer.js';
@@ -67,10 +68,10 @@ export const runChaos = async (options: ChaosOptions, io: { log: (line: string) 
   try {
     const pool = await createDatabasePool({ connectionUri: cluster.database.url, maxPoolSize: 2, applicationName: 'chaos-suite' });
     stops.push(() => pool.end());
-    const rows = await readGovernanceRows(pool);
+    const rows = await retryDatabase(() => readGovernanceRows(pool));
     if (rows === null) throw new Error('the migrated database has no row 1');
     const initial = snapshotOf(rows);
-    if ((await changeEntryCount(pool)) !== 0) throw new Error('the new database already holds change entries');
+    if ((await retryDatabase(() => changeEntryCount(pool))) !== 0) throw new Error('the new database already holds change entries');
     const setupMs = Date.now() - startedAt;
     io.log(`chaos: cluster ready in ${(setupMs / 1000).toFixed(1)} s (database ${cluster.database.name}); clients start, faults for ${options.minutes} min`);
 
@@ -102,7 +103,7 @@ export const runChaos = async (options: ChaosOptions, io: { log: (line: string) 
     const drain = await waitForDrain({ pool, redisUrl: cluster.redis.url, timeoutMs: drainBoundMs });
     io.log(`chaos: ${drain.drained ? 'drained' : 'NOT drained'} after ${(drain.tookMs / 1000).toFixed(1)} s; checking`);
 
-    const run = await readRunRecord(pool);
+    const run = await retryDatabase(() => readRunRecord(pool));
     const plain = checkPlainJobs(producer.records, run, faults);
     const checks = [
       checkAnsweredChanges(clients.records, run),
@@ -112,7 +113,7 @@ export const runChaos = async (options: ChaosOptions, io: { log: (line: string) 
       plain.check,
       checkNoDoubles(run, runId),
       checkReconciledJobs(faults, run),
-      await checkAuditChain(pool, cluster.auditKeys),
+      await retryDatabase(() => checkAuditChain(pool, cluster.auditKeys)),
       checkStateReplay(run, initial),
       checkRunHealth(faults, cluster.unexpectedExits, drain, drainBoundMs),
     ];

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { createMigrator, defaultMigrationsDir } from '../../../packages/core/src/migrator/index.js';
 import { databaseUrlFor } from '../../helpers/services.js';
+import { retryDatabase } from '../retryDatabase.js';
 
 export type ChaosDatabase = {
   name: string;
@@ -25,11 +26,12 @@ const adminQuery = async (adminUrl: string, text: string): Promise<void> => {
 /** A database of the run's own on the admin connection's server, migrated to head (as `migrate up` does). */
 export const createChaosDatabase = async (adminUrl: string): Promise<ChaosDatabase> => {
   const name = `valhalla_chaos_${randomBytes(4).toString('hex')}`;
-  await adminQuery(adminUrl, `CREATE DATABASE ${name}`);
+  await retryDatabase(() => adminQuery(adminUrl, `CREATE DATABASE ${name}`));
   const url = databaseUrlFor(adminUrl, name);
-  const drop = () => adminQuery(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  const drop = () => retryDatabase(() => adminQuery(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
   try {
-    await createMigrator({ databaseUrl: url, migrationsDir: defaultMigrationsDir() }).up();
+    // Migrations are idempotent: a run cut short by a busy server (too many connections) is simply run again.
+    await retryDatabase(() => createMigrator({ databaseUrl: url, migrationsDir: defaultMigrationsDir() }).up());
   } catch (error) {
     await drop();
     throw error;

@@ -13,13 +13,6 @@ export const CHAOS_OPERATOR = { actor: 'chaos-operator', token: 'chaos-operator-
 const AUDIT_HMAC_KEYS = 'chaos:chaos-audit-key-0123456789abcdef0123456789';
 
 /**
- * Worker lock and stall detection, shortened from the product's defaults (30 s lock, stalls checked every 15 s): a
- * killed worker's jobs come back within seconds, so a run drains in bounded time; and a worker frozen for 10 s loses
- * its locks, so its jobs are delivered again to the other worker while it still holds them (the harder case).
- */
-const WORKER_LOCK_DURATION_MS = '8000';
-const WORKER_STALLED_INTERVAL_MS = '2000';
-/**
  * Connections per process: the PostgreSQL of this machine is shared (100 connections); 4 processes at the product's
  * default of 10 each, plus the api's live-state listeners, would take half of them.
  */
@@ -48,9 +41,9 @@ export type ChaosCluster = {
 };
 
 /**
- * 2 apis and 2 workers (the built production entrypoints with the production memory flags), each reaching PostgreSQL
- * through a link of its own, on a database created for the run, and a redis-server of the run's own with an
- * append-only file and `noeviction`.
+ * 2 apis and 2 workers (the built production entrypoints with the production memory flags, and the product's defaults
+ * but for the two settings below), each reaching PostgreSQL through a link of its own, on a database created for the
+ * run, and a redis-server of the run's own with an append-only file and `noeviction`.
  */
 export const startChaosCluster = async (options: { adminDatabaseUrl: string; readyTimeoutMs: number }): Promise<ChaosCluster> => {
   const id = randomBytes(3).toString('hex');
@@ -87,7 +80,7 @@ export const startChaosCluster = async (options: { adminDatabaseUrl: string; rea
       const env: Record<string, string> =
         kind === 'api'
           ? { ...common, DATABASE_URL: url.toString(), PORT: String(port), GOVERNANCE_TOKENS: `${CHAOS_OPERATOR.actor}:${CHAOS_OPERATOR.token}`, RATE_LIMIT_PER_MINUTE: '1000000' }
-          : { ...common, DATABASE_URL: url.toString(), METRICS_PORT: String(port), WORKER_LOCK_DURATION_MS, WORKER_STALLED_INTERVAL_MS, VERIFY_INTERVAL_SECONDS };
+          : { ...common, DATABASE_URL: url.toString(), METRICS_PORT: String(port), VERIFY_INTERVAL_SECONDS };
       const product: ProductProcess = createProductProcess({
         name: `${kind}-${index}`,
         kind,

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sql, type DatabasePool } from '../../../packages/core/src/index.js';
 import type { ChaosCluster } from '../cluster/startChaosCluster.js';
+import { retryDatabase } from '../retryDatabase.js';
 import type { Random } from '../random.js';
 import { FAULT_KINDS, type FaultKind, type FaultRecord } from './faultKinds.js';
 
@@ -60,8 +61,8 @@ export const injectFault = async (kind: FaultKind, context: FaultContext): Promi
     }
     case FAULT_KINDS.workerFreeze: {
       const target = random.pick(cluster.workers);
-      // Not scaled: 10 s outlasts the workers' 8 s job locks, so the frozen worker's jobs go to the other worker while
-      // it still holds them, and its batch transaction outlasts the product's idle-in-transaction bound.
+      // Not scaled: the freeze of the issue (a VM pause, a long collection), far beyond the product's bound on a
+      // transaction idle on row 1.
       const frozenMs = FREEZE_MS;
       target.freeze();
       try {
@@ -84,7 +85,7 @@ export const injectFault = async (kind: FaultKind, context: FaultContext): Promi
       return record(targets.map((target) => target.name), `PostgreSQL cut for ${scope} for ${seconds(Date.now() - startedAt)}`);
     }
     case FAULT_KINDS.databaseTerminate: {
-      const terminated = await terminateProductSessions(context.pool);
+      const terminated = await retryDatabase(() => terminateProductSessions(context.pool));
       return record(['postgresql'], `${terminated} sessions of the product terminated`);
     }
     case FAULT_KINDS.redisRestartAof: {
@@ -97,7 +98,8 @@ export const injectFault = async (kind: FaultKind, context: FaultContext): Promi
       // Everything Redis kept: the append-only directory and any RDB snapshot.
       for (const entry of await readdir(cluster.redisDir)) await rm(join(cluster.redisDir, entry), { recursive: true, force: true });
       await cluster.redis.restart();
-      const openAcceptances = await openAcceptancesBefore(context.pool, Date.now());
+      const backAt = Date.now();
+      const openAcceptances = await retryDatabase(() => openAcceptancesBefore(context.pool, backAt));
       return record(['redis'], `Redis killed and started empty after ${seconds(Date.now() - startedAt)}; ${openAcceptances.length} accepted jobs were then only in PostgreSQL`, { openAcceptances });
     }
     default: {
