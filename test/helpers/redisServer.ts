@@ -29,6 +29,8 @@ export type OwnRedisOptions = {
   appendOnlyDir?: string;
   /** How long a start may take (loading a large append-only file takes a while); default 10 s. */
   startTimeoutMs?: number;
+  /** The port to listen on (default: a free one the kernel picks). */
+  port?: number;
 };
 
 /**
@@ -36,7 +38,7 @@ export type OwnRedisOptions = {
  * stop Redis. Needs `redis-server` on the PATH (CI installs it).
  */
 export const startOwnRedis = async (options: OwnRedisOptions = {}): Promise<OwnRedis> => {
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   let child: ChildProcess | undefined;
   const isRunning = () => child !== undefined && child.exitCode === null && child.signalCode === null;
   const persistence = options.appendOnlyDir === undefined ? ['--appendonly', 'no'] : ['--appendonly', 'yes', '--dir', options.appendOnlyDir];

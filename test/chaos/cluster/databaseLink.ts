@@ -14,9 +14,9 @@ export type DatabaseLink = {
   close: () => Promise<void>;
 };
 
-export const openDatabaseLink = async (server: { host: string; port: number }): Promise<DatabaseLink> => {
-  let proxy: TcpProxy = await startTcpProxy(server);
-  const { port } = proxy;
+/** A link listening on `port` (one that stays free for it: see pickStablePort). */
+export const openDatabaseLink = async (server: { host: string; port: number }, port: number): Promise<DatabaseLink> => {
+  let proxy: TcpProxy = await startTcpProxy(server, port);
   let isCut = false;
   return {
     port,

@@ -3,9 +3,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { productionNodeFlags } from '../../../bench/lib/environment.js';
-import { freePort, startOwnRedis, type OwnRedis } from '../../helpers/redisServer.js';
+import { startOwnRedis, type OwnRedis } from '../../helpers/redisServer.js';
 import { createChaosDatabase, type ChaosDatabase } from './chaosDatabase.js';
 import { openDatabaseLink } from './databaseLink.js';
+import { pickStablePort } from './pickStablePort.js';
 import { createProductProcess, type ProductProcess, type UnexpectedExit } from './productProcess.js';
 
 /** The operator the HTTP clients act as (production refuses tokens under 24 characters). */
@@ -56,7 +57,8 @@ export const startChaosCluster = async (options: { adminDatabaseUrl: string; rea
     cleanups.push(database.drop);
     const redisDir = await mkdtemp(join(tmpdir(), 'valhalla-chaos-redis-'));
     cleanups.push(() => rm(redisDir, { recursive: true, force: true }));
-    const redis = await startOwnRedis({ appendOnlyDir: redisDir, startTimeoutMs: 60_000 });
+    const ports = new Set<number>();
+    const redis = await startOwnRedis({ appendOnlyDir: redisDir, startTimeoutMs: 60_000, port: await pickStablePort(ports) });
     cleanups.push(redis.stop);
 
     const unexpectedExits: UnexpectedExit[] = [];
@@ -72,11 +74,11 @@ export const startChaosCluster = async (options: { adminDatabaseUrl: string; rea
       DATABASE_POOL_SIZE,
     };
     const add = async (kind: 'api' | 'worker', index: number) => {
-      const link = await openDatabaseLink(database.server);
+      const link = await openDatabaseLink(database.server, await pickStablePort(ports));
       cleanups.push(link.close);
       const url = new URL(database.url);
       url.port = String(link.port);
-      const port = await freePort();
+      const port = await pickStablePort(ports);
       const env: Record<string, string> =
         kind === 'api'
           ? { ...common, DATABASE_URL: url.toString(), PORT: String(port), GOVERNANCE_TOKENS: `${CHAOS_OPERATOR.actor}:${CHAOS_OPERATOR.token}`, RATE_LIMIT_PER_MINUTE: '1000000' }
