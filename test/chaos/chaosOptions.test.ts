@@ -5,7 +5,7 @@ import { ALL_FAULT_KINDS } from './faults/faultKinds.js';
 describe('npm run chaos options', () => {
   it('defaults to ten minutes at full fault timings, a random seed and the gitignored result file', () => {
     const options = parseChaosOptions([], {});
-    expect(options).toMatchObject({ minutes: 10, faultScale: 1, keyedClients: 4, unkeyedClients: 1, plainJobsPerSecond: 10, out: DEFAULT_RESULT_FILE, keepDatabase: false });
+    expect(options).toMatchObject({ minutes: 10, faultScale: 1, keyedClients: 4, unkeyedClients: 1, plainJobsPerSecond: 10, out: DEFAULT_RESULT_FILE, keepDatabase: false, dropFailedDatabase: false, databasePrefix: 'valhalla_chaos_' });
     expect(options.adminDatabaseUrl).toBe('postgresql://postgres@127.0.0.1:5432/postgres');
     expect(DEFAULT_RESULT_FILE).toMatch(/test\/chaos\/results\/chaos-result\.json$/);
   });
@@ -29,5 +29,6 @@ describe('npm run chaos options', () => {
     expect(() => parseChaosOptions(['--fast'], {})).toThrow(/unknown option "--fast"/);
     expect(() => parseChaosOptions(['--faults', 'worker-sigstop,disk-full'], {})).toThrow(/--faults must list fault kinds from .*, not disk-full/);
     expect(() => parseChaosOptions(['--faults', ''], {})).toThrow(/--faults must list fault kinds/);
+    expect(() => parseChaosOptions(['--database-prefix', 'Robert"; DROP'], {})).toThrow(/--database-prefix must be 1-41 lower-case letters/);
   });
 });

@@ -18,8 +18,12 @@ export type ChaosOptions = {
   plainJobsPerSecond: number;
   /** PostgreSQL to create the run's own database on (DATABASE_URL, else the local server). */
   adminDatabaseUrl: string;
-  /** Keep the run's database even when every check passed (it is always kept when one failed). */
+  /** Keep the run's database even when every check passed (it is kept when one failed unless dropFailedDatabase). */
   keepDatabase: boolean;
+  /** Drop the run's database even when a check failed (the test suite's policy unless VALHALLA_KEEP_FAILED_DB=1). */
+  dropFailedDatabase: boolean;
+  /** The run's database is named `<prefix><random hex>` (the test suite passes its run's prefix). */
+  databasePrefix: string;
   /** The fault kinds injected (all by default; --faults narrows them to reproduce a finding). */
   faultKinds: readonly FaultKind[];
   /**
@@ -37,14 +41,16 @@ export class ChaosUsageError extends Error {
 export const DEFAULT_RESULT_FILE = fileURLToPath(new URL('./results/chaos-result.json', import.meta.url));
 
 export const CHAOS_USAGE = [
-  'usage: npm run chaos -- [--minutes N] [--out FILE] [--seed S] [--clients N] [--unkeyed-clients N] [--plain-rate R] [--faults a,b] [--keep-database]',
+  'usage: npm run chaos -- [--minutes N] [--out FILE] [--seed S] [--clients N] [--unkeyed-clients N] [--plain-rate R] [--faults a,b] [--keep-database | --drop-failed-database] [--database-prefix P]',
   '  --minutes N          minutes of faults (default 10; a fault every 10-20 s, compressed below 4 minutes)',
   '  --out FILE           JSON result (default test/chaos/results/chaos-result.json); logs go to FILE without .json + -logs/',
   '  --seed S             seed of every random choice (default: random, printed)',
   '  --clients N          keyed HTTP clients (default 4)',
   '  --unkeyed-clients N  HTTP clients without Idempotency-Key, never retrying (default 1)',
   '  --plain-rate R       jobs per second added straight to the queues by the plain producer (default 10)',
-  '  --keep-database      keep the run database even when every check passed',
+  '  --keep-database      keep the run database even when every check passed (it is kept when one failed)',
+  '  --drop-failed-database  drop it even when a check failed',
+  '  --database-prefix P  name the run database P<random hex> (default valhalla_chaos_)',
   `  --faults a,b         inject only these fault kinds (default all: ${ALL_FAULT_KINDS.join(', ')})`,
   'environment: DATABASE_URL (an admin connection; the run creates and drops a database of its own), else the local PostgreSQL.',
 ].join('\n');
@@ -60,8 +66,8 @@ const numberOption = (args: readonly string[], name: string, fallback: number, r
   return value;
 };
 
-const KNOWN = new Set(['--minutes', '--out', '--seed', '--clients', '--unkeyed-clients', '--plain-rate', '--keep-database', '--faults']);
-const TAKES_VALUE = new Set(['--minutes', '--out', '--seed', '--clients', '--unkeyed-clients', '--plain-rate', '--faults']);
+const KNOWN = new Set(['--minutes', '--out', '--seed', '--clients', '--unkeyed-clients', '--plain-rate', '--keep-database', '--drop-failed-database', '--database-prefix', '--faults']);
+const TAKES_VALUE = new Set(['--minutes', '--out', '--seed', '--clients', '--unkeyed-clients', '--plain-rate', '--database-prefix', '--faults']);
 
 const isFaultKind = (name: string): name is FaultKind => (ALL_FAULT_KINDS as readonly string[]).includes(name);
 
@@ -90,6 +96,11 @@ export const parseChaosOptions = (args: readonly string[], env: Readonly<Record<
   const outIndex = args.indexOf('--out');
   const out = outIndex < 0 ? DEFAULT_RESULT_FILE : args[outIndex + 1];
   if (out === undefined || out.trim() === '' || !out.endsWith('.json')) throw new ChaosUsageError('--out must name a .json file');
+  const prefixIndex = args.indexOf('--database-prefix');
+  const databasePrefix = prefixIndex < 0 ? 'valhalla_chaos_' : args[prefixIndex + 1];
+  if (databasePrefix === undefined || !/^[a-z_][a-z0-9_]{0,40}$/.test(databasePrefix)) {
+    throw new ChaosUsageError('--database-prefix must be 1-41 lower-case letters, digits or _, not starting with a digit');
+  }
   return {
     minutes,
     out,
@@ -99,6 +110,8 @@ export const parseChaosOptions = (args: readonly string[], env: Readonly<Record<
     plainJobsPerSecond: numberOption(args, '--plain-rate', 10, { min: 0, max: 1_000 }),
     adminDatabaseUrl: env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres',
     keepDatabase: args.includes('--keep-database'),
+    dropFailedDatabase: args.includes('--drop-failed-database'),
+    databasePrefix,
     faultKinds: faultKindsOption(args),
     faultScale: Math.min(1, Math.max(0.3, minutes / 4)),
   };

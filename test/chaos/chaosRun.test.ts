@@ -1,8 +1,10 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { adminDatabaseUrl } from '../helpers/database.js';
+import pg from 'pg';
+import { describe, expect, inject, it } from 'vitest';
+import { adminDatabaseUrl, adminQuery } from '../helpers/database.js';
+import { KEPT_DATABASE_COMMENT } from '../helpers/leftovers.js';
 import { startNodeProcess } from '../helpers/processes.js';
 import { waitFor } from '../helpers/waitFor.js';
 import { ALL_FAULT_KINDS } from './faults/faultKinds.js';
@@ -16,14 +18,21 @@ describe('fault run (npm run chaos, one minute)', () => {
   it('every fault kind is injected and no check finds a violation', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'valhalla-chaos-'));
     const out = join(dir, 'result.json');
-    const run = startNodeProcess('test/chaos/run.ts', ['--minutes', '1', '--clients', '3', '--plain-rate', '5', '--out', out], { DATABASE_URL: adminDatabaseUrl() }, 'chaos run', {
+    // The run's database carries this test run's prefix (the end-of-run leftover check sees it), and is dropped even
+    // when a check failed unless the run keeps failed databases (VALHALLA_KEEP_FAILED_DB=1).
+    const args = ['--minutes', '1', '--clients', '3', '--plain-rate', '5', '--out', out, '--database-prefix', `vt_${inject('runId')}_chaos_`];
+    if (!inject('keepFailedDatabases')) args.push('--drop-failed-database');
+    const run = startNodeProcess('test/chaos/run.ts', args, { DATABASE_URL: adminDatabaseUrl() }, 'chaos run', {
       nodeFlags: ['--import', './test/chaos/typescriptImports.ts'],
     });
+    let kept: string | undefined;
     try {
       // The run bounds each of its own waits; this only keeps a wedged run from hanging the suite.
       await waitFor(() => run.child.exitCode !== null || run.child.signalCode !== null, { timeoutMs: 210_000, intervalMs: 500, description: 'the fault run to end' });
+      const result = JSON.parse(await readFile(out, 'utf8').catch(() => 'null')) as ChaosResult | null;
+      if (result?.database.kept === true) kept = result.database.name;
       expect(run.child.exitCode, run.output().slice(-12_000)).toBe(0);
-      const result = JSON.parse(await readFile(out, 'utf8')) as ChaosResult;
+      if (result === null) throw new Error('the run wrote no result');
       expect(result.checks.filter((check) => !check.passed)).toEqual([]);
       expect(result.passed).toBe(true);
       for (const kind of ALL_FAULT_KINDS) expect(result.faultCounts[kind], kind).toBeGreaterThanOrEqual(1);
@@ -40,6 +49,7 @@ describe('fault run (npm run chaos, one minute)', () => {
     } finally {
       // SIGTERM lets a run still going stop its processes and drop its database.
       await run.stop('SIGTERM', 60_000);
+      if (kept !== undefined) await adminQuery(`COMMENT ON DATABASE ${kept} IS ${pg.escapeLiteral(`${KEPT_DATABASE_COMMENT}fault run (npm run chaos, one minute)`)}`);
       await rm(dir, { recursive: true, force: true });
     }
   }, 300_000);

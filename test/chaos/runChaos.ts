@@ -62,7 +62,7 @@ export const runChaos = async (options: ChaosOptions, io: { log: (line: string) 
   const runId = randomBytes(3).toString('hex');
   const logsDir = logsDirFor(options.out);
   io.log(`chaos: seed ${options.seed}; creating the database and starting Redis, 2 apis and 2 workers`);
-  const cluster = await startChaosCluster({ adminDatabaseUrl: options.adminDatabaseUrl, readyTimeoutMs: READY_TIMEOUT_MS });
+  const cluster = await startChaosCluster({ adminDatabaseUrl: options.adminDatabaseUrl, databasePrefix: options.databasePrefix, readyTimeoutMs: READY_TIMEOUT_MS });
   let keepDatabase = options.keepDatabase;
   const stops: (() => Promise<unknown>)[] = [];
   try {
@@ -122,7 +122,7 @@ export const runChaos = async (options: ChaosOptions, io: { log: (line: string) 
       workerNames: cluster.workers.map((worker) => worker.name),
     });
     const violations = checks.reduce((sum, check) => sum + check.violationCount, 0);
-    keepDatabase ||= violations > 0;
+    keepDatabase ||= violations > 0 && !options.dropFailedDatabase;
     const faultCounts = Object.fromEntries(ALL_FAULT_KINDS.map((kind) => [kind, faults.filter((fault) => fault.kind === kind).length])) as Record<FaultKind, number>;
     const result: ChaosResult = {
       passed: violations === 0,

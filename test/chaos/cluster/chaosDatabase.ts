@@ -23,9 +23,9 @@ const adminQuery = async (adminUrl: string, text: string): Promise<void> => {
   }
 };
 
-/** A database of the run's own on the admin connection's server, migrated to head (as `migrate up` does). */
-export const createChaosDatabase = async (adminUrl: string): Promise<ChaosDatabase> => {
-  const name = `valhalla_chaos_${randomBytes(4).toString('hex')}`;
+/** A database of the run's own (`<prefix><hex>`) on the admin connection's server, migrated to head (as `migrate up` does). */
+export const createChaosDatabase = async (adminUrl: string, prefix: string): Promise<ChaosDatabase> => {
+  const name = `${prefix}${randomBytes(4).toString('hex')}`;
   await retryDatabase(() => adminQuery(adminUrl, `CREATE DATABASE ${name}`));
   const url = databaseUrlFor(adminUrl, name);
   const drop = () => retryDatabase(() => adminQuery(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));

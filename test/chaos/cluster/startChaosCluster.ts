@@ -46,14 +46,14 @@ export type ChaosCluster = {
  * but for the two settings below), each reaching PostgreSQL through a link of its own, on a database created for the
  * run, and a redis-server of the run's own with an append-only file and `noeviction`.
  */
-export const startChaosCluster = async (options: { adminDatabaseUrl: string; readyTimeoutMs: number }): Promise<ChaosCluster> => {
+export const startChaosCluster = async (options: { adminDatabaseUrl: string; databasePrefix: string; readyTimeoutMs: number }): Promise<ChaosCluster> => {
   const id = randomBytes(3).toString('hex');
   const cleanups: (() => Promise<unknown>)[] = [];
   const cleanUp = async () => {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
   };
   try {
-    const database = await createChaosDatabase(options.adminDatabaseUrl);
+    const database = await createChaosDatabase(options.adminDatabaseUrl, options.databasePrefix);
     cleanups.push(database.drop);
     const redisDir = await mkdtemp(join(tmpdir(), 'valhalla-chaos-redis-'));
     cleanups.push(() => rm(redisDir, { recursive: true, force: true }));
