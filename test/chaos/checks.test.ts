@@ -116,8 +116,9 @@ describe('fault-run checks', () => {
     const plain = (n: number, at: number): PlainJobRecord => ({ n, kind: 'release', queue: 'governance', reason: `p-${n}`, addedAt: at, ack: { jobId: String(n), timestamp: at, at }, error: undefined });
     const wipe: FaultRecord = { kind: 'redis-restart-empty', targets: ['redis'], startedAt: 5_000, endedAt: 5_500, detail: '' };
     const run = runOf([entry({ job_id: '1@1000', reason: 'p-1' })]);
-    const { check, outcomes } = checkPlainJobs([plain(1, 1_000), plain(2, 2_000), plain(3, 6_000)], run, [wipe]);
-    expect(outcomes).toMatchObject({ acknowledged: 3, executedOnce: 1, lostWithRedis: { count: 1, byFault: [{ faultStartedAt: 5_000, count: 1 }] } });
+    // p-4 was confirmed just after the kill began: Redis took it before it died, and lost it with the rest.
+    const { check, outcomes } = checkPlainJobs([plain(1, 1_000), plain(2, 2_000), plain(3, 6_000), plain(4, 5_200)], run, [wipe]);
+    expect(outcomes).toMatchObject({ acknowledged: 4, executedOnce: 1, lostWithRedis: { count: 2, byFault: [{ faultStartedAt: 5_000, count: 2 }] } });
     expect(check.violations).toEqual([expect.stringContaining('plain p-3 release confirmed as job 3@6000')]);
   });
 

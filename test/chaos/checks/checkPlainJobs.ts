@@ -24,7 +24,7 @@ export type PlainJobOutcomes = {
 /**
  * Every job the plain producer added (confirmed by Redis) was executed once: one change audit entry under its
  * identity (`<counter id>@<creation ms>`), with its reason. A confirmed job with no entry is a violation unless Redis
- * was restarted empty after the add: those are counted apart, never hidden.
+ * was restarted empty after the add was confirmed (or while): those are counted apart, never hidden.
  */
 export const checkPlainJobs = (
   records: readonly PlainJobRecord[],
@@ -49,7 +49,8 @@ export const checkPlainJobs = (
       continue;
     }
     if (entries.length === 0) {
-      const wipe = wipes.find((fault) => fault.startedAt >= (record.ack?.at ?? 0));
+      // The first wipe that ended after Redis confirmed the add (a confirmation can arrive just after the kill).
+      const wipe = wipes.find((fault) => fault.endedAt >= (record.ack?.at ?? 0));
       if (wipe !== undefined && (run.changesByReason.get(record.reason)?.length ?? 0) === 0) {
         lostByFault.set(wipe.startedAt, (lostByFault.get(wipe.startedAt) ?? 0) + 1);
         if (lostExamples.length < 5) lostExamples.push(`p-${record.n} ${record.kind} (job ${identity})`);
