@@ -164,6 +164,7 @@ export const runChaos = async (options: ChaosOptions, io: { log: (line: string) 
       reconciler: reconcilerFigures(run, faults),
       drain,
       unexpectedExits: cluster.unexpectedExits,
+      startupExits: cluster.startupExits,
       logsDir,
     };
     return { result, startedAt };

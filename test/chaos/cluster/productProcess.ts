@@ -1,11 +1,18 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { startNodeProcess, type ManagedProcess } from '../../helpers/processes.js';
 import { waitFor } from '../../helpers/waitFor.js';
 import type { DatabaseLink } from './databaseLink.js';
 
 type ProductProcessKind = 'api' | 'worker';
 
-/** An exit the suite did not cause (a crash, or a process giving up on its own): a finding, and restarted. */
+/** An exit the suite did not cause, after the process had started (a crash): a finding, and restarted. */
 export type UnexpectedExit = { process: string; at: number; code: number | null; signal: string | null };
+
+/** A process that exited before it was ready (started again, up to MAX_STARTS times): reported, not a violation. */
+export type StartupExit = UnexpectedExit & { output: string };
+
+const MAX_STARTS = 5;
+const RESTART_PAUSE_MS = 1_000;
 
 /**
  * One api or worker of the cluster: the built production entrypoint as a child process, started again (same port,
@@ -45,6 +52,7 @@ export type ProductProcessSpec = {
   port: number;
   readyTimeoutMs: number;
   onUnexpectedExit: (exit: UnexpectedExit) => void;
+  onStartupExit: (exit: StartupExit) => void;
 };
 
 const answersReady = async (url: string): Promise<boolean> => {
@@ -62,26 +70,40 @@ export const createProductProcess = (spec: ProductProcessSpec): ProductProcess =
   const isRunning = () => current !== undefined && current.child.exitCode === null && current.child.signalCode === null;
 
   let starting: Promise<void> | undefined;
+  /** Whether the current generation has answered once: an exit before that is a failed start, after it a crash. */
+  let ready = false;
   const spawnGeneration = (): ManagedProcess => {
     exitExpected = false;
+    ready = false;
     const managed = startNodeProcess(spec.script, [], spec.env, spec.name, { nodeFlags: spec.nodeFlags });
     current = managed;
     generations.push(managed);
     void managed.exited.then(({ code, signal }) => {
-      if (!exitExpected && current === managed) spec.onUnexpectedExit({ process: spec.name, at: Date.now(), code, signal });
+      if (!exitExpected && current === managed && ready) spec.onUnexpectedExit({ process: spec.name, at: Date.now(), code, signal });
     });
     return managed;
   };
   const launch = async () => {
-    const managed = isRunning() && current !== undefined ? current : spawnGeneration();
-    const outcome = await waitFor(
-      async () => {
-        if (managed.child.exitCode !== null || managed.child.signalCode !== null) return 'exited';
-        return (await answersReady(probeUrl)) && 'ready';
-      },
-      { timeoutMs: spec.readyTimeoutMs, intervalMs: 100, description: `${spec.name} to answer ${probeUrl}` },
-    );
-    if (outcome === 'exited') throw new Error(`${spec.name} exited while starting:\n${managed.output().slice(-3_000)}`);
+    for (let attempt = 1; ; attempt += 1) {
+      const managed = isRunning() && current !== undefined ? current : spawnGeneration();
+      const outcome = await waitFor(
+        async () => {
+          if (managed.child.exitCode !== null || managed.child.signalCode !== null) return 'exited';
+          return (await answersReady(probeUrl)) && 'ready';
+        },
+        { timeoutMs: spec.readyTimeoutMs, intervalMs: 100, description: `${spec.name} to answer ${probeUrl}` },
+      );
+      if (outcome === 'ready') {
+        ready = true;
+        return;
+      }
+      // A process that gives up while starting (the platform starts it again, as the suite does here) is reported,
+      // with its last words; one that cannot start at all ends the run.
+      const lastWords = managed.output().slice(-2_000);
+      spec.onStartupExit({ process: spec.name, at: Date.now(), code: managed.child.exitCode, signal: managed.child.signalCode, output: lastWords });
+      if (attempt >= MAX_STARTS) throw new Error(`${spec.name} exited while starting, ${attempt} times:\n${lastWords}`);
+      await sleep(RESTART_PAUSE_MS);
+    }
   };
 
   // One start at a time: a restart after a crash and the suite's recovery may ask at once.

@@ -7,7 +7,7 @@ import { startOwnRedis, type OwnRedis } from '../../helpers/redisServer.js';
 import { createChaosDatabase, type ChaosDatabase } from './chaosDatabase.js';
 import { openDatabaseLink } from './databaseLink.js';
 import { pickStablePort } from './pickStablePort.js';
-import { createProductProcess, type ProductProcess, type UnexpectedExit } from './productProcess.js';
+import { createProductProcess, type ProductProcess, type StartupExit, type UnexpectedExit } from './productProcess.js';
 
 /** The operator the HTTP clients act as (production refuses tokens under 24 characters). */
 export const CHAOS_OPERATOR = { actor: 'chaos-operator', token: 'chaos-operator-token-0123456789abcdef' } as const;
@@ -35,6 +35,8 @@ export type ChaosCluster = {
   readonly auditKeys: string;
   /** Exits the suite did not cause, each followed by a restart. */
   readonly unexpectedExits: UnexpectedExit[];
+  /** Processes that exited while starting and were started again. */
+  readonly startupExits: StartupExit[];
   /** Gives every process its database back and (re)starts any process that is not running; waits until all are ready. */
   recover: () => Promise<void>;
   /** Stops every process (SIGTERM), the links and Redis, and drops the database unless `keepDatabase`. */
@@ -62,6 +64,7 @@ export const startChaosCluster = async (options: { adminDatabaseUrl: string; dat
     cleanups.push(redis.stop);
 
     const unexpectedExits: UnexpectedExit[] = [];
+    const startupExits: StartupExit[] = [];
     let stopping = false;
     const processes: ProductProcess[] = [];
     const common = {
@@ -97,6 +100,7 @@ export const startChaosCluster = async (options: { adminDatabaseUrl: string; dat
           unexpectedExits.push(exit);
           product.start().catch(() => undefined);
         },
+        onStartupExit: (exit) => startupExits.push(exit),
       });
       processes.push(product);
     };
@@ -119,6 +123,7 @@ export const startChaosCluster = async (options: { adminDatabaseUrl: string; dat
       processes,
       auditKeys: AUDIT_HMAC_KEYS,
       unexpectedExits,
+      startupExits,
       recover: async () => {
         for (const product of processes) await product.link.restore();
         await Promise.all(processes.map((product) => product.start()));

@@ -4,7 +4,7 @@ import type { LatencyRow, SlowEngage } from '../checks/engageLatency.js';
 import type { PlainJobOutcomes } from '../checks/checkPlainJobs.js';
 import type { ReconcilerFigures } from '../checks/reconcilerFigures.js';
 import type { ChangeKind } from '../clients/changeMix.js';
-import type { UnexpectedExit } from '../cluster/productProcess.js';
+import type { StartupExit, UnexpectedExit } from '../cluster/productProcess.js';
 import type { FaultKind, FaultRecord } from '../faults/faultKinds.js';
 
 /** How the HTTP requests of one kind ended (final answers; a keyed request's repeats are not counted apart). */
@@ -46,6 +46,8 @@ export type ChaosResult = {
   reconciler: ReconcilerFigures;
   drain: DrainOutcome;
   unexpectedExits: UnexpectedExit[];
+  /** Processes that exited while starting (started again; not a violation: a platform restarts them too). */
+  startupExits: StartupExit[];
   /** Where the product processes' logs were written. */
   logsDir: string;
 };

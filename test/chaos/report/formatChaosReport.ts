@@ -69,6 +69,12 @@ export const formatChaosReport = (result: ChaosResult, startedAt: number): strin
     ),
     `drain after the last fault: ${result.drain.drained ? `done in ${seconds(result.drain.tookMs)}` : `NOT done in ${seconds(result.drain.tookMs)} (${result.drain.openAcceptances} unsettled, ${result.drain.queuedJobs} queued)`}`,
     ...(result.drain.backlog === undefined ? [] : [`  left behind: ${JSON.stringify(result.drain.backlog, null, 2).replaceAll('\n', '\n  ')}`]),
+    ...(result.startupExits.length === 0
+      ? []
+      : [
+          `processes that exited while starting (started again): ${result.startupExits.length}`,
+          ...result.startupExits.map((exit) => `  ${exit.process} at +${seconds(exit.at - startedAt)}, code ${exit.code}: ${exit.output.trim().split('\n').at(-1)?.slice(0, 300) ?? ''}`),
+        ]),
     `durations: setup ${seconds(result.durationsMs.setup)}, faults ${seconds(result.durationsMs.faults)}, drain ${seconds(result.durationsMs.drain)}, total ${seconds(result.durationsMs.total)}`,
     `database ${result.database.name} ${result.database.kept ? 'kept for inspection' : 'dropped'}; product logs in ${result.logsDir}`,
     '',
