@@ -52,7 +52,8 @@ const changeEntryCount = async (pool: DatabasePool) =>
 /**
  * One fault run: starts the cluster, drives the clients while injecting faults for `options.minutes`, recovers and
  * drains, then checks PostgreSQL's record against what every client was told. Cleans up after itself (the database
- * is kept when a check failed). `log` receives progress lines; `signal` aborts the run (no verdict then).
+ * is kept when a check failed, unless dropFailedDatabase). `log` receives progress lines; `signal` aborts the run (no
+ * verdict then).
  * @throws when the run could not be carried out (the cluster did not start, the signal aborted it).
  */
 export const runChaos = async (options: ChaosOptions, io: { log: (line: string) => void; signal: AbortSignal }): Promise<{ result: ChaosResult; startedAt: number }> => {
