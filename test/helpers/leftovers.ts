@@ -42,7 +42,7 @@ const withRedis = async <T>(redisUrl: string, use: (redis: Redis) => Promise<T>)
 };
 
 /** Every key under `pattern` (SCAN, never KEYS: the server is shared). */
-const scanKeys = async (redis: Redis, pattern: string): Promise<string[]> => {
+export const scanKeys = async (redis: Redis, pattern: string): Promise<string[]> => {
   const found: string[] = [];
   let cursor = '0';
   do {

@@ -179,11 +179,12 @@ describe('worker resilience', () => {
     await gate.open();
 
     const successor = await startWorkerProcess(env, 'successor');
-    const outcome = await waitFor(async () => {
-      const job = await producer.queues.findJob(jobId);
-      return (await job?.getState()) === 'completed' ? job : false;
-    }, { timeoutMs: 20_000, description: 'the abandoned job to be redelivered and completed' });
-    expect(outcome.returnvalue).toMatchObject({ outcome: 'applied', action: 'kill_switch.release' });
+    await waitFor(async () => (await (await producer.queues.findJob(jobId))?.getState()) === 'completed', {
+      timeoutMs: 20_000,
+      description: 'the abandoned job to be redelivered and completed',
+    });
+    // Read after it completed: a copy fetched before the state check may predate its completion.
+    expect((await producer.queues.findJob(jobId))?.returnvalue).toMatchObject({ outcome: 'applied', action: 'kill_switch.release' });
     expect(await auditCount(database.pool)).toBe(1);
     expect((await successor.stop('SIGTERM')).code).toBe(0);
   });

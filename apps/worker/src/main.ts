@@ -29,6 +29,8 @@ const fault = workerOptions.fault;
 for (const deprecation of config.deprecations) logger.warn(deprecation);
 if (fault !== undefined) logger.warn({ fault: fault.description }, 'TEST-ONLY fault injection is enabled');
 
+/** How long a worker started during a database outage keeps trying before it gives up (as the api). */
+const DATABASE_STARTUP_DEADLINE_MS = 60_000;
 /** After the drain deadline, each closing step is bounded (about 10 s in all); past this, something is wrong. */
 const HARD_EXIT_GRACE_MS = 15_000;
 const lifecycle = createLifecycle(logger);
@@ -36,7 +38,15 @@ const lifecycle = createLifecycle(logger);
 handleShutdownSignals({ lifecycle, logger, hardExitMs: config.shutdownTimeoutMs + HARD_EXIT_GRACE_MS, stoppedMessage: 'worker stopped' });
 
 try {
-  const dependencies = await createWorkerDependencies({ config, lifecycle, migrationsDir: workerOptions.migrationsDir });
+  const dependencies = await createWorkerDependencies({
+    config,
+    lifecycle,
+    migrationsDir: workerOptions.migrationsDir,
+    connectRetry: {
+      deadlineMs: DATABASE_STARTUP_DEADLINE_MS,
+      onRetry: (err, attempt) => logger.warn({ err, attempt }, 'PostgreSQL is not reachable yet; retrying'),
+    },
+  });
   await createWorkerApp({
     config,
     logger,

@@ -1,5 +1,6 @@
 import {
   applyGovernanceBatch,
+  connectDatabasePool,
   createDatabasePool,
   createRedisConnection,
   type Config,
@@ -34,9 +35,15 @@ export const createWorkerDependencies = async (options: {
   config: Config;
   lifecycle: Lifecycle;
   migrationsDir?: string | undefined;
+  /**
+   * Keep trying to reach PostgreSQL this long at startup (main.ts: as the api does), so a worker started during a
+   * short outage (a restart, a failover) waits instead of crash-looping. Without it, one attempt.
+   */
+  connectRetry?: { deadlineMs: number; onRetry: (error: unknown, attempt: number) => void } | undefined;
 }): Promise<WorkerDependencies> => {
   const { config, lifecycle } = options;
-  const pool = await createDatabasePool({ connectionUri: config.databaseUrl, maxPoolSize: config.databasePoolSize, applicationName: 'valhalla-worker' });
+  const poolOptions = { connectionUri: config.databaseUrl, maxPoolSize: config.databasePoolSize, applicationName: 'valhalla-worker' };
+  const pool = options.connectRetry === undefined ? await createDatabasePool(poolOptions) : await connectDatabasePool(poolOptions, options.connectRetry);
   // Waits for connections still held by a job abandoned at the drain deadline (its lock expires and it is redelivered).
   lifecycle.add('end database pool', () => pool.end(), { timeoutMs: POOL_END_TIMEOUT_MS });
   const connections: RedisClient[] = [];

@@ -219,8 +219,12 @@ const orderOf = (
 
 /** How long an engage or a disable waits for the row-1 lock before it looks for a stalled holder to preempt. */
 const PREEMPT_AFTER_MS = 100;
-/** How long a holder must have sat idle in its transaction to be preempted (a live batch is idle for a few ms). */
-const PREEMPT_IDLE_MS = 200;
+/**
+ * How long a holder must have sat idle in its transaction to be preempted. A live batch is idle for a few ms between
+ * its statements, but a loaded machine can leave a healthy process unscheduled for a couple of hundred: 200 ms here
+ * preempted healthy batches in the fault run. A frozen holder is still ended within half a second.
+ */
+const PREEMPT_IDLE_MS = 400;
 
 /**
  * While `work` runs, every PREEMPT_AFTER_MS: end the sessions that hold go_live_state idle in a transaction (see
