@@ -8,6 +8,7 @@ export default defineConfig({
     // Tests import the sources; production runs the built dist/ through the package exports.
     alias: [
       { find: /^@valhalla\/core\/migrator$/, replacement: src('./packages/core/src/migrator/index.ts') },
+      { find: /^@valhalla\/core\/notifications$/, replacement: src('./packages/core/src/notifications/index.ts') },
       { find: /^@valhalla\/core$/, replacement: src('./packages/core/src/index.ts') },
     ],
   },

@@ -1,4 +1,5 @@
 import type { Config, createRedisConnection, DatabasePool, GovernanceQueues, LiveStateListener, Logger } from '@valhalla/core';
+import type { HostResolver } from '@valhalla/core/notifications';
 
 /** The producer Redis connection (fail-fast, no offline queue) shared by the queues and the health check. */
 export type ProducerRedis = ReturnType<typeof createRedisConnection>;
@@ -27,4 +28,6 @@ export type ApiDependencies = {
    * `config.databaseUrl` and ends it when the server closes.
    */
   liveState?: LiveStateListener;
+  /** Resolves notification target hosts (dns.lookup when absent); tests give names the addresses they need. */
+  resolveHost?: HostResolver;
 };

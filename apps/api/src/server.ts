@@ -27,6 +27,7 @@ import { jobRetryRoutes } from './routes/jobRetry.js';
 import { jobRoutes } from './routes/jobs.js';
 import { queueRoutes } from './routes/queues.js';
 import { metricsRoutes } from './routes/metrics.js';
+import { notificationRoutes } from './routes/notifications.js';
 import { queueControlRoutes } from './routes/queueControl.js';
 import { runbookStatusRoutes } from './routes/runbookStatus.js';
 import { sessionRoutes } from './routes/session.js';
@@ -54,6 +55,7 @@ export const API_ROUTE_GROUPS: readonly RouteGroup[] = [
   auditRoutes,
   verificationRoutes,
   queueRoutes,
+  notificationRoutes,
 ];
 
 export type BuildServerOptions = {
@@ -147,6 +149,7 @@ export const buildServer = async (deps: ApiDependencies, options: BuildServerOpt
     timeoutMs: SCRAPE_SOURCE_TIMEOUT_MS,
     log: deps.logger,
     onSourceError: (source) => metrics.scrapeErrors.inc({ source }),
+    notificationCircuitThreshold: deps.config.notifications.circuitThreshold,
   });
 
   registerShutdownGuard(app);

@@ -23,6 +23,9 @@ import { createChangeBatcher } from './processors/changeBatcher.js';
 import { createDriftHandler, DRIFT_ACTIONS, type DriftAction } from './createDriftHandler.js';
 import { createGoLiveChangeProcessor } from './processors/goLiveChangeProcessor.js';
 import { createMigrationVerifyProcessor } from './processors/migrationVerifyProcessor.js';
+import { createNotificationMetrics } from './notifications/notificationMetrics.js';
+import { startNotificationDelivery } from './notifications/startNotificationDelivery.js';
+import type { HostResolver } from '@valhalla/core/notifications';
 import { withJobLogging } from './processors/withJobLogging.js';
 import { countFailuresOutsideProcessor, withJobMetrics } from './processors/withJobMetrics.js';
 import { withTransientRetry } from './processors/withTransientRetry.js';
@@ -64,6 +67,8 @@ export type WorkerAppOptions = {
   driftAction?: DriftAction | undefined;
   /** Operator token for the runbook status probe (VERIFY_API_TOKEN). */
   verifyApiToken?: string | undefined;
+  /** Resolves notification target hosts (dns.lookup by default); tests point names at chosen addresses. */
+  resolveNotificationHost?: HostResolver | undefined;
 };
 
 export type WorkerApp = {
@@ -249,6 +254,20 @@ export const createWorkerApp = async (options: WorkerAppOptions): Promise<Worker
     lifecycle.add('stop taking jobs and drain in-flight jobs', drainWorkers);
     await Promise.all(workers.map((worker) => worker.waitUntilReady()));
 
+    // Notifications need no queue: PostgreSQL's outbox is the record and the queue (notifications/).
+    const notifications = startNotificationDelivery({
+      pool,
+      databaseUrl: config.databaseUrl,
+      settings: config.notifications,
+      auditKeyring: config.auditKeyring,
+      workerId,
+      release: config.release,
+      log: log.child({ component: 'notifications' }),
+      metrics: createNotificationMetrics(metrics.registry),
+      resolve: options.resolveNotificationHost,
+    });
+    lifecycle.add('stop notification delivery', () => notifications.stop());
+
     const queues = createGovernanceQueues({ connection: connection('producer'), prefix: config.queuePrefix });
     for (const queue of Object.values(queues.byName)) queue.on('error', throttledErrorLog(log, 'startup queue error'));
     lifecycle.add('close queues', () => queues.close(), { timeoutMs: QUEUES_CLOSE_TIMEOUT_MS });
@@ -298,6 +317,7 @@ export const createWorkerApp = async (options: WorkerAppOptions): Promise<Worker
         migrationHead: () => migrationHead,
         timeoutMs: METRICS_SOURCE_TIMEOUT_MS,
         log,
+        notificationCircuitThreshold: config.notifications.circuitThreshold,
       });
       const server = await startMetricsServer({ registry: metrics.registry, host: config.host, port: config.metricsPort, log });
       metricsServer = server;

@@ -3,7 +3,7 @@ import {
   QUEUES,
   changeIdentity,
   findLatestVerificationRun,
-  insertVerificationRun,
+  recordVerificationRun,
   type AuditKeyring,
   type DatabasePool,
   type Logger,
@@ -78,7 +78,7 @@ export const createMigrationVerifyProcessor =
       ...(deps.liveWorkerWithinMs === undefined ? {} : { liveWorkerWithinMs: deps.liveWorkerWithinMs }),
       runbookToken: deps.runbookToken,
     });
-    const run = await insertVerificationRun(deps.pool, {
+    const run = await recordVerificationRun(deps.pool, deps.auditKeyring, {
       // A counter id restarts when Redis loses its data: keyed with the creation time, as a change is.
       jobId: changeIdentity(job.id, job.timestamp),
       release,

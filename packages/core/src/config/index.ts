@@ -1,4 +1,4 @@
-export { loadConfig, loadConfigOrExit, type Config, type ServiceName } from './loadConfig.js';
+export { loadConfig, loadConfigOrExit, type Config, type NotificationSettings, type ServiceName } from './loadConfig.js';
 export { parseGovernanceTokens, type GovernanceToken } from './parseGovernanceTokens.js';
 export { parseRoleTokens } from './parseRoleTokens.js';
 export { type RedisEndpoint, type RedisTopology } from './redisTopology.js';

@@ -2,6 +2,13 @@ import { z } from 'zod';
 import { DEFAULT_CHANGE_MAX_AGE_SECONDS, DEFAULT_TRANSIENT_RETRY, type TransientRetrySchedule } from '../contract/retryPolicy.js';
 import { ConfigError, type ErrorDetail } from '../errors/index.js';
 import { createAuditKeyring, DEVELOPMENT_AUDIT_KEY, parseAuditKeys, type AuditKeyring } from '../state/audit/auditKeyring.js';
+import {
+  createNotificationKeyring,
+  DEVELOPMENT_NOTIFICATION_KEY,
+  parseNotificationKeys,
+  type NotificationKeyring,
+} from '../notifications/secretKeyring.js';
+import { parseAllowedHosts, type AllowedHost } from '../notifications/targetPolicy.js';
 import { parseGovernanceTokens, type GovernanceToken } from './parseGovernanceTokens.js';
 import { parseRoleTokens } from './parseRoleTokens.js';
 import { resolveQueuePrefix } from './queuePrefix.js';
@@ -99,6 +106,20 @@ const envSchema = z.object({
   CHANGE_MAX_AGE_SECONDS: intInRange(1, 30 * 24 * 3600),
   TRANSIENT_RETRY_BASE_MS: intInRange(10, 600_000),
   TRANSIENT_RETRY_MAX_MS: intInRange(10, 3_600_000),
+  NOTIFICATION_SECRET_KEYS: optionalString,
+  NOTIFICATION_ALLOWED_HOSTS: optionalString,
+  NOTIFICATION_TIMEOUT_MS: intInRange(100, 60_000),
+  NOTIFICATION_RETRY_BASE_MS: intInRange(10, 600_000),
+  NOTIFICATION_RETRY_MAX_MS: intInRange(10, 86_400_000),
+  NOTIFICATION_CIRCUIT_THRESHOLD: intInRange(1, 1000),
+  NOTIFICATION_DEAD_LETTER_AFTER_SECONDS: intInRange(1, 90 * 24 * 3600),
+  NOTIFICATION_CONCURRENCY: intInRange(1, 256),
+  NOTIFICATION_POLL_MS: intInRange(50, 600_000),
+  NOTIFICATION_RETENTION_DAYS: intInRange(1, 3650),
+  NOTIFICATION_CONSOLE_URL: z.preprocess(
+    emptyToUndefined,
+    z.string().refine((value) => /^https?:\/\/\S+$/.test(value) && URL.canParse(value), 'must be an http(s) URL (where people open the console)').optional(),
+  ),
 });
 
 export type Config = {
@@ -164,6 +185,36 @@ export type Config = {
   readonly changeMaxAgeSeconds: number;
   /** The worker's backoff through transient failures; tests shorten it to make a long outage short. */
   readonly transientRetry: TransientRetrySchedule;
+  /** Notifications (docs/notifications.md): subscriptions, the delivery worker's schedule and the SSRF allow-list. */
+  readonly notifications: NotificationSettings;
+};
+
+/** NOTIFICATION_* settings, parsed once. */
+export type NotificationSettings = {
+  /**
+   * NOTIFICATION_SECRET_KEYS: the first seals new targets and signing secrets, every one opens. A public development
+   * key outside production when unset; undefined in production when unset (subscriptions cannot be created).
+   */
+  readonly secretKeys: NotificationKeyring | undefined;
+  /** NOTIFICATION_ALLOWED_HOSTS: hosts (and ports) that may be private, loopback or link-local addresses. */
+  readonly allowedHosts: readonly AllowedHost[];
+  /** NOTIFICATION_TIMEOUT_MS: the whole attempt (connect, request, response) must end within this. */
+  readonly timeoutMs: number;
+  /** NOTIFICATION_RETRY_BASE_MS / _MAX_MS: exponential backoff after a failed attempt, with jitter, capped. */
+  readonly retryBaseMs: number;
+  readonly retryMaxMs: number;
+  /** NOTIFICATION_CIRCUIT_THRESHOLD: consecutive failures that open a subscription's circuit (probes at the cap). */
+  readonly circuitThreshold: number;
+  /** NOTIFICATION_DEAD_LETTER_AFTER_SECONDS: a subscription failing this long is dead-lettered until resumed. */
+  readonly deadLetterAfterSeconds: number;
+  /** NOTIFICATION_CONCURRENCY: subscriptions one worker delivers to at once (each one delivery at a time). */
+  readonly concurrency: number;
+  /** NOTIFICATION_POLL_MS: how often the worker looks for due deliveries besides LISTEN/NOTIFY. */
+  readonly pollMs: number;
+  /** NOTIFICATION_RETENTION_DAYS: delivered deliveries are kept this long (the delivery history), then purged. */
+  readonly retentionDays: number;
+  /** NOTIFICATION_CONSOLE_URL: where the console is, for the link in Slack messages (no link when unset). */
+  readonly consoleUrl: string | undefined;
 };
 
 const LOCAL_DATABASE_URL = 'postgresql://postgres@127.0.0.1:5432/postgres';
@@ -283,7 +334,37 @@ export const loadConfig = (env: Readonly<Record<string, string | undefined>>, se
   if (transientRetry.maxDelayMs < transientRetry.baseDelayMs) {
     problems.push({ field: 'TRANSIENT_RETRY_MAX_MS', message: 'must not be below TRANSIENT_RETRY_BASE_MS' });
   }
+  const notificationKeys = parseNotificationKeys(e.NOTIFICATION_SECRET_KEYS ?? '');
+  for (const message of notificationKeys.problems) problems.push({ field: 'NOTIFICATION_SECRET_KEYS', message });
+  // The development key is in this repository: a database reader could open every secret sealed with it.
+  if (isProduction && service !== 'dev' && notificationKeys.keys.some((key) => key.key.equals(DEVELOPMENT_NOTIFICATION_KEY.key))) {
+    problems.push({ field: 'NOTIFICATION_SECRET_KEYS', message: 'holds the public development key; generate a secret one (openssl rand -base64 32)' });
+  }
+  const allowed = parseAllowedHosts(e.NOTIFICATION_ALLOWED_HOSTS ?? '');
+  for (const message of allowed.problems) problems.push({ field: 'NOTIFICATION_ALLOWED_HOSTS', message });
+  const retryBaseMs = e.NOTIFICATION_RETRY_BASE_MS ?? 1_000;
+  const retryMaxMs = e.NOTIFICATION_RETRY_MAX_MS ?? 600_000;
+  if (retryMaxMs < retryBaseMs) problems.push({ field: 'NOTIFICATION_RETRY_MAX_MS', message: 'must not be below NOTIFICATION_RETRY_BASE_MS' });
   if (problems.length > 0) throw new ConfigError(problems);
+  const notifications: NotificationSettings = {
+    // Production without keys: the product runs, and creating a subscription answers NOTIFICATIONS_NOT_CONFIGURED.
+    secretKeys:
+      notificationKeys.keys.length > 0
+        ? createNotificationKeyring(notificationKeys.keys)
+        : isProduction && service !== 'dev'
+          ? undefined
+          : createNotificationKeyring([DEVELOPMENT_NOTIFICATION_KEY]),
+    allowedHosts: allowed.hosts,
+    timeoutMs: e.NOTIFICATION_TIMEOUT_MS ?? 10_000,
+    retryBaseMs,
+    retryMaxMs,
+    circuitThreshold: e.NOTIFICATION_CIRCUIT_THRESHOLD ?? 5,
+    deadLetterAfterSeconds: e.NOTIFICATION_DEAD_LETTER_AFTER_SECONDS ?? 3 * 24 * 3600,
+    concurrency: e.NOTIFICATION_CONCURRENCY ?? 8,
+    pollMs: e.NOTIFICATION_POLL_MS ?? 5_000,
+    retentionDays: e.NOTIFICATION_RETENTION_DAYS ?? 7,
+    consoleUrl: e.NOTIFICATION_CONSOLE_URL,
+  };
 
   return deepFreeze({
     service,
@@ -331,6 +412,7 @@ export const loadConfig = (env: Readonly<Record<string, string | undefined>>, se
     },
     changeMaxAgeSeconds: e.CHANGE_MAX_AGE_SECONDS ?? DEFAULT_CHANGE_MAX_AGE_SECONDS,
     transientRetry,
+    notifications,
   });
 };
 

@@ -9,6 +9,7 @@ import { readGovernanceRows } from '../state/queries/governanceState.js';
 import { newestHeartbeatAgeSeconds } from '../state/queries/workerHeartbeats.js';
 import { readOpenAcceptanceAge } from '../state/queries/acceptedJobs.js';
 import { readQueueDepths, QUEUE_DEPTH_STATES, type QueueDepth } from './queueDepth.js';
+import { listSubscriptionRows, type SubscriptionRow } from '../notifications/subscriptionRows.js';
 
 /**
  * The state gauges, defined once for every process that exports them (api and worker), so a dashboard or an alert
@@ -21,7 +22,10 @@ import { readQueueDepths, QUEUE_DEPTH_STATES, type QueueDepth } from './queueDep
  * - `valhalla_accepted_unexecuted_jobs`, `valhalla_accepted_unexecuted_oldest_age_seconds`: accepted jobs (the
  *   acceptance record) neither executed nor void, and the age of the oldest (0 when none): a growing age means
  *   accepted changes are not being applied (no worker, Redis lost and the reconciler not running, a stuck queue);
- * - `valhalla_metrics_source_up{source}`: whether this scrape could read `redis` and `database`.
+ * - `valhalla_metrics_source_up{source}`: whether this scrape could read `redis` and `database`;
+ * - `valhalla_notification_backlog`, `valhalla_notification_oldest_pending_age_seconds`,
+ *   `valhalla_notification_dead_lettered`, `valhalla_notification_circuit_open`, each `{subscription, kind}`: the
+ *   delivery status of every notification subscription (docs/notifications.md).
  * An unknown value is absent, never 0 (a gauge of 0 would say "not live" while the database is merely unreachable).
  */
 export const STATE_GAUGE_NAMES = {
@@ -35,6 +39,10 @@ export const STATE_GAUGE_NAMES = {
   acceptedUnexecuted: 'valhalla_accepted_unexecuted_jobs',
   acceptedUnexecutedOldestAge: 'valhalla_accepted_unexecuted_oldest_age_seconds',
   sourceUp: 'valhalla_metrics_source_up',
+  notificationBacklog: 'valhalla_notification_backlog',
+  notificationOldestPendingAge: 'valhalla_notification_oldest_pending_age_seconds',
+  notificationDeadLettered: 'valhalla_notification_dead_lettered',
+  notificationCircuitOpen: 'valhalla_notification_circuit_open',
 } as const;
 
 export type StateGaugeSources = {
@@ -50,6 +58,8 @@ export type StateGaugeSources = {
   log: Logger;
   /** Called for each source that failed in a scrape (the api counts them in valhalla_scrape_errors_total). */
   onSourceError?: (source: 'redis' | 'database') => void;
+  /** NOTIFICATION_CIRCUIT_THRESHOLD: consecutive failures at which a subscription's circuit counts as open. */
+  notificationCircuitThreshold: number;
 };
 
 type DatabaseReading = {
@@ -57,6 +67,7 @@ type DatabaseReading = {
   verification: Awaited<ReturnType<typeof findLatestVerificationRun>>;
   heartbeatAge: number | null;
   open: Awaited<ReturnType<typeof readOpenAcceptanceAge>>;
+  subscriptions: SubscriptionRow[];
 };
 type Reading = { queues: Record<QueueName, QueueDepth> | undefined; database: DatabaseReading | undefined };
 
@@ -91,13 +102,14 @@ export const registerStateGauges = (registry: Registry, sources: StateGaugeSourc
 
   const readDatabase = async (): Promise<DatabaseReading> => {
     const head = await sources.migrationHead();
-    const [rows, verification, heartbeatAge, open] = await Promise.all([
+    const [rows, verification, heartbeatAge, open, subscriptions] = await Promise.all([
       readGovernanceRows(sources.pool),
       findLatestVerificationRun(sources.pool, head),
       newestHeartbeatAgeSeconds(sources.pool),
       readOpenAcceptanceAge(sources.pool),
+      listSubscriptionRows(sources.pool),
     ]);
-    return { rows, verification, heartbeatAge, open };
+    return { rows, verification, heartbeatAge, open, subscriptions };
   };
   const readQueues = async () => {
     if (sources.redisReady !== undefined && !sources.redisReady()) throw new Error('the redis connection is not ready');
@@ -198,6 +210,36 @@ export const registerStateGauges = (registry: Registry, sources: StateGaugeSourc
     STATE_GAUGE_NAMES.acceptedUnexecutedOldestAge,
     'Seconds since the oldest accepted job that is neither executed nor void was accepted; 0 when there is none.',
     ({ open }) => Math.max(0, open.oldestAgeSeconds ?? 0),
+  );
+
+  /** One series per subscription, read with the state: none at all without subscriptions. */
+  const subscriptionGauge = (name: string, help: string, value: (row: SubscriptionRow) => number) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['subscription', 'kind'] as const,
+      registers,
+      async collect() {
+        const { database } = await reading();
+        this.reset();
+        for (const row of database?.subscriptions ?? []) this.set({ subscription: row.id, kind: row.kind }, value(row));
+      },
+    });
+  subscriptionGauge(STATE_GAUGE_NAMES.notificationBacklog, 'Pending notification deliveries per subscription.', (row) => row.backlog);
+  subscriptionGauge(
+    STATE_GAUGE_NAMES.notificationOldestPendingAge,
+    'Seconds since the oldest pending delivery of a subscription was written (0 without a backlog).',
+    (row) => (row.oldest_pending_at === null ? 0 : Math.max(0, (Date.parse(row.read_at) - Date.parse(row.oldest_pending_at)) / 1000)),
+  );
+  subscriptionGauge(
+    STATE_GAUGE_NAMES.notificationDeadLettered,
+    '1 when a subscription is dead-lettered: its deliveries wait until an operator resumes it.',
+    (row) => flag(row.dead_lettered_at !== null),
+  );
+  subscriptionGauge(
+    STATE_GAUGE_NAMES.notificationCircuitOpen,
+    '1 when a subscription failed NOTIFICATION_CIRCUIT_THRESHOLD times in a row (it probes at the backoff cap).',
+    (row) => flag(row.consecutive_failures >= sources.notificationCircuitThreshold),
   );
   return { settled: async () => void (await reading()) };
 };

@@ -17,6 +17,7 @@ export * from './queries/stateVersion.js';
 export * from './changeRequests/index.js';
 export * from './live/index.js';
 export * from './recordQueueEvent.js';
+export { recordVerificationRun, VERIFICATION_FAILED_EVENT } from './recordVerificationRun.js';
 export * from './queries/executedJobs.js';
 export * from './audit/auditKeyring.js';
 export * from './audit/canonicalEntry.js';
