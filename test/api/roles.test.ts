@@ -18,7 +18,7 @@ const api = useApi({
 type Role = 'operator' | 'reader' | 'app' | 'alerts';
 const TOKENS: Record<Role, string> = { operator: ALICE.token, reader: READER.token, app: APP.token, alerts: ALERTS.token };
 
-type Route = { method: 'GET' | 'POST' | 'DELETE'; url: string; body?: object; allowed: Role[] };
+type Route = { method: 'GET' | 'POST' | 'PATCH' | 'DELETE'; url: string; body?: object; allowed: Role[] };
 const reason = 'role test';
 const NO_REQUEST = '00000000-0000-4000-8000-000000000000';
 /** Every /api route (besides sign-in, which is public) and who may call it. */
@@ -41,6 +41,14 @@ export const ROUTES: Route[] = [
   { method: 'POST', url: '/api/queues/verification/pause', body: { reason }, allowed: ['operator'] },
   { method: 'POST', url: '/api/queues/verification/resume', body: { reason }, allowed: ['operator'] },
   { method: 'POST', url: '/api/hooks/alertmanager', body: { version: '4', status: 'resolved', alerts: [] }, allowed: ['operator', 'alerts'] },
+  { method: 'GET', url: '/api/notifications/subscriptions', allowed: ['operator', 'reader'] },
+  { method: 'GET', url: `/api/notifications/subscriptions/${NO_REQUEST}`, allowed: ['operator', 'reader'] },
+  { method: 'GET', url: `/api/notifications/subscriptions/${NO_REQUEST}/deliveries`, allowed: ['operator', 'reader'] },
+  { method: 'POST', url: '/api/notifications/subscriptions', body: { kind: 'webhook', url: 'http://127.0.0.1:9/', filter: {}, reason }, allowed: ['operator'] },
+  { method: 'PATCH', url: `/api/notifications/subscriptions/${NO_REQUEST}`, body: { enabled: false, reason }, allowed: ['operator'] },
+  { method: 'DELETE', url: `/api/notifications/subscriptions/${NO_REQUEST}`, body: { reason }, allowed: ['operator'] },
+  { method: 'POST', url: `/api/notifications/subscriptions/${NO_REQUEST}/resume`, body: { reason }, allowed: ['operator'] },
+  { method: 'POST', url: `/api/notifications/subscriptions/${NO_REQUEST}/rotate-secret`, body: { reason }, allowed: ['operator'] },
 ];
 
 const call = (route: Route, headers: Record<string, string>) =>

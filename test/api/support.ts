@@ -11,6 +11,7 @@ import {
   type GovernanceQueues,
 } from '../../packages/core/src/index.js';
 import { createMigrator } from '../../packages/core/src/migrator/index.js';
+import type { HostResolver } from '../../packages/core/src/notifications/index.js';
 import { useTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { MIGRATIONS_DIR } from '../helpers/globalSetup.js';
 import { track } from '../helpers/leaks.js';
@@ -45,6 +46,8 @@ export type ApiHarnessOptions = {
   server?: BuildServerOptions;
   /** Wraps the pool the server is given (tests that count or break the server's database calls). */
   wrapPool?: (pool: TestDatabase['pool']) => TestDatabase['pool'];
+  /** How the api resolves notification target hosts (dns.lookup when absent). */
+  resolveHost?: HostResolver;
 };
 
 /** Builds the server for one test file on its own database and queue prefix, with real PostgreSQL and Redis. */
@@ -71,7 +74,8 @@ export const startApi = async (database: TestDatabase, options: ApiHarnessOption
   for (const queue of Object.values(queues.byName)) queue.on('error', () => {});
   const migrations = createMigrator({ databaseUrl: database.url, migrationsDir: MIGRATIONS_DIR });
   const pool = options.wrapPool?.(database.pool) ?? database.pool;
-  const app = await buildServer({ config, logger, pool, redis, queues, migrations }, options.server);
+  const resolveHost = options.resolveHost === undefined ? {} : { resolveHost: options.resolveHost };
+  const app = await buildServer({ config, logger, pool, redis, queues, migrations, ...resolveHost }, options.server);
   await app.ready();
   let closed = false;
   const close = async () => {
