@@ -32,6 +32,10 @@ export type WebhookReceiver = {
   processed: () => Receipt[];
   setSecret: (secret: string) => void;
   setMode: (mode: ReceiverMode) => Promise<void>;
+  /** Answers (ok and error500 modes) this long after the request arrived, which is recorded at once. */
+  setAnswerDelay: (ms: number) => void;
+  /** Requests recorded but not answered yet (a worker killed now leaves one delivered but not recorded). */
+  unanswered: () => number;
   close: () => Promise<void>;
 };
 
@@ -44,6 +48,8 @@ const header = (headers: IncomingHttpHeaders, name: string): string => {
 export const startWebhookReceiver = async (options: { port?: number } = {}): Promise<WebhookReceiver> => {
   let secret: string | undefined;
   let mode: ReceiverMode = 'ok';
+  let answerDelayMs = 0;
+  let unanswered = 0;
   const receipts: Receipt[] = [];
   const sockets = new Set<Socket>();
   const server: Server = createServer((request, response) => {
@@ -82,7 +88,15 @@ export const startWebhookReceiver = async (options: { port?: number } = {}): Pro
         at: Date.now(),
       });
       if (answered === 'hang') return;
-      response.writeHead(answered).end();
+      if (answerDelayMs === 0) {
+        response.writeHead(answered).end();
+        return;
+      }
+      unanswered += 1;
+      setTimeout(() => {
+        unanswered -= 1;
+        if (!response.destroyed) response.writeHead(answered).end();
+      }, answerDelayMs);
     });
   });
   server.on('connection', (socket) => {
@@ -114,6 +128,10 @@ export const startWebhookReceiver = async (options: { port?: number } = {}): Pro
     setSecret: (value) => {
       secret = value;
     },
+    setAnswerDelay: (ms) => {
+      answerDelayMs = ms;
+    },
+    unanswered: () => unanswered,
     setMode: async (next) => {
       if (next === 'refuse') await stopListening();
       else if (!server.listening) await listen(port);
