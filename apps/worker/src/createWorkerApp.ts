@@ -25,6 +25,7 @@ import { createGoLiveChangeProcessor } from './processors/goLiveChangeProcessor.
 import { createMigrationVerifyProcessor } from './processors/migrationVerifyProcessor.js';
 import { createNotificationMetrics } from './notifications/notificationMetrics.js';
 import { startNotificationDelivery } from './notifications/startNotificationDelivery.js';
+import { startNotificationHousekeeping } from './notifications/notificationHousekeeping.js';
 import type { HostResolver } from '@valhalla/core/notifications';
 import { withJobLogging } from './processors/withJobLogging.js';
 import { countFailuresOutsideProcessor, withJobMetrics } from './processors/withJobMetrics.js';
@@ -267,6 +268,8 @@ export const createWorkerApp = async (options: WorkerAppOptions): Promise<Worker
       resolve: options.resolveNotificationHost,
     });
     lifecycle.add('stop notification delivery', () => notifications.stop());
+    const housekeeping = startNotificationHousekeeping({ pool, settings: config.notifications, log: log.child({ component: 'notifications' }) });
+    lifecycle.add('stop notification housekeeping', () => housekeeping.stop());
 
     const queues = createGovernanceQueues({ connection: connection('producer'), prefix: config.queuePrefix });
     for (const queue of Object.values(queues.byName)) queue.on('error', throttledErrorLog(log, 'startup queue error'));

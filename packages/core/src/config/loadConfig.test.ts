@@ -146,4 +146,38 @@ describe('loadConfig', () => {
     expect(loadConfig({ ...production, METRICS_TOKEN: longToken }, 'api').metricsEnabled).toBe(true);
     expect(loadConfig({}, 'api').metricsEnabled).toBe(true);
   });
+
+  it('reads the NOTIFICATION_* settings: a development key outside production, none in production unless set, the public key refused there', () => {
+    const production = { NODE_ENV: 'production', DATABASE_URL: 'postgres://db/x', REDIS_URL: 'redis://r:6379', AUDIT_HMAC_KEYS: `k1:${longToken}${longToken}` };
+    const defaults = loadConfig({}, 'worker').notifications;
+    expect(defaults).toMatchObject({ allowedHosts: [], timeoutMs: 10_000, retryBaseMs: 1_000, retryMaxMs: 600_000, circuitThreshold: 5, deadLetterAfterSeconds: 259_200, concurrency: 8, pollMs: 5_000, retentionDays: 7 });
+    expect(defaults.secretKeys?.current.id).toBe('dev');
+    expect(loadConfig(production, 'worker').notifications.secretKeys).toBeUndefined();
+    const key = Buffer.alloc(32, 7).toString('base64');
+    const other = Buffer.alloc(32, 9).toString('base64url').replace(/=$/, '');
+    const configured = loadConfig({ ...production, NOTIFICATION_SECRET_KEYS: `k2:${key}, k1:${other}` }, 'worker').notifications.secretKeys;
+    expect(configured?.current.id).toBe('k2');
+    expect([...(configured?.byId.keys() ?? [])]).toEqual(['k2', 'k1']);
+    expect(fail({ NOTIFICATION_SECRET_KEYS: 'k1:c2hvcnQ=' }).message).toMatch(/NOTIFICATION_SECRET_KEYS.*entry 1 \(key id k1\).*32 bytes/);
+    expect(fail({ NOTIFICATION_SECRET_KEYS: key }).message).toMatch(/NOTIFICATION_SECRET_KEYS.*keyid:base64/);
+    expect(fail({ NOTIFICATION_SECRET_KEYS: `a:${key},a:${key}` }).message).toMatch(/key id a is used by another entry/);
+    const devKey = loadConfig({}, 'api').notifications.secretKeys?.current.key.toString('base64') ?? '';
+    expect(fail({ ...production, NOTIFICATION_SECRET_KEYS: `dev:${devKey}` }, 'worker').message).toMatch(/NOTIFICATION_SECRET_KEYS.*public development key/);
+    expect(fail({ NOTIFICATION_SECRET_KEYS: 'k1:short' }).message).not.toContain('short');
+  });
+
+  it('parses NOTIFICATION_ALLOWED_HOSTS (host, host:port, [v6]:port, normalised like target URLs) and names a bad entry', () => {
+    expect(loadConfig({ NOTIFICATION_ALLOWED_HOSTS: 'Hooks.Internal., 127.1:8080, [0:0::1]:9000, 10.0.0.5' }, 'api').notifications.allowedHosts).toEqual([
+      { host: 'hooks.internal', port: undefined },
+      { host: '127.0.0.1', port: 8080 },
+      { host: '::1', port: 9000 },
+      { host: '10.0.0.5', port: undefined },
+    ]);
+    expect(fail({ NOTIFICATION_ALLOWED_HOSTS: 'http://x' }).message).toMatch(/NOTIFICATION_ALLOWED_HOSTS: entry 1/);
+    expect(fail({ NOTIFICATION_ALLOWED_HOSTS: 'ok, ::1' }).message).toMatch(/NOTIFICATION_ALLOWED_HOSTS: entry 2/);
+    expect(fail({ NOTIFICATION_ALLOWED_HOSTS: 'x:0' }).message).toMatch(/port must be 1-65535/);
+    expect(fail({ NOTIFICATION_RETRY_BASE_MS: '500', NOTIFICATION_RETRY_MAX_MS: '100' }).message).toMatch(/NOTIFICATION_RETRY_MAX_MS/);
+    expect(fail({ NOTIFICATION_TIMEOUT_MS: '10' }).message).toMatch(/NOTIFICATION_TIMEOUT_MS/);
+    expect(fail({ NOTIFICATION_CONSOLE_URL: 'javascript:alert(1)' }).message).toMatch(/NOTIFICATION_CONSOLE_URL/);
+  });
 });
