@@ -16,6 +16,8 @@ export class ApiCallError extends Error {
 export type ApiClient = {
   get<T>(path: string): Promise<T>;
   post<T>(path: string, body: unknown): Promise<T>;
+  patch<T>(path: string, body: unknown): Promise<T>;
+  delete<T>(path: string, body: unknown): Promise<T>;
 };
 
 /** fetch says only "fetch failed"; the reason (ECONNREFUSED, ENOTFOUND, a timeout) is in its cause. */
@@ -35,7 +37,7 @@ type ErrorBody = { error?: { code?: string; message?: string; details?: unknown 
  */
 export const createApiClient = (options: { baseUrl: string; token: string | undefined; timeoutMs?: number; fetchImpl?: typeof fetch }): ApiClient => {
   const fetchImpl = options.fetchImpl ?? fetch;
-  const call = async <T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> => {
+  const call = async <T>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<T> => {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
@@ -63,5 +65,10 @@ export const createApiClient = (options: { baseUrl: string; token: string | unde
     }
     return parsed as T;
   };
-  return { get: (path) => call('GET', path), post: (path, body) => call('POST', path, body) };
+  return {
+    get: (path) => call('GET', path),
+    post: (path, body) => call('POST', path, body),
+    patch: (path, body) => call('PATCH', path, body),
+    delete: (path, body) => call('DELETE', path, body),
+  };
 };

@@ -1,7 +1,7 @@
 /** Positional words and `--flag value` / `--flag=value` / boolean `--flag` options. */
 export type ParsedArgs = { positional: string[]; options: Map<string, string | true> };
 
-const BOOLEAN_FLAGS = new Set(['--json', '--wait', '--help']);
+const BOOLEAN_FLAGS = new Set(['--json', '--wait', '--help', '--paused', '--skip-backlog']);
 
 export const parseArgs = (argv: readonly string[]): ParsedArgs => {
   const positional: string[] = [];

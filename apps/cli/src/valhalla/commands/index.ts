@@ -6,6 +6,7 @@ import { jobsCommand } from './jobs.js';
 import { killSwitchCommand } from './killSwitch.js';
 import { metadataCommand } from './metadata.js';
 import { migrateCommand } from './migrate.js';
+import { notificationsCommand } from './notifications.js';
 import { retryCommand } from './retry.js';
 import { statusCommand } from './status.js';
 import { tokenCommand } from './token.js';
@@ -27,6 +28,7 @@ export const COMMANDS: readonly Command[] = [
   approveCommand,
   rejectCommand,
   cancelCommand,
+  notificationsCommand,
   tokenCommand,
   migrateCommand,
 ];
