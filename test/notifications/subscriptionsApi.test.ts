@@ -74,7 +74,7 @@ describe('notification subscriptions over the api', () => {
     expect(one.body).toEqual(item);
 
     // Stored sealed: neither the secret nor the URL's query appears anywhere in the row or the audit log.
-    const row = await api.current.database.pool.one(sql.unsafe`SELECT row_to_json(s)::text AS text FROM public.notification_subscriptions s WHERE id = ${sub.id}::uuid`);
+    const row = (await api.current.database.pool.one(sql.unsafe`SELECT row_to_json(s)::text AS text FROM public.notification_subscriptions s WHERE id = ${sub.id}::uuid`)) as { text: string };
     expect(row.text).not.toContain((sub.secret as string).slice(6, 30));
     expect(row.text).not.toContain('querysecret');
     const [event] = await auditEvents('notification.subscription_created');

@@ -21,7 +21,7 @@ export type Receipt = {
  * message as processed, then answers 500 (the sender retries: a duplicate with the same id); `hang` reads the
  * request and never answers (past the sender's timeout); `refuse` is not listening at all (connection refused).
  */
-export type ReceiverMode = 'ok' | 'error500' | 'hang' | 'refuse';
+type ReceiverMode = 'ok' | 'error500' | 'hang' | 'refuse';
 
 export type WebhookReceiver = {
   url: string;

@@ -4,7 +4,7 @@ import { Counter, Histogram, type Registry } from 'prom-client';
 /** The delivery worker's counters (the backlog and dead-letter gauges are state gauges, exported by api and worker). */
 export type NotificationMetrics = {
   /** An attempt ended: `delivered`, or failed with its DELIVERY_FAILURES code. */
-  attempted(kind: string, outcome: 'delivered' | string, seconds: number): void;
+  attempted(kind: string, outcome: string, seconds: number): void;
   deadLettered(kind: string): void;
 };
 

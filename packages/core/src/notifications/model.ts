@@ -41,13 +41,13 @@ export const NOTIFICATION_EVENTS = {
 /** The audit event of a migration-verify run that did not pass. */
 export const VERIFICATION_FAILED_ACTION = VERIFICATION_FAILED_EVENT;
 /** The audit event of a drift (a scheduled verification failed after a passed one). */
-export const VERIFICATION_DRIFT_ACTION = 'verification.drift';
+const VERIFICATION_DRIFT_ACTION = 'verification.drift';
 
 /**
  * Every audit action a filter may name: the change actions and every event the product records. A filter naming
  * anything else is refused (a typo would otherwise match nothing, silently).
  */
-export const NOTIFIABLE_EVENT_ACTIONS = [
+const NOTIFIABLE_EVENT_ACTIONS = [
   ...Object.values(CHANGE_REQUEST_EVENTS),
   VERIFICATION_FAILED_ACTION,
   VERIFICATION_DRIFT_ACTION,

@@ -11,7 +11,7 @@ import {
 import { sealedKeyId } from './secretKeyring.js';
 
 /** A subscription row with its backlog, as every reader (api, metrics, CLI through the api) sees it. */
-export const subscriptionRow = z.object({
+const subscriptionRow = z.object({
   id: z.string(),
   kind: z.enum(SUBSCRIPTION_KIND_VALUES),
   description: z.string().nullable(),

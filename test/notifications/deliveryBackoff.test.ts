@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { deliveryDelayMs } from './deliveryBackoff.js';
+import { deliveryDelayMs } from '../../apps/worker/src/notifications/deliveryBackoff.js';
 
 const settings = { retryBaseMs: 1_000, retryMaxMs: 60_000, circuitThreshold: 5 };
 
