@@ -21,6 +21,7 @@ const CHAIN = [
   '20260216_change_context',
   '20260301_acceptance_record',
   '20260302_audit_sequence',
+  '20260303_notifications',
 ];
 /** The chain's head: the revision test fixtures link new revisions to. */
 const HEAD = CHAIN.at(-1) as string;

@@ -28,6 +28,8 @@ const REQUIRED_ALERTS = [
   'ValhallaAcceptedChangesStuck',
   'ValhallaRetryBacklog',
   'ValhallaMetricsSourceDown',
+  'ValhallaNotificationDeadLettered',
+  'ValhallaNotificationBacklog',
 ];
 
 type Rule = { alert?: string; expr?: string; for?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
