@@ -11,6 +11,7 @@ import { useLiveState } from './live/useLiveState.js';
 import { useResource } from './live/useResource.js';
 import { SCREENS, useRoute, type Screen } from './route.js';
 import { AuditScreen } from './screens/AuditScreen.js';
+import { NotificationsScreen } from './screens/NotificationsScreen.js';
 import { OverviewScreen } from './screens/OverviewScreen.js';
 import { SystemScreen } from './screens/SystemScreen.js';
 import { VerificationsScreen } from './screens/VerificationsScreen.js';
@@ -61,6 +62,7 @@ const Console = ({ session, onSignOut }: { session: Session; onSignOut: () => vo
         {route.screen === 'audit' ? <AuditScreen key={route.params.toString()} session={session} params={route.params} state={live.state} status={status.data} onChanged={changed} /> : null}
         {route.screen === 'verifications' ? <VerificationsScreen params={route.params} state={live.state} head={status.data?.migrations.head} /> : null}
         {route.screen === 'system' ? <SystemScreen session={session} state={live.state} status={status} /> : null}
+        {route.screen === 'notifications' ? <NotificationsScreen /> : null}
       </main>
     </>
   );

@@ -5,6 +5,7 @@ export const SCREENS = {
   audit: 'Audit log',
   verifications: 'Verifications',
   system: 'Migrations, workers, queues',
+  notifications: 'Notifications',
 } as const;
 export type Screen = keyof typeof SCREENS;
 

@@ -1,5 +1,5 @@
 import { request } from './http.js';
-import type { Accepted, AuditPage, ChangeRequest, JobView, QueuesOverview, RunbookStatus, VerificationRun } from './types.js';
+import type { Accepted, AuditPage, ChangeRequest, JobView, NotificationSubscription, QueuesOverview, RunbookStatus, VerificationRun } from './types.js';
 
 /** Every api call the console makes, one line each, so the screens never build URLs. */
 
@@ -28,3 +28,12 @@ export const approveChangeRequest = (id: string, reason: string) =>
   request<ChangeRequest>('POST', `/api/governance/change-requests/${encodeURIComponent(id)}/approve`, { reason });
 export const rejectChangeRequest = (id: string, reason: string) =>
   request<ChangeRequest>('POST', `/api/governance/change-requests/${encodeURIComponent(id)}/reject`, { reason });
+
+const SUBSCRIPTIONS = '/api/notifications/subscriptions';
+export type NewSubscription = { kind: 'webhook' | 'slack'; url: string; filter: NotificationSubscription['filter']; description?: string; reason: string };
+export const readSubscriptions = () => request<{ items: NotificationSubscription[]; can_manage: boolean }>('GET', SUBSCRIPTIONS);
+export const createSubscription = (body: NewSubscription) => request<NotificationSubscription & { secret: string | null }>('POST', SUBSCRIPTIONS, body);
+export const setSubscriptionEnabled = (id: string, enabled: boolean, reason: string) =>
+  request<NotificationSubscription>('PATCH', `${SUBSCRIPTIONS}/${encodeURIComponent(id)}`, { enabled, reason });
+export const resumeSubscription = (id: string, reason: string) => request<NotificationSubscription>('POST', `${SUBSCRIPTIONS}/${encodeURIComponent(id)}/resume`, { reason });
+export const deleteSubscription = (id: string, reason: string) => request<{ id: string }>('DELETE', `${SUBSCRIPTIONS}/${encodeURIComponent(id)}`, { reason });

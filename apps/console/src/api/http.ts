@@ -34,7 +34,7 @@ const errorFrom = async (response: Response): Promise<ApiError> => {
  * One call to the api. Writes carry the session's X-CSRF-Token (cookie auth) or the bearer token.
  * @throws ApiError with the api's code, or NETWORK_ERROR when the api could not be reached.
  */
-export const request = async <T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> => {
+export const request = async <T>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<T> => {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (credentials?.kind === 'bearer') headers.authorization = `Bearer ${credentials.token}`;

@@ -130,3 +130,27 @@ export type JobView = {
   result: unknown;
   error: { code: string; message: string } | null;
 };
+
+/** GET /api/notifications/subscriptions: a subscription and its delivery status (never its secret). */
+export type NotificationSubscription = {
+  id: string;
+  kind: 'webhook' | 'slack';
+  target: string;
+  description: string | null;
+  filter: { kinds?: string[]; actions?: string[]; outcomes?: string[] };
+  enabled: boolean;
+  created_by: string;
+  created_at: string;
+  status: {
+    state: 'active' | 'paused' | 'dead_lettered';
+    circuit: 'closed' | 'open' | 'half_open';
+    backlog: number;
+    oldest_pending_at: string | null;
+    last_success_at: string | null;
+    last_error: { code: string; message: string; http_status: number | null; at: string } | null;
+    consecutive_failures: number;
+    next_attempt_at: string | null;
+    dead_lettered_at: string | null;
+    dead_letter_reason: string | null;
+  };
+};

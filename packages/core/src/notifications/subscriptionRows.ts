@@ -99,7 +99,15 @@ export const toPublicSubscription = (row: SubscriptionRow, circuitThreshold: num
     updated_at: row.updated_at,
     status: {
       state: row.dead_lettered_at !== null ? SUBSCRIPTION_STATES.deadLettered : row.enabled ? SUBSCRIPTION_STATES.active : SUBSCRIPTION_STATES.paused,
-      circuit: row.consecutive_failures < circuitThreshold ? CIRCUIT_STATES.closed : due ? CIRCUIT_STATES.halfOpen : CIRCUIT_STATES.open,
+      // A dead-lettered subscription makes no attempt at all: open until resumed.
+      circuit:
+        row.dead_lettered_at !== null
+          ? CIRCUIT_STATES.open
+          : row.consecutive_failures < circuitThreshold
+            ? CIRCUIT_STATES.closed
+            : due
+              ? CIRCUIT_STATES.halfOpen
+              : CIRCUIT_STATES.open,
       backlog: row.backlog,
       oldest_pending_at: row.oldest_pending_at,
       delivered_through: row.delivered_through,
