@@ -8,7 +8,7 @@
  * --rounds R, --audit-rows N (audit-chain verification; default 1,000,000), --out FILE, --live-clients N (stream clients
  * for propagation), --engages E, --streams S (open streams for RSS), --only-live (skip the other measures), --only a,b
  * (run only the named steps: throughput, enqueue, latency, safety, overhead, migrations, audit, edge, live, ofrep, python,
- * streams, cluster, sentinel). The streams step: --stream-clients N (default 10,000; needs `ulimit -n` above N + 1,024, see
+ * streams, cluster, sentinel, notifications). The streams step: --stream-clients N (default 10,000; needs `ulimit -n` above N + 1,024, see
  * docs/scaling.md), --stream-processes P (client processes, default 4), --stream-changes C (default 20),
  * --stream-api-flags "<node flags>" (instead of start:api's). The cluster
  * step: --topology-changes N per round (default 2,000).
@@ -32,6 +32,7 @@ import { measureEnqueueRate } from './measure/enqueueRate.ts';
 import { measureLatency } from './measure/latency.ts';
 import { measureLiveState } from './measure/liveState.ts';
 import { measureMigrations } from './measure/migrations.ts';
+import { measureNotifications } from './measure/notifications.ts';
 import { measureOfrep } from './measure/ofrep.ts';
 import { measurePythonClient } from './measure/pythonClient.ts';
 import { measureSafetyLane } from './measure/safetyLane.ts';
@@ -80,6 +81,10 @@ try {
     LOG_LEVEL: 'warn',
     RELEASE: `bench-${environment.id}`,
     DATABASE_POOL_SIZE: String(Math.min(concurrency, 20)),
+    // Notifications (the notifications step): the bench operator manages subscriptions to receivers on the loopback.
+    ADMIN_ACTORS: 'bench',
+    NOTIFICATION_ALLOWED_HOSTS: '127.0.0.1',
+    NOTIFICATION_SECRET_KEYS: `bench:${Buffer.alloc(32, 66).toString('base64')}`,
   };
   const api = startProcess('apps/api/dist/main.js', {
     ...common,
@@ -147,6 +152,7 @@ try {
   if (runs('safety')) await step('safety lane', () => measureSafetyLane(ctx));
   if (runs('overhead')) await step('worker overhead', () => measureWorkerOverhead(ctx));
   if (runs('migrations')) await step('migrations', () => measureMigrations(ctx));
+  if (runs('notifications')) await step('notifications', () => measureNotifications(ctx));
   if (runs('audit')) {
     await step('audit verification', () =>
       measureAuditVerification({ databaseUrl: environment.databaseUrl, rows: option('--audit-rows', quick ? 20_000 : 1_000_000), quick }),

@@ -1,0 +1,211 @@
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import pg from 'pg';
+import { Webhook } from 'standardwebhooks';
+import { LIVE_STATE_CHANNEL } from '@valhalla/core';
+import { postJson, postLoad } from '../lib/http.ts';
+import { median, percentile, round } from '../lib/stats.ts';
+import { committedChanges, waitForCommitted, type BenchContext, type Row } from './context.ts';
+
+/** The issue's comparison: 10 subscriptions against none. */
+const SUBSCRIPTIONS = 10;
+const CLIENTS = 8;
+
+type ReceiverMode = 'ok' | 'down';
+
+/**
+ * A receiver on 127.0.0.1. `ok` answers 204 (and, for the latency samples, verifies the signature with the
+ * standardwebhooks library and notes when each audit entry arrived); `down` answers 503 with Retry-After: 600, so a
+ * subscription fails once and then waits: its deliveries pile up in the outbox while nothing is sent.
+ */
+const startReceiver = async () => {
+  let mode: ReceiverMode = 'ok';
+  let verifier: Webhook | undefined;
+  const arrivals = new Map<number, number>();
+  let received = 0;
+  const server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      const at = performance.now();
+      if (mode === 'down') {
+        response.writeHead(503, { 'retry-after': '600' }).end();
+        return;
+      }
+      received += 1;
+      if (verifier !== undefined) {
+        const body = Buffer.concat(chunks).toString('utf8');
+        const headers = request.headers as IncomingHttpHeaders & Record<string, string>;
+        const message = verifier.verify(body, {
+          'webhook-id': headers['webhook-id'] ?? '',
+          'webhook-timestamp': headers['webhook-timestamp'] ?? '',
+          'webhook-signature': headers['webhook-signature'] ?? '',
+        }) as { data: { audit_id: number } };
+        arrivals.set(message.data.audit_id, at);
+      }
+      response.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
+    setMode: (next: ReceiverMode) => {
+      mode = next;
+    },
+    verifyWith: (secret: string | undefined) => {
+      verifier = secret === undefined ? undefined : new Webhook(secret);
+    },
+    arrivedAt: (auditId: number) => arrivals.get(auditId),
+    received: () => received,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+};
+
+const api = async (ctx: BenchContext, method: string, path: string, body?: unknown) => {
+  const response = await fetch(`${ctx.apiUrl}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${ctx.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const parsed = (await response.json()) as Record<string, any>;
+  if (!response.ok) throw new Error(`${method} ${path} answered ${response.status}: ${JSON.stringify(parsed)}`);
+  return parsed;
+};
+
+const subscribe = async (ctx: BenchContext, url: string, filter: object) =>
+  (await api(ctx, 'POST', '/api/notifications/subscriptions', { kind: 'webhook', url, filter, reason: 'bench' })) as { id: string; secret: string };
+const removeAll = async (ctx: BenchContext) => {
+  const { items } = (await api(ctx, 'GET', '/api/notifications/subscriptions')) as { items: { id: string }[] };
+  for (const { id } of items) await api(ctx, 'DELETE', `/api/notifications/subscriptions/${id}`, { reason: 'bench' });
+};
+const totalBacklog = async (ctx: BenchContext): Promise<number> =>
+  ((await api(ctx, 'GET', '/api/notifications/subscriptions')) as { items: { status: { backlog: number } }[] }).items.reduce((sum, item) => sum + item.status.backlog, 0);
+
+/** Posts `ctx.changes` kill-switch changes with 8 clients and waits until all are committed: changes per second. */
+const changeThroughput = async (ctx: BenchContext, label: string): Promise<number> => {
+  const before = await committedChanges(ctx.pool);
+  const started = performance.now();
+  const load = await postLoad({
+    url: ctx.apiUrl,
+    path: '/api/governance/kill-switch',
+    token: ctx.token,
+    total: ctx.changes,
+    concurrency: CLIENTS,
+    bodyFor: (i) => ({ engaged: i % 2 === 0, reason: `notification bench ${label} ${i}` }),
+  });
+  if (load.ok !== ctx.changes) throw new Error(`only ${load.ok} of ${ctx.changes} posts were accepted`);
+  await waitForCommitted(ctx.pool, before + ctx.changes, 300_000);
+  return ctx.changes / ((performance.now() - started) / 1000);
+};
+
+/**
+ * (9) Notifications. Engage commit → signed webhook received on the loopback: the commit is when the state's NOTIFY
+ * reaches a listener (PostgreSQL sends it after the commit), the receipt when the receiver (verifying the signature
+ * with the standardwebhooks library) has the body. Then change throughput (HTTP → committed, 8 clients) with 10
+ * subscriptions matching every change against none, in alternating rounds of the same run: with the 10 receivers
+ * down (the outbox is written in each change's transaction, nothing is sent: the cost on the change path itself),
+ * and with them up (deliveries compete with the changes for this machine's two cores), and how fast the outbox drains.
+ */
+export const measureNotifications = async (ctx: BenchContext): Promise<Row[]> => {
+  const receiver = await startReceiver();
+  const listener = new pg.Client({ connectionString: ctx.databaseUrl });
+  await listener.connect();
+  try {
+    await removeAll(ctx);
+    // Latency: one subscription to engages and releases; each sample toggles the kill switch.
+    const latency = await subscribe(ctx, receiver.url, { actions: ['kill_switch.engage', 'kill_switch.release'] });
+    receiver.verifyWith(latency.secret);
+    let awaited: { engaged: boolean; resolve: (value: { at: number; version: number }) => void } | undefined;
+    listener.on('notification', (message) => {
+      const at = performance.now();
+      if (awaited === undefined || message.channel !== LIVE_STATE_CHANNEL) return;
+      const state = JSON.parse(message.payload ?? '{}') as { kill_switch_engaged?: boolean; version?: number };
+      if (state.kill_switch_engaged !== awaited.engaged || state.version === undefined) return;
+      awaited.resolve({ at, version: state.version });
+      awaited = undefined;
+    });
+    await listener.query(`LISTEN ${LIVE_STATE_CHANNEL}`);
+    let engaged = !(await ctx.pool.query<{ k: boolean }>('SELECT kill_switch_engaged AS k FROM public.go_live_state WHERE id = 1')).rows[0]?.k;
+    const samples: number[] = [];
+    for (let i = 0; i < (ctx.quick ? 20 : 300); i += 1) {
+      const committed = new Promise<{ at: number; version: number }>((resolve) => {
+        awaited = { engaged, resolve };
+      });
+      await postJson(`${ctx.apiUrl}/api/governance/kill-switch`, ctx.token, { engaged, reason: `notification latency ${i}` });
+      const commit = await committed;
+      const deadline = Date.now() + 10_000;
+      while (receiver.arrivedAt(commit.version) === undefined) {
+        if (Date.now() > deadline) throw new Error(`audit entry ${commit.version} was not delivered within 10 s`);
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+      samples.push((receiver.arrivedAt(commit.version) as number) - commit.at);
+      engaged = !engaged;
+    }
+    receiver.verifyWith(undefined);
+    await removeAll(ctx);
+
+    // Throughput: rounds alternate (none, down, up; then up, down, none) so drift over the run cancels out.
+    const none: number[] = [];
+    const down: number[] = [];
+    const up: number[] = [];
+    const drain: number[] = [];
+    const order = ['none', 'down', 'up'] as const;
+    for (let r = 0; r < ctx.rounds; r += 1) {
+      for (const variant of r % 2 === 0 ? order : [...order].reverse()) {
+        if (variant === 'none') {
+          none.push(await changeThroughput(ctx, 'none'));
+          continue;
+        }
+        receiver.setMode(variant === 'down' ? 'down' : 'ok');
+        for (let s = 0; s < SUBSCRIPTIONS; s += 1) await subscribe(ctx, receiver.url, { kinds: ['change'] });
+        const rate = await changeThroughput(ctx, variant);
+        if (variant === 'down') {
+          down.push(rate);
+        } else {
+          up.push(rate);
+          const drainStarted = performance.now();
+          const before = receiver.received();
+          while ((await totalBacklog(ctx)) > 0) await new Promise((resolve) => setTimeout(resolve, 50));
+          drain.push((receiver.received() - before) / ((performance.now() - drainStarted) / 1000));
+        }
+        await removeAll(ctx);
+      }
+    }
+    receiver.setMode('ok');
+    const p99 = percentile(samples, 99);
+    const ratioDown = median(down) / median(none);
+    return [
+      { measure: 'notification latency p50 (engage commit → signed webhook received on the loopback)', value: round(percentile(samples, 50)), unit: 'ms' },
+      {
+        measure: 'notification latency p99 (engage commit → signed webhook received on the loopback)',
+        value: round(p99),
+        unit: 'ms',
+        ...(ctx.quick ? {} : { target: '< 100 ms', met: p99 < 100 }),
+      },
+      {
+        measure: `change throughput with ${SUBSCRIPTIONS} subscriptions, receivers down (outbox written, nothing sent) vs none`,
+        value: round(median(down), 0),
+        unit: 'changes/s',
+        baseline: round(median(none), 0),
+        ratio: round(ratioDown, 3),
+        ...(ctx.quick ? {} : { target: '≥ 0.95× none', met: ratioDown >= 0.95 }),
+      },
+      {
+        measure: `change throughput with ${SUBSCRIPTIONS} subscriptions delivering at the same time (2 cores shared) vs none`,
+        value: round(median(up), 0),
+        unit: 'changes/s',
+        baseline: round(median(none), 0),
+        ratio: round(median(up) / median(none), 3),
+      },
+      { measure: `outbox drain after a burst (${SUBSCRIPTIONS} subscriptions, one worker)`, value: round(median(drain), 0), unit: 'deliveries/s' },
+    ];
+  } finally {
+    await removeAll(ctx).catch(() => {});
+    await listener.end();
+    await receiver.close();
+  }
+};
