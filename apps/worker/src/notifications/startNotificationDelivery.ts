@@ -3,11 +3,12 @@ import {
   NOTIFICATION_CHANNEL,
   claimDueSubscriptions,
   nextDueInMs,
+  nextPending,
   recordDelivered,
   recordDeliveryFailed,
   releaseLease,
   systemResolver,
-  type HeadDelivery,
+  type LeasedSubscription,
   type HostResolver,
 } from '@valhalla/core/notifications';
 import { throttledErrorLog } from '../throttledErrorLog.js';
@@ -39,6 +40,8 @@ export type NotificationDelivery = {
 
 /** A lease outlives the longest attempt (the timeout) with room for the database round trips around it. */
 const leaseMsFor = (settings: NotificationSettings) => settings.timeoutMs * 2 + 5_000;
+/** Pending deliveries read per round trip; each is still sent, and recorded, one at a time. */
+const BATCH = 32;
 /** After a database error, the next pass waits this long (it doubles up to the poll interval). */
 const ERROR_BACKOFF_MS = 200;
 
@@ -78,76 +81,88 @@ export const startNotificationDelivery = (options: NotificationDeliveryOptions):
     wakeTimer.unref();
   };
 
-  /** Delivers a subscription's backlog from `first`, one at a time, while attempts succeed and the lease holds. */
-  const runChain = async (first: HeadDelivery): Promise<void> => {
-    const subscription = first.subscriptionId;
-    let head: HeadDelivery | null = first;
+  /**
+   * Delivers a leased subscription's backlog, one delivery at a time in audit order, reading the next batch as each is
+   * used up, while attempts succeed and the lease holds.
+   */
+  const runChain = async (claimed: LeasedSubscription): Promise<void> => {
+    const subscription = claimed.subscriptionId;
+    let current: LeasedSubscription | null = claimed;
     try {
-      while (head !== null) {
-        if (stopping) {
-          await releaseLease(pool, subscription, workerId);
-          return;
-        }
-        const current: HeadDelivery = head;
-        const started = performance.now();
-        const outcome = await attemptDelivery(current, attemptOptions);
-        const seconds = (performance.now() - started) / 1000;
-        if (outcome.ok) {
-          metrics.attempted(current.kind, 'delivered', seconds);
-          const next = await recordDelivered(pool, { subscriptionId: subscription, auditId: current.entry.id, status: outcome.status, workerId, leaseMs });
-          if (next === 'lost') {
-            log.warn({ subscription, auditId: current.entry.id }, 'notification delivered, but another worker took the subscription over; it continues from there');
+      while (current !== null) {
+        let failures = current.consecutiveFailures;
+        let last = 0;
+        for (const entry of current.entries) {
+          if (stopping) {
+            await releaseLease(pool, subscription, workerId);
             return;
           }
-          head = next;
-          continue;
+          const started = performance.now();
+          const outcome = await attemptDelivery(current, entry, attemptOptions);
+          const seconds = (performance.now() - started) / 1000;
+          if (outcome.ok) {
+            metrics.attempted(current.kind, 'delivered', seconds);
+            if (!(await recordDelivered(pool, { subscriptionId: subscription, auditId: entry.id, status: outcome.status, workerId, leaseMs }))) {
+              log.warn({ subscription, auditId: entry.id }, 'notification delivered, but another worker took the subscription over; it continues from there');
+              return;
+            }
+            failures = 0;
+            last = entry.id;
+            continue;
+          }
+          metrics.attempted(current.kind, outcome.code, seconds);
+          failures += 1;
+          const delayMs = deliveryDelayMs(failures, settings, { retryAfterMs: outcome.retryAfterMs });
+          const recorded = await recordDeliveryFailed(pool, options.auditKeyring, {
+            subscriptionId: subscription,
+            auditId: entry.id,
+            workerId,
+            code: outcome.code,
+            message: outcome.message,
+            status: outcome.status,
+            delayMs,
+            deadLetterAfterSeconds: settings.deadLetterAfterSeconds,
+            gone: outcome.gone,
+          });
+          const context = { subscription, auditId: entry.id, code: outcome.code, status: outcome.status, failures, delayMs };
+          if (recorded.deadLettered) {
+            metrics.deadLettered(current.kind);
+            log.error(context, 'notification subscription dead-lettered: deliveries wait until an operator resumes it');
+          } else {
+            log.warn({ ...context, message: outcome.message }, 'notification delivery failed; retrying after the backoff');
+          }
+          return;
         }
-        metrics.attempted(current.kind, outcome.code, seconds);
-        const failures = current.consecutiveFailures + 1;
-        const delayMs = deliveryDelayMs(failures, settings, { retryAfterMs: outcome.retryAfterMs });
-        const recorded = await recordDeliveryFailed(pool, options.auditKeyring, {
-          subscriptionId: subscription,
-          auditId: current.entry.id,
-          workerId,
-          code: outcome.code,
-          message: outcome.message,
-          status: outcome.status,
-          delayMs,
-          deadLetterAfterSeconds: settings.deadLetterAfterSeconds,
-          gone: outcome.gone,
-        });
-        const context = { subscription, auditId: current.entry.id, code: outcome.code, status: outcome.status, failures, delayMs };
-        if (recorded.deadLettered) {
-          metrics.deadLettered(current.kind);
-          log.error(context, 'notification subscription dead-lettered: deliveries wait until an operator resumes it');
-        } else {
-          log.warn({ ...context, message: outcome.message }, 'notification delivery failed; retrying after the backoff');
+        const next = await nextPending(pool, { subscriptionId: subscription, after: last, workerId, batch: BATCH });
+        if (next === 'lost') {
+          log.warn({ subscription }, 'another worker took the notification subscription over; it continues from there');
+          return;
         }
-        head = null;
+        current = next;
       }
     } catch (error) {
       // The database failed around an attempt: the lease stays this worker's (it may claim it again at once) and the
-      // head is sent again, with the same webhook-id.
+      // delivery is sent again, with the same webhook-id.
       logError(error);
       errorBackoffMs = Math.min(settings.pollMs, errorBackoffMs * 2);
       wakeIn(errorBackoffMs);
     }
   };
 
-  const startChain = (head: HeadDelivery) => {
-    const chain = runChain(head).finally(() => {
-      chains.delete(head.subscriptionId);
+  const startChain = (claimed: LeasedSubscription) => {
+    const chain = runChain(claimed).finally(() => {
+      chains.delete(claimed.subscriptionId);
       // A lease released at the end of a chain may hide a delivery committed meanwhile from a pass that ran then.
       requestPass();
     });
-    chains.set(head.subscriptionId, chain);
+    chains.set(claimed.subscriptionId, chain);
   };
 
   const pass = async () => {
     const free = settings.concurrency - chains.size;
     if (free > 0) {
-      const heads = await claimDueSubscriptions(pool, { workerId, limit: free, leaseMs, exclude: [...chains.keys()] });
-      for (const head of heads) startChain(head);
+      const claimed = await claimDueSubscriptions(pool, { workerId, limit: free, leaseMs, exclude: [...chains.keys()], batch: BATCH });
+      for (const subscription of claimed) startChain(subscription);
     }
     const dueInMs = await nextDueInMs(pool);
     errorBackoffMs = ERROR_BACKOFF_MS;

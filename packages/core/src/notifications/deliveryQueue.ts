@@ -16,35 +16,35 @@ import { NOTIFICATION_EVENTS, SUBSCRIPTION_KIND_VALUES, type DeliveryFailureCode
  * past the head, never back.
  */
 
-/** The head delivery of a subscription with what sending it needs (the audit entry, the sealed target and secret). */
-export type HeadDelivery = {
+/**
+ * A subscription this worker holds the lease of, with its next pending deliveries (the audit entries, in audit order,
+ * up to the batch size asked for) and what sending them needs (the sealed target and secret).
+ */
+export type LeasedSubscription = {
   subscriptionId: string;
   kind: SubscriptionKind;
   targetCiphertext: string;
   secretCiphertext: string | null;
   consecutiveFailures: number;
-  attempts: number;
-  entry: AuditEntry;
+  entries: AuditEntry[];
 };
 
-const headRow = z.object({
+const leasedRow = z.object({
   subscription_id: z.string(),
   kind: z.enum(SUBSCRIPTION_KIND_VALUES),
   target_ciphertext: z.string(),
   secret_ciphertext: z.string().nullable(),
   consecutive_failures: z.number(),
-  attempts: z.number(),
-  entry: z.unknown(),
+  entries: z.array(z.unknown()).nullable(),
 });
 
-const toHead = (row: z.infer<typeof headRow>): HeadDelivery => ({
+const toLeased = (row: z.infer<typeof leasedRow>): LeasedSubscription => ({
   subscriptionId: row.subscription_id,
   kind: row.kind,
   targetCiphertext: row.target_ciphertext,
   secretCiphertext: row.secret_ciphertext,
   consecutiveFailures: row.consecutive_failures,
-  attempts: row.attempts,
-  entry: auditEntryRow.parse(row.entry),
+  entries: (row.entries ?? []).map((entry) => auditEntryRow.parse(entry)),
 });
 
 /** The audit entry as JSON, in the shape of auditEntryRow (timestamps as ISO text, as the pool's parsers give them). */
@@ -54,14 +54,16 @@ const ENTRY_JSON = sql.fragment`jsonb_build_object(
   'request_id', a.request_id, 'created_at', to_char(a.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
   'prev_hash', a.prev_hash, 'hash', a.hash, 'key_id', a.key_id, 'details', a.details)`;
 
-/** The lowest pending delivery of subscription `s` (a row of notification_subscriptions) after audit id `after`. */
-const headOf = (after: ReturnType<typeof sql.fragment>) => sql.fragment`
-  SELECT d.audit_id, d.attempts, ${ENTRY_JSON} AS entry
-  FROM public.notification_deliveries d
-  JOIN public.governance_audit_log a ON a.id = d.audit_id
-  WHERE d.subscription_id = s.id AND d.audit_id > ${after}
-  ORDER BY d.audit_id
-  LIMIT 1
+/** The next `limit` pending deliveries of subscription `s` after audit id `after`, as a JSON array in audit order. */
+const pendingOf = (after: ReturnType<typeof sql.fragment>, limit: number) => sql.fragment`
+  SELECT jsonb_agg(p.entry ORDER BY p.audit_id) AS entries FROM (
+    SELECT d.audit_id, ${ENTRY_JSON} AS entry
+    FROM public.notification_deliveries d
+    JOIN public.governance_audit_log a ON a.id = d.audit_id
+    WHERE d.subscription_id = s.id AND d.audit_id > ${after}
+    ORDER BY d.audit_id
+    LIMIT ${limit}
+  ) p
 `;
 
 const leaseFor = (leaseMs: number) => sql.fragment`now() + make_interval(secs => ${leaseMs / 1000})`;
@@ -69,13 +71,13 @@ const leaseFor = (leaseMs: number) => sql.fragment`now() + make_interval(secs =>
 /**
  * Claims up to `limit` subscriptions whose head delivery is due: enabled, not dead-lettered, past their backoff, not
  * leased by another worker, not among `exclude` (those this worker is delivering right now). Takes a lease of
- * `leaseMs` on each and returns their heads, most overdue first.
+ * `leaseMs` on each and returns each with its next `batch` pending deliveries, most overdue first.
  */
 export const claimDueSubscriptions = async (
   db: CommonQueryMethods,
-  input: { workerId: string; limit: number; leaseMs: number; exclude: readonly string[] },
-): Promise<HeadDelivery[]> => {
-  const rows = await db.any(sql.type(headRow)`
+  input: { workerId: string; limit: number; leaseMs: number; exclude: readonly string[]; batch: number },
+): Promise<LeasedSubscription[]> => {
+  const rows = await db.any(sql.type(leasedRow)`
     WITH due AS (
       SELECT s.id FROM public.notification_subscriptions s
       WHERE s.enabled AND s.dead_lettered_at IS NULL AND s.next_attempt_at <= now()
@@ -91,53 +93,67 @@ export const claimDueSubscriptions = async (
       FROM due WHERE s.id = due.id
       RETURNING s.*
     )
-    SELECT s.id::text AS subscription_id, s.kind, s.target_ciphertext, s.secret_ciphertext, s.consecutive_failures, h.attempts, h.entry
+    SELECT s.id::text AS subscription_id, s.kind, s.target_ciphertext, s.secret_ciphertext, s.consecutive_failures, p.entries
     FROM claimed s
-    CROSS JOIN LATERAL (${headOf(sql.fragment`s.delivered_through`)}) h
+    CROSS JOIN LATERAL (${pendingOf(sql.fragment`s.delivered_through`, input.batch)}) p
     ORDER BY s.next_attempt_at, s.id
   `);
-  return rows.map(toHead);
+  return rows.map(toLeased);
 };
 
 /**
- * Records that the head `auditId` was delivered (2xx `status`) and returns the next pending delivery, extending the
- * lease, or null when there is none (the lease is then released in the same statement). `lost` when this worker no
- * longer holds the lease: another worker took the subscription over, and this one must stop.
+ * Records that delivery `auditId` was delivered (2xx `status`): delivered_through moves to it and the lease is
+ * extended, in one statement. False when this worker no longer holds the lease (another worker took the
+ * subscription over): it must stop.
  */
 export const recordDelivered = async (
   db: CommonQueryMethods,
   input: { subscriptionId: string; auditId: number; status: number; workerId: string; leaseMs: number },
-): Promise<HeadDelivery | null | 'lost'> => {
-  const row = await db.maybeOne(sql.type(z.object({ advanced: z.boolean(), next: headRow.nullable() }))`
-    WITH pending AS (
-      SELECT EXISTS (SELECT 1 FROM public.notification_deliveries d
-                     WHERE d.subscription_id = ${input.subscriptionId}::uuid AND d.audit_id > ${input.auditId}) AS more
-    ),
-    advanced AS (
+): Promise<boolean> =>
+  (await db.maybeOne(sql.type(z.object({ audit_id: z.number() }))`
+    WITH advanced AS (
       UPDATE public.notification_subscriptions s
       SET delivered_through = ${input.auditId}, consecutive_failures = 0, failing_since = NULL, last_success_at = now(),
-          next_attempt_at = now(),
-          lease_owner = CASE WHEN pending.more THEN s.lease_owner END,
-          lease_until = CASE WHEN pending.more THEN ${leaseFor(input.leaseMs)} END
-      FROM pending
+          next_attempt_at = now(), lease_until = ${leaseFor(input.leaseMs)}
       WHERE s.id = ${input.subscriptionId}::uuid AND s.lease_owner = ${input.workerId} AND s.delivered_through < ${input.auditId}
-      RETURNING s.*
-    ),
-    marked AS (
-      UPDATE public.notification_deliveries d
-      SET attempts = d.attempts + 1, last_attempt_at = now(), last_status = ${input.status}, last_error_code = NULL,
-          outcome = 'delivered', finished_at = now()
-      FROM advanced
-      WHERE d.subscription_id = advanced.id AND d.audit_id = ${input.auditId}
-      RETURNING d.audit_id
+      RETURNING s.id
     )
-    SELECT EXISTS (SELECT 1 FROM advanced) AS advanced,
-           (SELECT to_jsonb(n) FROM (
-              SELECT s.id::text AS subscription_id, s.kind, s.target_ciphertext, s.secret_ciphertext, s.consecutive_failures, h.attempts, h.entry
-              FROM advanced s CROSS JOIN LATERAL (${headOf(sql.fragment`${input.auditId}`)}) h) n) AS next
+    UPDATE public.notification_deliveries d
+    SET attempts = d.attempts + 1, last_attempt_at = now(), last_status = ${input.status}, last_error_code = NULL,
+        outcome = 'delivered', finished_at = now()
+    FROM advanced
+    WHERE d.subscription_id = advanced.id AND d.audit_id = ${input.auditId}
+    RETURNING d.audit_id
+  `)) !== null;
+
+/**
+ * The next `batch` pending deliveries after `after` of a subscription this worker leases (and the sealed target and
+ * secret as they are now: a rotation applies from here). When none is pending the lease is released in the same
+ * statement and null returned; `lost` when the lease is no longer this worker's.
+ */
+export const nextPending = async (
+  db: CommonQueryMethods,
+  input: { subscriptionId: string; after: number; workerId: string; batch: number },
+): Promise<LeasedSubscription | null | 'lost'> => {
+  const row = await db.maybeOne(sql.type(leasedRow)`
+    WITH held AS (
+      SELECT s.* FROM public.notification_subscriptions s
+      WHERE s.id = ${input.subscriptionId}::uuid AND s.lease_owner = ${input.workerId}
+    ),
+    next AS (
+      SELECT s.id, p.entries FROM held s CROSS JOIN LATERAL (${pendingOf(sql.fragment`${input.after}`, input.batch)}) p
+    ),
+    released AS (
+      UPDATE public.notification_subscriptions s SET lease_owner = NULL, lease_until = NULL
+      FROM next WHERE s.id = next.id AND next.entries IS NULL AND s.lease_owner = ${input.workerId}
+      RETURNING s.id
+    )
+    SELECT s.id::text AS subscription_id, s.kind, s.target_ciphertext, s.secret_ciphertext, s.consecutive_failures, next.entries
+    FROM held s JOIN next ON next.id = s.id
   `);
-  if (row === null || !row.advanced) return 'lost';
-  return row.next === null ? null : toHead(row.next);
+  if (row === null) return 'lost';
+  if (row.entries === null) return null;
+  return toLeased(row);
 };
 
 /** The actor of the events the delivery worker records (a dead letter). */

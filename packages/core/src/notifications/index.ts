@@ -59,11 +59,12 @@ export {
   listDeliveries,
   listResealable,
   nextDueInMs,
+  nextPending,
   purgeDeliveries,
   recordDelivered,
   recordDeliveryFailed,
   releaseLease,
   replaceSealed,
   type DeliveryRow,
-  type HeadDelivery,
+  type LeasedSubscription,
 } from './deliveryQueue.js';

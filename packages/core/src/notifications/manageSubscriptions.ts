@@ -220,7 +220,8 @@ export const resumeSubscription = async (
 
 /**
  * Gives a webhook subscription a new signing secret (returned once), recorded as `notification.secret_rotated`.
- * The old secret stops signing at once: receivers switch to the new one when this answers. Null when there is no such
+ * The old secret stops signing with the worker's next read of the subscription (deliveries are read in batches of up
+ * to 32, so a few already read may still carry the old signature): receivers accept both for a moment. Null when there is no such
  * subscription; `not_webhook` for a Slack subscription, which has no signing secret.
  */
 export const rotateSigningSecret = async (
