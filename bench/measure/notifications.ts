@@ -71,7 +71,7 @@ const api = async (ctx: BenchContext, method: string, path: string, body?: unkno
     headers: { authorization: `Bearer ${ctx.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
-  const parsed = (await response.json()) as Record<string, any>;
+  const parsed = (await response.json()) as Record<string, unknown>;
   if (!response.ok) throw new Error(`${method} ${path} answered ${response.status}: ${JSON.stringify(parsed)}`);
   return parsed;
 };
