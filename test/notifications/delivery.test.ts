@@ -151,4 +151,40 @@ describe('notification delivery', () => {
       await api.close();
     }
   });
+
+  it('a pause stops delivery within one message, its deliveries wait; enabled again, they go out in order', async () => {
+    const { database, prefix, producer } = fixture.current;
+    const api = await startApi(database, { env: NOTIFY_ENV });
+    const receiver = await startWebhookReceiver();
+    try {
+      const subscription = await subscribe(api, { url: receiver.url, filter: { kinds: ['change'] } });
+      receiver.setSecret(subscription.secret as string);
+      receiver.setAnswerDelay(30);
+      const worker = await startInProcessWorker(database, prefix, { env: NOTIFY_ENV });
+      const total = 60;
+      await Promise.all(Array.from({ length: total }, (_, i) => producer.change(burstPayload(i, 'pause'))));
+      await waitForGovernanceJobs(producer, total);
+      await waitFor(() => receiver.processed().length >= 10, { description: 'deliveries under way' });
+      const patch = (enabled: boolean) =>
+        api.app.inject({ method: 'PATCH', url: `/api/notifications/subscriptions/${subscription.id}`, headers: bearer(), payload: { enabled, reason: enabled ? 'resume' : 'maintenance' } });
+      expect((await patch(false)).statusCode).toBe(200);
+      const atPause = receiver.receipts.length;
+      // The fault being made: a paused subscription over a while, its backlog waiting.
+      await until(1_000);
+      expect(receiver.receipts.length - atPause).toBeLessThanOrEqual(1);
+      const paused = await statusOf(api, subscription.id);
+      expect(paused).toMatchObject({ state: 'paused' });
+      expect(paused.backlog).toBeGreaterThan(0);
+
+      expect((await patch(true)).statusCode).toBe(200);
+      const expected = await auditIdsOf(database.pool, ['go_live.enable', 'go_live.disable', 'kill_switch.engage', 'kill_switch.release', 'metadata.update']);
+      expect(expected).toHaveLength(total);
+      await waitForDelivered(api, receiver, subscription.id, total);
+      expectExactlyInAuditOrder(receiver.receipts, subscription.id, expected);
+      await worker.close();
+    } finally {
+      await receiver.close();
+      await api.close();
+    }
+  });
 });

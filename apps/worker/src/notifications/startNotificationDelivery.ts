@@ -102,10 +102,13 @@ export const startNotificationDelivery = (options: NotificationDeliveryOptions):
           const seconds = (performance.now() - started) / 1000;
           if (outcome.ok) {
             metrics.attempted(current.kind, 'delivered', seconds);
-            if (!(await recordDelivered(pool, { subscriptionId: subscription, auditId: entry.id, status: outcome.status, workerId, leaseMs }))) {
+            const recorded = await recordDelivered(pool, { subscriptionId: subscription, auditId: entry.id, status: outcome.status, workerId, leaseMs });
+            if (recorded === 'lost') {
               log.warn({ subscription, auditId: entry.id }, 'notification delivered, but another worker took the subscription over; it continues from there');
               return;
             }
+            // Paused (or dead-lettered by an operator's change) meanwhile: the rest waits.
+            if (recorded === 'stop') return;
             failures = 0;
             last = entry.id;
             continue;

@@ -103,33 +103,43 @@ export const claimDueSubscriptions = async (
 
 /**
  * Records that delivery `auditId` was delivered (2xx `status`): delivered_through moves to it and the lease is
- * extended, in one statement. False when this worker no longer holds the lease (another worker took the
- * subscription over): it must stop.
+ * extended, in one statement. `continue` while the subscription is enabled and not dead-lettered; `stop` when it was
+ * paused meanwhile (the lease is released: its other deliveries wait); `lost` when this worker no longer holds the
+ * lease (another worker took the subscription over): it must stop.
  */
 export const recordDelivered = async (
   db: CommonQueryMethods,
   input: { subscriptionId: string; auditId: number; status: number; workerId: string; leaseMs: number },
-): Promise<boolean> =>
-  (await db.maybeOne(sql.type(z.object({ audit_id: z.number() }))`
+): Promise<'continue' | 'stop' | 'lost'> => {
+  const row = await db.maybeOne(sql.type(z.object({ go_on: z.boolean() }))`
     WITH advanced AS (
       UPDATE public.notification_subscriptions s
       SET delivered_through = ${input.auditId}, consecutive_failures = 0, failing_since = NULL, last_success_at = now(),
-          next_attempt_at = now(), lease_until = ${leaseFor(input.leaseMs)}
+          next_attempt_at = now(),
+          lease_owner = CASE WHEN s.enabled AND s.dead_lettered_at IS NULL THEN s.lease_owner END,
+          lease_until = CASE WHEN s.enabled AND s.dead_lettered_at IS NULL THEN ${leaseFor(input.leaseMs)} END
       WHERE s.id = ${input.subscriptionId}::uuid AND s.lease_owner = ${input.workerId} AND s.delivered_through < ${input.auditId}
-      RETURNING s.id
+      RETURNING s.id, s.lease_owner IS NOT NULL AS go_on
+    ),
+    marked AS (
+      UPDATE public.notification_deliveries d
+      SET attempts = d.attempts + 1, last_attempt_at = now(), last_status = ${input.status}, last_error_code = NULL,
+          outcome = 'delivered', finished_at = now()
+      FROM advanced
+      WHERE d.subscription_id = advanced.id AND d.audit_id = ${input.auditId}
+      RETURNING d.audit_id
     )
-    UPDATE public.notification_deliveries d
-    SET attempts = d.attempts + 1, last_attempt_at = now(), last_status = ${input.status}, last_error_code = NULL,
-        outcome = 'delivered', finished_at = now()
-    FROM advanced
-    WHERE d.subscription_id = advanced.id AND d.audit_id = ${input.auditId}
-    RETURNING d.audit_id
-  `)) !== null;
+    SELECT go_on FROM advanced
+  `);
+  if (row === null) return 'lost';
+  return row.go_on ? 'continue' : 'stop';
+};
 
 /**
  * The next `batch` pending deliveries after `after` of a subscription this worker leases (and the sealed target and
- * secret as they are now: a rotation applies from here). When none is pending the lease is released in the same
- * statement and null returned; `lost` when the lease is no longer this worker's.
+ * secret as they are now: a rotation applies from here). When none is pending, or the subscription was paused or
+ * dead-lettered meanwhile, the lease is released in the same statement and null returned; `lost` when the lease is no
+ * longer this worker's.
  */
 export const nextPending = async (
   db: CommonQueryMethods,
@@ -140,8 +150,10 @@ export const nextPending = async (
       SELECT s.* FROM public.notification_subscriptions s
       WHERE s.id = ${input.subscriptionId}::uuid AND s.lease_owner = ${input.workerId}
     ),
+    -- Paused or dead-lettered meanwhile: nothing more is sent (the pending deliveries wait), the lease goes.
     next AS (
-      SELECT s.id, p.entries FROM held s CROSS JOIN LATERAL (${pendingOf(sql.fragment`${input.after}`, input.batch)}) p
+      SELECT s.id, CASE WHEN s.enabled AND s.dead_lettered_at IS NULL THEN p.entries END AS entries
+      FROM held s CROSS JOIN LATERAL (${pendingOf(sql.fragment`${input.after}`, input.batch)}) p
     ),
     released AS (
       UPDATE public.notification_subscriptions s SET lease_owner = NULL, lease_until = NULL
