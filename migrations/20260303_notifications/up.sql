@@ -59,6 +59,10 @@ CREATE TABLE IF NOT EXISTS public.notification_deliveries (
 -- notified. The worker LISTENs on valhalla_notifications; a poll covers a missed notification.
 CREATE OR REPLACE FUNCTION public.notification_outbox_enqueue() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    -- The common case, no enabled subscription: one probe of a tiny table, the new rows are not even read.
+    IF NOT EXISTS (SELECT 1 FROM public.notification_subscriptions WHERE enabled) THEN
+        RETURN NULL;
+    END IF;
     INSERT INTO public.notification_deliveries (subscription_id, audit_id)
     SELECT s.id, n.id
     FROM notification_new_audit_entries n
