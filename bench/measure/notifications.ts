@@ -3,8 +3,10 @@ import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import { Webhook } from 'standardwebhooks';
 import { LIVE_STATE_CHANNEL } from '@valhalla/core';
+import { randomUUID } from 'node:crypto';
 import { postJson, postLoad } from '../lib/http.ts';
-import { median, percentile, round } from '../lib/stats.ts';
+import { rawChangeTransaction } from '../lib/rawChange.ts';
+import { median, percentile, round, runPool } from '../lib/stats.ts';
 import { committedChanges, waitForCommitted, type BenchContext, type Row } from './context.ts';
 
 /** The issue's comparison: 10 subscriptions against none. */
@@ -102,6 +104,20 @@ const changeThroughput = async (ctx: BenchContext, label: string): Promise<numbe
   return ctx.changes / ((performance.now() - started) / 1000);
 };
 
+/** The worker's change transaction issued directly (no HTTP, no queue), 8 clients: changes per second. */
+const rawThroughput = async (ctx: BenchContext, total: number): Promise<number> => {
+  const started = performance.now();
+  await runPool(total, CLIENTS, async (i) => {
+    const client = await ctx.pool.connect();
+    try {
+      await rawChangeTransaction(client, `raw-notify-${randomUUID()}`, i % 2 === 0);
+    } finally {
+      client.release();
+    }
+  });
+  return total / ((performance.now() - started) / 1000);
+};
+
 /**
  * (9) Notifications. Engage commit → signed webhook received on the loopback: the commit is when the state's NOTIFY
  * reaches a listener (PostgreSQL sends it after the commit), the receipt when the receiver (verifying the signature
@@ -109,6 +125,7 @@ const changeThroughput = async (ctx: BenchContext, label: string): Promise<numbe
  * subscriptions matching every change against none, in alternating rounds of the same run: with the 10 receivers
  * down (the outbox is written in each change's transaction, nothing is sent: the cost on the change path itself),
  * and with them up (deliveries compete with the changes for this machine's two cores), and how fast the outbox drains.
+ * The same comparison on the change transaction alone (issued with `pg`, no HTTP or queue: less noise), receivers down.
  */
 export const measureNotifications = async (ctx: BenchContext): Promise<Row[]> => {
   const receiver = await startReceiver();
@@ -175,8 +192,25 @@ export const measureNotifications = async (ctx: BenchContext): Promise<Row[]> =>
         await removeAll(ctx);
       }
     }
+    // The change transaction alone, with the 10 subscriptions (receivers down) and without, in short alternating rounds.
+    const rawNone: number[] = [];
+    const rawTen: number[] = [];
+    const rawTotal = Math.max(100, Math.round(ctx.changes / 2));
+    for (let r = 0; r < ctx.rounds * 2; r += 1) {
+      for (const withSubscriptions of r % 2 === 0 ? [false, true] : [true, false]) {
+        if (withSubscriptions) {
+          receiver.setMode('down');
+          for (let s = 0; s < SUBSCRIPTIONS; s += 1) await subscribe(ctx, receiver.url, { kinds: ['change'] });
+          rawTen.push(await rawThroughput(ctx, rawTotal));
+          await removeAll(ctx);
+        } else {
+          rawNone.push(await rawThroughput(ctx, rawTotal));
+        }
+      }
+    }
     receiver.setMode('ok');
     const p99 = percentile(samples, 99);
+    const ratioRaw = median(rawTen) / median(rawNone);
     const ratioDown = median(down) / median(none);
     return [
       { measure: 'notification latency p50 (engage commit → signed webhook received on the loopback)', value: round(percentile(samples, 50)), unit: 'ms' },
@@ -200,6 +234,14 @@ export const measureNotifications = async (ctx: BenchContext): Promise<Row[]> =>
         unit: 'changes/s',
         baseline: round(median(none), 0),
         ratio: round(median(up) / median(none), 3),
+      },
+      {
+        measure: `change transaction alone (pg, ${CLIENTS} clients) with ${SUBSCRIPTIONS} subscriptions, receivers down, vs none`,
+        value: round(median(rawTen), 0),
+        unit: 'changes/s',
+        baseline: round(median(rawNone), 0),
+        ratio: round(ratioRaw, 3),
+        ...(ctx.quick ? {} : { target: '≥ 0.95× none', met: ratioRaw >= 0.95 }),
       },
       { measure: `outbox drain after a burst (${SUBSCRIPTIONS} subscriptions, one worker)`, value: round(median(drain), 0), unit: 'deliveries/s' },
     ];
