@@ -89,19 +89,21 @@ const totalBacklog = async (ctx: BenchContext): Promise<number> =>
 
 /** Posts `ctx.changes` kill-switch changes with 8 clients and waits until all are committed: changes per second. */
 const changeThroughput = async (ctx: BenchContext, label: string): Promise<number> => {
+  // A quick run only checks the harness: a hundred changes per round keep it short.
+  const total = ctx.quick ? 100 : ctx.changes;
   const before = await committedChanges(ctx.pool);
   const started = performance.now();
   const load = await postLoad({
     url: ctx.apiUrl,
     path: '/api/governance/kill-switch',
     token: ctx.token,
-    total: ctx.changes,
+    total,
     concurrency: CLIENTS,
     bodyFor: (i) => ({ engaged: i % 2 === 0, reason: `notification bench ${label} ${i}` }),
   });
-  if (load.ok !== ctx.changes) throw new Error(`only ${load.ok} of ${ctx.changes} posts were accepted`);
-  await waitForCommitted(ctx.pool, before + ctx.changes, 300_000);
-  return ctx.changes / ((performance.now() - started) / 1000);
+  if (load.ok !== total) throw new Error(`only ${load.ok} of ${total} posts were accepted`);
+  await waitForCommitted(ctx.pool, before + total, 300_000);
+  return total / ((performance.now() - started) / 1000);
 };
 
 /** The worker's change transaction issued directly (no HTTP, no queue), 8 clients: changes per second. */
@@ -195,7 +197,7 @@ export const measureNotifications = async (ctx: BenchContext): Promise<Row[]> =>
     // The change transaction alone, with the 10 subscriptions (receivers down) and without, in short alternating rounds.
     const rawNone: number[] = [];
     const rawTen: number[] = [];
-    const rawTotal = Math.max(100, Math.round(ctx.changes / 2));
+    const rawTotal = ctx.quick ? 100 : Math.round(ctx.changes / 2);
     for (let r = 0; r < ctx.rounds * 2; r += 1) {
       for (const withSubscriptions of r % 2 === 0 ? [false, true] : [true, false]) {
         if (withSubscriptions) {
