@@ -38,16 +38,20 @@ afterEach(async (context) => {
   databases = [];
 });
 
-/** Both verifiers (the worker's verify job and `migrate verify`) must report the same first problem. */
+/**
+ * Both verifiers (`migrate verify` and the worker's verify job) must report the same first problem. The CLI runs
+ * first: a verify job that fails appends its `verification.failed` event to the log (notifications), so after it the
+ * log has one more row than the tampered one.
+ */
 const expectBothReport = async (database: TestDatabase, detail: string | RegExp) => {
-  const job = await verifyJob(database);
-  expect(job.passed).toBe(false);
-  expect(chainCheck(job.checks)).toEqual({ name: AUDIT_CHAIN_CHECK, status: 'failed', detail: expect.stringMatching(detail), coverage: expect.objectContaining({ head_row: null }) });
   const cli = await migrateVerify(database);
   expect(cli.code).toBe(1);
   expect(cli.out).toContainEqual(expect.stringMatching(new RegExp(`^failed  ${AUDIT_CHAIN_CHECK}: `)));
   const line = cli.out.find((candidate) => candidate.includes(AUDIT_CHAIN_CHECK)) ?? '';
   expect(line.slice(line.indexOf(': ') + 2)).toMatch(detail);
+  const job = await verifyJob(database);
+  expect(job.passed).toBe(false);
+  expect(chainCheck(job.checks)).toEqual({ name: AUDIT_CHAIN_CHECK, status: 'failed', detail: expect.stringMatching(detail), coverage: expect.objectContaining({ head_row: null }) });
 };
 
 describe('audit chain verification', () => {
