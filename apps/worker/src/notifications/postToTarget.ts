@@ -60,14 +60,7 @@ export const postToTarget = async (url: URL, body: string, headers: Readonly<Rec
   const port = effectivePort(url);
   const where = `${url.hostname}:${port}`;
 
-  let verdictTimer: NodeJS.Timeout | undefined;
-  const verdict = await Promise.race([
-    vetTarget(url, options.allowedHosts, options.resolve),
-    new Promise<'timeout'>((resolve) => {
-      verdictTimer = setTimeout(() => resolve('timeout'), options.timeoutMs);
-    }),
-  ]).finally(() => clearTimeout(verdictTimer));
-  if (verdict === 'timeout') return failure(DELIVERY_FAILURES.timeout, `resolving ${host} took longer than ${options.timeoutMs} ms`);
+  const verdict = await vetTarget(url, options.allowedHosts, options.resolve, { timeoutMs: options.timeoutMs });
   if (!verdict.ok) return failure(verdict.code, verdict.message);
 
   const remainingMs = Math.max(1, options.timeoutMs - (Date.now() - started));

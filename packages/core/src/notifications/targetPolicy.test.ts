@@ -58,5 +58,13 @@ describe('notification target policy', () => {
       throw Object.assign(new Error('nope'), { code: 'ENOTFOUND' });
     };
     expect(await vetTarget(url('https://nowhere.example/'), [], failing)).toEqual({ ok: false, code: 'DNS_FAILED', message: 'nowhere.example does not resolve (ENOTFOUND)' });
+    const silent: HostResolver = () => new Promise(() => {});
+    const started = Date.now();
+    expect(await vetTarget(url('https://slow.example/'), [], silent, { timeoutMs: 50 })).toEqual({
+      ok: false,
+      code: 'DNS_FAILED',
+      message: 'slow.example does not resolve (no answer within 50 ms)',
+    });
+    expect(Date.now() - started).toBeLessThan(2_000);
   });
 });

@@ -111,6 +111,8 @@ const allowedBy = (allowed: readonly AllowedHost[], host: string, port: number):
   allowed.some((entry) => entry.host === host && (entry.port === undefined || entry.port === port));
 
 const TARGET_MAX_LENGTH = 2048;
+/** How long a host may take to resolve when the caller gives no bound. */
+const DEFAULT_RESOLVE_TIMEOUT_MS = 5_000;
 
 /**
  * Parses a target URL: http or https only, no user name or password, at most 2048 characters. Returns the URL or
@@ -135,10 +137,17 @@ export type TargetVerdict =
 /**
  * Decides whether `url` may be reached and at which address. An IP literal is checked as it is; a name is resolved
  * and every address it has must be public (one private address among public ones is refused: it is how a rebinding
- * name looks), unless NOTIFICATION_ALLOWED_HOSTS names the host, or the address, with the URL's port or none. Never
- * throws; messages name the host and address, never the path or query (which may hold a secret).
+ * name looks), unless NOTIFICATION_ALLOWED_HOSTS names the host, or the address, with the URL's port or none. DNS is
+ * bounded by `timeoutMs` (default 5 s). Never throws; messages name the host and address, never the path or query
+ * (which may hold a secret).
  */
-export const vetTarget = async (url: URL, allowed: readonly AllowedHost[], resolve: HostResolver = systemResolver): Promise<TargetVerdict> => {
+export const vetTarget = async (
+  url: URL,
+  allowed: readonly AllowedHost[],
+  resolve: HostResolver = systemResolver,
+  options: { timeoutMs?: number } = {},
+): Promise<TargetVerdict> => {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_RESOLVE_TIMEOUT_MS;
   const host = normalHost(url.hostname);
   const port = effectivePort(url);
   const hostAllowed = allowedBy(allowed, host, port);
@@ -147,11 +156,20 @@ export const vetTarget = async (url: URL, allowed: readonly AllowedHost[], resol
   if (literal !== 0) {
     addresses = [{ address: host, family: literal }];
   } else {
+    let timer: NodeJS.Timeout | undefined;
     try {
-      addresses = await resolve(host);
+      // A resolver that does not answer must not hold a request or a delivery: bounded like everything else.
+      addresses = await Promise.race([
+        resolve(host),
+        new Promise<never>((_resolve, reject) => {
+          timer = setTimeout(() => reject(Object.assign(new Error('timeout'), { code: `no answer within ${timeoutMs} ms` })), timeoutMs);
+        }),
+      ]);
     } catch (error) {
       const code = (error as { code?: unknown }).code;
       return { ok: false, code: 'DNS_FAILED', message: `${host} does not resolve${typeof code === 'string' ? ` (${code})` : ''}` };
+    } finally {
+      clearTimeout(timer);
     }
     if (addresses.length === 0) return { ok: false, code: 'DNS_FAILED', message: `${host} has no address` };
   }
