@@ -122,13 +122,39 @@ const rawThroughput = async (ctx: BenchContext, total: number): Promise<number> 
 };
 
 /**
+ * The outbox trigger's own time in one audit INSERT, as PostgreSQL reports it (EXPLAIN ANALYZE, rolled back): server
+ * time, hardly disturbed by how busy the machine's other processes are. Median of `samples`, in ms.
+ */
+const outboxTriggerMs = async (ctx: BenchContext, samples: number): Promise<number> => {
+  const client = await ctx.pool.connect();
+  try {
+    const times: number[] = [];
+    for (let i = 0; i < samples; i += 1) {
+      await client.query('BEGIN');
+      const result = await client.query<{ 'QUERY PLAN': { Triggers?: { 'Trigger Name': string; Time: number }[] }[] }>(
+        `EXPLAIN (ANALYZE, FORMAT JSON) INSERT INTO public.governance_audit_log (kind, action, actor, reason, before, after, details)
+         VALUES ('event', 'queue.paused', 'bench', 'outbox cost', '{}', '{}', '{}')`,
+      );
+      await client.query('ROLLBACK');
+      const trigger = result.rows[0]?.['QUERY PLAN'][0]?.Triggers?.find((one) => one['Trigger Name'] === 'governance_audit_log_notification_outbox');
+      if (trigger === undefined) throw new Error('the outbox trigger did not run');
+      times.push(trigger.Time);
+    }
+    return median(times);
+  } finally {
+    client.release();
+  }
+};
+
+/**
  * (9) Notifications. Engage commit → signed webhook received on the loopback: the commit is when the state's NOTIFY
  * reaches a listener (PostgreSQL sends it after the commit), the receipt when the receiver (verifying the signature
  * with the standardwebhooks library) has the body. Then change throughput (HTTP → committed, 8 clients) with 10
  * subscriptions matching every change against none, in alternating rounds of the same run: with the 10 receivers
  * down (the outbox is written in each change's transaction, nothing is sent: the cost on the change path itself),
  * and with them up (deliveries compete with the changes for this machine's two cores), and how fast the outbox drains.
- * The same comparison on the change transaction alone (issued with `pg`, no HTTP or queue: less noise), receivers down.
+ * The same comparison on the change transaction alone (issued with `pg`, no HTTP or queue: less noise), receivers down,
+ * and the outbox trigger's own server time per audit INSERT with 10 subscriptions and with none.
  */
 export const measureNotifications = async (ctx: BenchContext): Promise<Row[]> => {
   const receiver = await startReceiver();
@@ -211,6 +237,13 @@ export const measureNotifications = async (ctx: BenchContext): Promise<Row[]> =>
         }
       }
     }
+    // The trigger's own cost, 10 event subscriptions against none (each sample inserts one event entry).
+    const triggerSamples = ctx.quick ? 20 : 300;
+    const triggerNone = await outboxTriggerMs(ctx, triggerSamples);
+    receiver.setMode('down');
+    for (let s = 0; s < SUBSCRIPTIONS; s += 1) await subscribe(ctx, receiver.url, { kinds: ['event'] });
+    const triggerTen = await outboxTriggerMs(ctx, triggerSamples);
+    await removeAll(ctx);
     receiver.setMode('ok');
     const p99 = percentile(samples, 99);
     const ratioRaw = median(rawTen) / median(rawNone);
@@ -245,6 +278,14 @@ export const measureNotifications = async (ctx: BenchContext): Promise<Row[]> =>
         baseline: round(median(rawNone), 0),
         ratio: round(ratioRaw, 3),
         ...(ctx.quick ? {} : { target: '≥ 0.95× none', met: ratioRaw >= 0.95 }),
+      },
+      { measure: 'outbox trigger, server time per audit INSERT, no subscription', value: round(triggerNone, 4), unit: 'ms' },
+      {
+        measure: `outbox trigger, server time per audit INSERT, ${SUBSCRIPTIONS} matching subscriptions`,
+        value: round(triggerTen, 4),
+        unit: 'ms',
+        baseline: round(triggerNone, 4),
+        ratio: round(triggerTen / Math.max(triggerNone, 0.0001), 1),
       },
       { measure: `outbox drain after a burst (${SUBSCRIPTIONS} subscriptions, one worker)`, value: round(median(drain), 0), unit: 'deliveries/s' },
     ];
