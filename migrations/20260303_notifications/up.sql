@@ -57,22 +57,31 @@ CREATE TABLE IF NOT EXISTS public.notification_deliveries (
 -- commit or roll back with it. Audit ids are assigned under the chain lock held to commit, so deliveries become
 -- visible in audit id order too. Without enabled subscriptions the join is empty: nothing is written and nothing is
 -- notified. The worker LISTENs on valhalla_notifications; a poll covers a missed notification.
+-- The notification names the subscriptions that got deliveries (comma-separated ids), so a worker can skip a look
+-- when each of them is waiting out a backoff or already being delivered by it; an empty payload (too many to name,
+-- or a subscription write) means "look".
 CREATE OR REPLACE FUNCTION public.notification_outbox_enqueue() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    touched TEXT;
 BEGIN
     -- The common case, no enabled subscription: one probe of a tiny table, the new rows are not even read.
     IF NOT EXISTS (SELECT 1 FROM public.notification_subscriptions WHERE enabled) THEN
         RETURN NULL;
     END IF;
-    INSERT INTO public.notification_deliveries (subscription_id, audit_id)
-    SELECT s.id, n.id
-    FROM notification_new_audit_entries n
-    JOIN public.notification_subscriptions s
-      ON s.enabled
-     AND (s.filter_kinds IS NULL OR n.kind = ANY (s.filter_kinds))
-     AND (s.filter_actions IS NULL OR n.action = ANY (s.filter_actions))
-     AND (n.kind <> 'change' OR s.filter_outcomes IS NULL OR n.outcome = ANY (s.filter_outcomes));
-    IF FOUND THEN
-        PERFORM pg_notify('valhalla_notifications', '');
+    WITH written AS (
+        INSERT INTO public.notification_deliveries (subscription_id, audit_id)
+        SELECT s.id, n.id
+        FROM notification_new_audit_entries n
+        JOIN public.notification_subscriptions s
+          ON s.enabled
+         AND (s.filter_kinds IS NULL OR n.kind = ANY (s.filter_kinds))
+         AND (s.filter_actions IS NULL OR n.action = ANY (s.filter_actions))
+         AND (n.kind <> 'change' OR s.filter_outcomes IS NULL OR n.outcome = ANY (s.filter_outcomes))
+        RETURNING subscription_id
+    )
+    SELECT string_agg(DISTINCT subscription_id::text, ',') INTO touched FROM written;
+    IF touched IS NOT NULL THEN
+        PERFORM pg_notify('valhalla_notifications', CASE WHEN octet_length(touched) > 7000 THEN '' ELSE touched END);
     END IF;
     RETURN NULL;
 END

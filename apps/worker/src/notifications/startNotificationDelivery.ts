@@ -2,7 +2,7 @@ import { listenChannel, type AuditKeyring, type DatabasePool, type Logger, type 
 import {
   NOTIFICATION_CHANNEL,
   claimDueSubscriptions,
-  nextDueInMs,
+  listDueTimes,
   nextPending,
   recordDelivered,
   recordDeliveryFailed,
@@ -68,6 +68,8 @@ export const startNotificationDelivery = (options: NotificationDeliveryOptions):
   };
   const logError = throttledErrorLog(log, 'notification delivery: database unavailable; retrying');
   const chains = new Map<string, Promise<void>>();
+  /** When each subscription in a backoff (or leased elsewhere) is next due, by this process's clock, as of the last look. */
+  const notBefore = new Map<string, number>();
   let stopping = false;
   let passRunning = false;
   let passWanted = false;
@@ -127,6 +129,8 @@ export const startNotificationDelivery = (options: NotificationDeliveryOptions):
             deadLetterAfterSeconds: settings.deadLetterAfterSeconds,
             gone: outcome.gone,
           });
+          // Dead-lettered, it is never due: a resume notifies with an empty payload, which always looks.
+          notBefore.set(subscription, recorded.deadLettered ? Number.POSITIVE_INFINITY : Date.now() + delayMs);
           const context = { subscription, auditId: entry.id, code: outcome.code, status: outcome.status, failures, delayMs };
           if (recorded.deadLettered) {
             metrics.deadLettered(current.kind);
@@ -167,9 +171,28 @@ export const startNotificationDelivery = (options: NotificationDeliveryOptions):
       const claimed = await claimDueSubscriptions(pool, { workerId, limit: free, leaseMs, exclude: [...chains.keys()], batch: BATCH });
       for (const subscription of claimed) startChain(subscription);
     }
-    const dueInMs = await nextDueInMs(pool);
+    const dueTimes = await listDueTimes(pool);
+    const now = Date.now();
+    notBefore.clear();
+    for (const { id, due_in_ms: dueInMs } of dueTimes) {
+      if (dueInMs === null) notBefore.set(id, Number.POSITIVE_INFINITY);
+      else if (dueInMs > 0) notBefore.set(id, now + dueInMs);
+    }
+    const soonest = Math.min(...dueTimes.flatMap(({ id, due_in_ms: dueInMs }) => (dueInMs === null || chains.has(id) ? [] : [dueInMs])));
     errorBackoffMs = ERROR_BACKOFF_MS;
-    wakeIn(dueInMs === null ? settings.pollMs : Math.max(10, dueInMs));
+    wakeIn(Number.isFinite(soonest) ? Math.max(10, soonest) : settings.pollMs);
+  };
+
+  /**
+   * A notification names the subscriptions that got deliveries ('' for "look anyway"). None of them needs a look when
+   * this worker is delivering it (its chain reads what is new) or it is waiting out a backoff: during a burst of
+   * changes to a receiver that is down, that spares the database a claim per commit. A chain that ends looks anyway.
+   */
+  const onNotify = (payload: string) => {
+    if (payload === '') return requestPass();
+    const now = Date.now();
+    const needsLook = payload.split(',').some((id) => !chains.has(id) && (notBefore.get(id) ?? 0) <= now);
+    if (needsLook) requestPass();
   };
 
   function requestPass(): void {
@@ -196,7 +219,7 @@ export const startNotificationDelivery = (options: NotificationDeliveryOptions):
     databaseUrl: options.databaseUrl,
     channel: NOTIFICATION_CHANNEL,
     applicationName: 'valhalla-worker-notifications',
-    onNotify: requestPass,
+    onNotify,
     // Notifications sent while the connection was down are lost: look for due deliveries now.
     onConnected: requestPass,
     logger: log,

@@ -33,7 +33,8 @@ export const listenChannel = (options: {
   databaseUrl: string;
   channel: string;
   applicationName: string;
-  onNotify: () => void;
+  /** Called with each notification's payload ('' when it had none). */
+  onNotify: (payload: string) => void;
   onConnected: () => void;
   logger: Logger;
   reconnectInitialMs?: number;
@@ -66,7 +67,7 @@ export const listenChannel = (options: {
       });
     });
     connection.on('notification', (message) => {
-      if (message.channel === options.channel) options.onNotify();
+      if (message.channel === options.channel) options.onNotify(message.payload ?? '');
     });
     let ping: NodeJS.Timeout | undefined;
     try {

@@ -247,16 +247,21 @@ export const releaseLease = async (db: CommonQueryMethods, subscriptionId: strin
 };
 
 /**
- * Milliseconds until the earliest subscription with a backlog is next due (by PostgreSQL's clock; negative when one is
- * overdue, e.g. leased by a worker that died), or null when none waits: how long the worker may sleep.
+ * For each enabled subscription with a backlog: milliseconds until it is next due by PostgreSQL's clock (its backoff,
+ * or a lease held by another worker; negative when overdue), or null when it is dead-lettered (never, until resumed).
+ * The worker sleeps until the soonest, and lets notifications about subscriptions that are not due pass.
  */
-export const nextDueInMs = async (db: CommonQueryMethods): Promise<number | null> =>
-  db.oneFirst(sql.type(z.object({ due_in_ms: z.number().nullable() }))`
-    SELECT (extract(epoch FROM min(GREATEST(s.next_attempt_at, COALESCE(s.lease_until, s.next_attempt_at))) - now()) * 1000)::float8 AS due_in_ms
+export const listDueTimes = async (db: CommonQueryMethods): Promise<{ id: string; due_in_ms: number | null }[]> => [
+  ...(await db.any(sql.type(z.object({ id: z.string(), due_in_ms: z.number().nullable() }))`
+    SELECT s.id::text AS id,
+           CASE WHEN s.dead_lettered_at IS NULL
+                THEN (extract(epoch FROM GREATEST(s.next_attempt_at, COALESCE(s.lease_until, s.next_attempt_at)) - now()) * 1000)::float8
+           END AS due_in_ms
     FROM public.notification_subscriptions s
-    WHERE s.enabled AND s.dead_lettered_at IS NULL
+    WHERE s.enabled
       AND EXISTS (SELECT 1 FROM public.notification_deliveries d WHERE d.subscription_id = s.id AND d.audit_id > s.delivered_through)
-  `);
+  `)),
+];
 
 export const deliveryRow = z
   .object({

@@ -58,7 +58,7 @@ export {
   deliveryRow,
   listDeliveries,
   listResealable,
-  nextDueInMs,
+  listDueTimes,
   nextPending,
   purgeDeliveries,
   recordDelivered,
