@@ -17,6 +17,7 @@ import { registerErrorHandling, sendError } from './plugins/errorHandling.js';
 import { registerHttpMetrics } from './plugins/httpMetrics.js';
 import { BODY_LIMIT_BYTES, registerJsonBody } from './plugins/jsonBody.js';
 import { registerRequestIdHeader, requestIdFor } from './plugins/requestId.js';
+import { registerIdempotencyKeyPolicy } from './plugins/idempotencyKeyPolicy.js';
 import { registerShutdownGuard } from './plugins/shutdownGuard.js';
 import { alertmanagerHookRoutes } from './routes/alertmanagerHook.js';
 import { auditRoutes } from './routes/audit.js';
@@ -153,6 +154,7 @@ export const buildServer = async (deps: ApiDependencies, options: BuildServerOpt
   });
 
   registerShutdownGuard(app);
+  registerIdempotencyKeyPolicy(app);
   registerConnectionGuard(app, guard);
   registerRequestIdHeader(app);
   registerErrorHandling(app);

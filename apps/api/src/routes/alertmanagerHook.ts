@@ -43,7 +43,8 @@ export const alertmanagerHookRoutes = async (scope: FastifyInstance, deps: ApiDe
       },
       bodyLimit: ALERTMANAGER_BODY_LIMIT_BYTES,
       // Engages are never rate-limited; the hook has no rate limit of its own.
-      config: { roles: [ROLES.alerts, ROLES.operator] },
+      // Its keys follow from the alerts (fingerprint and startsAt); a header would add nothing.
+      config: { roles: [ROLES.alerts, ROLES.operator], idempotencyKey: 'not-needed' },
     },
     async (request) => {
       const principal = requirePrincipal(request);

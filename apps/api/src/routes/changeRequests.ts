@@ -83,7 +83,7 @@ export const changeRequestRoutes = async (scope: FastifyInstance, deps: ApiDepen
 
   app.post(
     '/governance/change-requests/:id/approve',
-    { schema: { tags, summary: 'Approve a change request (another operator than the requester)', params: idParams, body: reasonBody, response: { 200: changeRequestResponse, ...stepErrors } }, config: { rateLimit } },
+    { schema: { tags, summary: 'Approve a change request (another operator than the requester)', params: idParams, body: reasonBody, response: { 200: changeRequestResponse, ...stepErrors } }, config: { rateLimit, idempotencyKey: 'honoured' } },
     async (request, reply) => {
       const { actor } = requirePrincipal(request);
       const { id } = request.params;
@@ -110,7 +110,7 @@ export const changeRequestRoutes = async (scope: FastifyInstance, deps: ApiDepen
       `/governance/change-requests/:id/${step}`,
       {
         schema: { tags, summary: step === 'reject' ? 'Reject a change request' : 'Cancel your own change request', params: idParams, body: reasonBody, response: { 200: changeRequestResponse, ...stepErrors } },
-        config: { rateLimit },
+        config: { rateLimit, idempotencyKey: 'honoured' },
       },
       async (request, reply) => {
         const { actor } = requirePrincipal(request);

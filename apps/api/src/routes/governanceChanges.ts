@@ -38,7 +38,7 @@ export const governanceChangeRoutes = async (scope: FastifyInstance, deps: ApiDe
     response: { ...accepted.response, 200: z.union([jobCompletedResponse, changeRequestResponse]), 202: z.union([jobAcceptedResponse, changeRequestAccepted]) },
   };
 
-  app.post('/governance/go-live', { schema: { ...acceptedOrRequest, summary: 'Enable (queued; the worker checks the preconditions) or disable (applied in the request) go-live', body: goLiveBody }, config: { rateLimit: safetyExempt((body) => bodyField(body, 'enabled') === false) } }, async (request, reply) => {
+  app.post('/governance/go-live', { schema: { ...acceptedOrRequest, summary: 'Enable (queued; the worker checks the preconditions) or disable (applied in the request) go-live', body: goLiveBody }, config: { rateLimit: safetyExempt((body) => bodyField(body, 'enabled') === false), idempotencyKey: 'honoured' } }, async (request, reply) => {
     const { actor } = requirePrincipal(request);
     const { enabled, reason } = request.body;
     const action = enabled ? GOVERNANCE_ACTIONS.goLiveEnable : GOVERNANCE_ACTIONS.goLiveDisable;
@@ -51,7 +51,7 @@ export const governanceChangeRoutes = async (scope: FastifyInstance, deps: ApiDe
     }));
   });
 
-  app.post('/governance/kill-switch', { schema: { ...acceptedOrRequest, summary: 'Engage (applied in the request) or release (queued) the kill switch', body: killSwitchBody }, config: { rateLimit: safetyExempt((body) => bodyField(body, 'engaged') === true) } }, async (request, reply) => {
+  app.post('/governance/kill-switch', { schema: { ...acceptedOrRequest, summary: 'Engage (applied in the request) or release (queued) the kill switch', body: killSwitchBody }, config: { rateLimit: safetyExempt((body) => bodyField(body, 'engaged') === true), idempotencyKey: 'honoured' } }, async (request, reply) => {
     const { actor } = requirePrincipal(request);
     const { engaged, reason } = request.body;
     const action = engaged ? GOVERNANCE_ACTIONS.killSwitchEngage : GOVERNANCE_ACTIONS.killSwitchRelease;
@@ -64,7 +64,7 @@ export const governanceChangeRoutes = async (scope: FastifyInstance, deps: ApiDe
     }));
   });
 
-  app.post('/governance/system-metadata', { schema: { ...accepted, summary: 'Update system metadata: version, backend_complete, notes (queued)', body: systemMetadataBody }, config: { rateLimit } }, async (request, reply) => {
+  app.post('/governance/system-metadata', { schema: { ...accepted, summary: 'Update system metadata: version, backend_complete, notes (queued)', body: systemMetadataBody }, config: { rateLimit, idempotencyKey: 'honoured' } }, async (request, reply) => {
     const { actor } = requirePrincipal(request);
     const { reason, version, backend_complete, notes } = request.body;
     const metadata = {
@@ -79,7 +79,7 @@ export const governanceChangeRoutes = async (scope: FastifyInstance, deps: ApiDe
     }));
   });
 
-  app.post('/governance/verify', { schema: { ...accepted, summary: 'Run a migration-verify for a release (queued)', body: verifyBody }, config: { rateLimit } }, async (request, reply) => {
+  app.post('/governance/verify', { schema: { ...accepted, summary: 'Run a migration-verify for a release (queued)', body: verifyBody }, config: { rateLimit, idempotencyKey: 'honoured' } }, async (request, reply) => {
     const { actor } = requirePrincipal(request);
     const release = request.body?.release;
     return replyWith(reply, await acceptJob(deps, request.log, {

@@ -92,6 +92,8 @@ export const ofrepRoutes = async (scope: FastifyInstance, deps: OfrepRouteDeps):
     '/evaluate/flags/:key',
     {
       validatorCompiler: noValidation,
+      // An evaluation reads: repeating it is harmless.
+      config: { idempotencyKey: 'not-needed' },
       schema: {
         summary: 'OFREP: evaluate one flag',
         description:
@@ -120,6 +122,7 @@ export const ofrepRoutes = async (scope: FastifyInstance, deps: OfrepRouteDeps):
     '/evaluate/flags',
     {
       validatorCompiler: noValidation,
+      config: { idempotencyKey: 'not-needed' },
       schema: {
         summary: 'OFREP: evaluate every flag, with ETag; If-None-Match answers 304',
         description: 'The ETag is the live state\'s (as GET /api/governance/live\'s). The context is accepted and not used.',

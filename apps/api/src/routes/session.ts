@@ -39,7 +39,8 @@ export const sessionRoutes = async (scope: FastifyInstance, deps: ApiDependencie
     '/session',
     {
       schema: { tags, summary: 'Sign in: exchange a token for a session cookie', security: [], body: signInBody, response: { 200: sessionResponse, ...errorResponses(400, 401, 403, 413, 415, 429, 503) } },
-      config: { public: true, rateLimit: { max: Math.min(deps.config.rateLimitPerMinute, SIGN_IN_ATTEMPTS_PER_MINUTE), timeWindow: 60_000 } },
+      // Signing in again makes another session: harmless, so a key is accepted and changes nothing.
+      config: { public: true, idempotencyKey: 'not-needed', rateLimit: { max: Math.min(deps.config.rateLimitPerMinute, SIGN_IN_ATTEMPTS_PER_MINUTE), timeWindow: 60_000 } },
     },
     async (request, reply) => {
       const session = await signIn(deps.pool, verify, request.body.token);
