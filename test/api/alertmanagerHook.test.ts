@@ -154,4 +154,33 @@ describe('POST /api/hooks/alertmanager', () => {
     expect(missing.statusCode).toBe(400);
     expect(missing.json().error.details[0].field).toBe('alerts.0.fingerprint');
   });
+
+  it('hostile alerts: a NUL or control characters in a fingerprint or label engage like any alert, and never stop the rest of the group', async () => {
+    await releaseKillSwitch();
+    const before = (await engages()).length;
+    const nul = alert('Nul\u0000Alert', 'ab\u0000cd');
+    nul.labels.instance = 'db\u0000\u0085\u202e-1';
+    nul.annotations.summary = 'summary with \u0000 NUL, \u0007 bell, \u202e bidi and a lone \ud800 surrogate';
+    const group = notification([nul, alert('Second', 'ef01'), alert('Third', 'ef02', { engage: false })]);
+    const response = await hook(group);
+    expect(response.statusCode).toBe(200);
+    expect(response.json()).toEqual({ engaged: 2, ignored: 1 });
+    const entries = (await engages()).slice(before);
+    expect(entries).toHaveLength(2);
+    // The reason is stored without the characters PostgreSQL or a terminal cannot take.
+    expect(entries[0]?.reason).toBe('alert Nul Alert: summary with NUL, bell, bidi and a lone \ufffd surrogate');
+    expect((await verifyAuditChain(api.current.database.pool, api.current.config.auditKeyring, { mode: 'full' })).problem).toBeNull();
+  });
+
+  it('a long fingerprint is one key per firing: a refire (new startsAt) engages again, a repeat does not', async () => {
+    const fingerprint = 'f'.repeat(190);
+    await releaseKillSwitch();
+    const first = await hook(notification([alert('Long', fingerprint, { startsAt: '2026-03-01T10:00:00.000Z' })]));
+    expect(first.json()).toEqual({ engaged: 1, ignored: 0 });
+    expect((await hook(notification([alert('Long', fingerprint, { startsAt: '2026-03-01T10:00:00.000Z' })]))).json()).toEqual({ engaged: 0, ignored: 1 });
+    await releaseKillSwitch();
+    const refire = await hook(notification([alert('Long', fingerprint, { startsAt: '2026-03-01T11:00:00.000Z' })]));
+    expect(refire.statusCode).toBe(200);
+    expect(refire.json()).toEqual({ engaged: 1, ignored: 0 });
+  });
 });

@@ -46,8 +46,9 @@ export const isEngageAlert = (alert: Alert): boolean => alert.status === 'firing
  * Control characters (C0, DEL and C1, NUL included) and bidirectional controls out, lone surrogates replaced: what a
  * reason may hold. An alert's labels are whatever its rule made them; the engage must still happen.
  */
-// eslint-disable-next-line no-control-regex -- matching control characters is the point
-const clean = (text: string): string => text.toWellFormed().replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]+/g, ' ').trim();
+const clean = (text: string): string =>
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
+  text.toWellFormed().replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]+/g, ' ').replace(/ {2,}/g, ' ').trim();
 
 /**
  * The Idempotency-Key of an alert's engage: one per alert firing (fingerprint and startsAt), hashed so that any
