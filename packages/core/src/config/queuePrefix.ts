@@ -1,7 +1,5 @@
 import type { ErrorDetail } from '../errors/index.js';
-
-/** BullMQ's own default prefix: the keys every release before QUEUE_PREFIX used, so an upgrade keeps its jobs. */
-const DEFAULT_QUEUE_PREFIX = 'bull';
+import { DEFAULT_QUEUE_PREFIX } from './env/shared.js';
 
 /** Letters, digits, `_ . : -`, and braces for a Redis Cluster hash tag. */
 const PREFIX_PATTERN = /^[A-Za-z0-9_.:{}-]{1,100}$/;

@@ -9,11 +9,6 @@ export type TransientRetrySchedule = {
   readonly maxDelayMs: number;
 };
 
-export const DEFAULT_TRANSIENT_RETRY: TransientRetrySchedule = Object.freeze({ baseDelayMs: 500, maxDelayMs: 30_000 });
-
-/** Default of CHANGE_MAX_AGE_SECONDS: a change not applied within an hour of its creation is rejected as EXPIRED. */
-export const DEFAULT_CHANGE_MAX_AGE_SECONDS = 3600;
-
 /** The delay before transient retry number `retry` (0 for the first). */
 export const transientRetryDelayMs = (
   retry: number,

@@ -1,0 +1,10 @@
+export { apiVariables } from './api.js';
+export { cliVariables, devVariables, platformVariables } from './dev.js';
+export { migrateVariables } from './migrate.js';
+export { CONFIG_ERROR_EXIT_CODE, exitOnConfigError } from './exitOnConfigError.js';
+export { processEnvironment } from './processEnvironment.js';
+export { CONFIGURATION_REFERENCE_COMMAND, renderConfigurationReference } from './renderConfigurationReference.js';
+export { ENV_SECTIONS, type EnvSection } from './sections.js';
+export { DEFAULT_QUEUE_PREFIX, LOCAL_DATABASE_URL, LOCAL_REDIS_URL, LOG_LEVELS, sharedVariables } from './shared.js';
+export { parseVariables, READERS, type Reader, type Values, type Variable, type Variables } from './variable.js';
+export { workerVariables } from './worker.js';
