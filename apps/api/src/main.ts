@@ -9,6 +9,7 @@ import {
   loadConfigOrExit,
   recordApprovalsRequired,
 } from '@valhalla/core';
+import { processEnvironment } from '@valhalla/core/env';
 import { assertSchemaCompatible, createMigrator, defaultMigrationsDir } from '@valhalla/core/migrator';
 import { buildServer } from './server.js';
 
@@ -19,7 +20,7 @@ import { buildServer } from './server.js';
  * Redis and the pool, each step bounded and run even if an earlier one failed, and exits 0.
  * Redis is not waited for: the api starts and serves engages and disables (break-glass) while it is down.
  */
-const config = loadConfigOrExit(process.env, 'api');
+const config = loadConfigOrExit(processEnvironment(), 'api');
 const logger = createLogger({
   name: 'valhalla-api',
   level: config.logLevel,

@@ -3,8 +3,8 @@
  * redis-server from the PATH, migrations, then api + worker. Prints the API URL, a development token and curl lines.
  * Ctrl-C (SIGINT) or SIGTERM stops everything it started, in reverse order.
  *
- * Environment: DATABASE_URL, REDIS_URL, GOVERNANCE_TOKENS, PORT, LOG_LEVEL as in the contract; VALHALLA_DEV_DIR
- * moves the local state folder (default .dev/ at the repository root, git-ignored).
+ * Environment (docs/configuration.md): DATABASE_URL, REDIS_URL, GOVERNANCE_TOKENS, PORT, LOG_LEVEL; VALHALLA_DEV_DIR
+ * moves the local state folder (default .dev/ at the repository root, git-ignored). Everything else is passed on.
  *
  * The api's and worker's JSON logs are printed as readable lines (request lines only with LOG_LEVEL=debug). The
  * banner is printed at the end of startup and written to <dev dir>/banner.txt; session.json tells `npm run migrate`
@@ -15,6 +15,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { apiVariables, devVariables, exitOnConfigError, parseVariables, processEnvironment, sharedVariables } from '@valhalla/core/env';
 import { DATABASE_SOURCE_VARIABLE, describeDatabase } from './describeDatabase.js';
 import { devDirFrom, removeDevSession, writeDevSession } from './dev/devSession.js';
 import { loadOrCreateDevToken } from './dev/devToken.js';
@@ -25,8 +26,20 @@ import { pickPort } from './dev/freePort.js';
 import { RedisServerMissingError, startLocalRedis } from './dev/localRedis.js';
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
-const devDir = devDirFrom(process.env);
-const showRequests = ['debug', 'trace'].includes(process.env.LOG_LEVEL ?? '');
+const environment = processEnvironment();
+const settings = exitOnConfigError('dev', () =>
+  parseVariables(environment, {
+    ...devVariables,
+    DATABASE_URL: sharedVariables.DATABASE_URL,
+    REDIS_URL: sharedVariables.REDIS_URL,
+    LOG_LEVEL: sharedVariables.LOG_LEVEL,
+    RELEASE: sharedVariables.RELEASE,
+    GOVERNANCE_TOKENS: apiVariables.GOVERNANCE_TOKENS,
+    PORT: apiVariables.PORT,
+  }),
+);
+const devDir = devDirFrom(settings.VALHALLA_DEV_DIR);
+const showRequests = settings.LOG_LEVEL === 'debug' || settings.LOG_LEVEL === 'trace';
 const say = (line: string) => process.stdout.write(`[dev] ${line}\n`);
 
 type Step = { name: string; stop: () => Promise<unknown> };
@@ -111,10 +124,10 @@ const main = async () => {
   await recordPid(devDir, { name: 'dev', pid: process.pid, marker: 'dev.js' });
   await rm(join(devDir, 'banner.txt'), { force: true });
 
-  let databaseUrl = process.env.DATABASE_URL;
+  let databaseUrl = settings.DATABASE_URL;
   // What the migrate child says it migrates: it sees DATABASE_URL either way, since dev passes the embedded one there.
   let databaseSource = 'DATABASE_URL';
-  if (databaseUrl === undefined || databaseUrl === '') {
+  if (databaseUrl === undefined) {
     const postgres = await startEmbeddedPostgres(`${devDir}`, say);
     started.push({ name: 'embedded PostgreSQL', stop: postgres.stop });
     databaseUrl = postgres.url;
@@ -122,34 +135,35 @@ const main = async () => {
     listenForSignals();
   } else say('using DATABASE_URL');
 
-  let redisUrl = process.env.REDIS_URL;
-  if (redisUrl === undefined || redisUrl === '') {
+  let redisUrl = settings.REDIS_URL;
+  if (redisUrl === undefined) {
     const redis = await startLocalRedis(say);
     started.push({ name: 'redis-server', stop: redis.stop });
     await recordPid(devDir, { name: 'redis-server', pid: redis.pid, marker: 'redis-server' });
     redisUrl = redis.url;
   } else say('using REDIS_URL');
 
-  let governanceTokens = process.env.GOVERNANCE_TOKENS;
+  let governanceTokens = settings.GOVERNANCE_TOKENS;
   let token: string | undefined;
-  if (governanceTokens === undefined || governanceTokens === '') {
+  if (governanceTokens === undefined) {
     const dev = await loadOrCreateDevToken(devDir);
     governanceTokens = `${dev.actor}:${dev.token}`;
     token = dev.token;
   } else token = governanceTokens.split(',')[0]?.split(':').slice(1).join(':');
 
-  const port = await pickPort(process.env.PORT === undefined ? 3000 : Number(process.env.PORT));
+  const port = await pickPort(settings.PORT);
   const apiUrl = `http://127.0.0.1:${port}`;
+  // The api, worker and migrate children parse the user's environment themselves: dev passes it on, with its choices.
   const env: NodeJS.ProcessEnv = {
-    ...process.env,
+    ...environment,
     NODE_ENV: 'development',
     DATABASE_URL: databaseUrl,
     REDIS_URL: redisUrl,
     GOVERNANCE_TOKENS: governanceTokens,
     PORT: String(port),
-    HOST: process.env.HOST ?? '127.0.0.1',
+    HOST: environment.HOST ?? '127.0.0.1',
     API_URL: apiUrl,
-    RELEASE: process.env.RELEASE ?? 'dev',
+    RELEASE: settings.RELEASE ?? 'dev',
   };
 
   const migrate = runChild('migrate', 'apps/cli/dist/migrate.js', ['up'], { ...env, [DATABASE_SOURCE_VARIABLE]: databaseSource });
@@ -180,14 +194,14 @@ const main = async () => {
     return;
   }
   const auth = `-H 'Authorization: Bearer ${token}' -H 'Content-Type: application/json'`;
-  const tokenSource = process.env.GOVERNANCE_TOKENS ? 'the first token of GOVERNANCE_TOKENS' : `kept in ${devDir}/dev-token as developer:<token>`;
+  const tokenSource = settings.GOVERNANCE_TOKENS !== undefined ? 'the first token of GOVERNANCE_TOKENS' : `kept in ${devDir}/dev-token as developer:<token>`;
   const banner = [
     '',
     `Valhalla go-live is running.`,
     `  API:      ${apiUrl}`,
     `  Console:  ${apiUrl}/console/   (sign in with the token)`,
     `  Token:    ${token}   (${tokenSource})`,
-    `  Database: ${describeDatabase(databaseUrl)}${process.env.DATABASE_URL ? ' (DATABASE_URL)' : ' (embedded PostgreSQL, password in ' + devDir + '/postgres-password)'}`,
+    `  Database: ${describeDatabase(databaseUrl)}${settings.DATABASE_URL !== undefined ? ' (DATABASE_URL)' : ' (embedded PostgreSQL, password in ' + devDir + '/postgres-password)'}`,
     '',
     'The CLI finds this API and token by itself inside the project while npm run dev runs:',
     '  npx valhalla status',
@@ -217,7 +231,7 @@ const ORPHAN_CHECK_MS = 500;
 
 const superviseInOwnGroup = (): void => {
   const inner = spawn(process.execPath, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
-    env: { ...process.env, VALHALLA_DEV_SUPERVISED: '1' },
+    env: { ...environment, VALHALLA_DEV_SUPERVISED: '1' },
     stdio: 'inherit',
     detached: true,
   });
@@ -242,7 +256,7 @@ const superviseInOwnGroup = (): void => {
   });
 };
 
-if (process.env.VALHALLA_DEV_SUPERVISED !== '1') superviseInOwnGroup();
+if (settings.VALHALLA_DEV_SUPERVISED !== '1') superviseInOwnGroup();
 else main().catch(async (error: unknown) => {
   if (error instanceof RedisServerMissingError) process.stderr.write(`${error.message}\n`);
   else process.stderr.write(`[dev] failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);

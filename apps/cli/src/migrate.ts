@@ -1,19 +1,20 @@
 /**
  * Entrypoint of `npm run migrate -- up|down|status|verify|stamp|repair` and of the deploy-time migration (`node
- * apps/cli/dist/migrate.js up`). Reads the environment once: the shared config (DATABASE_URL, AUDIT_HMAC_KEYS) and
- * the migrate variables of migrateOptions.ts (MIGRATIONS_DIR, MIGRATION_LOCK_TIMEOUT_MS, MIGRATION_ACTOR, ...).
+ * apps/cli/dist/migrate.js up`). Reads the environment once: the Config (DATABASE_URL, AUDIT_HMAC_KEYS,
+ * MIGRATIONS_DIR) and the env module's migrate section (MIGRATION_LOCK_TIMEOUT_MS, MIGRATION_ACTOR, ...).
  *
  * Without DATABASE_URL it uses the database of a running `npm run dev` and says so, and otherwise refuses: silently
  * falling back to a local default once reported (and would have migrated) a different database than the one in use.
  * It always says which database it touches (host, port, database, user; never the password), on stderr so that
  * `--json` output stays parseable.
  */
-import { ConfigError, loadConfigOrExit } from '@valhalla/core';
+import { loadConfigOrExit } from '@valhalla/core';
+import { devVariables, exitOnConfigError, migrateVariables, parseVariables, processEnvironment, sharedVariables } from '@valhalla/core/env';
 import { MIGRATE_USAGE, runMigrateCommand } from '@valhalla/core/migrator';
-import { DATABASE_SOURCE_VARIABLE, describeDatabase } from './describeDatabase.js';
+import { describeDatabase } from './describeDatabase.js';
 import { devDirFrom, readDevSession } from './dev/devSession.js';
 import { asksMigrateHelp, unknownMigrateFlag } from './migrateFlags.js';
-import { migrateOptionsFromEnv } from './migrateOptions.js';
+import { migrateCommandOptions } from './migrateCommandOptions.js';
 
 if (asksMigrateHelp(process.argv.slice(2))) {
   process.stdout.write(`${MIGRATE_USAGE}\n`);
@@ -26,10 +27,15 @@ if (flagProblem !== undefined) {
   process.exit(64);
 }
 
-const env: Record<string, string | undefined> = { ...process.env };
-let source = env[DATABASE_SOURCE_VARIABLE] || 'DATABASE_URL';
-if (env.DATABASE_URL === undefined || env.DATABASE_URL === '') {
-  const devDir = devDirFrom(env);
+const environment = processEnvironment();
+const { DATABASE_URL, VALHALLA_DEV_DIR } = exitOnConfigError('migrate', () =>
+  parseVariables(environment, { DATABASE_URL: sharedVariables.DATABASE_URL, VALHALLA_DEV_DIR: devVariables.VALHALLA_DEV_DIR }),
+);
+const settings = exitOnConfigError('migrate', () => parseVariables(environment, migrateVariables));
+let env = environment;
+let source = settings.VALHALLA_DATABASE_SOURCE ?? 'DATABASE_URL';
+if (DATABASE_URL === undefined) {
+  const devDir = devDirFrom(VALHALLA_DEV_DIR);
   const session = await readDevSession(devDir);
   if (session === undefined) {
     process.stderr.write(
@@ -42,22 +48,13 @@ if (env.DATABASE_URL === undefined || env.DATABASE_URL === '') {
     );
     process.exit(78);
   }
-  env.DATABASE_URL = session.databaseUrl;
+  env = { ...environment, DATABASE_URL: session.databaseUrl };
   source = `the npm run dev database (${devDir}/session.json)`;
 }
 
 const config = loadConfigOrExit(env, 'migrate');
 process.stderr.write(`migrate: database ${describeDatabase(config.databaseUrl)} (from ${source})\n`);
-let options;
-try {
-  options = migrateOptionsFromEnv(env, config);
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error;
-  process.stderr.write(`migrate: ${error.message}\n`);
-  process.exit(78);
-}
-
-const code = await runMigrateCommand(process.argv.slice(2), options, {
+const code = await runMigrateCommand(process.argv.slice(2), migrateCommandOptions(config, settings), {
   out: (line) => process.stdout.write(`${line}\n`),
   err: (line) => process.stderr.write(`${line}\n`),
 });

@@ -1,10 +1,11 @@
 /**
  * Entrypoint of the operator CLI (`npx valhalla …`). Reads the environment once: VALHALLA_API_URL and
  * VALHALLA_TOKEN; when they are unset and `npm run dev` is running in this project, its API and token (from its
- * session file); for `migrate` the variables of the migrate command (DATABASE_URL, else the dev database; the
- * MIGRATION_* variables of migrateOptions.ts).
+ * session file); for `migrate` the variables of the migrate command (DATABASE_URL, else the dev database; the env
+ * module's migrate section).
  */
 import { readFileSync } from 'node:fs';
+import { cliVariables, devVariables, exitOnConfigError, migrateVariables, parseVariables, processEnvironment, sharedVariables } from '@valhalla/core/env';
 import { describeDatabase } from './describeDatabase.js';
 import { devDirFrom, readDevSession } from './dev/devSession.js';
 import { runValhallaCli } from './valhalla/runValhallaCli.js';
@@ -21,12 +22,12 @@ const tokenPart = (value: string | undefined): string | undefined => {
   return match ? match[1] : value?.trim();
 };
 
-const session = await readDevSession(devDirFrom(process.env));
-const envUrl = process.env.VALHALLA_API_URL;
-const envToken = process.env.VALHALLA_TOKEN;
-const useSession = session !== undefined && (envUrl === undefined || envUrl === '');
-const apiUrl = useSession ? session.apiUrl : (envUrl || 'http://127.0.0.1:3000');
-const token = tokenPart(envToken === undefined || envToken === '' ? (useSession ? session.token : undefined) : envToken);
+const environment = processEnvironment();
+const settings = exitOnConfigError('valhalla', () => parseVariables(environment, { ...devVariables, ...cliVariables }));
+const session = await readDevSession(devDirFrom(settings.VALHALLA_DEV_DIR));
+const useSession = session !== undefined && settings.VALHALLA_API_URL === undefined;
+const apiUrl = useSession ? session.apiUrl : (settings.VALHALLA_API_URL ?? 'http://127.0.0.1:3000');
+const token = tokenPart(settings.VALHALLA_TOKEN ?? (useSession ? session.token : undefined));
 
 process.exitCode = await runValhallaCli(
   process.argv.slice(2),
@@ -37,25 +38,26 @@ process.exitCode = await runValhallaCli(
     ...(useSession ? { source: 'the running npm run dev' } : {}),
     migrate: async (args) => {
       // Loaded only for migrate: the API commands need none of the database and queue libraries, and start faster.
-      const [{ loadConfigOrExit }, { runMigrateCommand }, { migrateOptionsFromEnv }] = await Promise.all([
+      const [{ loadConfigOrExit }, { runMigrateCommand }, { migrateCommandOptions }] = await Promise.all([
         import('@valhalla/core'),
         import('@valhalla/core/migrator'),
-        import('./migrateOptions.js'),
+        import('./migrateCommandOptions.js'),
       ]);
-      const env: Record<string, string | undefined> = { ...process.env };
+      const { DATABASE_URL } = exitOnConfigError('migrate', () => parseVariables(environment, { DATABASE_URL: sharedVariables.DATABASE_URL }));
+      let env = environment;
       let from = 'DATABASE_URL';
-      if (env.DATABASE_URL === undefined || env.DATABASE_URL === '') {
+      if (DATABASE_URL === undefined) {
         if (session === undefined) {
           io.err('migrate: DATABASE_URL is not set, and no `npm run dev` is running in this project to take its database from.');
           return 78;
         }
-        env.DATABASE_URL = session.databaseUrl;
+        env = { ...environment, DATABASE_URL: session.databaseUrl };
         from = 'the npm run dev database';
       }
       const config = loadConfigOrExit(env, 'migrate');
       io.err(`migrate: database ${describeDatabase(config.databaseUrl)} (from ${from})`);
       // A ConfigError (a bad MIGRATION_* variable) reaches the CLI's error handling, which names it.
-      return runMigrateCommand(args, migrateOptionsFromEnv(env, config), io);
+      return runMigrateCommand(args, migrateCommandOptions(config, parseVariables(environment, migrateVariables)), io);
     },
   },
   io,

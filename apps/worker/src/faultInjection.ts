@@ -38,16 +38,21 @@ const crash = (): never => {
   throw new Error('unreachable: the process was killed');
 };
 
-export const parseFaultInjection = (spec: string): FaultInjection | undefined => {
-  const match = /^crash-after-commit:(?:(\d+)|job=(.+))$/.exec(spec.trim());
-  if (match === null) return undefined;
-  const [, count, jobId] = match;
-  if (jobId !== undefined) {
-    return { description: spec, afterCommit: (id) => (id === jobId ? crash() : undefined) };
+/** WORKER_FAULT, as the env module parsed it: after how many commits, or after which job's, to crash. */
+export type FaultSpec = {
+  readonly description: string;
+  readonly crashAfterCommits: number | undefined;
+  readonly crashAfterJobId: string | undefined;
+};
+
+export const createFaultInjection = (spec: FaultSpec): FaultInjection => {
+  const { description, crashAfterJobId } = spec;
+  if (crashAfterJobId !== undefined) {
+    return { description, afterCommit: (id) => (id === crashAfterJobId ? crash() : undefined) };
   }
-  let remaining = Number(count);
+  let remaining = spec.crashAfterCommits ?? 0;
   return {
-    description: spec,
+    description,
     afterCommit: () => {
       if (remaining <= 0) return;
       remaining -= 1;

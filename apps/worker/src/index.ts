@@ -14,9 +14,8 @@ export { checkAuditChain, AUDIT_CHAIN_CHECK } from './verification/checkAuditCha
 export { checkMigrations } from './verification/checkMigrations.js';
 export { checkSeedRows, SEED_ROWS_CHECK } from './verification/checkSeedRows.js';
 export { startHeartbeat, type Heartbeat } from './startHeartbeat.js';
-export { parseFaultInjection, withFaultInjection, type FaultInjection } from './faultInjection.js';
+export { createFaultInjection, withFaultInjection, type FaultInjection } from './faultInjection.js';
 export { createChangeBatcher, type BatchApplier, type ChangeBatcher } from './processors/changeBatcher.js';
-export { parseWorkerOptions, type WorkerOptions } from './parseWorkerOptions.js';
 export { DEFAULT_WORKER_TUNING, type WorkerTuning } from './workerTuning.js';
 export { createWorkerMetrics, ATTEMPT_OUTCOMES, type AttemptOutcome, type WorkerMetrics } from './metrics/createWorkerMetrics.js';
 export { startMetricsServer, METRICS_LISTENING_MESSAGE, type MetricsServer } from './metrics/startMetricsServer.js';

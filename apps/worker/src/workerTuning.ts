@@ -1,3 +1,5 @@
+import { workerVariables } from '@valhalla/core/env';
+
 /** BullMQ lock and stall-detection settings of the worker. */
 export type WorkerTuning = {
   /** How long a job's lock lives without renewal; renewed every half of it while the job runs. */
@@ -23,12 +25,13 @@ export type WorkerTuning = {
   reconcileGraceMs: number;
 };
 
+/** The defaults of the settings a variable can change are those variables' defaults (the env module's worker section). */
 export const DEFAULT_WORKER_TUNING: Readonly<WorkerTuning> = Object.freeze({
-  lockDurationMs: 30_000,
-  stalledIntervalMs: 15_000,
-  maxStalledCount: 2,
+  lockDurationMs: workerVariables.WORKER_LOCK_DURATION_MS.default,
+  stalledIntervalMs: workerVariables.WORKER_STALLED_INTERVAL_MS.default,
+  maxStalledCount: workerVariables.WORKER_MAX_STALLED_COUNT.default,
   runRetryDelayMs: 1_000,
   maxBatchSize: 16,
-  reconcileIntervalMs: 2_000,
-  reconcileGraceMs: 5_000,
+  reconcileIntervalMs: workerVariables.RECONCILE_INTERVAL_MS.default,
+  reconcileGraceMs: workerVariables.RECONCILE_GRACE_MS.default,
 });

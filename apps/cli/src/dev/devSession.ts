@@ -19,9 +19,8 @@ export type DevSession = {
 const SESSION_FILE = 'session.json';
 const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
 
-/** The dev state folder: VALHALLA_DEV_DIR, else `.dev/` at the repository root. */
-export const devDirFrom = (env: Readonly<Record<string, string | undefined>>): string =>
-  env.VALHALLA_DEV_DIR !== undefined && env.VALHALLA_DEV_DIR !== '' ? env.VALHALLA_DEV_DIR : join(repoRoot, '.dev');
+/** The dev state folder: VALHALLA_DEV_DIR (parsed by the caller), else `.dev/` at the repository root. */
+export const devDirFrom = (configured: string | undefined): string => configured ?? join(repoRoot, '.dev');
 
 export const isProcessAlive = (pid: number): boolean => {
   try {
