@@ -39,6 +39,34 @@ export default tseslint.config(
     },
   },
   {
+    // One definition per setting: every environment variable is defined in packages/core/src/config/env/ (type,
+    // default, which process reads it, one doc line; docs/configuration.md is generated from it), and entrypoints
+    // parse it there. Nothing else reads process.env; packages take options.
+    files: ['**/*.{ts,tsx,js,mjs,cjs}'],
+    ignores: [
+      // The one reader: entrypoints take the environment from it and hand it to the parsers.
+      'packages/core/src/config/env/processEnvironment.ts',
+      // Tests and benchmarks build the environment of the processes they start.
+      'test/**',
+      '**/*.test.ts',
+      'bench/**',
+      // Repository tooling (the Node guard, the preflight, the turbo wrapper) runs before anything is built.
+      'scripts/**',
+      // Stand-alone example programs for users, not part of the product.
+      'docs/examples/**',
+    ],
+    rules: {
+      'no-restricted-properties': [
+        'error',
+        {
+          object: 'process',
+          property: 'env',
+          message: 'Define the variable in packages/core/src/config/env/ and parse it at the entrypoint (processEnvironment()); pass the value down as an option.',
+        },
+      ],
+    },
+  },
+  {
     // Tests read parsed HTTP responses and YAML documents (`any` by nature) and assert their shape with expect();
     // typing each one first would add casts, not safety.
     files: ['test/**/*.ts', '**/*.test.ts'],
