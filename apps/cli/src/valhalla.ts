@@ -5,7 +5,7 @@
  * module's migrate section).
  */
 import { readFileSync } from 'node:fs';
-import { cliVariables, devVariables, exitOnConfigError, migrateVariables, parseVariables, processEnvironment, sharedVariables } from '@valhalla/core/env';
+import { cliVariables, devVariables, exitOnConfigError, parseVariables, processEnvironment } from '@valhalla/core/env/cli';
 import { describeDatabase } from './describeDatabase.js';
 import { devDirFrom, readDevSession } from './dev/devSession.js';
 import { runValhallaCli } from './valhalla/runValhallaCli.js';
@@ -38,8 +38,9 @@ process.exitCode = await runValhallaCli(
     ...(useSession ? { source: 'the running npm run dev' } : {}),
     migrate: async (args) => {
       // Loaded only for migrate: the API commands need none of the database and queue libraries, and start faster.
-      const [{ loadConfigOrExit }, { runMigrateCommand }, { migrateCommandOptions }] = await Promise.all([
+      const [{ loadConfigOrExit }, { migrateVariables, sharedVariables }, { runMigrateCommand }, { migrateCommandOptions }] = await Promise.all([
         import('@valhalla/core'),
+        import('@valhalla/core/env'),
         import('@valhalla/core/migrator'),
         import('./migrateCommandOptions.js'),
       ]);

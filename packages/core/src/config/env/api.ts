@@ -1,4 +1,5 @@
-import { defaulted, integer, oneOf, optional, text } from './variable.js';
+import { integer, oneOf } from './schemas.js';
+import { defaulted, optional, text } from './variable.js';
 
 const TOKEN_LIST = 'comma-separated actor:token (tokens 24+ characters in production)';
 

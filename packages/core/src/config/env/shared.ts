@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { defaulted, integer, oneOf, optional, text } from './variable.js';
+import { integer, oneOf } from './schemas.js';
+import { defaulted, optional, text } from './variable.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 /** Where a process outside production finds PostgreSQL and Redis when their variables are unset. */

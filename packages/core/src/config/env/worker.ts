@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { defaulted, integer, oneOf, optional, text } from './variable.js';
+import { integer, oneOf } from './schemas.js';
+import { defaulted, optional, text } from './variable.js';
 
 /** `crash-after-commit:<count>` or `crash-after-commit:job=<jobId>`, parsed into what the worker's hook needs. */
 const faultSpec = z.string().transform((spec, ctx) => {
