@@ -18,7 +18,7 @@ export const ENV_SECTIONS: readonly EnvSection[] = [
     about: 'Read by more than one process. Set them alike on the api and the worker (on Render, the Blueprint does).',
     variables: sharedVariables,
   },
-  { title: 'api', about: 'Read by the api (the worker checks them as well, so a bad value stops both).', variables: apiVariables },
+  { title: 'API', about: 'Read by the api (the worker checks them as well, so a bad value stops both).', variables: apiVariables },
   { title: 'Worker', about: 'Read by the worker (the api checks them as well).', variables: workerVariables },
   { title: 'Migrate', about: 'Read by the migrate command, at deploy time and by hand.', variables: migrateVariables },
   { title: 'npm run dev', about: 'Read by the local development command; it passes the others on to the api and worker it starts.', variables: devVariables },

@@ -107,7 +107,7 @@ export const workerVariables = {
     ...oneOf(['alert', 'engage']),
     default: 'alert',
     readBy: ['worker'],
-    doc: 'What the watchdog does on drift while live: alert, or engage the kill switch.',
+    doc: 'What the watchdog does when a scheduled verification fails after a passed one: alert (audit entry, log, metric), or engage the kill switch as well.',
   }),
   VERIFY_API_TOKEN: optional({
     ...text(),
