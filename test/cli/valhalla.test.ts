@@ -269,6 +269,12 @@ describe('valhalla CLI: the go-live runbook against a real api and worker', () =
       last_verification: { passed: true },
     });
     expect((await valhalla(['status'])).stdout).toMatch(/^live +true$/m);
+
+    // An engage is applied in the request: without --wait the CLI says so, with its outcome, not "queued".
+    const engaged = await valhalla(['kill-switch', 'engage', '--reason', 'incident']);
+    expect(engaged.code).toBe(0);
+    expect(engaged.stdout.trim()).toMatch(/^applied in the request: job \S+, outcome applied$/);
+    expect((await valhalla(['status'])).stdout).toMatch(/^live +false$/m);
   });
 
   it('audit --limit pages newest first; verifications lists runs; as tables and as JSON', async () => {
@@ -304,7 +310,8 @@ describe('valhalla CLI: the go-live runbook against a real api and worker', () =
     const items = runs.json().items as { release: string; passed: boolean; checks: unknown[] }[];
     expect(items.some((run) => run.release === release && run.passed && run.checks.length > 0)).toBe(true);
     const runTable = await valhalla(['verifications']);
-    expect(runTable.stdout.split('\n')[0]).toMatch(/^id +finished_at +release +migration_head +passed +actor$/);
+    // The run's `release` field is labelled as the deploy it verified: "release" is the kill switch's word.
+    expect(runTable.stdout.split('\n')[0]).toMatch(/^id +finished_at +deploy +migration_head +passed +actor$/);
     expect(runTable.stdout).toMatch(new RegExp(`${release} +\\S+ +true `));
 
     const badLimit = await valhalla(['audit', '--limit', '0']);

@@ -515,7 +515,7 @@ export function checkComposeGraph(compose: unknown, facts: RepoFacts): Problem[]
     }
   }
 
-  // One worker concurrency everywhere: the code's default (README, Configuration), not a copy that drifts.
+  // One worker concurrency everywhere: the code's default (docs/configuration.md), not a copy that drifts.
   for (const [name, rawService] of Object.entries(services)) {
     if (composeEnvironment(asObj(rawService))['WORKER_CONCURRENCY'] !== undefined) {
       add('worker-concurrency-override', `services.${name}.environment.WORKER_CONCURRENCY`, 'WORKER_CONCURRENCY is left to the code default, the same in every environment');

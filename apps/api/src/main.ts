@@ -18,7 +18,7 @@ import { buildServer } from './server.js';
  * registers its closing step with the shared lifecycle as it is created, so shutdown closes exactly what exists, in
  * reverse order: stop intake (new requests get 503 SHUTTING_DOWN) and let in-flight requests finish, then the queues,
  * Redis and the pool, each step bounded and run even if an earlier one failed, and exits 0.
- * Redis is not waited for: the api starts and serves engages and disables (break-glass) while it is down.
+ * Redis is not waited for: the api starts and applies engages and disables in the request, and records other changes for the reconciler to enqueue, while it is down.
  */
 const config = loadConfigOrExit(processEnvironment(), 'api');
 const logger = createLogger({

@@ -95,7 +95,7 @@ export const runOutageScenario = async (
   };
   const addPlain = async (i: number) => {
     const payload = { ...PAYLOADS[(i + 1) % PAYLOADS.length]!, actor: 'other-service', reason: `plain ${i}` } as GoLiveChangePayload;
-    // What the README asks of other producers: a priority. No attempts, no job id.
+    // What docs/architecture.md asks of other producers: a priority. No attempts, no job id.
     const job = await plain.add(JOB_NAMES.goLiveChange, payload, { priority: JOB_CATALOG[JOB_NAMES.goLiveChange].priority(payload) });
     sources.set(job.id!, 'plain');
   };

@@ -90,7 +90,7 @@ export const jobRoutes = async (scope: FastifyInstance, deps: ApiDependencies): 
   };
   app.get('/jobs/:id', { schema }, async (request) => {
     const { id } = request.params;
-    // While Redis is unavailable, a job that executed is still known to PostgreSQL (the break-glass ones included).
+    // While Redis is unavailable, a job that executed is still known to PostgreSQL (engages and disables applied in the request included).
     let summary: Awaited<ReturnType<ApiDependencies['queues']['readJob']>>;
     try {
       summary = await callRedis('read job', () => deps.queues.readJob(id));

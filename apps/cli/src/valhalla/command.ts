@@ -1,7 +1,7 @@
 import type { ApiClient } from './apiClient.js';
 import type { ParsedArgs } from './parseArgs.js';
 
-/** Exit codes scripts rely on (documented in the usage text and the README). */
+/** Exit codes scripts rely on (documented in the usage text and docs/operations.md). */
 export const EXIT = { done: 0, error: 1, rejected: 2, usage: 64 } as const;
 
 /** A command line the CLI cannot run; printed with the command's usage, exit 64. */

@@ -61,11 +61,21 @@ export const waitTimeoutMs = (value: string | undefined): number => {
   return seconds * 1000;
 };
 
+/**
+ * What the api did with a change, in one line: an engage or disable is applied in the request (status `completed`,
+ * with its outcome; a replay of an executed change answers the same way); anything else is queued, and an engage
+ * queued while PostgreSQL is unreachable says so in `detail`.
+ */
+const acceptedLine = (jobId: string, answer: (Queued & { detail?: string; result?: { outcome?: string } }) | undefined): string => {
+  if (answer?.status === 'completed') return `applied in the request: job ${jobId}, outcome ${answer.result?.outcome ?? 'completed'}`;
+  return answer?.detail === undefined ? `queued job ${jobId}` : `queued job ${jobId}: ${answer.detail}`;
+};
+
 /** POSTs a change and prints the queued job, or with --wait the finished job, returning its exit code. */
 export const enqueue = async (context: CommandContext, path: string, body: unknown, fallbackJobId?: string): Promise<number> => {
   const timeoutMs = waitTimeoutMs(context.option('--timeout'));
   const api = context.api();
-  const queued = await api.post<(Queued & { changeRequestId?: string }) | undefined>(path, body);
+  const queued = await api.post<(Queued & { changeRequestId?: string; detail?: string; result?: { outcome?: string } }) | undefined>(path, body);
   // APPROVALS_REQUIRED > 1: an enable or release becomes a change request instead of a job.
   if (queued?.changeRequestId !== undefined) {
     context.print(`change request ${queued.changeRequestId} waits for approval (valhalla approve ${queued.changeRequestId} --reason ...)`, queued);
@@ -74,7 +84,7 @@ export const enqueue = async (context: CommandContext, path: string, body: unkno
   const jobId = queued?.jobId ?? fallbackJobId;
   if (jobId === undefined) throw new ApiCallError('BAD_RESPONSE', `POST ${path} answered without a jobId`);
   if (!context.args.options.has('--wait')) {
-    context.print(`queued job ${jobId}`, queued);
+    context.print(acceptedLine(jobId, queued), queued);
     return EXIT.done;
   }
   const job = await waitForJob(api, jobId, timeoutMs, context.pollIntervalMs);

@@ -16,7 +16,7 @@ export const followJob = async (id: string, onUpdate: (job: JobView) => void): P
     try {
       job = await readJob(id);
     } catch (error) {
-      // A break-glass apply or a replay answered "completed" straight away and may never have been a queued job.
+      // An engage or disable applied in the request, or a replay, answered "completed" straight away and may never have been a queued job.
       if (error instanceof ApiError && error.code === 'NOT_FOUND') throw new ApiError('NOT_FOUND', `job ${id} is not known to the api`, 404);
       throw error;
     }

@@ -7,7 +7,7 @@ import { goLiveChangePayload, migrationVerifyPayload, type GoLiveChangePayload, 
 export type { GoLiveChangePayload, MigrationVerifyPayload };
 
 /**
- * The job contract between processes: every process (api, worker, CLI, metrics, other producers through the README)
+ * The job contract between processes: every process (api, worker, CLI, metrics, other producers through docs/architecture.md)
  * takes queue names, job names, payload and result schemas, priorities, retry and expiry rules from here.
  */
 export const QUEUES = { governance: 'governance', governanceSafety: 'governance-safety', verification: 'verification' } as const;

@@ -1,6 +1,7 @@
 /**
  * Every stable error code the product emits, with the HTTP status the API answers for it and what it means.
- * The API maps codes to statuses from this table only; a test checks that the README documents each code.
+ * The API maps codes to statuses from this table only; tests check that apps/api/ERRORS.md documents each code and
+ * docs/http-api.md names each one a client can meet.
  */
 export const ERROR_CODES = {
   VALIDATION_FAILED: { status: 400, description: 'The body, query string or path failed validation; details name each field.' },

@@ -4,7 +4,7 @@ import { enqueue } from '../jobs.js';
 export const goLiveCommand: Command = {
   name: 'go-live',
   synopsis: 'enable|disable --reason TEXT',
-  summary: 'queue a go-live change (enable is rejected with exit 2 unless the preconditions hold)',
+  summary: 'disable (applied in the request) or enable (queued; rejected with exit 2 unless the preconditions hold)',
   words: 1,
   flags: { ...REASON_FLAG, ...WAIT_FLAGS },
   run: async (context) => {

@@ -4,7 +4,7 @@ import { enqueue } from '../jobs.js';
 export const killSwitchCommand: Command = {
   name: 'kill-switch',
   synopsis: 'engage|release --reason TEXT',
-  summary: 'queue a kill-switch change (engage is always allowed and runs first)',
+  summary: 'engage (always allowed, applied in the request) or release (queued) the kill switch',
   words: 1,
   flags: { ...REASON_FLAG, ...WAIT_FLAGS },
   run: async (context) => {

@@ -11,7 +11,9 @@ export const verificationsCommand: Command = {
   run: async ({ api, option, print }) => {
     const limit = option('--limit');
     const page = await api().get<VerificationsPage>(`/api/governance/verifications${limit === undefined ? '' : `?limit=${encodeURIComponent(limit)}`}`);
-    print(table(page.items, ['id', 'finished_at', 'release', 'migration_head', 'passed', 'actor']), page);
+    // The run's `release` field is the id of the deploy it verified; in the CLI's words "release" is the kill switch's.
+    const rows = page.items.map((run) => ({ ...run, deploy: run.release }));
+    print(table(rows, ['id', 'finished_at', 'deploy', 'migration_head', 'passed', 'actor']), page);
     return EXIT.done;
   },
 };
