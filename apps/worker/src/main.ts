@@ -5,7 +5,7 @@
  * registers each resource's closing step with the lifecycle this file hands it, and a signal closes that lifecycle.
  */
 import { ConfigError, createLifecycle, createLogger, exitAfterFlush, handleShutdownSignals, loadConfigOrExit } from '@valhalla/core';
-import { createWorkerApp } from './createWorkerApp.js';
+import { createWorkerApp } from './assembly/createWorkerApp.js';
 import { withFaultInjection } from './faultInjection.js';
 import { parseWorkerOptions, type WorkerOptions } from './parseWorkerOptions.js';
 import { createWorkerDependencies } from './workerDependencies.js';
