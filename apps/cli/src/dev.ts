@@ -7,9 +7,9 @@
  * moves the local state folder (default .dev/ at the repository root, git-ignored).
  *
  * The api's and worker's JSON logs are printed as readable lines (request lines only with LOG_LEVEL=debug). The
- * banner is printed at the end of startup and written to <dev dir>/banner.txt; session.json tells `npm run migrate`
- * and `npx valhalla` where the dev database, API and token are. Pid files let the next run stop what a SIGKILLed
- * run left behind.
+ * banner is printed at the end of startup and written to <dev dir>/banner.txt; <dev dir>/session.json tells
+ * `npm run migrate` and `npx valhalla` where the dev database, API and token are. Pid files let the next run stop what
+ * a SIGKILLed run left behind.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
