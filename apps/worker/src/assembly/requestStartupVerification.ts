@@ -1,6 +1,5 @@
-import { JOB_NAMES, startupVerificationJobId, type GovernanceQueues, type Logger } from '@valhalla/core';
+import { JOB_NAMES, TimeoutError, startupVerificationJobId, withTimeout, type GovernanceQueues, type Logger } from '@valhalla/core';
 import { startVerificationWatchdog } from '../startVerificationWatchdog.js';
-import { withTimeout } from '../withTimeout.js';
 
 /** Who enqueues the verification a worker asks for when it starts. */
 export const STARTUP_VERIFICATION_ACTOR = 'system:worker';
@@ -21,22 +20,22 @@ export const requestStartupVerification = async (options: {
 }): Promise<void> => {
   const { queues, release, log } = options;
   // The job id makes this idempotent: any number of workers of one release enqueue one verification.
-  const enqueued = await withTimeout(
+  await withTimeout(
     queues.enqueue(JOB_NAMES.migrationVerify, { actor: STARTUP_VERIFICATION_ACTOR, release }, { jobId: startupVerificationJobId(release, options.migrationHead) }),
     STARTUP_ENQUEUE_TIMEOUT_MS,
+    'enqueueing the startup verification',
   ).catch((err: unknown) => {
-    log.warn({ err }, 'could not enqueue the startup verification');
-    return undefined;
+    if (err instanceof TimeoutError) log.warn('enqueueing the startup verification is taking long; it completes when Redis answers');
+    else log.warn({ err }, 'could not enqueue the startup verification');
   });
-  if (enqueued?.timedOut === true) log.warn('enqueueing the startup verification is taking long; it completes when Redis answers');
   if (options.verifyIntervalSeconds === undefined) return;
-  const watchdog = await withTimeout(
+  await withTimeout(
     startVerificationWatchdog(queues, { intervalSeconds: options.verifyIntervalSeconds, release, log }),
     STARTUP_ENQUEUE_TIMEOUT_MS,
+    'scheduling the verification watchdog',
   ).catch((err: unknown) => {
     // Another worker's upsert (or this one's next start) schedules it: not a reason to refuse to start.
-    log.warn({ err }, 'could not schedule the verification watchdog');
-    return undefined;
+    if (err instanceof TimeoutError) log.warn('scheduling the verification watchdog is taking long; it completes when Redis answers');
+    else log.warn({ err }, 'could not schedule the verification watchdog');
   });
-  if (watchdog?.timedOut === true) log.warn('scheduling the verification watchdog is taking long; it completes when Redis answers');
 };

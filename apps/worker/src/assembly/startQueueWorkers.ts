@@ -1,11 +1,10 @@
-import { GOVERNANCE_CHANGE_QUEUES, QUEUES, decodeJobFailure, settleFailedAcceptance, type Config, type DatabasePool, type Lifecycle, type Logger, type QueueName, type RedisClient } from '@valhalla/core';
+import { GOVERNANCE_CHANGE_QUEUES, QUEUES, decodeJobFailure, settleFailedAcceptance, withTimeout, type Config, type DatabasePool, type Lifecycle, type Logger, type QueueName, type RedisClient } from '@valhalla/core';
 import type { Job, Worker } from 'bullmq';
 import { BoundedWorker } from '../boundedWorker.js';
 import type { WorkerMetrics } from '../metrics/createWorkerMetrics.js';
 import type { ChangeBatcher } from '../processors/changeBatcher.js';
 import { countFailuresOutsideProcessor } from '../processors/withJobMetrics.js';
 import { throttledErrorLog } from '../throttledErrorLog.js';
-import { withTimeout } from '../withTimeout.js';
 import type { WorkerTuning } from '../workerTuning.js';
 import { processorForQueue, type JobProcessors } from './createJobProcessors.js';
 
@@ -79,14 +78,19 @@ export const startQueueWorkers = async (options: {
     log.info('worker stopping');
     // pause() stops fetching and waits for the jobs in flight; unlike close(), it leaves close(force) available for
     // when the deadline passes (a close already in progress cannot be forced).
-    const drained = await withTimeout(Promise.allSettled(workers.map((worker) => worker.pause())), config.shutdownTimeoutMs);
-    if (drained.timedOut) {
+    // allSettled never rejects: a rejection here is the deadline.
+    const drained = await withTimeout(Promise.allSettled(workers.map((worker) => worker.pause())), config.shutdownTimeoutMs, 'the drain').then(
+      () => true,
+      () => false,
+    );
+    if (!drained) {
       // Safe to abandon them: a job still running either commits and loses its ack, or fails with the pool; either
       // way its lock expires, it is redelivered, and its change applies once (executed-job record).
       log.warn({ timeoutMs: config.shutdownTimeoutMs }, 'in-flight jobs did not finish before the shutdown deadline; closing anyway');
     }
-    const closed = await withTimeout(Promise.allSettled(workers.map((worker) => worker.close(drained.timedOut))), FORCE_CLOSE_TIMEOUT_MS);
-    if (closed.timedOut) log.warn('queue workers did not close in time; their connections are dropped');
+    await withTimeout(Promise.allSettled(workers.map((worker) => worker.close(!drained))), FORCE_CLOSE_TIMEOUT_MS, 'closing the workers').catch(() =>
+      log.warn('queue workers did not close in time; their connections are dropped'),
+    );
   });
   await Promise.all(workers.map((worker) => worker.waitUntilReady()));
 };

@@ -1,4 +1,5 @@
 import type { Logger } from '../logger/index.js';
+import { withTimeout } from './withTimeout.js';
 
 /** How a shutdown ended: the steps that completed, in the order they ran, and those that failed or timed out. */
 export type ShutdownOutcome = { completed: string[]; failed: string[] };
@@ -22,24 +23,9 @@ export type Lifecycle = {
 
 type Step = { name: string; close: () => unknown; timeoutMs: number | undefined };
 
-class StepTimeoutError extends Error {}
-
 const bounded = async (step: Step): Promise<void> => {
   const run = Promise.resolve().then(() => step.close());
-  if (step.timeoutMs === undefined) {
-    await run;
-    return;
-  }
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new StepTimeoutError(`${step.name} did not finish within ${step.timeoutMs} ms`)), step.timeoutMs);
-    timer.unref();
-  });
-  try {
-    await Promise.race([run, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+  await (step.timeoutMs === undefined ? run : withTimeout(run, step.timeoutMs, step.name));
 };
 
 /**
