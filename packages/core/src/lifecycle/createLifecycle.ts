@@ -1,4 +1,3 @@
-import type { Logger } from '../logger/index.js';
 import { withTimeout } from './withTimeout.js';
 
 /** How a shutdown ended: the steps that completed, in the order they ran, and those that failed or timed out. */
@@ -21,6 +20,15 @@ export type Lifecycle = {
   readonly closing: boolean;
 };
 
+/**
+ * What the lifecycle logs through: a pino Logger, or lines of one's own (the dev script and the benchmark print
+ * theirs).
+ */
+export type LifecycleLog = {
+  info(fields: { step: string; ms: number }, message: string): void;
+  error(fields: { step: string; err: unknown }, message: string): void;
+};
+
 type Step = { name: string; close: () => unknown; timeoutMs: number | undefined };
 
 const bounded = async (step: Step): Promise<void> => {
@@ -29,10 +37,10 @@ const bounded = async (step: Step): Promise<void> => {
 };
 
 /**
- * The one shutdown of every process (api and worker): ordered, idempotent, total. Resources register their closing
+ * The one shutdown of every process (api, worker, the dev script, the benchmark): ordered, idempotent, total. Resources register their closing
  * step when they are created; the entrypoint owns the signals (see handleShutdownSignals) and calls `close()`.
  */
-export const createLifecycle = (logger: Logger): Lifecycle => {
+export const createLifecycle = (logger: LifecycleLog): Lifecycle => {
   const steps: Step[] = [];
   const outcome: ShutdownOutcome = { completed: [], failed: [] };
   let running: Promise<ShutdownOutcome> | undefined;
