@@ -20,7 +20,7 @@ import { formatResultsTable } from './lib/resultsTable.ts';
 import { cpus, totalmem } from 'node:os';
 import { Queue } from 'bullmq';
 import pg from 'pg';
-import { QUEUES } from '@valhalla/core';
+import { QUEUES, createLifecycle } from '@valhalla/core';
 import { createMigrator, defaultMigrationsDir } from '@valhalla/core/migrator';
 import { createBenchEnvironment, freePort, productionNodeFlags, startProcess } from './lib/environment.ts';
 import { round } from './lib/stats.ts';
@@ -66,7 +66,12 @@ const environment = await createBenchEnvironment({
 const concurrency = option('--concurrency', quick ? 8 : 32);
 const token = 'bench-operator-token-0123456789abcdef';
 const appToken = 'bench-app-token-0123456789abcdefghij';
-const cleanups: (() => Promise<unknown>)[] = [environment.drop];
+// What the bench started, stopped last first in the end: every step runs even when one fails.
+const cleanups = createLifecycle({
+  info: () => undefined,
+  error: ({ step, err }) => process.stderr.write(`cleanup: ${step}: ${String(err)}\n`),
+});
+cleanups.add('drop the bench database', environment.drop);
 
 try {
   await createMigrator({ databaseUrl: environment.databaseUrl, migrationsDir: defaultMigrationsDir() }).up();
@@ -94,7 +99,7 @@ try {
     APP_TOKENS: `bench-app:${appToken}`,
     RATE_LIMIT_PER_MINUTE: '1000000',
   }, productionNodeFlags('start:api'));
-  cleanups.unshift(api.stop);
+  cleanups.add('stop the api', api.stop);
   const workerConcurrency = option('--worker-concurrency', Number.NaN);
   const worker = startProcess('apps/worker/dist/main.js', {
     ...common,
@@ -102,7 +107,7 @@ try {
     // The product's default unless asked otherwise: the bench measures what a deploy runs.
     ...(Number.isNaN(workerConcurrency) ? {} : { WORKER_CONCURRENCY: String(workerConcurrency) }),
   }, productionNodeFlags('start:worker'));
-  cleanups.unshift(worker.stop);
+  cleanups.add('stop the worker', worker.stop);
   for (let i = 0; ; i += 1) {
     const ok = await fetch(`${apiUrl}/health`).then((r) => r.ok, () => false);
     if (ok) break;
@@ -111,9 +116,9 @@ try {
   }
 
   const pool = new pg.Pool({ connectionString: environment.databaseUrl, max: concurrency });
-  cleanups.unshift(() => pool.end());
+  cleanups.add('end the pool', () => pool.end());
   const governanceQueue = new Queue(QUEUES.governance, { prefix: environment.prefix, connection: { url: environment.redisUrl } });
-  cleanups.unshift(() => governanceQueue.close());
+  cleanups.add('close the queue', () => governanceQueue.close());
 
   const ctx: BenchContext = {
     quick,
@@ -214,5 +219,5 @@ try {
     ].join('\n'),
   );
 } finally {
-  for (const cleanup of cleanups) await cleanup().catch((error: unknown) => process.stderr.write(`cleanup: ${String(error)}\n`));
+  await cleanups.close();
 }

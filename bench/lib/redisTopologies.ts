@@ -1,7 +1,7 @@
 /**
  * Redis topologies of one's own, started from the `redis-server`, `redis-cli` and `redis-sentinel` binaries on the
  * PATH: a Redis Cluster and a Sentinel group, each on free ports in a temp dir, no persistence, noeviction. Used by
- * the bench (bench/measure/redisTopologies.ts) and, through test/helpers, by the tests; it imports nothing of ours so
+ * the bench (bench/measure/redisTopologyChanges.ts) and, through test/helpers, by the tests; it imports nothing of ours so
  * that both can load it.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';

@@ -12,7 +12,7 @@ type OpenApiDocument = {
 };
 
 /**
- * The contract's HTTP table (the external contract, CONTRACT.md), plus the retry route of this version, with the error statuses each
+ * The contract's HTTP table (README.md, "HTTP API"), plus the retry route of this version, with the error statuses each
  * route can answer. OpenAPI writes path parameters as {id}.
  */
 const WRITE = ['400', '401', '409', '413', '415', '429', '503'];

@@ -8,7 +8,7 @@ import { REPO_ROOT } from '../helpers/processes.js';
 import { waitFor } from '../helpers/waitFor.js';
 
 /**
- * A user's first minutes, for real: the committed HEAD cloned into a folder with nothing beside it (no ../shared),
+ * A user's first minutes, for real: the committed HEAD cloned into a folder with nothing beside it,
  * `npm ci`, then the README's commands: `npm run dev` to healthy, `npm run migrate -- status` and `npx valhalla
  * status` against it, Ctrl-C. The clone's parent is 0700 so that, run as root (CI, containers), dev must make its
  * data folder reachable for the postgres OS user.

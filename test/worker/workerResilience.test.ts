@@ -133,9 +133,9 @@ describe('worker resilience', () => {
     worker.child.kill('SIGTERM');
     // A second signal while draining changes nothing.
     worker.child.kill('SIGTERM');
-    // The steps before the drain close the producer queues; once they are done the drain step has begun: the worker
-    // takes no more jobs, and the ones in flight may finish.
-    await waitFor(() => worker.logLines().some((line) => line.msg === 'shutdown step done' && line.step === 'close queues'), {
+    // The drain step logs 'worker stopping' as it pauses the workers: from then on the worker takes no more jobs, and
+    // the ones in flight may finish.
+    await waitFor(() => worker.logLines().some((line) => line.msg === 'worker stopping'), {
       description: 'the worker to stop taking jobs',
     });
     await gate.open();

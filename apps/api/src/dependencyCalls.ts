@@ -1,25 +1,8 @@
-import { isRetryableDatabaseError } from '@valhalla/core';
+import { isRetryableDatabaseError, withTimeout } from '@valhalla/core';
 import { ApiError } from './errors.js';
 
 /** Longest a request waits on Redis before answering 503 (the producer connection has no offline queue). */
 const REDIS_CALL_TIMEOUT_MS = 2_000;
-
-/** A dependency call that did not settle in time. */
-export class DependencyTimeoutError extends Error {}
-
-/** Rejects with a DependencyTimeoutError when `promise` has not settled within `ms`; the timer never keeps the process alive. */
-export const withTimeout = async <T>(promise: Promise<T>, ms: number, what: string): Promise<T> => {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new DependencyTimeoutError(`${what} timed out after ${ms} ms`)), ms);
-    timer.unref();
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-};
 
 /**
  * Runs a Redis (BullMQ) call. Every failure of a well-formed call is a dependency problem: connection refused,

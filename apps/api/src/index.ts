@@ -3,7 +3,7 @@ export { DEFAULT_EDGE_BOUNDS, type EdgeBounds } from './edge/connectionGuard.js'
 export type { ApiDependencies, MigrationStatusSource, ProducerRedis } from './dependencies.js';
 export { ApiError, errorBody, statusOf, type ApiErrorBody, type ApiErrorDetail } from './errors.js';
 export { createTokenVerifier, requirePrincipal, LIVE_STATE_ROLES, READ_ROLES, WRITE_ROLES, type Principal, type TokenVerifier } from './auth.js';
-export { callDatabase, callRedis, withTimeout, DependencyTimeoutError } from './dependencyCalls.js';
+export { callDatabase, callRedis } from './dependencyCalls.js';
 export { sendError } from './plugins/errorHandling.js';
 export { BODY_LIMIT_BYTES } from './plugins/jsonBody.js';
 export { createApiMetrics, type ApiMetrics } from './metrics/createApiMetrics.js';

@@ -29,9 +29,7 @@ const logger = createLogger({
 });
 const lifecycle = createLifecycle(logger);
 for (const deprecation of config.deprecations) logger.warn(deprecation);
-/** Past the drain deadline plus the bounded closing steps, something is stuck: exit rather than hang. */
-const HARD_EXIT_GRACE_MS = 15_000;
-handleShutdownSignals({ lifecycle, logger, hardExitMs: config.shutdownTimeoutMs + HARD_EXIT_GRACE_MS, stoppedMessage: 'api stopped' });
+handleShutdownSignals({ lifecycle, logger, shutdownTimeoutMs: config.shutdownTimeoutMs, stoppedMessage: 'api stopped' });
 
 /** How long the api keeps trying to reach PostgreSQL at startup before it gives up (and the platform restarts it). */
 const DATABASE_STARTUP_DEADLINE_MS = 60_000;

@@ -1,5 +1,4 @@
-import type { QueueName } from '@valhalla/core';
-import { withTimeout } from './dependencyCalls.js';
+import { withTimeout, type QueueName } from '@valhalla/core';
 import type { ApiDependencies } from './dependencies.js';
 
 /** How long the paused-queue probe may take before /health and the status answer without it. */

@@ -7,14 +7,15 @@
  * moves the local state folder (default .dev/ at the repository root, git-ignored). Everything else is passed on.
  *
  * The api's and worker's JSON logs are printed as readable lines (request lines only with LOG_LEVEL=debug). The
- * banner is printed at the end of startup and written to <dev dir>/banner.txt; session.json tells `npm run migrate`
- * and `npx valhalla` where the dev database, API and token are. Pid files let the next run stop what a SIGKILLed
- * run left behind.
+ * banner is printed at the end of startup and written to <dev dir>/banner.txt; <dev dir>/session.json tells
+ * `npm run migrate` and `npx valhalla` where the dev database, API and token are. Pid files let the next run stop what
+ * a SIGKILLed run left behind.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createLifecycle } from '@valhalla/core';
 import { apiVariables, devVariables, exitOnConfigError, parseVariables, processEnvironment, sharedVariables } from '@valhalla/core/env';
 import { DATABASE_SOURCE_VARIABLE, describeDatabase } from './describeDatabase.js';
 import { devDirFrom, removeDevSession, writeDevSession } from './dev/devSession.js';
@@ -42,23 +43,20 @@ const devDir = devDirFrom(settings.VALHALLA_DEV_DIR);
 const showRequests = settings.LOG_LEVEL === 'debug' || settings.LOG_LEVEL === 'trace';
 const say = (line: string) => process.stdout.write(`[dev] ${line}\n`);
 
-type Step = { name: string; stop: () => Promise<unknown> };
-const started: Step[] = [];
+/** What was started, stopped last first (every step even when one fails); the lines are dev's own. */
+const lifecycle = createLifecycle({
+  info: () => undefined,
+  error: ({ step, err }) => say(`stopping ${step} failed: ${err instanceof Error ? err.message : String(err)}`),
+});
 const children: ChildProcess[] = [];
 let shuttingDown: Promise<void> | undefined;
 
-/** Stops what was started, last first; every step runs even when one fails. Idempotent. */
+/** Stops what was started, last first, then exits. Idempotent. */
 const shutdown = (exitCode: number): Promise<void> => {
   shuttingDown ??= (async () => {
     say('stopping…');
     await removeDevSession(devDir).catch(() => undefined);
-    for (const step of [...started].reverse()) {
-      try {
-        await step.stop();
-      } catch (error) {
-        say(`stopping ${step.name} failed: ${error instanceof Error ? error.message : String(error)}`);
-      }
-    }
+    await lifecycle.close();
     await forgetPid(devDir, 'dev').catch(() => undefined);
     say('stopped');
     process.exit(exitCode);
@@ -129,7 +127,7 @@ const main = async () => {
   let databaseSource = 'DATABASE_URL';
   if (databaseUrl === undefined) {
     const postgres = await startEmbeddedPostgres(`${devDir}`, say);
-    started.push({ name: 'embedded PostgreSQL', stop: postgres.stop });
+    lifecycle.add('embedded PostgreSQL', postgres.stop);
     databaseUrl = postgres.url;
     databaseSource = `the embedded PostgreSQL in ${postgresDataDir(devDir)}`;
     listenForSignals();
@@ -138,7 +136,7 @@ const main = async () => {
   let redisUrl = settings.REDIS_URL;
   if (redisUrl === undefined) {
     const redis = await startLocalRedis(say);
-    started.push({ name: 'redis-server', stop: redis.stop });
+    lifecycle.add('redis-server', redis.stop);
     await recordPid(devDir, { name: 'redis-server', pid: redis.pid, marker: 'redis-server' });
     redisUrl = redis.url;
   } else say('using REDIS_URL');
@@ -175,10 +173,10 @@ const main = async () => {
   }
 
   const api = runChild('api', 'apps/api/dist/main.js', [], env);
-  started.push({ name: 'api', stop: stopChild(api, 10_000) });
+  lifecycle.add('api', stopChild(api, 10_000));
   const worker = runChild('worker', 'apps/worker/dist/main.js', [], env);
   // The worker's own bound is its drain deadline (25 s) plus its bounded closing steps.
-  started.push({ name: 'worker', stop: stopChild(worker, 45_000) });
+  lifecycle.add('worker', stopChild(worker, 45_000));
   for (const [name, child] of [['api', api], ['worker', worker]] as const) {
     child.once('exit', (code, signal) => {
       if (shuttingDown === undefined) {

@@ -16,7 +16,8 @@ export const createDriftHandler =
     pool: DatabasePool;
     keyring: AuditKeyring;
     action: DriftAction;
-    queues: () => GovernanceQueues | undefined;
+    /** The worker's producer queues (created before any job runs). */
+    queues: GovernanceQueues;
     countDrift: () => void;
   }) =>
   async (drift: Drift, log: Logger): Promise<void> => {
@@ -32,9 +33,7 @@ export const createDriftHandler =
     deps.countDrift();
     log.error({ runId: drift.runId, failed: names, driftAction: deps.action }, 'drift: a scheduled verification failed after a passed one');
     if (deps.action !== DRIFT_ACTIONS.engage) return;
-    const queues = deps.queues();
-    if (queues === undefined) throw new Error('drift: the producer queues are not ready; the attempt is retried');
-    await queues.enqueue(
+    await deps.queues.enqueue(
       JOB_NAMES.goLiveChange,
       { action: GOVERNANCE_ACTIONS.killSwitchEngage, actor: WATCHDOG_ACTOR, reason: `drift found by verification run ${drift.runId}: ${names.join('; ')}`.slice(0, 500) },
       { jobId: `drift-engage-${drift.runId}` },

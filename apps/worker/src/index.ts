@@ -1,5 +1,6 @@
 /** What other code (benchmarks, tests) may reuse from the worker. main.ts is the entrypoint and is not exported. */
-export { createWorkerApp, STARTUP_VERIFICATION_ACTOR, WORKER_READY_MESSAGE, type WorkerApp, type WorkerAppOptions } from './createWorkerApp.js';
+export { createWorkerApp, WORKER_READY_MESSAGE, type WorkerApp, type WorkerAppOptions } from './assembly/createWorkerApp.js';
+export { STARTUP_VERIFICATION_ACTOR } from './assembly/requestStartupVerification.js';
 export { createWorkerDependencies, type WorkerDependencies } from './workerDependencies.js';
 export { createGoLiveChangeProcessor, type GoLiveChangeProcessorDeps } from './processors/goLiveChangeProcessor.js';
 export {

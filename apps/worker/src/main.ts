@@ -6,7 +6,7 @@
  */
 import { ConfigError, createLifecycle, createLogger, exitAfterFlush, handleShutdownSignals, loadConfigOrExit } from '@valhalla/core';
 import { CONFIG_ERROR_EXIT_CODE, processEnvironment } from '@valhalla/core/env';
-import { createWorkerApp } from './createWorkerApp.js';
+import { createWorkerApp } from './assembly/createWorkerApp.js';
 import { createFaultInjection, withFaultInjection } from './faultInjection.js';
 import { createWorkerDependencies } from './workerDependencies.js';
 
@@ -23,11 +23,9 @@ if (fault !== undefined) logger.warn({ fault: fault.description }, 'TEST-ONLY fa
 
 /** How long a worker started during a database outage keeps trying before it gives up (as the api). */
 const DATABASE_STARTUP_DEADLINE_MS = 60_000;
-/** After the drain deadline, each closing step is bounded (about 10 s in all); past this, something is wrong. */
-const HARD_EXIT_GRACE_MS = 15_000;
 const lifecycle = createLifecycle(logger);
 // A signal during startup closes what exists so far; what startup creates afterwards is closed as it registers.
-handleShutdownSignals({ lifecycle, logger, hardExitMs: config.shutdownTimeoutMs + HARD_EXIT_GRACE_MS, stoppedMessage: 'worker stopped' });
+handleShutdownSignals({ lifecycle, logger, shutdownTimeoutMs: config.shutdownTimeoutMs, stoppedMessage: 'worker stopped' });
 
 try {
   const dependencies = await createWorkerDependencies({

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { OFREP_FLAG_KEYS } from './ofrepFlags.js';
 
 /**
- * OFREP's request and answer shapes (open-feature/protocol, service/openapi.yaml) for the OpenAPI document. The routes
+ * OFREP's request and answer shapes (https://github.com/open-feature/protocol/blob/main/service/openapi.yaml) for the OpenAPI document. The routes
  * do not validate or serialise with them (the answers are JSON rendered once per state, the requests are checked by
  * readEvaluationRequest to answer in OFREP's error shapes); they describe what those produce.
  */

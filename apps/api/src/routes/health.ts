@@ -1,8 +1,7 @@
-import { isRetryableDatabaseError, pingRedis, QUEUES, sql } from '@valhalla/core';
+import { isRetryableDatabaseError, pingRedis, QUEUES, sql, TimeoutError, withTimeout } from '@valhalla/core';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { DependencyTimeoutError, withTimeout } from '../dependencyCalls.js';
 import type { ApiDependencies } from '../dependencies.js';
 import { readPausedQueues } from '../pausedQueues.js';
 import { errorResponse, healthResponse } from '../responseSchemas.js';
@@ -42,7 +41,7 @@ export const healthRoutes = async (scope: FastifyInstance, deps: ApiDependencies
   app.get('/health', { schema }, async (request, reply) => {
     const [database, redis, pausedQueues] = await Promise.all([
       probe('database probe', async () => (await deps.pool.oneFirst(sql.unsafe`SELECT 1 AS ok`)) === 1, (error) =>
-        isRetryableDatabaseError(error) || error instanceof DependencyTimeoutError,
+        isRetryableDatabaseError(error) || error instanceof TimeoutError,
       ),
       // The producer connection has no offline queue: while Redis is down, the probe fails at once instead of waiting.
       // On a Redis Cluster it reads a key of the queues' slot, so it asks the primary that holds the queues.

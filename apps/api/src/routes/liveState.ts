@@ -24,7 +24,7 @@ const liveResponse = liveStateBody.meta({
 
 /**
  * GET /api/governance/live and GET /api/governance/stream: what applications read to obey the go-live flag and the
- * kill switch, from this instance's in-memory snapshot (CONTRACT.md "Live state").
+ * kill switch, from this instance's in-memory snapshot (README.md, "Live state for applications").
  */
 export const liveStateRoutes = async (scope: FastifyInstance, deps: LiveStateRouteDeps): Promise<void> => {
   const app = scope.withTypeProvider<ZodTypeProvider>();

@@ -41,7 +41,7 @@ const headersAcceptable = (request: FastifyRequest): boolean => {
 const noValidation = () => (value: unknown) => ({ value });
 
 /**
- * The OpenFeature Remote Evaluation Protocol's core routes (open-feature/protocol, service/openapi.yaml), answered
+ * The OpenFeature Remote Evaluation Protocol's core routes (https://github.com/open-feature/protocol/blob/main/service/openapi.yaml), answered
  * from this instance's live-state memory like GET /api/governance/live: no database round trip per request.
  * Credentials: `Authorization: Bearer <token>` or OFREP's `X-API-Key: <token>`, of an app, reader or operator token
  * (no session cookie: these are POSTs for services, and a cookie would make them forgeable cross-site).

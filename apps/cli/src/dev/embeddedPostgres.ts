@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { TimeoutError, withTimeout } from '@valhalla/core';
 import { pickPort } from './freePort.js';
 import { grantPostgresAccess } from './postgresAccess.js';
 
@@ -69,7 +70,9 @@ export const startEmbeddedPostgres = async (devDir: string, log: (line: string) 
     dataDir,
     stop: () => {
       // Bounded: the package's stop() waits for an exit event that never comes if PostgreSQL already died.
-      stopping ??= Promise.race([postgres.stop(), new Promise<void>((resolve) => setTimeout(resolve, 15_000).unref())]);
+      stopping ??= withTimeout(postgres.stop(), 15_000, 'stopping embedded PostgreSQL').catch((error: unknown) => {
+        if (!(error instanceof TimeoutError)) throw error;
+      });
       return stopping;
     },
   };

@@ -2,7 +2,7 @@ import { ApiError } from './ApiError.js';
 import { request, setCredentials } from './http.js';
 import type { Role, RunbookStatus, Session } from './types.js';
 
-/** The api's session endpoints (CONTRACT.md "Roles": the console's session cookie). */
+/** The api's session endpoints (README.md, "Roles and sessions": the console's session cookie). */
 const SESSION_PATHS = { session: '/api/session', signOut: '/api/session' } as const;
 
 type SessionAnswer = { actor: string; role: Role; csrfToken: string };

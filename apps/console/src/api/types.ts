@@ -1,9 +1,9 @@
 /**
- * What the console reads from the api (CONTRACT.md "HTTP API", "Live state", "Change requests"). Only the fields the
+ * What the console reads from the api (README.md: "HTTP API", "Live state for applications", "Four-eyes change requests"). Only the fields the
  * screens use; the api validates its own answers, so these are descriptions, not checks.
  */
 
-/** The roles of CONTRACT.md "Roles" that can sign in to the console. */
+/** The roles (README.md, "Roles and sessions") that can sign in to the console. */
 export type Role = 'operator' | 'reader' | 'app' | 'alerts';
 
 export type Session = { actor: string; role: Role; csrfToken: string | null };

@@ -1,4 +1,4 @@
-import { listenChannel, type AuditKeyring, type DatabasePool, type Logger, type NotificationSettings } from '@valhalla/core';
+import { listenChannel, withTimeout, type AuditKeyring, type DatabasePool, type Logger, type NotificationSettings } from '@valhalla/core';
 import {
   NOTIFICATION_CHANNEL,
   claimDueSubscriptions,
@@ -12,7 +12,6 @@ import {
   type HostResolver,
 } from '@valhalla/core/notifications';
 import { throttledErrorLog } from '../throttledErrorLog.js';
-import { withTimeout } from '../withTimeout.js';
 import { attemptDelivery, type AttemptOptions } from './attemptDelivery.js';
 import { deliveryDelayMs } from './deliveryBackoff.js';
 import type { NotificationMetrics } from './notificationMetrics.js';
@@ -234,8 +233,10 @@ export const startNotificationDelivery = (options: NotificationDeliveryOptions):
         clearTimeout(wakeTimer);
         await listener.close();
         // Chains stop after their current attempt (bounded by the timeout) and release their leases.
-        const drained = await withTimeout(Promise.allSettled([...chains.values()]), settings.timeoutMs + 5_000);
-        if (drained.timedOut) log.warn('notification deliveries in flight did not finish; their leases expire');
+        // allSettled never rejects: a rejection here is the deadline.
+        await withTimeout(Promise.allSettled([...chains.values()]), settings.timeoutMs + 5_000, 'the deliveries in flight').catch(() =>
+          log.warn('notification deliveries in flight did not finish; their leases expire'),
+        );
         agents.destroy();
       })();
       return stopped;

@@ -32,7 +32,7 @@ export type MigrationVerifyResult = z.infer<typeof migrationVerifyResult>;
 
 /**
  * BullMQ priorities: 1 is taken first. Every job on the governance queue carries a priority, because a job without
- * one would jump ahead of all prioritised jobs (see FIELD-NOTES), including kill-switch engages.
+ * one would jump ahead of all prioritised jobs (BullMQ takes the wait list first), including kill-switch engages.
  */
 export const PRIORITIES = { safety: 1, normal: 10 } as const;
 

@@ -1,4 +1,4 @@
-import type { Logger } from '../logger/index.js';
+import { withTimeout } from './withTimeout.js';
 
 /** How a shutdown ended: the steps that completed, in the order they ran, and those that failed or timed out. */
 export type ShutdownOutcome = { completed: string[]; failed: string[] };
@@ -20,33 +20,27 @@ export type Lifecycle = {
   readonly closing: boolean;
 };
 
-type Step = { name: string; close: () => unknown; timeoutMs: number | undefined };
+/**
+ * What the lifecycle logs through: a pino Logger, or lines of one's own (the dev script and the benchmark print
+ * theirs).
+ */
+export type LifecycleLog = {
+  info(fields: { step: string; ms: number }, message: string): void;
+  error(fields: { step: string; err: unknown }, message: string): void;
+};
 
-class StepTimeoutError extends Error {}
+type Step = { name: string; close: () => unknown; timeoutMs: number | undefined };
 
 const bounded = async (step: Step): Promise<void> => {
   const run = Promise.resolve().then(() => step.close());
-  if (step.timeoutMs === undefined) {
-    await run;
-    return;
-  }
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new StepTimeoutError(`${step.name} did not finish within ${step.timeoutMs} ms`)), step.timeoutMs);
-    timer.unref();
-  });
-  try {
-    await Promise.race([run, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+  await (step.timeoutMs === undefined ? run : withTimeout(run, step.timeoutMs, step.name));
 };
 
 /**
- * The one shutdown of every process (api and worker): ordered, idempotent, total. Resources register their closing
+ * The one shutdown of every process (api, worker, the dev script, the benchmark): ordered, idempotent, total. Resources register their closing
  * step when they are created; the entrypoint owns the signals (see handleShutdownSignals) and calls `close()`.
  */
-export const createLifecycle = (logger: Logger): Lifecycle => {
+export const createLifecycle = (logger: LifecycleLog): Lifecycle => {
   const steps: Step[] = [];
   const outcome: ShutdownOutcome = { completed: [], failed: [] };
   let running: Promise<ShutdownOutcome> | undefined;

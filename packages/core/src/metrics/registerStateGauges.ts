@@ -2,6 +2,7 @@ import type { Queue } from 'bullmq';
 import { Gauge, type Registry } from 'prom-client';
 import type { DatabasePool } from '../db/index.js';
 import type { QueueName } from '../contract/jobContract.js';
+import { withTimeout } from '../lifecycle/withTimeout.js';
 import type { Logger } from '../logger/index.js';
 import { isLive } from '../state/rules.js';
 import { findLatestVerificationRun } from '../state/queries/verificationRuns.js';
@@ -71,19 +72,6 @@ type DatabaseReading = {
 };
 type Reading = { queues: Record<QueueName, QueueDepth> | undefined; database: DatabaseReading | undefined };
 
-const bounded = async <T>(read: () => Promise<T>, timeoutMs: number): Promise<T> => {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      read(),
-      new Promise<never>((_resolve, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-};
 
 export type StateGauges = {
   /**
@@ -116,7 +104,7 @@ export const registerStateGauges = (registry: Registry, sources: StateGaugeSourc
     return readQueueDepths(sources.queues);
   };
   const attempt = <T>(source: 'redis' | 'database', read: () => Promise<T>): Promise<T | undefined> =>
-    bounded(read, sources.timeoutMs).catch((err: unknown) => {
+    withTimeout(read(), sources.timeoutMs, `the ${source} reading`).catch((err: unknown) => {
       sources.log.warn({ err, source }, 'metrics source unavailable at scrape');
       sources.onSourceError?.(source);
       return undefined;

@@ -1,5 +1,6 @@
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { BlockList, isIP } from 'node:net';
+import { TimeoutError, withTimeout } from '../lifecycle/withTimeout.js';
 
 /**
  * Where notifications may go (SSRF protection). A target is an http(s) URL without credentials. Its host must not
@@ -156,20 +157,12 @@ export const vetTarget = async (
   if (literal !== 0) {
     addresses = [{ address: host, family: literal }];
   } else {
-    let timer: NodeJS.Timeout | undefined;
     try {
       // A resolver that does not answer must not hold a request or a delivery: bounded like everything else.
-      addresses = await Promise.race([
-        resolve(host),
-        new Promise<never>((_resolve, reject) => {
-          timer = setTimeout(() => reject(Object.assign(new Error('timeout'), { code: `no answer within ${timeoutMs} ms` })), timeoutMs);
-        }),
-      ]);
+      addresses = await withTimeout(resolve(host), timeoutMs, `resolving ${host}`);
     } catch (error) {
-      const code = (error as { code?: unknown }).code;
+      const code = error instanceof TimeoutError ? `no answer within ${timeoutMs} ms` : (error as { code?: unknown }).code;
       return { ok: false, code: 'DNS_FAILED', message: `${host} does not resolve${typeof code === 'string' ? ` (${code})` : ''}` };
-    } finally {
-      clearTimeout(timer);
     }
     if (addresses.length === 0) return { ok: false, code: 'DNS_FAILED', message: `${host} has no address` };
   }
