@@ -20,7 +20,7 @@ import { formatResultsTable } from './lib/resultsTable.ts';
 import { cpus, totalmem } from 'node:os';
 import { Queue } from 'bullmq';
 import pg from 'pg';
-import { QUEUES } from '@valhalla/core';
+import { QUEUES } from '@valhalla/contract';
 import { createMigrator, defaultMigrationsDir } from '@valhalla/core/migrator';
 import { createBenchEnvironment, freePort, productionNodeFlags, startProcess } from './lib/environment.ts';
 import { round } from './lib/stats.ts';

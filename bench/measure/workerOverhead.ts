@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Queue, Worker, type Job } from 'bullmq';
-import { createLogger, JOB_CATALOG, JOB_NAMES, type ChangeResult } from '@valhalla/core';
+import { createLogger } from '@valhalla/core';
+import { JOB_CATALOG, JOB_NAMES, type ChangeResult } from '@valhalla/contract';
 import { createChangeBatcher, createGoLiveChangeProcessor, withJobLogging } from '@valhalla/worker';
 import { rawChangeTransaction } from '../lib/rawChange.ts';
 import { median, round } from '../lib/stats.ts';

@@ -1,4 +1,4 @@
-import type { QueueName } from '@valhalla/core';
+import type { QueueName } from '@valhalla/contract';
 import { withTimeout } from './dependencyCalls.js';
 import type { ApiDependencies } from './dependencies.js';
 

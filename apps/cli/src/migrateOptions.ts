@@ -1,5 +1,6 @@
 import { userInfo } from 'node:os';
-import { actorField, ConfigError, type Config } from '@valhalla/core';
+import { ConfigError, type Config } from '@valhalla/core';
+import { actorField } from '@valhalla/contract';
 import { defaultMigrationsDir, type MigrateCommandOptions } from '@valhalla/core/migrator';
 
 const positiveMs = (env: Readonly<Record<string, string | undefined>>, name: string): number | undefined => {

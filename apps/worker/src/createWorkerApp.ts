@@ -1,19 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import {
-  JOB_NAMES,
-  QUEUES,
-  createGovernanceQueues,
-  decodeJobFailure,
-  registerStateGauges,
-  settleFailedAcceptance,
-  waitForDatabase,
-  startupVerificationJobId,
-  type Config,
-  type Lifecycle,
-  type Logger,
-  type QueueName,
-} from '@valhalla/core';
+import { createGovernanceQueues, registerStateGauges, settleFailedAcceptance, waitForDatabase, type Config, type Lifecycle, type Logger } from '@valhalla/core';
+import { JOB_NAMES, QUEUES, decodeJobFailure, startupVerificationJobId, type QueueName } from '@valhalla/contract';
 import { assertSchemaCompatible } from '@valhalla/core/migrator';
 import type { Job, Processor, Worker } from 'bullmq';
 import { BoundedWorker } from './boundedWorker.js';

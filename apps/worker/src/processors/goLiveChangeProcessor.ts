@@ -1,14 +1,5 @@
-import {
-  InvalidPayloadError,
-  JOB_CATALOG,
-  JOB_NAMES,
-  QUEUES,
-  changeRejectionFailure,
-  isSafetyAction,
-  sqlstateOf,
-  type ChangeResult,
-  type Logger,
-} from '@valhalla/core';
+import { InvalidPayloadError, sqlstateOf, type Logger } from '@valhalla/core';
+import { JOB_CATALOG, JOB_NAMES, QUEUES, changeRejectionFailure, isSafetyAction, type ChangeResult } from '@valhalla/contract';
 import type { Job } from 'bullmq';
 import type { ChangeBatcher } from './changeBatcher.js';
 import { parsePayloadOrFail, unrecoverableUnknownJob } from './invalidPayload.js';

@@ -1,4 +1,4 @@
-import { encodeJobFailure, jobFailureOf, type JobFailure, type JobFailureCode } from '@valhalla/core';
+import { encodeJobFailure, jobFailureOf, type JobFailure, type JobFailureCode } from '@valhalla/contract';
 import { UnrecoverableError } from 'bullmq';
 
 /**

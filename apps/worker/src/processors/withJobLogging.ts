@@ -1,4 +1,5 @@
-import { decodeJobFailure, type Logger } from '@valhalla/core';
+import { type Logger } from '@valhalla/core';
+import { decodeJobFailure } from '@valhalla/contract';
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import { failedAttemptOutcome } from './attemptOutcome.js';
 

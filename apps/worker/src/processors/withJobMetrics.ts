@@ -1,4 +1,4 @@
-import { JOBS_BY_QUEUE, decodeJobFailure, jobFailureOf, type QueueName } from '@valhalla/core';
+import { JOBS_BY_QUEUE, decodeJobFailure, jobFailureOf, type QueueName } from '@valhalla/contract';
 import type { Job, Worker } from 'bullmq';
 import { ATTEMPT_OUTCOMES, type WorkerMetrics } from '../metrics/createWorkerMetrics.js';
 import { failedAttemptOutcome } from './attemptOutcome.js';

@@ -1,4 +1,5 @@
-import { isRetryableDatabaseError, isTransientFailure, sqlstateOf, transientRetryDelayMs, type Logger, type TransientRetrySchedule } from '@valhalla/core';
+import { isRetryableDatabaseError, isTransientFailure, sqlstateOf, type Logger } from '@valhalla/core';
+import { transientRetryDelayMs, type TransientRetrySchedule } from '@valhalla/contract';
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import { unexpectedFailure } from './jobFailures.js';
 import type { LoggedProcessor } from './withJobLogging.js';

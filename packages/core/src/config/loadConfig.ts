@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DEFAULT_CHANGE_MAX_AGE_SECONDS, DEFAULT_TRANSIENT_RETRY, type TransientRetrySchedule } from '../contract/retryPolicy.js';
+import { DEFAULT_CHANGE_MAX_AGE_SECONDS, DEFAULT_TRANSIENT_RETRY, type TransientRetrySchedule } from '@valhalla/contract';
 import { ConfigError, type ErrorDetail } from '../errors/index.js';
 import { createAuditKeyring, DEVELOPMENT_AUDIT_KEY, parseAuditKeys, type AuditKeyring } from '../state/audit/auditKeyring.js';
 import {

@@ -2,15 +2,23 @@ import type { DatabasePool } from 'slonik';
 import { runInTransaction } from '../db/runInTransaction.js';
 import { isRetryableDatabaseError } from '../db/sqlstate.js';
 import { InvalidPayloadError } from '../errors/index.js';
-import { JOB_NAMES, QUEUES } from '../contract/jobContract.js';
-import type { GoLiveChangePayload } from '../contract/payloads.js';
-import { CHANGE_OUTCOMES, GOVERNANCE_ACTIONS, SUPERSESSION_CONDITION, type ChangeResult, type StateSnapshot } from './model.js';
+import {
+  CHANGE_OUTCOMES,
+  GOVERNANCE_ACTIONS,
+  JOB_NAMES,
+  QUEUES,
+  SUPERSESSION_CONDITION,
+  isSafetyAction,
+  type ChangeResult,
+  type GoLiveChangePayload,
+  type StateSnapshot,
+} from '@valhalla/contract';
 import type { AuditKeyring } from './audit/auditKeyring.js';
 import { findApprovalsOfChanges } from './changeRequests/queries.js';
 import { lockChangeContext, type MemberContext } from './queries/changeContext.js';
 import { preemptIdleLockHolders } from './queries/preemptIdleLockHolders.js';
 import { commitChanges, type BatchRowWrites, type DecidedChange } from './queries/commitChanges.js';
-import { decideChange, isSafetyAction, type ChangeDecision, type ChangeOrder, type SafetyWatermarks } from './rules.js';
+import { decideChange, type ChangeDecision, type ChangeOrder, type SafetyWatermarks } from './rules.js';
 
 export type GovernanceChangeRequest = {
   jobId: string;
