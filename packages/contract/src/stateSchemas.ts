@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { GOVERNANCE_ACTION_VALUES } from './vocabulary.js';
-import { CHANGE_REJECTED_CODES } from './jobFailure.js';
+import { CHANGE_REJECTED_CODES } from './failureCodes.js';
 
 /** Row 1 of `public.system_metadata`, column names as in the table. Timestamps are ISO-8601 strings. */
 export const systemMetadataRow = z.object({

@@ -1,3 +1,4 @@
+import { isRejection } from '@valhalla/contract/failureCodes';
 import { ApiCallError, type ApiClient } from './apiClient.js';
 import { jobError, type Job, type Queued } from './apiTypes.js';
 import { EXIT, UsageError, type CommandContext } from './command.js';
@@ -26,14 +27,12 @@ export const waitForJob = async (api: ApiClient, id: string, timeoutMs: number, 
 };
 
 /**
- * A finished job's exit code: a change rejected by the state rules, or one that expired before it ran, is 2; a failed
- * job, or a verification run that failed, is 1.
+ * A finished job's exit code: a job failed with a rejection (the contract's failure table: an unmet precondition, a
+ * superseded or voided change, an invalid payload) is 2; any other failed job (one that needs a person: expired,
+ * interrupted, an internal error), or a verification run that failed, is 1.
  */
 export const jobExitCode = (job: Job): number => {
-  if (job.state === 'failed') {
-    const code = jobError(job.error)?.code;
-    return code === 'PRECONDITION_FAILED' || code === 'EXPIRED' ? EXIT.rejected : EXIT.error;
-  }
+  if (job.state === 'failed') return isRejection(jobError(job.error)?.code) ? EXIT.rejected : EXIT.error;
   return (job.result as { passed?: unknown } | null)?.passed === false ? EXIT.error : EXIT.done;
 };
 

@@ -1,5 +1,5 @@
-import { type Logger } from '@valhalla/core';
-import { decodeJobFailure } from '@valhalla/contract';
+import { decodeJobFailure, isRejection } from '@valhalla/contract';
+import type { Logger } from '@valhalla/core';
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import { failedAttemptOutcome } from './attemptOutcome.js';
 
@@ -42,7 +42,7 @@ export const withJobLogging =
       if (err instanceof DelayedError) throw error;
       const failure = decodeJobFailure(err.message);
       if (err instanceof UnrecoverableError) {
-        const outcome = ['PRECONDITION_FAILED', 'SUPERSEDED', 'EXPIRED', 'ENQUEUE_UNCONFIRMED'].includes(failure.code) ? 'rejected' : 'failed';
+        const outcome = isRejection(failure.code) ? 'rejected' : 'failed';
         log.warn({ durationMs: durationMs(), outcome, code: failure.code, reason: failure.message }, 'job failed without retry');
       } else {
         const willRetry = failedAttemptOutcome(job, err) === 'retried';
