@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { createGovernanceQueues, registerStateGauges, settleFailedAcceptance, waitForDatabase, type Config, type Lifecycle, type Logger } from '@valhalla/core';
-import { JOB_NAMES, QUEUES, decodeJobFailure, startupVerificationJobId, type QueueName } from '@valhalla/contract';
+import { JOB_NAMES, QUEUES, startupVerificationJobId, type QueueName } from '@valhalla/contract';
 import { assertSchemaCompatible } from '@valhalla/core/migrator';
 import type { Job, Processor, Worker } from 'bullmq';
 import { BoundedWorker } from './boundedWorker.js';
@@ -17,6 +17,7 @@ import { startNotificationHousekeeping } from './notifications/notificationHouse
 import type { HostResolver } from '@valhalla/core/notifications';
 import { withJobLogging } from './processors/withJobLogging.js';
 import { countFailuresOutsideProcessor, withJobMetrics } from './processors/withJobMetrics.js';
+import { failureCarriedBy } from './processors/jobFailures.js';
 import { withTransientRetry } from './processors/withTransientRetry.js';
 import { assertApprovalsAgree } from './assertApprovalsAgree.js';
 import { startHeartbeat } from './startHeartbeat.js';
@@ -152,9 +153,9 @@ export const createWorkerApp = async (options: WorkerAppOptions): Promise<Worker
   // again. Rejected changes commit an execution record, which settles them already; this covers the rest (attempts
   // exhausted on an unexpected failure). Best effort: missed while PostgreSQL is down, the job stays failed in Redis,
   // which the reconciler leaves alone.
-  const settleFinalFailure = (job: Job | undefined) => {
+  const settleFinalFailure = (job: Job | undefined, error: Error) => {
     if (job?.id === undefined || job.finishedOn === undefined) return;
-    const { code } = decodeJobFailure(job.failedReason ?? '');
+    const { code } = failureCarriedBy(error);
     settleFailedAcceptance(pool, job.id, code).catch((err: unknown) => log.warn({ err, jobId: job.id }, 'could not settle the acceptance of a failed job'));
   };
 

@@ -77,7 +77,7 @@ export {
 export { ERROR_CODES, isErrorCode, type ErrorCode } from './errorCodes.js';
 export { OFREP_ERROR_CODES, type OfrepErrorCode } from './ofrepErrorCodes.js';
 export { CHANGE_REJECTED_CODES, JOB_FAILURE_CODES, isRejection, type ChangeRejectedCode, type JobFailureCode } from './failureCodes.js';
-export { decodeJobFailure, encodeJobFailure, jobFailure, jobFailureOf, type JobFailure } from './jobFailure.js';
+export { decodeJobFailure, encodeJobFailure, jobFailure, jobFailureOf, unrecordedJobFailure, type JobFailure } from './jobFailure.js';
 export { changeRejectionFailure } from './changeRejection.js';
 export { DEFAULT_CHANGE_MAX_AGE_SECONDS, DEFAULT_TRANSIENT_RETRY, transientRetryDelayMs, type TransientRetrySchedule } from './retryPolicy.js';
 export { MAX_JOB_DATA_BYTES, MAX_JOB_RESULT_BYTES } from './limits.js';

@@ -23,6 +23,10 @@ export const jobFailureOf = (code: JobFailureCode, message: string): JobFailure 
   final: JOB_FAILURE_CODES[code].final,
 });
 
+/** The record of a failure that carries none of ours (BullMQ's own, another worker's): it needs a person. */
+export const unrecordedJobFailure = (): JobFailure =>
+  jobFailureOf('JOB_INTERRUPTED', 'the job failed outside the worker (for example after stalling repeatedly); see the worker log');
+
 /** The text BullMQ stores as the job's failedReason: made only where the record leaves the worker. */
 export const encodeJobFailure = (failure: JobFailure): string => JSON.stringify(jobFailure.parse(failure));
 
@@ -43,5 +47,5 @@ export const decodeJobFailure = (failedReason: string): JobFailure => {
       // not JSON: falls through to the fixed record
     }
   }
-  return jobFailureOf('JOB_INTERRUPTED', 'the job failed outside the worker (for example after stalling repeatedly); see the worker log');
+  return unrecordedJobFailure();
 };

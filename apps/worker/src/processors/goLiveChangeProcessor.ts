@@ -3,7 +3,7 @@ import { JOB_CATALOG, JOB_NAMES, QUEUES, changeRejectionFailure, isSafetyAction,
 import type { Job } from 'bullmq';
 import type { ChangeBatcher } from './changeBatcher.js';
 import { parsePayloadOrFail, unrecoverableUnknownJob } from './invalidPayload.js';
-import { finalFailure, finalFailureOf } from './jobFailures.js';
+import { FinalJobFailure, finalFailureOf } from './jobFailures.js';
 import type { ProcessorResult } from './withJobLogging.js';
 
 export type GoLiveChangeProcessorDeps = {
@@ -66,6 +66,6 @@ export const createGoLiveChangeProcessor =
 
     const rejection = changeRejectionFailure(result);
     // Committed already (the audit row records the rejection); failing the job without retry reports it.
-    if (rejection !== null) throw finalFailure(rejection);
+    if (rejection !== null) throw new FinalJobFailure(rejection);
     return { value: result, outcome: result.outcome };
   };

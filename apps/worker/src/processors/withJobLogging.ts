@@ -1,7 +1,8 @@
-import { decodeJobFailure, isRejection } from '@valhalla/contract';
+import { isRejection } from '@valhalla/contract';
 import type { Logger } from '@valhalla/core';
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import { failedAttemptOutcome } from './attemptOutcome.js';
+import { failureCarriedBy } from './jobFailures.js';
 
 /** What a processor hands back: the job's return value, and a one-word outcome for the completion log line. */
 export type ProcessorResult<R> = { value: R; outcome: string };
@@ -40,7 +41,7 @@ export const withJobLogging =
     } catch (error) {
       const err = error instanceof Error ? error : new Error(String(error));
       if (err instanceof DelayedError) throw error;
-      const failure = decodeJobFailure(err.message);
+      const failure = failureCarriedBy(error);
       if (err instanceof UnrecoverableError) {
         const outcome = isRejection(failure.code) ? 'rejected' : 'failed';
         log.warn({ durationMs: durationMs(), outcome, code: failure.code, reason: failure.message }, 'job failed without retry');
