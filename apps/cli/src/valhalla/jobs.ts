@@ -1,6 +1,7 @@
 import { isRejection } from '@valhalla/contract/failureCodes';
 import { ApiCallError, type ApiClient } from './apiClient.js';
-import { jobError, type Job, type Queued } from './apiTypes.js';
+import type { ChangeRequestAccepted, JobAccepted, JobBody as Job, JobCompleted } from '@valhalla/contract';
+import { jobError } from './jobError.js';
 import { EXIT, UsageError, type CommandContext } from './command.js';
 import { keyValues } from './format.js';
 
@@ -64,9 +65,9 @@ export const waitTimeoutMs = (value: string | undefined): number => {
 export const enqueue = async (context: CommandContext, path: string, body: unknown, fallbackJobId?: string): Promise<number> => {
   const timeoutMs = waitTimeoutMs(context.option('--timeout'));
   const api = context.api();
-  const queued = await api.post<(Queued & { changeRequestId?: string }) | undefined>(path, body);
+  const queued = await api.post<JobAccepted | JobCompleted | ChangeRequestAccepted | undefined>(path, body);
   // APPROVALS_REQUIRED > 1: an enable or release becomes a change request instead of a job.
-  if (queued?.changeRequestId !== undefined) {
+  if (queued !== undefined && 'changeRequestId' in queued) {
     context.print(`change request ${queued.changeRequestId} waits for approval (valhalla approve ${queued.changeRequestId} --reason ...)`, queued);
     return EXIT.done;
   }
