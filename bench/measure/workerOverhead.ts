@@ -29,7 +29,6 @@ export const measureWorkerOverhead = async (ctx: BenchContext): Promise<Row[]> =
   const productProcessor = withJobLogging(
     logger,
     createGoLiveChangeProcessor({
-      changeMaxAgeSeconds: 3600,
       // The batcher's applier replaced by the raw transaction, one per member: this row measures the path around it.
       batcher: createChangeBatcher({
         maxBatch: 64,

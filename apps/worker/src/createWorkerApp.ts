@@ -182,7 +182,8 @@ export const createWorkerApp = async (options: WorkerAppOptions): Promise<Worker
     lifecycle.add('stop heartbeat', () => heartbeat.stop());
 
     // One applier for the process: go-live changes in flight on both queues are group-committed together.
-    const batchOptions = { keyring: config.auditKeyring, migrationHead, approvalsRequired: config.approvalsRequired };
+    // A change's age is judged under the lock on the database's clock, from its acceptance (or its clamped timestamp).
+    const batchOptions = { keyring: config.auditKeyring, migrationHead, approvalsRequired: config.approvalsRequired, changeMaxAgeMs: config.changeMaxAgeSeconds * 1000 };
     const batcher = createChangeBatcher({ apply: (requests) => options.dependencies.applyBatch(requests, batchOptions), maxBatch: tuning.maxBatchSize });
     const changeProcessor = withJobMetrics(
       metrics,
@@ -192,7 +193,6 @@ export const createWorkerApp = async (options: WorkerAppOptions): Promise<Worker
           transientRetry,
           createGoLiveChangeProcessor({
             batcher,
-            changeMaxAgeSeconds: config.changeMaxAgeSeconds,
             onTransaction: (outcome) => (outcome === 'committed' ? metrics.transactionCommitted() : metrics.transactionRolledBack()),
           }),
         ),

@@ -1,5 +1,5 @@
 import { InvalidPayloadError, sqlstateOf, type Logger } from '@valhalla/core';
-import { JOB_CATALOG, JOB_NAMES, QUEUES, changeRejectionFailure, isSafetyAction, type ChangeResult } from '@valhalla/contract';
+import { JOB_NAMES, QUEUES, changeRejectionFailure, isSafetyAction, type ChangeResult } from '@valhalla/contract';
 import type { Job } from 'bullmq';
 import type { ChangeBatcher } from './changeBatcher.js';
 import { parsePayloadOrFail, unrecoverableUnknownJob } from './invalidPayload.js';
@@ -9,8 +9,6 @@ import type { ProcessorResult } from './withJobLogging.js';
 export type GoLiveChangeProcessorDeps = {
   /** The process's group-commit applier: every go-live-change job in flight goes through it. */
   batcher: ChangeBatcher;
-  /** CHANGE_MAX_AGE_SECONDS: a change that expires and is not applied this long after its creation is rejected. */
-  changeMaxAgeSeconds: number;
   /** Told how each (non-replayed) change ended: the worker's metrics count them. */
   onTransaction?: ((outcome: 'committed' | 'rolled_back') => void) | undefined;
 };
@@ -31,8 +29,6 @@ export const createGoLiveChangeProcessor =
     if (job.queueName === QUEUES.governanceSafety && !isSafetyAction(payload.action)) {
       throw finalFailureOf('INVALID_PAYLOAD', `queue ${QUEUES.governanceSafety} takes only kill_switch.engage and go_live.disable, not ${payload.action}`);
     }
-    // Its age is judged under the lock on the database's clock, from its acceptance (or its clamped timestamp).
-    const maxAgeMs = JOB_CATALOG[JOB_NAMES.goLiveChange].expires(payload) ? deps.changeMaxAgeSeconds * 1000 : undefined;
 
     let execution: Awaited<ReturnType<ChangeBatcher['submit']>>;
     try {
@@ -41,7 +37,6 @@ export const createGoLiveChangeProcessor =
         jobCreatedAt: job.timestamp,
         queue: job.queueName,
         payload,
-        maxAgeMs,
       });
     } catch (err) {
       deps.onTransaction?.('rolled_back');
