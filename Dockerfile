@@ -16,6 +16,7 @@ ENV TURBO_TELEMETRY_DISABLED=1 \
     NPM_CONFIG_UPDATE_NOTIFIER=false
 # Every workspace's manifest first (npm ci needs them all), so the dependency layer is cached until a manifest or the lockfile changes.
 COPY package.json package-lock.json ./
+COPY packages/contract/package.json packages/contract/
 COPY packages/core/package.json packages/core/
 COPY packages/client/package.json packages/client/
 COPY apps/api/package.json apps/api/
@@ -24,6 +25,7 @@ COPY apps/cli/package.json apps/cli/
 COPY apps/console/package.json apps/console/
 RUN npm ci --include=dev --no-audit --no-fund
 COPY tsconfig.base.json tsconfig.json turbo.json ./
+COPY packages/contract packages/contract
 COPY packages/core packages/core
 COPY packages/client packages/client
 COPY apps/api apps/api
@@ -39,6 +41,7 @@ ENV NODE_ENV=production \
     NPM_CONFIG_UPDATE_NOTIFIER=false \
     PORT=3000
 COPY package.json package-lock.json ./
+COPY packages/contract/package.json packages/contract/
 COPY packages/core/package.json packages/core/
 COPY packages/client/package.json packages/client/
 COPY apps/api/package.json apps/api/
@@ -46,6 +49,7 @@ COPY apps/worker/package.json apps/worker/
 COPY apps/cli/package.json apps/cli/
 COPY apps/console/package.json apps/console/
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+COPY --from=build /app/packages/contract/dist packages/contract/dist
 COPY --from=build /app/packages/core/dist packages/core/dist
 COPY --from=build /app/packages/client/dist packages/client/dist
 COPY --from=build /app/apps/api/dist apps/api/dist

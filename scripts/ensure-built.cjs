@@ -12,6 +12,7 @@ var childProcess = require('child_process');
 var root = path.resolve(__dirname, '..');
 /** Each workspace: the files its consumers run, and tsc -b's build info (rewritten on every rebuild). */
 var WORKSPACES = [
+  { dir: 'packages/contract', outputs: ['dist/index.js', 'dist/failureCodes.js'] },
   { dir: 'packages/core', outputs: ['dist/index.js', 'dist/migrator/index.js'] },
   { dir: 'apps/api', outputs: ['dist/main.js'] },
   { dir: 'apps/worker', outputs: ['dist/main.js'] },

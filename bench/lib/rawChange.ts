@@ -1,5 +1,6 @@
 import type pg from 'pg';
-import { createAuditKeyring, DEVELOPMENT_AUDIT_KEY, signAuditEntries, type StateSnapshot } from '@valhalla/core';
+import { createAuditKeyring, DEVELOPMENT_AUDIT_KEY, signAuditEntries } from '@valhalla/core';
+import { type StateSnapshot } from '@valhalla/contract';
 
 const keyring = createAuditKeyring([DEVELOPMENT_AUDIT_KEY]);
 

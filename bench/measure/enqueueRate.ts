@@ -1,5 +1,5 @@
 import { Queue } from 'bullmq';
-import { JOB_CATALOG, JOB_NAMES } from '@valhalla/core';
+import { JOB_CATALOG, JOB_NAMES } from '@valhalla/contract';
 import { freePort, startProcess } from '../lib/environment.ts';
 import { postLoad } from '../lib/http.ts';
 import { median, round, runPool } from '../lib/stats.ts';

@@ -1,5 +1,6 @@
 import pg from 'pg';
-import { GOVERNANCE_CHANGE_QUEUES, JOB_CATALOG, JOB_NAMES, LIVE_STATE_CHANNEL } from '@valhalla/core';
+import { LIVE_STATE_CHANNEL } from '@valhalla/core';
+import { GOVERNANCE_CHANGE_QUEUES, JOB_CATALOG, JOB_NAMES } from '@valhalla/contract';
 import { postJson } from '../lib/http.ts';
 import { createJobWaiter } from '../lib/jobWaiter.ts';
 import { percentile, round } from '../lib/stats.ts';

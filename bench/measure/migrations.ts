@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { QUEUES } from '@valhalla/core';
+import { QUEUES } from '@valhalla/contract';
 import { REPO_ROOT } from '../lib/environment.ts';
 import { postJson } from '../lib/http.ts';
 import { createJobWaiter } from '../lib/jobWaiter.ts';

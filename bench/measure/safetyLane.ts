@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { Redis } from 'ioredis';
-import { JOB_CATALOG, JOB_NAMES, QUEUES, createGovernanceQueues, type GoLiveChangePayload } from '@valhalla/core';
+import { createGovernanceQueues } from '@valhalla/core';
+import { JOB_CATALOG, JOB_NAMES, QUEUES, type GoLiveChangePayload } from '@valhalla/contract';
 import { freePort, productionNodeFlags, startProcess } from '../lib/environment.ts';
 import { postJson } from '../lib/http.ts';
 import { createJobWaiter } from '../lib/jobWaiter.ts';

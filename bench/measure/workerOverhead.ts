@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Queue, Worker, type Job } from 'bullmq';
-import { createLogger, JOB_CATALOG, JOB_NAMES, type ChangeResult } from '@valhalla/core';
+import { createLogger } from '@valhalla/core';
+import { JOB_CATALOG, JOB_NAMES, type ChangeResult } from '@valhalla/contract';
 import { createChangeBatcher, createGoLiveChangeProcessor, withJobLogging } from '@valhalla/worker';
 import { rawChangeTransaction } from '../lib/rawChange.ts';
 import { median, round } from '../lib/stats.ts';
@@ -28,7 +29,6 @@ export const measureWorkerOverhead = async (ctx: BenchContext): Promise<Row[]> =
   const productProcessor = withJobLogging(
     logger,
     createGoLiveChangeProcessor({
-      changeMaxAgeSeconds: 3600,
       // The batcher's applier replaced by the raw transaction, one per member: this row measures the path around it.
       batcher: createChangeBatcher({
         maxBatch: 64,

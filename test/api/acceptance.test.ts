@@ -1,13 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  QUEUES,
-  createDatabasePool,
-  decodeJobFailure,
-  listAuditEntriesInOrder,
-  readGovernanceRows,
-  sql,
-  type ChangeResult,
-} from '../../packages/core/src/index.js';
+import { createDatabasePool, listAuditEntriesInOrder, readGovernanceRows, sql } from '../../packages/core/src/index.js';
+import { QUEUES, decodeJobFailure, type ChangeResult } from '../../packages/contract/src/index.js';
 import { databaseUrlFor } from '../helpers/services.js';
 import { adminDatabaseUrl, useTestDatabase } from '../helpers/database.js';
 import { freePort, startOwnRedis } from '../helpers/redisServer.js';

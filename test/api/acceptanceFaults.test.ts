@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { JOB_CATALOG, JOB_NAMES, QUEUES, acceptJob, createDatabasePool, decodeJobFailure, listAuditEntriesInOrder, readGovernanceRows, sql } from '../../packages/core/src/index.js';
+import { acceptJob, createDatabasePool, listAuditEntriesInOrder, readGovernanceRows, sql } from '../../packages/core/src/index.js';
+import { JOB_CATALOG, JOB_NAMES, QUEUES, decodeJobFailure, queueForJob } from '../../packages/contract/src/index.js';
 import { useTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { testRedisUrl, uniqueQueuePrefix } from '../helpers/redis.js';
 import { waitFor } from '../helpers/waitFor.js';
@@ -172,7 +173,7 @@ describe('faults around the acceptance record', () => {
     const payload = { action: 'kill_switch.release', actor: ALICE.actor, reason: 'recorded, then the api died' } as const;
     const recorded = await acceptJob(database.current.pool, {
       jobId: 'recorded-not-enqueued',
-      queue: JOB_CATALOG[JOB_NAMES.goLiveChange].queue,
+      queue: queueForJob(JOB_NAMES.goLiveChange, payload),
       jobName: JOB_NAMES.goLiveChange,
       payload,
       actor: ALICE.actor,

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { ERROR_CODES, OFREP_ERROR_CODES } from '../../packages/core/src/index.js';
+import { ERROR_CODES, OFREP_ERROR_CODES } from '../../packages/contract/src/index.js';
 
 const doc = readFileSync(fileURLToPath(new URL('../../apps/api/ERRORS.md', import.meta.url)), 'utf8');
 // The OFREP section (last in the file) documents the OFREP registry; everything before it, the contract's.

@@ -1,6 +1,6 @@
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { ERROR_CODES } from '../../packages/core/src/index.js';
+import { ERROR_CODES } from '../../packages/contract/src/index.js';
 import { ALICE, bearer, jobData, useApi } from './support.js';
 
 const api = useApi();

@@ -1,6 +1,7 @@
 import { Queue } from 'bullmq';
 import { describe, expect, it } from 'vitest';
-import { JOB_NAMES, QUEUES, listAuditEntriesInOrder, type ChangeResult } from '../../packages/core/src/index.js';
+import { listAuditEntriesInOrder } from '../../packages/core/src/index.js';
+import { JOB_NAMES, QUEUES, type ChangeResult } from '../../packages/contract/src/index.js';
 import { useTestDatabase } from '../helpers/database.js';
 import { startOwnRedis } from '../helpers/redisServer.js';
 import { waitFor } from '../helpers/waitFor.js';

@@ -1,7 +1,8 @@
 import { UnrecoverableError, Worker } from 'bullmq';
 import { describe, expect, it } from 'vitest';
 import { buildServer } from '../../apps/api/src/index.js';
-import { createAuditKeyring, createLogger, DEVELOPMENT_AUDIT_KEY, encodeJobFailure, jobFailureOf, verifyAuditChain, type GovernanceQueues } from '../../packages/core/src/index.js';
+import { createAuditKeyring, createLogger, DEVELOPMENT_AUDIT_KEY, verifyAuditChain, type GovernanceQueues } from '../../packages/core/src/index.js';
+import { encodeJobFailure, jobFailureOf } from '../../packages/contract/src/index.js';
 import { createMigrator } from '../../packages/core/src/migrator/index.js';
 import { MIGRATIONS_DIR } from '../helpers/globalSetup.js';
 import { createTestRedis } from '../helpers/redis.js';

@@ -1,6 +1,7 @@
 import { Worker } from 'bullmq';
 import { describe, expect, it } from 'vitest';
-import { appendAuditEntries, AUDIT_CHAIN_CHECK, createAuditKeyring, DEVELOPMENT_AUDIT_KEY, ERROR_CODES, GOVERNANCE_ACTIONS, encodeJobFailure, jobFailureOf, sql } from '../../packages/core/src/index.js';
+import { appendAuditEntries, AUDIT_CHAIN_CHECK, createAuditKeyring, DEVELOPMENT_AUDIT_KEY, sql } from '../../packages/core/src/index.js';
+import { ERROR_CODES, GOVERNANCE_ACTIONS, encodeJobFailure, jobFailureOf } from '../../packages/contract/src/index.js';
 import { ALICE, BOB, bearer, jobData, quitRedis, startApi, useApi } from './support.js';
 import { useTestDatabase } from '../helpers/database.js';
 import { createTestRedis } from '../helpers/redis.js';

@@ -1,16 +1,6 @@
 import type { Job } from 'bullmq';
-import {
-  applyGovernanceChange,
-  createAuditKeyring,
-  createLogger,
-  DEVELOPMENT_AUDIT_KEY,
-  JOB_NAMES,
-  QUEUES,
-  type AuditKeyring,
-  type DatabasePool,
-  upsertWorkerHeartbeat,
-  type VerificationCheck,
-} from '../../packages/core/src/index.js';
+import { applyGovernanceChange, createAuditKeyring, createLogger, DEVELOPMENT_AUDIT_KEY, type AuditKeyring, type DatabasePool, upsertWorkerHeartbeat } from '../../packages/core/src/index.js';
+import { JOB_NAMES, QUEUES, type VerificationCheck } from '../../packages/contract/src/index.js';
 import { createMigrator, runMigrateCommand } from '../../packages/core/src/migrator/index.js';
 import { createMigrationVerifyProcessor } from '../../apps/worker/src/index.js';
 import { adminQuery, type TestDatabase } from '../helpers/database.js';

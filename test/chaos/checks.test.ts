@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { StateSnapshot } from '../../packages/core/src/index.js';
+import type { StateSnapshot } from '../../packages/contract/src/index.js';
 import { checkAnsweredChanges } from './checks/checkAnsweredChanges.js';
 import { checkNoDoubles } from './checks/checkNoDoubles.js';
 import { checkPlainJobs } from './checks/checkPlainJobs.js';

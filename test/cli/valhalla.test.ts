@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { realpathSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,27 +9,10 @@ import { REPO_ROOT, type ManagedProcess } from '../helpers/processes.js';
 import { createTestRedis, deleteKeysWithPrefix, testRedisUrl, uniqueQueuePrefix } from '../helpers/redis.js';
 import { freePort } from '../helpers/redisServer.js';
 import { waitFor } from '../helpers/waitFor.js';
+import { runCommand } from './runCommand.js';
 
 const CLI = 'apps/cli/bin/valhalla.js';
 const database = useTestDatabase({ poolSize: 2 });
-
-type Run = { code: number | null; stdout: string; stderr: string; json: () => any };
-
-/** Runs a command from the repository root to its end (bounded), with a minimal environment. */
-const runCommand = (command: string, args: readonly string[], env: Record<string, string | undefined>, timeoutMs = 30_000): Promise<Run> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: REPO_ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr, json: () => JSON.parse(stdout) });
-    });
-  });
 
 let api: { process: ManagedProcess; url: string };
 let worker: ManagedProcess;

@@ -1,6 +1,7 @@
 import { Worker } from 'bullmq';
 import { describe, expect, it } from 'vitest';
-import { applyGovernanceChange, encodeJobFailure, jobFailureOf, type GovernanceAction } from '../../packages/core/src/index.js';
+import { applyGovernanceChange } from '../../packages/core/src/index.js';
+import { encodeJobFailure, jobFailureOf, type GovernanceAction } from '../../packages/contract/src/index.js';
 import { DEV_KEYRING } from '../audit/support.js';
 import { createTestRedis } from '../helpers/redis.js';
 import { waitFor } from '../helpers/waitFor.js';

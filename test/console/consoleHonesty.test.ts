@@ -1,7 +1,7 @@
 import { Queue } from 'bullmq';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { JOB_NAMES, QUEUES } from '../../packages/core/src/index.js';
+import { JOB_NAMES, QUEUES } from '../../packages/contract/src/index.js';
 import { startApiProcess, startWorkerProcess } from '../api/processes.js';
 import { ALICE, BOB, TOKENS_ENV } from '../api/support.js';
 import { useTestDatabase } from '../helpers/database.js';

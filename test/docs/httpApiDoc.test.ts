@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ERROR_CODES, OFREP_ERROR_CODES } from '../../packages/core/src/index.js';
+import { ERROR_CODES, OFREP_ERROR_CODES } from '../../packages/contract/src/index.js';
 import { useApi } from '../api/support.js';
 import { REPO_ROOT } from '../helpers/processes.js';
 

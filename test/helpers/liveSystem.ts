@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { GOVERNANCE_ACTIONS, sql, type GovernanceAction } from '../../packages/core/src/index.js';
+import { sql } from '../../packages/core/src/index.js';
+import { GOVERNANCE_ACTIONS, type GovernanceAction } from '../../packages/contract/src/index.js';
 import { startApiProcess, startWorkerProcess } from '../api/processes.js';
 import { ALICE } from '../api/support.js';
 import { applyChange } from '../live/support.js';

@@ -1,15 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import {
-  DEVELOPMENT_AUDIT_KEY,
-  GOVERNANCE_ACTIONS,
-  applyGovernanceChange,
-  createAuditKeyring,
-  sql,
-  type ChangeResult,
-  type DatabasePool,
-  type GovernanceAction,
-  type LiveStateBody,
-} from '../../packages/core/src/index.js';
+import { DEVELOPMENT_AUDIT_KEY, applyGovernanceChange, createAuditKeyring, sql, type DatabasePool } from '../../packages/core/src/index.js';
+import { GOVERNANCE_ACTIONS, type ChangeResult, type GovernanceAction, type LiveStateBody } from '../../packages/contract/src/index.js';
 import type { ApiHarness } from '../api/support.js';
 
 export { GOVERNANCE_ACTIONS };

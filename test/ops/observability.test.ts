@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { JOB_FAILURE_CODES, STATE_GAUGE_NAMES } from '../../packages/core/src/index.js';
+import { STATE_GAUGE_NAMES } from '../../packages/core/src/index.js';
+import { JOB_FAILURE_CODES } from '../../packages/contract/src/index.js';
 import { startApiProcess, startWorkerProcess } from '../api/processes.js';
 import { useTestDatabase } from '../helpers/database.js';
 import { REPO_ROOT } from '../helpers/processes.js';
@@ -92,7 +93,7 @@ describe('deploy/: Prometheus rules and Grafana dashboard', () => {
 
   it('ValhallaFailedJobs counts exactly the failures the job contract does not call rejections', () => {
     const rule = rules().find((candidate) => candidate.alert === 'ValhallaFailedJobs');
-    // The one table (packages/core/src/contract/jobFailure.ts) decides; the rule selects its label, never codes.
+    // The one table (packages/contract/src/jobFailure.ts) decides; the rule selects its label, never codes.
     expect(rule?.expr).toMatch(/valhalla_worker_job_failures_total\{rejection="false"\}/);
     expect(rule?.expr).not.toMatch(/valhalla_queue_jobs/);
     const needPerson = Object.entries(JOB_FAILURE_CODES)

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { JOB_NAMES, QUEUES, insertVerificationRun, sql, type GoLiveChangePayload } from '../../packages/core/src/index.js';
+import { insertVerificationRun, sql } from '../../packages/core/src/index.js';
+import { JOB_NAMES, QUEUES, type GoLiveChangePayload } from '../../packages/contract/src/index.js';
 import { adminQuery } from '../helpers/database.js';
 import { closeGate } from '../helpers/lockGate.js';
 import { startOwnRedis } from '../helpers/redisServer.js';

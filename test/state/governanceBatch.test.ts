@@ -1,20 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  DEVELOPMENT_AUDIT_KEY,
-  GOVERNANCE_ACTION_VALUES,
-  applyGovernanceBatch,
-  applyGovernanceChange,
-  createAuditKeyring,
-  verifyAuditChain,
-  insertVerificationRun,
-  listAuditEntriesInOrder,
-  readGovernanceRows,
-  snapshotOf,
-  sql,
-  type DatabasePool,
-  type GoLiveChangePayload,
-  type GovernanceChangeRequest,
-} from '../../packages/core/src/index.js';
+import { DEVELOPMENT_AUDIT_KEY, applyGovernanceBatch, applyGovernanceChange, createAuditKeyring, verifyAuditChain, insertVerificationRun, listAuditEntriesInOrder, readGovernanceRows, snapshotOf, sql, type DatabasePool, type GovernanceChangeRequest } from '../../packages/core/src/index.js';
+import { GOVERNANCE_ACTION_VALUES, type GoLiveChangePayload } from '../../packages/contract/src/index.js';
 import { createTestDatabase, dropTestDatabase, useTestDatabase, type TestDatabase } from '../helpers/database.js';
 
 const HEAD = 'head-under-test';

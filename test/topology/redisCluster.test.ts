@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { JOB_CATALOG, JOB_NAMES, QUEUES, acceptJob, redisPrimaries, sql } from '../../packages/core/src/index.js';
+import { acceptJob, redisPrimaries, sql } from '../../packages/core/src/index.js';
+import { JOB_NAMES, QUEUES, queueForJob } from '../../packages/contract/src/index.js';
 import { WATCHDOG_ACTOR, WATCHDOG_SCHEDULER_ID } from '../../apps/worker/src/index.js';
 import { startApiProcess } from '../api/processes.js';
 import { bearer } from '../api/support.js';
@@ -61,11 +62,12 @@ describe('Redis Cluster (three primaries started by the test)', () => {
       expect((await waitForJob(producer, direct, 30_000)).state).toBe('completed');
       // The reconciler: a change recorded in PostgreSQL that never reached Redis (the api died between the two).
       const recorded = 'cluster-recorded-not-enqueued';
+      const recordedPayload = { action: 'metadata.update', actor: 'ops:cluster', reason: 'recorded only', metadata: { notes: 'reconciled' } } as const;
       await acceptJob(pool, {
         jobId: recorded,
-        queue: JOB_CATALOG[JOB_NAMES.goLiveChange].queue,
+        queue: queueForJob(JOB_NAMES.goLiveChange, recordedPayload),
         jobName: JOB_NAMES.goLiveChange,
-        payload: { action: 'metadata.update', actor: 'ops:cluster', reason: 'recorded only', metadata: { notes: 'reconciled' } },
+        payload: recordedPayload,
         actor: 'ops:cluster',
       });
       await expectEachExecutedOnce(pool, [...jobIds, direct, recorded]);

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { QUEUES, sql } from '../../packages/core/src/index.js';
+import { sql } from '../../packages/core/src/index.js';
+import { QUEUES } from '../../packages/contract/src/index.js';
 import { WATCHDOG_ACTOR, WATCHDOG_SCHEDULER_ID } from '../../apps/worker/src/index.js';
 import { startApiProcess } from '../api/processes.js';
 import { ALICE, BOB, TOKENS_ENV, bearer } from '../api/support.js';

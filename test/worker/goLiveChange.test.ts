@@ -1,13 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  JOB_NAMES,
-  PRIORITIES,
-  QUEUES,
-  listAuditEntriesInOrder,
-  sql,
-  type ChangeResult,
-  type GoLiveChangePayload,
-} from '../../packages/core/src/index.js';
+import { listAuditEntriesInOrder, sql } from '../../packages/core/src/index.js';
+import { JOB_NAMES, PRIORITIES, QUEUES, type ChangeResult, type GoLiveChangePayload } from '../../packages/contract/src/index.js';
 import { waitFor } from '../helpers/waitFor.js';
 import {
   auditCount,

@@ -1,16 +1,7 @@
 import { Queue } from 'bullmq';
 import { describe, expect, it } from 'vitest';
-import {
-  JOB_NAMES,
-  DEVELOPMENT_AUDIT_KEY,
-  QUEUES,
-  createAuditKeyring,
-  decodeJobFailure,
-  verifyAuditChain,
-  listAuditEntriesInOrder,
-  sql,
-  type GoLiveChangePayload,
-} from '../../packages/core/src/index.js';
+import { DEVELOPMENT_AUDIT_KEY, createAuditKeyring, verifyAuditChain, listAuditEntriesInOrder, sql } from '../../packages/core/src/index.js';
+import { JOB_NAMES, QUEUES, decodeJobFailure, type GoLiveChangePayload } from '../../packages/contract/src/index.js';
 import type { BatchApplier } from '../../apps/worker/src/index.js';
 import { testRedisUrl } from '../helpers/redis.js';
 import { waitFor } from '../helpers/waitFor.js';

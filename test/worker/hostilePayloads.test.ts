@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { JOB_NAMES, QUEUES, sql } from '../../packages/core/src/index.js';
+import { sql } from '../../packages/core/src/index.js';
+import { JOB_NAMES, QUEUES } from '../../packages/contract/src/index.js';
 import { auditCount, currentSnapshot, startInProcessWorker, useWorkerFixture, waitForJob } from './support/workerHarness.js';
 
 const fixture = useWorkerFixture('hostile');

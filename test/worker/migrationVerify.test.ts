@@ -3,17 +3,8 @@ import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import type { Job } from 'bullmq';
 import { describe, expect, it } from 'vitest';
-import {
-  createAuditKeyring,
-  DEVELOPMENT_AUDIT_KEY,
-  JOB_NAMES,
-  QUEUES,
-  createLogger,
-  decodeJobFailure,
-  startupVerificationJobId,
-  sql,
-  type VerificationCheck,
-} from '../../packages/core/src/index.js';
+import { createAuditKeyring, DEVELOPMENT_AUDIT_KEY, createLogger, sql } from '../../packages/core/src/index.js';
+import { JOB_NAMES, QUEUES, decodeJobFailure, startupVerificationJobId, type VerificationCheck } from '../../packages/contract/src/index.js';
 import { createMigrator } from '../../packages/core/src/migrator/index.js';
 import {
   API_HEALTH_CHECK,

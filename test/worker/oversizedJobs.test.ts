@@ -1,6 +1,7 @@
 import { Queue } from 'bullmq';
 import { describe, expect, it } from 'vitest';
-import { JOB_NAMES, MAX_JOB_DATA_BYTES, QUEUES, listAuditEntriesInOrder } from '../../packages/core/src/index.js';
+import { listAuditEntriesInOrder } from '../../packages/core/src/index.js';
+import { JOB_NAMES, MAX_JOB_DATA_BYTES, QUEUES } from '../../packages/contract/src/index.js';
 import { startApiProcess, startWorkerProcess } from '../api/processes.js';
 import { bearer } from '../api/support.js';
 import { useTestDatabase } from '../helpers/database.js';

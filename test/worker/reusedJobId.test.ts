@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { listAuditEntriesInOrder, QUEUES, type ChangeResult } from '../../packages/core/src/index.js';
+import { listAuditEntriesInOrder } from '../../packages/core/src/index.js';
+import { QUEUES, type ChangeResult } from '../../packages/contract/src/index.js';
 import { currentSnapshot, startInProcessWorker, useWorkerFixture, waitForJob } from './support/workerHarness.js';
 
 const fixture = useWorkerFixture('reused-id');

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { QUEUES } from '../../packages/core/src/index.js';
+import { QUEUES } from '../../packages/contract/src/index.js';
 import { waitFor } from '../helpers/waitFor.js';
 import { auditCount, currentSnapshot, startWorkerProcess, useWorkerFixture, waitForJob, workerEnv } from './support/workerHarness.js';
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { QUEUES, sql } from '../../packages/core/src/index.js';
+import { sql } from '../../packages/core/src/index.js';
+import { QUEUES } from '../../packages/contract/src/index.js';
 import { WATCHDOG_ACTOR, WATCHDOG_SCHEDULER_ID } from '../../apps/worker/src/index.js';
 import { adminQuery } from '../helpers/database.js';
 import { waitFor } from '../helpers/waitFor.js';

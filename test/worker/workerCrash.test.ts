@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { decodeJobFailure, listAuditEntriesInOrder, sql, type ChangeResult } from '../../packages/core/src/index.js';
+import { listAuditEntriesInOrder, sql } from '../../packages/core/src/index.js';
+import { decodeJobFailure, type ChangeResult } from '../../packages/contract/src/index.js';
 import { waitFor } from '../helpers/waitFor.js';
 import {
   auditCount,

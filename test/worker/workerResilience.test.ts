@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { QUEUES, createGovernanceQueues, decodeJobFailure, listLiveWorkers, sql, type GoLiveChangePayload } from '../../packages/core/src/index.js';
+import { createGovernanceQueues, listLiveWorkers, sql } from '../../packages/core/src/index.js';
+import { QUEUES, decodeJobFailure, type GoLiveChangePayload } from '../../packages/contract/src/index.js';
 import { adminQuery } from '../helpers/database.js';
 import { closeGate } from '../helpers/lockGate.js';
 import { track } from '../helpers/leaks.js';

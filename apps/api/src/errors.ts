@@ -1,4 +1,5 @@
-import { AppError, ERROR_CODES, type ErrorCode, type ErrorDetail } from '@valhalla/core';
+import { AppError, type ErrorDetail } from '@valhalla/core';
+import { ERROR_CODES, type ErrorCode } from '@valhalla/contract';
 
 /** One field-level problem in an error response. */
 export type ApiErrorDetail = { field: string; message: string };

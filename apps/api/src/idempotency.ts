@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { claimIdempotencyKey, type DatabasePool, type KeyClaim, type QueueName } from '@valhalla/core';
+import { claimIdempotencyKey, type DatabasePool, type KeyClaim } from '@valhalla/core';
+import { type QueueName } from '@valhalla/contract';
 import type { FastifyRequest } from 'fastify';
 import { callDatabase } from './dependencyCalls.js';
 import { ApiError } from './errors.js';

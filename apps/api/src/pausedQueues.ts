@@ -1,4 +1,5 @@
-import { withTimeout, type QueueName } from '@valhalla/core';
+import type { QueueName } from '@valhalla/contract';
+import { withTimeout } from '@valhalla/core';
 import type { ApiDependencies } from './dependencies.js';
 
 /** How long the paused-queue probe may take before /health and the status answer without it. */

@@ -1,21 +1,10 @@
-import {
-  auditEntryRow,
-  ERROR_CODES,
-  fullAuditCheckRow,
-  goLiveStateRow,
-  heartbeatRow,
-  jobFailure,
-  systemMetadataRow,
-  verificationRunRow,
-  type ErrorCode,
-} from '@valhalla/core';
+import { ERROR_CODES, errorDetail, type ErrorCode } from '@valhalla/contract';
 import { z } from 'zod';
-import { jobAccepted, jobCompleted } from './schemas.js';
 
 /**
- * Response schemas: what each route answers, per status. The serializer validates every answer against them (a
- * mismatch is a bug: 500), and the OpenAPI document is generated from them. Schemas with an `id` become
- * `components.schemas` entries.
+ * Error responses per status. What each route answers on success is in @valhalla/contract (httpResponses.ts): the
+ * serializer validates every answer against those schemas (a mismatch is a bug: 500), and the OpenAPI document is
+ * generated from them. Schemas with an `id` become `components.schemas` entries.
  */
 
 /** The error statuses a route can answer; the contract's 400–503 (500 is never documented as an answer). */
@@ -52,8 +41,6 @@ export const describeStatus = (status: number): string => {
   return summary === undefined ? `HTTP ${status}` : `${summary} (${codesWithStatus(status).join(', ')})`;
 };
 
-const errorDetailSchema = z.object({ field: z.string(), message: z.string() });
-
 const errorSchemas = new Map<ErrorStatus, z.ZodType>();
 
 /** The contract's error body for one status: `{"error": {"code", "message", "details"?}}`. */
@@ -65,7 +52,7 @@ export const errorResponse = (status: ErrorStatus): z.ZodType => {
         error: z.object({
           code: z.enum(codesWithStatus(status)),
           message: z.string(),
-          details: z.array(errorDetailSchema).optional(),
+          details: z.array(errorDetail).optional(),
         }),
       })
       .meta({ id: `Error${status}`, description: ERROR_STATUS_SUMMARY[status] });
@@ -85,61 +72,3 @@ export const readErrors = (...more: ErrorStatus[]) => errorResponses(400, ...API
 /** POST routes with a JSON body, rate limited, with Idempotency-Key. */
 export const writeErrors = (...more: ErrorStatus[]) => errorResponses(400, ...API_BASE_ERRORS, 409, 413, 415, 429, ...more);
 
-export const jobAcceptedResponse = jobAccepted.meta({ id: 'JobAccepted', description: 'The job is accepted: recorded in PostgreSQL and queued' });
-export const jobCompletedResponse = jobCompleted.meta({
-  id: 'JobCompleted',
-  description: 'An engage or disable applied in the request, or a replay (same Idempotency-Key) of a request whose job already executed: its result',
-});
-
-const auditEntrySchema = auditEntryRow.meta({ id: 'AuditEntry' });
-const verificationRunSchema = verificationRunRow.meta({ id: 'VerificationRun' });
-
-export const auditPageResponse = z.object({
-  items: z.array(auditEntrySchema).describe('Newest first'),
-  next: z.string().nullable().describe('Pass as `before` for the next page; null on the last page'),
-});
-
-export const verificationsResponse = z.object({ items: z.array(verificationRunSchema).describe('Newest first') });
-
-export const JOB_STATES = ['waiting', 'delayed', 'active', 'completed', 'failed'] as const;
-
-export const jobResponse = z
-  .object({
-    id: z.string(),
-    queue: z.string(),
-    name: z.string(),
-    state: z.enum(JOB_STATES),
-    attempts: z.number().int(),
-    result: z.unknown().describe('The job\'s return value; null until it completes'),
-    error: jobFailure.nullable().describe('The failure record ({code, message, final}); null unless the job failed'),
-  })
-  .meta({ id: 'Job' });
-
-export const runbookStatusResponse = z
-  .object({
-    system_metadata: systemMetadataRow.nullable(),
-    go_live_state: goLiveStateRow.nullable(),
-    live: z.boolean(),
-    migrations: z.object({ head: z.string(), applied: z.array(z.string()), pending: z.array(z.string()) }),
-    last_verification: verificationRunSchema.nullable(),
-    /**
-     * The newest run whose audit-chain check read every row (scheduled runs are incremental): its id, when it ended
-     * and that check (with `coverage`). Null before the first.
-     */
-    last_full_audit_check: fullAuditCheckRow.nullable(),
-    workers: z.object({ alive: z.number().int(), items: z.array(heartbeatRow) }),
-    /** Queues paused in Redis (null when Redis does not answer): their jobs wait (engages only on governance-safety). */
-    paused_queues: z.array(z.string()).nullable(),
-  })
-  .meta({ id: 'RunbookStatus' });
-
-const checkResult = z.enum(['ok', 'unavailable', 'error']);
-export const healthResponse = z
-  .object({
-    status: z.enum(['ok', 'degraded', 'unavailable']),
-    checks: z.object({ database: checkResult, redis: checkResult }),
-    release: z.string().describe('The release this api runs (RELEASE): the worker compares it with its own (version skew)'),
-    /** Queues paused in Redis (null when Redis does not answer): reported, never a reason for a non-200. */
-    paused_queues: z.array(z.string()).nullable(),
-  })
-  .meta({ id: 'Health' });

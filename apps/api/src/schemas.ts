@@ -1,4 +1,4 @@
-import { actorField, metadataFields, reasonField, releaseField } from '@valhalla/core';
+import { actorField, metadataFields, reasonField, releaseField } from '@valhalla/contract';
 import { z } from 'zod';
 
 /**
@@ -48,21 +48,6 @@ export const verificationsQuery = z.strictObject({ limit: limitParam(VERIFICATIO
 /** Ids the api and BullMQ give: uuids, `idem-…`, `startup-verify-…`, counters, the scheduler's `repeat:<id>:<millis>`. */
 const JOB_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,200}$/;
 export const jobParams = z.strictObject({ id: z.string().regex(JOB_ID_PATTERN, 'must be 1-200 characters of letters, digits, _ . : -') });
-
-export const jobAccepted = z.object({
-  jobId: z.string(),
-  status: z.literal('queued'),
-  /** Why an engage or disable is queued rather than applied (PostgreSQL unreachable); absent otherwise. */
-  detail: z.string().optional(),
-});
-export type JobAccepted = z.infer<typeof jobAccepted>;
-
-/**
- * A change answered with its execution: an engage or disable the api applied in the request, or a replayed request
- * (same Idempotency-Key) whose job already executed.
- */
-export const jobCompleted = z.object({ jobId: z.string(), status: z.literal('completed'), result: z.unknown() });
-export type JobCompleted = z.infer<typeof jobCompleted>;
 
 /** POST /api/jobs/:id/retry: why the operator retries the job (validated like every other reason). */
 export const jobRetryBody = z.strictObject({ reason });

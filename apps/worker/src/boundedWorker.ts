@@ -1,4 +1,4 @@
-import { MAX_JOB_DATA_BYTES } from '@valhalla/core';
+import { MAX_JOB_DATA_BYTES } from '@valhalla/contract';
 import { Worker, type Job, type JobJson } from 'bullmq';
 
 /** Jobs whose data was over the limit, with its size: their data was replaced by `{}` before parsing. */

@@ -1,4 +1,5 @@
-import { GOVERNANCE_ACTIONS, JOB_NAMES, runInTransaction, type AuditKeyring, type DatabasePool, type GovernanceQueues, type Logger } from '@valhalla/core';
+import { runInTransaction, type AuditKeyring, type DatabasePool, type GovernanceQueues, type Logger } from '@valhalla/core';
+import { GOVERNANCE_ACTIONS, JOB_NAMES } from '@valhalla/contract';
 import { appendAuditEvent } from '@valhalla/core/migrator';
 import type { Drift } from './processors/migrationVerifyProcessor.js';
 import { WATCHDOG_ACTOR } from './startVerificationWatchdog.js';

@@ -1,15 +1,5 @@
-import {
-  JOB_CATALOG,
-  findOpenAcceptances,
-  markReenqueued,
-  takeReconcilerTurn,
-  type Acceptance,
-  type DatabasePool,
-  type GovernanceQueues,
-  type JobName,
-  type Logger,
-  type QueueName,
-} from '@valhalla/core';
+import { findOpenAcceptances, markReenqueued, takeReconcilerTurn, type Acceptance, type DatabasePool, type GovernanceQueues, type Logger } from '@valhalla/core';
+import { JOB_CATALOG, type JobName, type QueueName } from '@valhalla/contract';
 
 export type ReconcilerOptions = {
   pool: DatabasePool;

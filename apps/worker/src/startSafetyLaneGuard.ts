@@ -1,4 +1,5 @@
-import { QUEUE_EVENTS, QUEUES, recordQueueEvent, type AuditKeyring, type DatabasePool, type GovernanceQueues, type Logger } from '@valhalla/core';
+import { QUEUE_EVENTS, recordQueueEvent, type AuditKeyring, type DatabasePool, type GovernanceQueues, type Logger } from '@valhalla/core';
+import { QUEUES } from '@valhalla/contract';
 
 /** Who the audit entry of a resume made by the guard names. */
 const SAFETY_LANE_GUARD_ACTOR = 'system:worker';

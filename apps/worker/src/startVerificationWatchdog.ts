@@ -1,4 +1,5 @@
-import { JOB_CATALOG, JOB_NAMES, type GovernanceQueues, type Logger } from '@valhalla/core';
+import { JOB_CATALOG, JOB_NAMES, queueForJob } from '@valhalla/contract';
+import type { GovernanceQueues, Logger } from '@valhalla/core';
 
 /** The one scheduler id every worker upserts: BullMQ keeps one scheduler per id, so N workers schedule once. */
 export const WATCHDOG_SCHEDULER_ID = 'valhalla:verification-watchdog';
@@ -13,13 +14,13 @@ export const startVerificationWatchdog = async (
   queues: GovernanceQueues,
   options: { intervalSeconds: number; release: string; log: Logger },
 ): Promise<void> => {
-  const queue = queues.byName[JOB_CATALOG[JOB_NAMES.migrationVerify].queue];
+  // Incremental audit check: the chain from the last checkpoint (a full check every 15 minutes would grow with the log).
+  const data = { actor: WATCHDOG_ACTOR, release: options.release, auditCheck: 'incremental' as const };
+  const queue = queues.byName[queueForJob(JOB_NAMES.migrationVerify, data)];
   if (options.intervalSeconds === 0) {
     if (await queue.removeJobScheduler(WATCHDOG_SCHEDULER_ID)) options.log.info('verification watchdog removed (VERIFY_INTERVAL_SECONDS=0)');
     return;
   }
-  // Incremental audit check: the chain from the last checkpoint (a full check every 15 minutes would grow with the log).
-  const data = { actor: WATCHDOG_ACTOR, release: options.release, auditCheck: 'incremental' as const };
   await queue.upsertJobScheduler(
     WATCHDOG_SCHEDULER_ID,
     { every: options.intervalSeconds * 1000 },

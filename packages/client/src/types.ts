@@ -1,15 +1,7 @@
-/** The body of `GET /api/governance/live` and of every `state` event of the stream. */
-export type LiveStateBody = {
-  live: boolean;
-  go_live_enabled: boolean;
-  kill_switch_engaged: boolean;
-  backend_complete: boolean;
-  /** The audit id of the newest applied change. */
-  version: number;
-  changed_by: string | null;
-  reason: string | null;
-  updated_at: string | null;
-};
+import type { LiveStateBody } from '@valhalla/contract';
+
+/** The body of `GET /api/governance/live` and of every `state` event of the stream (the contract's type). */
+export type { LiveStateBody };
 
 /** What the client knows, and how fresh it is. */
 export type GoLiveState = LiveStateBody & {

@@ -1,4 +1,4 @@
-import { changeIdentity } from '../../../packages/core/src/index.js';
+import { changeIdentity } from '../../../packages/contract/src/index.js';
 import type { PlainJobRecord } from '../clients/plainProducer.js';
 import { FAULT_KINDS, type FaultRecord } from '../faults/faultKinds.js';
 import { checkResult, type CheckResult } from './checkResult.js';

@@ -1,5 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
-import { replayAudit, type StateSnapshot } from '../../../packages/core/src/index.js';
+import { replayAudit } from '../../../packages/core/src/index.js';
+import { type StateSnapshot } from '../../../packages/contract/src/index.js';
 import { checkResult, type CheckResult } from './checkResult.js';
 import type { RunRecord } from './readRunRecord.js';
 

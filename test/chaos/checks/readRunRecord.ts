@@ -1,12 +1,5 @@
-import {
-  listAuditEntriesInOrder,
-  readGovernanceRows,
-  snapshotOf,
-  sql,
-  type AuditEntry,
-  type DatabasePool,
-  type StateSnapshot,
-} from '../../../packages/core/src/index.js';
+import { listAuditEntriesInOrder, readGovernanceRows, snapshotOf, sql, type DatabasePool } from '../../../packages/core/src/index.js';
+import { type AuditEntry, type StateSnapshot } from '../../../packages/contract/src/index.js';
 
 export type ChangeEntry = Extract<AuditEntry, { kind: 'change' }>;
 

@@ -1,4 +1,4 @@
-import { GOVERNANCE_ACTIONS, type GoLiveChangePayload, type GovernanceAction } from '../../../packages/core/src/index.js';
+import { GOVERNANCE_ACTIONS, type GoLiveChangePayload, type GovernanceAction } from '../../../packages/contract/src/index.js';
 import type { Random } from '../random.js';
 
 /** What the clients ask for: the five changes, and a verification (HTTP only). */

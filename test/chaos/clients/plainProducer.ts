@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { JOB_CATALOG, JOB_NAMES, QUEUES, queueForJob, type QueueName } from '../../../packages/core/src/index.js';
+import { JOB_CATALOG, JOB_NAMES, QUEUES, queueForJob, type QueueName } from '../../../packages/contract/src/index.js';
 import type { Random } from '../random.js';
 import { pickChangeKind, jobPayloadFor, type ChangeKind } from './changeMix.js';
 

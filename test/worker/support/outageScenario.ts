@@ -1,14 +1,6 @@
 import { Queue } from 'bullmq';
 import { expect } from 'vitest';
-import {
-  JOB_CATALOG,
-  JOB_NAMES,
-  GOVERNANCE_CHANGE_QUEUES,
-  QUEUES,
-  changeIdentity,
-  decodeJobFailure,
-  type GoLiveChangePayload,
-} from '../../../packages/core/src/index.js';
+import { JOB_CATALOG, JOB_NAMES, GOVERNANCE_CHANGE_QUEUES, QUEUES, changeIdentity, decodeJobFailure, type GoLiveChangePayload } from '../../../packages/contract/src/index.js';
 import { bearer, startApi } from '../../api/support.js';
 import { startTcpProxy, type TcpProxy } from '../../api/tcpProxy.js';
 import { createTestRedis } from '../../helpers/redis.js';

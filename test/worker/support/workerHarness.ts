@@ -1,27 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, expect } from 'vitest';
-import {
-  GOVERNANCE_CHANGE_QUEUES,
-  createGovernanceQueues,
-  createLifecycle,
-  createRedisConnection,
-  createLogger,
-  decodeJobFailure,
-  listAuditEntriesInOrder,
-  loadConfig,
-  readGovernanceRows,
-  replayAudit,
-  snapshotOf,
-  sql,
-  type AuditEntry,
-  type DatabasePool,
-  type GoLiveChangePayload,
-  type GovernanceQueues,
-  type JobFailure,
-  type RedisClient,
-  type RedisTopology,
-  type StateSnapshot,
-} from '../../../packages/core/src/index.js';
+import { createGovernanceQueues, createLifecycle, createRedisConnection, createLogger, listAuditEntriesInOrder, loadConfig, readGovernanceRows, replayAudit, snapshotOf, sql, type DatabasePool, type GovernanceQueues, type RedisClient, type RedisTopology } from '../../../packages/core/src/index.js';
+import { GOVERNANCE_CHANGE_QUEUES, decodeJobFailure, type AuditEntry, type GoLiveChangePayload, type JobFailure, type StateSnapshot } from '../../../packages/contract/src/index.js';
 import {
   createWorkerApp,
   createWorkerDependencies,

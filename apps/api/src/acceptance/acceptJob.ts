@@ -1,18 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import {
-  JOB_NAMES,
-  acceptJob as recordAcceptance,
-  isRetryableDatabaseError,
-  isSafetyAction,
-  queueForJob,
-  voidAcceptance,
-  waitForDatabase,
-  wasNeverSent,
-  type AcceptedJob,
-  type GoLiveChangePayload,
-  type JobName,
-  type JobPayloads,
-} from '@valhalla/core';
+import { acceptJob as recordAcceptance, isRetryableDatabaseError, voidAcceptance, waitForDatabase, wasNeverSent, type AcceptedJob } from '@valhalla/core';
+import { JOB_NAMES, isSafetyAction, queueForJob, type GoLiveChangePayload, type JobName, type JobPayloads } from '@valhalla/contract';
 import type { FastifyBaseLogger } from 'fastify';
 import { callDatabase, callRedis } from '../dependencyCalls.js';
 import type { ApiDependencies } from '../dependencies.js';

@@ -1,5 +1,5 @@
 import type { FastifyReply } from 'fastify';
-import type { JobAccepted, JobCompleted } from '../schemas.js';
+import type { JobAccepted, JobCompleted } from '@valhalla/contract';
 
 /** The answer to an accepted request: 202 queued, or 200 with a stored or just-made result; `replayed` for the header. */
 export type AcceptanceAnswer = { code: 200 | 202; body: JobAccepted | JobCompleted; replayed: boolean };

@@ -1,14 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import {
-  JOB_NAMES,
-  QUEUES,
-  applyGovernanceChange,
-  claimIdempotencyKey,
-  findExecutedJob,
-  waitForDatabase,
-  type GoLiveChangePayload,
-  type KeyClaim,
-} from '@valhalla/core';
+import { applyGovernanceChange, claimIdempotencyKey, findExecutedJob, waitForDatabase, type KeyClaim } from '@valhalla/core';
+import { JOB_NAMES, QUEUES, type GoLiveChangePayload } from '@valhalla/contract';
 import type { FastifyBaseLogger } from 'fastify';
 import { callDatabase, callRedis } from '../dependencyCalls.js';
 import type { ApiDependencies } from '../dependencies.js';

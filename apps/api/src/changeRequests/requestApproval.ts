@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
-import { QUEUES, createChangeRequest, requiresApproval, type ApprovalAction, type GovernanceAction } from '@valhalla/core';
+import { createChangeRequest, requiresApproval } from '@valhalla/core';
+import { QUEUES, type ApprovalAction, type GovernanceAction, type PublicChangeRequest } from '@valhalla/contract';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { callDatabase } from '../dependencyCalls.js';
 import type { ApiDependencies } from '../dependencies.js';
 import { claimJobIdForKey, readIdempotencyKey } from '../idempotency.js';
-import { toPublicChangeRequest, type PublicChangeRequest } from './publicChangeRequest.js';
+import { toPublicChangeRequest } from './publicChangeRequest.js';
 
 /**
  * The change request id of a keyed request: a UUID (version 8, RFC 9562: custom) made of the key's job id hash, so

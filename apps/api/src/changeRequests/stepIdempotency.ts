@@ -1,4 +1,5 @@
-import { CHANGE_REQUEST_STATUSES, QUEUES, type ChangeRequest, type DatabasePool } from '@valhalla/core';
+import { type ChangeRequest, type DatabasePool } from '@valhalla/core';
+import { CHANGE_REQUEST_STATUSES, QUEUES } from '@valhalla/contract';
 import type { FastifyRequest } from 'fastify';
 import { claimJobIdForKey, readIdempotencyKey } from '../idempotency.js';
 

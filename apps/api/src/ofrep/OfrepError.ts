@@ -1,4 +1,4 @@
-import { OFREP_ERROR_CODES, type OfrepErrorCode } from '@valhalla/core';
+import { OFREP_ERROR_CODES, type OfrepErrorCode } from '@valhalla/contract';
 
 /**
  * An OFREP answer that is not an evaluation: `{"key"?, "errorCode", "errorDetails"}` with the code's status

@@ -1,4 +1,5 @@
-import type { LiveState, LiveStateBody } from '@valhalla/core';
+import type { LiveState } from '@valhalla/core';
+import type { LiveStateBody } from '@valhalla/contract';
 
 /**
  * The flags OFREP serves: booleans read from the live state, each with the variants `on` / `off`. The evaluation

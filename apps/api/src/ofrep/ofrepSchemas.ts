@@ -1,4 +1,4 @@
-import { OFREP_ERROR_CODES, type OfrepErrorCode } from '@valhalla/core';
+import { OFREP_ERROR_CODES, type OfrepErrorCode } from '@valhalla/contract';
 import { z } from 'zod';
 import { OFREP_FLAG_KEYS } from './ofrepFlags.js';
 

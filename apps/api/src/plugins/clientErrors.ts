@@ -1,6 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import type { ErrorCode } from '@valhalla/core';
+import type { ErrorCode } from '@valhalla/contract';
 import type { FastifyInstance } from 'fastify';
 import type { ConnectionGuard } from '../edge/connectionGuard.js';
 import { errorBody, statusOf } from '../errors.js';

@@ -1,4 +1,4 @@
-import type { ErrorCode } from '@valhalla/core';
+import type { ErrorCode } from '@valhalla/contract';
 import type { FastifyInstance } from 'fastify';
 import { errorBody } from '../errors.js';
 

@@ -1,4 +1,5 @@
-import { AppError, RetryableDatabaseError, type ErrorCode } from '@valhalla/core';
+import { AppError, RetryableDatabaseError } from '@valhalla/core';
+import { type ErrorCode } from '@valhalla/contract';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, errorBody, statusOf, type ApiErrorDetail } from '../errors.js';
 

@@ -1,4 +1,5 @@
-import { GOVERNANCE_ACTIONS, JOB_NAMES, ROLES } from '@valhalla/core';
+import { ROLES } from '@valhalla/core';
+import { GOVERNANCE_ACTIONS, JOB_NAMES } from '@valhalla/contract';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';

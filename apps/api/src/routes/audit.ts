@@ -1,9 +1,10 @@
+import { auditPageResponse } from '@valhalla/contract';
 import { listAuditEntries } from '@valhalla/core';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { callDatabase } from '../dependencyCalls.js';
 import type { ApiDependencies } from '../dependencies.js';
-import { auditPageResponse, readErrors } from '../responseSchemas.js';
+import { readErrors } from '../responseSchemas.js';
 import { AUDIT_PAGE, auditQuery } from '../schemas.js';
 
 /**

@@ -1,17 +1,10 @@
-import {
-  approveChangeRequest,
-  CHANGE_REQUEST_STATUS_VALUES,
-  closeChangeRequest,
-  JOB_NAMES,
-  listChangeRequests,
-  type ApprovalOutcome,
-  type CloseOutcome,
-} from '@valhalla/core';
+import { approveChangeRequest, closeChangeRequest, listChangeRequests, type ApprovalOutcome, type CloseOutcome } from '@valhalla/core';
+import { CHANGE_REQUEST_STATUS_VALUES, JOB_NAMES, changeRequestResponse } from '@valhalla/contract';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { requirePrincipal } from '../auth.js';
-import { changeRequestResponse, toPublicChangeRequest } from '../changeRequests/publicChangeRequest.js';
+import { toPublicChangeRequest } from '../changeRequests/publicChangeRequest.js';
 import { enqueueAccepted } from '../acceptance/acceptJob.js';
 import { claimStepKey, stepAlreadyTaken } from '../changeRequests/stepIdempotency.js';
 import { callDatabase } from '../dependencyCalls.js';

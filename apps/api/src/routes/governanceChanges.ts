@@ -1,4 +1,4 @@
-import { GOVERNANCE_ACTIONS, JOB_NAMES } from '@valhalla/core';
+import { GOVERNANCE_ACTIONS, JOB_NAMES, changeRequestAccepted, changeRequestResponse, jobAccepted, jobCompleted } from '@valhalla/contract';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -7,9 +7,8 @@ import type { ApiDependencies } from '../dependencies.js';
 import { acceptJob } from '../acceptance/acceptJob.js';
 import { replyWith } from '../acceptance/acceptanceAnswer.js';
 import { requestKeyOf } from '../idempotency.js';
-import { changeRequestAccepted, changeRequestResponse } from '../changeRequests/publicChangeRequest.js';
 import { requestApprovalIfRequired } from '../changeRequests/requestApproval.js';
-import { jobAcceptedResponse, jobCompletedResponse, writeErrors } from '../responseSchemas.js';
+import { writeErrors } from '../responseSchemas.js';
 import { goLiveBody, killSwitchBody, systemMetadataBody, verifyBody } from '../schemas.js';
 
 /**
@@ -31,11 +30,11 @@ export const governanceChangeRoutes = async (scope: FastifyInstance, deps: ApiDe
   const bodyField = (body: unknown, field: string): unknown =>
     typeof body === 'object' && body !== null ? (body as Record<string, unknown>)[field] : undefined;
   // 200 with the result: an engage or disable applied in the request, or a replay of an executed change.
-  const accepted = { tags: ['governance'], response: { 200: jobCompletedResponse, 202: jobAcceptedResponse, ...writeErrors() } };
+  const accepted = { tags: ['governance'], response: { 200: jobCompleted, 202: jobAccepted, ...writeErrors() } };
   // Enable and release may answer with a change request instead (APPROVALS_REQUIRED > 1).
   const acceptedOrRequest = {
     ...accepted,
-    response: { ...accepted.response, 200: z.union([jobCompletedResponse, changeRequestResponse]), 202: z.union([jobAcceptedResponse, changeRequestAccepted]) },
+    response: { ...accepted.response, 200: z.union([jobCompleted, changeRequestResponse]), 202: z.union([jobAccepted, changeRequestAccepted]) },
   };
 
   app.post('/governance/go-live', { schema: { ...acceptedOrRequest, summary: 'Enable (queued; the worker checks the preconditions) or disable (applied in the request) go-live', body: goLiveBody }, config: { rateLimit: safetyExempt((body) => bodyField(body, 'enabled') === false), idempotencyKey: 'honoured' } }, async (request, reply) => {

@@ -1,10 +1,11 @@
-import { isRetryableDatabaseError, pingRedis, QUEUES, sql, TimeoutError, withTimeout } from '@valhalla/core';
+import { isRetryableDatabaseError, pingRedis, sql, TimeoutError, withTimeout } from '@valhalla/core';
+import { QUEUES, healthResponse } from '@valhalla/contract';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { ApiDependencies } from '../dependencies.js';
 import { readPausedQueues } from '../pausedQueues.js';
-import { errorResponse, healthResponse } from '../responseSchemas.js';
+import { errorResponse } from '../responseSchemas.js';
 
 /** How long each dependency probe may take before it counts as down. */
 const HEALTH_PROBE_TIMEOUT_MS = 1_000;

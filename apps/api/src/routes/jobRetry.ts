@@ -1,17 +1,12 @@
-import {
-  JOB_RETRY_CONDITIONS,
-  recordJobRetry,
-  recordJobRetryFailure,
-  type AuditEntry,
-  type JobRetryCondition,
-} from '@valhalla/core';
+import { JOB_RETRY_CONDITIONS, recordJobRetry, recordJobRetryFailure, type JobRetryCondition } from '@valhalla/core';
+import { jobAccepted, type AuditEntry } from '@valhalla/contract';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { requirePrincipal } from '../auth.js';
 import { callDatabase, callRedis } from '../dependencyCalls.js';
 import type { ApiDependencies } from '../dependencies.js';
 import { ApiError } from '../errors.js';
-import { errorResponses, jobAcceptedResponse } from '../responseSchemas.js';
+import { errorResponses } from '../responseSchemas.js';
 import { jobParams, jobRetryBody } from '../schemas.js';
 import { toPublicState } from './jobs.js';
 
@@ -38,7 +33,7 @@ export const jobRetryRoutes = async (scope: FastifyInstance, deps: ApiDependenci
     tags: ['jobs'],
     params: jobParams,
     body: jobRetryBody,
-    response: { 202: jobAcceptedResponse, ...errorResponses(400, 401, 404, 409, 413, 415, 429, 503) },
+    response: { 202: jobAccepted, ...errorResponses(400, 401, 404, 409, 413, 415, 429, 503) },
   };
 
   app.post('/jobs/:id/retry', { schema, config: { rateLimit } }, async (request, reply) => {

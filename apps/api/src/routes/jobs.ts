@@ -1,10 +1,11 @@
-import { changeRejectionFailure, changeResult, findAcceptance, findExecutedJob, isErrorCode, jobFailureOf, type JobFailure } from '@valhalla/core';
+import { findAcceptance, findExecutedJob } from '@valhalla/core';
+import { JOB_STATES, changeRejectionFailure, changeResult, isErrorCode, jobFailureOf, jobResponse, type JobFailure } from '@valhalla/contract';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { callDatabase, callRedis } from '../dependencyCalls.js';
 import type { ApiDependencies } from '../dependencies.js';
 import { ApiError } from '../errors.js';
-import { jobResponse, JOB_STATES, readErrors } from '../responseSchemas.js';
+import { readErrors } from '../responseSchemas.js';
 import { jobParams } from '../schemas.js';
 
 /** The states the contract exposes. */

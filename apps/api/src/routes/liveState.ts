@@ -1,4 +1,5 @@
-import { liveStateBody, type FreshLiveState } from '@valhalla/core';
+import { liveStateBody } from '@valhalla/contract';
+import type { FreshLiveState } from '@valhalla/core';
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -17,11 +18,6 @@ const lastEventIdOf = (request: FastifyRequest): string | undefined => {
   return typeof value === 'string' && value.length > 0 ? value : undefined;
 };
 
-const liveResponse = liveStateBody.meta({
-  id: 'LiveState',
-  description: 'The live state; ETag is its version. For app tokens `changed_by` and `reason` are null.',
-});
-
 /**
  * GET /api/governance/live and GET /api/governance/stream: what applications read to obey the go-live flag and the
  * kill switch, from this instance's in-memory snapshot (README.md, "Live state for applications").
@@ -36,7 +32,7 @@ export const liveStateRoutes = async (scope: FastifyInstance, deps: LiveStateRou
       schema: {
         summary: 'The live state from memory, with ETag; If-None-Match answers 304',
         tags: ['live state'],
-        response: { 200: liveResponse, 304: z.null().describe('Not modified'), ...errorResponses(401, 403, 503) },
+        response: { 200: liveStateBody, 304: z.null().describe('Not modified'), ...errorResponses(401, 403, 503) },
       },
     },
     (request, reply) => {

@@ -1,4 +1,4 @@
-import { freeText, reasonField } from '@valhalla/core';
+import { freeText, reasonField } from '@valhalla/contract';
 import {
   SUBSCRIPTION_KIND_VALUES,
   createSubscription,

@@ -1,4 +1,5 @@
-import { QUEUE_EVENTS, QUEUES, recordQueueEvent, type QueueName } from '@valhalla/core';
+import { QUEUE_EVENTS, recordQueueEvent } from '@valhalla/core';
+import { QUEUES, type QueueName } from '@valhalla/contract';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';

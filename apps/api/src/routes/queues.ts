@@ -1,30 +1,13 @@
-import { decodeJobFailure, QUEUES, readJobSummary, readQueueDepths, type JobSummary, type QueueName } from '@valhalla/core';
+import { readJobSummary, readQueueDepths, type JobSummary } from '@valhalla/core';
+import { decodeJobFailure, QUEUES, queuesResponse, type QueueName } from '@valhalla/contract';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import { z } from 'zod';
 import { callRedis } from '../dependencyCalls.js';
 import type { ApiDependencies } from '../dependencies.js';
 import { errorResponses } from '../responseSchemas.js';
 
 /** Failed jobs shown per queue, newest first (the queue dashboard has the rest). */
 const FAILED_JOBS_PER_QUEUE = 20;
-
-const depth = z.object({ waiting: z.number().int(), active: z.number().int(), delayed: z.number().int(), failed: z.number().int() });
-const queuesResponse = z
-  .object({
-    queues: z.array(depth.extend({ name: z.string() })),
-    failed: z.array(
-      z.object({
-        id: z.string(),
-        queue: z.string(),
-        name: z.string(),
-        attempts: z.number().int(),
-        failed_at: z.string().nullable(),
-        error: z.object({ code: z.string(), message: z.string(), final: z.boolean() }),
-      }),
-    ),
-  })
-  .meta({ id: 'QueuesOverview' });
 
 /**
  * GET /api/queues: depth per queue and state (the same definition as `valhalla_queue_jobs`) and the newest failed

@@ -1,11 +1,12 @@
 import { findLatestFullAuditCheck, findLatestVerificationRun, isLive, listLiveWorkers, readGovernanceRows } from '@valhalla/core';
 import { appliedRevisionIds } from '@valhalla/core/migrator';
+import { runbookStatusResponse } from '@valhalla/contract';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { callDatabase } from '../dependencyCalls.js';
 import type { ApiDependencies } from '../dependencies.js';
 import { readPausedQueues } from '../pausedQueues.js';
-import { errorResponses, runbookStatusResponse } from '../responseSchemas.js';
+import { errorResponses } from '../responseSchemas.js';
 
 /** A worker counts as alive when its heartbeat is younger than this many heartbeat intervals. */
 const ALIVE_AFTER_MISSED_BEATS = 3;

@@ -1,3 +1,4 @@
+import { sessionResponse } from '@valhalla/contract';
 import { ROLE_TOKEN_VARIABLES, type Role } from '@valhalla/core';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -15,14 +16,6 @@ const SIGN_IN_ATTEMPTS_PER_MINUTE = 30;
 const ALL_ROLES = Object.keys(ROLE_TOKEN_VARIABLES) as Role[];
 
 const signInBody = z.strictObject({ token: z.string().min(1).max(1000) });
-const sessionResponse = z
-  .object({
-    actor: z.string(),
-    role: z.enum(['operator', 'reader', 'app', 'alerts']),
-    /** Send it as X-CSRF-Token on every write made with the cookie; null when the request used a bearer token. */
-    csrfToken: z.string().nullable(),
-  })
-  .meta({ id: 'Session' });
 
 /**
  * The console's session: POST /api/session `{"token"}` signs in (operator or reader token) and sets the HttpOnly

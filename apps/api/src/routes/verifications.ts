@@ -1,9 +1,10 @@
+import { verificationsResponse } from '@valhalla/contract';
 import { listVerificationRuns } from '@valhalla/core';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { callDatabase } from '../dependencyCalls.js';
 import type { ApiDependencies } from '../dependencies.js';
-import { readErrors, verificationsResponse } from '../responseSchemas.js';
+import { readErrors } from '../responseSchemas.js';
 import { VERIFICATIONS_PAGE, verificationsQuery } from '../schemas.js';
 
 /** GET /api/governance/verifications?limit=: migration-verify runs, newest first, each with its per-check results. */

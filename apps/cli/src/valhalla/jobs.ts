@@ -1,5 +1,7 @@
+import { isRejection } from '@valhalla/contract/failureCodes';
 import { ApiCallError, type ApiClient } from './apiClient.js';
-import { jobError, type Job, type Queued } from './apiTypes.js';
+import type { ChangeRequestAccepted, JobAccepted, JobBody as Job, JobCompleted } from '@valhalla/contract';
+import { jobError } from './jobError.js';
 import { EXIT, UsageError, type CommandContext } from './command.js';
 import { keyValues } from './format.js';
 
@@ -26,14 +28,12 @@ export const waitForJob = async (api: ApiClient, id: string, timeoutMs: number, 
 };
 
 /**
- * A finished job's exit code: a change rejected by the state rules, or one that expired before it ran, is 2; a failed
- * job, or a verification run that failed, is 1.
+ * A finished job's exit code: a job failed with a rejection (the contract's failure table: an unmet precondition, a
+ * superseded or voided change, an invalid payload) is 2; any other failed job (one that needs a person: expired,
+ * interrupted, an internal error), or a verification run that failed, is 1.
  */
 export const jobExitCode = (job: Job): number => {
-  if (job.state === 'failed') {
-    const code = jobError(job.error)?.code;
-    return code === 'PRECONDITION_FAILED' || code === 'EXPIRED' ? EXIT.rejected : EXIT.error;
-  }
+  if (job.state === 'failed') return isRejection(jobError(job.error)?.code) ? EXIT.rejected : EXIT.error;
   return (job.result as { passed?: unknown } | null)?.passed === false ? EXIT.error : EXIT.done;
 };
 
@@ -61,13 +61,17 @@ export const waitTimeoutMs = (value: string | undefined): number => {
   return seconds * 1000;
 };
 
+/** The outcome a change's result names (`applied`, `unchanged`…), if it names one. */
+const outcomeOf = (result: unknown): string | undefined =>
+  typeof result === 'object' && result !== null && 'outcome' in result && typeof result.outcome === 'string' ? result.outcome : undefined;
+
 /**
  * What the api did with a change, in one line: an engage or disable is applied in the request (status `completed`,
  * with its outcome; a replay of an executed change answers the same way); anything else is queued, and an engage
  * queued while PostgreSQL is unreachable says so in `detail`.
  */
-const acceptedLine = (jobId: string, answer: (Queued & { detail?: string; result?: { outcome?: string } }) | undefined): string => {
-  if (answer?.status === 'completed') return `applied in the request: job ${jobId}, outcome ${answer.result?.outcome ?? 'completed'}`;
+const acceptedLine = (jobId: string, answer: JobAccepted | JobCompleted | undefined): string => {
+  if (answer?.status === 'completed') return `applied in the request: job ${jobId}, outcome ${outcomeOf(answer.result) ?? 'completed'}`;
   return answer?.detail === undefined ? `queued job ${jobId}` : `queued job ${jobId}: ${answer.detail}`;
 };
 
@@ -75,9 +79,9 @@ const acceptedLine = (jobId: string, answer: (Queued & { detail?: string; result
 export const enqueue = async (context: CommandContext, path: string, body: unknown, fallbackJobId?: string): Promise<number> => {
   const timeoutMs = waitTimeoutMs(context.option('--timeout'));
   const api = context.api();
-  const queued = await api.post<(Queued & { changeRequestId?: string; detail?: string; result?: { outcome?: string } }) | undefined>(path, body);
+  const queued = await api.post<JobAccepted | JobCompleted | ChangeRequestAccepted | undefined>(path, body);
   // APPROVALS_REQUIRED > 1: an enable or release becomes a change request instead of a job.
-  if (queued?.changeRequestId !== undefined) {
+  if (queued !== undefined && 'changeRequestId' in queued) {
     context.print(`change request ${queued.changeRequestId} waits for approval (valhalla approve ${queued.changeRequestId} --reason ...)`, queued);
     return EXIT.done;
   }

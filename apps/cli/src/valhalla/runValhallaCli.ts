@@ -18,8 +18,8 @@ const USAGE = [
   ...COMMANDS.map(commandUsage),
   '  help, --help, <command> --help            usage; --version: the CLI version',
   'options: --json (machine-readable output), --wait (block until the job finishes), --timeout SECONDS (with --wait)',
-  'exit codes: 0 done, 1 error (API error, unreachable API, failed job or verification), 2 rejected by the state rules',
-  '            (PRECONDITION_FAILED, or EXPIRED before it ran), 64 usage error',
+  'exit codes: 0 done, 1 error (API error, unreachable API, failed job or verification), 2 rejected (PRECONDITION_FAILED,',
+  '            SUPERSEDED, ENQUEUE_UNCONFIRMED, INVALID_PAYLOAD), 64 usage error',
 ].join('\n');
 
 const helpFor = (command: Command): string =>

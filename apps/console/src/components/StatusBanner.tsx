@@ -48,7 +48,7 @@ export const StatusBanner = ({ state, connection }: { state: LiveState | null; c
             Last change by <strong>{state.changed_by}</strong>, {formatTime(state.updated_at)} ({formatAge(state.updated_at)}):{' '}
             <q>{state.reason}</q>
             {/* The state's `version` is the audit id of its newest change; "version" in the console means the backend's. */}
-            {state.version === null ? null : <span class="muted"> · audit entry #{state.version}</span>}
+            <span class="muted"> · audit entry #{state.version}</span>
           </>
         )}
       </p>

@@ -1,3 +1,4 @@
+import type { GoLivePrecondition } from '@valhalla/contract';
 import type { LiveState, RunbookStatus } from '../api/types.js';
 import { formatTime } from '../format.js';
 
@@ -7,7 +8,8 @@ import { formatTime } from '../format.js';
  * the order an operator meets them: verify the deploy, mark the backend complete, then release the kill switch.
  */
 export type Precondition = {
-  condition: 'verification_passed' | 'backend_complete' | 'kill_switch_released';
+  /** The contract's names of the conditions (approval, with four-eyes, is not a state the console can show). */
+  condition: Exclude<GoLivePrecondition, 'approval'>;
   label: string;
   met: boolean | undefined;
   detail: string;

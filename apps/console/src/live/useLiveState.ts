@@ -1,8 +1,8 @@
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, describeError } from '../api/ApiError.js';
+import { describeError } from '../api/ApiError.js';
 import { currentCredentials, request } from '../api/http.js';
-import type { LiveState, RunbookStatus } from '../api/types.js';
-import { sameState, toLiveState } from './toLiveState.js';
+import type { LiveState } from '../api/types.js';
+import { sameState } from './sameState.js';
 
 const STREAM_PATH = '/api/governance/stream';
 const LIVE_PATH = '/api/governance/live';
@@ -12,15 +12,8 @@ const POLL_INTERVAL_MS = 500;
 export type Connection = 'connecting' | 'stream' | 'polling' | 'offline';
 export type LiveView = { state: LiveState | null; connection: Connection; error: { code: string; message: string } | null };
 
-/** Reads the state once: the live endpoint, or the runbook status on an api that has none. */
-const readOnce = async (): Promise<LiveState> => {
-  try {
-    return await request<LiveState>('GET', LIVE_PATH);
-  } catch (error) {
-    if (!(error instanceof ApiError) || error.status !== 404) throw error;
-  }
-  return toLiveState(await request<RunbookStatus>('GET', '/api/governance/runbook/status'));
-};
+/** Reads the state once, from the live endpoint of the api that serves the console. */
+const readOnce = (): Promise<LiveState> => request<LiveState>('GET', LIVE_PATH);
 
 /**
  * The go-live state as it changes. With a session cookie it follows the SSE stream (EventSource sends the cookie,

@@ -1,4 +1,5 @@
-import { JOB_NAMES, JOBS_BY_QUEUE, QUEUES, waitForDatabase, type Config, type DatabasePool, type JobName, type Logger, type QueueName, type RedisClient } from '@valhalla/core';
+import { waitForDatabase, type Config, type DatabasePool, type Logger, type RedisClient } from '@valhalla/core';
+import { JOB_NAMES, JOBS_BY_QUEUE, QUEUES, type JobName, type QueueName } from '@valhalla/contract';
 import type { Migrator } from '@valhalla/core/migrator';
 import type { Job, Processor } from 'bullmq';
 import type { WorkerMetrics } from '../metrics/createWorkerMetrics.js';
@@ -55,7 +56,6 @@ export const createJobProcessors = (deps: JobProcessorDeps): JobProcessors => {
     [JOB_NAMES.goLiveChange]: wrap(
       createGoLiveChangeProcessor({
         batcher: deps.batcher,
-        changeMaxAgeSeconds: config.changeMaxAgeSeconds,
         onTransaction: (outcome) => (outcome === 'committed' ? metrics.transactionCommitted() : metrics.transactionRolledBack()),
       }),
     ),

@@ -183,7 +183,8 @@ export const createWorkerApp = async (options: WorkerAppOptions): Promise<Worker
     const queues = openQueues(assembly, jobsRedis);
 
     // One applier for the process: go-live changes in flight on both change queues are group-committed together.
-    const batchOptions = { keyring: config.auditKeyring, migrationHead, approvalsRequired: config.approvalsRequired };
+    // A change's age is judged under the lock on the database's clock, from its acceptance (or its clamped timestamp).
+    const batchOptions = { keyring: config.auditKeyring, migrationHead, approvalsRequired: config.approvalsRequired, changeMaxAgeMs: config.changeMaxAgeSeconds * 1000 };
     const batcher = createChangeBatcher({ apply: (requests) => dependencies.applyBatch(requests, batchOptions), maxBatch: assembly.tuning.maxBatchSize });
     const processors = createJobProcessors({
       config,

@@ -1,4 +1,5 @@
-import { JOB_NAMES, TimeoutError, startupVerificationJobId, withTimeout, type GovernanceQueues, type Logger } from '@valhalla/core';
+import { TimeoutError, withTimeout, type GovernanceQueues, type Logger } from '@valhalla/core';
+import { JOB_NAMES, startupVerificationJobId } from '@valhalla/contract';
 import { startVerificationWatchdog } from '../startVerificationWatchdog.js';
 
 /** Who enqueues the verification a worker asks for when it starts. */

@@ -1,9 +1,11 @@
-import { GOVERNANCE_CHANGE_QUEUES, QUEUES, decodeJobFailure, settleFailedAcceptance, withTimeout, type Config, type DatabasePool, type Lifecycle, type Logger, type QueueName, type RedisClient } from '@valhalla/core';
+import { settleFailedAcceptance, withTimeout, type Config, type DatabasePool, type Lifecycle, type Logger, type RedisClient } from '@valhalla/core';
+import { GOVERNANCE_CHANGE_QUEUES, QUEUES, type QueueName } from '@valhalla/contract';
 import type { Job, Worker } from 'bullmq';
 import { BoundedWorker } from '../boundedWorker.js';
 import type { WorkerMetrics } from '../metrics/createWorkerMetrics.js';
 import type { ChangeBatcher } from '../processors/changeBatcher.js';
 import { countFailuresOutsideProcessor } from '../processors/withJobMetrics.js';
+import { failureCarriedBy } from '../processors/jobFailures.js';
 import { throttledErrorLog } from '../throttledErrorLog.js';
 import type { WorkerTuning } from '../workerTuning.js';
 import { processorForQueue, type JobProcessors } from './createJobProcessors.js';
@@ -40,9 +42,9 @@ export const startQueueWorkers = async (options: {
   // again. Rejected changes commit an execution record, which settles them already; this covers the rest (attempts
   // exhausted on an unexpected failure). Best effort: missed while PostgreSQL is down, the job stays failed in Redis,
   // which the reconciler leaves alone.
-  const settleFinalFailure = (job: Job | undefined) => {
+  const settleFinalFailure = (job: Job | undefined, error: Error) => {
     if (job?.id === undefined || job.finishedOn === undefined) return;
-    const { code } = decodeJobFailure(job.failedReason ?? '');
+    const { code } = failureCarriedBy(error);
     settleFailedAcceptance(pool, job.id, code).catch((err: unknown) => log.warn({ err, jobId: job.id }, 'could not settle the acceptance of a failed job'));
   };
   const changeQueues: readonly QueueName[] = GOVERNANCE_CHANGE_QUEUES;

@@ -1,4 +1,4 @@
-import { JOB_FAILURE_CODES, JOBS_BY_QUEUE, type QueueName } from '@valhalla/core';
+import { JOB_FAILURE_CODES, JOBS_BY_QUEUE, type QueueName } from '@valhalla/contract';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /**

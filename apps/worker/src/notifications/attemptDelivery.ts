@@ -6,7 +6,7 @@ import {
   type LeasedSubscription,
   type NotificationKeyring,
 } from '@valhalla/core/notifications';
-import type { AuditEntry } from '@valhalla/core';
+import type { AuditEntry } from '@valhalla/contract';
 import { postToTarget, type PostOptions, type PostOutcome } from './postToTarget.js';
 import { slackBody } from './slackMessage.js';
 import { webhookBody, webhookHeaders } from './webhookMessage.js';

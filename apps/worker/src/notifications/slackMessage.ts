@@ -1,4 +1,4 @@
-import type { AuditEntry } from '@valhalla/core';
+import type { AuditEntry } from '@valhalla/contract';
 import { consoleEntryUrl } from './webhookMessage.js';
 
 /** Slack's mrkdwn treats &, < and > as markup (`<!channel>` pings everyone, `<url|text>` makes a link): escape them. */

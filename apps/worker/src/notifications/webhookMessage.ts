@@ -1,4 +1,4 @@
-import type { AuditEntry } from '@valhalla/core';
+import type { AuditEntry } from '@valhalla/contract';
 import { Webhook } from 'standardwebhooks';
 
 /**

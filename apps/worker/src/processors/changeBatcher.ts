@@ -1,10 +1,5 @@
-import {
-  isSafetyAction,
-  type BatchMemberOutcome,
-  type BatchOptions,
-  type GovernanceChangeExecution,
-  type GovernanceChangeRequest,
-} from '@valhalla/core';
+import { type BatchMemberOutcome, type BatchOptions, type GovernanceChangeExecution, type GovernanceChangeRequest } from '@valhalla/core';
+import { isSafetyAction } from '@valhalla/contract';
 
 /** Applies a batch (core's applyGovernanceBatch bound to a pool, unless a test or the benchmark injects another). */
 export type BatchApplier = (requests: readonly GovernanceChangeRequest[], options: BatchOptions) => Promise<BatchMemberOutcome[]>;

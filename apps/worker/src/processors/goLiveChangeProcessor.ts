@@ -1,25 +1,14 @@
-import {
-  InvalidPayloadError,
-  JOB_CATALOG,
-  JOB_NAMES,
-  QUEUES,
-  changeRejectionFailure,
-  isSafetyAction,
-  sqlstateOf,
-  type ChangeResult,
-  type Logger,
-} from '@valhalla/core';
+import { InvalidPayloadError, sqlstateOf, type Logger } from '@valhalla/core';
+import { JOB_NAMES, QUEUES, changeRejectionFailure, isSafetyAction, type ChangeResult } from '@valhalla/contract';
 import type { Job } from 'bullmq';
 import type { ChangeBatcher } from './changeBatcher.js';
 import { parsePayloadOrFail, unrecoverableUnknownJob } from './invalidPayload.js';
-import { finalFailure, finalFailureOf } from './jobFailures.js';
+import { FinalJobFailure, finalFailureOf } from './jobFailures.js';
 import type { ProcessorResult } from './withJobLogging.js';
 
 export type GoLiveChangeProcessorDeps = {
   /** The process's group-commit applier: every go-live-change job in flight goes through it. */
   batcher: ChangeBatcher;
-  /** CHANGE_MAX_AGE_SECONDS: a change that expires and is not applied this long after its creation is rejected. */
-  changeMaxAgeSeconds: number;
   /** Told how each (non-replayed) change ended: the worker's metrics count them. */
   onTransaction?: ((outcome: 'committed' | 'rolled_back') => void) | undefined;
 };
@@ -40,8 +29,6 @@ export const createGoLiveChangeProcessor =
     if (job.queueName === QUEUES.governanceSafety && !isSafetyAction(payload.action)) {
       throw finalFailureOf('INVALID_PAYLOAD', `queue ${QUEUES.governanceSafety} takes only kill_switch.engage and go_live.disable, not ${payload.action}`);
     }
-    // Its age is judged under the lock on the database's clock, from its acceptance (or its clamped timestamp).
-    const maxAgeMs = JOB_CATALOG[JOB_NAMES.goLiveChange].expires(payload) ? deps.changeMaxAgeSeconds * 1000 : undefined;
 
     let execution: Awaited<ReturnType<ChangeBatcher['submit']>>;
     try {
@@ -50,7 +37,6 @@ export const createGoLiveChangeProcessor =
         jobCreatedAt: job.timestamp,
         queue: job.queueName,
         payload,
-        maxAgeMs,
       });
     } catch (err) {
       deps.onTransaction?.('rolled_back');
@@ -75,6 +61,6 @@ export const createGoLiveChangeProcessor =
 
     const rejection = changeRejectionFailure(result);
     // Committed already (the audit row records the rejection); failing the job without retry reports it.
-    if (rejection !== null) throw finalFailure(rejection);
+    if (rejection !== null) throw new FinalJobFailure(rejection);
     return { value: result, outcome: result.outcome };
   };

@@ -1,4 +1,5 @@
-import { InvalidPayloadError, MAX_JOB_DATA_BYTES, parseJobPayload, type JobName, type JobPayloads } from '@valhalla/core';
+import { InvalidPayloadError, parseJobPayload } from '@valhalla/core';
+import { MAX_JOB_DATA_BYTES, type JobName, type JobPayloads } from '@valhalla/contract';
 import type { Job, UnrecoverableError } from 'bullmq';
 import { oversizedDataBytes } from '../boundedWorker.js';
 import { finalFailureOf } from './jobFailures.js';

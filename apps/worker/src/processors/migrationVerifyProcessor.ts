@@ -1,16 +1,5 @@
-import {
-  JOB_NAMES,
-  QUEUES,
-  changeIdentity,
-  findLatestVerificationRun,
-  recordVerificationRun,
-  type AuditKeyring,
-  type DatabasePool,
-  type Logger,
-  type MigrationVerifyResult,
-  type RedisClient,
-  type VerificationCheck,
-} from '@valhalla/core';
+import { findLatestVerificationRun, recordVerificationRun, type AuditKeyring, type DatabasePool, type Logger, type RedisClient } from '@valhalla/core';
+import { JOB_NAMES, QUEUES, changeIdentity, type MigrationVerifyResult, type VerificationCheck } from '@valhalla/contract';
 import type { Migrator } from '@valhalla/core/migrator';
 import type { Job } from 'bullmq';
 import type { ApiHealthOptions } from '../verification/checkApiHealth.js';

@@ -1,6 +1,8 @@
-import { decodeJobFailure, type Logger } from '@valhalla/core';
+import { isRejection } from '@valhalla/contract';
+import type { Logger } from '@valhalla/core';
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import { failedAttemptOutcome } from './attemptOutcome.js';
+import { failureCarriedBy } from './jobFailures.js';
 
 /** What a processor hands back: the job's return value, and a one-word outcome for the completion log line. */
 export type ProcessorResult<R> = { value: R; outcome: string };
@@ -39,9 +41,9 @@ export const withJobLogging =
     } catch (error) {
       const err = error instanceof Error ? error : new Error(String(error));
       if (err instanceof DelayedError) throw error;
-      const failure = decodeJobFailure(err.message);
+      const failure = failureCarriedBy(error);
       if (err instanceof UnrecoverableError) {
-        const outcome = ['PRECONDITION_FAILED', 'SUPERSEDED', 'EXPIRED', 'ENQUEUE_UNCONFIRMED'].includes(failure.code) ? 'rejected' : 'failed';
+        const outcome = isRejection(failure.code) ? 'rejected' : 'failed';
         log.warn({ durationMs: durationMs(), outcome, code: failure.code, reason: failure.message }, 'job failed without retry');
       } else {
         const willRetry = failedAttemptOutcome(job, err) === 'retried';

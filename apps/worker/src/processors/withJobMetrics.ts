@@ -1,7 +1,8 @@
-import { JOBS_BY_QUEUE, decodeJobFailure, jobFailureOf, type QueueName } from '@valhalla/core';
+import { JOBS_BY_QUEUE, jobFailureOf, type QueueName } from '@valhalla/contract';
 import type { Job, Worker } from 'bullmq';
 import { ATTEMPT_OUTCOMES, type WorkerMetrics } from '../metrics/createWorkerMetrics.js';
 import { failedAttemptOutcome } from './attemptOutcome.js';
+import { failureCarriedBy } from './jobFailures.js';
 
 /** Other services may enqueue anything: an unknown job name is labelled `unknown`, so labels stay few. */
 const knownNameOr = (job: Job): string =>
@@ -24,7 +25,7 @@ export const withJobMetrics =
     } catch (error) {
       const outcome = failedAttemptOutcome(job, error);
       metrics.attemptEnded(labels, outcome, seconds());
-      if (outcome === ATTEMPT_OUTCOMES.failed) metrics.jobFailed(labels, decodeJobFailure(error instanceof Error ? error.message : ''));
+      if (outcome === ATTEMPT_OUTCOMES.failed) metrics.jobFailed(labels, failureCarriedBy(error));
       throw error;
     }
   };

@@ -1,6 +1,7 @@
-import { isRetryableDatabaseError, isTransientFailure, sqlstateOf, transientRetryDelayMs, type Logger, type TransientRetrySchedule } from '@valhalla/core';
+import { isRetryableDatabaseError, isTransientFailure, sqlstateOf, type Logger } from '@valhalla/core';
+import { transientRetryDelayMs, type TransientRetrySchedule } from '@valhalla/contract';
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
-import { unexpectedFailure } from './jobFailures.js';
+import { UnexpectedJobFailure } from './jobFailures.js';
 import type { LoggedProcessor } from './withJobLogging.js';
 
 export type TransientRetryDeps = {
@@ -34,7 +35,7 @@ export const withTransientRetry =
       if (error instanceof UnrecoverableError || error instanceof DelayedError) throw error;
       if (!isTransientFailure(error)) {
         log.error({ err: error }, 'job attempt failed unexpectedly');
-        throw unexpectedFailure();
+        throw new UnexpectedJobFailure();
       }
       const retry = Math.max(0, (job.attemptsStarted ?? 1) - 1);
       const delayMs = transientRetryDelayMs(retry, deps.schedule);

@@ -1,4 +1,5 @@
-import { runAuditChainChecks, type AuditKeyring, type AuditVerificationMode, type CommonQueryMethods, type VerificationCheck } from '@valhalla/core';
+import { runAuditChainChecks, type AuditKeyring, type AuditVerificationMode, type CommonQueryMethods } from '@valhalla/core';
+import { type VerificationCheck } from '@valhalla/contract';
 
 export { AUDIT_CHAIN_CHECK } from '@valhalla/core';
 

@@ -1,4 +1,5 @@
-import { listLiveWorkers, type CommonQueryMethods, type VerificationCheck } from '@valhalla/core';
+import { listLiveWorkers, type CommonQueryMethods } from '@valhalla/core';
+import { type VerificationCheck } from '@valhalla/contract';
 import { measureCheck, type CheckPolicy } from './measureCheck.js';
 
 export const LIVE_WORKER_CHECK = 'a worker of this release is alive';

@@ -1,4 +1,4 @@
-import type { VerificationCheck } from '@valhalla/core';
+import type { VerificationCheck } from '@valhalla/contract';
 import type { Migrator } from '@valhalla/core/migrator';
 import { describeError } from './describeError.js';
 

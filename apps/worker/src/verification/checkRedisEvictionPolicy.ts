@@ -1,4 +1,5 @@
-import { redisPrimaries, type RedisClient, type VerificationCheck } from '@valhalla/core';
+import { redisPrimaries, type RedisClient } from '@valhalla/core';
+import { type VerificationCheck } from '@valhalla/contract';
 import { measureCheck, type CheckPolicy } from './measureCheck.js';
 import { MeasurementUnavailable } from './MeasurementUnavailable.js';
 

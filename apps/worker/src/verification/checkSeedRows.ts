@@ -1,4 +1,5 @@
-import { findMissingSeedRows, type CommonQueryMethods, type VerificationCheck } from '@valhalla/core';
+import { findMissingSeedRows, type CommonQueryMethods } from '@valhalla/core';
+import { type VerificationCheck } from '@valhalla/contract';
 import { describeError } from './describeError.js';
 
 export const SEED_ROWS_CHECK = 'seed rows exist';

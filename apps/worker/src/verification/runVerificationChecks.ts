@@ -1,4 +1,5 @@
-import type { AuditKeyring, AuditVerificationMode, CommonQueryMethods, RedisClient, VerificationCheck } from '@valhalla/core';
+import type { AuditKeyring, AuditVerificationMode, CommonQueryMethods, RedisClient } from '@valhalla/core';
+import type { VerificationCheck } from '@valhalla/contract';
 import type { Migrator } from '@valhalla/core/migrator';
 import { apiProbePolicy, checkApiHealth, type ApiHealthOptions } from './checkApiHealth.js';
 import { checkAuditChain } from './checkAuditChain.js';

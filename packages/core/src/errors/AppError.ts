@@ -1,4 +1,4 @@
-import { ERROR_CODES, type ErrorCode } from './errorCodes.js';
+import { ERROR_CODES, type ErrorCode } from '@valhalla/contract';
 
 export type ErrorDetail = { field?: string; message: string; [key: string]: unknown };
 

@@ -1,5 +1,3 @@
-export { ERROR_CODES, isErrorCode, type ErrorCode } from './errorCodes.js';
-export { OFREP_ERROR_CODES, type OfrepErrorCode } from './ofrepErrorCodes.js';
 export {
   AppError,
   ConfigError,

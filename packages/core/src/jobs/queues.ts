@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Queue, type Job } from 'bullmq';
 import { readJobSummary, type JobSummary } from './readJobSummary.js';
 import type { RedisClient } from './redisConnection.js';
-import { JOB_CATALOG, QUEUES, queueForJob, type JobName, type JobPayloads, type QueueName } from '../contract/jobContract.js';
+import { JOB_CATALOG, QUEUES, queueForJob, type JobName, type JobPayloads, type QueueName } from '@valhalla/contract';
 
 export type GovernanceQueues = {
   readonly byName: Readonly<Record<QueueName, Queue>>;

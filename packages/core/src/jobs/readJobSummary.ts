@@ -1,6 +1,6 @@
 import type { Queue } from 'bullmq';
-import { decodeJobFailure, type JobFailure } from '../contract/jobFailure.js';
-import { MAX_JOB_RESULT_BYTES } from '../contract/limits.js';
+import { decodeJobFailure, type JobFailure } from '@valhalla/contract';
+import { MAX_JOB_RESULT_BYTES } from '@valhalla/contract';
 import type { RedisClient } from './redisConnection.js';
 
 /** What a reader (the api's GET /api/jobs/:id, the retry route) needs of a job: never its data. */

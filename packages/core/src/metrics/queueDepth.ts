@@ -1,5 +1,5 @@
 import type { Queue } from 'bullmq';
-import { QUEUES, type QueueName } from '../contract/jobContract.js';
+import { QUEUES, type QueueName } from '@valhalla/contract';
 
 /**
  * The one definition of queue depth, used by the api's and the worker's `valhalla_queue_jobs` and by the console:

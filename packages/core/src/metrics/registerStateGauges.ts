@@ -1,7 +1,7 @@
 import type { Queue } from 'bullmq';
 import { Gauge, type Registry } from 'prom-client';
 import type { DatabasePool } from '../db/index.js';
-import type { QueueName } from '../contract/jobContract.js';
+import type { QueueName } from '@valhalla/contract';
 import { withTimeout } from '../lifecycle/withTimeout.js';
 import type { Logger } from '../logger/index.js';
 import { isLive } from '../state/rules.js';

@@ -1,7 +1,7 @@
 import { sql, type CommonQueryMethods } from 'slonik';
 import { appendAuditEntries } from '../state/audit/appendAuditEntries.js';
 import type { AuditKeyring } from '../state/audit/auditKeyring.js';
-import { AUDIT_KINDS } from '../state/model.js';
+import { AUDIT_KINDS } from '@valhalla/contract';
 
 /** What an event entry records: something that happened to the system, not a change of the go-live state. */
 export type AuditEvent = {

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { VerificationCheck } from '../state/model.js';
+import type { VerificationCheck } from '@valhalla/contract';
 import { MigrationError } from '../errors/index.js';
 import { deleteLedgerRow, insertLedgerRow, LEDGER_ORIGINS } from './ledger.js';
 import { revisionError, type DowngradeStep } from './planDowngrade.js';

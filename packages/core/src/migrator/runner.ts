@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { MigrationError } from '../errors/index.js';
 import type { AuditKeyring } from '../state/audit/auditKeyring.js';
-import type { VerificationCheck } from '../state/model.js';
+import type { VerificationCheck } from '@valhalla/contract';
 import { adoptAlembic } from './adoptAlembic.js';
 import { appendAuditEvent, auditLogExists } from './appendAuditEvent.js';
 import { exportTables } from './exportTables.js';

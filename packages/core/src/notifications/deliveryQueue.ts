@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { runInTransaction } from '../db/runInTransaction.js';
 import { appendAuditEvent } from '../state/appendAuditEvent.js';
 import type { AuditKeyring } from '../state/audit/auditKeyring.js';
-import { auditEntryRow, type AuditEntry } from '../state/model.js';
+import { auditEntryRow, type AuditEntry } from '@valhalla/contract';
 import { NOTIFICATION_EVENTS, SUBSCRIPTION_KIND_VALUES, type DeliveryFailureCode, type SubscriptionKind } from './model.js';
 
 /**

@@ -17,7 +17,7 @@
  */
 import { z } from 'zod';
 import { CHANGE_REQUEST_EVENTS } from '../state/changeRequests/model.js';
-import { GOVERNANCE_ACTION_VALUES, AUDIT_KINDS, CHANGE_OUTCOMES, type AuditKind, type ChangeOutcome } from '../state/model.js';
+import { GOVERNANCE_ACTION_VALUES, AUDIT_KINDS, CHANGE_OUTCOMES, type AuditKind, type ChangeOutcome } from '@valhalla/contract';
 import { QUEUE_EVENTS } from '../state/recordQueueEvent.js';
 import { VERIFICATION_FAILED_EVENT } from '../state/recordVerificationRun.js';
 import { JOB_RETRY_ACTION } from '../state/recordJobRetry.js';

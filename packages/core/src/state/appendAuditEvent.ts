@@ -1,7 +1,7 @@
 import type { CommonQueryMethods } from 'slonik';
 import { appendAuditEntries } from './audit/appendAuditEntries.js';
 import type { AuditKeyring } from './audit/auditKeyring.js';
-import { AUDIT_KINDS, type AuditEntry } from './model.js';
+import { AUDIT_KINDS, type AuditEntry } from '@valhalla/contract';
 
 /**
  * Appends one audit *event* entry (a change request step, a queue pause…) through the one audit append: something

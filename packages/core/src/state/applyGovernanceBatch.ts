@@ -2,15 +2,24 @@ import type { DatabasePool } from 'slonik';
 import { runInTransaction } from '../db/runInTransaction.js';
 import { isRetryableDatabaseError } from '../db/sqlstate.js';
 import { InvalidPayloadError } from '../errors/index.js';
-import { JOB_NAMES, QUEUES } from '../contract/jobContract.js';
-import type { GoLiveChangePayload } from '../contract/payloads.js';
-import { CHANGE_OUTCOMES, GOVERNANCE_ACTIONS, SUPERSESSION_CONDITION, type ChangeResult, type StateSnapshot } from './model.js';
+import {
+  CHANGE_OUTCOMES,
+  GOVERNANCE_ACTIONS,
+  JOB_CATALOG,
+  JOB_NAMES,
+  QUEUES,
+  SUPERSESSION_CONDITION,
+  isSafetyAction,
+  type ChangeResult,
+  type GoLiveChangePayload,
+  type StateSnapshot,
+} from '@valhalla/contract';
 import type { AuditKeyring } from './audit/auditKeyring.js';
 import { findApprovalsOfChanges } from './changeRequests/queries.js';
 import { lockChangeContext, type MemberContext } from './queries/changeContext.js';
 import { preemptIdleLockHolders } from './queries/preemptIdleLockHolders.js';
 import { commitChanges, type BatchRowWrites, type DecidedChange } from './queries/commitChanges.js';
-import { decideChange, isSafetyAction, type ChangeDecision, type ChangeOrder, type SafetyWatermarks } from './rules.js';
+import { decideChange, type ChangeDecision, type ChangeOrder, type SafetyWatermarks } from './rules.js';
 
 export type GovernanceChangeRequest = {
   jobId: string;
@@ -23,11 +32,6 @@ export type GovernanceChangeRequest = {
   /** The queue the job came from (recorded with the execution); `governance` by default. */
   queue?: string | undefined;
   payload: GoLiveChangePayload;
-  /**
-   * CHANGE_MAX_AGE_SECONDS in ms, for a change that expires: not applied this long after it was accepted (or, for a
-   * job straight from a queue, created), it is rejected as EXPIRED. Undefined: never expires (engage, disable).
-   */
-  maxAgeMs?: number | undefined;
   /**
    * Accepted now, in this transaction: the api applies an engage or a disable in the request. It takes an acceptance
    * number under the row-1 lock, its place in the order. At most one such member per batch.
@@ -43,6 +47,11 @@ export type BatchOptions = {
   migrationHead: string;
   /** APPROVALS_REQUIRED (default 1): above 1, an enable or release must be the job of an approved change request. */
   approvalsRequired?: number | undefined;
+  /**
+   * CHANGE_MAX_AGE_SECONDS in ms: a change the job catalog lets expire, not applied this long after it was accepted
+   * (or, for a job straight from a queue, created), is rejected as EXPIRED. Undefined: nothing expires.
+   */
+  changeMaxAgeMs?: number | undefined;
 };
 
 /** The unmet condition of a voided change: the api answered 503 without learning whether its acceptance committed. */
@@ -97,10 +106,10 @@ type PlannedMember = {
 };
 
 /** Why a member is rejected whatever the rules say: voided by the api, or past its age. */
-const forcedRejection = (member: PlannedMember, nowMs: number) => {
+const forcedRejection = (member: PlannedMember, nowMs: number, changeMaxAgeMs: number | undefined) => {
   if (member.context.accepted?.voided === true) return { condition: ENQUEUE_CONDITION, as: 'ENQUEUE_UNCONFIRMED' as const };
-  const { maxAgeMs } = member.request;
-  if (maxAgeMs !== undefined && member.agedFromMs !== undefined && nowMs > member.agedFromMs + maxAgeMs) {
+  const expires = changeMaxAgeMs !== undefined && JOB_CATALOG[JOB_NAMES.goLiveChange].expires(member.request.payload);
+  if (expires && member.agedFromMs !== undefined && nowMs > member.agedFromMs + changeMaxAgeMs) {
     return { condition: EXPIRED_CONDITION, as: 'EXPIRED' as const };
   }
   return undefined;
@@ -117,6 +126,7 @@ const planBatch = (
   nowMs: number,
   /** Job ids of members that need an approved change request and are not one (four-eyes). */
   unapproved: ReadonlySet<string>,
+  changeMaxAgeMs: number | undefined,
 ): { planned: Planned[]; writes: BatchRowWrites } => {
   let state = start.snapshot;
   let watermarks = start.watermarks;
@@ -134,7 +144,7 @@ const planBatch = (
     const { payload } = request;
     // Checked under the lock, after the replay lookup: a change that committed in time keeps its result whenever it
     // is asked again, and one that waited out an outage past its age is rejected instead of landing late.
-    const forced = forcedRejection(member, nowMs);
+    const forced = forcedRejection(member, nowMs, changeMaxAgeMs);
     const decision: ChangeDecision = forced
       ? { outcome: CHANGE_OUTCOMES.rejected, unmet: [forced.condition], after: state, watermarks }
       : decideChange({
@@ -284,6 +294,7 @@ const runBatch = async (
       context.verificationPassed,
       context.nowMs,
       unapproved,
+      options.changeMaxAgeMs,
     );
     const decided = planned.flatMap((plan) => (plan.kind === 'decided' ? [plan.change] : []));
     const auditIds =

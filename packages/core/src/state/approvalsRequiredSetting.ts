@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { runInTransaction } from '../db/runInTransaction.js';
 import { appendAuditEntries, readAuditChainHead } from './audit/appendAuditEntries.js';
 import type { AuditKeyring } from './audit/auditKeyring.js';
-import { AUDIT_KINDS } from './model.js';
+import { AUDIT_KINDS } from '@valhalla/contract';
 
 /**
  * APPROVALS_REQUIRED is read by two processes: the api (which makes change requests) and the worker (which applies an

@@ -1,4 +1,3 @@
-export * from './model.js';
 export * from './rules.js';
 export * from './applyGovernanceChange.js';
 export * from './applyGovernanceBatch.js';

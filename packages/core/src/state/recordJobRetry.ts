@@ -3,7 +3,7 @@ import type { DatabasePool } from 'slonik';
 import { runInTransaction } from '../db/runInTransaction.js';
 import { appendAuditEntries } from './audit/appendAuditEntries.js';
 import type { AuditKeyring } from './audit/auditKeyring.js';
-import { AUDIT_KINDS, CHANGE_OUTCOMES, type AuditEntry } from './model.js';
+import { AUDIT_KINDS, CHANGE_OUTCOMES, type AuditEntry } from '@valhalla/contract';
 import { lockGovernanceRows, snapshotOf } from './queries/governanceState.js';
 
 /** The audit action of an operator's manual retry of a failed job (`POST /api/jobs/:id/retry`). */

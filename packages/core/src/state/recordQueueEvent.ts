@@ -3,7 +3,7 @@ import type { DatabasePool } from 'slonik';
 import { runInTransaction } from '../db/runInTransaction.js';
 import { appendAuditEvent } from './appendAuditEvent.js';
 import type { AuditKeyring } from './audit/auditKeyring.js';
-import type { AuditEntry } from './model.js';
+import type { AuditEntry } from '@valhalla/contract';
 import { lockGovernanceRows } from './queries/governanceState.js';
 
 /** Audit actions of queue controls: a paused queue holds back its changes (governance-safety: engages and disables). */

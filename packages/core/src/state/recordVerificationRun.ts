@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { runInTransaction } from '../db/runInTransaction.js';
 import { appendAuditEvent } from './appendAuditEvent.js';
 import type { AuditKeyring } from './audit/auditKeyring.js';
-import type { VerificationCheck, VerificationRun } from './model.js';
+import type { VerificationCheck, VerificationRun } from '@valhalla/contract';
 import { insertVerificationRun } from './queries/verificationRuns.js';
 
 /** The audit event of a verification run that did not pass (notification subscriptions filter on it). */

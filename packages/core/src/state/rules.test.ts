@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { GO_LIVE_PRECONDITIONS, GOVERNANCE_ACTIONS, type StateSnapshot } from './model.js';
-import { NO_WATERMARKS, decideChange, isLive, isSafetyAction, isSuperseded, replayAudit, requiresApproval, unmetGoLivePreconditions } from './rules.js';
+import { GO_LIVE_PRECONDITIONS, GOVERNANCE_ACTIONS, isSafetyAction, type StateSnapshot } from '@valhalla/contract';
+import { NO_WATERMARKS, decideChange, isLive, isSuperseded, replayAudit, requiresApproval, unmetGoLivePreconditions } from './rules.js';
 
 const initial: StateSnapshot = {
   go_live_enabled: false,

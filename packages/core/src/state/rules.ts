@@ -8,16 +8,12 @@ import {
   type GovernanceAction,
   type MetadataChange,
   type StateSnapshot,
-} from './model.js';
+} from '@valhalla/contract';
 
 /** The state rules of the contract as pure functions: no I/O, so every combination is unit-tested. */
 
 export const isLive = (state: { go_live_enabled: boolean; kill_switch_engaged: boolean }): boolean =>
   state.go_live_enabled && !state.kill_switch_engaged;
-
-/** Actions that make the system safer: always allowed, and run ahead of queued changes. */
-export const isSafetyAction = (action: GovernanceAction): boolean =>
-  action === GOVERNANCE_ACTIONS.killSwitchEngage || action === GOVERNANCE_ACTIONS.goLiveDisable;
 
 /**
  * Four-eyes: with more than one approval required, an enable or a release runs only as the job of an approved change

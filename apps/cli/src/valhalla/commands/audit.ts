@@ -1,4 +1,4 @@
-import type { AuditPage } from '../apiTypes.js';
+import type { AuditPage } from '@valhalla/contract';
 import { EXIT, type Command } from '../command.js';
 import { table } from '../format.js';
 

@@ -1,4 +1,4 @@
-import type { Job } from '../apiTypes.js';
+import type { JobBody as Job } from '@valhalla/contract';
 import { EXIT, WAIT_FLAGS, type Command } from '../command.js';
 import { describeJob, jobExitCode, waitForJob, waitTimeoutMs } from '../jobs.js';
 

@@ -1,4 +1,4 @@
-import type { RunbookStatus } from '../apiTypes.js';
+import type { RunbookStatus } from '@valhalla/contract';
 import { EXIT, type Command } from '../command.js';
 import { keyValues } from '../format.js';
 
@@ -24,11 +24,11 @@ export const statusCommand: Command = {
         // "version" is the backend's (system_metadata.version); the live state's `version` is an audit entry id.
         ['backend version', metadata?.version],
         ['backend_complete', metadata?.backend_complete],
-        ['migration head', status.migrations?.head],
-        ['pending revisions', (status.migrations?.pending ?? []).join(', ') || 'none'],
+        ['migration head', status.migrations.head],
+        ['pending revisions', status.migrations.pending.join(', ') || 'none'],
         // The `release` field is the deploy's id; "release" in the CLI's words is what the kill switch does.
         ['last verification', verification ? `${verification.passed ? 'passed' : 'FAILED'} (deploy ${verification.release}, ${verification.finished_at})` : 'none'],
-        ['workers alive', status.workers?.alive],
+        ['workers alive', status.workers.alive],
       ]),
       status,
     );

@@ -1,4 +1,4 @@
-import type { VerificationsPage } from '../apiTypes.js';
+import type { VerificationsPage } from '@valhalla/contract';
 import { EXIT, type Command } from '../command.js';
 import { table } from '../format.js';
 

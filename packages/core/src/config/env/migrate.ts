@@ -1,6 +1,6 @@
 import { userInfo } from 'node:os';
 import { z } from 'zod';
-import { lineText } from '../../contract/storableText.js';
+import { actorField } from '@valhalla/contract';
 import { computed, optional, text } from './variable.js';
 
 const positiveMilliseconds = z.string().transform((raw, ctx) => {
@@ -14,7 +14,7 @@ const positiveMilliseconds = z.string().transform((raw, ctx) => {
 
 /** The audit log's rule for actor names, as every job payload's actor: one line, shown as it reads. */
 const actorName = z.string().transform((raw, ctx) => {
-  const checked = lineText(1, 200, 'actor').safeParse(raw);
+  const checked = actorField.safeParse(raw);
   if (checked.success) return checked.data;
   ctx.addIssue({ code: 'custom', message: `must be a one-line name (${checked.error.issues.map((issue) => issue.message).join('; ')})` });
   return z.NEVER;

@@ -1,6 +1,6 @@
 import { sql, type CommonQueryMethods } from 'slonik';
 import { z } from 'zod';
-import { AUDIT_KINDS, auditEntryRow, type AuditEntry, type ChangeOutcome, type StateSnapshot } from '../model.js';
+import { AUDIT_KINDS, auditEntryRow, type AuditEntry, type ChangeOutcome, type StateSnapshot } from '@valhalla/contract';
 import { hmacHex, type AuditKeyring } from './auditKeyring.js';
 import { canonicalEntryText, type CanonicalFields } from './canonicalEntry.js';
 

@@ -1,6 +1,6 @@
 import type { CommonQueryMethods } from 'slonik';
 import { createDatabasePool } from '../../db/createDatabasePool.js';
-import type { AuditChainCoverage, VerificationCheck } from '../model.js';
+import type { AuditChainCoverage, VerificationCheck } from '@valhalla/contract';
 import { recordAuditCheckpoint } from './auditCheckpoints.js';
 import { createAuditKeyring, DEVELOPMENT_AUDIT_KEY, type AuditKeyring } from './auditKeyring.js';
 import { verifyAuditChain, type AuditChainReport, type AuditVerificationMode } from './verifyAuditChain.js';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { DatabasePool, DatabaseTransactionConnection } from 'slonik';
 import { runInTransaction } from '../../db/runInTransaction.js';
-import { JOB_CATALOG, JOB_NAMES, type GoLiveChangePayload } from '../../contract/jobContract.js';
+import { CHANGE_REQUEST_STATUSES, JOB_NAMES, queueForJob, type ApprovalAction, type ChangeRequestStatus, type GoLiveChangePayload } from '@valhalla/contract';
 import { appendAuditEvent } from '../appendAuditEvent.js';
 import { acceptApprovedChange } from '../queries/acceptedJobs.js';
 import type { AuditKeyring } from '../audit/auditKeyring.js';
@@ -9,12 +9,9 @@ import { lockGovernanceRows } from '../queries/governanceState.js';
 import { readStateVersion } from '../queries/stateVersion.js';
 import {
   CHANGE_REQUEST_EVENTS,
-  CHANGE_REQUEST_STATUSES,
   CHANGE_REQUEST_SYSTEM_ACTOR,
   changeRequestJobId,
-  type ApprovalAction,
   type ChangeRequest,
-  type ChangeRequestStatus,
 } from './model.js';
 import { closeChangeRequestRow, findChangeRequest, findDuePendingRequests, insertApproval, insertChangeRequest, isExpired } from './queries.js';
 
@@ -167,7 +164,7 @@ const acceptApproved = async (locked: Locked, request: ChangeRequest, jobId: str
   };
   await acceptApprovedChange(locked.tx, {
     jobId,
-    queue: JOB_CATALOG[JOB_NAMES.goLiveChange].queue,
+    queue: queueForJob(JOB_NAMES.goLiveChange, payload),
     jobName: JOB_NAMES.goLiveChange,
     payload,
     actor: request.requested_by,

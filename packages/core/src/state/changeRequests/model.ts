@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { GOVERNANCE_ACTIONS } from '../model.js';
+import { APPROVAL_ACTIONS, CHANGE_REQUEST_STATUS_VALUES } from '@valhalla/contract';
 
 /**
  * change request: a go_live.enable or kill_switch.release asked for while APPROVALS_REQUIRED > 1. It waits for
@@ -7,21 +7,6 @@ import { GOVERNANCE_ACTIONS } from '../model.js';
  * the change is enqueued as a job under the requester's name. It is void once it expires or once the state's
  * version (the audit id of the newest applied change) differs from the one it was made against.
  */
-export const CHANGE_REQUEST_STATUSES = {
-  pending: 'pending_approval',
-  enqueued: 'enqueued',
-  rejected: 'rejected',
-  cancelled: 'cancelled',
-  expired: 'expired',
-  stale: 'stale',
-} as const;
-export type ChangeRequestStatus = (typeof CHANGE_REQUEST_STATUSES)[keyof typeof CHANGE_REQUEST_STATUSES];
-export const CHANGE_REQUEST_STATUS_VALUES = Object.values(CHANGE_REQUEST_STATUSES) as [ChangeRequestStatus, ...ChangeRequestStatus[]];
-
-/** The actions that need approval when APPROVALS_REQUIRED > 1: the ones that make the system less safe. */
-export const APPROVAL_ACTIONS = [GOVERNANCE_ACTIONS.goLiveEnable, GOVERNANCE_ACTIONS.killSwitchRelease] as const;
-export type ApprovalAction = (typeof APPROVAL_ACTIONS)[number];
-
 /** The actor of the events nobody asked for: a request found expired or stale. */
 export const CHANGE_REQUEST_SYSTEM_ACTOR = 'system';
 

@@ -1,8 +1,8 @@
 import { sql, type CommonQueryMethods } from 'slonik';
 import { z } from 'zod';
-import type { GoLiveChangePayload } from '../../contract/payloads.js';
+import type { ChangeRequestStatus, GoLiveChangePayload } from '@valhalla/contract';
 import { requiresApproval } from '../rules.js';
-import { changeRequestRow, type ChangeRequest, type ChangeRequestStatus } from './model.js';
+import { changeRequestRow, type ChangeRequest } from './model.js';
 
 const iso = (column: string) =>
   sql.fragment`to_char(${sql.identifier(['c', column])} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;

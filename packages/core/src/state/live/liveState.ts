@@ -1,22 +1,7 @@
 import { sql, type CommonQueryMethods } from 'slonik';
 import { z } from 'zod';
+import { liveStateBody, type LiveStateBody } from '@valhalla/contract';
 
-/**
- * Live state: what an application needs to know to obey the kill switch, as `GET /api/governance/live` answers it.
- * `version` is the audit id of the newest applied change entry; `etag` is the version, or the version and a hash of
- * the state when a write made outside the product left the rows different from what that entry wrote.
- */
-export const liveStateBody = z.object({
-  live: z.boolean(),
-  go_live_enabled: z.boolean(),
-  kill_switch_engaged: z.boolean(),
-  backend_complete: z.boolean(),
-  version: z.number().int(),
-  changed_by: z.string().nullable(),
-  reason: z.string().nullable(),
-  updated_at: z.string().nullable(),
-});
-export type LiveStateBody = z.infer<typeof liveStateBody>;
 
 const liveStateRecord = liveStateBody.extend({ etag: z.string().min(1) });
 

@@ -1,6 +1,6 @@
 import { sql, type CommonQueryMethods } from 'slonik';
 import { AUDIT_COLUMNS } from '../audit/appendAuditEntries.js';
-import { auditEntryRow, type AuditEntry } from '../model.js';
+import { auditEntryRow, type AuditEntry } from '@valhalla/contract';
 
 /** Which entries a page holds: each filter given must match exactly. */
 export type AuditFilter = { actor?: string | undefined; action?: string | undefined; outcome?: string | undefined };

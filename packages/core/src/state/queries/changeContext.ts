@@ -1,9 +1,9 @@
 import { sql, type CommonQueryMethods } from 'slonik';
 import { z } from 'zod';
-import { changeIdentity } from '../../contract/jobContract.js';
+import { changeIdentity } from '@valhalla/contract';
 import { AppError } from '../../errors/index.js';
 import { toChainHead, type AuditChainHead } from '../audit/appendAuditEntries.js';
-import { changeResult, type ChangeResult, type StateSnapshot } from '../model.js';
+import { changeResult, type ChangeResult, type StateSnapshot } from '@valhalla/contract';
 import type { SafetyWatermarks } from '../rules.js';
 import { snapshotOf } from './governanceState.js';
 import { toSafetyWatermarks, watermarksJson } from './safetyWatermarks.js';
@@ -43,7 +43,7 @@ export type MemberContext = {
   executed: ChangeResult | null;
   /** Its acceptance record; null for a job added straight to a queue by another producer. */
   accepted: MemberAcceptance | null;
-  /** The key to record this execution under: the change's identity (contract/jobContract.ts `changeIdentity`). */
+  /** The key to record this execution under: the change's identity (`changeIdentity` of @valhalla/contract). */
   executionKey: string;
 };
 
@@ -62,7 +62,7 @@ export type BatchContext = {
   newSeq: number | null;
 };
 
-/** The executed-job key of a member (its identity, see contract/jobContract.ts `changeIdentity`). */
+/** The executed-job key of a member (its identity, see `changeIdentity` of @valhalla/contract). */
 const identityOf = (member: MemberIdentity): string =>
   member.jobCreatedAt === undefined ? member.jobId : changeIdentity(member.jobId, member.jobCreatedAt);
 

@@ -1,7 +1,7 @@
 import { sql, type CommonQueryMethods } from 'slonik';
 import { z } from 'zod';
 import { AppError } from '../../errors/index.js';
-import { goLiveStateRow, systemMetadataRow, type GoLiveStateRow, type StateSnapshot, type SystemMetadataRow } from '../model.js';
+import { goLiveStateRow, systemMetadataRow, type GoLiveStateRow, type StateSnapshot, type SystemMetadataRow } from '@valhalla/contract';
 import { isLive, type SafetyWatermarks } from '../rules.js';
 import { toSafetyWatermarks, watermarksJson } from './safetyWatermarks.js';
 

@@ -1,7 +1,6 @@
 import { sql, type CommonQueryMethods } from 'slonik';
-import { z } from 'zod';
 import { AUDIT_CHAIN_CHECK } from '../audit/runAuditChainChecks.js';
-import { verificationCheck, verificationRunRow, type VerificationCheck, type VerificationRun } from '../model.js';
+import { fullAuditCheckRow, verificationRunRow, type FullAuditCheck, type VerificationCheck, type VerificationRun } from '@valhalla/contract';
 
 const RUN_COLUMNS = sql.fragment`id, job_id, release, migration_head, actor, started_at, finished_at, passed, checks`;
 
@@ -47,8 +46,6 @@ export const listVerificationRuns = async (db: CommonQueryMethods, limit: number
   `)),
 ];
 
-export const fullAuditCheckRow = z.object({ run_id: z.number(), finished_at: z.string(), check: verificationCheck });
-export type FullAuditCheck = z.infer<typeof fullAuditCheckRow>;
 
 /**
  * The newest verification run whose audit-chain check read every row (startup and on-demand runs; the scheduled

@@ -1,15 +1,6 @@
 import { sql, type CommonQueryMethods } from 'slonik';
 import { z } from 'zod';
-
-export const heartbeatRow = z.object({
-  worker_id: z.string(),
-  release: z.string(),
-  pid: z.number(),
-  hostname: z.string(),
-  started_at: z.string(),
-  last_seen_at: z.string(),
-});
-export type WorkerHeartbeat = z.infer<typeof heartbeatRow>;
+import { heartbeatRow, type WorkerHeartbeat } from '@valhalla/contract';
 
 export const upsertWorkerHeartbeat = async (
   db: CommonQueryMethods,

@@ -1,10 +1,10 @@
 import { z } from 'zod';
-import { GOVERNANCE_ACTIONS, type GovernanceAction } from '../state/model.js';
+import { GOVERNANCE_ACTIONS, type GovernanceAction } from './vocabulary.js';
 import { freeText, lineText } from './storableText.js';
 
 /**
  * Payload schemas of every job, with the strict text rules of storableText.ts. The worker validates each job with
- * them whoever added it, and the api's HTTP bodies are built from the same field schemas (apps/api/src/schemas.ts).
+ * them whoever added it, and the api's HTTP bodies are built from the same field schemas (the api's request schemas).
  */
 
 /** Who asked for the change: from the api's token, or named by another producer. */

@@ -1,4 +1,4 @@
-import type { ChangeResult } from '../state/model.js';
+import type { ChangeResult } from './stateSchemas.js';
 import { jobFailureOf, type JobFailure } from './jobFailure.js';
 
 /**

@@ -1,5 +1,5 @@
 import { InvalidPayloadError } from '../errors/index.js';
-import { JOB_CATALOG, type JobName, type JobPayloads } from './jobContract.js';
+import { JOB_CATALOG, type JobName, type JobPayloads } from '@valhalla/contract';
 
 /**
  * Validates a payload against the contract.

@@ -1,65 +1,6 @@
-/**
- * Glossary: the nouns of the product, defined once.
- *
- * - go-live: the flag (`go_live_state.go_live_enabled`) an operator turns on when the backend may take traffic.
- * - kill switch: the override (`go_live_state.kill_switch_engaged`) that takes the backend out of service whatever
- *   the go-live flag says. Engaged on a fresh install.
- * - live: `go_live_enabled AND NOT kill_switch_engaged`; derived, never stored.
- * - system metadata: row 1 of `system_metadata`: the backend's version, whether it is complete, notes.
- * - change: one governance action (see GOVERNANCE_ACTIONS) requested by an actor with a reason, executed once by the
- *   worker as a `go-live-change` job. Its outcome is applied, unchanged (already in that state) or rejected (a
- *   precondition did not hold).
- * - audit entry: one append-only row of the audit log, in one hash chain. A *change* entry (outcome applied,
- *   unchanged or rejected; before, after, actor, reason, job id) is written in the change's own transaction and
- *   replaying them gives the state; an *event* entry records anything else (change requests, approvals, queue
- *   pauses, repairs, drift, writes made outside the product). The application signs each entry with an HMAC key from
- *   AUDIT_HMAC_KEYS (its id is stored); rows written inside the database are hashed unkeyed and anchored by the next
- *   signed row.
- * - revision: one folder of migrations/ (up, down, verify SQL), linked to its previous revision; the head is the
- *   last one in the chain.
- * - verification run: a post-deploy `migration-verify` job's stored result: release, migration head, per-check
- *   results and overall `passed`. go-live enable requires a passed run for the current head.
- * - actor: who asked for a change, taken from the operator's token, never from a request body.
- */
 import { z } from 'zod';
-
-export const GOVERNANCE_ACTIONS = {
-  goLiveEnable: 'go_live.enable',
-  goLiveDisable: 'go_live.disable',
-  killSwitchEngage: 'kill_switch.engage',
-  killSwitchRelease: 'kill_switch.release',
-  metadataUpdate: 'metadata.update',
-} as const;
-export type GovernanceAction = (typeof GOVERNANCE_ACTIONS)[keyof typeof GOVERNANCE_ACTIONS];
-export const GOVERNANCE_ACTION_VALUES = Object.values(GOVERNANCE_ACTIONS) as [GovernanceAction, ...GovernanceAction[]];
-
-export const CHANGE_OUTCOMES = { applied: 'applied', unchanged: 'unchanged', rejected: 'rejected' } as const;
-export type ChangeOutcome = (typeof CHANGE_OUTCOMES)[keyof typeof CHANGE_OUTCOMES];
-
-/** The conditions go-live enable requires; a rejection names the unmet ones with these strings. */
-export const GO_LIVE_PRECONDITIONS = {
-  killSwitchReleased: 'kill_switch_released',
-  backendComplete: 'backend_complete',
-  verificationPassed: 'verification_passed',
-  /** With APPROVALS_REQUIRED > 1: the enable or release belongs to an approved change request. */
-  approval: 'approval',
-} as const;
-export type GoLivePrecondition = (typeof GO_LIVE_PRECONDITIONS)[keyof typeof GO_LIVE_PRECONDITIONS];
-
-/**
- * The condition a superseded release or enable did not meet: it was created before the latest kill-switch engage or
- * go-live disable that was applied (or found the state already safe). Named in the rejection's `unmet`; the job fails
- * with the code SUPERSEDED, final.
- */
-export const SUPERSESSION_CONDITION = 'not_superseded' as const;
-
-/**
- * A check's result (Argo Rollouts' AnalysisRun model): `passed`; `failed` (measured, and wrong past its failure
- * limit); `inconclusive` (could not be measured: a probe that never answered). `error` is what runs stored before
- * inconclusive existed; it reads as inconclusive.
- */
-export const CHECK_STATUSES = { passed: 'passed', failed: 'failed', inconclusive: 'inconclusive', error: 'error' } as const;
-export type CheckStatus = (typeof CHECK_STATUSES)[keyof typeof CHECK_STATUSES];
+import { GOVERNANCE_ACTION_VALUES } from './vocabulary.js';
+import { CHANGE_REJECTED_CODES } from './failureCodes.js';
 
 /** Row 1 of `public.system_metadata`, column names as in the table. Timestamps are ISO-8601 strings. */
 export const systemMetadataRow = z.object({
@@ -93,13 +34,6 @@ export const stateSnapshot = z.object({
   notes: z.string().nullable(),
 });
 export type StateSnapshot = z.infer<typeof stateSnapshot>;
-
-/** What a metadata.update sets (validated by the job contract's payload schema, contract/payloads.ts). */
-export type MetadataChange = { version?: string | undefined; backend_complete?: boolean | undefined; notes?: string | undefined };
-
-/** Change entries replay to the state; event entries record everything else (see AUDIT_KINDS). */
-export const AUDIT_KINDS = { change: 'change', event: 'event' } as const;
-export type AuditKind = (typeof AUDIT_KINDS)[keyof typeof AUDIT_KINDS];
 
 const auditEntryColumns = {
   id: z.number(),
@@ -187,6 +121,21 @@ export const changeResult = z.object({
   /** When the BullMQ job was created (ms): tells a redelivery from a new job that reuses the id. */
   jobCreatedAt: z.number().optional(),
   /** Why a rejected change was rejected: its preconditions (the default), an engage or disable after it (SUPERSEDED) or its age (EXPIRED). */
-  rejectedAs: z.enum(['PRECONDITION_FAILED', 'SUPERSEDED', 'EXPIRED', 'ENQUEUE_UNCONFIRMED']).optional(),
+  rejectedAs: z.enum(CHANGE_REJECTED_CODES).optional(),
 });
 export type ChangeResult = z.infer<typeof changeResult>;
+
+/** A worker's heartbeat row: Render has no health check for background workers, so each worker writes one. */
+export const heartbeatRow = z.object({
+  worker_id: z.string(),
+  release: z.string(),
+  pid: z.number(),
+  hostname: z.string(),
+  started_at: z.string(),
+  last_seen_at: z.string(),
+});
+export type WorkerHeartbeat = z.infer<typeof heartbeatRow>;
+
+/** The newest run whose audit-chain check read every row: its id, when it ended and that check. */
+export const fullAuditCheckRow = z.object({ run_id: z.number(), finished_at: z.string(), check: verificationCheck });
+export type FullAuditCheck = z.infer<typeof fullAuditCheckRow>;

@@ -1,10 +1,7 @@
-import type { JobsOptions } from 'bullmq';
 import { z } from 'zod';
-import { changeResult, verificationCheck } from '../state/model.js';
-import { isSafetyAction } from '../state/rules.js';
 import { goLiveChangePayload, migrationVerifyPayload, type GoLiveChangePayload, type MigrationVerifyPayload } from './payloads.js';
-
-export type { GoLiveChangePayload, MigrationVerifyPayload };
+import { changeResult, verificationCheck } from './stateSchemas.js';
+import { isSafetyAction } from './vocabulary.js';
 
 /**
  * The job contract between processes: every process (api, worker, CLI, metrics, other producers through docs/architecture.md)
@@ -32,9 +29,22 @@ export type MigrationVerifyResult = z.infer<typeof migrationVerifyResult>;
 
 /**
  * BullMQ priorities: 1 is taken first. Every job on the governance queue carries a priority, because a job without
- * one would jump ahead of all prioritised jobs (BullMQ takes the wait list first), including kill-switch engages.
+ * one would jump ahead of all prioritised jobs (BullMQ serves its wait list before the prioritised set), including
+ * kill-switch engages.
  */
 export const PRIORITIES = { safety: 1, normal: 10 } as const;
+
+/**
+ * The BullMQ options of a job (a subset of BullMQ's JobsOptions, written out so that the contract needs no queue
+ * library): `attempts` and `backoff` for unexpected failures, the priority, and how long finished jobs are kept.
+ */
+export type JobOptions = {
+  attempts: number;
+  backoff: { type: 'exponential'; delay: number; jitter: number };
+  priority: number;
+  removeOnComplete: { age: number; count: number };
+  removeOnFail: { age: number };
+};
 
 const KEEP_COMPLETED = { age: 7 * 24 * 3600, count: 100_000 };
 const KEEP_FAILED = { age: 30 * 24 * 3600 };
@@ -47,13 +57,19 @@ const UNEXPECTED_FAILURE_ATTEMPTS = 3;
 
 export const JOB_CATALOG = {
   [JOB_NAMES.goLiveChange]: {
-    queue: QUEUES.governance,
+    /**
+     * The lane rule: kill-switch engages and go-live disables take the safety lane, `governance-safety`, a queue of
+     * its own drained by every worker ahead of `governance`. Priorities alone cannot keep them first: BullMQ takes a
+     * job without a priority (the wait list) before any prioritised job, and a job coming back from delay or a retry
+     * goes behind what is waiting, so any producer could put work ahead of an engage on a shared queue.
+     */
+    queue: (payload: GoLiveChangePayload): QueueName => (isSafetyAction(payload.action) ? QUEUES.governanceSafety : QUEUES.governance),
     payload: goLiveChangePayload,
     result: changeResult,
     priority: (payload: GoLiveChangePayload): number => (isSafetyAction(payload.action) ? PRIORITIES.safety : PRIORITIES.normal),
     /** Kill-switch engages and go-live disables never expire; other changes expire CHANGE_MAX_AGE_SECONDS after creation. */
     expires: (payload: GoLiveChangePayload): boolean => !isSafetyAction(payload.action),
-    options: (payload: GoLiveChangePayload): JobsOptions => ({
+    options: (payload: GoLiveChangePayload): JobOptions => ({
       attempts: UNEXPECTED_FAILURE_ATTEMPTS,
       backoff: { type: 'exponential', delay: 1000, jitter: 0.5 },
       priority: isSafetyAction(payload.action) ? PRIORITIES.safety : PRIORITIES.normal,
@@ -62,12 +78,12 @@ export const JOB_CATALOG = {
     }),
   },
   [JOB_NAMES.migrationVerify]: {
-    queue: QUEUES.verification,
+    queue: (_payload: MigrationVerifyPayload): QueueName => QUEUES.verification,
     payload: migrationVerifyPayload,
     result: migrationVerifyResult,
     priority: (_payload: MigrationVerifyPayload): number => PRIORITIES.normal,
     expires: (_payload: MigrationVerifyPayload): boolean => true,
-    options: (_payload: MigrationVerifyPayload): JobsOptions => ({
+    options: (_payload: MigrationVerifyPayload): JobOptions => ({
       attempts: UNEXPECTED_FAILURE_ATTEMPTS,
       backoff: { type: 'exponential', delay: 1000, jitter: 0.5 },
       priority: PRIORITIES.normal,
@@ -84,16 +100,9 @@ export const JOBS_BY_QUEUE: Record<QueueName, readonly JobName[]> = {
   [QUEUES.verification]: [JOB_NAMES.migrationVerify],
 };
 
-/**
- * The queue a job goes to. Kill-switch engages and go-live disables take the safety lane, `governance-safety`: a
- * queue of its own, drained by every worker ahead of `governance`. Priorities alone cannot keep them first: BullMQ
- * takes a job without a priority (the wait list) before any prioritised job, and a job coming back from delay or a
- * retry goes behind what is waiting, so any producer could put work ahead of an engage on a shared queue.
- */
-export const queueForJob = <N extends JobName>(name: N, payload: JobPayloads[N]): QueueName => {
-  if (name === JOB_NAMES.goLiveChange && isSafetyAction((payload as GoLiveChangePayload).action)) return QUEUES.governanceSafety;
-  return JOB_CATALOG[name].queue;
-};
+/** The queue a job goes to: its catalog entry's lane rule. */
+export const queueForJob = <N extends JobName>(name: N, payload: JobPayloads[N]): QueueName =>
+  (JOB_CATALOG[name].queue as (payload: JobPayloads[N]) => QueueName)(payload);
 
 /** The queues `go-live-change` jobs are taken from, the safety lane first. */
 export const GOVERNANCE_CHANGE_QUEUES = [QUEUES.governanceSafety, QUEUES.governance] as const;
