@@ -10,12 +10,7 @@ import { REPO_ROOT } from '../helpers/processes.js';
  * dynamic), between top-level folders; the files at the root (index.ts) count as the folder `.`.
  */
 const CORE_SRC = join(REPO_ROOT, 'packages/core/src');
-
-/**
- * Cycles known and being removed, each a sorted list of folders. TEMPORARY: contract/ is moving out into its own
- * package (packages/contract), which ends the contract ↔ state cycle; the lead removes this entry with that move.
- */
-const KNOWN_CYCLES: readonly string[][] = [['contract', 'state']];
+const CONTRACT_SRC = join(REPO_ROOT, 'packages/contract/src');
 
 const sourceFiles = (dir: string): string[] =>
   readdirSync(dir).flatMap((name) => {
@@ -91,9 +86,7 @@ const cycles = (graph: Map<string, Map<string, string>>): string[][] => {
 describe('packages/core/src folders', () => {
   it('import each other one way only (no folder-level cycle)', () => {
     const graph = folderGraph();
-    const unexpected = cycles(graph)
-      .filter((cycle) => !KNOWN_CYCLES.some((known) => known.join() === cycle.join()))
-      .map((cycle) => {
+    const unexpected = cycles(graph).map((cycle) => {
         const edges = cycle.flatMap((from) => cycle.filter((to) => graph.get(from)?.has(to)).map((to) => `${from} → ${to} (${graph.get(from)?.get(to)})`));
         return `${cycle.join(' ↔ ')}: ${edges.join('; ')}`;
       });
@@ -108,5 +101,22 @@ describe('packages/core/src folders', () => {
       ['d', new Map([['a', 'd.ts']])],
     ]);
     expect(cycles(graph)).toEqual([['a', 'b', 'c']]);
+  });
+});
+
+describe('packages/contract', () => {
+  it('imports nothing of ours: only its own files and zod (and node: built-ins)', () => {
+    const outside = sourceFiles(CONTRACT_SRC).flatMap((file) =>
+      ts
+        .preProcessFile(readFileSync(file, 'utf8'), true, true)
+        .importedFiles.map((imported) => imported.fileName)
+        .filter((specifier) => {
+          if (specifier.startsWith('.')) return !(resolveSpecifier(file, specifier) ?? '').startsWith(CONTRACT_SRC);
+          return specifier !== 'zod' && !specifier.startsWith('zod/') && !specifier.startsWith('node:');
+        })
+        .map((specifier) => `${relative(REPO_ROOT, file)} imports ${specifier}`),
+    );
+    expect(sourceFiles(CONTRACT_SRC).length).toBeGreaterThan(5);
+    expect(outside).toEqual([]);
   });
 });

@@ -28,7 +28,7 @@ const osActor = (): string => {
   }
 };
 
-/** Variables of the migrate command (`npm run migrate`, `npx valhalla migrate`, the pre-deploy `migrate.js up`). */
+/** Variables of the migrate command (`npm run migrate`, `npx valhalla migrate`, the pre-deploy `node apps/cli/dist/migrate.js up`). */
 export const migrateVariables = {
   MIGRATION_LOCK_TIMEOUT_MS: optional({
     schema: positiveMilliseconds,
