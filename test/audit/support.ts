@@ -39,7 +39,7 @@ export const verifyJob = async (
   database: TestDatabase,
   options: { keyring?: AuditKeyring; auditCheck?: 'full' | 'incremental' } = {},
 ): Promise<{ passed: boolean; checks: VerificationCheck[] }> => {
-  const migrator = createMigrator({ databaseUrl: database.url, migrationsDir: MIGRATIONS_DIR });
+  const migrator = createMigrator({ db: database.pool, migrationsDir: MIGRATIONS_DIR });
   const processor = createMigrationVerifyProcessor({
     pool: database.pool,
     migrator,

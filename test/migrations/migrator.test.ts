@@ -2,6 +2,7 @@ import { appendFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
+import { createDatabasePool } from '../../packages/core/src/index.js';
 import { LEDGER_TABLE, createMigrator, loadRevisionChain, runMigrateCommand } from '../../packages/core/src/migrator/index.js';
 import { adminQuery, type TestDatabase } from '../helpers/database.js';
 import { startNodeProcess } from '../helpers/processes.js';
@@ -28,7 +29,7 @@ const HEAD = CHAIN.at(-1) as string;
 
 const freshDatabase = useFreshDatabases(2);
 
-const migratorFor = (database: TestDatabase, migrationsDir = MIGRATIONS_DIR) => createMigrator({ databaseUrl: database.url, migrationsDir });
+const migratorFor = (database: TestDatabase, migrationsDir = MIGRATIONS_DIR) => createMigrator({ db: database.pool, migrationsDir });
 
 const runCli = async (database: TestDatabase, args: string[], migrationsDir = MIGRATIONS_DIR, extra: { exportDir?: string } = {}) => {
   const out: string[] = [];
@@ -101,6 +102,17 @@ describe('migrations', () => {
     expect(exits.map((exit) => exit.code), runners.map((r) => r.output()).join('\n')).toEqual(Array(8).fill(0));
     const appliedLines = runners.flatMap((runner) => runner.output().match(/^applied \d{8}_\S+/gm) ?? []);
     expect(appliedLines.sort()).toEqual(CHAIN.map((id) => `applied ${id}`).sort());
+    expect((await ledgerOf(database)).map((row) => row.revision)).toEqual(CHAIN);
+    expect(await rows(database, 'SELECT count(*)::int AS n FROM public.go_live_state')).toEqual([{ n: 1 }]);
+  });
+
+  it('applies each revision once when 4 migrators on one pool run up at the same time', async () => {
+    const database = await freshDatabase('concurrent-pool');
+    // A connection for each: each holds one for as long as it holds the migration lock or waits for it.
+    const pool = await createDatabasePool({ connectionUri: database.url, maxPoolSize: 4, applicationName: 'valhalla-test' });
+    onTestFinished(() => pool.end());
+    const results = await Promise.all(Array.from({ length: 4 }, () => createMigrator({ db: pool, migrationsDir: MIGRATIONS_DIR }).up()));
+    expect(results.flatMap((result) => result.applied).sort()).toEqual([...CHAIN].sort());
     expect((await ledgerOf(database)).map((row) => row.revision)).toEqual(CHAIN);
     expect(await rows(database, 'SELECT count(*)::int AS n FROM public.go_live_state')).toEqual([{ n: 1 }]);
   });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { LEDGER_TABLE, createMigrator, runMigrateCommand } from '../../packages/core/src/migrator/index.js';
+import { LEDGER_TABLE, createMigrator, loadRevisionChain, runMigrateCommand } from '../../packages/core/src/migrator/index.js';
 import { startApiProcess, startWorkerProcess } from '../api/processes.js';
 import { adminQuery, type TestDatabase } from '../helpers/database.js';
 import { startNodeProcess } from '../helpers/processes.js';
@@ -13,7 +13,7 @@ import { MIGRATE_CLI, MIGRATIONS_DIR, copyMigrations, pythonServiceSql, useFresh
 
 // The chain of the code under test, read from the migrations folder (no database needed), so new revisions do not
 // need edits here.
-const CHAIN_IDS = (await createMigrator({ databaseUrl: 'postgresql://unused@127.0.0.1/unused', migrationsDir: MIGRATIONS_DIR }).chain()).revisions.map((revision) => revision.id);
+const CHAIN_IDS = (await loadRevisionChain(MIGRATIONS_DIR)).revisions.map((revision) => revision.id);
 const HEAD = CHAIN_IDS.at(-1)!;
 const ALEMBIC_REVISIONS = new Set(['20260113_golive_merge', '20260121_go_live_core_tables']);
 
@@ -56,7 +56,7 @@ describe('rollback: older code on a database migrated by newer code', () => {
     const status = await runCli(database, ['status']);
     expect(status.code, status.err).toBe(0);
     expect(status.out).toMatch(/20260301_newer_compatible .*unknown to this code \(compatible\)/);
-    const verify = await createMigrator({ databaseUrl: database.url, migrationsDir: MIGRATIONS_DIR }).verify();
+    const verify = await createMigrator({ db: database.pool, migrationsDir: MIGRATIONS_DIR }).verify();
     expect(verify.passed).toBe(true);
     expect(verify.checks.find((c) => c.name === 'no unknown revisions in the ledger')?.detail).toMatch(/compatible revision\(s\) 20260301_newer_compatible/);
 

@@ -5,11 +5,7 @@ import { LEDGER_TABLE } from './ledger.js';
 const ledgerExists = z.object({ exists: z.boolean() });
 const ledgerRow = z.object({ revision: z.string() });
 
-/**
- * The applied revisions, read through the caller's pool. Read models (runbook status) use this instead of
- * `Migrator.status()`, which opens a connection of its own per call: a dashboard polling the status must not be able
- * to exhaust PostgreSQL's connections.
- */
+/** The applied revisions, read through the caller's pool: what read models (runbook status) need of the ledger. */
 export const appliedRevisionIds = async (db: CommonQueryMethods): Promise<string[]> => {
   const { exists } = await db.one(sql.type(ledgerExists)`SELECT to_regclass(${LEDGER_TABLE}) IS NOT NULL AS exists`);
   if (!exists) return [];
