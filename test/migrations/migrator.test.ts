@@ -1,6 +1,7 @@
 import { appendFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { createDatabasePool } from '../../packages/core/src/index.js';
 import { LEDGER_TABLE, createMigrator, loadRevisionChain, runMigrateCommand } from '../../packages/core/src/migrator/index.js';
@@ -115,6 +116,23 @@ describe('migrations', () => {
     expect(results.flatMap((result) => result.applied).sort()).toEqual([...CHAIN].sort());
     expect((await ledgerOf(database)).map((row) => row.revision)).toEqual(CHAIN);
     expect(await rows(database, 'SELECT count(*)::int AS n FROM public.go_live_state')).toEqual([{ n: 1 }]);
+  });
+
+  it('fails with MIGRATION_LOCK_TIMEOUT while another runner holds the lock past lockTimeoutMs, and runs once it is released', async () => {
+    const database = await freshDatabase('lock-timeout');
+    const holder = new pg.Client({ connectionString: database.url });
+    await holder.connect();
+    try {
+      // The lock every runner takes, whatever its version: a runner of an older release holding it.
+      await holder.query(`SELECT pg_advisory_lock(hashtextextended('valhalla-go-live:migrations', 0))`);
+      const waiting = createMigrator({ db: database.pool, migrationsDir: MIGRATIONS_DIR, lockTimeoutMs: 300 }).up();
+      await expect(waiting).rejects.toMatchObject({ code: 'MIGRATION_LOCK_TIMEOUT', message: expect.stringMatching(/more than 300 ms/) });
+      expect(await rows(database, `SELECT to_regclass('${LEDGER_TABLE}') AS ledger`)).toEqual([{ ledger: null }]);
+    } finally {
+      // Ending the session releases its lock.
+      await holder.end();
+    }
+    expect((await migratorFor(database).up()).applied).toEqual(CHAIN);
   });
 
   it('keeps tables and rows that the Python service already created', async () => {

@@ -1,6 +1,6 @@
 import { sql, type CommonQueryMethods } from 'slonik';
 import { z } from 'zod';
-import { LEDGER_TABLE } from './ledger.js';
+import { LEDGER_TABLE, ledgerTable } from './ledger.js';
 
 const ledgerExists = z.object({ exists: z.boolean() });
 const ledgerRow = z.object({ revision: z.string() });
@@ -10,7 +10,7 @@ export const appliedRevisionIds = async (db: CommonQueryMethods): Promise<string
   const { exists } = await db.one(sql.type(ledgerExists)`SELECT to_regclass(${LEDGER_TABLE}) IS NOT NULL AS exists`);
   if (!exists) return [];
   const rows = await db.any(sql.type(ledgerRow)`
-    SELECT revision FROM ${sql.identifier(['public', 'valhalla_schema_revisions'])} ORDER BY applied_at, revision
+    SELECT revision FROM ${ledgerTable} ORDER BY applied_at, revision
   `);
   return rows.map((row) => row.revision);
 };

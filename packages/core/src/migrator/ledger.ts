@@ -1,8 +1,14 @@
 import { sql, type CommonQueryMethods } from 'slonik';
 import { z } from 'zod';
 
+const LEDGER_SCHEMA = 'public';
+const LEDGER_NAME = 'valhalla_schema_revisions';
+
 /** The ledger of applied revisions. Created and extended by the runner under its advisory lock, never by a revision. */
-export const LEDGER_TABLE = 'public.valhalla_schema_revisions';
+export const LEDGER_TABLE = `${LEDGER_SCHEMA}.${LEDGER_NAME}`;
+
+/** The ledger in a query. */
+export const ledgerTable = sql.identifier([LEDGER_SCHEMA, LEDGER_NAME]);
 
 /** Who recorded a ledger row: this runner applying the SQL, adoption of the Python service's Alembic history, or an operator's stamp. */
 export const LEDGER_ORIGINS = { valhalla: 'valhalla', alembic: 'alembic', stamp: 'stamp' } as const;
@@ -24,12 +30,10 @@ export type LedgerRow = {
   createdTables: string[] | null;
 };
 
-const ledger = sql.identifier(['public', 'valhalla_schema_revisions']);
-
 /** Columns later versions of the runner added to the ledger. */
 const LATER_COLUMNS = [
   { name: 'breaking', definition: sql.fragment`breaking BOOLEAN NOT NULL DEFAULT FALSE` },
-  { name: 'origin', definition: sql.fragment`origin TEXT NOT NULL DEFAULT 'valhalla'` },
+  { name: 'origin', definition: sql.fragment`origin TEXT NOT NULL DEFAULT ${sql.literalValue(LEDGER_ORIGINS.valhalla)}` },
   { name: 'created_tables', definition: sql.fragment`created_tables TEXT[] NULL` },
 ] as const;
 
@@ -39,7 +43,7 @@ const LATER_COLUMNS = [
  */
 export const ensureLedger = async (db: CommonQueryMethods): Promise<void> => {
   await db.query(sql.unsafe`
-    CREATE TABLE IF NOT EXISTS ${ledger} (
+    CREATE TABLE IF NOT EXISTS ${ledgerTable} (
       revision TEXT PRIMARY KEY,
       checksum TEXT NOT NULL,
       applied_at TIMESTAMPTZ NOT NULL DEFAULT now(),
@@ -47,11 +51,11 @@ export const ensureLedger = async (db: CommonQueryMethods): Promise<void> => {
     )`);
   const have = new Set(
     await db.anyFirst(sql.type(z.object({ column_name: z.string() }))`
-      SELECT column_name FROM information_schema.columns WHERE table_schema = 'public' AND table_name = 'valhalla_schema_revisions'
+      SELECT column_name FROM information_schema.columns WHERE table_schema = ${LEDGER_SCHEMA} AND table_name = ${LEDGER_NAME}
     `),
   );
   const additions = LATER_COLUMNS.filter((column) => !have.has(column.name)).map(({ definition }) => sql.fragment`ADD COLUMN IF NOT EXISTS ${definition}`);
-  if (additions.length > 0) await db.query(sql.unsafe`ALTER TABLE ${ledger} ${sql.join(additions, sql.fragment`, `)}`);
+  if (additions.length > 0) await db.query(sql.unsafe`ALTER TABLE ${ledgerTable} ${sql.join(additions, sql.fragment`, `)}`);
 };
 
 const rawLedgerRow = z.object({
@@ -73,7 +77,7 @@ const toOrigin = (value: string | undefined): LedgerOrigin =>
  */
 export const readLedger = async (db: CommonQueryMethods): Promise<LedgerRow[]> => {
   if (!(await db.oneFirst(sql.type(z.object({ exists: z.boolean() }))`SELECT to_regclass(${LEDGER_TABLE}) IS NOT NULL AS exists`))) return [];
-  const rows = await db.anyFirst(sql.type(z.object({ row: rawLedgerRow }))`SELECT to_jsonb(l) AS row FROM ${ledger} l ORDER BY applied_at, revision`);
+  const rows = await db.anyFirst(sql.type(z.object({ row: rawLedgerRow }))`SELECT to_jsonb(l) AS row FROM ${ledgerTable} l ORDER BY applied_at, revision`);
   return rows.map((row) => ({
     revision: row.revision,
     checksum: row.checksum,
@@ -91,17 +95,17 @@ export const insertLedgerRow = async (
   row: { revision: string; checksum: string; durationMs: number; breaking: boolean; origin: LedgerOrigin; createdTables: readonly string[] },
 ): Promise<void> => {
   await db.query(sql.unsafe`
-    INSERT INTO ${ledger} (revision, checksum, duration_ms, breaking, origin, created_tables)
+    INSERT INTO ${ledgerTable} (revision, checksum, duration_ms, breaking, origin, created_tables)
     VALUES (${row.revision}, ${row.checksum}, ${row.durationMs}, ${row.breaking}, ${row.origin}, ${sql.array([...row.createdTables], 'text')})
   `);
 };
 
 export const deleteLedgerRow = async (db: CommonQueryMethods, revision: string): Promise<void> => {
-  await db.query(sql.unsafe`DELETE FROM ${ledger} WHERE revision = ${revision}`);
+  await db.query(sql.unsafe`DELETE FROM ${ledgerTable} WHERE revision = ${revision}`);
 };
 
 /** @returns false when the row no longer has checksum `from` (changed meanwhile). */
 export const repairLedgerChecksum = async (db: CommonQueryMethods, row: { revision: string; from: string; to: string }): Promise<boolean> => {
-  const result = await db.query(sql.unsafe`UPDATE ${ledger} SET checksum = ${row.to} WHERE revision = ${row.revision} AND checksum = ${row.from}`);
+  const result = await db.query(sql.unsafe`UPDATE ${ledgerTable} SET checksum = ${row.to} WHERE revision = ${row.revision} AND checksum = ${row.from}`);
   return result.rowCount === 1;
 };

@@ -1,5 +1,5 @@
 import type { DatabasePoolConnection } from 'slonik';
-import { serverMessageOf } from '../db/sqlstate.js';
+import { serverMessageOf, SQLSTATE, sqlstateOf } from '../db/sqlstate.js';
 import { MigrationError } from '../errors/index.js';
 import { inRolledBackTransaction } from './inRolledBackTransaction.js';
 import type { LedgerRow } from './ledger.js';
@@ -57,11 +57,9 @@ export const planDowngrade = async (
   return { steps, rowCounts };
 };
 
-const LOCK_NOT_AVAILABLE = '55P03';
-
 /** The error of a revision's SQL: MIGRATION_BUSY when it waited past lock_timeout (retryable), else MIGRATION_FAILED. */
 export const revisionError = (revision: string, what: string, cause: unknown, lockTimeoutMs: number): MigrationError => {
-  if ((cause as { code?: string }).code === LOCK_NOT_AVAILABLE) {
+  if (sqlstateOf(cause) === SQLSTATE.lockNotAvailable) {
     return new MigrationError(
       'MIGRATION_BUSY',
       `revision ${revision} ${what} waited more than ${lockTimeoutMs} ms for a table lock (a busy table); nothing was changed, run it again later`,
