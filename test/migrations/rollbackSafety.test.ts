@@ -200,7 +200,7 @@ const tempDir = async () => {
 };
 
 const auditEvents = (database: TestDatabase) =>
-  rows(database, `SELECT kind, action, actor, reason, details FROM public.governance_audit_log WHERE action LIKE 'migration.%' ORDER BY id`);
+  rows(database, `SELECT kind, job_id, request_id, action, actor, reason, details FROM public.governance_audit_log WHERE action LIKE 'migration.%' ORDER BY id`);
 
 describe('stamp and repair', () => {
   it('stamp records the revisions as applied (origin stamp) and writes an audit event with the actor and reason', async () => {
@@ -213,7 +213,7 @@ describe('stamp and repair', () => {
     expect(await rows(database, `SELECT origin FROM ${LEDGER_TABLE} WHERE revision = '20260301_applied_by_hand'`)).toEqual([{ origin: 'stamp' }]);
     const events = await auditEvents(database);
     expect(events).toHaveLength(1);
-    expect(events[0]).toMatchObject({ kind: 'event', action: 'migration.stamp', actor: 'ops:test' });
+    expect(events[0]).toMatchObject({ kind: 'event', job_id: null, request_id: null, action: 'migration.stamp', actor: 'ops:test' });
     expect(events[0]?.reason).toBe('hot fix applied by hand in incident 7');
     expect(events[0]?.details).toEqual({ stamped: ['20260301_applied_by_hand'], to: '20260301_applied_by_hand' });
     expect((await runCli(database, ['stamp', '20260301_applied_by_hand', '--reason', 'again'], { migrationsDir: dir })).err).toMatch(/MIGRATION_NOTHING_TO_DO/);
@@ -244,6 +244,11 @@ describe('stamp and repair', () => {
     expect(events.map((e) => e.action)).toEqual(['migration.repair']);
     expect(events[0]?.reason).toBe('verify script fixed by hand');
     expect(JSON.stringify(events[0]?.details)).toContain(HEAD);
+    expect(events[0]).toMatchObject({ kind: 'event', job_id: null, request_id: null });
+    // The event is signed and chained like every entry: the full chain check passes after it.
+    const verify = await runCli(database, ['verify'], { migrationsDir: dir });
+    expect(verify.code, `${verify.out}\n${verify.err}`).toBe(0);
+    expect(verify.out).toMatch(/passed\s+audit log hash chain intact: full check/);
     expect((await runCli(database, ['repair', '--reason', 'again'], { migrationsDir: dir })).err).toMatch(/MIGRATION_NOTHING_TO_DO/);
   });
 });

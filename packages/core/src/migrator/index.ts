@@ -15,4 +15,3 @@ export { LEDGER_TABLE, type LedgerOrigin, type LedgerRow } from './ledger.js';
 export { defaultMigrationsDir } from './defaultMigrationsDir.js';
 export { MIGRATE_USAGE, runMigrateCommand, type MigrateCommandIo, type MigrateCommandOptions } from './migrateCommand.js';
 export { appliedRevisionIds } from './appliedRevisionIds.js';
-export { appendAuditEvent, type AuditEvent } from './appendAuditEvent.js';

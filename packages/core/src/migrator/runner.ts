@@ -3,7 +3,8 @@ import { MigrationError } from '../errors/index.js';
 import type { AuditKeyring } from '../state/audit/auditKeyring.js';
 import type { VerificationCheck } from '../state/model.js';
 import { adoptAlembic } from './adoptAlembic.js';
-import { appendAuditEvent, auditLogExists } from './appendAuditEvent.js';
+import { appendAuditEvent } from '../state/appendAuditEvent.js';
+import { auditLogExists } from './auditLogExists.js';
 import { exportTables } from './exportTables.js';
 import { ensureLedger, insertLedgerRow, LEDGER_ORIGINS, readLedger, repairLedgerChecksum } from './ledger.js';
 import {
@@ -191,7 +192,7 @@ export const createMigrator = (options: MigratorOptions): Migrator => {
         // Stamping the revisions before the audit log exists (a schema made by hand): the ledger rows, whose origin
         // says "stamp", are then the only record; refusing would leave such a schema impossible to adopt.
         if (!(await auditLogExists(tx))) return false;
-        await appendAuditEvent(tx, keyring, { action: 'migration.stamp', actor, reason, details: { stamped: ids, to } });
+        await appendAuditEvent(tx, keyring, { key: null, action: 'migration.stamp', actor, reason, requestId: null, details: { stamped: ids, to } });
         return true;
       }, 0);
       return { stamped: ids, audited: withEvent };
@@ -220,7 +221,7 @@ export const createMigrator = (options: MigratorOptions): Migrator => {
             });
           }
         }
-        await appendAuditEvent(tx, keyring, { action: 'migration.repair', actor, reason, details: { repaired: edited } });
+        await appendAuditEvent(tx, keyring, { key: null, action: 'migration.repair', actor, reason, requestId: null, details: { repaired: edited } });
       }, 0);
       return edited;
     });
