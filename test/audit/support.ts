@@ -11,7 +11,8 @@ import {
   upsertWorkerHeartbeat,
   type VerificationCheck,
 } from '../../packages/core/src/index.js';
-import { createMigrator, runMigrateCommand } from '../../packages/core/src/migrator/index.js';
+import { createMigrator } from '../../packages/core/src/migrator/index.js';
+import { runMigrateCommand } from '../../apps/cli/src/runMigrateCommand.js';
 import { createMigrationVerifyProcessor } from '../../apps/worker/src/index.js';
 import { adminQuery, type TestDatabase } from '../helpers/database.js';
 import { MIGRATIONS_DIR } from '../helpers/globalSetup.js';

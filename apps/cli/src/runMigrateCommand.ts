@@ -1,9 +1,14 @@
-import type { DatabasePool } from 'slonik';
-import { createDatabasePool } from '../db/createDatabasePool.js';
-import { AppError, MigrationError } from '../errors/index.js';
-import { createAuditKeyring, DEVELOPMENT_AUDIT_KEY, type AuditKeyring } from '../state/audit/auditKeyring.js';
-import { withAuditChainChecks } from '../state/audit/runAuditChainChecks.js';
-import { BASE_REVISION, compatibleAheadNote, createMigrator, type Migrator } from './runner.js';
+import {
+  AppError,
+  createAuditKeyring,
+  createDatabasePool,
+  DEVELOPMENT_AUDIT_KEY,
+  MigrationError,
+  withAuditChainChecks,
+  type AuditKeyring,
+  type DatabasePool,
+} from '@valhalla/core';
+import { BASE_REVISION, compatibleAheadNote, createMigrator, type Migrator } from '@valhalla/core/migrator';
 
 export type MigrateCommandIo = { out: (line: string) => void; err: (line: string) => void };
 
