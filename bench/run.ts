@@ -20,7 +20,7 @@ import { formatResultsTable } from './lib/resultsTable.ts';
 import { cpus, totalmem } from 'node:os';
 import { Queue } from 'bullmq';
 import pg from 'pg';
-import { createLifecycle } from '@valhalla/core';
+import { createDatabasePool, createLifecycle } from '@valhalla/core';
 import { QUEUES } from '@valhalla/contract';
 import { createMigrator, defaultMigrationsDir } from '@valhalla/core/migrator';
 import { createBenchEnvironment, freePort, productionNodeFlags, startProcess } from './lib/environment.ts';
@@ -75,7 +75,12 @@ const cleanups = createLifecycle({
 cleanups.add('drop the bench database', environment.drop);
 
 try {
-  await createMigrator({ databaseUrl: environment.databaseUrl, migrationsDir: defaultMigrationsDir() }).up();
+  const migrationPool = await createDatabasePool({ connectionUri: environment.databaseUrl, maxPoolSize: 1, applicationName: 'bench-migrate' });
+  try {
+    await createMigrator({ db: migrationPool, migrationsDir: defaultMigrationsDir() }).up();
+  } finally {
+    await migrationPool.end();
+  }
   const port = await freePort();
   const apiUrl = `http://127.0.0.1:${port}`;
   const common = {

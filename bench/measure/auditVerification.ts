@@ -76,7 +76,7 @@ export const measureAuditVerification = async (options: { databaseUrl: string; r
   const client = new pg.Client({ connectionString: url });
   const pool = await createDatabasePool({ connectionUri: url, maxPoolSize: 2, applicationName: 'bench-audit', statementTimeoutMs: 120_000 });
   try {
-    await createMigrator({ databaseUrl: url, migrationsDir: defaultMigrationsDir() }).up();
+    await createMigrator({ db: pool, migrationsDir: defaultMigrationsDir() }).up();
     await client.connect();
     const generationStarted = performance.now();
     await appendSigned(client, options.rows, 0);

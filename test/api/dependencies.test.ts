@@ -82,7 +82,7 @@ describe('when PostgreSQL is down', () => {
       pool,
       redis: api.redis,
       queues: api.queues,
-      migrations: createMigrator({ databaseUrl: viaProxy.toString(), migrationsDir: MIGRATIONS_DIR }),
+      migrations: createMigrator({ db: pool, migrationsDir: MIGRATIONS_DIR }),
     });
     try {
       expect((await app.inject({ method: 'GET', url: '/api/governance/runbook/status', headers: bearer() })).statusCode).toBe(200);

@@ -163,7 +163,7 @@ describe('POST /api/jobs/:id/retry', () => {
       pool: harness.database.pool,
       redis: harness.redis,
       queues: racingQueues,
-      migrations: createMigrator({ databaseUrl: harness.database.url, migrationsDir: MIGRATIONS_DIR }),
+      migrations: createMigrator({ db: harness.database.pool, migrationsDir: MIGRATIONS_DIR }),
     });
     try {
       const response = await app.inject({ method: 'POST', url: '/api/jobs/bad-race/retry', payload: { reason: 'race' }, headers: bearer() });

@@ -72,7 +72,7 @@ export const startApi = async (database: TestDatabase, options: ApiHarnessOption
   const redis = createRedisConnection(config.redis, 'producer', 'api-test');
   const queues = createGovernanceQueues({ connection: redis, prefix });
   for (const queue of Object.values(queues.byName)) queue.on('error', () => {});
-  const migrations = createMigrator({ databaseUrl: database.url, migrationsDir: MIGRATIONS_DIR });
+  const migrations = createMigrator({ db: database.pool, migrationsDir: MIGRATIONS_DIR });
   const pool = options.wrapPool?.(database.pool) ?? database.pool;
   const resolveHost = options.resolveHost === undefined ? {} : { resolveHost: options.resolveHost };
   const app = await buildServer({ config, logger, pool, redis, queues, migrations, ...resolveHost }, options.server);

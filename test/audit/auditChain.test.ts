@@ -405,7 +405,7 @@ describe('upgrade from the unkeyed chain', () => {
   it('keeps rows hashed the old way verifiable, records the upgrade, and anchors them with the first signed row', async () => {
     const database = await createTestDatabase('upgrade', { empty: true, poolSize: 2 });
     databases.push(database);
-    const migrator = createMigrator({ databaseUrl: database.url, migrationsDir: MIGRATIONS_DIR });
+    const migrator = createMigrator({ db: database.pool, migrationsDir: MIGRATIONS_DIR });
     await migrator.up({ to: '20260204_worker_runtime' });
     const snapshot = { go_live_enabled: false, kill_switch_engaged: true, live: false, version: '1.0.0', backend_complete: false, notes: null };
     for (let i = 0; i < 3; i += 1) {

@@ -1,7 +1,8 @@
 import type { Job } from 'bullmq';
 import { applyGovernanceChange, createAuditKeyring, createLogger, DEVELOPMENT_AUDIT_KEY, type AuditKeyring, type DatabasePool, upsertWorkerHeartbeat } from '../../packages/core/src/index.js';
 import { JOB_NAMES, QUEUES, type VerificationCheck } from '../../packages/contract/src/index.js';
-import { createMigrator, runMigrateCommand } from '../../packages/core/src/migrator/index.js';
+import { createMigrator } from '../../packages/core/src/migrator/index.js';
+import { runMigrateCommand } from '../../apps/cli/src/runMigrateCommand.js';
 import { createMigrationVerifyProcessor } from '../../apps/worker/src/index.js';
 import { adminQuery, type TestDatabase } from '../helpers/database.js';
 import { MIGRATIONS_DIR } from '../helpers/globalSetup.js';
@@ -29,7 +30,7 @@ export const verifyJob = async (
   database: TestDatabase,
   options: { keyring?: AuditKeyring; auditCheck?: 'full' | 'incremental' } = {},
 ): Promise<{ passed: boolean; checks: VerificationCheck[] }> => {
-  const migrator = createMigrator({ databaseUrl: database.url, migrationsDir: MIGRATIONS_DIR });
+  const migrator = createMigrator({ db: database.pool, migrationsDir: MIGRATIONS_DIR });
   const processor = createMigrationVerifyProcessor({
     pool: database.pool,
     migrator,

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
+import { createDatabasePool } from '../../packages/core/src/index.js';
 import { createMigrator } from '../../packages/core/src/migrator/index.js';
 import { describeLeftovers, findLeftovers, removeLeftovers } from './leftovers.js';
 import { databaseUrlFor, resolveTestServices } from './services.js';
@@ -32,7 +33,17 @@ export default async function setup(project: TestProject) {
   await admin.connect();
   await admin.query(`CREATE DATABASE ${templateDatabase}`);
   await admin.end();
-  await createMigrator({ databaseUrl: databaseUrlFor(services.adminDatabaseUrl, templateDatabase), migrationsDir: MIGRATIONS_DIR }).up();
+  const templatePool = await createDatabasePool({
+    connectionUri: databaseUrlFor(services.adminDatabaseUrl, templateDatabase),
+    maxPoolSize: 1,
+    applicationName: 'valhalla-test-template',
+  });
+  try {
+    await createMigrator({ db: templatePool, migrationsDir: MIGRATIONS_DIR }).up();
+  } finally {
+    // Closed before any test clones it: a template must have no connections.
+    await templatePool.end();
+  }
 
   project.provide('adminDatabaseUrl', services.adminDatabaseUrl);
   project.provide('templateDatabase', templateDatabase);

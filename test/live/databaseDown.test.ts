@@ -37,7 +37,7 @@ describe('live state while PostgreSQL is unreachable', () => {
       pool,
       redis: harness.redis,
       queues: harness.queues,
-      migrations: createMigrator({ databaseUrl: viaProxy.toString(), migrationsDir: MIGRATIONS_DIR }),
+      migrations: createMigrator({ db: pool, migrationsDir: MIGRATIONS_DIR }),
     });
     const live = () => app.inject({ url: '/api/governance/live', headers: bearer() });
     const base = await app.listen({ port: 0, host: '127.0.0.1' });

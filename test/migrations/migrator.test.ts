@@ -1,8 +1,11 @@
 import { appendFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { LEDGER_TABLE, createMigrator, loadRevisionChain, runMigrateCommand } from '../../packages/core/src/migrator/index.js';
+import { createDatabasePool } from '../../packages/core/src/index.js';
+import { LEDGER_TABLE, createMigrator, loadRevisionChain } from '../../packages/core/src/migrator/index.js';
+import { runMigrateCommand } from '../../apps/cli/src/runMigrateCommand.js';
 import { adminQuery, type TestDatabase } from '../helpers/database.js';
 import { startNodeProcess } from '../helpers/processes.js';
 import { MIGRATE_CLI, MIGRATIONS_DIR, copyMigrations, reportSql, useFreshDatabases } from './fixtures.js';
@@ -28,7 +31,7 @@ const HEAD = CHAIN.at(-1) as string;
 
 const freshDatabase = useFreshDatabases(2);
 
-const migratorFor = (database: TestDatabase, migrationsDir = MIGRATIONS_DIR) => createMigrator({ databaseUrl: database.url, migrationsDir });
+const migratorFor = (database: TestDatabase, migrationsDir = MIGRATIONS_DIR) => createMigrator({ db: database.pool, migrationsDir });
 
 const runCli = async (database: TestDatabase, args: string[], migrationsDir = MIGRATIONS_DIR, extra: { exportDir?: string } = {}) => {
   const out: string[] = [];
@@ -103,6 +106,34 @@ describe('migrations', () => {
     expect(appliedLines.sort()).toEqual(CHAIN.map((id) => `applied ${id}`).sort());
     expect((await ledgerOf(database)).map((row) => row.revision)).toEqual(CHAIN);
     expect(await rows(database, 'SELECT count(*)::int AS n FROM public.go_live_state')).toEqual([{ n: 1 }]);
+  });
+
+  it('applies each revision once when 4 migrators on one pool run up at the same time', async () => {
+    const database = await freshDatabase('concurrent-pool');
+    // A connection for each: each holds one for as long as it holds the migration lock or waits for it.
+    const pool = await createDatabasePool({ connectionUri: database.url, maxPoolSize: 4, applicationName: 'valhalla-test' });
+    onTestFinished(() => pool.end());
+    const results = await Promise.all(Array.from({ length: 4 }, () => createMigrator({ db: pool, migrationsDir: MIGRATIONS_DIR }).up()));
+    expect(results.flatMap((result) => result.applied).sort()).toEqual([...CHAIN].sort());
+    expect((await ledgerOf(database)).map((row) => row.revision)).toEqual(CHAIN);
+    expect(await rows(database, 'SELECT count(*)::int AS n FROM public.go_live_state')).toEqual([{ n: 1 }]);
+  });
+
+  it('fails with MIGRATION_LOCK_TIMEOUT while another runner holds the lock past lockTimeoutMs, and runs once it is released', async () => {
+    const database = await freshDatabase('lock-timeout');
+    const holder = new pg.Client({ connectionString: database.url });
+    await holder.connect();
+    try {
+      // The lock every runner takes, whatever its version: a runner of an older release holding it.
+      await holder.query(`SELECT pg_advisory_lock(hashtextextended('valhalla-go-live:migrations', 0))`);
+      const waiting = createMigrator({ db: database.pool, migrationsDir: MIGRATIONS_DIR, lockTimeoutMs: 300 }).up();
+      await expect(waiting).rejects.toMatchObject({ code: 'MIGRATION_LOCK_TIMEOUT', message: expect.stringMatching(/more than 300 ms/) });
+      expect(await rows(database, `SELECT to_regclass('${LEDGER_TABLE}') AS ledger`)).toEqual([{ ledger: null }]);
+    } finally {
+      // Ending the session releases its lock.
+      await holder.end();
+    }
+    expect((await migratorFor(database).up()).applied).toEqual(CHAIN);
   });
 
   it('keeps tables and rows that the Python service already created', async () => {

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { LEDGER_TABLE, createMigrator, runMigrateCommand } from '../../packages/core/src/migrator/index.js';
+import { LEDGER_TABLE, createMigrator, loadRevisionChain } from '../../packages/core/src/migrator/index.js';
+import { runMigrateCommand } from '../../apps/cli/src/runMigrateCommand.js';
 import { startApiProcess, startWorkerProcess } from '../api/processes.js';
 import { adminQuery, type TestDatabase } from '../helpers/database.js';
 import { startNodeProcess } from '../helpers/processes.js';
@@ -13,7 +14,7 @@ import { MIGRATE_CLI, MIGRATIONS_DIR, copyMigrations, pythonServiceSql, useFresh
 
 // The chain of the code under test, read from the migrations folder (no database needed), so new revisions do not
 // need edits here.
-const CHAIN_IDS = (await createMigrator({ databaseUrl: 'postgresql://unused@127.0.0.1/unused', migrationsDir: MIGRATIONS_DIR }).chain()).revisions.map((revision) => revision.id);
+const CHAIN_IDS = (await loadRevisionChain(MIGRATIONS_DIR)).revisions.map((revision) => revision.id);
 const HEAD = CHAIN_IDS.at(-1)!;
 const ALEMBIC_REVISIONS = new Set(['20260113_golive_merge', '20260121_go_live_core_tables']);
 
@@ -56,7 +57,7 @@ describe('rollback: older code on a database migrated by newer code', () => {
     const status = await runCli(database, ['status']);
     expect(status.code, status.err).toBe(0);
     expect(status.out).toMatch(/20260301_newer_compatible .*unknown to this code \(compatible\)/);
-    const verify = await createMigrator({ databaseUrl: database.url, migrationsDir: MIGRATIONS_DIR }).verify();
+    const verify = await createMigrator({ db: database.pool, migrationsDir: MIGRATIONS_DIR }).verify();
     expect(verify.passed).toBe(true);
     expect(verify.checks.find((c) => c.name === 'no unknown revisions in the ledger')?.detail).toMatch(/compatible revision\(s\) 20260301_newer_compatible/);
 
@@ -200,7 +201,7 @@ const tempDir = async () => {
 };
 
 const auditEvents = (database: TestDatabase) =>
-  rows(database, `SELECT kind, action, actor, reason, details FROM public.governance_audit_log WHERE action LIKE 'migration.%' ORDER BY id`);
+  rows(database, `SELECT kind, job_id, request_id, action, actor, reason, details FROM public.governance_audit_log WHERE action LIKE 'migration.%' ORDER BY id`);
 
 describe('stamp and repair', () => {
   it('stamp records the revisions as applied (origin stamp) and writes an audit event with the actor and reason', async () => {
@@ -213,7 +214,7 @@ describe('stamp and repair', () => {
     expect(await rows(database, `SELECT origin FROM ${LEDGER_TABLE} WHERE revision = '20260301_applied_by_hand'`)).toEqual([{ origin: 'stamp' }]);
     const events = await auditEvents(database);
     expect(events).toHaveLength(1);
-    expect(events[0]).toMatchObject({ kind: 'event', action: 'migration.stamp', actor: 'ops:test' });
+    expect(events[0]).toMatchObject({ kind: 'event', job_id: null, request_id: null, action: 'migration.stamp', actor: 'ops:test' });
     expect(events[0]?.reason).toBe('hot fix applied by hand in incident 7');
     expect(events[0]?.details).toEqual({ stamped: ['20260301_applied_by_hand'], to: '20260301_applied_by_hand' });
     expect((await runCli(database, ['stamp', '20260301_applied_by_hand', '--reason', 'again'], { migrationsDir: dir })).err).toMatch(/MIGRATION_NOTHING_TO_DO/);
@@ -244,6 +245,11 @@ describe('stamp and repair', () => {
     expect(events.map((e) => e.action)).toEqual(['migration.repair']);
     expect(events[0]?.reason).toBe('verify script fixed by hand');
     expect(JSON.stringify(events[0]?.details)).toContain(HEAD);
+    expect(events[0]).toMatchObject({ kind: 'event', job_id: null, request_id: null });
+    // The event is signed and chained like every entry: the full chain check passes after it.
+    const verify = await runCli(database, ['verify'], { migrationsDir: dir });
+    expect(verify.code, `${verify.out}\n${verify.err}`).toBe(0);
+    expect(verify.out).toMatch(/passed\s+audit log hash chain intact: full check/);
     expect((await runCli(database, ['repair', '--reason', 'again'], { migrationsDir: dir })).err).toMatch(/MIGRATION_NOTHING_TO_DO/);
   });
 });

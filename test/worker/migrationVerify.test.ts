@@ -5,7 +5,7 @@ import type { Job } from 'bullmq';
 import { describe, expect, it } from 'vitest';
 import { createAuditKeyring, DEVELOPMENT_AUDIT_KEY, createLogger, sql } from '../../packages/core/src/index.js';
 import { JOB_NAMES, QUEUES, decodeJobFailure, startupVerificationJobId, type VerificationCheck } from '../../packages/contract/src/index.js';
-import { createMigrator } from '../../packages/core/src/migrator/index.js';
+import { createMigrator, loadRevisionChain } from '../../packages/core/src/migrator/index.js';
 import {
   API_HEALTH_CHECK,
   AUDIT_CHAIN_CHECK,
@@ -59,7 +59,7 @@ describe('migration-verify jobs', () => {
     )) as { checks: unknown };
     expect(run).toMatchObject({ id: result.runId, release: TEST_RELEASE, migration_head: worker.migrationHead, actor: 'ops:alice', passed: true });
     expect(run.checks).toEqual(result.checks);
-    expect(worker.migrationHead).toBe((await createMigrator({ databaseUrl: database.url, migrationsDir: MIGRATIONS_DIR }).chain()).head);
+    expect(worker.migrationHead).toBe((await loadRevisionChain(MIGRATIONS_DIR)).head);
     await worker.close();
   });
 
@@ -161,7 +161,7 @@ describe('migration-verify jobs', () => {
 
   it('store one run per job id when a job is delivered twice', async () => {
     const { database } = fixture.current;
-    const migrator = createMigrator({ databaseUrl: database.url, migrationsDir: MIGRATIONS_DIR });
+    const migrator = createMigrator({ db: database.pool, migrationsDir: MIGRATIONS_DIR });
     const processor = createMigrationVerifyProcessor({
       pool: database.pool,
       migrator,

@@ -68,7 +68,7 @@ for (const queue of Object.values(queues.byName)) {
 }
 lifecycle.add('queues', () => queues.close(), { timeoutMs: 5_000 });
 
-const migrator = createMigrator({ databaseUrl: config.databaseUrl, migrationsDir: defaultMigrationsDir() });
+const migrator = createMigrator({ db: pool, migrationsDir: defaultMigrationsDir() });
 // Code behind the database (a rollback, or this release starting beside a newer one) runs only when every revision
 // it does not know was marked compatible: a breaking one changed something this code relies on.
 try {

@@ -10,11 +10,11 @@
  */
 import { loadConfigOrExit } from '@valhalla/core';
 import { devVariables, exitOnConfigError, migrateVariables, parseVariables, processEnvironment, sharedVariables } from '@valhalla/core/env';
-import { MIGRATE_USAGE, runMigrateCommand } from '@valhalla/core/migrator';
 import { describeDatabase } from './describeDatabase.js';
 import { devDirFrom, readDevSession } from './dev/devSession.js';
 import { asksMigrateHelp, unknownMigrateFlag } from './migrateFlags.js';
 import { migrateCommandOptions } from './migrateCommandOptions.js';
+import { MIGRATE_USAGE, runMigrateCommand } from './runMigrateCommand.js';
 
 if (asksMigrateHelp(process.argv.slice(2))) {
   process.stdout.write(`${MIGRATE_USAGE}\n`);

@@ -1,6 +1,7 @@
 import type { Config } from '@valhalla/core';
 import type { migrateVariables, Values } from '@valhalla/core/env';
-import { defaultMigrationsDir, type MigrateCommandOptions } from '@valhalla/core/migrator';
+import { defaultMigrationsDir } from '@valhalla/core/migrator';
+import type { MigrateCommandOptions } from './runMigrateCommand.js';
 
 /**
  * The migrate command's options, for both entrypoints (`migrate` and `valhalla migrate`): the database, audit keys and

@@ -41,7 +41,7 @@ process.exitCode = await runValhallaCli(
       const [{ loadConfigOrExit }, { migrateVariables, sharedVariables }, { runMigrateCommand }, { migrateCommandOptions }] = await Promise.all([
         import('@valhalla/core'),
         import('@valhalla/core/env'),
-        import('@valhalla/core/migrator'),
+        import('./runMigrateCommand.js'),
         import('./migrateCommandOptions.js'),
       ]);
       const { DATABASE_URL } = exitOnConfigError('migrate', () => parseVariables(environment, { DATABASE_URL: sharedVariables.DATABASE_URL }));

@@ -1,6 +1,5 @@
-import { runInTransaction, type AuditKeyring, type DatabasePool, type GovernanceQueues, type Logger } from '@valhalla/core';
+import { appendAuditEvent, runInTransaction, type AuditKeyring, type DatabasePool, type GovernanceQueues, type Logger } from '@valhalla/core';
 import { GOVERNANCE_ACTIONS, JOB_NAMES } from '@valhalla/contract';
-import { appendAuditEvent } from '@valhalla/core/migrator';
 import type { Drift } from './processors/migrationVerifyProcessor.js';
 import { WATCHDOG_ACTOR } from './startVerificationWatchdog.js';
 
@@ -25,9 +24,11 @@ export const createDriftHandler =
     const names = drift.failed.map((check) => check.name);
     await runInTransaction(deps.pool, (tx) =>
       appendAuditEvent(tx, deps.keyring, {
+        key: null,
         action: 'verification.drift',
         actor: WATCHDOG_ACTOR,
         reason: `scheduled verification run ${drift.runId} failed after run ${drift.previousRunId} passed`,
+        requestId: null,
         details: { runId: drift.runId, previousRunId: drift.previousRunId, failed: drift.failed },
       }),
     );

@@ -50,7 +50,7 @@ export const createWorkerDependencies = async (options: {
   lifecycle.add('close redis connections', () => connections.forEach((connection) => connection.disconnect()));
   return {
     pool,
-    migrator: createMigrator({ databaseUrl: config.databaseUrl, migrationsDir: options.migrationsDir ?? defaultMigrationsDir() }),
+    migrator: createMigrator({ db: pool, migrationsDir: options.migrationsDir ?? defaultMigrationsDir() }),
     redis: (role, kind = 'worker') => {
       const connection = createRedisConnection(config.redis, kind, `valhalla-worker:${role}`);
       connections.push(connection);

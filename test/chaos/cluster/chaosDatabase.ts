@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { createDatabasePool } from '../../../packages/core/src/index.js';
 import { createMigrator, defaultMigrationsDir } from '../../../packages/core/src/migrator/index.js';
 import { databaseUrlFor } from '../../helpers/services.js';
 import { retryDatabase } from '../retryDatabase.js';
@@ -31,7 +32,14 @@ export const createChaosDatabase = async (adminUrl: string, prefix: string): Pro
   const drop = () => retryDatabase(() => adminQuery(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
   try {
     // Migrations are idempotent: a run cut short by a busy server (too many connections) is simply run again.
-    await retryDatabase(() => createMigrator({ databaseUrl: url, migrationsDir: defaultMigrationsDir() }).up());
+    await retryDatabase(async () => {
+      const pool = await createDatabasePool({ connectionUri: url, maxPoolSize: 1, applicationName: 'valhalla-chaos-migrate' });
+      try {
+        await createMigrator({ db: pool, migrationsDir: defaultMigrationsDir() }).up();
+      } finally {
+        await pool.end();
+      }
+    });
   } catch (error) {
     await drop();
     throw error;

@@ -6,7 +6,10 @@ export type DatabasePoolOptions = {
   applicationName: string;
   /** Milliseconds to wait for a new connection before failing (fast failure keeps /health and jobs responsive). */
   connectionTimeoutMs?: number;
-  statementTimeoutMs?: number;
+  /** Default 30 s; `DISABLE_TIMEOUT` for the migrate command, whose revisions and lock waits have bounds of their own. */
+  statementTimeoutMs?: number | 'DISABLE_TIMEOUT';
+  /** Default 2 s (see below); `DISABLE_TIMEOUT` for the migrate command, whose export keeps a read-only snapshot open while it writes to disk. */
+  idleInTransactionTimeoutMs?: number | 'DISABLE_TIMEOUT';
 };
 
 /**
@@ -53,7 +56,7 @@ export const createDatabasePool = async (options: DatabasePoolOptions): Promise<
     // A transaction idle this long holds its locks for nothing: its process is frozen (SIGSTOP, a VM pause, a long
     // collection) or gone. Row 1 is every change's lock, so PostgreSQL ends such a session (an engage preempts sooner,
     // see preemptIdleLockHolders); the transaction rolls back and its jobs are retried.
-    idleInTransactionSessionTimeout: 2_000,
+    idleInTransactionSessionTimeout: options.idleInTransactionTimeoutMs ?? 2_000,
     idleTimeout: 10_000,
     // Retries of whole transactions are decided by runInTransaction, where the callback is known to be safe to re-run.
     transactionRetryLimit: 0,

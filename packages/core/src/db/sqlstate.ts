@@ -73,6 +73,18 @@ export const sqlstateOf = (error: unknown): string | undefined => {
   return undefined;
 };
 
+/**
+ * The server's own message when the error (or one of its causes) is a server error, else the error's message: slonik
+ * replaces the text of some server errors with a generic one ("Query violates a unique integrity constraint."), and a
+ * failed migration must say what PostgreSQL said. For reports only: decisions are made on sqlstateOf.
+ */
+export const serverMessageOf = (error: unknown): string => {
+  for (const link of causeChain(error)) {
+    if (typeof link.severity === 'string' && typeof (link as { message?: unknown }).message === 'string') return (link as { message: string }).message;
+  }
+  return error instanceof Error ? error.message : String(error);
+};
+
 const socketCodeOf = (error: unknown): string | undefined => {
   for (const link of causeChain(error)) {
     if (typeof link.code === 'string' && RETRYABLE_SOCKET_CODES.has(link.code)) return link.code;

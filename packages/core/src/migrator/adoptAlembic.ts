@@ -1,4 +1,5 @@
-import type pg from 'pg';
+import { sql, type DatabasePoolConnection } from 'slonik';
+import { z } from 'zod';
 import { MigrationError } from '../errors/index.js';
 import { insertLedgerRow, LEDGER_ORIGINS, type LedgerRow } from './ledger.js';
 import type { RevisionChain } from './revisions.js';
@@ -12,6 +13,9 @@ const PYTHON_SERVICE_REVISIONS: ReadonlyMap<string, readonly string[]> = new Map
   ['20260121_go_live_core_tables', ['public.system_metadata', 'public.go_live_state']],
 ]);
 
+const tableExists = async (connection: DatabasePoolConnection, table: string): Promise<boolean> =>
+  connection.oneFirst(sql.type(z.object({ exists: z.boolean() }))`SELECT to_regclass(${table}) IS NOT NULL AS exists`);
+
 /**
  * Adopts the Python service's Alembic history: when `public.alembic_version` names a revision of this chain, that
  * revision and every one before it that the ledger lacks are recorded as applied with origin `alembic` (applied_at
@@ -24,10 +28,9 @@ const PYTHON_SERVICE_REVISIONS: ReadonlyMap<string, readonly string[]> = new Map
  * @throws MigrationError MIGRATION_ALEMBIC_UNKNOWN naming the Alembic revision when this chain does not know it;
  *   MIGRATION_ALEMBIC_UNADOPTABLE when it names a later revision the ledger lacks, or the adopted tables are missing.
  */
-export const adoptAlembic = async (client: pg.ClientBase, chain: RevisionChain, ledger: readonly LedgerRow[]): Promise<string[]> => {
-  const exists = await client.query<{ exists: boolean }>(`SELECT to_regclass('public.alembic_version') IS NOT NULL AS exists`);
-  if (exists.rows[0]?.exists !== true) return [];
-  const versions = (await client.query<{ version_num: string }>('SELECT version_num FROM public.alembic_version')).rows.map((row) => row.version_num);
+export const adoptAlembic = async (connection: DatabasePoolConnection, chain: RevisionChain, ledger: readonly LedgerRow[]): Promise<string[]> => {
+  if (!(await tableExists(connection, 'public.alembic_version'))) return [];
+  const versions = await connection.anyFirst(sql.type(z.object({ version_num: z.string() }))`SELECT version_num FROM public.alembic_version`);
   const ids = chain.revisions.map((revision) => revision.id);
   const unknown = versions.filter((version) => !ids.includes(version));
   if (unknown.length > 0) {
@@ -57,8 +60,7 @@ export const adoptAlembic = async (client: pg.ClientBase, chain: RevisionChain, 
   const expected = adopted.flatMap((revision) => PYTHON_SERVICE_REVISIONS.get(revision.id) ?? []);
   const missing: string[] = [];
   for (const table of expected) {
-    const found = await client.query<{ exists: boolean }>('SELECT to_regclass($1) IS NOT NULL AS exists', [table]);
-    if (found.rows[0]?.exists !== true) missing.push(table);
+    if (!(await tableExists(connection, table))) missing.push(table);
   }
   if (missing.length > 0) {
     throw new MigrationError(
@@ -68,10 +70,9 @@ export const adoptAlembic = async (client: pg.ClientBase, chain: RevisionChain, 
       { revision: adopted.at(-1)?.id ?? '' },
     );
   }
-  await client.query('BEGIN');
-  try {
+  await connection.transaction(async (tx) => {
     for (const revision of adopted) {
-      await insertLedgerRow(client, {
+      await insertLedgerRow(tx, {
         revision: revision.id,
         checksum: revision.checksum,
         durationMs: 0,
@@ -80,10 +81,6 @@ export const adoptAlembic = async (client: pg.ClientBase, chain: RevisionChain, 
         createdTables: [],
       });
     }
-    await client.query('COMMIT');
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw error;
-  }
+  }, 0);
   return adopted.map((revision) => revision.id);
 };

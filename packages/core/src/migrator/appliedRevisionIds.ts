@@ -1,20 +1,16 @@
 import { sql, type CommonQueryMethods } from 'slonik';
 import { z } from 'zod';
-import { LEDGER_TABLE } from './ledger.js';
+import { LEDGER_TABLE, ledgerTable } from './ledger.js';
 
 const ledgerExists = z.object({ exists: z.boolean() });
 const ledgerRow = z.object({ revision: z.string() });
 
-/**
- * The applied revisions, read through the caller's pool. Read models (runbook status) use this instead of
- * `Migrator.status()`, which opens a connection of its own per call: a dashboard polling the status must not be able
- * to exhaust PostgreSQL's connections.
- */
+/** The applied revisions, read through the caller's pool: what read models (runbook status) need of the ledger. */
 export const appliedRevisionIds = async (db: CommonQueryMethods): Promise<string[]> => {
   const { exists } = await db.one(sql.type(ledgerExists)`SELECT to_regclass(${LEDGER_TABLE}) IS NOT NULL AS exists`);
   if (!exists) return [];
   const rows = await db.any(sql.type(ledgerRow)`
-    SELECT revision FROM ${sql.identifier(['public', 'valhalla_schema_revisions'])} ORDER BY applied_at, revision
+    SELECT revision FROM ${ledgerTable} ORDER BY applied_at, revision
   `);
   return rows.map((row) => row.revision);
 };

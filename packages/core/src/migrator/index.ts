@@ -2,6 +2,7 @@ export {
   BASE_REVISION,
   assertLedgerMatchesCode,
   assertSchemaCompatible,
+  compatibleAheadNote,
   createMigrator,
   type DownOptions,
   type DownResult,
@@ -13,6 +14,4 @@ export {
 export { loadRevisionChain, orderChain, REVISION_FILES, type Revision, type RevisionChain } from './revisions.js';
 export { LEDGER_TABLE, type LedgerOrigin, type LedgerRow } from './ledger.js';
 export { defaultMigrationsDir } from './defaultMigrationsDir.js';
-export { MIGRATE_USAGE, runMigrateCommand, type MigrateCommandIo, type MigrateCommandOptions } from './migrateCommand.js';
 export { appliedRevisionIds } from './appliedRevisionIds.js';
-export { appendAuditEvent, type AuditEvent } from './appendAuditEvent.js';

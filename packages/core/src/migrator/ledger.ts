@@ -1,8 +1,14 @@
-import type pg from 'pg';
 import { sql, type CommonQueryMethods } from 'slonik';
+import { z } from 'zod';
+
+const LEDGER_SCHEMA = 'public';
+const LEDGER_NAME = 'valhalla_schema_revisions';
 
 /** The ledger of applied revisions. Created and extended by the runner under its advisory lock, never by a revision. */
-export const LEDGER_TABLE = 'public.valhalla_schema_revisions';
+export const LEDGER_TABLE = `${LEDGER_SCHEMA}.${LEDGER_NAME}`;
+
+/** The ledger in a query. */
+export const ledgerTable = sql.identifier([LEDGER_SCHEMA, LEDGER_NAME]);
 
 /** Who recorded a ledger row: this runner applying the SQL, adoption of the Python service's Alembic history, or an operator's stamp. */
 export const LEDGER_ORIGINS = { valhalla: 'valhalla', alembic: 'alembic', stamp: 'stamp' } as const;
@@ -24,41 +30,43 @@ export type LedgerRow = {
   createdTables: string[] | null;
 };
 
+/** Columns later versions of the runner added to the ledger. */
+const LATER_COLUMNS = [
+  { name: 'breaking', definition: sql.fragment`breaking BOOLEAN NOT NULL DEFAULT FALSE` },
+  { name: 'origin', definition: sql.fragment`origin TEXT NOT NULL DEFAULT ${sql.literalValue(LEDGER_ORIGINS.valhalla)}` },
+  { name: 'created_tables', definition: sql.fragment`created_tables TEXT[] NULL` },
+] as const;
+
 /**
  * Creates the ledger, and adds the columns later versions need. Idempotent; each ALTER is skipped when the column
  * exists, so an up-to-date database takes no ACCESS EXCLUSIVE lock on the ledger.
  */
-export const ensureLedger = async (client: pg.ClientBase): Promise<void> => {
-  await client.query(`
-    CREATE TABLE IF NOT EXISTS ${LEDGER_TABLE} (
+export const ensureLedger = async (db: CommonQueryMethods): Promise<void> => {
+  await db.query(sql.unsafe`
+    CREATE TABLE IF NOT EXISTS ${ledgerTable} (
       revision TEXT PRIMARY KEY,
       checksum TEXT NOT NULL,
       applied_at TIMESTAMPTZ NOT NULL DEFAULT now(),
       duration_ms INTEGER NOT NULL
     )`);
-  const columns = await client.query<{ column_name: string }>(
-    `SELECT column_name FROM information_schema.columns WHERE table_schema = 'public' AND table_name = 'valhalla_schema_revisions'`,
+  const have = new Set(
+    await db.anyFirst(sql.type(z.object({ column_name: z.string() }))`
+      SELECT column_name FROM information_schema.columns WHERE table_schema = ${LEDGER_SCHEMA} AND table_name = ${LEDGER_NAME}
+    `),
   );
-  const have = new Set(columns.rows.map((row) => row.column_name));
-  const additions = [
-    ['breaking', 'BOOLEAN NOT NULL DEFAULT FALSE'],
-    ['origin', `TEXT NOT NULL DEFAULT 'valhalla'`],
-    ['created_tables', 'TEXT[] NULL'],
-  ].filter(([name]) => !have.has(name as string));
-  if (additions.length > 0) {
-    await client.query(`ALTER TABLE ${LEDGER_TABLE} ${additions.map(([name, type]) => `ADD COLUMN IF NOT EXISTS ${name} ${type}`).join(', ')}`);
-  }
+  const additions = LATER_COLUMNS.filter((column) => !have.has(column.name)).map(({ definition }) => sql.fragment`ADD COLUMN IF NOT EXISTS ${definition}`);
+  if (additions.length > 0) await db.query(sql.unsafe`ALTER TABLE ${ledgerTable} ${sql.join(additions, sql.fragment`, `)}`);
 };
 
-type RawLedgerRow = {
-  revision: string;
-  checksum: string;
-  applied_at: string;
-  duration_ms: number;
-  breaking?: boolean;
-  origin?: string;
-  created_tables?: string[] | null;
-};
+const rawLedgerRow = z.object({
+  revision: z.string(),
+  checksum: z.string(),
+  applied_at: z.string(),
+  duration_ms: z.number(),
+  breaking: z.boolean().optional(),
+  origin: z.string().optional(),
+  created_tables: z.array(z.string()).nullable().optional(),
+});
 
 const toOrigin = (value: string | undefined): LedgerOrigin =>
   value === LEDGER_ORIGINS.alembic || value === LEDGER_ORIGINS.stamp ? value : LEDGER_ORIGINS.valhalla;
@@ -67,13 +75,10 @@ const toOrigin = (value: string | undefined): LedgerOrigin =>
  * Applied revisions in the order they were applied; empty when the ledger does not exist yet. Read as jsonb so a
  * ledger not yet extended (read-only `status` before the first `up` of this version) reads with defaults.
  */
-export const readLedger = async (client: pg.ClientBase): Promise<LedgerRow[]> => {
-  const exists = await client.query<{ exists: boolean }>(`SELECT to_regclass($1) IS NOT NULL AS exists`, [LEDGER_TABLE]);
-  if (exists.rows[0]?.exists !== true) return [];
-  const result = await client.query<{ row: RawLedgerRow }>(
-    `SELECT to_jsonb(l) AS row FROM ${LEDGER_TABLE} l ORDER BY applied_at, revision`,
-  );
-  return result.rows.map(({ row }) => ({
+export const readLedger = async (db: CommonQueryMethods): Promise<LedgerRow[]> => {
+  if (!(await db.oneFirst(sql.type(z.object({ exists: z.boolean() }))`SELECT to_regclass(${LEDGER_TABLE}) IS NOT NULL AS exists`))) return [];
+  const rows = await db.anyFirst(sql.type(z.object({ row: rawLedgerRow }))`SELECT to_jsonb(l) AS row FROM ${ledgerTable} l ORDER BY applied_at, revision`);
+  return rows.map((row) => ({
     revision: row.revision,
     checksum: row.checksum,
     appliedAt: new Date(row.applied_at).toISOString(),
@@ -84,42 +89,23 @@ export const readLedger = async (client: pg.ClientBase): Promise<LedgerRow[]> =>
   }));
 };
 
+/** A plain INSERT: a revision recorded meanwhile by another runner fails the write instead of being skipped. */
 export const insertLedgerRow = async (
-  client: pg.ClientBase,
+  db: CommonQueryMethods,
   row: { revision: string; checksum: string; durationMs: number; breaking: boolean; origin: LedgerOrigin; createdTables: readonly string[] },
-) => {
-  await client.query(
-    `INSERT INTO ${LEDGER_TABLE} (revision, checksum, duration_ms, breaking, origin, created_tables) VALUES ($1, $2, $3, $4, $5, $6)`,
-    [row.revision, row.checksum, row.durationMs, row.breaking, row.origin, [...row.createdTables]],
-  );
-};
-
-export const deleteLedgerRow = async (client: pg.ClientBase, revision: string) => {
-  await client.query(`DELETE FROM ${LEDGER_TABLE} WHERE revision = $1`, [revision]);
-};
-
-/**
- * The ledger writes of stamp and repair, in slonik: they share a transaction with the audit event, which is written
- * through the audit append function (slonik).
- */
-export const stampLedgerRows = async (
-  tx: CommonQueryMethods,
-  rows: readonly { revision: string; checksum: string; breaking: boolean }[],
 ): Promise<void> => {
-  for (const row of rows) {
-    // A plain INSERT: a revision recorded meanwhile by another runner fails the stamp instead of being skipped.
-    await tx.query(sql.unsafe`
-      INSERT INTO ${sql.identifier(['public', 'valhalla_schema_revisions'])} (revision, checksum, duration_ms, breaking, origin, created_tables)
-      VALUES (${row.revision}, ${row.checksum}, 0, ${row.breaking}, ${LEDGER_ORIGINS.stamp}, '{}')
-    `);
-  }
+  await db.query(sql.unsafe`
+    INSERT INTO ${ledgerTable} (revision, checksum, duration_ms, breaking, origin, created_tables)
+    VALUES (${row.revision}, ${row.checksum}, ${row.durationMs}, ${row.breaking}, ${row.origin}, ${sql.array([...row.createdTables], 'text')})
+  `);
+};
+
+export const deleteLedgerRow = async (db: CommonQueryMethods, revision: string): Promise<void> => {
+  await db.query(sql.unsafe`DELETE FROM ${ledgerTable} WHERE revision = ${revision}`);
 };
 
 /** @returns false when the row no longer has checksum `from` (changed meanwhile). */
-export const repairLedgerChecksum = async (tx: CommonQueryMethods, row: { revision: string; from: string; to: string }): Promise<boolean> => {
-  const result = await tx.query(sql.unsafe`
-    UPDATE ${sql.identifier(['public', 'valhalla_schema_revisions'])} SET checksum = ${row.to}
-    WHERE revision = ${row.revision} AND checksum = ${row.from}
-  `);
+export const repairLedgerChecksum = async (db: CommonQueryMethods, row: { revision: string; from: string; to: string }): Promise<boolean> => {
+  const result = await db.query(sql.unsafe`UPDATE ${ledgerTable} SET checksum = ${row.to} WHERE revision = ${row.revision} AND checksum = ${row.from}`);
   return result.rowCount === 1;
 };

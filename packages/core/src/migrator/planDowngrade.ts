@@ -1,7 +1,11 @@
-import type pg from 'pg';
+import type { DatabasePoolConnection } from 'slonik';
+import { serverMessageOf, SQLSTATE, sqlstateOf } from '../db/sqlstate.js';
 import { MigrationError } from '../errors/index.js';
+import { inRolledBackTransaction } from './inRolledBackTransaction.js';
 import type { LedgerRow } from './ledger.js';
 import type { Revision } from './revisions.js';
+import { runSqlFile } from './sqlFiles.js';
+import { setLocalLockTimeout } from './setLocalLockTimeout.js';
 import { countRows, listUserTables } from './userTables.js';
 
 export type DowngradeStep = {
@@ -23,26 +27,25 @@ const difference = (a: ReadonlySet<string>, b: ReadonlySet<string>) => [...a].fi
  * @throws MigrationError MIGRATION_FAILED naming the revision whose down failed; MIGRATION_BUSY on lock_timeout.
  */
 export const planDowngrade = async (
-  client: pg.ClientBase,
+  connection: DatabasePoolConnection,
   revisions: readonly Revision[],
   ledger: ReadonlyMap<string, LedgerRow>,
   lockTimeoutMs: number,
 ): Promise<DowngradePlan> => {
   const dropped = new Map<string, string[]>();
-  await client.query('BEGIN');
   let current: Revision | undefined;
   try {
-    await client.query(`SET LOCAL lock_timeout = ${lockTimeoutMs}`);
-    for (const revision of revisions) {
-      current = revision;
-      const before = await listUserTables(client);
-      await client.query(revision.down);
-      dropped.set(revision.id, difference(before, await listUserTables(client)));
-    }
+    await inRolledBackTransaction(connection, async (tx) => {
+      await setLocalLockTimeout(tx, lockTimeoutMs);
+      for (const revision of revisions) {
+        current = revision;
+        const before = await listUserTables(tx);
+        await runSqlFile(tx, revision.down);
+        dropped.set(revision.id, difference(before, await listUserTables(tx)));
+      }
+    });
   } catch (cause) {
     throw revisionError(current?.id ?? '(none)', 'down (dry run)', cause, lockTimeoutMs);
-  } finally {
-    await client.query('ROLLBACK').catch(() => {});
   }
   const steps = revisions.map((revision) => {
     const created = new Set(ledger.get(revision.id)?.createdTables ?? []);
@@ -50,15 +53,13 @@ export const planDowngrade = async (
     return { revision, drops: tables.filter((t) => created.has(t)), kept: tables.filter((t) => !created.has(t)) };
   });
   const rowCounts = new Map<string, number>();
-  for (const table of steps.flatMap((step) => step.drops)) rowCounts.set(table, await countRows(client, table));
+  for (const table of steps.flatMap((step) => step.drops)) rowCounts.set(table, await countRows(connection, table));
   return { steps, rowCounts };
 };
 
-const LOCK_NOT_AVAILABLE = '55P03';
-
 /** The error of a revision's SQL: MIGRATION_BUSY when it waited past lock_timeout (retryable), else MIGRATION_FAILED. */
 export const revisionError = (revision: string, what: string, cause: unknown, lockTimeoutMs: number): MigrationError => {
-  if ((cause as { code?: string }).code === LOCK_NOT_AVAILABLE) {
+  if (sqlstateOf(cause) === SQLSTATE.lockNotAvailable) {
     return new MigrationError(
       'MIGRATION_BUSY',
       `revision ${revision} ${what} waited more than ${lockTimeoutMs} ms for a table lock (a busy table); nothing was changed, run it again later`,
@@ -66,6 +67,5 @@ export const revisionError = (revision: string, what: string, cause: unknown, lo
     );
   }
   if (cause instanceof MigrationError) return cause;
-  const message = cause instanceof Error ? cause.message : String(cause);
-  return new MigrationError('MIGRATION_FAILED', `revision ${revision} ${what} failed and was rolled back: ${message}`, { revision, cause });
+  return new MigrationError('MIGRATION_FAILED', `revision ${revision} ${what} failed and was rolled back: ${serverMessageOf(cause)}`, { revision, cause });
 };

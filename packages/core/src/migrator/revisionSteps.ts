@@ -1,32 +1,35 @@
-import type pg from 'pg';
+import { sql, type DatabasePoolConnection } from 'slonik';
 import type { VerificationCheck } from '@valhalla/contract';
+import { serverMessageOf } from '../db/sqlstate.js';
 import { MigrationError } from '../errors/index.js';
 import { deleteLedgerRow, insertLedgerRow, LEDGER_ORIGINS } from './ledger.js';
 import { revisionError, type DowngradeStep } from './planDowngrade.js';
 import type { Revision } from './revisions.js';
-import { countRows, listUserTables, quoteTable } from './userTables.js';
+import { setLocalLockTimeout } from './setLocalLockTimeout.js';
+import { querySqlFile, runSqlFile } from './sqlFiles.js';
+import { countRows, listUserTables, tableIdentifier } from './userTables.js';
 
-export const applyRevision = async (client: pg.Client, revision: Revision, lockTimeoutMs: number): Promise<number> => {
+/** Applies one revision and writes its ledger row in one transaction. @returns how long it took, in ms. */
+export const applyRevision = async (connection: DatabasePoolConnection, revision: Revision, lockTimeoutMs: number): Promise<number> => {
   const started = performance.now();
-  await client.query('BEGIN');
   try {
-    await client.query(`SET LOCAL lock_timeout = ${lockTimeoutMs}`);
-    const before = await listUserTables(client);
-    await client.query(revision.up);
-    const createdTables = [...(await listUserTables(client))].filter((table) => !before.has(table)).sort();
-    const durationMs = Math.round(performance.now() - started);
-    await insertLedgerRow(client, {
-      revision: revision.id,
-      checksum: revision.checksum,
-      durationMs,
-      breaking: revision.breaking,
-      origin: LEDGER_ORIGINS.valhalla,
-      createdTables,
-    });
-    await client.query('COMMIT');
-    return durationMs;
+    return await connection.transaction(async (tx) => {
+      await setLocalLockTimeout(tx, lockTimeoutMs);
+      const before = await listUserTables(tx);
+      await runSqlFile(tx, revision.up);
+      const createdTables = [...(await listUserTables(tx))].filter((table) => !before.has(table)).sort();
+      const durationMs = Math.round(performance.now() - started);
+      await insertLedgerRow(tx, {
+        revision: revision.id,
+        checksum: revision.checksum,
+        durationMs,
+        breaking: revision.breaking,
+        origin: LEDGER_ORIGINS.valhalla,
+        createdTables,
+      });
+      return durationMs;
+    }, 0);
   } catch (cause) {
-    await client.query('ROLLBACK').catch(() => {});
     throw revisionError(revision.id, 'up', cause, lockTimeoutMs);
   }
 };
@@ -37,45 +40,42 @@ export const applyRevision = async (client: pg.Client, revision: Revision, lockT
  * row written since the plan (or the export) refuses the step.
  */
 export const revertRevision = async (
-  client: pg.Client,
+  connection: DatabasePoolConnection,
   step: DowngradeStep,
   expectedRows: ReadonlyMap<string, number>,
   lockTimeoutMs: number,
 ): Promise<number> => {
   const started = performance.now();
-  await client.query('BEGIN');
   try {
-    await client.query(`SET LOCAL lock_timeout = ${lockTimeoutMs}`);
-    for (const table of step.drops) {
-      await client.query(`LOCK TABLE ${quoteTable(table)} IN ACCESS EXCLUSIVE MODE`);
-      const rows = await countRows(client, table);
-      if (rows !== (expectedRows.get(table) ?? 0)) {
-        throw new MigrationError(
-          'MIGRATION_DOWN_REFUSED',
-          `${table} now holds ${rows} rows (${expectedRows.get(table) ?? 0} when checked): rows were written meanwhile; nothing of revision ${step.revision.id} was reverted, run down again`,
-          { revision: step.revision.id },
-        );
+    await connection.transaction(async (tx) => {
+      await setLocalLockTimeout(tx, lockTimeoutMs);
+      for (const table of step.drops) {
+        await tx.query(sql.unsafe`LOCK TABLE ${tableIdentifier(table)} IN ACCESS EXCLUSIVE MODE`);
+        const rows = await countRows(tx, table);
+        if (rows !== (expectedRows.get(table) ?? 0)) {
+          throw new MigrationError(
+            'MIGRATION_DOWN_REFUSED',
+            `${table} now holds ${rows} rows (${expectedRows.get(table) ?? 0} when checked): rows were written meanwhile; nothing of revision ${step.revision.id} was reverted, run down again`,
+            { revision: step.revision.id },
+          );
+        }
       }
-    }
-    const aside = step.kept.map((table, i) => ({ table, schema: table.slice(0, table.indexOf('.')), name: table.slice(table.indexOf('.') + 1), temp: `valhalla_kept_${i}` }));
-    for (const t of aside) await client.query(`ALTER TABLE ${quoteTable(t.table)} RENAME TO "${t.temp}"`);
-    await client.query(step.revision.down);
-    for (const t of aside) await client.query(`ALTER TABLE ${quoteTable(`${t.schema}.${t.temp}`)} RENAME TO "${t.name.replaceAll('"', '""')}"`);
-    await deleteLedgerRow(client, step.revision.id);
-    await client.query('COMMIT');
+      const aside = step.kept.map((table, i) => ({ table, schema: table.slice(0, table.indexOf('.')), name: table.slice(table.indexOf('.') + 1), temp: `valhalla_kept_${i}` }));
+      for (const t of aside) await tx.query(sql.unsafe`ALTER TABLE ${tableIdentifier(t.table)} RENAME TO ${sql.identifier([t.temp])}`);
+      await runSqlFile(tx, step.revision.down);
+      for (const t of aside) await tx.query(sql.unsafe`ALTER TABLE ${sql.identifier([t.schema, t.temp])} RENAME TO ${sql.identifier([t.name])}`);
+      await deleteLedgerRow(tx, step.revision.id);
+    }, 0);
     return Math.round(performance.now() - started);
   } catch (cause) {
-    await client.query('ROLLBACK').catch(() => {});
     throw revisionError(step.revision.id, 'down', cause, lockTimeoutMs);
   }
 };
 
-/** Runs one verify script read-only and rolls it back; every returned row must be ok. */
-export const runVerifyScript = async (client: pg.Client, revision: Revision): Promise<VerificationCheck[]> => {
-  await client.query('BEGIN READ ONLY');
+/** Runs one verify script in a read-only transaction of its own; every returned row must be ok. */
+export const runVerifyScript = async (connection: DatabasePoolConnection, revision: Revision): Promise<VerificationCheck[]> => {
   try {
-    const raw = (await client.query(revision.verify)) as pg.QueryResult | pg.QueryResult[];
-    const rows = (Array.isArray(raw) ? raw : [raw]).flatMap((result) => result.rows as { check_name?: unknown; ok?: unknown }[]);
+    const rows = await connection.transaction((tx) => querySqlFile(tx, revision.verify), 0);
     if (rows.length === 0) {
       return [{ name: `revision ${revision.id} verify`, status: 'error', detail: 'verify.sql returned no rows' }];
     }
@@ -85,8 +85,6 @@ export const runVerifyScript = async (client: pg.Client, revision: Revision): Pr
       detail: row.ok === true ? 'ok' : 'check returned false',
     }));
   } catch (error) {
-    return [{ name: `revision ${revision.id} verify`, status: 'error', detail: error instanceof Error ? error.message : String(error) }];
-  } finally {
-    await client.query('ROLLBACK').catch(() => {});
+    return [{ name: `revision ${revision.id} verify`, status: 'error', detail: serverMessageOf(error) }];
   }
 };

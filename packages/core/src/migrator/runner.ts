@@ -1,11 +1,12 @@
-import type pg from 'pg';
+import type { DatabasePoolConnection } from 'slonik';
 import { MigrationError } from '../errors/index.js';
 import type { AuditKeyring } from '../state/audit/auditKeyring.js';
 import type { VerificationCheck } from '@valhalla/contract';
 import { adoptAlembic } from './adoptAlembic.js';
-import { appendAuditEvent, auditLogExists } from './appendAuditEvent.js';
+import { appendAuditEvent } from '../state/appendAuditEvent.js';
+import { auditLogExists } from './auditLogExists.js';
 import { exportTables } from './exportTables.js';
-import { ensureLedger, readLedger, repairLedgerChecksum, stampLedgerRows } from './ledger.js';
+import { ensureLedger, insertLedgerRow, LEDGER_ORIGINS, readLedger, repairLedgerChecksum } from './ledger.js';
 import {
   assertLedgerMatchesCode,
   assertSchemaCompatible,
@@ -16,12 +17,18 @@ import {
 import { planDowngrade } from './planDowngrade.js';
 import { applyRevision, revertRevision, runVerifyScript } from './revisionSteps.js';
 import { loadRevisionChain, type RevisionChain } from './revisions.js';
-import { inLockedSlonikTransaction, withClient, withLock } from './sessionLock.js';
+import { inOneSession, type MigrationDatabase } from './inOneSession.js';
+import { withMigrationLock } from './migrationLock.js';
 
 export { assertLedgerMatchesCode, assertSchemaCompatible, compatibleAheadNote, type MigrationStatus } from './migrationStatus.js';
 
 export type MigratorOptions = {
-  databaseUrl: string;
+  /**
+   * The database, handed in by the caller, who also closes it: a pool (each locked operation takes one of its
+   * connections for as long as it holds the migration lock) or one connection. Its statement_timeout bounds every
+   * statement, the wait for the lock included: the migrate command's pool has none.
+   */
+  db: MigrationDatabase;
   migrationsDir: string;
   /** How long `up`/`down` wait for another runner's advisory lock before failing (default 120 s). */
   lockTimeoutMs?: number;
@@ -87,34 +94,29 @@ export const createMigrator = (options: MigratorOptions): Migrator => {
     return chainPromise;
   };
 
-  const status = async (): Promise<MigrationStatus> => {
-    const revisions = await chain();
-    return withClient(options, async (client) => computeStatus(revisions, await readLedger(client)));
-  };
+  const status = async (): Promise<MigrationStatus> => computeStatus(await chain(), await readLedger(options.db));
 
-  const locked = <T>(fn: (client: pg.Client, revisions: RevisionChain) => Promise<T>): Promise<T> =>
+  const locked = <T>(fn: (connection: DatabasePoolConnection, revisions: RevisionChain) => Promise<T>): Promise<T> =>
     chain().then((revisions) =>
-      withClient(options, (client) =>
-        withLock(client, lockTimeoutMs, async () => {
-          await ensureLedger(client);
-          return fn(client, revisions);
-        }),
-      ),
+      withMigrationLock(options.db, lockTimeoutMs, async (connection) => {
+        await ensureLedger(connection);
+        return fn(connection, revisions);
+      }),
     );
 
   const up = async ({ to }: { to?: string } = {}) => {
     const target = to === undefined ? undefined : indexOfTarget(await chain(), to);
-    return locked(async (client, revisions) => {
-      const adopted = await adoptAlembic(client, revisions, await readLedger(client));
+    return locked(async (connection, revisions) => {
+      const adopted = await adoptAlembic(connection, revisions, await readLedger(connection));
       if (adopted.length > 0) log(`adopted ${adopted.join(', ')} from alembic_version (applied by the Python service)`);
-      const current = computeStatus(revisions, await readLedger(client));
+      const current = computeStatus(revisions, await readLedger(connection));
       assertLedgerMatchesCode(current);
       if (current.unknownCompatible.length > 0) log(compatibleAheadNote(current.unknownCompatible));
       const pending = new Set(current.pending);
       const applied: string[] = [];
       for (const revision of revisions.revisions.slice(0, (target ?? revisions.revisions.length - 1) + 1)) {
         if (!pending.has(revision.id)) continue;
-        const ms = await applyRevision(client, revision, revisionLockTimeoutMs);
+        const ms = await applyRevision(connection, revision, revisionLockTimeoutMs);
         log(`applied ${revision.id} (${ms} ms)`);
         applied.push(revision.id);
       }
@@ -124,8 +126,8 @@ export const createMigrator = (options: MigratorOptions): Migrator => {
 
   const down = async ({ to, exportAndDropDir }: DownOptions): Promise<DownResult> => {
     const targetIndex = indexOfTarget(await chain(), to);
-    return locked(async (client, revisions) => {
-      const ledger = await readLedger(client);
+    return locked(async (connection, revisions) => {
+      const ledger = await readLedger(connection);
       const current = computeStatus(revisions, ledger);
       assertLedgerMatchesCode(current);
       if (current.unknown.length > 0) {
@@ -135,7 +137,7 @@ export const createMigrator = (options: MigratorOptions): Migrator => {
       }
       const byId = new Map(ledger.map((row) => [row.revision, row]));
       const toRevert = revisions.revisions.slice(targetIndex + 1).reverse().filter((revision) => byId.has(revision.id));
-      const plan = await planDowngrade(client, toRevert, byId, revisionLockTimeoutMs);
+      const plan = await planDowngrade(connection, toRevert, byId, revisionLockTimeoutMs);
       const holding = [...plan.rowCounts].filter(([, rows]) => rows > 0);
       let exportPath: string | undefined;
       if (holding.length > 0) {
@@ -148,13 +150,13 @@ export const createMigrator = (options: MigratorOptions): Migrator => {
             { revision: toRevert[0]?.id ?? to },
           );
         }
-        exportPath = await exportTables(client, holding.map(([table]) => table), exportAndDropDir, `down-to-${to}`);
+        exportPath = await exportTables(connection, holding.map(([table]) => table), exportAndDropDir, `down-to-${to}`);
         log(`exported the rows of ${named} to ${exportPath}`);
       }
       const reverted: string[] = [];
       const kept: string[] = [];
       for (const step of plan.steps) {
-        const ms = await revertRevision(client, step, plan.rowCounts, revisionLockTimeoutMs);
+        const ms = await revertRevision(connection, step, plan.rowCounts, revisionLockTimeoutMs);
         if (step.kept.length > 0) log(`kept adopted table(s) ${step.kept.join(', ')} (they existed before this project created them)`);
         log(`reverted ${step.revision.id} (${ms} ms)`);
         reverted.push(step.revision.id);
@@ -166,50 +168,62 @@ export const createMigrator = (options: MigratorOptions): Migrator => {
 
   const stamp = async ({ to, actor, reason, keyring }: { to: string } & OperatorIntent) => {
     const targetIndex = indexOfTarget(await chain(), to);
-    const toStamp = await locked(async (client, revisions) => {
-      const current = computeStatus(revisions, await readLedger(client));
+    const { stamped, audited } = await locked(async (connection, revisions) => {
+      const current = computeStatus(revisions, await readLedger(connection));
       assertSchemaCompatible(current);
       const pending = new Set(current.pending);
-      return revisions.revisions.slice(0, targetIndex + 1).filter((revision) => pending.has(revision.id));
-    });
-    if (toStamp.length === 0) {
-      throw new MigrationError('MIGRATION_NOTHING_TO_DO', `${to} and every revision before it are already in the ledger: nothing to stamp`, { revision: to });
-    }
-    const stamped = toStamp.map((revision) => revision.id);
-    const audited = await inLockedSlonikTransaction(options, lockTimeoutMs, async (tx) => {
-      await stampLedgerRows(tx, toStamp.map((r) => ({ revision: r.id, checksum: r.checksum, breaking: r.breaking })));
-      // Stamping the revisions before the audit log exists (a schema made by hand): the ledger rows, whose origin
-      // says "stamp", are then the only record; refusing would leave such a schema impossible to adopt.
-      if (!(await auditLogExists(tx))) return false;
-      await appendAuditEvent(tx, keyring, { action: 'migration.stamp', actor, reason, details: { stamped, to } });
-      return true;
+      const toStamp = revisions.revisions.slice(0, targetIndex + 1).filter((revision) => pending.has(revision.id));
+      if (toStamp.length === 0) {
+        throw new MigrationError('MIGRATION_NOTHING_TO_DO', `${to} and every revision before it are already in the ledger: nothing to stamp`, { revision: to });
+      }
+      const ids = toStamp.map((revision) => revision.id);
+      // The ledger rows and their audit event commit together, or neither does.
+      const withEvent = await connection.transaction(async (tx) => {
+        for (const revision of toStamp) {
+          await insertLedgerRow(tx, {
+            revision: revision.id,
+            checksum: revision.checksum,
+            durationMs: 0,
+            breaking: revision.breaking,
+            origin: LEDGER_ORIGINS.stamp,
+            createdTables: [],
+          });
+        }
+        // Stamping the revisions before the audit log exists (a schema made by hand): the ledger rows, whose origin
+        // says "stamp", are then the only record; refusing would leave such a schema impossible to adopt.
+        if (!(await auditLogExists(tx))) return false;
+        await appendAuditEvent(tx, keyring, { key: null, action: 'migration.stamp', actor, reason, requestId: null, details: { stamped: ids, to } });
+        return true;
+      }, 0);
+      return { stamped: ids, audited: withEvent };
     });
     log(`stamped ${stamped.join(', ')} as applied (not run), by ${actor}${audited ? '' : '; not audited: the audit log does not exist yet'}`);
     return { stamped, audited };
   };
 
   const repair = async ({ actor, reason, keyring }: OperatorIntent) => {
-    const repaired = await locked(async (client, revisions) => {
-      const ledger = await readLedger(client);
+    const repaired = await locked(async (connection, revisions) => {
+      const ledger = await readLedger(connection);
       const current = computeStatus(revisions, ledger);
       assertSchemaCompatible(current);
       const byId = new Map(revisions.revisions.map((r) => [r.id, r]));
-      return current.edited.map((id) => ({
+      const edited = current.edited.map((id) => ({
         revision: id,
         from: ledger.find((row) => row.revision === id)?.checksum ?? '',
         to: byId.get(id)?.checksum ?? '',
       }));
-    });
-    if (repaired.length === 0) throw new MigrationError('MIGRATION_NOTHING_TO_DO', 'no applied revision is edited: nothing to repair');
-    await inLockedSlonikTransaction(options, lockTimeoutMs, async (tx) => {
-      for (const row of repaired) {
-        if (!(await repairLedgerChecksum(tx, row))) {
-          throw new MigrationError('MIGRATION_FAILED', `revision ${row.revision} changed in the ledger meanwhile; nothing was repaired, run repair again`, {
-            revision: row.revision,
-          });
+      if (edited.length === 0) throw new MigrationError('MIGRATION_NOTHING_TO_DO', 'no applied revision is edited: nothing to repair');
+      await connection.transaction(async (tx) => {
+        for (const row of edited) {
+          if (!(await repairLedgerChecksum(tx, row))) {
+            throw new MigrationError('MIGRATION_FAILED', `revision ${row.revision} changed in the ledger meanwhile; nothing was repaired, run repair again`, {
+              revision: row.revision,
+            });
+          }
         }
-      }
-      await appendAuditEvent(tx, keyring, { action: 'migration.repair', actor, reason, details: { repaired } });
+        await appendAuditEvent(tx, keyring, { key: null, action: 'migration.repair', actor, reason, requestId: null, details: { repaired: edited } });
+      }, 0);
+      return edited;
     });
     log(`repaired ${repaired.map((row) => row.revision).join(', ')}: their current files are accepted, by ${actor}`);
     return { repaired };
@@ -217,8 +231,8 @@ export const createMigrator = (options: MigratorOptions): Migrator => {
 
   const verify = async (): Promise<{ passed: boolean; checks: VerificationCheck[] }> => {
     const revisions = await chain();
-    return withClient(options, async (client) => {
-      const current = computeStatus(revisions, await readLedger(client));
+    return inOneSession(options.db, async (connection) => {
+      const current = computeStatus(revisions, await readLedger(connection));
       const unknownCheck: VerificationCheck =
         current.unknownBreaking.length > 0
           ? { name: 'no unknown revisions in the ledger', status: 'failed', detail: `breaking revisions unknown to this code: ${current.unknownBreaking.join(', ')}` }
@@ -240,7 +254,7 @@ export const createMigrator = (options: MigratorOptions): Migrator => {
       ];
       const appliedIds = new Set(current.applied.map((row) => row.revision));
       for (const revision of revisions.revisions) {
-        if (appliedIds.has(revision.id)) checks.push(...(await runVerifyScript(client, revision)));
+        if (appliedIds.has(revision.id)) checks.push(...(await runVerifyScript(connection, revision)));
       }
       return { passed: checks.every((check) => check.status === 'passed'), checks };
     });

@@ -1,4 +1,5 @@
-import type pg from 'pg';
+import { sql, type CommonQueryMethods, type IdentifierSqlToken } from 'slonik';
+import { z } from 'zod';
 import { LEDGER_TABLE } from './ledger.js';
 
 /**
@@ -6,24 +7,22 @@ import { LEDGER_TABLE } from './ledger.js';
  * before and after a revision's SQL, in its transaction, to learn which tables it created or would drop without
  * parsing SQL.
  */
-export const listUserTables = async (client: pg.ClientBase): Promise<Set<string>> => {
-  const result = await client.query<{ name: string }>(
-    `SELECT n.nspname || '.' || c.relname AS name
-     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
-       AND n.nspname NOT LIKE 'pg_temp%'`,
-  );
-  return new Set(result.rows.map((row) => row.name).filter((name) => name !== LEDGER_TABLE));
+export const listUserTables = async (db: CommonQueryMethods): Promise<Set<string>> => {
+  const names = await db.anyFirst(sql.type(z.object({ name: z.string() }))`
+    SELECT n.nspname || '.' || c.relname AS name
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
+      AND n.nspname NOT LIKE 'pg_temp%'
+  `);
+  return new Set(names.filter((name) => name !== LEDGER_TABLE));
 };
 
-/** `schema.table` → a quoted identifier. */
-export const quoteTable = (name: string): string => {
+/** `schema.table` → its identifier (split at the first dot, as listUserTables joins them). */
+export const tableIdentifier = (name: string): IdentifierSqlToken => {
   const dot = name.indexOf('.');
-  const quote = (part: string) => `"${part.replaceAll('"', '""')}"`;
-  return `${quote(name.slice(0, dot))}.${quote(name.slice(dot + 1))}`;
+  return sql.identifier([name.slice(0, dot), name.slice(dot + 1)]);
 };
 
-export const countRows = async (client: pg.ClientBase, table: string): Promise<number> => {
-  const result = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${quoteTable(table)}`);
-  return Number(result.rows[0]?.n ?? 0);
-};
+/** As text: how int8 parses is the caller's pool's choice (a number, a bigint or a string). */
+export const countRows = async (db: CommonQueryMethods, table: string): Promise<number> =>
+  Number(await db.oneFirst(sql.type(z.object({ n: z.string() }))`SELECT count(*)::text AS n FROM ${tableIdentifier(table)}`));

@@ -9,8 +9,8 @@ export const migrateCommand: Command = {
   flags: {},
   run: async ({ words, migrate, io }) => {
     if (asksMigrateHelp(words)) {
-      // Loaded here only: the runner's module pulls in the database libraries.
-      io.out((await import('@valhalla/core/migrator')).MIGRATE_USAGE);
+      // Loaded here only: the command's module pulls in the database libraries.
+      io.out((await import('../../runMigrateCommand.js')).MIGRATE_USAGE);
       return 0;
     }
     if (migrate === undefined) throw new UsageError('migrate is not available here');

@@ -1,5 +1,4 @@
 import type { CommonQueryMethods } from 'slonik';
-import { createDatabasePool } from '../../db/createDatabasePool.js';
 import type { AuditChainCoverage, VerificationCheck } from '@valhalla/contract';
 import { recordAuditCheckpoint } from './auditCheckpoints.js';
 import { createAuditKeyring, DEVELOPMENT_AUDIT_KEY, type AuditKeyring } from './auditKeyring.js';
@@ -70,13 +69,9 @@ export const runAuditChainChecks = async (
  */
 export const withAuditChainChecks = async (
   result: { passed: boolean; checks: VerificationCheck[] },
-  options: { databaseUrl: string; auditKeyring?: AuditKeyring | undefined },
+  db: CommonQueryMethods,
+  auditKeyring: AuditKeyring | undefined,
 ): Promise<{ passed: boolean; checks: VerificationCheck[] }> => {
-  const pool = await createDatabasePool({ connectionUri: options.databaseUrl, maxPoolSize: 1, applicationName: 'valhalla-migrate-verify' });
-  try {
-    const audit = await runAuditChainChecks(pool, options.auditKeyring ?? createAuditKeyring([DEVELOPMENT_AUDIT_KEY]), { mode: 'full' });
-    return { passed: result.passed && audit.every((check) => check.status === 'passed'), checks: [...result.checks, ...audit] };
-  } finally {
-    await pool.end();
-  }
+  const audit = await runAuditChainChecks(db, auditKeyring ?? createAuditKeyring([DEVELOPMENT_AUDIT_KEY]), { mode: 'full' });
+  return { passed: result.passed && audit.every((check) => check.status === 'passed'), checks: [...result.checks, ...audit] };
 };

@@ -1,7 +1,14 @@
-import { AppError, MigrationError } from '../errors/index.js';
-import { createAuditKeyring, DEVELOPMENT_AUDIT_KEY, type AuditKeyring } from '../state/audit/auditKeyring.js';
-import { withAuditChainChecks } from '../state/audit/runAuditChainChecks.js';
-import { BASE_REVISION, compatibleAheadNote, createMigrator, type Migrator } from './runner.js';
+import {
+  AppError,
+  createAuditKeyring,
+  createDatabasePool,
+  DEVELOPMENT_AUDIT_KEY,
+  MigrationError,
+  withAuditChainChecks,
+  type AuditKeyring,
+  type DatabasePool,
+} from '@valhalla/core';
+import { BASE_REVISION, compatibleAheadNote, createMigrator, type Migrator } from '@valhalla/core/migrator';
 
 export type MigrateCommandIo = { out: (line: string) => void; err: (line: string) => void };
 
@@ -49,7 +56,22 @@ const MIGRATE_USAGE_EXIT = 64;
 export const runMigrateCommand = async (args: readonly string[], options: MigrateCommandOptions, io: MigrateCommandIo): Promise<number> => {
   const [command, ...rest] = args;
   const json = rest.includes('--json');
-  const migrator: Migrator = createMigrator({ ...options, log: (line) => io.out(line) });
+  // Opened on first use, so a usage error answers without a database.
+  let pool: DatabasePool | undefined;
+  const database = async (): Promise<DatabasePool> => {
+    pool ??= await createDatabasePool({
+      connectionUri: options.databaseUrl,
+      maxPoolSize: 2,
+      applicationName: 'valhalla-migrate',
+      connectionTimeoutMs: 10_000,
+      // A revision may run long, and the wait for another runner's lock has its own bound (lockTimeoutMs); the export
+      // of `down --export-and-drop` keeps its snapshot open while it writes to disk.
+      statementTimeoutMs: 'DISABLE_TIMEOUT',
+      idleInTransactionTimeoutMs: 'DISABLE_TIMEOUT',
+    });
+    return pool;
+  };
+  const migrator = async (): Promise<Migrator> => createMigrator({ ...options, db: await database(), log: (line) => io.out(line) });
   const usage = (message: string) => {
     io.err(`${message}\n${MIGRATE_USAGE}`);
     return MIGRATE_USAGE_EXIT;
@@ -65,7 +87,7 @@ export const runMigrateCommand = async (args: readonly string[], options: Migrat
     switch (command) {
       case 'up': {
         const to = option(rest, '--to');
-        const { applied, aheadCompatible } = await migrator.up(to === undefined ? {} : { to });
+        const { applied, aheadCompatible } = await (await migrator()).up(to === undefined ? {} : { to });
         if (aheadCompatible.length > 0) io.out(`nothing to apply: ${compatibleAheadNote(aheadCompatible)}`);
         else io.out(applied.length === 0 ? 'nothing to apply: database is at the target revision' : `applied ${applied.length} revision(s)`);
         return 0;
@@ -73,7 +95,7 @@ export const runMigrateCommand = async (args: readonly string[], options: Migrat
       case 'down': {
         const to = option(rest, '--to');
         if (to === undefined) return usage('down needs --to REV');
-        const { reverted, kept, exportPath } = await migrator.down({
+        const { reverted, kept, exportPath } = await (await migrator()).down({
           to,
           exportAndDropDir: rest.includes('--export-and-drop') ? (options.exportDir ?? 'migration-exports') : undefined,
         });
@@ -87,7 +109,7 @@ export const runMigrateCommand = async (args: readonly string[], options: Migrat
         if (to === undefined || to.startsWith('--')) return usage('stamp needs a revision: stamp REV --reason R');
         const reason = reasonOf();
         if (reason === undefined) return usage(`stamp needs --reason R (1-${REASON_MAX} characters): it is recorded in the audit log`);
-        const { stamped, audited } = await migrator.stamp({ to, actor, reason, keyring: keyringOf() });
+        const { stamped, audited } = await (await migrator()).stamp({ to, actor, reason, keyring: keyringOf() });
         io.out(
           audited
             ? `stamped ${stamped.length} revision(s); recorded in the audit log as ${actor}`
@@ -98,12 +120,12 @@ export const runMigrateCommand = async (args: readonly string[], options: Migrat
       case 'repair': {
         const reason = reasonOf();
         if (reason === undefined) return usage(`repair needs --reason R (1-${REASON_MAX} characters): it is recorded in the audit log`);
-        const { repaired } = await migrator.repair({ actor, reason, keyring: keyringOf() });
+        const { repaired } = await (await migrator()).repair({ actor, reason, keyring: keyringOf() });
         io.out(`repaired ${repaired.length} revision(s); recorded in the audit log as ${actor}`);
         return 0;
       }
       case 'status': {
-        const status = await migrator.status();
+        const status = await (await migrator()).status();
         if (json) io.out(JSON.stringify(status, null, 2));
         else {
           io.out(`head: ${status.head}`);
@@ -128,7 +150,7 @@ export const runMigrateCommand = async (args: readonly string[], options: Migrat
         return problems.length === 0 ? 0 : 1;
       }
       case 'verify': {
-        const result = await withAuditChainChecks(await migrator.verify(), options);
+        const result = await withAuditChainChecks(await (await migrator()).verify(), await database(), options.auditKeyring);
         if (json) io.out(JSON.stringify(result, null, 2));
         else for (const check of result.checks) io.out(`${check.status.padEnd(6)}  ${check.name}: ${check.detail}`);
         if (!result.passed) io.err('verification failed');
@@ -144,5 +166,7 @@ export const runMigrateCommand = async (args: readonly string[], options: Migrat
     }
     io.err(`migrate failed: ${error instanceof Error ? error.message : String(error)}`);
     return 1;
+  } finally {
+    await pool?.end();
   }
 };
