@@ -60,3 +60,12 @@ export const postJson = async (url: string, token: string, body: unknown): Promi
   });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 };
+
+/** POSTs one engage to `apiUrl` and resolves with its time to the answer. @throws unless it answers 200 completed. */
+export const timeEngage = async (apiUrl: string, token: string, reason: string): Promise<number> => {
+  const started = performance.now();
+  const response = await postJson(`${apiUrl}/api/governance/kill-switch`, token, { engaged: true, reason });
+  const elapsed = performance.now() - started;
+  if (response.status !== 200 || response.body.status !== 'completed') throw new Error(`engage answered ${response.status} ${JSON.stringify(response.body)}`);
+  return elapsed;
+};
