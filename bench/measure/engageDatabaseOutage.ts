@@ -92,7 +92,7 @@ export const measureEngageDatabaseOutage = async (ctx: BenchContext): Promise<Ro
     const p99 = percentile(all, 99);
     return [
       {
-        measure: `engage posted during a database outage (${outageMs / 1000} s, ${engagesPerOutage} engages in each of ${perOutage.length} outage(s)): database back → applied, p99 of ${all.length} (p50 ${round(percentile(all, 50))} ms; answered 202 queued during the outage and applied by the worker: ${spread(queued)}, their 202 in p50 ${round(percentile(answerMs, 50))} / max ${round(Math.max(...answerMs))} ms; held by the api until the database returned, then applied in the request (200): ${spread(held)})`,
+        measure: `engage posted during a database outage (${outageMs / 1000} s, ${engagesPerOutage} engages in each of ${perOutage.length} outage(s)): database back → applied, p99 of ${all.length} (p50 ${round(percentile(all, 50))} ms; answered 202 queued during the outage and applied by the worker: ${spread(queued)}${answerMs.length === 0 ? '' : `, their 202 in p50 ${round(percentile(answerMs, 50))} / max ${round(Math.max(...answerMs))} ms`}; held by the api until the database returned, then applied in the request (200): ${spread(held)})`,
         value: round(p99),
         unit: 'ms',
         perRound: perOutage.map((l) => round(percentile(l, 99))),
