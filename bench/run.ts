@@ -7,8 +7,12 @@
  * the local services. Options: --quick, --changes N, --concurrency C (HTTP and baselines), --worker-concurrency W,
  * --rounds R, --audit-rows N (audit-chain verification; default 1,000,000), --out FILE, --live-clients N (stream clients
  * for propagation), --engages E, --streams S (open streams for RSS), --only-live (skip the other measures), --only a,b
- * (run only the named steps: throughput, enqueue, latency, safety, overhead, migrations, audit, edge, live, ofrep, python,
- * streams, cluster, sentinel, notifications). The streams step: --stream-clients N (default 10,000; needs `ulimit -n` above N + 1,024, see
+ * (run only the named steps: throughput, enqueue, latency, engage-idle, engage-backlog, engage-redis-stopped,
+ * engage-frozen-worker, engage-db-outage, redis-loss, safety, overhead, migrations, audit, edge, live, ofrep, python,
+ * streams, cluster, sentinel, notifications). The issue-23 steps (engage-*, redis-loss, with throughput and latency)
+ * compare each figure with the raw single transaction timed in the same step, side by side, and report the spread
+ * across --rounds; each needs only the local PostgreSQL and Redis, and starts what it stops (its own redis-server,
+ * api, workers, a TCP proxy to PostgreSQL). The streams step: --stream-clients N (default 10,000; needs `ulimit -n` above N + 1,024, see
  * docs/scaling.md), --stream-processes P (client processes, default 4), --stream-changes C (default 20),
  * --stream-api-flags "<node flags>" (instead of start:api's). The cluster
  * step: --topology-changes N per round (default 2,000).
@@ -29,6 +33,11 @@ import { measureAuditVerification } from './measure/auditVerification.ts';
 import { measureChangeThroughput } from './measure/changeThroughput.ts';
 import type { BenchContext, Row } from './measure/context.ts';
 import { measureEdgeBounds } from './measure/edgeBounds.ts';
+import { measureEngageBehindBacklog } from './measure/engageBehindBacklog.ts';
+import { measureEngageDatabaseOutage } from './measure/engageDatabaseOutage.ts';
+import { measureEngageIdle } from './measure/engageIdle.ts';
+import { measureEngageRedisStopped } from './measure/engageRedisStopped.ts';
+import { measureEngageWorkerFrozen } from './measure/engageWorkerFrozen.ts';
 import { measureEnqueueRate } from './measure/enqueueRate.ts';
 import { measureLatency } from './measure/latency.ts';
 import { measureLiveState } from './measure/liveState.ts';
@@ -36,6 +45,7 @@ import { measureMigrations } from './measure/migrations.ts';
 import { measureNotifications } from './measure/notifications.ts';
 import { measureOfrep } from './measure/ofrep.ts';
 import { measurePythonClient } from './measure/pythonClient.ts';
+import { measureRedisLoss } from './measure/redisLoss.ts';
 import { measureSafetyLane } from './measure/safetyLane.ts';
 import { measureClusterThroughput, measureSentinelFailover } from './measure/redisTopologyChanges.ts';
 import { measureStreamScale } from './measure/streamScale.ts';
@@ -160,6 +170,12 @@ try {
   }
   if (runs('enqueue')) await step('enqueue rate', () => measureEnqueueRate(ctx));
   if (runs('latency')) await step('latency', () => measureLatency(ctx));
+  if (runs('engage-idle')) await step('engage, nothing queued', () => measureEngageIdle(ctx));
+  if (runs('engage-backlog')) await step('engage behind a backlog', () => measureEngageBehindBacklog(ctx));
+  if (runs('engage-redis-stopped')) await step('engage with Redis stopped', () => measureEngageRedisStopped(ctx));
+  if (runs('engage-frozen-worker')) await step('engage while a worker is frozen', () => measureEngageWorkerFrozen(ctx));
+  if (runs('engage-db-outage')) await step('engage during a database outage', () => measureEngageDatabaseOutage(ctx));
+  if (runs('redis-loss')) await step('Redis restarted empty', () => measureRedisLoss(ctx));
   if (runs('safety')) await step('safety lane', () => measureSafetyLane(ctx));
   if (runs('overhead')) await step('worker overhead', () => measureWorkerOverhead(ctx));
   if (runs('migrations')) await step('migrations', () => measureMigrations(ctx));

@@ -51,12 +51,22 @@ export const postLoad = async (options: {
   return { requests: options.total, ok, non2xx: result.non2xx, errors: result.errors, seconds, perSecond: ok / seconds };
 };
 
-/** One POST with fetch; returns the parsed body and the status. */
-export const postJson = async (url: string, token: string, body: unknown): Promise<{ status: number; body: Record<string, unknown> }> => {
+/** One POST with fetch; returns the parsed body and the status. @throws when it is not answered within `timeoutMs`. */
+export const postJson = async (url: string, token: string, body: unknown, timeoutMs?: number): Promise<{ status: number; body: Record<string, unknown> }> => {
   const response = await fetch(url, {
     method: 'POST',
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
     body: JSON.stringify(body),
+    ...(timeoutMs === undefined ? {} : { signal: AbortSignal.timeout(timeoutMs) }),
   });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+};
+
+/** POSTs one engage to `apiUrl` and resolves with its time to the answer. @throws unless it answers 200 completed. */
+export const timeEngage = async (apiUrl: string, token: string, reason: string): Promise<number> => {
+  const started = performance.now();
+  const response = await postJson(`${apiUrl}/api/governance/kill-switch`, token, { engaged: true, reason });
+  const elapsed = performance.now() - started;
+  if (response.status !== 200 || response.body.status !== 'completed') throw new Error(`engage answered ${response.status} ${JSON.stringify(response.body)}`);
+  return elapsed;
 };

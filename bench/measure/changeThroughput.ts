@@ -6,7 +6,10 @@ import { committedChanges, waitForCommitted, type BenchContext, type Row } from 
 
 /**
  * (1) N governance changes posted over HTTP by 8 clients until every one is committed (audit row present), against
- * the same transaction issued directly with `pg` by 8 clients, one change per transaction. Rounds alternate so noise cancels.
+ * the same transaction issued directly with `pg` by 8 clients, one change per transaction (issue 23: ≥ 2× with the
+ * acceptance record). The changes are metadata updates: each is recorded in PostgreSQL (the acceptance record) before
+ * its 202, then queued and applied by the worker in group commits. Engages are not in the mix: they are applied in the
+ * request, one transaction each, and have rows of their own. Rounds alternate so noise cancels.
  */
 /** The issue's comparison: 8 clients on both sides. */
 const CLIENTS = 8;
@@ -19,11 +22,11 @@ export const measureChangeThroughput = async (ctx: BenchContext): Promise<Row[]>
     const started = performance.now();
     const load = await postLoad({
       url: ctx.apiUrl,
-      path: '/api/governance/kill-switch',
+      path: '/api/governance/system-metadata',
       token: ctx.token,
       total: ctx.changes,
       concurrency: CLIENTS,
-      bodyFor: (i) => ({ engaged: i % 2 === 0, reason: `bench change ${i}` }),
+      bodyFor: (i) => ({ notes: `bench change ${round_}.${i}`, reason: `bench change ${round_}.${i}` }),
     });
     if (load.ok !== ctx.changes) throw new Error(`only ${load.ok} of ${ctx.changes} posts were accepted (${load.non2xx} non-2xx)`);
     await waitForCommitted(ctx.pool, before + ctx.changes, 300_000);
@@ -44,12 +47,14 @@ export const measureChangeThroughput = async (ctx: BenchContext): Promise<Row[]>
   const baseline = median(raw);
   return [
     {
-      measure: `change throughput (HTTP → committed, N=${ctx.changes}, ${CLIENTS} clients; raw: one change per transaction)`,
+      measure: `change throughput with the acceptance record (HTTP → 202 accepted → committed, N=${ctx.changes}, ${CLIENTS} clients; raw: one change per transaction, ${CLIENTS} clients)`,
       value: round(rate, 0),
       unit: 'changes/s',
       baseline: round(baseline, 0),
       ratio: round(rate / baseline),
-      ...(ctx.quick ? {} : { target: '≥ 1.5× raw PostgreSQL', met: rate / baseline >= 1.5 }),
+      perRound: product.map((rate_, i) => round(rate_ / (raw[i] as number))),
+      target: '≥ 2× raw',
+      ...(ctx.quick ? {} : { met: rate / baseline >= 2 }),
     },
   ];
 };

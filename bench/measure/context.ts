@@ -23,7 +23,17 @@ export type BenchContext = {
   rounds: number;
 };
 
-export type Row = { measure: string; value: number; unit: string; baseline?: number; ratio?: number; target?: string; met?: boolean };
+export type Row = {
+  measure: string;
+  value: number;
+  unit: string;
+  baseline?: number;
+  ratio?: number;
+  /** The judged figure in each round (the ratio when the row has a baseline, else the value): the spread. */
+  perRound?: number[];
+  target?: string;
+  met?: boolean;
+};
 
 /** The highest audit id: the audit log's ids are its chain positions, so this counts committed changes. */
 export const committedChanges = async (pool: pg.Pool): Promise<number> =>

@@ -1,16 +1,13 @@
-import { spawn } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { createGovernanceQueues } from '@valhalla/core';
-import { JOB_CATALOG, JOB_NAMES, QUEUES, type GoLiveChangePayload } from '@valhalla/contract';
-import { freePort, productionNodeFlags, startProcess } from '../lib/environment.ts';
-import { postJson } from '../lib/http.ts';
+import { JOB_NAMES, QUEUES, type GoLiveChangePayload } from '@valhalla/contract';
+import { createBacklog } from '../lib/backlog.ts';
 import { createJobWaiter } from '../lib/jobWaiter.ts';
+import { startBenchWorker } from '../lib/productProcesses.ts';
 import { percentile, round } from '../lib/stats.ts';
 import type { BenchContext, Row } from './context.ts';
 
 const engagePayload = (i: number): GoLiveChangePayload => ({ action: 'kill_switch.engage', actor: 'bench', reason: `engage ${i}` });
-const backlogPayload = (i: number): GoLiveChangePayload =>
-  i % 2 === 0 ? { action: 'go_live.enable', actor: 'bench', reason: `backlog ${i}` } : { action: 'kill_switch.release', actor: 'bench', reason: `backlog ${i}` };
 
 type LaneSamples = {
   /** Enqueue → acknowledged after the commit (the worker's finishedOn): the row's value. */
@@ -33,59 +30,32 @@ const split = (samples: LaneSamples): string => {
  * Engages behind a backlog, on a queue prefix of its own served by a worker process started with the given
  * WORKER_CONCURRENCY: before each sample the backlog is topped up to its size (as the catalog enqueues, or as a plain
  * client without priority does), then an engage is enqueued as the api enqueues it (the safety lane) and timed from
- * the add to its completion (the worker acknowledges after the commit). HTTP is not in this path; the idle-latency
- * rows measure it.
+ * the add to its completion (the worker acknowledges after the commit). This is the path of other producers and the
+ * drift watchdog; the api applies engages in the request (engageIdle.ts, engageBehindBacklog.ts and the other engage
+ * steps measure that).
  */
 const engageBehindBacklog = async (
   ctx: BenchContext,
   options: { concurrency: number; backlog: number; samples: number; plain: boolean },
 ): Promise<LaneSamples> => {
-  const prefix = `${ctx.prefix}-lane-${options.concurrency}-${options.plain ? 'plain' : 'catalog'}`;
-  const worker = startProcess(
-    'apps/worker/dist/main.js',
-    {
-      NODE_ENV: 'production',
-      AUDIT_HMAC_KEYS: ctx.auditKeys,
-      DATABASE_URL: ctx.databaseUrl,
-      REDIS_URL: ctx.redisUrl,
-      BULLMQ_PREFIX: prefix,
-      LOG_LEVEL: 'info',
-      RELEASE: `bench-lane-${options.concurrency}`,
-      WORKER_CONCURRENCY: String(options.concurrency),
-      DATABASE_POOL_SIZE: '4',
-    },
-    productionNodeFlags('start:worker'),
-  );
+  const name = `lane-${options.concurrency}-${options.plain ? 'plain' : 'catalog'}`;
+  const prefix = `${ctx.prefix}-${name}`;
+  const worker = await startBenchWorker(ctx, { name, env: { WORKER_CONCURRENCY: String(options.concurrency) } });
   const redis = new Redis(ctx.redisUrl, { maxRetriesPerRequest: null });
   const queues = createGovernanceQueues({ connection: redis, prefix });
   // Only the safety lane's events: the engages go there, and reading the completion of every backlog job (thousands)
   // would make the load generator compete for the cores with what it measures.
   const waiter = await createJobWaiter({ queues: [QUEUES.governanceSafety], prefix, redisUrl: ctx.redisUrl });
   try {
-    await worker.waitFor(/worker ready/);
     const governance = queues.byName[QUEUES.governance];
-    const catalogOptions = JOB_CATALOG[JOB_NAMES.goLiveChange].options;
-    let serial = 0;
-    const topUp = async () => {
-      const counts = await governance.getJobCounts('prioritized', 'waiting');
-      const missing = options.backlog - (counts.prioritized ?? 0) - (counts.waiting ?? 0);
-      if (missing <= 0) return;
-      await governance.addBulk(
-        Array.from({ length: missing }, () => {
-          serial += 1;
-          const data = backlogPayload(serial);
-          // A plain client: no priority, no attempts (BullMQ takes such jobs before every prioritised one).
-          return { name: JOB_NAMES.goLiveChange, data, opts: options.plain ? { removeOnComplete: true } : { ...catalogOptions(data), removeOnComplete: true } };
-        }),
-      );
-    };
+    const backlog = createBacklog(governance, { size: options.backlog, plain: options.plain });
     const committed: number[] = [];
     const seen: number[] = [];
     const fetched: number[] = [];
     const applied: number[] = [];
     const safety = queues.byName[QUEUES.governanceSafety];
     for (let i = 0; i < options.samples; i += 1) {
-      await topUp();
+      await backlog.topUp();
       // The worker's stamps are its Date.now(): the start must be read from the same wall clock. On this machine the
       // wall clock and the monotonic one (performance.timeOrigin + performance.now()) drift apart by up to 5 ms per
       // second of a process's life, so mixing them skewed each sample by as much as the bench had been running.
@@ -117,58 +87,10 @@ const engageBehindBacklog = async (
   }
 };
 
-/** An api whose Redis is a redis-server of the bench's own, stopped before the samples: every engage is break-glass. */
-const breakGlassLatency = async (ctx: BenchContext, samples: number): Promise<number[]> => {
-  const redisPort = await freePort();
-  const redisServer = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  const apiPort = await freePort();
-  const api = startProcess(
-    'apps/api/dist/main.js',
-    {
-      NODE_ENV: 'production',
-      AUDIT_HMAC_KEYS: ctx.auditKeys,
-      DATABASE_URL: ctx.databaseUrl,
-      REDIS_URL: `redis://127.0.0.1:${redisPort}`,
-      BULLMQ_PREFIX: `${ctx.prefix}-breakglass`,
-      LOG_LEVEL: 'error',
-      RELEASE: 'bench-breakglass',
-      PORT: String(apiPort),
-      HOST: '127.0.0.1',
-      GOVERNANCE_TOKENS: `bench:${ctx.token}`,
-      RATE_LIMIT_PER_MINUTE: '1000000',
-      DATABASE_POOL_SIZE: '4',
-    },
-    productionNodeFlags('start:api'),
-  );
-  try {
-    const url = `http://127.0.0.1:${apiPort}`;
-    for (let i = 0; ; i += 1) {
-      const status = await fetch(`${url}/health`).then(async (r) => ((await r.json()) as { status: string }).status, () => 'down');
-      if (status === 'ok') break;
-      if (i > 300) throw new Error(`break-glass api did not become healthy: ${api.output().slice(-2000)}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    redisServer.kill('SIGKILL');
-    await new Promise((resolve) => redisServer.once('exit', resolve));
-    const latencies: number[] = [];
-    for (let i = 0; i < samples; i += 1) {
-      const started = performance.now();
-      const response = await postJson(`${url}/api/governance/kill-switch`, ctx.token, { engaged: true, reason: `break-glass ${i}` });
-      latencies.push(performance.now() - started);
-      if (response.status !== 200 || response.body.status !== 'completed') {
-        throw new Error(`break-glass engage answered ${response.status} ${JSON.stringify(response.body)}`);
-      }
-    }
-    return latencies;
-  } finally {
-    await api.stop();
-    if (redisServer.exitCode === null && redisServer.signalCode === null) redisServer.kill('SIGKILL');
-  }
-};
-
 /**
- * (6) The kill switch always wins: engage behind 5,000 queued changes at WORKER_CONCURRENCY 4, 16 and 64; behind
- * 3,000 changes a plain client added without priority; and through the break-glass path with Redis stopped.
+ * (6) The kill switch always wins on the safety lane (engages enqueued straight to the queue, as other producers and
+ * the drift watchdog do): behind 5,000 queued changes at WORKER_CONCURRENCY 4, 16 and 64, and behind 3,000 changes a
+ * plain client added without priority.
  */
 export const measureSafetyLane = async (ctx: BenchContext): Promise<Row[]> => {
   const rows: Row[] = [];
@@ -180,7 +102,7 @@ export const measureSafetyLane = async (ctx: BenchContext): Promise<Row[]> => {
     const backlog = ctx.quick ? 300 : 5_000;
     const lane = await engageBehindBacklog(ctx, { concurrency, backlog, samples, plain: false });
     rows.push({
-      measure: `engage behind ${backlog} queued changes, WORKER_CONCURRENCY=${concurrency}, p99 of ${samples} (enqueue → acknowledged after the commit; ${split(lane)})`,
+      measure: `engage enqueued on the safety lane behind ${backlog} queued changes, WORKER_CONCURRENCY=${concurrency}, p99 of ${samples} (enqueue → acknowledged after the commit; ${split(lane)})`,
       value: p(lane.committed, 99),
       unit: 'ms',
       ...(ctx.quick ? {} : { target: '< 20 ms', met: percentile(lane.committed, 99) < 20 }),
@@ -190,24 +112,17 @@ export const measureSafetyLane = async (ctx: BenchContext): Promise<Row[]> => {
   // rows behind a backlog are read.
   const idle = await engageBehindBacklog(ctx, { concurrency: 64, backlog: 0, samples, plain: false });
   rows.push({
-    measure: `engage with nothing queued (the path's floor on this machine), WORKER_CONCURRENCY=64, p99 of ${samples} (${split(idle)})`,
+    measure: `engage enqueued on the safety lane with nothing queued (the path's floor on this machine), WORKER_CONCURRENCY=64, p99 of ${samples} (${split(idle)})`,
     value: p(idle.committed, 99),
     unit: 'ms',
   });
   const plainBacklog = ctx.quick ? 300 : 3_000;
   const plain = await engageBehindBacklog(ctx, { concurrency: 64, backlog: plainBacklog, samples, plain: true });
   rows.push({
-    measure: `engage behind ${plainBacklog} plain-client changes without priority, p99 of ${samples} (${split(plain)})`,
+    measure: `engage enqueued on the safety lane behind ${plainBacklog} plain-client changes without priority, p99 of ${samples} (${split(plain)})`,
     value: p(plain.committed, 99),
     unit: 'ms',
     ...(ctx.quick ? {} : { target: '< 50 ms', met: percentile(plain.committed, 99) < 50 }),
-  });
-  const breakGlass = await breakGlassLatency(ctx, samples);
-  rows.push({
-    measure: `engage through break-glass with Redis stopped (HTTP → 200 completed), p99 of ${samples} (p50 ${p(breakGlass, 50)} ms)`,
-    value: p(breakGlass, 99),
-    unit: 'ms',
-    ...(ctx.quick ? {} : { target: '< 20 ms', met: percentile(breakGlass, 99) < 20 }),
   });
   return rows;
 };
