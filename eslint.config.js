@@ -67,6 +67,14 @@ export default tseslint.config(
     },
   },
   {
+    // Explicit export lists (as slonik's src/index.ts): `export *` makes internals public and hides dead code from
+    // knip, which counts every re-exported name as used.
+    files: ['packages/*/src/**/*.ts', 'apps/*/src/**/*.{ts,tsx}'],
+    rules: {
+      'no-restricted-syntax': ['error', { selector: 'ExportAllDeclaration', message: 'List what a module re-exports: export { a, type B } from ...' }],
+    },
+  },
+  {
     // Tests read parsed HTTP responses and YAML documents (`any` by nature) and assert their shape with expect();
     // typing each one first would add casts, not safety.
     files: ['test/**/*.ts', '**/*.test.ts'],

@@ -1,11 +1,145 @@
-export * from './errors/index.js';
-export * from './config/index.js';
-export * from './logger/index.js';
-export * from './db/index.js';
+export {
+  AppError,
+  ConfigError,
+  DatabaseConflictError,
+  type ErrorDetail,
+  InvalidPayloadError,
+  MigrationError,
+  RetryableDatabaseError,
+} from './errors/index.js';
+export {
+  type Config,
+  loadConfig,
+  loadConfigOrExit,
+  type NotificationSettings,
+  type RedisTopology,
+  type Role,
+  ROLE_TOKEN_VARIABLES,
+  ROLES,
+  type RoleToken,
+} from './config/index.js';
+export {
+  createLogger,
+  exitAfterFlush,
+  type Logger,
+} from './logger/index.js';
+export {
+  type CommonQueryMethods,
+  connectDatabasePool,
+  createDatabasePool,
+  type DatabasePool,
+  isRetryableDatabaseError,
+  isTransientFailure,
+  listenChannel,
+  runInTransaction,
+  sql,
+  sqlstateOf,
+  waitForDatabase,
+  wasNeverSent,
+} from './db/index.js';
 export { parseJobPayload } from './jobs/parseJobPayload.js';
-export * from './state/index.js';
-export * from './jobs/redisConnection.js';
-export * from './jobs/queues.js';
-export * from './metrics/index.js';
-export * from './lifecycle/index.js';
-export * from './jobs/readJobSummary.js';
+export {
+  type Acceptance,
+  type AcceptedJob,
+  acceptJob,
+  appendAuditEntries,
+  appendAuditEvent,
+  applyGovernanceBatch,
+  applyGovernanceChange,
+  type ApprovalOutcome,
+  APPROVALS_SETTING_ACTION,
+  approveChangeRequest,
+  AUDIT_CHAIN_CHECK,
+  type AuditChainHead,
+  type AuditEntryInput,
+  type AuditKeyring,
+  type AuditVerificationMode,
+  type BatchMemberOutcome,
+  type BatchOptions,
+  type ChangeRequest,
+  claimIdempotencyKey,
+  closeChangeRequest,
+  type CloseOutcome,
+  commitChanges,
+  createAuditKeyring,
+  createChangeRequest,
+  createLiveStateListener,
+  deleteWorkerHeartbeat,
+  DEVELOPMENT_AUDIT_KEY,
+  EXPIRED_CONDITION,
+  findAcceptance,
+  findExecutedJob,
+  findLatestFullAuditCheck,
+  findLatestVerificationRun,
+  findMissingSeedRows,
+  findOpenAcceptances,
+  type FreshLiveState,
+  type GovernanceChangeExecution,
+  type GovernanceChangeRequest,
+  insertSignedAuditRows,
+  insertVerificationRun,
+  isLive,
+  JOB_RETRY_CONDITIONS,
+  type JobRetryCondition,
+  type KeyClaim,
+  listAuditEntries,
+  listAuditEntriesInOrder,
+  listChangeRequests,
+  listLiveWorkers,
+  listVerificationRuns,
+  LIVE_STATE_CHANNEL,
+  type LiveState,
+  type LiveStateListener,
+  lockGovernanceRows,
+  markReenqueued,
+  OUTSIDE_WRITES_CHECK,
+  parseAuditKeys,
+  QUEUE_EVENTS,
+  readAuditChainHead,
+  readGovernanceRows,
+  readLiveState,
+  readRecordedApprovalsRequired,
+  recordApprovalsRequired,
+  recordAuditCheckpoint,
+  recordJobRetry,
+  recordJobRetryFailure,
+  recordQueueEvent,
+  recordVerificationRun,
+  replayAudit,
+  requiresApproval,
+  runAuditChainChecks,
+  settleFailedAcceptance,
+  signAuditEntries,
+  snapshotOf,
+  takeReconcilerTurn,
+  upsertWorkerHeartbeat,
+  verifyAuditChain,
+  voidAcceptance,
+  withAuditChainChecks,
+} from './state/index.js';
+export {
+  createRedisConnection,
+  pingRedis,
+  type RedisClient,
+  redisPrimaries,
+} from './jobs/redisConnection.js';
+export {
+  createGovernanceQueues,
+  type GovernanceQueues,
+} from './jobs/queues.js';
+export {
+  readQueueDepths,
+  registerStateGauges,
+  STATE_GAUGE_NAMES,
+} from './metrics/index.js';
+export {
+  createLifecycle,
+  handleShutdownSignals,
+  type Lifecycle,
+  TimeoutError,
+  withTimeout,
+} from './lifecycle/index.js';
+export {
+  type JobSummary,
+  readJobSummary,
+} from './jobs/readJobSummary.js';

@@ -1,7 +1,7 @@
 import type { ErrorDetail } from '../errors/index.js';
 import { isHashTaggedPrefix } from './queuePrefix.js';
 
-export type RedisEndpoint = { readonly host: string; readonly port: number };
+type RedisEndpoint = { readonly host: string; readonly port: number };
 
 /**
  * Where BullMQ's Redis is and how to reach it: one server (REDIS_URL), a Redis Cluster (REDIS_CLUSTER_NODES), or a

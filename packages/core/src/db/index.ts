@@ -1,8 +1,8 @@
-export { createDatabasePool, type DatabasePoolOptions } from './createDatabasePool.js';
+export { createDatabasePool } from './createDatabasePool.js';
 export { connectDatabasePool } from './connectDatabasePool.js';
-export { listenChannel, type ChannelListener } from './listenChannel.js';
-export { runInTransaction, type TransactionOptions } from './runInTransaction.js';
+export { listenChannel } from './listenChannel.js';
+export { runInTransaction } from './runInTransaction.js';
 export { waitForDatabase } from './waitForDatabase.js';
-export { SQLSTATE, isRetryableDatabaseError, isTransientFailure, sqlstateOf, toDatabaseError, wasNeverSent } from './sqlstate.js';
+export { isRetryableDatabaseError, isTransientFailure, sqlstateOf, wasNeverSent } from './sqlstate.js';
 export { sql } from 'slonik';
-export type { DatabasePool, DatabaseTransactionConnection, CommonQueryMethods } from 'slonik';
+export type { DatabasePool, CommonQueryMethods } from 'slonik';

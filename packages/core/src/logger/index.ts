@@ -1,3 +1,2 @@
 export { createLogger, type Logger } from './createLogger.js';
 export { exitAfterFlush } from './exitAfterFlush.js';
-export { redactUrl } from './redactUrl.js';

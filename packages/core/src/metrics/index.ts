@@ -1,2 +1,7 @@
-export * from './queueDepth.js';
-export * from './registerStateGauges.js';
+export {
+  readQueueDepths,
+} from './queueDepth.js';
+export {
+  registerStateGauges,
+  STATE_GAUGE_NAMES,
+} from './registerStateGauges.js';

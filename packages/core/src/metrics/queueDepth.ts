@@ -12,7 +12,7 @@ export const QUEUE_DEPTH_STATES = {
   delayed: ['delayed'],
   failed: ['failed'],
 } as const;
-export type QueueDepthState = keyof typeof QUEUE_DEPTH_STATES;
+type QueueDepthState = keyof typeof QUEUE_DEPTH_STATES;
 export type QueueDepth = Record<QueueDepthState, number>;
 
 /** Jobs per queue and reported state, in one round trip per queue. @throws whatever BullMQ throws (Redis down). */

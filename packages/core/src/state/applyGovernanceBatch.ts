@@ -55,7 +55,7 @@ export type BatchOptions = {
 };
 
 /** The unmet condition of a voided change: the api answered 503 without learning whether its acceptance committed. */
-export const ENQUEUE_CONDITION = 'enqueue_confirmed';
+const ENQUEUE_CONDITION = 'enqueue_confirmed';
 
 /** The unmet condition an EXPIRED rejection records in the audit entry. */
 export const EXPIRED_CONDITION = 'change_max_age';

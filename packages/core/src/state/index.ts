@@ -1,27 +1,122 @@
-export * from './rules.js';
-export * from './applyGovernanceChange.js';
-export * from './applyGovernanceBatch.js';
-export * from './queries/governanceState.js';
-export * from './queries/auditLog.js';
-export * from './queries/changeContext.js';
-export * from './queries/commitChanges.js';
-export * from './queries/verificationRuns.js';
-export * from './queries/idempotencyKeys.js';
-export * from './queries/acceptedJobs.js';
-export * from './queries/workerHeartbeats.js';
-export * from './queries/seedRows.js';
-export * from './recordJobRetry.js';
-export * from './appendAuditEvent.js';
-export * from './queries/stateVersion.js';
-export * from './changeRequests/index.js';
-export * from './live/index.js';
-export * from './recordQueueEvent.js';
-export { recordVerificationRun, VERIFICATION_FAILED_EVENT } from './recordVerificationRun.js';
-export * from './queries/executedJobs.js';
-export * from './audit/auditKeyring.js';
-export * from './audit/canonicalEntry.js';
-export * from './audit/appendAuditEntries.js';
-export * from './audit/auditCheckpoints.js';
-export * from './audit/verifyAuditChain.js';
-export * from './audit/runAuditChainChecks.js';
+export {
+  isLive,
+  replayAudit,
+  requiresApproval,
+} from './rules.js';
+export {
+  applyGovernanceChange,
+  type BatchOptions,
+  type GovernanceChangeExecution,
+  type GovernanceChangeRequest,
+} from './applyGovernanceChange.js';
+export {
+  applyGovernanceBatch,
+  type BatchMemberOutcome,
+  EXPIRED_CONDITION,
+} from './applyGovernanceBatch.js';
+export {
+  lockGovernanceRows,
+  readGovernanceRows,
+  snapshotOf,
+} from './queries/governanceState.js';
+export {
+  listAuditEntries,
+  listAuditEntriesInOrder,
+} from './queries/auditLog.js';
+
+export {
+  commitChanges,
+} from './queries/commitChanges.js';
+export {
+  findLatestFullAuditCheck,
+  findLatestVerificationRun,
+  insertVerificationRun,
+  listVerificationRuns,
+} from './queries/verificationRuns.js';
+export {
+  claimIdempotencyKey,
+} from './queries/idempotencyKeys.js';
+export {
+  type Acceptance,
+  type AcceptedJob,
+  acceptJob,
+  findAcceptance,
+  findOpenAcceptances,
+  type KeyClaim,
+  markReenqueued,
+  settleFailedAcceptance,
+  takeReconcilerTurn,
+  voidAcceptance,
+} from './queries/acceptedJobs.js';
+export {
+  deleteWorkerHeartbeat,
+  listLiveWorkers,
+  upsertWorkerHeartbeat,
+} from './queries/workerHeartbeats.js';
+export {
+  findMissingSeedRows,
+} from './queries/seedRows.js';
+export {
+  JOB_RETRY_CONDITIONS,
+  type JobRetryCondition,
+  recordJobRetry,
+  recordJobRetryFailure,
+} from './recordJobRetry.js';
+export {
+  appendAuditEvent,
+} from './appendAuditEvent.js';
+
+export {
+  type ApprovalOutcome,
+  approveChangeRequest,
+  type ChangeRequest,
+  closeChangeRequest,
+  type CloseOutcome,
+  createChangeRequest,
+  listChangeRequests,
+} from './changeRequests/index.js';
+export {
+  createLiveStateListener,
+  type FreshLiveState,
+  LIVE_STATE_CHANNEL,
+  type LiveState,
+  type LiveStateListener,
+  readLiveState,
+} from './live/index.js';
+export {
+  QUEUE_EVENTS,
+  recordQueueEvent,
+} from './recordQueueEvent.js';
+export { recordVerificationRun } from './recordVerificationRun.js';
+export {
+  findExecutedJob,
+} from './queries/executedJobs.js';
+export {
+  type AuditKeyring,
+  createAuditKeyring,
+  DEVELOPMENT_AUDIT_KEY,
+  parseAuditKeys,
+} from './audit/auditKeyring.js';
+
+export {
+  appendAuditEntries,
+  type AuditChainHead,
+  type AuditEntryInput,
+  insertSignedAuditRows,
+  readAuditChainHead,
+  signAuditEntries,
+} from './audit/appendAuditEntries.js';
+export {
+  recordAuditCheckpoint,
+} from './audit/auditCheckpoints.js';
+export {
+  type AuditVerificationMode,
+  verifyAuditChain,
+} from './audit/verifyAuditChain.js';
+export {
+  AUDIT_CHAIN_CHECK,
+  OUTSIDE_WRITES_CHECK,
+  runAuditChainChecks,
+  withAuditChainChecks,
+} from './audit/runAuditChainChecks.js';
 export { APPROVALS_SETTING_ACTION, readRecordedApprovalsRequired, recordApprovalsRequired } from './approvalsRequiredSetting.js';

@@ -54,8 +54,8 @@ const chainHead = z.object({
  * The lock is held to the end of the transaction: take it after any row locks the transaction needs (the
  * outside-write trigger takes row locks first, then this lock).
  */
-export const CHAIN_HEAD_SOURCE = sql.fragment`public.governance_audit_chain_head() AS chain_head`;
-export const CHAIN_HEAD_COLUMNS = sql.fragment`chain_head.head_id, chain_head.head_hash, chain_head.head_key_id, chain_head.now_text`;
+const CHAIN_HEAD_SOURCE = sql.fragment`public.governance_audit_chain_head() AS chain_head`;
+const CHAIN_HEAD_COLUMNS = sql.fragment`chain_head.head_id, chain_head.head_hash, chain_head.head_key_id, chain_head.now_text`;
 
 export const toChainHead = (row: { head_id: number | null; head_hash: string | null; head_key_id: string | null; now_text: string }): AuditChainHead => ({
   id: row.head_id ?? 0,

@@ -15,7 +15,7 @@ export const AUDIT_CHAIN_KEYED_ACTION = 'audit.chain_keyed';
 export type AuditVerificationMode = 'full' | 'incremental';
 
 /** A write made outside the product, as recorded by the trigger. */
-export type OutsideWrite = { id: number; table: string; databaseRole: string; applicationName: string | null; createdAt: string };
+type OutsideWrite = { id: number; table: string; databaseRole: string; applicationName: string | null; createdAt: string };
 
 export type AuditChainReport = {
   mode: AuditVerificationMode;

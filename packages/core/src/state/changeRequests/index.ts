@@ -1,3 +1,11 @@
-export * from './model.js';
-export { findApprovalsOfChanges, listChangeRequests } from './queries.js';
-export * from './changeRequestSteps.js';
+export {
+  type ChangeRequest,
+} from './model.js';
+export {  listChangeRequests } from './queries.js';
+export {
+  type ApprovalOutcome,
+  approveChangeRequest,
+  closeChangeRequest,
+  type CloseOutcome,
+  createChangeRequest,
+} from './changeRequestSteps.js';

@@ -21,7 +21,7 @@ export const CHANGE_REQUEST_EVENTS = {
   enqueued: 'change_request.enqueued',
 } as const;
 
-export const approvalRow = z.object({ approver: z.string(), reason: z.string(), approved_at: z.string() });
+const approvalRow = z.object({ approver: z.string(), reason: z.string(), approved_at: z.string() });
 
 export const changeRequestRow = z.object({
   id: z.string(),

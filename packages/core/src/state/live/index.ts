@@ -1,2 +1,10 @@
-export * from './liveState.js';
-export * from './liveStateListener.js';
+export {
+  LIVE_STATE_CHANNEL,
+  type LiveState,
+  readLiveState,
+} from './liveState.js';
+export {
+  createLiveStateListener,
+  type FreshLiveState,
+  type LiveStateListener,
+} from './liveStateListener.js';

@@ -16,7 +16,7 @@ export type LiveState = { readonly body: LiveStateBody; readonly etag: string; r
  * details (who, what broke, a ticket) that the services obeying the switch have no need for; operators and readers,
  * who can read the audit log anyway, see both.
  */
-export const appLiveStateBody = (body: LiveStateBody): LiveStateBody => ({ ...body, changed_by: null, reason: null });
+const appLiveStateBody = (body: LiveStateBody): LiveStateBody => ({ ...body, changed_by: null, reason: null });
 
 /**
  * The one query that reads the live state: the SQL function `governance_live_state()` (revision

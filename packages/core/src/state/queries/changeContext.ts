@@ -27,7 +27,7 @@ const context = z.object({
 export type MemberIdentity = { jobId: string; jobCreatedAt: number | undefined };
 
 /** A member's acceptance record (changes the api accepted; see migration 20260301_acceptance_record). */
-export type MemberAcceptance = {
+type MemberAcceptance = {
   /** Its acceptance number: its place in the one order of everything the api accepted. */
   seq: number;
   /** Its creation time on the database's clock (ms): when it was accepted, or when its change request was made. */
@@ -74,7 +74,7 @@ const identityOf = (member: MemberIdentity): string =>
  * new job it is. Counter ids recorded by earlier code under the plain id are still recognised by their stored
  * creation time.
  */
-export const resolveMember = (
+const resolveMember = (
   member: MemberIdentity,
   stored: (key: string) => ChangeResult | undefined,
   accepted: MemberAcceptance | null = null,

@@ -4,7 +4,7 @@ import { z } from 'zod';
 const presentRow = z.object({ table_name: z.string() });
 
 /** The seed tables whose row 1 the migrations create and every governance change locks. */
-export const SEED_TABLES = ['system_metadata', 'go_live_state'] as const;
+const SEED_TABLES = ['system_metadata', 'go_live_state'] as const;
 
 /**
  * The seed tables (of SEED_TABLES) whose row 1 is missing; empty when both exist. Used by migration-verify to name
