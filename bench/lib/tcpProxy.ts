@@ -5,14 +5,34 @@
  */
 import { connect, createServer, type Socket } from 'node:net';
 
-export type TcpProxy = { port: number; /** Cuts every connection and refuses new ones (a dependency going down). */ cut: () => Promise<void>; isListening: () => boolean };
+export type TcpProxy = {
+  port: number;
+  /** Cuts every connection and refuses new ones (a dependency going down). */
+  cut: () => Promise<void>;
+  /**
+   * Stops passing bytes, closing nothing, and holds new connections unanswered (a partition or a frozen server: no
+   * error ever reaches the client). `cut` ends it.
+   */
+  silence: () => void;
+  isListening: () => boolean;
+};
 
 /** A proxy to `target` listening on `listenPort` (0: a free port). To restore a cut one, start another on its port. */
 export const startTcpProxy = async (target: { host: string; port: number }, listenPort = 0): Promise<TcpProxy> => {
   const sockets = new Set<Socket>();
+  const pairs = new Set<[Socket, Socket]>();
+  let silent = false;
   const server = createServer((client) => {
+    if (silent) {
+      sockets.add(client);
+      client.on('error', () => {});
+      client.on('close', () => sockets.delete(client));
+      return;
+    }
     const upstream = connect(target);
-    const pair = [client, upstream];
+    const pair: [Socket, Socket] = [client, upstream];
+    pairs.add(pair);
+    upstream.on('close', () => pairs.delete(pair));
     for (const socket of pair) {
       sockets.add(socket);
       socket.on('error', () => {});
@@ -35,5 +55,14 @@ export const startTcpProxy = async (target: { host: string; port: number }, list
       server.close(() => resolve());
       for (const socket of sockets) socket.destroy();
     });
-  return { port: address.port, cut, isListening: () => server.listening };
+  const silence = () => {
+    silent = true;
+    for (const [client, upstream] of pairs) {
+      client.unpipe(upstream);
+      upstream.unpipe(client);
+      client.pause();
+      upstream.pause();
+    }
+  };
+  return { port: address.port, cut, silence, isListening: () => server.listening };
 };

@@ -17,7 +17,7 @@ const killSwitchEngaged = async () => (await readGovernanceRows(database.current
 const setReleased = () => database.current.pool.query(sql.unsafe`UPDATE public.go_live_state SET kill_switch_engaged = false WHERE id = 1`);
 
 /** A TCP proxy to the test database, and a pool and URL through it: PostgreSQL can be taken from one client only. */
-const proxiedDatabase = async (): Promise<{ database: TestDatabase; proxy: () => TcpProxy; cut: () => Promise<void>; restore: () => Promise<void>; close: () => Promise<void> }> => {
+const proxiedDatabase = async (): Promise<{ database: TestDatabase; proxy: () => TcpProxy; cut: () => Promise<void>; silence: () => void; restore: () => Promise<void>; close: () => Promise<void> }> => {
   const target = new URL(database.current.url);
   const upstream = { host: target.hostname, port: Number(target.port || 5432) };
   let proxy = await startTcpProxy(upstream);
@@ -29,6 +29,7 @@ const proxiedDatabase = async (): Promise<{ database: TestDatabase; proxy: () =>
     database: { ...database.current, url: url.toString(), pool },
     proxy: () => proxy,
     cut: () => proxy.cut(),
+    silence: () => proxy.silence(),
     restore: async () => {
       proxy = await startTcpProxy(upstream, port);
     },
@@ -139,6 +140,41 @@ describe('faults around the acceptance record', () => {
       expect(reused.json().error.code).toBe('IDEMPOTENCY_CONFLICT');
     } finally {
       await worker.close();
+      await api.close();
+      await db.close();
+    }
+  });
+
+  it('an engage while PostgreSQL is silent (no error, no answer) is queued within the deadline, not held until it returns, and applied once', async () => {
+    // A partition or a frozen server fails no query by itself; found by the benchmark's outage step (an engage
+    // held until the database came back, minutes when it did not).
+    await setReleased();
+    const db = await proxiedDatabase();
+    const api = await startApi(db.database);
+    try {
+      // The api's pool holds open connections through the proxy (a read just used them), which now go silent.
+      await Promise.all(Array.from({ length: 4 }, () => api.app.inject({ method: 'GET', url: '/api/governance/state', headers: bearer() })));
+      db.silence();
+      const started = performance.now();
+      const queued = await api.app.inject({ method: 'POST', url: '/api/governance/kill-switch', payload: { engaged: true, reason: 'database silent' }, headers: bearer() });
+      const took = performance.now() - started;
+      expect(queued.statusCode).toBe(202);
+      expect(queued.json()).toMatchObject({ status: 'queued', detail: expect.stringMatching(/did not answer in time/) });
+      expect(took).toBeLessThan(6_000);
+      const { jobId } = queued.json<{ jobId: string }>();
+      await db.cut();
+      await db.restore();
+      const worker = await startInProcessWorker(db.database, api.prefix);
+      try {
+        await waitFor(async () => (await auditFor(jobId)).length === 1, { timeoutMs: 15_000, description: 'the queued engage applied' });
+        expect(await killSwitchEngaged()).toBe(true);
+        // Applied once, whether the request's own transaction or the worker's got there first.
+        await waitFor(async () => (await api.queues.byName[QUEUES.governanceSafety].getJobCounts('active', 'waiting', 'delayed', 'prioritized')).active === 0, { timeoutMs: 10_000, description: 'the safety lane drained' });
+        expect(await auditFor(jobId)).toHaveLength(1);
+      } finally {
+        await worker.close();
+      }
+    } finally {
       await api.close();
       await db.close();
     }

@@ -1,4 +1,4 @@
-import { isRetryableDatabaseError, withTimeout } from '@valhalla/core';
+import { isRetryableDatabaseError, TimeoutError, withTimeout } from '@valhalla/core';
 import { ApiError } from './errors.js';
 
 /** Longest a request waits on Redis before answering 503 (the producer connection has no offline queue). */
@@ -19,14 +19,19 @@ export const callRedis = async <T>(what: string, call: () => Promise<T>, timeout
 
 /**
  * Runs a PostgreSQL call. A lost or refused connection (and other retryable states) becomes 503; anything else is
- * a bug and propagates (500 INTERNAL_ERROR).
+ * a bug and propagates (500 INTERNAL_ERROR). With `deadlineMs`, a call still unsettled then is taken as PostgreSQL
+ * unavailable too: a connection that went silent (a network partition, a frozen server) fails no query by itself, and
+ * neither slonik nor the server bounds a wait the server never sees. The call is not cancelled.
  * @throws ApiError DEPENDENCY_UNAVAILABLE for retryable database errors; the original error otherwise.
  */
-export const callDatabase = async <T>(call: () => Promise<T>): Promise<T> => {
+export const callDatabase = async <T>(call: () => Promise<T>, deadlineMs?: number): Promise<T> => {
   try {
-    return await call();
+    return await (deadlineMs === undefined ? call() : withTimeout(call(), deadlineMs, 'PostgreSQL call'));
   } catch (error) {
     if (error instanceof ApiError) throw error;
+    if (error instanceof TimeoutError) {
+      throw new ApiError('DEPENDENCY_UNAVAILABLE', `PostgreSQL did not answer within ${error.timeoutMs} ms; retry later`, { cause: error });
+    }
     if (isRetryableDatabaseError(error)) {
       throw new ApiError('DEPENDENCY_UNAVAILABLE', 'PostgreSQL is unavailable; retry later', { cause: error });
     }

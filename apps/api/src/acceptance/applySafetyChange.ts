@@ -19,6 +19,13 @@ const IN_REQUEST_ATTEMPTS = 3;
 /** How long the database has to answer a probe for the apply to be attempted again in the request. */
 const DATABASE_ANSWER_MS = 250;
 const DATABASE_PROBE_INTERVAL_MS = 50;
+/**
+ * Longest an engage or disable waits on PostgreSQL in the request before it is queued for a worker instead: a
+ * silent connection (partition, frozen server, a pool waiting for one) must not hold the answer until the database
+ * returns. An apply that commits after the deadline is not lost or doubled: the queued job has the same id and
+ * replays the stored execution.
+ */
+const SAFETY_DATABASE_DEADLINE_MS = 3_000;
 
 /** 200 with the stored execution of `jobId`, or undefined when it has none. */
 export const answerFromExecution = async (deps: ApiDependencies, jobId: string): Promise<AcceptanceAnswer | undefined> => {
@@ -50,7 +57,7 @@ const queueForLater = async (
     body: {
       jobId: change.jobId,
       status: 'queued',
-      detail: 'PostgreSQL is unreachable: the change is queued, not applied yet; a worker applies it as soon as the database answers (GET /api/jobs/:id)',
+      detail: 'PostgreSQL is unreachable or did not answer in time: the change is queued, not applied yet; a worker applies it as soon as the database answers (GET /api/jobs/:id)',
     },
     replayed: false,
   };
@@ -77,7 +84,10 @@ export const applySafetyChange = async (
   if (claim !== undefined) {
     let claimed: Awaited<ReturnType<typeof claimIdempotencyKey>>;
     try {
-      claimed = await callDatabase(() => claimIdempotencyKey(deps.pool, { ...claim, actor: payload.actor, queue: QUEUES.governanceSafety, jobId }));
+      claimed = await callDatabase(
+        () => claimIdempotencyKey(deps.pool, { ...claim, actor: payload.actor, queue: QUEUES.governanceSafety, jobId }),
+        SAFETY_DATABASE_DEADLINE_MS,
+      );
     } catch (error) {
       if (!isDatabaseUnavailable(error)) throw error;
       return queueForLater(deps, log, { jobId, payload, unclaimed: claim, cause: error });
@@ -100,6 +110,7 @@ export const applySafetyChange = async (
           { jobId, queue: QUEUES.governanceSafety, payload, acceptNow: true },
           { keyring: deps.config.auditKeyring, migrationHead: head, approvalsRequired: deps.config.approvalsRequired },
         ),
+        SAFETY_DATABASE_DEADLINE_MS,
       );
       const { result } = execution;
       log.info({ jobId, action: payload.action, outcome: result.outcome, auditId: result.auditId, replayed: execution.replayed, attempt }, 'safety change applied in the request');
