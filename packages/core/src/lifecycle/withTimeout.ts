@@ -1,11 +1,14 @@
 /** A wait that did not settle within its bound; `what` names what was waited for. */
 export class TimeoutError extends Error {
   override readonly name = 'TimeoutError';
-  constructor(
-    readonly what: string,
-    readonly timeoutMs: number,
-  ) {
+  // Plain fields rather than parameter properties: the fault suite and the bench load this source with Node's type
+  // stripping, which refuses TypeScript-only syntax.
+  readonly what: string;
+  readonly timeoutMs: number;
+  constructor(what: string, timeoutMs: number) {
     super(`${what} did not settle within ${timeoutMs} ms`);
+    this.what = what;
+    this.timeoutMs = timeoutMs;
   }
 }
 

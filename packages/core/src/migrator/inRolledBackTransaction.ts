@@ -2,8 +2,10 @@ import type { DatabasePoolConnection, DatabaseTransactionConnection } from 'slon
 
 /** Carries the callback's result out of a transaction that must not commit. */
 class RolledBack<T> extends Error {
-  constructor(readonly value: T) {
+  readonly value: T;
+  constructor(value: T) {
     super('rolled back on purpose');
+    this.value = value;
   }
 }
 
