@@ -84,8 +84,9 @@ describe('migration-verify jobs', () => {
     expect(result.passed).toBe(false);
     expect(failing(result.checks)).toContainEqual({ name: SEED_ROWS_CHECK, status: 'failed', detail: 'row 1 missing in: go_live_state' });
     // A run that did not pass is an audit event too (notification subscriptions filter on it), written with the run.
-    const events = (await database.pool.any(sql.unsafe`SELECT actor, reason, details FROM public.governance_audit_log WHERE action = 'verification.failed'`)) as Record<string, any>[];
-    // One per failed run (the worker's startup run failed too), each naming its run.
+    const events = (await database.pool.any(sql.unsafe`SELECT actor, reason, details FROM public.governance_audit_log WHERE action = 'verification.failed' ORDER BY (details->>'run_id')::bigint`)) as Record<string, any>[];
+    // One per failed run (the worker's startup run failed too), each naming its run. Ordered by run: the startup run
+    // and this one may commit in either order, so the audit order proves nothing here.
     const runs = (await database.pool.anyFirst(sql.unsafe`SELECT id FROM public.verification_runs WHERE NOT passed ORDER BY id`)) as number[];
     expect(events.map((event) => event.details.run_id)).toEqual(runs);
     for (const event of events) {

@@ -172,25 +172,27 @@ const main = async () => {
     return;
   }
 
-  const api = runChild('api', 'apps/api/dist/main.js', [], env);
-  lifecycle.add('api', stopChild(api, 10_000));
-  const worker = runChild('worker', 'apps/worker/dist/main.js', [], env);
-  // The worker's own bound is its drain deadline (25 s) plus its bounded closing steps.
-  lifecycle.add('worker', stopChild(worker, 45_000));
-  for (const [name, child] of [['api', api], ['worker', worker]] as const) {
+  const stopAllWhenItExits = (name: string, child: ChildProcess) =>
     child.once('exit', (code, signal) => {
       if (shuttingDown === undefined) {
         say(`${name} exited unexpectedly (code ${code}, signal ${signal}); stopping everything`);
         void shutdown(1);
       }
     });
-  }
-
+  const api = runChild('api', 'apps/api/dist/main.js', [], env);
+  lifecycle.add('api', stopChild(api, 10_000));
+  stopAllWhenItExits('api', api);
   if (!(await waitForHealth(apiUrl, 30_000))) {
     say(`the api did not become healthy at ${apiUrl}/health`);
     await shutdown(1);
     return;
   }
+  // The worker verifies the deploy when it starts, the api's answers among its checks: started once the api answers,
+  // that first verification can pass (started together, it often ran before the api listened and came out failed).
+  const worker = runChild('worker', 'apps/worker/dist/main.js', [], env);
+  // The worker's own bound is its drain deadline (25 s) plus its bounded closing steps.
+  lifecycle.add('worker', stopChild(worker, 45_000));
+  stopAllWhenItExits('worker', worker);
   const auth = `-H 'Authorization: Bearer ${token}' -H 'Content-Type: application/json'`;
   const tokenSource = settings.GOVERNANCE_TOKENS !== undefined ? 'the first token of GOVERNANCE_TOKENS' : `kept in ${devDir}/dev-token as developer:<token>`;
   const banner = [
