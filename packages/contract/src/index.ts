@@ -112,3 +112,14 @@ export {
   type SessionRole,
   type VerificationsPage,
 } from './httpResponses.js';
+export {
+  CIRCUIT_STATES,
+  SUBSCRIPTION_KINDS,
+  SUBSCRIPTION_KIND_VALUES,
+  SUBSCRIPTION_STATES,
+  notificationSubscriptionBody,
+  subscriptionStatus,
+  type NotificationSubscriptionBody,
+  type SubscriptionKind,
+  type SubscriptionStatus,
+} from './notificationSubscriptions.js';

@@ -1,6 +1,5 @@
-import { freeText, reasonField } from '@valhalla/contract';
+import { SUBSCRIPTION_KIND_VALUES, freeText, reasonField } from '@valhalla/contract';
 import {
-  SUBSCRIPTION_KIND_VALUES,
   createSubscription,
   deleteSubscription,
   deliveryRow,

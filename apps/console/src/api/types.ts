@@ -10,6 +10,7 @@ import type {
   JobCompleted,
   LiveStateBody,
   PublicChangeRequest,
+  NotificationSubscriptionBody,
   QueuesOverview as ContractQueuesOverview,
   RunbookStatus as ContractRunbookStatus,
   SessionBody,
@@ -41,25 +42,4 @@ export type Accepted = JobAccepted | JobCompleted | ChangeRequestAccepted;
 export type JobView = JobBody;
 
 /** GET /api/notifications/subscriptions: a subscription and its delivery status (never its secret). */
-export type NotificationSubscription = {
-  id: string;
-  kind: 'webhook' | 'slack';
-  target: string;
-  description: string | null;
-  filter: { kinds?: string[]; actions?: string[]; outcomes?: string[] };
-  enabled: boolean;
-  created_by: string;
-  created_at: string;
-  status: {
-    state: 'active' | 'paused' | 'dead_lettered';
-    circuit: 'closed' | 'open' | 'half_open';
-    backlog: number;
-    oldest_pending_at: string | null;
-    last_success_at: string | null;
-    last_error: { code: string; message: string; http_status: number | null; at: string } | null;
-    consecutive_failures: number;
-    next_attempt_at: string | null;
-    dead_lettered_at: string | null;
-    dead_letter_reason: string | null;
-  };
-};
+export type NotificationSubscription = NotificationSubscriptionBody;

@@ -1,4 +1,5 @@
-import { DELIVERY_FAILURES, SUBSCRIPTION_KIND_VALUES } from '@valhalla/core/notifications';
+import { SUBSCRIPTION_KIND_VALUES } from '@valhalla/contract';
+import { DELIVERY_FAILURES } from '@valhalla/core/notifications';
 import { Counter, Histogram, type Registry } from 'prom-client';
 
 /** The delivery worker's counters (the backlog and dead-letter gauges are state gauges, exported by api and worker). */

@@ -5,7 +5,8 @@ import { runInTransaction } from '../db/runInTransaction.js';
 import { appendAuditEvent } from '../state/appendAuditEvent.js';
 import type { AuditKeyring } from '../state/audit/auditKeyring.js';
 import { auditEntryRow, type AuditEntry } from '@valhalla/contract';
-import { NOTIFICATION_EVENTS, SUBSCRIPTION_KIND_VALUES, type DeliveryFailureCode, type SubscriptionKind } from './model.js';
+import { SUBSCRIPTION_KIND_VALUES, type SubscriptionKind } from '@valhalla/contract';
+import { NOTIFICATION_EVENTS, type DeliveryFailureCode } from './model.js';
 
 /**
  * PostgreSQL is the queue: a worker claims subscriptions that have a due head delivery with FOR UPDATE SKIP LOCKED

@@ -1,21 +1,14 @@
 export {
-  CIRCUIT_STATES,
   DELIVERY_FAILURES,
   NOTIFIABLE_ACTIONS,
   NOTIFICATION_EVENTS,
-  SUBSCRIPTION_KINDS,
-  SUBSCRIPTION_KIND_VALUES,
-  SUBSCRIPTION_STATES,
   VERIFICATION_FAILED_ACTION,
   deliveryMessageId,
   publicSubscription,
   subscriptionFilter,
-  subscriptionStatus,
   type DeliveryFailureCode,
   type PublicSubscription,
   type SubscriptionFilter,
-  type SubscriptionKind,
-  type SubscriptionStatus,
 } from './model.js';
 export {
   DEVELOPMENT_NOTIFICATION_KEY,

@@ -5,7 +5,8 @@ import { runInTransaction } from '../db/runInTransaction.js';
 import { appendAuditEvent } from '../state/appendAuditEvent.js';
 import type { AuditKeyring } from '../state/audit/auditKeyring.js';
 import { lockGovernanceRows } from '../state/queries/governanceState.js';
-import { filterFromColumns, NOTIFICATION_EVENTS, type SubscriptionFilter, type SubscriptionKind } from './model.js';
+import type { SubscriptionKind } from '@valhalla/contract';
+import { filterFromColumns, NOTIFICATION_EVENTS, type SubscriptionFilter } from './model.js';
 import { sealSecret, type NotificationKeyring } from './secretKeyring.js';
 import { findSubscriptionRow, targetDisplay, type SubscriptionRow } from './subscriptionRows.js';
 

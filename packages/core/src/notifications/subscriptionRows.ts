@@ -1,13 +1,7 @@
 import { sql, type CommonQueryMethods } from 'slonik';
 import { z } from 'zod';
-import {
-  CIRCUIT_STATES,
-  filterFromColumns,
-  SUBSCRIPTION_KIND_VALUES,
-  SUBSCRIPTION_STATES,
-  type PublicSubscription,
-  type SubscriptionKind,
-} from './model.js';
+import { CIRCUIT_STATES, SUBSCRIPTION_KIND_VALUES, SUBSCRIPTION_STATES, type SubscriptionKind } from '@valhalla/contract';
+import { filterFromColumns, type PublicSubscription } from './model.js';
 import { sealedKeyId } from './secretKeyring.js';
 
 /** A subscription row with its backlog, as every reader (api, metrics, CLI through the api) sees it. */

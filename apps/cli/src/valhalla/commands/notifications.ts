@@ -1,32 +1,9 @@
+import type { NotificationSubscriptionBody } from '@valhalla/contract';
 import { EXIT, REASON_FLAG, UsageError, requireOption, type Command, type CommandContext } from '../command.js';
 import { keyValues, table } from '../format.js';
 
-/** A subscription as the api answers it (the fields the CLI shows). */
-type Subscription = {
-  id: string;
-  kind: string;
-  target: string;
-  description: string | null;
-  filter: { kinds?: string[]; actions?: string[]; outcomes?: string[] };
-  enabled: boolean;
-  secret_key_id: string;
-  created_by: string;
-  created_at: string;
-  secret?: string | null;
-  status: {
-    state: string;
-    circuit: string;
-    backlog: number;
-    oldest_pending_at: string | null;
-    delivered_through: number;
-    last_success_at: string | null;
-    last_error: { code: string; message: string; http_status: number | null; at: string } | null;
-    consecutive_failures: number;
-    next_attempt_at: string | null;
-    dead_lettered_at: string | null;
-    dead_letter_reason: string | null;
-  };
-};
+/** A subscription as the api answers it; `secret` only in the answer that creates it or rotates its secret. */
+type Subscription = NotificationSubscriptionBody & { secret?: string | null };
 
 const PATH = '/api/notifications/subscriptions';
 const SUBCOMMANDS = ['list', 'show', 'add', 'update', 'pause', 'enable', 'resume', 'rotate-secret', 'remove'] as const;
