@@ -19,8 +19,8 @@ const sourceFiles = (dir: string): string[] =>
     return name.endsWith('.ts') && !name.endsWith('.test.ts') && !name.endsWith('.d.ts') ? [path] : [];
   });
 
-const folderOf = (file: string): string => {
-  const parts = relative(CORE_SRC, file).split(sep);
+const folderOf = (root: string, file: string): string => {
+  const parts = relative(root, file).split(sep);
   return parts.length === 1 ? '.' : (parts[0] as string);
 };
 
@@ -39,16 +39,16 @@ const resolveSpecifier = (from: string, specifier: string): string | undefined =
 };
 
 /** Folder → folders it imports (itself excluded), with one importing file per edge for the failure message. */
-const folderGraph = (): Map<string, Map<string, string>> => {
+const folderGraph = (root: string): Map<string, Map<string, string>> => {
   const graph = new Map<string, Map<string, string>>();
-  for (const file of sourceFiles(CORE_SRC)) {
-    const from = folderOf(file);
+  for (const file of sourceFiles(root)) {
+    const from = folderOf(root, file);
     const edges = graph.get(from) ?? new Map<string, string>();
     graph.set(from, edges);
     for (const imported of ts.preProcessFile(readFileSync(file, 'utf8'), true, true).importedFiles) {
       const target = resolveSpecifier(file, imported.fileName);
-      if (target === undefined || !target.startsWith(CORE_SRC)) continue;
-      const to = folderOf(target);
+      if (target === undefined || !target.startsWith(`${root}${sep}`)) continue;
+      const to = folderOf(root, target);
       if (to !== from && !edges.has(to)) edges.set(to, relative(REPO_ROOT, file));
     }
   }
@@ -84,12 +84,16 @@ const cycles = (graph: Map<string, Map<string, string>>): string[][] => {
 };
 
 describe('packages/core/src folders', () => {
-  it('import each other one way only (no folder-level cycle)', () => {
-    const graph = folderGraph();
-    const unexpected = cycles(graph).map((cycle) => {
+  it('import each other one way only (no folder-level cycle), at every depth', () => {
+    // Each folder's children (its subfolders, and its own files as `.`) form one graph.
+    const folders = (dir: string): string[] => [dir, ...readdirSync(dir).flatMap((name) => (statSync(join(dir, name)).isDirectory() ? folders(join(dir, name)) : []))];
+    const unexpected = folders(CORE_SRC).flatMap((root) => {
+      const graph = folderGraph(root);
+      return cycles(graph).map((cycle) => {
         const edges = cycle.flatMap((from) => cycle.filter((to) => graph.get(from)?.has(to)).map((to) => `${from} → ${to} (${graph.get(from)?.get(to)})`));
-        return `${cycle.join(' ↔ ')}: ${edges.join('; ')}`;
+        return `${relative(CORE_SRC, root) || '.'}: ${cycle.join(' ↔ ')}: ${edges.join('; ')}`;
       });
+    });
     expect(unexpected).toEqual([]);
   });
 

@@ -4,7 +4,7 @@ import type { DatabasePool } from '../db/index.js';
 import type { QueueName } from '@valhalla/contract';
 import { withTimeout } from '../lifecycle/withTimeout.js';
 import type { Logger } from '../logger/index.js';
-import { isLive } from '../state/rules.js';
+import { isLive } from '../state/rules/rules.js';
 import { findLatestVerificationRun } from '../state/queries/verificationRuns.js';
 import { readGovernanceRows } from '../state/queries/governanceState.js';
 import { newestHeartbeatAgeSeconds } from '../state/queries/workerHeartbeats.js';

@@ -3,7 +3,7 @@ import { MigrationError } from '../errors/index.js';
 import type { AuditKeyring } from '../state/audit/auditKeyring.js';
 import type { VerificationCheck } from '@valhalla/contract';
 import { adoptAlembic } from './adoptAlembic.js';
-import { appendAuditEvent } from '../state/appendAuditEvent.js';
+import { appendAuditEvent } from '../state/audit/appendAuditEvent.js';
 import { auditLogExists } from './auditLogExists.js';
 import { exportTables } from './exportTables.js';
 import { ensureLedger, insertLedgerRow, LEDGER_ORIGINS, readLedger, repairLedgerChecksum } from './ledger.js';

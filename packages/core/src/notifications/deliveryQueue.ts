@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { sql, type CommonQueryMethods, type DatabasePool } from 'slonik';
 import { z } from 'zod';
 import { runInTransaction } from '../db/runInTransaction.js';
-import { appendAuditEvent } from '../state/appendAuditEvent.js';
+import { appendAuditEvent } from '../state/audit/appendAuditEvent.js';
 import type { AuditKeyring } from '../state/audit/auditKeyring.js';
 import { auditEntryRow, type AuditEntry } from '@valhalla/contract';
 import { SUBSCRIPTION_KIND_VALUES, type SubscriptionKind } from '@valhalla/contract';

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { sql, type DatabasePool, type DatabaseTransactionConnection } from 'slonik';
 import { z } from 'zod';
 import { runInTransaction } from '../db/runInTransaction.js';
-import { appendAuditEvent } from '../state/appendAuditEvent.js';
+import { appendAuditEvent } from '../state/audit/appendAuditEvent.js';
 import type { AuditKeyring } from '../state/audit/auditKeyring.js';
 import { lockGovernanceRows } from '../state/queries/governanceState.js';
 import type { SubscriptionKind } from '@valhalla/contract';

@@ -19,7 +19,7 @@ import { findApprovalsOfChanges } from './changeRequests/queries.js';
 import { lockChangeContext, type MemberContext } from './queries/changeContext.js';
 import { preemptIdleLockHolders } from './queries/preemptIdleLockHolders.js';
 import { commitChanges, type BatchRowWrites, type DecidedChange } from './queries/commitChanges.js';
-import { decideChange, type ChangeDecision, type ChangeOrder, type SafetyWatermarks } from './rules.js';
+import { decideChange, type ChangeDecision, type ChangeOrder, type SafetyWatermarks } from './rules/rules.js';
 
 export type GovernanceChangeRequest = {
   jobId: string;

@@ -2,7 +2,7 @@ export {
   isLive,
   replayAudit,
   requiresApproval,
-} from './rules.js';
+} from './rules/rules.js';
 export {
   applyGovernanceChange,
   type BatchOptions,
@@ -64,7 +64,7 @@ export {
 } from './recordJobRetry.js';
 export {
   appendAuditEvent,
-} from './appendAuditEvent.js';
+} from './audit/appendAuditEvent.js';
 
 export {
   type ApprovalOutcome,

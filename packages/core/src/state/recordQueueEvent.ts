@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { DatabasePool } from 'slonik';
 import { runInTransaction } from '../db/runInTransaction.js';
-import { appendAuditEvent } from './appendAuditEvent.js';
+import { appendAuditEvent } from './audit/appendAuditEvent.js';
 import type { AuditKeyring } from './audit/auditKeyring.js';
 import type { AuditEntry } from '@valhalla/contract';
 import { lockGovernanceRows } from './queries/governanceState.js';

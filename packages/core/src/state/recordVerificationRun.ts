@@ -1,7 +1,7 @@
 import { sql, type DatabasePool } from 'slonik';
 import { z } from 'zod';
 import { runInTransaction } from '../db/runInTransaction.js';
-import { appendAuditEvent } from './appendAuditEvent.js';
+import { appendAuditEvent } from './audit/appendAuditEvent.js';
 import type { AuditKeyring } from './audit/auditKeyring.js';
 import type { VerificationCheck, VerificationRun } from '@valhalla/contract';
 import { insertVerificationRun } from './queries/verificationRuns.js';

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { DatabasePool, DatabaseTransactionConnection } from 'slonik';
 import { runInTransaction } from '../../db/runInTransaction.js';
 import { CHANGE_REQUEST_STATUSES, JOB_NAMES, queueForJob, type ApprovalAction, type ChangeRequestStatus, type GoLiveChangePayload } from '@valhalla/contract';
-import { appendAuditEvent } from '../appendAuditEvent.js';
+import { appendAuditEvent } from '../audit/appendAuditEvent.js';
 import { acceptApprovedChange } from '../queries/acceptedJobs.js';
 import type { AuditKeyring } from '../audit/auditKeyring.js';
 import { lockGovernanceRows } from '../queries/governanceState.js';

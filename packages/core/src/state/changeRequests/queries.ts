@@ -1,7 +1,7 @@
 import { sql, type CommonQueryMethods } from 'slonik';
 import { z } from 'zod';
 import type { ChangeRequestStatus, GoLiveChangePayload } from '@valhalla/contract';
-import { requiresApproval } from '../rules.js';
+import { requiresApproval } from '../rules/rules.js';
 import { changeRequestRow, type ChangeRequest } from './model.js';
 
 const iso = (column: string) =>

@@ -4,7 +4,7 @@ import { changeIdentity } from '@valhalla/contract';
 import { AppError } from '../../errors/index.js';
 import { toChainHead, type AuditChainHead } from '../audit/appendAuditEntries.js';
 import { changeResult, type ChangeResult, type StateSnapshot } from '@valhalla/contract';
-import type { SafetyWatermarks } from '../rules.js';
+import type { SafetyWatermarks } from '../rules/rules.js';
 import { snapshotOf } from './governanceState.js';
 import { toSafetyWatermarks, watermarksJson } from './safetyWatermarks.js';
 

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { AuditKeyring } from '../audit/auditKeyring.js';
 import { insertSignedAuditRows, signAuditEntries, type AuditChainHead } from '../audit/appendAuditEntries.js';
 import { AUDIT_KINDS, type ChangeResult, type StateSnapshot } from '@valhalla/contract';
-import type { SafetyWatermarks } from '../rules.js';
+import type { SafetyWatermarks } from '../rules/rules.js';
 
 const committed = z.object({ job_id: z.string(), audit_id: z.number() });
 

@@ -2,7 +2,7 @@ import { sql, type CommonQueryMethods } from 'slonik';
 import { z } from 'zod';
 import { AppError } from '../../errors/index.js';
 import { goLiveStateRow, systemMetadataRow, type GoLiveStateRow, type StateSnapshot, type SystemMetadataRow } from '@valhalla/contract';
-import { isLive, type SafetyWatermarks } from '../rules.js';
+import { isLive, type SafetyWatermarks } from '../rules/rules.js';
 import { toSafetyWatermarks, watermarksJson } from './safetyWatermarks.js';
 
 export type GovernanceRows = {

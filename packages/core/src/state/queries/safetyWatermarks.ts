@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { NO_WATERMARKS, type SafetyWatermarks } from '../rules.js';
+import { NO_WATERMARKS, type SafetyWatermarks } from '../rules/rules.js';
 
 /** Row 1 of governance_safety_watermarks as jsonb (`to_jsonb(w)`), or null when there is no row yet. */
 export const watermarksJson = z

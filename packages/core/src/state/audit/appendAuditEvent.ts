@@ -1,6 +1,6 @@
 import type { CommonQueryMethods } from 'slonik';
-import { appendAuditEntries } from './audit/appendAuditEntries.js';
-import type { AuditKeyring } from './audit/auditKeyring.js';
+import { appendAuditEntries } from './appendAuditEntries.js';
+import type { AuditKeyring } from './auditKeyring.js';
 import { AUDIT_KINDS, type AuditEntry } from '@valhalla/contract';
 
 /**
