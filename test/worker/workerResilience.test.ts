@@ -127,7 +127,8 @@ describe('worker resilience', () => {
       async () =>
         (await queue.getActiveCount()) > 0 &&
         ((await adminQuery(`SELECT 1 FROM pg_locks l JOIN pg_database d ON d.oid = l.database WHERE d.datname = '${database.name}' AND l.locktype = 'advisory' AND NOT l.granted`)).rowCount ?? 0) > 0,
-      { description: 'a batch in flight, waiting at the gate' },
+      // The worker starts and takes its first batch: seconds on a loaded machine.
+      { description: 'a batch in flight, waiting at the gate', timeoutMs: 30_000 },
     );
 
     const started = Date.now();
