@@ -5,7 +5,7 @@
 #   worker             node apps/worker/dist/main.js
 #   migrations         node apps/cli/dist/migrate.js up
 # Processes start with `node` directly, never through `npm run`: npm does not pass SIGTERM on, so the app
-# would be orphaned and could not drain (see FIELD-NOTES, "Signals through npm run").
+# would be orphaned and could not drain (docs/architecture.md, shutdown).
 
 ARG NODE_IMAGE=node:24-bookworm-slim
 
