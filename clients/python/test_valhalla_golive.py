@@ -166,7 +166,17 @@ class TestClientAgainstTheApi(ClientCase):
         set_state(engaged=False, backend=True, enabled=True)
         bound = 2.0
         seen: list = []
-        client = self.client(fail_closed_after=bound, on_change=lambda state, previous: seen.append((state, client.is_live())))
+        # The client may call on_change from its thread before the constructor returns: the callback waits for it.
+        created = threading.Event()
+        holder: list = []
+
+        def on_change(state: Any, previous: Any) -> None:
+            created.wait(10)
+            seen.append((state, holder[0].is_live()))
+
+        client = self.client(fail_closed_after=bound, on_change=on_change)
+        holder.append(client)
+        created.set()
         self.assertTrue(client.wait_ready(10))
         wait_for(client.is_live, 10, "live")
 

@@ -84,11 +84,23 @@ describe('migration-verify jobs', () => {
     expect(result.passed).toBe(false);
     expect(failing(result.checks)).toContainEqual({ name: SEED_ROWS_CHECK, status: 'failed', detail: 'row 1 missing in: go_live_state' });
     // A run that did not pass is an audit event too (notification subscriptions filter on it), written with the run.
-    const events = (await database.pool.any(sql.unsafe`SELECT actor, reason, details FROM public.governance_audit_log WHERE action = 'verification.failed' ORDER BY (details->>'run_id')::bigint`)) as Record<string, any>[];
-    // One per failed run (the worker's startup run failed too), each naming its run. Ordered by run: the startup run
-    // and this one may commit in either order, so the audit order proves nothing here.
-    const runs = (await database.pool.anyFirst(sql.unsafe`SELECT id FROM public.verification_runs WHERE NOT passed ORDER BY id`)) as number[];
-    expect(events.map((event) => event.details.run_id)).toEqual(runs);
+    // One per failed run (the worker's startup run failed too), each naming its run. Read in one statement (one
+    // snapshot): the startup run may commit between two reads. Ordered by run: the startup run and this one may
+    // commit in either order, so the audit order proves nothing here.
+    const rows = (await database.pool.any(sql.unsafe`
+      SELECT run.id AS run_id, event.reason, event.details
+      FROM public.verification_runs AS run
+      LEFT JOIN public.governance_audit_log AS event
+        ON event.action = 'verification.failed' AND (event.details->>'run_id')::bigint = run.id
+      WHERE NOT run.passed
+      ORDER BY run.id`)) as Record<string, any>[];
+    const orphans = await database.pool.anyFirst(sql.unsafe`
+      SELECT id FROM public.governance_audit_log AS event WHERE action = 'verification.failed'
+        AND NOT EXISTS (SELECT 1 FROM public.verification_runs AS run WHERE run.id = (event.details->>'run_id')::bigint AND NOT run.passed)`);
+    expect(orphans).toEqual([]);
+    expect(rows.length).toBeGreaterThanOrEqual(1);
+    expect(rows.map((row) => row.details?.run_id)).toEqual(rows.map((row) => Number(row.run_id)));
+    const events = rows;
     for (const event of events) {
       expect(event.reason).toMatch(/^verification run \d+ of .* did not pass: .*seed rows exist/);
       expect(event.details.not_passed).toContainEqual(expect.objectContaining({ name: SEED_ROWS_CHECK, status: 'failed' }));
