@@ -13,7 +13,7 @@
  * compare each figure with the raw single transaction timed in the same step, side by side, and report the spread
  * across --rounds; each needs only the local PostgreSQL and Redis, and starts what it stops (its own redis-server,
  * api, workers, a TCP proxy to PostgreSQL). The streams step: --stream-clients N (default 10,000; needs `ulimit -n` above N + 1,024, see
- * docs/scaling.md), --stream-processes P (client processes, default 4), --stream-changes C (default 20),
+ * docs/scaling.md), --stream-processes P (client processes, default 4), --stream-changes C (default 100: a p99 of fewer samples is their maximum),
  * --stream-api-flags "<node flags>" (instead of start:api's). The cluster
  * step: --topology-changes N per round (default 2,000).
  */
@@ -202,7 +202,7 @@ try {
         clients: option('--stream-clients', quick ? 200 : 10_000),
         processes: option('--stream-processes', quick ? 2 : 4),
         paused: quick ? 10 : 100,
-        changes: option('--stream-changes', quick ? 3 : 20),
+        changes: option('--stream-changes', quick ? 3 : 100),
         // The api's node flags instead of start:api's (e.g. a larger young generation for many streams).
         apiNodeFlags: args.includes('--stream-api-flags') ? (args[args.indexOf('--stream-api-flags') + 1] ?? '').split(' ').filter((flag) => flag.length > 0) : undefined,
       }),

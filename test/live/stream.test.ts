@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { sql } from '../../packages/core/src/index.js';
 import { ALICE, bearer, useApi } from '../api/support.js';
@@ -101,6 +103,40 @@ describe('GET /api/governance/stream', () => {
     await waitFor(() => stream.events.length === 5, { description: 'the release event' });
     expect(parseBody(stream.events[4]!.data).kill_switch_engaged).toBe(false);
     await stream.close();
+  });
+
+  it('frames each change as one HTTP/1.1 chunk on the wire, and sends an HTTP/1.0 client the bare events', async () => {
+    const pool = api.current.database.pool;
+    const { port } = new URL(base);
+    // A raw socket reads exactly what the api wrote: the fan-out writes pre-framed chunks to the socket itself.
+    const openRaw = async (version: '1.0' | '1.1') => {
+      const socket = connect(Number(port), '127.0.0.1');
+      let received = '';
+      socket.setEncoding('latin1');
+      socket.on('data', (chunk: string) => (received += chunk));
+      await once(socket, 'connect');
+      socket.write(`GET /api/governance/stream HTTP/${version}\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${ALICE.token}\r\n\r\n`);
+      await waitFor(() => received.includes('event: state'), { description: `the first event over HTTP/${version}` });
+      return { socket, received: () => received };
+    };
+    const modern = await openRaw('1.1');
+    const old = await openRaw('1.0');
+    expect(modern.received()).toMatch(/transfer-encoding: chunked/i);
+    expect(old.received()).not.toMatch(/transfer-encoding/i);
+    const before = { modern: modern.received().length, old: old.received().length };
+    expect((await applyChange(pool, GOVERNANCE_ACTIONS.killSwitchRelease)).outcome).toBe('applied');
+    const version = await newestAppliedId(pool);
+    const event = (text: string) => text.slice(text.indexOf(`event: state\nid: ${version}\n`));
+    await waitFor(() => modern.received().includes(`id: ${version}\n`) && old.received().includes(`id: ${version}\n`), { description: 'the change on both' });
+    await waitFor(() => /\n\n\r\n$/.test(modern.received()) && old.received().endsWith('\n\n'), { description: 'whole events' });
+    const bare = event(old.received());
+    expect(bare).toMatch(/^event: state\nid: \d+\ndata: \{.*\}\n\n$/);
+    // The 1.1 bytes are exactly one chunk: its size in hex, CRLF, the same event, CRLF.
+    const chunk = modern.received().slice(before.modern);
+    expect(chunk).toBe(`${Buffer.byteLength(bare).toString(16)}\r\n${bare}\r\n`);
+    expect(old.received().slice(before.old)).toBe(bare);
+    modern.socket.destroy();
+    old.socket.destroy();
   });
 
   it('sends one event for a transaction of several changes, and one for a write made outside the product', async () => {
