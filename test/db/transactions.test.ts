@@ -110,3 +110,21 @@ describe('runInTransaction', () => {
     expect(await database.current.pool.oneFirst(sql.unsafe`SELECT 1`)).toBe(1);
   });
 });
+
+describe('a connection returned to the pool', () => {
+  it('carries no session setting and no session advisory lock to its next user', async () => {
+    const pool = database.current.pool;
+    const pids = new Set<number>();
+    // Three connections in the pool: taking each of them until one repeats proves the reset ran on a reused one.
+    for (let i = 0; i < 6; i += 1) {
+      await pool.connect(async (connection) => {
+        pids.add((await connection.oneFirst(sql.unsafe`SELECT pg_backend_pid()`)) as number);
+        expect(await connection.oneFirst(sql.unsafe`SELECT current_setting('lock_timeout')`)).toBe('0');
+        expect(await connection.oneFirst(sql.unsafe`SELECT count(*)::int FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()`)).toBe(0);
+        await connection.query(sql.unsafe`SET lock_timeout = '1234ms'`);
+        await connection.query(sql.unsafe`SELECT pg_advisory_lock(424242)`);
+      });
+    }
+    expect(pids.size).toBeLessThan(6);
+  });
+});

@@ -39,8 +39,9 @@ const READ_COMMITTED_OPTION = '-c default_transaction_isolation=read\\ committed
  * has a connection of its own). Runs after the connection was released by its user, off the request's path.
  */
 const resetSession = async ({ query }: { query: (sql: string) => Promise<void> }): Promise<void> => {
-  await query('RESET ALL');
-  await query('SELECT pg_advisory_unlock_all()');
+  // One statement, one round trip (slonik refuses several statements in one query): every release runs it (each
+  // request's acceptance, each worker batch), and a second round trip cost about a tenth of the api's CPU per change.
+  await query('DO $$BEGIN RESET ALL; PERFORM pg_advisory_unlock_all(); END$$');
 };
 
 /** Creates the slonik pool every service uses. Close it with `pool.end()`. */
