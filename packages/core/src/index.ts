@@ -42,6 +42,7 @@ export {
   type Acceptance,
   type AcceptedJob,
   acceptJob,
+  acceptJobs,
   appendAuditEntries,
   appendAuditEvent,
   applyGovernanceBatch,

@@ -7,6 +7,7 @@ import type { ApiDependencies } from '../dependencies.js';
 import { ApiError } from '../errors.js';
 import { claimOf, keyedJobId, type RequestKey } from '../idempotency.js';
 import type { AcceptanceAnswer } from './acceptanceAnswer.js';
+import { createAcceptanceBatcher, type AcceptanceBatcher } from './acceptanceBatcher.js';
 import { answerFromExecution, applySafetyChange } from './applySafetyChange.js';
 
 /** A job the api is asked to accept. */
@@ -86,8 +87,17 @@ const refuseUnconfirmed = async (deps: ApiDependencies, log: FastifyBaseLogger, 
   throw new ApiError('DEPENDENCY_UNAVAILABLE', `PostgreSQL did not confirm the request; it was not accepted and never will be (job ${job.jobId} is void); retry later`, { cause });
 };
 
+/** One group commit of acceptances per pool (per api instance; each test's server has a pool of its own). */
+const batchers = new WeakMap<ApiDependencies['pool'], AcceptanceBatcher>();
+const batcherFor = (pool: ApiDependencies['pool']): AcceptanceBatcher => {
+  let batcher = batchers.get(pool);
+  if (batcher === undefined) batchers.set(pool, (batcher = createAcceptanceBatcher(pool)));
+  return batcher;
+};
+
 /**
- * Records the acceptance (and claims the key) in one statement, then enqueues: 202 once PostgreSQL holds the job,
+ * Records the acceptance (a keyed one claims its key in the same statement; others are written together with those
+ * that arrived at the same time, see createAcceptanceBatcher), then enqueues: 202 once PostgreSQL holds the job,
  * whether Redis took it or not. A replay of an executed job answers 200 with its result; a replay of an accepted one
  * answers 202 again and enqueues the same id again.
  * @throws ApiError DEPENDENCY_UNAVAILABLE (nothing accepted), IDEMPOTENCY_CONFLICT.
@@ -104,7 +114,10 @@ const recordAndEnqueue = async <N extends JobName>(deps: ApiDependencies, log: F
   };
   let outcome: Awaited<ReturnType<typeof recordAcceptance>>;
   try {
-    outcome = await callDatabase(() => recordAcceptance(deps.pool, accepted, claim));
+    outcome =
+      claim === undefined
+        ? { kind: 'accepted', ...(await callDatabase(() => batcherFor(deps.pool).record(accepted))) }
+        : await callDatabase(() => recordAcceptance(deps.pool, accepted, claim));
   } catch (error) {
     if (!(error instanceof ApiError) || error.code !== 'DEPENDENCY_UNAVAILABLE' || wasNeverSent(error)) throw error;
     return refuseUnconfirmed(deps, log, accepted, claim !== undefined, error);

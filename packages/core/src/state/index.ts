@@ -40,6 +40,7 @@ export {
   type Acceptance,
   type AcceptedJob,
   acceptJob,
+  acceptJobs,
   findAcceptance,
   findOpenAcceptances,
   type KeyClaim,

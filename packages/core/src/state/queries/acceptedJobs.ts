@@ -81,6 +81,36 @@ export const acceptJob = async (db: CommonQueryMethods, job: AcceptedJob, claim?
   return { kind: 'replayed', record, executedResult, accepted };
 };
 
+const acceptedRows = z.object({ job_id: z.string(), seq: z.number(), created_ms: z.number() });
+
+/**
+ * Records the acceptance of several jobs without an Idempotency-Key in one statement (one round trip, one commit):
+ * the api's group commit of requests that arrived together. The jobs are concurrent requests, so the order in which
+ * they take their numbers among themselves is no promise to anyone. Safe to repeat with the same job ids: the first
+ * record of each stays.
+ * @returns each job's acceptance number and creation time, by job id.
+ */
+export const acceptJobs = async (db: CommonQueryMethods, jobs: readonly AcceptedJob[]): Promise<Map<string, { seq: number; createdMs: number }>> => {
+  const rows = await db.any(sql.type(acceptedRows)`
+    INSERT INTO public.governance_accepted_jobs (seq, job_id, queue, job_name, payload, actor, created_ms)
+    SELECT nextval('public.governance_acceptance_seq'), j.job_id, j.queue, j.job_name, j.payload, j.actor,
+           (extract(epoch FROM clock_timestamp()) * 1000)::bigint
+    FROM jsonb_to_recordset(${sql.jsonb(jobs.map((job) => ({ job_id: job.jobId, queue: job.queue, job_name: job.jobName, payload: job.payload, actor: job.actor })) as never)})
+      AS j(job_id TEXT, queue TEXT, job_name TEXT, payload JSONB, actor TEXT)
+    ON CONFLICT (job_id) DO NOTHING
+    RETURNING job_id, seq, created_ms
+  `);
+  const recorded = new Map(rows.map((row) => [row.job_id, { seq: row.seq, createdMs: row.created_ms }]));
+  for (const job of jobs) {
+    if (recorded.has(job.jobId)) continue;
+    // The same job id accepted before (a producer's own id repeated): the first record stands.
+    const existing = await findAcceptance(db, job.jobId);
+    if (existing === null) throw new Error(`job ${job.jobId} was neither accepted now nor before`);
+    recorded.set(job.jobId, { seq: existing.seq, createdMs: existing.createdMs });
+  }
+  return recorded;
+};
+
 const acceptance = z.object({
   seq: z.number(),
   job_id: z.string(),
