@@ -1,8 +1,7 @@
-import { acceptJob, acceptJobs, isRetryableDatabaseError, type AcceptedJob } from '@valhalla/core';
-import type { DatabasePool } from 'slonik';
+import { acceptJob, acceptJobs, isRetryableDatabaseError, type AcceptedJob, type DatabasePool } from '@valhalla/core';
 
 /** An acceptance recorded: its number and creation time (ms, the database's clock). */
-export type RecordedAcceptance = { seq: number; createdMs: number };
+type RecordedAcceptance = { seq: number; createdMs: number };
 
 export type AcceptanceBatcher = {
   /**
