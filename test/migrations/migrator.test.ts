@@ -25,6 +25,7 @@ const CHAIN = [
   '20260301_acceptance_record',
   '20260302_audit_sequence',
   '20260303_notifications',
+  '20260304_notification_outbox',
 ];
 /** The chain's head: the revision test fixtures link new revisions to. */
 const HEAD = CHAIN.at(-1) as string;

@@ -70,18 +70,35 @@ describe('NOTIFICATION_SECRET_KEYS rotation and the delivery history', () => {
       await api.app.inject({ method: 'PATCH', url: `/api/notifications/subscriptions/${paused.id}`, headers: bearer(), payload: { enabled: false, reason: 'hold' } });
       await waitForDelivered(api, receiver, kept.id, 4);
       await worker.close();
-      // Deliveries of a subscription that no longer exists (as the trigger can leave when a delete races a change).
-      await database.pool.query(sql.unsafe`INSERT INTO public.notification_deliveries (subscription_id, audit_id) VALUES ('00000000-0000-4000-8000-000000000001', 1)`);
+      // The attempt record and an outbox row of a subscription that no longer exists (as a delete racing a change can
+      // leave), and everything written more than the retention ago.
+      const gone = '00000000-0000-4000-8000-000000000001';
+      await database.pool.query(sql.unsafe`INSERT INTO public.notification_deliveries (subscription_id, audit_id) VALUES (${gone}::uuid, 1)`);
+      await database.pool.query(sql.unsafe`INSERT INTO public.notification_outbox (audit_id, subscription_ids) VALUES (1, ARRAY[${gone}::uuid])`);
       await database.pool.query(sql.unsafe`UPDATE public.notification_deliveries SET finished_at = now() - interval '8 days' WHERE outcome = 'delivered'`);
-      const count = async (id: string) => database.pool.oneFirst(sql.unsafe`SELECT count(*)::int FROM public.notification_deliveries WHERE subscription_id = ${id}::uuid`);
-      expect(await count(kept.id)).toBe(4);
+      await database.pool.query(sql.unsafe`UPDATE public.notification_outbox SET created_at = now() - interval '8 days'`);
+      const attempts = async (id: string) => database.pool.oneFirst(sql.unsafe`SELECT count(*)::int FROM public.notification_deliveries WHERE subscription_id = ${id}::uuid`);
+      const queued = async (id: string) => database.pool.oneFirst(sql.unsafe`SELECT count(*)::int FROM public.notification_outbox WHERE ${id}::uuid = ANY (subscription_ids)`);
+      expect(await attempts(kept.id)).toBe(4);
+      expect(await queued(kept.id)).toBe(4);
+      expect(await queued(paused.id)).toBe(4);
 
       const again = await startInProcessWorker(database, prefix, { env: NOTIFY_ENV });
-      await waitFor(async () => (await count(kept.id)) === 0, { description: 'the delivered history purged' });
-      expect(await count('00000000-0000-4000-8000-000000000001')).toBe(0);
-      expect(await count(paused.id)).toBe(4);
+      await waitFor(async () => (await attempts(kept.id)) === 0, { description: 'the delivered history purged' });
+      expect(await attempts(gone)).toBe(0);
+      expect(await queued(gone)).toBe(0);
+      // The outbox rows kept has passed are still pending for paused: they stay, and so does its backlog.
+      expect(await queued(paused.id)).toBe(4);
       expect((await statusOf(api, paused.id)).backlog).toBe(4);
       await again.close();
+      // Once paused has passed them too (its backlog skipped), they go with the next purge (each worker start runs one).
+      const resumed = await api.app.inject({ method: 'POST', url: `/api/notifications/subscriptions/${paused.id}/resume`, headers: bearer(), payload: { reason: 'start afresh', skip_backlog: true } });
+      expect(resumed.statusCode, resumed.body).toBe(200);
+      expect((await statusOf(api, paused.id)).backlog).toBe(0);
+      const last = await startInProcessWorker(database, prefix, { env: NOTIFY_ENV });
+      await waitFor(async () => (await queued(paused.id)) === 0, { description: 'the outbox rows every subscription has passed purged' });
+      expect(await attempts(paused.id)).toBe(4);
+      await last.close();
     } finally {
       await receiver.close();
       await api.close();

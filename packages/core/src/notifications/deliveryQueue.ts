@@ -9,7 +9,10 @@ import { SUBSCRIPTION_KIND_VALUES, type SubscriptionKind } from '@valhalla/contr
 import { NOTIFICATION_EVENTS, type DeliveryFailureCode } from './model.js';
 
 /**
- * PostgreSQL is the queue: a worker claims subscriptions that have a due head delivery with FOR UPDATE SKIP LOCKED
+ * PostgreSQL is the queue. The audit trigger writes one outbox row per matching audit entry, naming the subscriptions
+ * it matched; the pending deliveries of a subscription are the outbox rows above its delivered_through that name it.
+ * notification_deliveries records the attempts (one row per subscription and entry once one was attempted, delivered
+ * or skipped). A worker claims subscriptions that have a due head delivery with FOR UPDATE SKIP LOCKED
  * and takes a lease on each (lease_owner, lease_until), delivers outside any transaction (nothing is locked while a
  * receiver answers), and records the outcome only while it still holds the lease. A worker that dies loses its lease
  * when it expires; whoever claims next sends the same head again (at least once, same webhook-id). One lease per
@@ -55,16 +58,47 @@ const ENTRY_JSON = sql.fragment`jsonb_build_object(
   'request_id', a.request_id, 'created_at', to_char(a.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
   'prev_hash', a.prev_hash, 'hash', a.hash, 'key_id', a.key_id, 'details', a.details)`;
 
+/**
+ * Whether subscription `s` has a pending delivery: an outbox row above its delivered_through that names it (a range
+ * of the outbox's primary key, from the subscription's position on).
+ */
+const HAS_PENDING = sql.fragment`EXISTS (
+  SELECT 1 FROM public.notification_outbox o WHERE o.audit_id > s.delivered_through AND s.id = ANY (o.subscription_ids)
+)`;
+
 /** The next `limit` pending deliveries of subscription `s` after audit id `after`, as a JSON array in audit order. */
 const pendingOf = (after: ReturnType<typeof sql.fragment>, limit: number) => sql.fragment`
   SELECT jsonb_agg(p.entry ORDER BY p.audit_id) AS entries FROM (
-    SELECT d.audit_id, ${ENTRY_JSON} AS entry
-    FROM public.notification_deliveries d
-    JOIN public.governance_audit_log a ON a.id = d.audit_id
-    WHERE d.subscription_id = s.id AND d.audit_id > ${after}
-    ORDER BY d.audit_id
+    SELECT o.audit_id, ${ENTRY_JSON} AS entry
+    FROM public.notification_outbox o
+    JOIN public.governance_audit_log a ON a.id = o.audit_id
+    WHERE o.audit_id > ${after} AND s.id = ANY (o.subscription_ids)
+    ORDER BY o.audit_id
     LIMIT ${limit}
   ) p
+`;
+
+/**
+ * Records an attempt of subscription `subscriptionId` at entry `auditId` (upsert of its attempt row; the first one
+ * takes the outbox row's time of writing as its created_at). `FROM` names the CTE whose rows allow the write (the
+ * subscription updated under this worker's lease): nothing is recorded without it.
+ */
+const recordAttempt = (
+  from: ReturnType<typeof sql.identifier>,
+  auditId: number,
+  attempt: { status: number | null; errorCode: string | null; delivered: boolean },
+) => sql.fragment`
+  INSERT INTO public.notification_deliveries AS d
+    (subscription_id, audit_id, created_at, attempts, last_attempt_at, last_status, last_error_code, outcome, finished_at)
+  SELECT ${from}.id, ${auditId}::bigint, COALESCE((SELECT o.created_at FROM public.notification_outbox o WHERE o.audit_id = ${auditId}), now()),
+         1, now(), ${attempt.status}::int, ${attempt.errorCode}::text,
+         ${attempt.delivered ? sql.fragment`'delivered'` : sql.fragment`NULL`}, ${attempt.delivered ? sql.fragment`now()` : sql.fragment`NULL`}
+  FROM ${from}
+  ON CONFLICT (subscription_id, audit_id) DO UPDATE
+  SET attempts = d.attempts + 1, last_attempt_at = now(), last_status = excluded.last_status,
+      last_error_code = excluded.last_error_code, outcome = COALESCE(excluded.outcome, d.outcome),
+      finished_at = COALESCE(excluded.finished_at, d.finished_at)
+  RETURNING d.audit_id
 `;
 
 const leaseFor = (leaseMs: number) => sql.fragment`now() + make_interval(secs => ${leaseMs / 1000})`;
@@ -84,7 +118,7 @@ export const claimDueSubscriptions = async (
       WHERE s.enabled AND s.dead_lettered_at IS NULL AND s.next_attempt_at <= now()
         AND (s.lease_until IS NULL OR s.lease_until < now() OR s.lease_owner = ${input.workerId})
         AND NOT (s.id = ANY (${sql.array(input.exclude, 'uuid')}))
-        AND EXISTS (SELECT 1 FROM public.notification_deliveries d WHERE d.subscription_id = s.id AND d.audit_id > s.delivered_through)
+        AND ${HAS_PENDING}
       ORDER BY s.next_attempt_at, s.id
       LIMIT ${input.limit}
       FOR UPDATE OF s SKIP LOCKED
@@ -122,14 +156,7 @@ export const recordDelivered = async (
       WHERE s.id = ${input.subscriptionId}::uuid AND s.lease_owner = ${input.workerId} AND s.delivered_through < ${input.auditId}
       RETURNING s.id, s.lease_owner IS NOT NULL AS go_on
     ),
-    marked AS (
-      UPDATE public.notification_deliveries d
-      SET attempts = d.attempts + 1, last_attempt_at = now(), last_status = ${input.status}, last_error_code = NULL,
-          outcome = 'delivered', finished_at = now()
-      FROM advanced
-      WHERE d.subscription_id = advanced.id AND d.audit_id = ${input.auditId}
-      RETURNING d.audit_id
-    )
+    marked AS (${recordAttempt(sql.identifier(['advanced']), input.auditId, { status: input.status, errorCode: null, delivered: true })})
     SELECT go_on FROM advanced
   `);
   if (row === null) return 'lost';
@@ -211,12 +238,7 @@ export const recordDeliveryFailed = async (
       WHERE s.id = ${input.subscriptionId}::uuid AND s.lease_owner = ${input.workerId}
       RETURNING s.id, s.dead_lettered_at IS NOT NULL AS dead, s.dead_letter_reason, s.target_display, s.kind
     ),
-    attempt AS (
-      UPDATE public.notification_deliveries d
-      SET attempts = attempts + 1, last_attempt_at = now(), last_status = ${input.status}, last_error_code = ${input.code}
-      FROM failed WHERE d.subscription_id = failed.id AND d.audit_id = ${input.auditId}
-      RETURNING d.audit_id
-    )
+    attempt AS (${recordAttempt(sql.identifier(['failed']), input.auditId, { status: input.status, errorCode: input.code, delivered: false })})
     SELECT failed.dead, failed.dead_letter_reason, failed.target_display, failed.kind FROM failed
   `;
   const outcome = z.object({ dead: z.boolean(), dead_letter_reason: z.string().nullable(), target_display: z.string(), kind: z.string() });
@@ -259,8 +281,7 @@ export const listDueTimes = async (db: CommonQueryMethods): Promise<{ id: string
                 THEN (extract(epoch FROM GREATEST(s.next_attempt_at, COALESCE(s.lease_until, s.next_attempt_at)) - now()) * 1000)::float8
            END AS due_in_ms
     FROM public.notification_subscriptions s
-    WHERE s.enabled
-      AND EXISTS (SELECT 1 FROM public.notification_deliveries d WHERE d.subscription_id = s.id AND d.audit_id > s.delivered_through)
+    WHERE s.enabled AND ${HAS_PENDING}
   `)),
 ];
 
@@ -280,40 +301,72 @@ export const deliveryRow = z
   .meta({ id: 'NotificationDelivery' });
 export type DeliveryRow = z.infer<typeof deliveryRow>;
 
-/** The newest deliveries of a subscription (pending ones included), newest first. */
+/**
+ * The newest deliveries of a subscription (pending ones included), newest first: the outbox rows that name it and its
+ * attempt rows (an attempt row outlives a purged outbox row, and the other way round), the newest `limit` of each.
+ */
 export const listDeliveries = async (db: CommonQueryMethods, subscriptionId: string, limit: number): Promise<DeliveryRow[]> => [
   ...(await db.any(sql.type(deliveryRow)`
-    SELECT d.audit_id, a.action, a.outcome, d.created_at,
-           CASE WHEN d.outcome IS NOT NULL THEN d.outcome WHEN d.audit_id <= s.delivered_through THEN 'delivered' ELSE 'pending' END AS status,
-           d.attempts, d.last_attempt_at, d.last_status, d.last_error_code, d.finished_at
-    FROM public.notification_deliveries d
-    JOIN public.notification_subscriptions s ON s.id = d.subscription_id
-    JOIN public.governance_audit_log a ON a.id = d.audit_id
-    WHERE d.subscription_id = ${subscriptionId}::uuid
-    ORDER BY d.audit_id DESC
-    LIMIT ${limit}
+    WITH queued AS (
+      SELECT o.audit_id, o.created_at FROM public.notification_outbox o
+      WHERE ${subscriptionId}::uuid = ANY (o.subscription_ids)
+      ORDER BY o.audit_id DESC LIMIT ${limit}
+    ),
+    attempted AS (
+      SELECT d.* FROM public.notification_deliveries d
+      WHERE d.subscription_id = ${subscriptionId}::uuid
+      ORDER BY d.audit_id DESC LIMIT ${limit}
+    ),
+    newest AS (
+      SELECT audit_id FROM queued UNION SELECT audit_id FROM attempted
+      ORDER BY audit_id DESC LIMIT ${limit}
+    )
+    SELECT n.audit_id, a.action, a.outcome, COALESCE(q.created_at, d.created_at) AS created_at,
+           CASE WHEN d.outcome IS NOT NULL THEN d.outcome WHEN n.audit_id <= s.delivered_through THEN 'delivered' ELSE 'pending' END AS status,
+           COALESCE(d.attempts, 0) AS attempts, d.last_attempt_at, d.last_status, d.last_error_code, d.finished_at
+    FROM newest n
+    JOIN public.notification_subscriptions s ON s.id = ${subscriptionId}::uuid
+    JOIN public.governance_audit_log a ON a.id = n.audit_id
+    LEFT JOIN queued q ON q.audit_id = n.audit_id
+    LEFT JOIN attempted d ON d.audit_id = n.audit_id
+    ORDER BY n.audit_id DESC
   `)),
 ];
 
 /**
- * Deletes delivered and skipped deliveries finished more than `retentionDays` ago, and deliveries of subscriptions
- * that no longer exist, at most `batch` at a time (short transactions). Returns how many went.
+ * Deletes, at most `batch` of each at a time (short transactions): attempt rows of delivered and skipped deliveries
+ * finished more than `retentionDays` ago and those of subscriptions that no longer exist; outbox rows written more
+ * than `retentionDays` ago that no existing subscription still has pending (each named one has passed it or is gone).
+ * A pending delivery is never purged. Returns how many rows went.
  */
 export const purgeDeliveries = async (db: CommonQueryMethods, input: { retentionDays: number; batch: number }): Promise<number> =>
   db.oneFirst(sql.type(z.object({ purged: z.number() }))`
-    WITH doomed AS (
+    WITH doomed_attempts AS (
       SELECT d.subscription_id, d.audit_id FROM public.notification_deliveries d
       LEFT JOIN public.notification_subscriptions s ON s.id = d.subscription_id
       WHERE s.id IS NULL
          OR (d.audit_id <= s.delivered_through AND COALESCE(d.finished_at, d.created_at) < now() - make_interval(days => ${input.retentionDays}))
       LIMIT ${input.batch}
     ),
-    gone AS (
-      DELETE FROM public.notification_deliveries d USING doomed
-      WHERE d.subscription_id = doomed.subscription_id AND d.audit_id = doomed.audit_id
+    attempts_gone AS (
+      DELETE FROM public.notification_deliveries d USING doomed_attempts
+      WHERE d.subscription_id = doomed_attempts.subscription_id AND d.audit_id = doomed_attempts.audit_id
+      RETURNING 1
+    ),
+    doomed_outbox AS (
+      SELECT o.audit_id FROM public.notification_outbox o
+      WHERE o.created_at < now() - make_interval(days => ${input.retentionDays})
+        AND NOT EXISTS (
+          SELECT 1 FROM public.notification_subscriptions s WHERE s.id = ANY (o.subscription_ids) AND o.audit_id > s.delivered_through
+        )
+      ORDER BY o.audit_id
+      LIMIT ${input.batch}
+    ),
+    outbox_gone AS (
+      DELETE FROM public.notification_outbox o USING doomed_outbox WHERE o.audit_id = doomed_outbox.audit_id
       RETURNING 1
     )
-    SELECT count(*)::int AS purged FROM gone
+    SELECT (SELECT count(*) FROM attempts_gone)::int + (SELECT count(*) FROM outbox_gone)::int AS purged
   `);
 
 const sealedRow = z.object({ id: z.string(), target_ciphertext: z.string(), secret_ciphertext: z.string().nullable() });

@@ -156,7 +156,8 @@ export const updateSubscription = async (
   });
 
 /**
- * Deletes a subscription and its deliveries (pending ones are dropped, and counted in the event), with a
+ * Deletes a subscription and its attempt records (its pending deliveries are dropped, and counted in the event: the
+ * outbox rows naming it stop mattering, and are purged once no other subscription has them pending), with a
  * `notification.subscription_deleted` event. Null when there is no such subscription.
  */
 export const deleteSubscription = async (pool: DatabasePool, keys: SubscriptionKeys, input: { id: string } & SubscriptionActor): Promise<SubscriptionRow | null> =>
@@ -194,9 +195,12 @@ export const resumeSubscription = async (
     let through = before.delivered_through;
     if (input.skipBacklog) {
       const marked = await tx.any(sql.type(z.object({ audit_id: z.number() }))`
-        UPDATE public.notification_deliveries SET outcome = 'skipped', finished_at = now()
-        WHERE subscription_id = ${input.id}::uuid AND audit_id > ${before.delivered_through}
-        RETURNING audit_id
+        INSERT INTO public.notification_deliveries AS d (subscription_id, audit_id, created_at, outcome, finished_at)
+        SELECT ${input.id}::uuid, o.audit_id, o.created_at, 'skipped', now()
+        FROM public.notification_outbox o
+        WHERE o.audit_id > ${before.delivered_through} AND ${input.id}::uuid = ANY (o.subscription_ids)
+        ON CONFLICT (subscription_id, audit_id) DO UPDATE SET outcome = 'skipped', finished_at = now()
+        RETURNING d.audit_id
       `);
       skipped = marked.length;
       through = Math.max(through, ...marked.map((row) => row.audit_id));

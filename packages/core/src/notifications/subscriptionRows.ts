@@ -37,18 +37,18 @@ const subscriptionRow = z.object({
 export type SubscriptionRow = z.infer<typeof subscriptionRow>;
 
 /**
- * The columns of a subscription and its backlog. The backlog is the deliveries above `delivered_through` (a range of
- * the primary key); the oldest pending one is the head, the lowest audit id.
+ * The columns of a subscription and its backlog. The backlog is the outbox rows above `delivered_through` that name
+ * the subscription (a range of the outbox's primary key); the oldest pending one is the head, the lowest audit id.
  */
 const SELECT_SUBSCRIPTIONS = sql.fragment`
   SELECT s.id::text AS id, s.kind, s.description, s.target_display, s.target_ciphertext, s.filter_kinds, s.filter_actions,
          s.filter_outcomes, s.enabled, s.created_by, s.created_at, s.updated_by, s.updated_at, s.delivered_through,
          s.consecutive_failures, s.failing_since, s.next_attempt_at, s.dead_lettered_at, s.dead_letter_reason,
          s.last_success_at, s.last_error_code, s.last_error_message, s.last_error_status, s.last_error_at,
-         (SELECT count(*) FROM public.notification_deliveries d
-          WHERE d.subscription_id = s.id AND d.audit_id > s.delivered_through)::int AS backlog,
-         (SELECT d.created_at FROM public.notification_deliveries d
-          WHERE d.subscription_id = s.id AND d.audit_id > s.delivered_through ORDER BY d.audit_id LIMIT 1) AS oldest_pending_at,
+         (SELECT count(*) FROM public.notification_outbox o
+          WHERE o.audit_id > s.delivered_through AND s.id = ANY (o.subscription_ids))::int AS backlog,
+         (SELECT o.created_at FROM public.notification_outbox o
+          WHERE o.audit_id > s.delivered_through AND s.id = ANY (o.subscription_ids) ORDER BY o.audit_id LIMIT 1) AS oldest_pending_at,
          now() AS read_at
   FROM public.notification_subscriptions s
 `;
