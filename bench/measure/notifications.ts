@@ -262,6 +262,7 @@ export const measureNotifications = async (ctx: BenchContext): Promise<Row[]> =>
         unit: 'changes/s',
         baseline: round(median(none), 0),
         ratio: round(ratioDown, 3),
+        perRound: down.map((rate, i) => round(rate / (none[i] as number), 3)),
         ...(ctx.quick ? {} : { target: '≥ 0.95× none', met: ratioDown >= 0.95 }),
       },
       {
@@ -277,6 +278,7 @@ export const measureNotifications = async (ctx: BenchContext): Promise<Row[]> =>
         unit: 'changes/s',
         baseline: round(median(rawNone), 0),
         ratio: round(ratioRaw, 3),
+        perRound: rawTen.map((rate, i) => round(rate / (rawNone[i] as number), 3)),
         ...(ctx.quick ? {} : { target: '≥ 0.95× none', met: ratioRaw >= 0.95 }),
       },
       { measure: 'outbox trigger, server time per audit INSERT, no subscription', value: round(triggerNone, 4), unit: 'ms' },

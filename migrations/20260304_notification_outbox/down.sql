@@ -44,3 +44,7 @@ END
 $$;
 
 DROP TABLE IF EXISTS public.notification_outbox;
+
+DROP TRIGGER IF EXISTS notification_subscriptions_routes ON public.notification_subscriptions;
+DROP FUNCTION IF EXISTS public.notification_routes_sync();
+DROP TABLE IF EXISTS public.notification_routes;

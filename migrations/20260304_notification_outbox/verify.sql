@@ -11,4 +11,11 @@ SELECT 'no pending delivery is left outside the outbox',
        NOT EXISTS (SELECT 1 FROM public.notification_deliveries d
                    JOIN public.notification_subscriptions s ON s.id = d.subscription_id
                    WHERE d.audit_id > s.delivered_through AND d.attempts = 0 AND d.outcome IS NULL
-                     AND NOT EXISTS (SELECT 1 FROM public.notification_outbox o WHERE o.audit_id = d.audit_id AND s.id = ANY (o.subscription_ids)));
+                     AND NOT EXISTS (SELECT 1 FROM public.notification_outbox o WHERE o.audit_id = d.audit_id AND s.id = ANY (o.subscription_ids)))
+UNION ALL
+SELECT 'notification routes match the enabled subscriptions',
+       to_regclass('public.notification_routes') IS NOT NULL
+       AND NOT EXISTS (SELECT id, filter_kinds, filter_actions, filter_outcomes FROM public.notification_subscriptions WHERE enabled
+                       EXCEPT SELECT subscription_id, filter_kinds, filter_actions, filter_outcomes FROM public.notification_routes)
+       AND NOT EXISTS (SELECT subscription_id, filter_kinds, filter_actions, filter_outcomes FROM public.notification_routes
+                       EXCEPT SELECT id, filter_kinds, filter_actions, filter_outcomes FROM public.notification_subscriptions WHERE enabled);

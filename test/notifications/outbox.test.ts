@@ -132,6 +132,47 @@ describe('the notification outbox', () => {
     }
   });
 
+  it('matches against notification_routes, which follows every operator write to a subscription and none of the delivery worker\'s', async () => {
+    const { database } = fixture.current;
+    const opened = openedByTest();
+    try {
+      const api = await opened.api(database);
+      const routes = async () =>
+        (await database.pool.any(sql.unsafe`
+          SELECT subscription_id::text AS id, filter_kinds, filter_actions, filter_outcomes, xmin::text AS version FROM public.notification_routes ORDER BY 1
+        `)) as { id: string; filter_kinds: string[] | null; filter_actions: string[] | null; filter_outcomes: string[] | null; version: string }[];
+      const [receiver] = (await opened.receivers(1)) as [WebhookReceiver];
+      const one = await subscribe(api, { url: receiver.url, filter: { actions: ['kill_switch.engage'] } });
+      const paused = await subscribe(api, { url: receiver.url, filter: { kinds: ['event'] }, enabled: false });
+      expect(await routes()).toEqual([{ id: one.id, filter_kinds: null, filter_actions: ['kill_switch.engage'], filter_outcomes: null, version: expect.any(String) }]);
+
+      await patch(api, one.id, { filter: { kinds: ['change'], outcomes: ['applied'] } });
+      await patch(api, paused.id, { enabled: true });
+      const [first, second] = await routes();
+      expect([first, second].map((route) => route?.id).sort()).toEqual(sorted([one.id, paused.id]));
+      expect((await routes()).find((route) => route.id === one.id)).toMatchObject({ filter_kinds: ['change'], filter_actions: null, filter_outcomes: ['applied'] });
+
+      // The delivery worker's writes (cursor, lease, backoff, errors) leave the routes as they were: same row versions.
+      const before = await routes();
+      for (let i = 0; i < 50; i += 1) {
+        await database.pool.query(sql.unsafe`
+          UPDATE public.notification_subscriptions
+          SET delivered_through = delivered_through + 1, lease_owner = 'w', lease_until = now(), next_attempt_at = now(),
+              consecutive_failures = 0, last_success_at = now(), last_error_code = NULL
+        `);
+      }
+      expect(await routes()).toEqual(before);
+
+      await patch(api, one.id, { enabled: false });
+      expect((await routes()).map((route) => route.id)).toEqual([paused.id]);
+      const deleted = await api.app.inject({ method: 'DELETE', url: `/api/notifications/subscriptions/${paused.id}`, headers: bearer(), payload: { reason: 'outbox test' } });
+      expect(deleted.statusCode, deleted.body).toBe(200);
+      expect(await routes()).toEqual([]);
+    } finally {
+      await opened.closeAll();
+    }
+  });
+
   it('migrate down to 20260303_notifications and up again keeps every pending delivery (outbox rows, backlogs, listings)', async () => {
     const { database } = fixture.current;
     const opened = openedByTest();
