@@ -88,9 +88,9 @@ const totalBacklog = async (ctx: BenchContext): Promise<number> =>
   ((await api(ctx, 'GET', '/api/notifications/subscriptions')) as { items: { status: { backlog: number } }[] }).items.reduce((sum, item) => sum + item.status.backlog, 0);
 
 /** Posts `ctx.changes` kill-switch changes with 8 clients and waits until all are committed: changes per second. */
-const changeThroughput = async (ctx: BenchContext, label: string): Promise<number> => {
+const changeThroughput = async (ctx: BenchContext, label: string, changes = ctx.changes): Promise<number> => {
   // A quick run only checks the harness: a hundred changes per round keep it short.
-  const total = ctx.quick ? 100 : ctx.changes;
+  const total = ctx.quick ? 100 : changes;
   const before = await committedChanges(ctx.pool);
   const started = performance.now();
   const load = await postLoad({
@@ -150,8 +150,9 @@ const outboxTriggerMs = async (ctx: BenchContext, samples: number): Promise<numb
  * (9) Notifications. Engage commit → signed webhook received on the loopback: the commit is when the state's NOTIFY
  * reaches a listener (PostgreSQL sends it after the commit), the receipt when the receiver (verifying the signature
  * with the standardwebhooks library) has the body. Then change throughput (HTTP → committed, 8 clients) with 10
- * subscriptions matching every change against none, in alternating rounds of the same run: with the 10 receivers
- * down (the outbox is written in each change's transaction, nothing is sent: the cost on the change path itself),
+ * subscriptions matching every change against none: with the 10 receivers down (the outbox is written in each
+ * change's transaction, nothing is sent: the cost on the change path itself) in 3 × rounds short pairs, each pair's
+ * ratio on its own, the median reported,
  * and with them up (deliveries compete with the changes for this machine's two cores), and how fast the outbox drains.
  * The same comparison on the change transaction alone (issued with `pg`, no HTTP or queue: less noise), receivers down,
  * and the outbox trigger's own server time per audit INSERT with 10 subscriptions and with none.
@@ -194,32 +195,39 @@ export const measureNotifications = async (ctx: BenchContext): Promise<Row[]> =>
     receiver.verifyWith(undefined);
     await removeAll(ctx);
 
-    // Throughput: rounds alternate (none, down, up; then up, down, none) so drift over the run cancels out.
+    // Throughput with the receivers down against none: short pairs in alternating order (none first, then down
+    // first), each pair's ratio taken on its own, the median of those ratios reported: drift over the run (the
+    // database grows, the machine's load moves) cancels within a pair. The receivers up (deliveries competing for the
+    // CPU) after that, in rounds of their own, so their backlog never overlaps a pair.
     const none: number[] = [];
     const down: number[] = [];
+    const pairRatios: number[] = [];
     const up: number[] = [];
     const drain: number[] = [];
-    const order = ['none', 'down', 'up'] as const;
-    for (let r = 0; r < ctx.rounds; r += 1) {
-      for (const variant of r % 2 === 0 ? order : [...order].reverse()) {
-        if (variant === 'none') {
-          none.push(await changeThroughput(ctx, 'none'));
-          continue;
-        }
-        receiver.setMode(variant === 'down' ? 'down' : 'ok');
-        for (let s = 0; s < SUBSCRIPTIONS; s += 1) await subscribe(ctx, receiver.url, { kinds: ['change'] });
-        const rate = await changeThroughput(ctx, variant);
+    const pairChanges = Math.max(1, Math.round(ctx.changes / 2));
+    for (let pair = 0; pair < ctx.rounds * 3; pair += 1) {
+      const rates: Partial<Record<'none' | 'down', number>> = {};
+      for (const variant of pair % 2 === 0 ? (['none', 'down'] as const) : (['down', 'none'] as const)) {
         if (variant === 'down') {
-          down.push(rate);
-        } else {
-          up.push(rate);
-          const drainStarted = performance.now();
-          const before = receiver.received();
-          while ((await totalBacklog(ctx)) > 0) await new Promise((resolve) => setTimeout(resolve, 50));
-          drain.push((receiver.received() - before) / ((performance.now() - drainStarted) / 1000));
+          receiver.setMode('down');
+          for (let s = 0; s < SUBSCRIPTIONS; s += 1) await subscribe(ctx, receiver.url, { kinds: ['change'] });
         }
-        await removeAll(ctx);
+        rates[variant] = await changeThroughput(ctx, variant, pairChanges);
+        if (variant === 'down') await removeAll(ctx);
       }
+      none.push(rates.none as number);
+      down.push(rates.down as number);
+      pairRatios.push((rates.down as number) / (rates.none as number));
+    }
+    for (let r = 0; r < ctx.rounds; r += 1) {
+      receiver.setMode('ok');
+      for (let s = 0; s < SUBSCRIPTIONS; s += 1) await subscribe(ctx, receiver.url, { kinds: ['change'] });
+      up.push(await changeThroughput(ctx, 'up'));
+      const drainStarted = performance.now();
+      const before = receiver.received();
+      while ((await totalBacklog(ctx)) > 0) await new Promise((resolve) => setTimeout(resolve, 50));
+      drain.push((receiver.received() - before) / ((performance.now() - drainStarted) / 1000));
+      await removeAll(ctx);
     }
     // The change transaction alone, with the 10 subscriptions (receivers down) and without, in short alternating rounds.
     const rawNone: number[] = [];
@@ -247,7 +255,7 @@ export const measureNotifications = async (ctx: BenchContext): Promise<Row[]> =>
     receiver.setMode('ok');
     const p99 = percentile(samples, 99);
     const ratioRaw = median(rawTen) / median(rawNone);
-    const ratioDown = median(down) / median(none);
+    const ratioDown = median(pairRatios);
     return [
       { measure: 'notification latency p50 (engage commit → signed webhook received on the loopback)', value: round(percentile(samples, 50)), unit: 'ms' },
       {
@@ -257,12 +265,12 @@ export const measureNotifications = async (ctx: BenchContext): Promise<Row[]> =>
         ...(ctx.quick ? {} : { target: '< 100 ms', met: p99 < 100 }),
       },
       {
-        measure: `change throughput with ${SUBSCRIPTIONS} subscriptions, receivers down (outbox written, nothing sent) vs none`,
+        measure: `change throughput with ${SUBSCRIPTIONS} subscriptions, receivers down (outbox written, nothing sent) vs none (median of ${pairRatios.length} paired rounds)`,
         value: round(median(down), 0),
         unit: 'changes/s',
         baseline: round(median(none), 0),
         ratio: round(ratioDown, 3),
-        perRound: down.map((rate, i) => round(rate / (none[i] as number), 3)),
+        perRound: pairRatios.map((ratio) => round(ratio, 3)),
         ...(ctx.quick ? {} : { target: '≥ 0.95× none', met: ratioDown >= 0.95 }),
       },
       {
