@@ -121,14 +121,16 @@ describe('worker resilience', () => {
       reason: `gated ${i}`,
     }));
     await Promise.all(payloads.map((payload) => producer.change(payload)));
-    const queue = producer.queues.byName[QUEUES.governance];
-    // A batch is in flight: its transaction waits at the gate.
+    // A batch is in flight: its transaction waits at the gate. Engages go to the safety lane's queue, releases to the
+    // governance queue; whichever lane reached row 1 first waits at the gate, the other behind it.
+    const activeChanges = async () =>
+      (await producer.queues.byName[QUEUES.governance].getActiveCount()) + (await producer.queues.byName[QUEUES.governanceSafety].getActiveCount());
     await waitFor(
       async () =>
-        (await queue.getActiveCount()) > 0 &&
+        (await activeChanges()) > 0 &&
         ((await adminQuery(`SELECT 1 FROM pg_locks l JOIN pg_database d ON d.oid = l.database WHERE d.datname = '${database.name}' AND l.locktype = 'advisory' AND NOT l.granted`)).rowCount ?? 0) > 0,
       // The worker starts and takes its first batch: seconds on a loaded machine.
-      { description: 'a batch in flight, waiting at the gate', timeoutMs: 30_000 },
+      { description: 'a batch in flight, waiting at the gate', timeoutMs: 60_000 },
     );
 
     const started = Date.now();
