@@ -28,12 +28,15 @@ const holdsRowOneIdle = async (pool: pg.Pool): Promise<boolean> =>
   ).rows[0]?.held === true;
 
 /**
- * SIGSTOPs the worker at a moment it holds a batch: frozen, then checked; if its session does not sit on row 1 within
- * 100 ms (it was between batches), it is let run and frozen again. Resolves once it is frozen holding the lock.
+ * SIGSTOPs the worker at a moment it holds a batch: the backlog topped up, the worker frozen, then checked; if its
+ * session does not sit on row 1 within 100 ms (it was between batches), it is let run and frozen again. Resolves once it is frozen holding the lock.
  * @throws after 200 tries.
  */
-const freezeHoldingBatch = async (worker: BenchProcess, pool: pg.Pool): Promise<void> => {
+const freezeHoldingBatch = async (worker: BenchProcess, pool: pg.Pool, topUp: () => Promise<unknown>): Promise<void> => {
   for (let attempt = 0; attempt < 200; attempt += 1) {
+    // The other worker drains a small backlog (the quick run's 300) within a few tries: without work this one never
+    // holds a batch to be caught with.
+    await topUp();
     worker.child.kill('SIGSTOP');
     const deadline = performance.now() + 100;
     while (performance.now() < deadline) {
@@ -68,7 +71,7 @@ export const measureEngageWorkerFrozen = async (ctx: BenchContext): Promise<Row[
     const perFreeze: number[][] = [];
     for (let r = 0; r < ctx.rounds; r += 1) {
       await backlog.topUp();
-      await freezeHoldingBatch(frozen, ctx.pool);
+      await freezeHoldingBatch(frozen, ctx.pool, () => backlog.topUp());
       const frozenAt = performance.now();
       const latencies: number[] = [];
       try {
