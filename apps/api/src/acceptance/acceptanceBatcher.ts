@@ -1,4 +1,4 @@
-import { acceptJob, acceptJobs, isRetryableDatabaseError, type AcceptedJob, type DatabasePool } from '@valhalla/core';
+import { acceptJobs, isRetryableDatabaseError, type AcceptedJob, type DatabasePool } from '@valhalla/core';
 
 /** An acceptance recorded: its number and creation time (ms, the database's clock). */
 type RecordedAcceptance = { seq: number; createdMs: number };
@@ -28,47 +28,30 @@ const MAX_BATCH = 64;
  * per statement, so only the offending request fails.
  */
 export const createAcceptanceBatcher = (pool: DatabasePool): AcceptanceBatcher => {
-  let waiting: Waiting[] = [];
+  const waiting: Waiting[] = [];
   let writing = false;
 
-  const writeAlone = async (member: Waiting) => {
-    try {
-      const outcome = await acceptJob(pool, member.job);
-      if (outcome.kind !== 'accepted') throw new Error(`job ${member.job.jobId} without a key was taken for a replay`);
-      member.resolve({ seq: outcome.seq, createdMs: outcome.createdMs });
-    } catch (error) {
-      member.reject(error);
-    }
-  };
-
-  const write = async (batch: Waiting[]) => {
-    if (batch.length === 1) return writeAlone(batch[0] as Waiting);
+  /** One statement for `batch`; each member settled with its own record, or with the statement's error. */
+  const write = async (batch: readonly Waiting[]) => {
     let recorded: Map<string, RecordedAcceptance>;
     try {
       recorded = await acceptJobs(pool, batch.map((member) => member.job));
     } catch (error) {
-      if (isRetryableDatabaseError(error)) {
+      if (batch.length === 1 || isRetryableDatabaseError(error)) {
         for (const member of batch) member.reject(error);
         return;
       }
-      for (const member of batch) await writeAlone(member);
+      for (const member of batch) await write([member]);
       return;
     }
-    for (const member of batch) {
-      const one = recorded.get(member.job.jobId);
-      if (one === undefined) member.reject(new Error(`the acceptance statement returned nothing for job ${member.job.jobId}`));
-      else member.resolve(one);
-    }
+    // acceptJobs answers for every job it was given (or throws).
+    for (const member of batch) member.resolve(recorded.get(member.job.jobId) as RecordedAcceptance);
   };
 
   const drain = async () => {
     writing = true;
     try {
-      while (waiting.length > 0) {
-        const batch = waiting.slice(0, MAX_BATCH);
-        waiting = waiting.slice(MAX_BATCH);
-        await write(batch);
-      }
+      while (waiting.length > 0) await write(waiting.splice(0, MAX_BATCH));
     } finally {
       writing = false;
     }

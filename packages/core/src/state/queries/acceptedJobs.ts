@@ -34,6 +34,16 @@ export type AcceptanceOutcome =
 const acceptedRow = z.object({ claimed: z.boolean(), seq: z.number().nullable(), created_ms: z.number().nullable() });
 
 /**
+ * The number and creation time of a job id accepted before, when an insert found it there (a producer's own id
+ * repeated): the first record stands.
+ */
+const firstAcceptance = async (db: CommonQueryMethods, jobId: string): Promise<{ seq: number; createdMs: number }> => {
+  const existing = await findAcceptance(db, jobId);
+  if (existing === null) throw new Error(`job ${jobId} was neither accepted now nor before`);
+  return { seq: existing.seq, createdMs: existing.createdMs };
+};
+
+/**
  * Records the acceptance of a job, claiming its Idempotency-Key in the same statement when there is one (one round
  * trip, one commit: a key is never claimed without its job being accepted, nor the reverse). A key claimed before is
  * a replay: nothing is written and the holder is returned. Safe to repeat with the same job id: the first record stays.
@@ -61,12 +71,7 @@ export const acceptJob = async (db: CommonQueryMethods, job: AcceptedJob, claim?
            (SELECT seq FROM accepted) AS seq, (SELECT created_ms FROM accepted) AS created_ms
   `);
   if (row.claimed) {
-    if (row.seq === null || row.created_ms === null) {
-      // The same job id accepted before (a producer's own id repeated): the first record stands.
-      const existing = await findAcceptance(db, job.jobId);
-      if (existing === null) throw new Error(`job ${job.jobId} was neither accepted now nor before`);
-      return { kind: 'accepted', seq: existing.seq, createdMs: existing.createdMs };
-    }
+    if (row.seq === null || row.created_ms === null) return { kind: 'accepted', ...(await firstAcceptance(db, job.jobId)) };
     return { kind: 'accepted', seq: row.seq, createdMs: row.created_ms };
   }
   const { record, executedResult } = await claimIdempotencyKey(db, {
@@ -101,13 +106,7 @@ export const acceptJobs = async (db: CommonQueryMethods, jobs: readonly Accepted
     RETURNING job_id, seq, created_ms
   `);
   const recorded = new Map(rows.map((row) => [row.job_id, { seq: row.seq, createdMs: row.created_ms }]));
-  for (const job of jobs) {
-    if (recorded.has(job.jobId)) continue;
-    // The same job id accepted before (a producer's own id repeated): the first record stands.
-    const existing = await findAcceptance(db, job.jobId);
-    if (existing === null) throw new Error(`job ${job.jobId} was neither accepted now nor before`);
-    recorded.set(job.jobId, { seq: existing.seq, createdMs: existing.createdMs });
-  }
+  for (const job of jobs) if (!recorded.has(job.jobId)) recorded.set(job.jobId, await firstAcceptance(db, job.jobId));
   return recorded;
 };
 
