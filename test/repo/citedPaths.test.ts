@@ -123,11 +123,14 @@ describe('the citation check itself', () => {
     const script = [
       "import { x } from './missing-import.js'; // see apps/api/src/nope.ts",
       "const path = 'apps/worker/src/not-a-comment.ts';",
-      `/** As ${CONTRACT_FILE} says, and ${SHARED_DIR}/STYLE.md; docs/operations.md exists. */`,
+      '/** As ../elsewhere/NOTES.md says; docs/operations.md exists. */',
     ].join('\n');
     const cited = commentsOf('example.ts', script).flatMap((comment) => [...comment.text.matchAll(PATH)].map((match) => match[1]));
-    expect(cited).toEqual(['apps/api/src/nope.ts', CONTRACT_FILE, `${SHARED_DIR}/STYLE.md`, 'docs/operations.md']);
+    expect(cited).toEqual(['apps/api/src/nope.ts', '../elsewhere/NOTES.md', 'docs/operations.md']);
     const verdicts = cited.map((path) => exists({ file: 'docs/example.md', line: 1, cited: path as string }, new Set()));
-    expect(verdicts).toEqual([false, false, false, true]);
+    expect(verdicts).toEqual([false, false, true]);
+    // The names of files outside the repository are refused by name too, wherever they are cited from.
+    expect(exists({ file: 'docs/example.md', line: 1, cited: CONTRACT_FILE }, new Set())).toBe(false);
+    expect(exists({ file: 'docs/example.md', line: 1, cited: [SHARED_DIR, 'NOTES.md'].join('/') }, new Set())).toBe(false);
   });
 });
