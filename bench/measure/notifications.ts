@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { postJson, postLoad } from '../lib/http.ts';
 import { rawChangeTransaction } from '../lib/rawChange.ts';
 import { median, percentile, round, runPool } from '../lib/stats.ts';
-import { committedChanges, waitForCommitted, type BenchContext, type Row } from './context.ts';
+import { clearHotRows, committedChanges, waitForCommitted, type BenchContext, type Row } from './context.ts';
 
 /** The comparison: 10 subscriptions against none. */
 const SUBSCRIPTIONS = 10;
@@ -91,6 +91,7 @@ const totalBacklog = async (ctx: BenchContext): Promise<number> =>
 const changeThroughput = async (ctx: BenchContext, label: string, changes = ctx.changes): Promise<number> => {
   // A quick run only checks the harness: a hundred changes per round keep it short.
   const total = ctx.quick ? 100 : changes;
+  await clearHotRows(ctx.pool);
   const before = await committedChanges(ctx.pool);
   const started = performance.now();
   const load = await postLoad({
@@ -109,6 +110,7 @@ const changeThroughput = async (ctx: BenchContext, label: string, changes = ctx.
 
 /** The worker's change transaction issued directly (no HTTP, no queue), 8 clients: changes per second. */
 const rawThroughput = async (ctx: BenchContext, total: number): Promise<number> => {
+  await clearHotRows(ctx.pool);
   const started = performance.now();
   await runPool(total, CLIENTS, async (i) => {
     const client = await ctx.pool.connect();
