@@ -35,8 +35,9 @@ const READ_COMMITTED_OPTION = '-c default_transaction_isolation=read\\ committed
  * values, READ COMMITTED included) and session advisory locks. Not slonik's default `DISCARD ALL`, which also drops
  * every cached plan, so each transaction re-planned every statement of the triggers and functions a governance
  * change runs (about 0.7 ms of every change). The product keeps no other session
- * state on pooled connections: no temporary tables, prepared statements, cursors or LISTEN (the live-state listener
- * has a connection of its own). Runs after the connection was released by its user, off the request's path.
+ * state on pooled connections (no temporary tables, cursors or LISTEN: the live-state listener has a connection of
+ * its own) except the named prepared statements of the change path (preparedStatements.ts), which are meant to
+ * outlive their user: parsed and planned once per connection. Runs after the connection was released by its user, off the request's path.
  */
 const resetSession = async ({ query }: { query: (sql: string) => Promise<void> }): Promise<void> => {
   // One statement, one round trip (slonik refuses several statements in one query): every release runs it (each

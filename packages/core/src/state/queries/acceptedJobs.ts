@@ -1,5 +1,6 @@
 import { sql, type CommonQueryMethods, type DatabasePool } from 'slonik';
 import { z } from 'zod';
+import { PREPARED_STATEMENTS } from '../../db/preparedStatements.js';
 import { runInTransaction } from '../../db/runInTransaction.js';
 import { claimIdempotencyKey, type IdempotencyRecord } from './idempotencyKeys.js';
 
@@ -96,7 +97,7 @@ const acceptedRows = z.object({ job_id: z.string(), seq: z.number(), created_ms:
  * @returns each job's acceptance number and creation time, by job id.
  */
 export const acceptJobs = async (db: CommonQueryMethods, jobs: readonly AcceptedJob[]): Promise<Map<string, { seq: number; createdMs: number }>> => {
-  const rows = await db.any(sql.type(acceptedRows)`
+  const rows = await db.any(sql.prepared(PREPARED_STATEMENTS.acceptJobs, acceptedRows)`
     INSERT INTO public.governance_accepted_jobs (seq, job_id, queue, job_name, payload, actor, created_ms)
     SELECT nextval('public.governance_acceptance_seq'), j.job_id, j.queue, j.job_name, j.payload, j.actor,
            (extract(epoch FROM clock_timestamp()) * 1000)::bigint

@@ -1,5 +1,6 @@
 import { sql, type CommonQueryMethods } from 'slonik';
 import { z } from 'zod';
+import { PREPARED_STATEMENTS } from '../../db/preparedStatements.js';
 import { changeIdentity } from '@valhalla/contract';
 import { AppError } from '../../errors/index.js';
 import { toChainHead, type AuditChainHead } from '../audit/appendAuditEntries.js';
@@ -106,7 +107,7 @@ export const lockChangeContext = async (
     const key = identityOf(member);
     return key === member.jobId ? [key] : [key, member.jobId];
   });
-  const row = await tx.maybeOne(sql.type(context)`
+  const row = await tx.maybeOne(sql.prepared(PREPARED_STATEMENTS.lockChangeContext, context)`
     SELECT go_live, metadata, watermarks, executed, accepted, verification_passed, head_id, head_hash, head_key_id, now_text,
            now_ms, new_seq
     FROM public.governance_change_context_v2(${sql.array(keys, 'text')}, ${input.migrationHead}, ${input.allocateSeq === true})

@@ -1,5 +1,6 @@
 import { sql, type CommonQueryMethods } from 'slonik';
 import { z } from 'zod';
+import { PREPARED_STATEMENTS } from '../../db/preparedStatements.js';
 import type { AuditKeyring } from '../audit/auditKeyring.js';
 import { insertSignedAuditRows, signAuditEntries, type AuditChainHead } from '../audit/appendAuditEntries.js';
 import { AUDIT_KINDS, type ChangeResult, type StateSnapshot } from '@valhalla/contract';
@@ -82,7 +83,7 @@ export const commitChanges = async (
       FROM jsonb_to_recordset(${sql.jsonb(claims)}) AS c(actor text, key text, request_hash text, route text, queue text, job_id text)
       ON CONFLICT (actor, idempotency_key) DO NOTHING
     ),`;
-  const rows = await tx.any(sql.type(committed)`
+  const rows = await tx.any(sql.prepared(claims.length === 0 ? PREPARED_STATEMENTS.commitChanges : PREPARED_STATEMENTS.commitChangesWithClaims, committed)`
     WITH input AS (
       SELECT * FROM jsonb_to_recordset(${sql.jsonb(members)}) AS x(job_id text, queue text, job_name text, outcome text, result jsonb)
     ),
