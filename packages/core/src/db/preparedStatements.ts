@@ -2,7 +2,11 @@
  * The statements every governance change runs, prepared by name on each pooled connection: PostgreSQL parses,
  * analyses and plans each of them once per connection instead of once per execution (the write statement's CTEs
  * took more planning than executing). Each name belongs to exactly one statement text (node-postgres refuses a name
- * reused for another text), so a statement whose text varies has one name per variant. A PgBouncer in front must run in
+ * reused for another text), so a statement whose text varies has one name per variant. PostgreSQL re-plans a prepared
+ * statement when the tables and functions it uses change, but refuses to run one whose result columns changed type
+ * ("cached plan must not change result type") on every connection that prepared it: a revision changes what these
+ * statements read by adding a new version of a function (as governance_change_context_v2 did), never by changing one
+ * in place. A PgBouncer in front must run in
  * session mode, as the live listener and the migrator already require (docs/scaling.md). Measured in bench/RESULTS.md.
  */
 export const PREPARED_STATEMENTS = {
