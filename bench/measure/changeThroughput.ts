@@ -1,8 +1,6 @@
-import { randomUUID } from 'node:crypto';
-import { postLoad } from '../lib/http.ts';
-import { rawChangeTransaction } from '../lib/rawChange.ts';
-import { median, round, runPool } from '../lib/stats.ts';
-import { clearHotRows, committedChanges, waitForCommitted, type BenchContext, type Row } from './context.ts';
+import { median, round } from '../lib/stats.ts';
+import { CLIENTS, httpChangeRate, rawChangeRate } from './changeRates.ts';
+import type { BenchContext, Row } from './context.ts';
 
 /**
  * (1) N governance changes posted over HTTP by 8 clients until every one is committed (audit row present), against
@@ -14,52 +12,25 @@ import { clearHotRows, committedChanges, waitForCommitted, type BenchContext, ty
  * were just started, and their first thousand requests run cold code (the first measured round was 10 % below the
  * others in every run without it).
  */
-/** The issue's comparison: 8 clients on both sides. */
-const CLIENTS = 8;
 const WARM_UP_CHANGES = 1_000;
 
 /** `changes` metadata updates over HTTP until all are committed: changes per second. */
-const productRate = async (ctx: BenchContext, changes: number, label: string): Promise<number> => {
-  await clearHotRows(ctx.pool);
-  const before = await committedChanges(ctx.pool);
-  const started = performance.now();
-  const load = await postLoad({
-    url: ctx.apiUrl,
+const productRate = (ctx: BenchContext, changes: number, label: string): Promise<number> =>
+  httpChangeRate(ctx, {
     path: '/api/governance/system-metadata',
-    token: ctx.token,
-    total: changes,
-    concurrency: CLIENTS,
+    changes,
     bodyFor: (i) => ({ notes: `bench change ${label}.${i}`, reason: `bench change ${label}.${i}` }),
   });
-  if (load.ok !== changes) throw new Error(`only ${load.ok} of ${changes} posts were accepted (${load.non2xx} non-2xx)`);
-  await waitForCommitted(ctx.pool, before + changes, 300_000);
-  return changes / ((performance.now() - started) / 1000);
-};
-
-/** `changes` raw change transactions, one change each: changes per second. */
-const rawRate = async (ctx: BenchContext, changes: number): Promise<number> => {
-  await clearHotRows(ctx.pool);
-  const started = performance.now();
-  await runPool(changes, CLIENTS, async (i) => {
-    const client = await ctx.pool.connect();
-    try {
-      await rawChangeTransaction(client, `raw-${randomUUID()}`, i % 2 === 0);
-    } finally {
-      client.release();
-    }
-  });
-  return changes / ((performance.now() - started) / 1000);
-};
 
 export const measureChangeThroughput = async (ctx: BenchContext): Promise<Row[]> => {
   const warmUp = Math.min(WARM_UP_CHANGES, ctx.changes);
   await productRate(ctx, warmUp, 'warm-up');
-  await rawRate(ctx, warmUp);
+  await rawChangeRate(ctx, warmUp);
   const product: number[] = [];
   const raw: number[] = [];
   for (let round_ = 0; round_ < ctx.rounds; round_ += 1) {
     product.push(await productRate(ctx, ctx.changes, String(round_)));
-    raw.push(await rawRate(ctx, ctx.changes));
+    raw.push(await rawChangeRate(ctx, ctx.changes));
   }
   const rate = median(product);
   const baseline = median(raw);

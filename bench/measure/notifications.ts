@@ -3,15 +3,13 @@ import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import { Webhook } from 'standardwebhooks';
 import { LIVE_STATE_CHANNEL } from '@valhalla/core';
-import { randomUUID } from 'node:crypto';
-import { postJson, postLoad } from '../lib/http.ts';
-import { rawChangeTransaction } from '../lib/rawChange.ts';
-import { median, percentile, round, runPool } from '../lib/stats.ts';
-import { clearHotRows, committedChanges, waitForCommitted, type BenchContext, type Row } from './context.ts';
+import { postJson } from '../lib/http.ts';
+import { median, percentile, round } from '../lib/stats.ts';
+import { CLIENTS, httpChangeRate, rawChangeRate } from './changeRates.ts';
+import type { BenchContext, Row } from './context.ts';
 
 /** The issue's comparison: 10 subscriptions against none. */
 const SUBSCRIPTIONS = 10;
-const CLIENTS = 8;
 
 type ReceiverMode = 'ok' | 'down';
 
@@ -87,40 +85,16 @@ const removeAll = async (ctx: BenchContext) => {
 const totalBacklog = async (ctx: BenchContext): Promise<number> =>
   ((await api(ctx, 'GET', '/api/notifications/subscriptions')) as { items: { status: { backlog: number } }[] }).items.reduce((sum, item) => sum + item.status.backlog, 0);
 
-/** Posts `ctx.changes` kill-switch changes with 8 clients and waits until all are committed: changes per second. */
-const changeThroughput = async (ctx: BenchContext, label: string, changes = ctx.changes): Promise<number> => {
+/** Kill-switch changes (engages and releases in turn) over HTTP until all are committed: changes per second. */
+const changeThroughput = (ctx: BenchContext, label: string, changes = ctx.changes): Promise<number> => {
   // A quick run only checks the harness: a hundred changes per round keep it short.
   const total = ctx.quick ? 100 : changes;
-  await clearHotRows(ctx.pool);
-  const before = await committedChanges(ctx.pool);
-  const started = performance.now();
-  const load = await postLoad({
-    url: ctx.apiUrl,
+  return httpChangeRate(ctx, {
     path: '/api/governance/kill-switch',
-    token: ctx.token,
-    total,
-    concurrency: CLIENTS,
+    changes: total,
     bodyFor: (i) => ({ engaged: i % 2 === 0, reason: `notification bench ${label} ${i}` }),
+    minAccepted: total * 0.99,
   });
-  // On a loaded machine an odd post may be answered 503 (and is then never applied): count the accepted ones.
-  if (load.ok < total * 0.99) throw new Error(`only ${load.ok} of ${total} posts were accepted`);
-  await waitForCommitted(ctx.pool, before + load.ok, 300_000);
-  return load.ok / ((performance.now() - started) / 1000);
-};
-
-/** The worker's change transaction issued directly (no HTTP, no queue), 8 clients: changes per second. */
-const rawThroughput = async (ctx: BenchContext, total: number): Promise<number> => {
-  await clearHotRows(ctx.pool);
-  const started = performance.now();
-  await runPool(total, CLIENTS, async (i) => {
-    const client = await ctx.pool.connect();
-    try {
-      await rawChangeTransaction(client, `raw-notify-${randomUUID()}`, i % 2 === 0);
-    } finally {
-      client.release();
-    }
-  });
-  return total / ((performance.now() - started) / 1000);
 };
 
 /**
@@ -246,10 +220,10 @@ export const measureNotifications = async (ctx: BenchContext): Promise<Row[]> =>
         if (withSubscriptions) {
           receiver.setMode('down');
           for (let s = 0; s < SUBSCRIPTIONS; s += 1) await subscribe(ctx, receiver.url, { kinds: ['change'] });
-          rawTen.push(await rawThroughput(ctx, rawTotal));
+          rawTen.push(await rawChangeRate(ctx, rawTotal));
           await removeAll(ctx);
         } else {
-          rawNone.push(await rawThroughput(ctx, rawTotal));
+          rawNone.push(await rawChangeRate(ctx, rawTotal));
         }
       }
     }
